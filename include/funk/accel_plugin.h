@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk accel plugin ABI: what a plugin shared object exports and what the runtime gives it. */
+#ifndef FUNK_ACCEL_PLUGIN_H
+#define FUNK_ACCEL_PLUGIN_H
+
+#include <funk/accel.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * ABI versioning: a plugin whose abi_major differs from the runtime's is refused (-ENOEXEC,
+ * with both numbers in the log). A newer abi_minor only appends fields at the end of
+ * funk_accel_plugin; the runtime reads struct_size before touching any appended field.
+ */
+#define FUNK_ACCEL_PLUGIN_ABI_MAJOR 1
+#define FUNK_ACCEL_PLUGIN_ABI_MINOR 0
+
+/* The one symbol every plugin exports. */
+#define FUNK_ACCEL_PLUGIN_SYMBOL "funk_accel_plugin_descriptor"
+
+/* What every operation receives: the plugin's own state and the calling session. */
+typedef struct funk_accel_call {
+    void *plugin;               /* from init() */
+    void *session_state;        /* from session_open(), per (session, plugin); may be NULL */
+    funk_accel_session *session;
+} funk_accel_call;
+
+typedef int (*funk_accel_plugin_init_fn)(void **plugin_state);
+typedef void (*funk_accel_plugin_fini_fn)(void *plugin_state);
+typedef int (*funk_accel_session_open_fn)(void *plugin_state, void **session_state);
+typedef void (*funk_accel_session_close_fn)(void *plugin_state, void *session_state);
+/* Called when a resource whose slot this plugin filled dies (last reference dropped). */
+typedef void (*funk_accel_resource_free_fn)(void *plugin_state, void *slot);
+
+typedef int (*funk_accel_noop_fn)(const funk_accel_call *c);
+typedef int (*funk_accel_exec_op_fn)(const funk_accel_call *c, funk_accel_resource *library,
+                                     const char *symbol, const funk_accel_arg *in, size_t n_in,
+                                     funk_accel_arg *out, size_t n_out);
+typedef int (*funk_accel_sgemm_fn)(const funk_accel_call *c, int m, int n, int k, float alpha,
+                                   const float *a, int lda, const float *b, int ldb, float beta,
+                                   float *cm, int ldc);
+typedef int (*funk_accel_classify_fn)(const funk_accel_call *c, funk_accel_resource *model,
+                                      const void *image, size_t image_len, funk_accel_label *out,
+                                      size_t max);
+typedef int (*funk_accel_detect_fn)(const funk_accel_call *c, funk_accel_resource *model,
+                                    const void *image, size_t image_len, uint32_t min_score_pct,
+                                    funk_accel_detection *out, size_t max);
+/* Generic operations: return -ENOENT for a name the plugin does not know. */
+typedef int (*funk_accel_generic_fn)(const funk_accel_call *c, const char *name,
+                                     const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
+                                     size_t n_out);
+
+/*
+ * The descriptor. NULL operation pointers mean "not implemented". An implemented operation
+ * may still return -ENOTSUP for a given call (a model format it cannot read, no default
+ * model): dispatch then tries the next plugin by priority. init() returning -ENODEV means the
+ * plugin's device is absent: it stays listed as unavailable and is never dispatched to.
+ * Arguments reach a plugin already checked (non-NULL, sizes > 0, strides consistent).
+ * Operations may run concurrently from several threads, also on one session.
+ */
+typedef struct funk_accel_plugin {
+    uint32_t abi_major;  /* FUNK_ACCEL_PLUGIN_ABI_MAJOR: checked first */
+    uint32_t abi_minor;
+    uint32_t struct_size; /* sizeof(funk_accel_plugin) as the plugin was built */
+    int32_t priority;     /* higher wins; cpu 100, opencl 200, cuda 300, rpc 50, noop 0 */
+    const char *name;
+    const char *version;
+    const char *description;
+
+    funk_accel_plugin_init_fn init;
+    funk_accel_plugin_fini_fn fini;
+    funk_accel_session_open_fn session_open;
+    funk_accel_session_close_fn session_close;
+    funk_accel_resource_free_fn resource_free;
+
+    funk_accel_noop_fn noop;
+    funk_accel_exec_op_fn exec;
+    funk_accel_sgemm_fn sgemm;
+    funk_accel_classify_fn image_classify;
+    funk_accel_detect_fn image_detect;
+    funk_accel_generic_fn op;
+} funk_accel_plugin;
+
+#define FUNK_ACCEL_PLUGIN_DEFINE(...)                                                              \
+    __attribute__((visibility("default"))) const funk_accel_plugin funk_accel_plugin_descriptor = \
+        {.abi_major = FUNK_ACCEL_PLUGIN_ABI_MAJOR,                                                 \
+         .abi_minor = FUNK_ACCEL_PLUGIN_ABI_MINOR,                                                 \
+         .struct_size = sizeof(funk_accel_plugin),                                                 \
+         __VA_ARGS__}
+
+/* ---- Services the runtime offers to plugins ---------------------------------------------- */
+
+funk_accel_resource_type funk_accel_resource_get_type(const funk_accel_resource *r);
+/* The resource's bytes (read-only, stable for its lifetime). */
+int funk_accel_resource_data(const funk_accel_resource *r, const void **data, size_t *len);
+/* A path to the bytes on a filesystem (the original file, or a memfd path such as
+ * /proc/self/fd/N for buffer resources) for libraries that only load from paths. */
+const char *funk_accel_resource_path(const funk_accel_resource *r);
+/*
+ * One pointer per (resource, plugin) for what the plugin derives from the resource (a loaded
+ * network, a dlopen handle). The runtime serialises calls to this per resource and calls the
+ * plugin's resource_free with the pointer when the resource dies.
+ * get returns the slot or NULL; set stores a value only if the slot is still empty and returns
+ * the value now in the slot (the caller frees its own if it lost the race).
+ */
+void *funk_accel_resource_slot_get(funk_accel_resource *r, const funk_accel_call *c);
+void *funk_accel_resource_slot_set(funk_accel_resource *r, const funk_accel_call *c, void *v);
+
+typedef enum funk_accel_log_level {
+    FUNK_LOG_ERROR = 0,
+    FUNK_LOG_WARN = 1,
+    FUNK_LOG_INFO = 2,
+    FUNK_LOG_DEBUG = 3,
+} funk_accel_log_level;
+
+/* Logs "[component] message" to stderr when level <= FUNK_ACCEL_LOG_LEVEL. */
+void funk_accel_log(funk_accel_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int funk_accel_log_enabled(funk_accel_log_level level);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FUNK_ACCEL_PLUGIN_H */

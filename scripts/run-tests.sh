@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every registered test (cmocka units, end-to-end scripts, bounded fuzzing) via meson test
+# and closes with one plain "N passed, N failed, N skipped" line for CI.
+set -uo pipefail
+MESON_DIR=${1:-build/meson}
+export FUNK_PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$MESON_DIR")" && pwd)}
+# KVM tests run where /dev/kvm works and skip loudly otherwise; say which up front.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  echo "run-tests: /dev/kvm present: KVM tests will run"
+else
+  echo "run-tests: WARNING: /dev/kvm not usable: KVM tests will be SKIPPED"
+fi
+meson test -C "$MESON_DIR" --print-errorlogs --num-processes 2 "${@:2}"
+rc=$?
+log="$MESON_DIR/meson-logs/testlog.json"
+if [ -f "$log" ]; then
+  python3 - "$log" <<'PY'
+import json, sys
+res = [json.loads(l)["result"] for l in open(sys.argv[1]) if l.strip()]
+ok = sum(r in ("OK", "EXPECTEDFAIL") for r in res)
+skip = sum(r == "SKIP" for r in res)
+bad = len(res) - ok - skip
+print("tests: %d passed, %d failed, %d skipped" % (ok, bad, skip))
+PY
+fi
+exit $rc
