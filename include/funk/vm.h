@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libfunk-vm: load and run unikernels (Solo5 hvt ABI v2 + funk extensions) under KVM. */
+#ifndef FUNK_VM_H
+#define FUNK_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Exit codes of funk-monitor (and enum funk_vm_exit of a finished run). A guest that halts
+ * exits with its own status (& 0xff); the monitor's own reasons use 64..79 so they do not mix
+ * with small guest statuses (Solo5 uses 0 success, 1 failure, 255 abort).
+ *    0..255  guest halted with that status (FUNK_VM_EXIT_HALT, status in result.status)
+ *    64      usage error (bad command line)                         FUNK_EXIT_USAGE
+ *    65      guest refused at load: bad ELF, bad note/manifest, a declared device not attached,
+ *            memory too small                                       FUNK_EXIT_LOAD
+ *    66      host set-up failed (no /dev/kvm, out of memory, seccomp) FUNK_EXIT_SETUP
+ *    70      guest CPU exception (page fault, #GP, #UD, ...)        FUNK_EXIT_FAULT
+ *    71      triple fault / shutdown                                FUNK_EXIT_TRIPLE
+ *    72      KVM internal or emulation error (e.g. SSE/x87 arithmetic under PVM) FUNK_EXIT_INTERNAL
+ *    73      unknown port, unknown hypercall, MMIO access, unexpected exit FUNK_EXIT_BADCALL
+ *    74      bad guest pointer/length or unaligned argument struct   FUNK_EXIT_BADPTR
+ *    75      --timeout expired                                      FUNK_EXIT_TIMEOUT
+ *    76      host I/O error while serving the guest (response sink, device) FUNK_EXIT_IO
+ *    78      process backend: the sandbox killed the guest (forbidden syscall) FUNK_EXIT_SANDBOX
+ */
+enum funk_exit_code {
+    FUNK_EXIT_USAGE = 64,
+    FUNK_EXIT_LOAD = 65,
+    FUNK_EXIT_SETUP = 66,
+    FUNK_EXIT_FAULT = 70,
+    FUNK_EXIT_TRIPLE = 71,
+    FUNK_EXIT_INTERNAL = 72,
+    FUNK_EXIT_BADCALL = 73,
+    FUNK_EXIT_BADPTR = 74,
+    FUNK_EXIT_TIMEOUT = 75,
+    FUNK_EXIT_IO = 76,
+    FUNK_EXIT_SANDBOX = 78
+};
+
+/* How a run ended. */
+enum funk_vm_exit {
+    FUNK_VM_EXIT_HALT = 0, /* guest halted; result.status holds its exit status */
+    FUNK_VM_EXIT_FAULT = FUNK_EXIT_FAULT,
+    FUNK_VM_EXIT_TRIPLE = FUNK_EXIT_TRIPLE,
+    FUNK_VM_EXIT_INTERNAL = FUNK_EXIT_INTERNAL,
+    FUNK_VM_EXIT_BADCALL = FUNK_EXIT_BADCALL,
+    FUNK_VM_EXIT_BADPTR = FUNK_EXIT_BADPTR,
+    FUNK_VM_EXIT_TIMEOUT = FUNK_EXIT_TIMEOUT,
+    FUNK_VM_EXIT_IO = FUNK_EXIT_IO,
+    FUNK_VM_EXIT_SANDBOX = FUNK_EXIT_SANDBOX
+};
+
+struct funk_vm_result {
+    enum funk_vm_exit exit;
+    int status;          /* guest exit status for FUNK_VM_EXIT_HALT */
+    char reason[256];    /* one line, e.g. "guest fault: page fault at 0x0 (rip=0x1001a3, write)" */
+    uint64_t hypercalls; /* number of hypercalls served */
+};
+
+/* The process exit code for a result: the guest status (& 0xff) or the FUNK_EXIT_* reason. */
+int funk_vm_result_exit_code(const struct funk_vm_result *res);
+
+/* ---- Function I/O (FN_RECV / FN_SEND) -------------------------------------------------- */
+
+/* A request handed to the guest; the strings stay valid until the next recv call. */
+struct funk_vm_request {
+    const char *method;  /* NULL = "POST" */
+    const char *path;    /* NULL = "/" */
+    const char *query;   /* NULL = "" */
+    const char *headers; /* "Name: value\n" lines, may be NULL */
+    size_t headers_len;
+    const void *body;
+    size_t body_len;
+    uint64_t id;
+};
+
+struct funk_vm_response {
+    unsigned status;
+    const char *headers; /* "Name: value\n" lines as the guest sent them (not NUL-terminated) */
+    size_t headers_len;
+    const void *body; /* points into guest memory: valid only during the callback */
+    size_t body_len;
+};
+
+/* Returns 0 with *req filled, 1 when no request will come, or a negative errno. */
+typedef int (*funk_vm_recv_fn)(void *opaque, struct funk_vm_request *req);
+/* Returns 0 or a negative errno (the guest then sees FUNK_FN_EIO). */
+typedef int (*funk_vm_send_fn)(void *opaque, const struct funk_vm_response *resp);
+/* Console output of the guest (PUTS). */
+typedef void (*funk_vm_console_fn)(void *opaque, const char *data, size_t len);
+
+struct funk_vm_io {
+    funk_vm_recv_fn recv;       /* NULL: FN_RECV answers FUNK_FN_NOMORE */
+    funk_vm_send_fn send;       /* NULL: responses are dropped */
+    funk_vm_console_fn console; /* NULL: console output goes to stdout */
+    void *opaque;
+};
+
+/* ---- Devices ---------------------------------------------------------------------------- */
+enum funk_vm_dev_type { FUNK_VM_DEV_BLOCK = 1, FUNK_VM_DEV_NET = 2 };
+
+struct funk_vm_device {
+    const char *name;          /* manifest name */
+    enum funk_vm_dev_type type;
+    int fd;                    /* block: an open file; net: a tap fd (O_NONBLOCK set by the VM) */
+};
+
+/* ---- Loading ---------------------------------------------------------------------------- */
+struct funk_vm_boot {
+    const char *cmdline;               /* may be NULL; at most HVT_CMDLINE_SIZE-1 bytes */
+    const char *const *env;            /* NULL-terminated KEY=VALUE strings (funk guests) */
+    const struct funk_vm_device *devs; /* devices to attach by manifest name */
+    size_t ndevs;
+};
+
+/* ---- VM lifecycle -------------------------------------------------------------------------
+ * funk_vm_shell_new creates the expensive parts ahead of need (KVM VM, vCPU, memory slot, CPUID;
+ * ~0.4 ms here), funk_vm_load puts a guest into it, funk_vm_run runs it to the end; a shell is
+ * used for one guest. funk_vm_delete can run off the hot path (~0.4 ms here). */
+struct funk_vm;
+
+enum funk_vm_flags {
+    FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
+};
+
+/* mem_bytes: guest memory, a multiple of 2 MiB between 2 MiB and 4 GiB. */
+int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out);
+
+/* Validates and loads an ELF image (copied: the buffer can be freed afterwards). On a refusal
+ * it returns a negative errno and funk_vm_error() says why in one line. */
+int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const struct funk_vm_boot *boot);
+
+/* Runs the loaded guest until it halts or fails; fills *res. Returns 0 when the run ended in any
+ * of the ways enum funk_vm_exit lists, or a negative errno if the run could not start. */
+int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res);
+
+/* Ends a running funk_vm_run from another thread or a signal handler (async-signal-safe); the
+ * run returns with FUNK_VM_EXIT_TIMEOUT. */
+void funk_vm_kick(struct funk_vm *vm);
+
+/* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). */
+int funk_vm_sandbox(struct funk_vm *vm);
+
+/* The last load/run error in one line ("" when none). */
+const char *funk_vm_error(const struct funk_vm *vm);
+
+void funk_vm_delete(struct funk_vm *vm);
+
+/* Parses "kvm", "process", "auto"; returns enum funk_isolation or -EINVAL. */
+int funk_vm_isolation_parse(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FUNK_VM_H */
