@@ -64,6 +64,7 @@ typedef struct funk_accel_plugin_info {
     int priority;
     uint32_t ops;      /* bit mask of FUNK_ACCEL_OP_* it implements */
     const char *path;  /* shared object it was loaded from */
+    int available;     /* 0: init() reported -ENODEV; never dispatched to */
 } funk_accel_plugin_info;
 
 /* Fills up to max entries; returns the number of loaded plugins (may exceed max). */

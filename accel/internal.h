@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libfunk-accel internals shared by the runtime's files: handles, sessions, resources, plugins. */
+#ifndef FUNK_ACCEL_INTERNAL_H
+#define FUNK_ACCEL_INTERNAL_H
+
+#include <funk/accel.h>
+#include <funk/accel_plugin.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FUNK_API __attribute__((visibility("default")))
+#define ACCEL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ACCEL_LOG "accel"
+
+/* ---- Handles (handle.c) ---------------------------------------------------------------------
+ * Public handles are not pointers: they encode (kind, generation, slot) so that a handle whose
+ * object died can never be mistaken for a live one, even when the memory is reused. */
+enum accel_handle_kind { ACCEL_H_SESSION = 0x5e, ACCEL_H_RESOURCE = 0x7e };
+
+struct accel_hentry {
+    void *obj;          /* NULL: free slot */
+    uint32_t gen;       /* bumped on every removal */
+    uint32_t next_free; /* free list link (index + 1, 0 = end) */
+};
+
+struct accel_htable {
+    pthread_mutex_t lock;
+    struct accel_hentry *e;
+    uint32_t cap;
+    uint32_t free_head; /* index + 1, 0 = none */
+    uint32_t live;
+    uint8_t kind;
+};
+
+#define ACCEL_HTABLE_INIT(k) {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, (k)}
+
+/* Each of these expects the table's lock held by the caller. */
+int accel_htable_add(struct accel_htable *t, void *obj, uintptr_t *handle);
+void *accel_htable_get(const struct accel_htable *t, uintptr_t handle);
+void *accel_htable_remove(struct accel_htable *t, uintptr_t handle);
+/* The live object at slot index i (or NULL); lets fini walk every live object. */
+void *accel_htable_at(const struct accel_htable *t, uint32_t i, uintptr_t *handle);
+
+/* ---- Plugins (plugin.c) ------------------------------------------------------------------- */
+struct accel_plugin {
+    funk_accel_plugin desc; /* copied from the shared object, zero-extended to our size */
+    void *state;            /* from desc.init */
+    void *dl;               /* dlopen handle */
+    char *path;
+    uint32_t index; /* stable for the plugin's life; indexes per-session state */
+    bool available; /* false: init() said -ENODEV */
+    uint32_t ops;   /* FUNK_ACCEL_OP_* bit mask */
+};
+
+/* An immutable snapshot of the loaded plugins, rebuilt on every load (copy on write) so that
+ * dispatch reads it without locking. Old snapshots are kept until fini. */
+struct accel_dtable {
+    struct accel_dtable *prev;
+    size_t n_plugins;
+    struct accel_plugin **plugins; /* every loaded plugin, by priority */
+    struct accel_plugin **by_op[FUNK_ACCEL_OP_COUNT];
+    size_t n_by_op[FUNK_ACCEL_OP_COUNT];
+};
+
+extern _Atomic(struct accel_dtable *) accel_dt;
+extern bool accel_profile_on;
+int accel_init_lazy(struct accel_dtable **out);
+
+/* The current table, initialising the runtime from the environment on first use. */
+static inline struct accel_dtable *accel_table(int *rc)
+{
+    struct accel_dtable *dt = atomic_load_explicit(&accel_dt, memory_order_acquire);
+    if (ACCEL_UNLIKELY(dt == NULL))
+        *rc = accel_init_lazy(&dt);
+    return dt;
+}
+
+int accel_plugin_load_locked(const char *name_or_path, bool explicit_name);
+void accel_plugins_unload_all(void);
+extern pthread_mutex_t accel_plugin_lock;
+
+/* What a plugin operation receives; slot_get/slot_set find the plugin through it. */
+#define ACCEL_CALL_MAGIC 0x66756e6b63616c6cULL
+struct accel_call {
+    funk_accel_call pub;
+    uint64_t magic;
+    struct accel_plugin *plugin;
+};
+
+/* ---- Sessions (session.c) ----------------------------------------------------------------- */
+struct accel_sstate_vec {
+    struct accel_sstate_vec *prev;
+    uint32_t n;
+    struct {
+        void *state;
+        struct accel_plugin *plugin; /* non-NULL once opened */
+    } v[];
+};
+
+struct accel_resource;
+
+struct accel_session {
+    atomic_uint pins; /* table presence + in-flight operations */
+    uintptr_t handle;
+    pthread_mutex_t lock;
+    _Atomic(struct accel_sstate_vec *) states;
+    struct accel_resource **regs; /* registered resources */
+    size_t n_regs, cap_regs;
+};
+
+struct accel_session *accel_session_acquire(funk_accel_session *h);
+void accel_session_put(struct accel_session *s);
+int accel_session_state_slow(struct accel_session *s, struct accel_plugin *p, void **state);
+bool accel_session_has(struct accel_session *s, struct accel_resource *r);
+void accel_sessions_delete_all(void);
+
+static inline int accel_session_state(struct accel_session *s, struct accel_plugin *p,
+                                      void **state)
+{
+    struct accel_sstate_vec *v = atomic_load_explicit(&s->states, memory_order_acquire);
+    if (v != NULL && p->index < v->n && v->v[p->index].plugin == p) {
+        *state = v->v[p->index].state;
+        return 0;
+    }
+    return accel_session_state_slow(s, p, state);
+}
+
+/* ---- Resources (resource.c) --------------------------------------------------------------- */
+struct accel_attr {
+    char *key, *value;
+};
+
+struct accel_rslot {
+    struct accel_plugin *plugin;
+    void *value;
+};
+
+struct accel_resource {
+    atomic_uint pins; /* table presence + in-flight users */
+    uintptr_t handle;
+    /* Guarded by the resource table lock: */
+    unsigned ext_refs; /* the caller's references (new/ref/release) */
+    unsigned regs;     /* session registrations */
+    bool sealed;       /* registered once: attributes are frozen */
+
+    funk_accel_resource_type type;
+    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+    void *data;
+    size_t len;
+    char *path; /* file resources: absolute path; buffers: memfd path once asked for */
+    int memfd;
+
+    pthread_mutex_t lock; /* attributes, slots, memfd */
+    struct accel_attr *attrs;
+    size_t n_attrs;
+    struct accel_rslot *slots;
+    size_t n_slots;
+};
+
+struct accel_resource *accel_resource_acquire(const funk_accel_resource *h);
+void accel_resource_put(struct accel_resource *r);
+/* Registration bookkeeping for session.c. */
+int accel_resource_reg_add(struct accel_resource *r);
+void accel_resource_reg_drop(struct accel_resource *r);
+/* Frees the slots of plugin p in every live resource (before p is unloaded). */
+void accel_resources_drop_slots(struct accel_plugin *p);
+
+/* ---- Logging (log.c) ------------------------------------------------------------------------ */
+void accel_log_reload(void);
+#define accel_err(...) funk_accel_log(FUNK_LOG_ERROR, ACCEL_LOG, __VA_ARGS__)
+#define accel_warn(...) funk_accel_log(FUNK_LOG_WARN, ACCEL_LOG, __VA_ARGS__)
+#define accel_info(...) funk_accel_log(FUNK_LOG_INFO, ACCEL_LOG, __VA_ARGS__)
+#define accel_debug(...) funk_accel_log(FUNK_LOG_DEBUG, ACCEL_LOG, __VA_ARGS__)
+
+/* ---- Profiling (dispatch.c) ----------------------------------------------------------------- */
+void accel_profile_setup(void);
+
+#endif /* FUNK_ACCEL_INTERNAL_H */
