@@ -389,8 +389,9 @@ static int apply_attrs(dnn_ctx *ctx, dnn_model *m, const funk_accel_resource *r)
         m->pre = (dnn_cv_pre){.rgb = 1, .scale = {1, 1, 1}, .mean = {0, 0, 0}};
         v = funk_accel_resource_get_attr(r, "input");
         char x;
-        if (!v || sscanf(v, "%d%c%d", &m->pre.w, &x, &m->pre.h) != 3 || (x != 'x' && x != 'X') ||
-            m->pre.w <= 0 || m->pre.h <= 0 || m->pre.w > 8192 || m->pre.h > 8192) {
+        int end = 0;
+        if (!v || sscanf(v, "%d%c%d%n", &m->pre.w, &x, &m->pre.h, &end) != 3 || v[end] != '\0' ||
+            (x != 'x' && x != 'X') || m->pre.w <= 0 || m->pre.h <= 0 || m->pre.w > 8192 || m->pre.h > 8192) {
             LOG(ctx, FUNK_LOG_ERROR, "classifier model: attribute input='WxH' missing or bad (%s)",
                 v ? v : "unset");
             return -EINVAL;
