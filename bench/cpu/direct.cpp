@@ -41,7 +41,10 @@ extern "C" int direct_classify(const void *image, size_t len, direct_label *out,
     std::vector<direct_label> s(classes);
     for (int c = 0; c < classes; c++) {
         const float *p = kp.ptr<float>() + c * plane;
-        s[c] = {c, *std::max_element(p, p + plane)};
+        float best = p[0];
+        for (size_t i = 1; i < plane; i++)
+            best = p[i] > best ? p[i] : best;
+        s[c] = {c, best};
     }
     std::sort(s.begin(), s.end(), [](const direct_label &a, const direct_label &b) {
         return a.score > b.score;
