@@ -29,8 +29,12 @@
  *   0x00015000-0x0001cfff  environment block (FUNK_ENV_MAX bytes)
  *   0x0001d000-0x000fffff  monitor (page-table pool under KVM)
  *   0x00100000-kernel_end  the ELF's PT_LOAD segments: text R+X, rodata R, data/bss R+W+NX
- *   kernel_end-mem_size    heap and stack (R+W+NX); %rsp starts at mem_size (16-aligned)
- * Entry: %rdi = HVT_BOOT_INFO_GPA, long mode, flat segments, interrupts off, ring 0 (KVM).
+ *   kernel_end-mem_size    heap and stack (R+W+NX); %rsp = mem_size - 8 (as right after a call)
+ * Entry: %rdi = HVT_BOOT_INFO_GPA, long mode, flat segments, interrupts off, ring 0 (KVM),
+ * CR0.WP set (ring-0 writes to read-only pages fault), EFER.NXE set, SSE enabled (CR4.OSFXSR).
+ * Kernel segments: ELF64 ET_EXEC, x86_64, PT_LOAD at >= 0x100000; segments that share a 4 KiB
+ * page must not add up to W+X (page-align them in the linker script); notes in PT_NOTE with
+ * 4-byte padding; an ABI1 note is required, MFT1 and funk notes are optional.
  */
 
 #include <stddef.h>

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* KVM backend on x86_64: VM shells created ahead of need, vCPU state, the run loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vm_backend.h"
+#include "vm_internal.h"
+#include "x86_64.h"
+
+/* Process-wide: one /dev/kvm fd, the supported CPUID (~300 us to query) and the TSC rate. */
+static int kvm_sys_fd = -1;
+static int kvm_sys_err;
+static struct kvm_cpuid2 *kvm_cpuid;
+static uint64_t kvm_tsc_hz;
+static pthread_once_t kvm_once = PTHREAD_ONCE_INIT;
+
+static void kvm_init_once(void)
+{
+    kvm_sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm_sys_fd < 0) {
+        kvm_sys_err = -errno;
+        return;
+    }
+    if (ioctl(kvm_sys_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+        kvm_sys_err = -ENOTSUP;
+        return;
+    }
+    for (int n = 64; n <= 1024; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
+        if (!c) {
+            kvm_sys_err = -ENOMEM;
+            return;
+        }
+        c->nent = n;
+        if (ioctl(kvm_sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            kvm_cpuid = c;
+            return;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG) {
+            kvm_sys_err = -e;
+            return;
+        }
+    }
+    kvm_sys_err = -E2BIG;
+}
+
+uint64_t vm_backend_tsc_freq(void)
+{
+    return kvm_tsc_hz;
+}
+
+int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
+{
+    if (!out || mem_bytes < (2u << 20) || mem_bytes > X86_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
+        return -EINVAL;
+    pthread_once(&kvm_once, kvm_init_once);
+    if (kvm_sys_err)
+        return kvm_sys_err;
+    struct funk_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return -ENOMEM;
+    vm->kvm_fd = kvm_sys_fd;
+    vm->vm_fd = vm->vcpu_fd = -1;
+    vm->mem = MAP_FAILED;
+    vm->run = MAP_FAILED;
+    vm->flags = flags;
+    vm->mem_size = mem_bytes;
+    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
+        vm->dev[i].fd = -1;
+    int rc;
+
+    vm->vm_fd = ioctl(kvm_sys_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0)
+        goto fail_errno;
+    /* Host mapping of guest memory: never executable on the host side. */
+    vm->mem = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (vm->mem == MAP_FAILED)
+        goto fail_errno;
+    struct kvm_userspace_memory_region region = {
+        .slot = 0,
+        .guest_phys_addr = 0,
+        .memory_size = mem_bytes,
+        .userspace_addr = (uint64_t)(uintptr_t)vm->mem,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        goto fail_errno;
+    vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+    if (vm->vcpu_fd < 0)
+        goto fail_errno;
+    if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm_cpuid) < 0)
+        goto fail_errno;
+    int run_size = ioctl(kvm_sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size <= 0)
+        goto fail_errno;
+    vm->run_size = (size_t)run_size;
+    vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+    if (vm->run == MAP_FAILED)
+        goto fail_errno;
+    if (!kvm_tsc_hz) {
+        int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+        if (khz > 0)
+            kvm_tsc_hz = (uint64_t)khz * 1000;
+    }
+    *out = vm;
+    return 0;
+
+fail_errno:
+    rc = -errno;
+    funk_vm_delete(vm);
+    return rc;
+}
+
+void funk_vm_delete(struct funk_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->run != MAP_FAILED && vm->run)
+        munmap(vm->run, vm->run_size);
+    if (vm->vcpu_fd >= 0)
+        close(vm->vcpu_fd);
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->mem != MAP_FAILED && vm->mem)
+        munmap(vm->mem, vm->mem_size);
+    free(vm);
+}
+
+static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
+{
+    memset(s, 0, sizeof *s);
+    s->base = 0;
+    s->limit = 0xffffffff;
+    s->selector = sel;
+    s->type = type;
+    s->present = 1;
+    s->dpl = 0;
+    s->s = 1;
+    s->g = 1;
+    s->l = code ? 1 : 0;
+    s->db = code ? 0 : 1;
+}
+
+int vm_backend_boot(struct funk_vm *vm)
+{
+    struct kvm_sregs sr;
+    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
+        return -errno;
+    set_seg(&sr.cs, X86_GDT_CODE, 0xb, 1);
+    set_seg(&sr.ds, X86_GDT_DATA, 0x3, 0);
+    sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+    memset(&sr.tr, 0, sizeof sr.tr);
+    sr.tr.base = X86_TSS_GPA;
+    sr.tr.limit = 103;
+    sr.tr.selector = X86_GDT_TSS;
+    sr.tr.type = 0xb; /* busy 64-bit TSS */
+    sr.tr.present = 1;
+    memset(&sr.ldt, 0, sizeof sr.ldt);
+    sr.ldt.type = 0x2;
+    sr.ldt.unusable = 1;
+    sr.gdt.base = X86_GDT_GPA;
+    sr.gdt.limit = X86_GDT_TSS + 16 - 1;
+    sr.idt.base = X86_IDT_GPA;
+    sr.idt.limit = 32 * 16 - 1;
+    sr.cr3 = X86_PML4_GPA;
+    sr.cr4 = (1u << 5) | (1u << 9) | (1u << 10); /* PAE, OSFXSR, OSXMMEXCPT */
+    sr.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
+    /* PE, MP, ET, NE, WP (ring-0 writes to read-only pages fault), PG */
+    sr.efer = (1u << 8) | (1u << 10) | (1u << 11); /* LME, LMA, NXE */
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sr) < 0)
+        return -errno;
+    struct kvm_regs r;
+    memset(&r, 0, sizeof r);
+    r.rip = vm->img.entry;
+    r.rsp = vm->mem_size - 8;
+    r.rdi = HVT_BOOT_INFO_GPA;
+    r.rflags = 0x2;
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+        return -errno;
+    return 0;
+}
+
+uint64_t vm_backend_fault_addr(struct funk_vm *vm)
+{
+    struct kvm_sregs sr;
+    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
+        return 0;
+    return sr.cr2;
+}
+
+static uint64_t guest_rip(struct funk_vm *vm)
+{
+    struct kvm_regs r;
+    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
+        return 0;
+    return r.rip;
+}
+
+void funk_vm_kick(struct funk_vm *vm)
+{
+    if (!vm)
+        return;
+    vm->kicked = 1;
+    if (vm->run != MAP_FAILED && vm->run)
+        vm->run->immediate_exit = 1;
+}
+
+static int handle_exit(struct funk_vm *vm)
+{
+    struct kvm_run *run = vm->run;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO: {
+        unsigned port = run->io.port;
+        if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1 ||
+            port < HVT_PIO_BASE || port >= HVT_PIO_BASE + FUNK_HC_MAX)
+            return vm_stop(vm, FUNK_VM_EXIT_BADCALL,
+                           "guest accessed unknown I/O port 0x%x (%s, size %u) at rip=0x%llx", port,
+                           run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", run->io.size,
+                           (unsigned long long)guest_rip(vm));
+        uint32_t gpa;
+        memcpy(&gpa, (uint8_t *)run + run->io.data_offset, sizeof gpa);
+        return hc_dispatch(vm, port - HVT_PIO_BASE, gpa);
+    }
+    case KVM_EXIT_HLT:
+        return vm_stop(vm, FUNK_VM_EXIT_BADCALL, "guest executed hlt at rip=0x%llx without HALT",
+                       (unsigned long long)guest_rip(vm));
+    case KVM_EXIT_SHUTDOWN:
+        return vm_stop(vm, FUNK_VM_EXIT_TRIPLE, "guest triple fault (shutdown) at rip=0x%llx",
+                       (unsigned long long)guest_rip(vm));
+    case KVM_EXIT_INTERNAL_ERROR:
+        if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+            return vm_stop(vm, FUNK_VM_EXIT_INTERNAL,
+                           "KVM emulation failure at rip=0x%llx (an instruction this KVM cannot "
+                           "emulate, e.g. SSE/x87 arithmetic under software virtualization)",
+                           (unsigned long long)guest_rip(vm));
+        return vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM internal error %u at rip=0x%llx",
+                       run->internal.suberror, (unsigned long long)guest_rip(vm));
+    case KVM_EXIT_MMIO:
+        return vm_stop(vm, FUNK_VM_EXIT_BADCALL,
+                       "guest accessed 0x%llx outside its memory (MMIO %s) at rip=0x%llx",
+                       (unsigned long long)run->mmio.phys_addr,
+                       run->mmio.is_write ? "write" : "read", (unsigned long long)guest_rip(vm));
+    case KVM_EXIT_FAIL_ENTRY:
+        return vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM entry failed (reason 0x%llx)",
+                       (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+    default:
+        return vm_stop(vm, FUNK_VM_EXIT_BADCALL, "unexpected KVM exit %u at rip=0x%llx",
+                       run->exit_reason, (unsigned long long)guest_rip(vm));
+    }
+}
+
+int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res)
+{
+    static const struct funk_vm_io no_io;
+    if (!vm || !res)
+        return -EINVAL;
+    if (!vm->loaded)
+        return -ENOEXEC;
+    memset(res, 0, sizeof *res);
+    vm->io = io ? io : &no_io;
+    vm->res = res;
+    vm->loaded = false; /* a shell runs one guest */
+    for (;;) {
+        if (vm->kicked) {
+            vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out at rip=0x%llx",
+                    (unsigned long long)guest_rip(vm));
+            break;
+        }
+        if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(errno));
+            break;
+        }
+        if (handle_exit(vm) == HC_STOP)
+            break;
+    }
+    vm_log(vm, "guest ended after %llu hypercalls: %s", (unsigned long long)res->hypercalls,
+           res->exit == FUNK_VM_EXIT_HALT ? "halt" : res->reason);
+    return 0;
+}

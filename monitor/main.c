@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-monitor: the command-line front end of libfunk-vm (one guest, one request). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <funk/abi/funk.h>
+#include <funk/vm.h>
+
+#define MAX_DEVS 64
+#define MAX_HEADERS 64
+
+static struct funk_vm *g_vm;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: funk-monitor [--mem=MiB] [--timeout=SEC] [--block:NAME=PATH]\n"
+            "                    [--net:NAME=TAP|@FD] [--fn-input=FILE|-] [--fn-method=M]\n"
+            "                    [--fn-path=P] [--fn-header='Name: value'] [--env=KEY=VALUE]\n"
+            "                    [--isolation=kvm|process|auto] [--verbose] KERNEL.elf [ARGS...]\n"
+            "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
+            "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
+            "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
+            "                   the response body goes to stdout, console output to stderr\n"
+            "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
+            "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
+            "  74 bad guest pointer, 75 timeout, 76 host I/O error\n");
+}
+
+static int die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "funk-monitor: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see funk-monitor --help)\n");
+    return FUNK_EXIT_USAGE;
+}
+
+static int read_all(int fd, char **out, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                return -ENOMEM;
+            }
+            b = nb;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = -errno;
+            free(b);
+            return e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = read_all(fd, out, len);
+    if (fd)
+        close(fd);
+    return rc;
+}
+
+static int open_tap(const char *name)
+{
+    if (name[0] == '@') {
+        char *end;
+        long fd = strtol(name + 1, &end, 10);
+        if (*end || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+            return -EBADF;
+        return (int)fd;
+    }
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (strlen(name) >= IFNAMSIZ) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    strcpy(ifr.ifr_name, name);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* One request from --fn-input, the response body to stdout. */
+struct cli_fn {
+    struct funk_vm_request req;
+    int given;
+    int served;
+    unsigned status;
+};
+
+static int cli_recv(void *opaque, struct funk_vm_request *req)
+{
+    struct cli_fn *c = opaque;
+    if (!c->given || c->served)
+        return 1;
+    c->served = 1;
+    *req = c->req;
+    return 0;
+}
+
+static int cli_send(void *opaque, const struct funk_vm_response *resp)
+{
+    struct cli_fn *c = opaque;
+    c->status = resp->status;
+    if (resp->body_len && fwrite(resp->body, 1, resp->body_len, stdout) != resp->body_len)
+        return -EIO;
+    return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+static void cli_console(void *opaque, const char *data, size_t len)
+{
+    struct cli_fn *c = opaque;
+    FILE *f = c->given ? stderr : stdout;
+    fwrite(data, 1, len, f);
+    fflush(f);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    funk_vm_kick(g_vm);
+}
+
+/* Exits through _exit: the kernel reclaims the VM and buffers faster than a teardown would. */
+static int run_cli(int argc, char **argv)
+{
+    unsigned long mem_mib = 8;
+    double timeout = 0;
+    unsigned flags = 0;
+    int isolation = FUNK_ISOLATION_AUTO;
+    struct funk_vm_device devs[MAX_DEVS];
+    size_t ndevs = 0;
+    const char *fn_input = NULL, *method = "POST", *path = "/";
+    static char headers[16384];
+    size_t headers_len = 0;
+    const char *env[MAX_HEADERS + 1];
+    size_t nenv = 0;
+    int i;
+
+    for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *a = argv[i];
+        char *end;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strncmp(a, "--mem=", 6) == 0) {
+            errno = 0;
+            mem_mib = strtoul(a + 6, &end, 10);
+            if (errno || *end || a[6] == '\0' || mem_mib < 2 || mem_mib > 4096 || mem_mib % 2)
+                return die_usage("--mem: '%s' is not an even number of MiB between 2 and 4096", a + 6);
+        } else if (strncmp(a, "--timeout=", 10) == 0) {
+            timeout = strtod(a + 10, &end);
+            if (*end || a[10] == '\0' || !(timeout > 0) || timeout > 86400)
+                return die_usage("--timeout: '%s' is not a number of seconds (0 < SEC <= 86400)", a + 10);
+        } else if (strncmp(a, "--block:", 8) == 0 || strncmp(a, "--net:", 6) == 0) {
+            int block = a[2] == 'b';
+            char *spec = strdup(a + (block ? 8 : 6));
+            char *eq = spec ? strchr(spec, '=') : NULL;
+            if (!eq || eq == spec || eq[1] == '\0')
+                return die_usage("'%s': expected --block:NAME=PATH or --net:NAME=TAP|@FD", a);
+            if (ndevs == MAX_DEVS)
+                return die_usage("too many devices (%s)", a);
+            *eq = '\0';
+            int fd = block ? open(eq + 1, O_RDWR | O_CLOEXEC) : open_tap(eq + 1);
+            if (fd < 0) {
+                fprintf(stderr, "funk-monitor: %s: cannot open '%s': %s\n", a, eq + 1,
+                        strerror(block ? errno : -fd));
+                return FUNK_EXIT_SETUP;
+            }
+            devs[ndevs++] = (struct funk_vm_device){
+                .name = spec, .type = block ? FUNK_VM_DEV_BLOCK : FUNK_VM_DEV_NET, .fd = fd};
+        } else if (strncmp(a, "--fn-input=", 11) == 0) {
+            fn_input = a + 11;
+            if (!*fn_input)
+                return die_usage("--fn-input: empty file name%s", "");
+        } else if (strncmp(a, "--fn-method=", 12) == 0) {
+            method = a + 12;
+            if (!*method || strpbrk(method, " \r\n:"))
+                return die_usage("--fn-method: bad method '%s'", method);
+        } else if (strncmp(a, "--fn-path=", 10) == 0) {
+            path = a + 10;
+            if (path[0] != '/' || strpbrk(path, " \r\n"))
+                return die_usage("--fn-path: '%s' must start with '/'", path);
+        } else if (strncmp(a, "--fn-header=", 12) == 0) {
+            const char *h = a + 12, *colon = strchr(h, ':');
+            size_t l = strlen(h);
+            if (!colon || colon == h || strpbrk(h, "\r\n"))
+                return die_usage("--fn-header: '%s' is not 'Name: value'", h);
+            if (headers_len + l + 2 > sizeof headers)
+                return die_usage("--fn-header: headers too long (%s)", h);
+            memcpy(headers + headers_len, h, l);
+            headers_len += l;
+            headers[headers_len++] = '\n';
+        } else if (strncmp(a, "--env=", 6) == 0) {
+            if (!strchr(a + 6, '=') || a[6] == '=')
+                return die_usage("--env: '%s' is not KEY=VALUE", a + 6);
+            if (nenv == MAX_HEADERS)
+                return die_usage("--env: too many entries (%s)", a + 6);
+            env[nenv++] = a + 6;
+        } else if (strncmp(a, "--isolation=", 12) == 0) {
+            isolation = funk_vm_isolation_parse(a + 12);
+            if (isolation < 0)
+                return die_usage("--isolation: '%s' is not kvm, process or auto", a + 12);
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            flags |= FUNK_VM_F_VERBOSE;
+        } else {
+            return die_usage("unknown option '%s'", a);
+        }
+    }
+    env[nenv] = NULL;
+    if (i >= argc)
+        return die_usage("no KERNEL.elf given%s", "");
+    const char *kernel = argv[i++];
+
+    /* The remaining arguments form the guest command line. */
+    size_t cl = 0;
+    for (int j = i; j < argc; j++)
+        cl += strlen(argv[j]) + 1;
+    char *cmdline = calloc(1, cl + 1);
+    if (!cmdline)
+        return FUNK_EXIT_SETUP;
+    for (int j = i; j < argc; j++) {
+        if (j > i)
+            strcat(cmdline, " ");
+        strcat(cmdline, argv[j]);
+    }
+    if (cl >= HVT_CMDLINE_SIZE)
+        return die_usage("guest arguments longer than %s bytes", "8191");
+
+    if (isolation == FUNK_ISOLATION_PROCESS) {
+        fprintf(stderr, "funk-monitor: --isolation=process: the process backend is not built yet\n");
+        return FUNK_EXIT_SETUP;
+    }
+
+    struct cli_fn fn = {.req = {.method = method, .path = path}};
+    if (fn_input) {
+        char *body;
+        size_t blen;
+        int rc = read_file(fn_input, &body, &blen);
+        if (rc) {
+            fprintf(stderr, "funk-monitor: --fn-input: cannot read '%s': %s\n", fn_input, strerror(-rc));
+            return FUNK_EXIT_SETUP;
+        }
+        fn.given = 1;
+        fn.req.body = body;
+        fn.req.body_len = blen;
+        fn.req.headers = headers;
+        fn.req.headers_len = headers_len;
+        fn.req.id = 1;
+    }
+
+    char *elf;
+    size_t elf_len;
+    int rc = read_file(kernel, &elf, &elf_len);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
+        return FUNK_EXIT_LOAD;
+    }
+
+    rc = funk_vm_shell_new((size_t)mem_mib << 20, flags, &g_vm);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: cannot create a KVM VM: %s%s\n", strerror(-rc),
+                rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available?)" : "");
+        return FUNK_EXIT_SETUP;
+    }
+    struct funk_vm_boot boot = {.cmdline = cmdline, .env = env, .devs = devs, .ndevs = ndevs};
+    rc = funk_vm_load(g_vm, elf, elf_len, &boot);
+    free(elf);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: %s: %s\n", kernel, funk_vm_error(g_vm));
+        funk_vm_delete(g_vm);
+        return FUNK_EXIT_LOAD;
+    }
+    if (flags & FUNK_VM_F_VERBOSE)
+        fprintf(stderr, "funk-monitor: isolation: kvm (%s)\n",
+                isolation == FUNK_ISOLATION_AUTO ? "auto" : "requested");
+
+    if (timeout > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm; /* no SA_RESTART: KVM_RUN must return EINTR */
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval it = {.it_value = {.tv_sec = (time_t)timeout,
+                                            .tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6)}};
+        if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+            it.it_value.tv_usec = 1;
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
+    /* Flush stdio now so the sandboxed loop does not need to set up buffers. */
+    fflush(stdout);
+    fflush(stderr);
+    rc = funk_vm_sandbox(g_vm);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: installing the seccomp filter failed: %s\n", strerror(-rc));
+        return FUNK_EXIT_SETUP;
+    }
+    struct funk_vm_io io = {.recv = cli_recv, .send = cli_send, .console = cli_console, .opaque = &fn};
+    struct funk_vm_result res;
+    rc = funk_vm_run(g_vm, &io, &res);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: cannot run the guest: %s\n", strerror(-rc));
+        return FUNK_EXIT_SETUP;
+    }
+    if (res.exit != FUNK_VM_EXIT_HALT)
+        fprintf(stderr, "funk-monitor: %s\n", res.reason);
+    else if (flags & FUNK_VM_F_VERBOSE)
+        fprintf(stderr, "funk-monitor: %s\n", res.reason);
+    return funk_vm_result_exit_code(&res);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = run_cli(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Run-loop sandbox: after set-up, only the syscalls serving the guest remain (libseccomp). */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+
+#include "vm_internal.h"
+
+static int allow(scmp_filter_ctx ctx, int nr)
+{
+    return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+int funk_vm_sandbox(struct funk_vm *vm)
+{
+    if (!vm)
+        return -EINVAL;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!ctx)
+        return -ENOMEM;
+    int rc = 0;
+    /* The vCPU: run it and read its registers for fault reports; nothing else, no other fd. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                           SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS));
+    /* Console and response output, device I/O. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 1));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    for (unsigned i = 0; i < vm->ndev; i++) {
+        int fd = vm->dev[i].fd;
+        if (fd < 0)
+            continue;
+        scmp_datum_t d = (scmp_datum_t)fd;
+        if (vm->dev[i].type == MFT_DEV_BLOCK_BASIC) {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        } else {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        }
+    }
+    rc |= allow(ctx, SCMP_SYS(clock_gettime));
+    rc |= allow(ctx, SCMP_SYS(ppoll));
+    rc |= allow(ctx, SCMP_SYS(poll));
+    rc |= allow(ctx, SCMP_SYS(rt_sigreturn));
+    rc |= allow(ctx, SCMP_SYS(exit));
+    rc |= allow(ctx, SCMP_SYS(exit_group));
+    /* stdio and the sanitizer runtime may allocate: memory, but never executable. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rc |= allow(ctx, SCMP_SYS(munmap));
+    rc |= allow(ctx, SCMP_SYS(brk));
+    rc |= allow(ctx, SCMP_SYS(madvise));
+    rc |= allow(ctx, SCMP_SYS(futex));
+    rc |= allow(ctx, SCMP_SYS(newfstatat));
+    rc |= allow(ctx, SCMP_SYS(fstat));
+    rc |= allow(ctx, SCMP_SYS(close));
+    /* The sanitizer runtime's exit and error paths. */
+    rc |= allow(ctx, SCMP_SYS(sigaltstack));
+    rc |= allow(ctx, SCMP_SYS(rt_sigprocmask));
+    rc |= allow(ctx, SCMP_SYS(getpid));
+    rc |= allow(ctx, SCMP_SYS(gettid));
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+}

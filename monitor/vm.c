@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libfunk-vm: loading a guest into a shell (backend-independent part), results and errors. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vm_backend.h"
+#include "vm_internal.h"
+#include "x86_64.h"
+
+int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)
+{
+    vm->res->exit = exit;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->res->reason, sizeof vm->res->reason, fmt, ap);
+    va_end(ap);
+    return HC_STOP;
+}
+
+void vm_log(const struct funk_vm *vm, const char *fmt, ...)
+{
+    if (!(vm->flags & FUNK_VM_F_VERBOSE))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("funk-monitor: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int load_error(struct funk_vm *vm, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int load_error(struct funk_vm *vm, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->err, sizeof vm->err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *funk_vm_error(const struct funk_vm *vm)
+{
+    return vm ? vm->err : "no VM";
+}
+
+int funk_vm_result_exit_code(const struct funk_vm_result *res)
+{
+    if (res->exit == FUNK_VM_EXIT_HALT)
+        return res->status & 0xff;
+    return (int)res->exit;
+}
+
+int funk_vm_isolation_parse(const char *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (strcmp(s, "kvm") == 0)
+        return FUNK_ISOLATION_KVM;
+    if (strcmp(s, "process") == 0)
+        return FUNK_ISOLATION_PROCESS;
+    if (strcmp(s, "auto") == 0)
+        return FUNK_ISOLATION_AUTO;
+    return -EINVAL;
+}
+
+/* Copies the manifest to FUNK_MFT_GPA and attaches every declared device to a host fd. */
+static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk_vm_boot *boot)
+{
+    const struct funk_vm_device *devs = boot ? boot->devs : NULL;
+    size_t ndevs = boot ? boot->ndevs : 0;
+    struct mft *m = (struct mft *)(vm->mem + FUNK_MFT_GPA);
+    _Static_assert(sizeof(struct mft) + MFT_MAX_ENTRIES * sizeof(struct mft_entry) <= FUNK_MFT_MAX,
+                   "manifest area too small");
+    m->version = MFT_VERSION;
+    m->entries = 0;
+    vm->ndev = 0;
+    if (vm->img.has_mft) {
+        memcpy(m, (const uint8_t *)elf + vm->img.mft_offset, vm->img.mft_size);
+        vm->ndev = m->entries;
+    }
+    for (size_t d = 0; d < ndevs; d++) {
+        uint32_t i;
+        for (i = 0; i < vm->ndev; i++)
+            if (devs[d].name && m->e[i].type != MFT_RESERVED_FIRST &&
+                strcmp(m->e[i].name, devs[d].name) == 0)
+                break;
+        if (i == vm->ndev)
+            return load_error(vm, -ENOENT, "the unikernel declares no device '%s' in its manifest",
+                              devs[d].name ? devs[d].name : "(null)");
+        uint32_t want = devs[d].type == FUNK_VM_DEV_BLOCK ? MFT_DEV_BLOCK_BASIC : MFT_DEV_NET_BASIC;
+        if (m->e[i].type != want)
+            return load_error(vm, -EINVAL, "device '%s' is declared as a %s device", devs[d].name,
+                              m->e[i].type == MFT_DEV_BLOCK_BASIC ? "block" : "net");
+        if (m->e[i].attached)
+            return load_error(vm, -EINVAL, "device '%s' attached twice", devs[d].name);
+        struct vm_dev *vd = &vm->dev[i];
+        vd->fd = devs[d].fd;
+        vd->type = want;
+        if (want == MFT_DEV_BLOCK_BASIC) {
+            struct stat st;
+            if (fstat(vd->fd, &st) != 0)
+                return load_error(vm, -errno, "block device '%s': %s", devs[d].name, strerror(errno));
+            vd->block_size = 512;
+            vd->capacity = (uint64_t)st.st_size & ~(uint64_t)511;
+            m->e[i].u.block_basic.capacity = vd->capacity;
+            m->e[i].u.block_basic.block_size = vd->block_size;
+        } else {
+            static const uint8_t mac[6] = {0x02, 0x66, 0x75, 0x6e, 0x6b, 0x00};
+            memcpy(m->e[i].u.net_basic.mac, mac, 6);
+            m->e[i].u.net_basic.mac[5] = (uint8_t)i;
+            m->e[i].u.net_basic.mtu = 1500;
+        }
+        m->e[i].b.data = 0;
+        m->e[i].b.hostfd = -1; /* the guest never learns host fds */
+        m->e[i].attached = 1;
+    }
+    for (uint32_t i = 0; i < vm->ndev; i++) {
+        if (m->e[i].type == MFT_RESERVED_FIRST) {
+            vm->dev[i].fd = -1;
+            continue;
+        }
+        if (!m->e[i].attached)
+            return load_error(vm, -ENODEV,
+                              "device '%s' declared in the manifest is not attached (use --%s:%s=...)",
+                              m->e[i].name, m->e[i].type == MFT_DEV_BLOCK_BASIC ? "block" : "net",
+                              m->e[i].name);
+    }
+    for (uint32_t i = vm->ndev; i < MFT_MAX_ENTRIES; i++)
+        vm->dev[i].fd = -1;
+    return 0;
+}
+
+static int write_env(struct funk_vm *vm, const char *const *env, struct funk_boot_info *fbi)
+{
+    char *dst = (char *)vm->mem + FUNK_ENV_GPA;
+    size_t used = 0;
+    uint32_t n = 0;
+    for (; env && env[n]; n++) {
+        size_t l = strlen(env[n]);
+        if (!strchr(env[n], '='))
+            return load_error(vm, -EINVAL, "environment entry '%s' is not KEY=VALUE", env[n]);
+        if (l + 2 > FUNK_ENV_MAX - used)
+            return load_error(vm, -E2BIG, "environment larger than %u bytes", FUNK_ENV_MAX);
+        memcpy(dst + used, env[n], l + 1);
+        used += l + 1;
+    }
+    dst[used++] = '\0';
+    fbi->env = FUNK_ENV_GPA;
+    fbi->env_size = used;
+    fbi->env_count = n;
+    return 0;
+}
+
+int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const struct funk_vm_boot *boot)
+{
+    if (!vm || !elf)
+        return -EINVAL;
+    if (vm->loaded)
+        return load_error(vm, -EBUSY, "a guest is already loaded in this VM shell");
+    vm->err[0] = '\0';
+    int rc = elf_parse(elf, elf_len, vm->mem_size, &vm->img, vm->err, sizeof vm->err);
+    if (rc)
+        return rc;
+    vm->funk_guest = vm->img.has_funk;
+    const char *cmdline = boot && boot->cmdline ? boot->cmdline : "";
+    size_t cl = strlen(cmdline);
+    if (cl >= HVT_CMDLINE_SIZE)
+        return load_error(vm, -E2BIG, "command line is %zu bytes (at most %u)", cl,
+                          HVT_CMDLINE_SIZE - 1);
+    if (boot && boot->env && boot->env[0] && !vm->funk_guest)
+        return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
+
+    elf_copy(&vm->img, elf, vm->mem);
+    rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
+    if (rc)
+        return load_error(vm, rc, "kernel too large for the page-table pool");
+    rc = attach_devices(vm, elf, boot);
+    if (rc)
+        return rc;
+    rc = hc_setup(vm);
+    if (rc)
+        return load_error(vm, rc, "preparing devices failed: %s", strerror(-rc));
+    memcpy(vm->mem + FUNK_CMDLINE_GPA, cmdline, cl + 1);
+
+    struct hvt_boot_info bi = {
+        .mem_size = vm->mem_size,
+        .kernel_end = vm->img.kernel_end,
+        .cpu_cycle_freq = vm_backend_tsc_freq(),
+        .cmdline = FUNK_CMDLINE_GPA,
+        .mft = FUNK_MFT_GPA,
+    };
+    memcpy(vm->mem + HVT_BOOT_INFO_GPA, &bi, sizeof bi);
+    if (vm->funk_guest) {
+        struct funk_boot_info fbi = {
+            .magic = FUNK_BOOT_MAGIC,
+            .version = FUNK_ABI_VERSION,
+            .hypercall = X86_STUB_GPA,
+            .isolation = FUNK_ISOLATION_KVM,
+        };
+        rc = write_env(vm, boot ? boot->env : NULL, &fbi);
+        if (rc)
+            return rc;
+        memcpy(vm->mem + FUNK_BOOT_INFO_GPA, &fbi, sizeof fbi);
+    }
+    rc = vm_backend_boot(vm);
+    if (rc)
+        return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
+    vm->loaded = true;
+    vm_log(vm, "loaded: entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
+           (unsigned long long)vm->img.entry, (unsigned long long)vm->img.kernel_end, vm->ndev,
+           vm->funk_guest ? "funk" : "plain Solo5");
+    return 0;
+}

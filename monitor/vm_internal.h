@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libfunk-vm internals shared by the run loop, the backends and the hypercall modules. */
+#ifndef FUNK_MONITOR_VM_INTERNAL_H
+#define FUNK_MONITOR_VM_INTERNAL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <funk/vm.h>
+
+#include "elf_loader.h"
+
+struct kvm_run;
+
+struct vm_dev {
+    int fd;              /* -1 when the manifest entry is not attached */
+    uint32_t type;       /* enum mft_type */
+    uint64_t capacity;   /* block: bytes */
+    uint16_t block_size; /* block: bytes */
+};
+
+struct funk_vm {
+    /* Shell (created ahead of need). */
+    int kvm_fd, vm_fd, vcpu_fd;
+    struct kvm_run *run;
+    size_t run_size;
+    uint8_t *mem;
+    uint64_t mem_size;
+    unsigned flags;
+
+    /* Loaded guest. */
+    bool loaded;
+    bool funk_guest;
+    struct elf_image img;
+    uint32_t ndev;
+    struct vm_dev dev[MFT_MAX_ENTRIES];
+
+    /* Run state. */
+    const struct funk_vm_io *io;
+    struct funk_vm_result *res;
+    struct funk_vm_request pending; /* request fetched but not yet delivered */
+    int pending_state;              /* 0 none, 1 pending, 2 delivered (awaiting FN_SEND) */
+    volatile sig_atomic_t kicked;
+    char err[256];
+};
+
+/*
+ * The one place a guest-physical range becomes a host pointer: NULL unless [gpa, gpa+len) lies
+ * inside guest memory (overflow-safe). len 0 is allowed at any gpa <= mem_size.
+ */
+static inline void *vm_gpa(const struct funk_vm *vm, hvt_gpa_t gpa, uint64_t len)
+{
+    if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+        return NULL;
+    return vm->mem + gpa;
+}
+
+/* Ends the run with exit code `exit` and a one-line reason; returns HC_STOP. */
+int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void vm_log(const struct funk_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Hypercall modules ------------------------------------------------------------------ */
+enum { HC_CONTINUE = 0, HC_STOP = 1 };
+
+/* arg points at arg_size checked, 8-byte aligned bytes of guest memory. */
+typedef int (*hc_handler_fn)(struct funk_vm *vm, void *arg);
+
+struct hc_call {
+    unsigned nr;
+    size_t arg_size;
+    bool funk_only; /* only for guests with a funk note */
+    hc_handler_fn fn;
+};
+
+struct hc_module {
+    const char *name;
+    /* Optional: called after load (devices attached) to check or prepare; 0 or -errno. */
+    int (*setup)(struct funk_vm *vm);
+    const struct hc_call *calls;
+    size_t ncalls;
+};
+
+extern const struct hc_module hc_console, hc_clock, hc_poll, hc_block, hc_net, hc_halt, hc_fn,
+    hc_fault;
+
+/* Builds the dispatch table (idempotent) and runs every module's setup. */
+int hc_setup(struct funk_vm *vm);
+
+/* Serves hypercall nr with the argument at gpa: checks, dispatches; HC_CONTINUE or HC_STOP. */
+int hc_dispatch(struct funk_vm *vm, unsigned nr, hvt_gpa_t gpa);
+
+#endif /* FUNK_MONITOR_VM_INTERNAL_H */
