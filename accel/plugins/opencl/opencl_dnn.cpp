@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+// opencl plugin: classify/detect through the cpu plugin's accel_dnn on OpenCV's OpenCL target,
+// bound to this plugin's own cl_context so that DNN and CLBlast share the chosen device.
+#include "opencl_plugin.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#include <opencv2/core/ocl.hpp>
+
+#include "dnn.h"
+
+namespace {
+
+struct ocl_dnn {
+    dnn_ctx *ctx = nullptr;
+    cv::ocl::OpenCLExecutionContext exec;
+};
+
+// Creates the DNN state on first use (under p->dnn_lock): -ENOTSUP when OpenCV cannot use
+// OpenCL here, so dispatch falls back to the cpu plugin.
+int get_dnn(ocl_plugin *p, ocl_dnn **out)
+{
+    pthread_mutex_lock(&p->dnn_lock);
+    int rc = 0;
+    auto *d = static_cast<ocl_dnn *>(p->dnn);
+    if (d == nullptr) {
+        // OpenCV's DNN only trusts GPUs by default and silently moves anything else (PoCL's
+        // CPU device) back to its CPU path; the user chose this device, so allow it. Read on
+        // first use inside OpenCV, i.e. after this.
+        setenv("OPENCV_DNN_OPENCL_ALLOW_ALL_DEVICES", "1", 0);
+        try {
+            if (!cv::ocl::haveOpenCL()) {
+                funk_accel_log(FUNK_LOG_WARN, "opencl", "OpenCV has no OpenCL support here");
+                rc = -ENOTSUP;
+            } else {
+                d = new ocl_dnn;
+                d->exec = cv::ocl::OpenCLExecutionContext::create(p->platform_name, p->platform,
+                                                                  p->ctx, p->device);
+                rc = dnn_ctx_new(&d->ctx, DNN_TARGET_OPENCL, "opencl");
+                if (rc < 0) {
+                    delete d;
+                    d = nullptr;
+                } else {
+                    p->dnn = d;
+                }
+            }
+        } catch (const std::bad_alloc &) {
+            delete d;
+            d = nullptr;
+            rc = -ENOMEM;
+        } catch (const cv::Exception &e) {
+            funk_accel_log(FUNK_LOG_WARN, "opencl", "OpenCV cannot use %s: %s", p->device_name,
+                           e.what());
+            delete d;
+            d = nullptr;
+            rc = -ENOTSUP;
+        }
+    }
+    pthread_mutex_unlock(&p->dnn_lock);
+    *out = d;
+    return rc;
+}
+
+} // namespace
+
+extern "C" void ocl_dnn_fini(ocl_plugin *p)
+{
+    auto *d = static_cast<ocl_dnn *>(p->dnn);
+    if (d == nullptr)
+        return;
+    dnn_ctx_free(d->ctx);
+    delete d;
+    p->dnn = nullptr;
+}
+
+extern "C" void ocl_resource_free(void *plugin_state, void *slot)
+{
+    (void)plugin_state;
+    ocl_lsan_off();
+    dnn_resource_free(slot);
+    ocl_lsan_on();
+}
+
+extern "C" int ocl_image_classify(const funk_accel_call *c, funk_accel_resource *model,
+                                  const void *image, size_t image_len, funk_accel_label *out,
+                                  size_t max)
+{
+    auto *p = static_cast<ocl_plugin *>(c->plugin);
+    ocl_lsan_off();
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc == 0) {
+        try {
+            // OpenCV picks its OpenCL context per thread: make it ours for this call.
+            cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+            rc = dnn_classify(d->ctx, c, model, image, image_len, out, max);
+        } catch (const cv::Exception &e) {
+            funk_accel_log(FUNK_LOG_ERROR, "opencl", "classify: %s", e.what());
+            rc = -EIO;
+        }
+    }
+    ocl_lsan_on();
+    return rc;
+}
+
+extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *model,
+                                const void *image, size_t image_len, uint32_t min_score_pct,
+                                funk_accel_detection *out, size_t max)
+{
+    auto *p = static_cast<ocl_plugin *>(c->plugin);
+    ocl_lsan_off();
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc == 0) {
+        try {
+            cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+            rc = dnn_detect(d->ctx, c, model, image, image_len, min_score_pct, out, max);
+        } catch (const cv::Exception &e) {
+            funk_accel_log(FUNK_LOG_ERROR, "opencl", "detect: %s", e.what());
+            rc = -EIO;
+        }
+    }
+    ocl_lsan_on();
+    return rc;
+}
