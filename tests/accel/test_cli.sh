@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end test of the funk-accel binary against the noop plugin: output formats, determinism,
+# and a clear error with a non-zero exit code for every kind of bad input.
+set -uo pipefail
+BIN=${1:?usage: test_cli.sh PATH/TO/funk-accel}
+export FUNK_ACCEL_PLUGINS=noop
+unset FUNK_ACCEL_PROFILE FUNK_ACCEL_LOG_LEVEL
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# expect CODE DESCRIPTION -- ARGS...: runs funk-accel, checks the exit code, keeps out/err.
+expect() {
+  local want=$1 what=$2
+  shift 3
+  "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    fail "$what: exit $rc, expected $want (funk-accel $*)"
+    sed 's/^/  stderr: /' "$tmp/err"
+    return 1
+  fi
+  if [ "$want" -ne 0 ] && ! grep -q 'funk-accel: ' "$tmp/err"; then
+    fail "$what: no error message on stderr"
+    return 1
+  fi
+  return 0
+}
+
+head -c 3000 /dev/urandom >"$tmp/a.jpg"
+printf 'other image bytes' >"$tmp/b.jpg"
+
+# plugins: lists noop with its operations.
+if expect 0 "plugins" -- plugins; then
+  grep -Eq '^noop +0\.1\.0 +0 +available +noop,exec,sgemm,image_classify,image_detect,op ' \
+    "$tmp/out" || fail "plugins: noop line missing: $(cat "$tmp/out")"
+fi
+
+# classify: "LABEL SCORE" lines, best first, deterministic for the same bytes.
+if expect 0 "classify" -- classify "$tmp/a.jpg"; then
+  cp "$tmp/out" "$tmp/c1"
+  [ "$(wc -l <"$tmp/c1")" -eq 5 ] || fail "classify: expected 5 lines, got $(wc -l <"$tmp/c1")"
+  grep -Evq '^noop[0-9]{3} (0|1)\.[0-9]{3}$' "$tmp/c1" && fail "classify: bad line format"
+  sort -k2 -r -n -c "$tmp/c1" 2>/dev/null || fail "classify: scores not in descending order"
+  expect 0 "classify again" -- classify "$tmp/a.jpg" && { cmp -s "$tmp/c1" "$tmp/out" || fail "classify: not deterministic"; }
+  expect 0 "classify other" -- classify "$tmp/b.jpg" && { cmp -s "$tmp/c1" "$tmp/out" && fail "classify: different images, same labels"; }
+fi
+expect 0 "classify --top" -- classify "$tmp/a.jpg" --top 2 && \
+  { [ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "classify --top 2: $(wc -l <"$tmp/out") lines"; }
+
+# detect: "LABEL SCORE x y w h", scores above --min.
+if expect 0 "detect" -- detect "$tmp/a.jpg" --min 50; then
+  [ -s "$tmp/out" ] || fail "detect: no detections"
+  grep -Evq '^noop[0-9]{3}( [0-9]+\.[0-9]{3}){5}$' "$tmp/out" && fail "detect: bad line format: $(cat "$tmp/out")"
+  awk '$2 < 0.5 { exit 1 }' "$tmp/out" || fail "detect: a score below --min 50"
+fi
+
+# sgemm: checked against the naive product (odd sizes).
+if expect 0 "sgemm --check" -- sgemm 33 17 9 --check; then
+  grep -q '^sgemm 33x17x9: .* checksum ' "$tmp/out" || fail "sgemm: no timing/checksum line"
+  grep -q '^check: .*: ok$' "$tmp/out" || fail "sgemm: check not ok"
+fi
+
+# noop and profile output.
+expect 0 "noop" -- noop 1000 && { grep -Eq '^noop: 1000 calls, [0-9.]+ ns/op$' "$tmp/out" || fail "noop: output $(cat "$tmp/out")"; }
+FUNK_ACCEL_PROFILE=1 "$BIN" noop 10 >/dev/null 2>"$tmp/err" || fail "noop with profile failed"
+grep -Eq '^\[accel\] profile: noop +10 ' "$tmp/err" || fail "FUNK_ACCEL_PROFILE=1: no per-op line: $(cat "$tmp/err")"
+expect 0 "--plugins" -- --plugins noop plugins
+
+# Bad input: usage errors exit 2, failures exit 1, each with a message.
+expect 2 "no command" --
+expect 2 "unknown command" -- frobnicate
+expect 2 "unknown option" -- --bogus plugins
+expect 2 "classify without image" -- classify
+expect 2 "classify unknown option" -- classify "$tmp/a.jpg" --bogus 1
+expect 2 "classify option without value" -- classify "$tmp/a.jpg" --top
+expect 2 "classify --top 0" -- classify "$tmp/a.jpg" --top 0
+expect 2 "classify --top word" -- classify "$tmp/a.jpg" --top many
+expect 2 "classify --labels without --model" -- classify "$tmp/a.jpg" --labels "$tmp/b.jpg"
+expect 2 "detect --min 101" -- detect "$tmp/a.jpg" --min 101
+expect 2 "sgemm missing sizes" -- sgemm 3 3
+expect 2 "sgemm zero size" -- sgemm 0 3 3
+expect 2 "sgemm negative size" -- sgemm 3 -3 3
+expect 2 "sgemm not a number" -- sgemm a b c
+expect 2 "noop not a number" -- noop x
+expect 2 "plugins extra argument" -- plugins extra
+expect 1 "classify missing image" -- classify "$tmp/missing.jpg"
+: >"$tmp/empty.jpg"
+expect 1 "classify empty image" -- classify "$tmp/empty.jpg"
+expect 1 "classify missing model" -- classify "$tmp/a.jpg" --model "$tmp/missing.onnx"
+expect 1 "classify missing labels" -- classify "$tmp/a.jpg" --model "$tmp/b.jpg" --labels "$tmp/missing.txt"
+FUNK_ACCEL_PLUGINS=no-such-plugin expect 1 "unknown plugin" -- plugins && \
+  { grep -q 'loading plugins' "$tmp/err" || fail "unknown plugin: message $(cat "$tmp/err")"; }
+
+if [ "$fails" -ne 0 ]; then
+  echo "test_cli: $fails failure(s)"
+  exit 1
+fi
+echo "test_cli: all checks passed"
