@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* echo: answers every request with its body, unchanged, and its metadata as response headers
- * (X-Echo-Method/-Path/-Query/-Id, and each request header as X-Echo-H-<Name>). The same source
- * builds as a unikernel and as a native process (funk-echo-native). */
+ * (X-Echo-Method/-Path/-Query/-Id, and each request header as X-Echo-H-<Name>); with the request
+ * header "X-Echo-Format: json" the body is instead one JSON object holding method, path, query,
+ * headers and body. The same source builds as a unikernel and as a native process. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <funk/fn.h>
@@ -42,12 +44,94 @@ static void reflect_headers(const struct funk_fn_req *req, char *h, size_t *len)
     }
 }
 
+/* Appends s[0..n) as a JSON string (with quotes); bytes >= 0x80 become \u00XX. */
+static char *json_str(char *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c < 0x20 || c >= 0x7f) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+static char *json_lit(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* The whole request as JSON: {"method":..,"path":..,"query":..,"headers":{..},"body":..}. */
+static int send_json(const struct funk_fn_req *req)
+{
+    size_t cap = 6 * (strlen(req->method) + strlen(req->path) + strlen(req->query) +
+                      req->headers_len + req->body_len) + 128;
+    char *out = malloc(cap), *o = out;
+    if (out == NULL)
+        return funk_fn_send(500, NULL, "out of memory\n", 14);
+    o = json_lit(o, "{\"method\":");
+    o = json_str(o, req->method, strlen(req->method));
+    o = json_lit(o, ",\"path\":");
+    o = json_str(o, req->path, strlen(req->path));
+    o = json_lit(o, ",\"query\":");
+    o = json_str(o, req->query, strlen(req->query));
+    o = json_lit(o, ",\"headers\":{");
+    const char *p = req->headers, *end = p + req->headers_len;
+    int first = 1;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((eol != NULL ? eol : end) - p);
+        const char *colon = memchr(p, ':', n);
+        if (colon != NULL) {
+            const char *v = colon + 1, *ve = p + n;
+            while (v < ve && *v == ' ')
+                v++;
+            if (!first)
+                *o++ = ',';
+            first = 0;
+            o = json_str(o, p, (size_t)(colon - p));
+            *o++ = ':';
+            o = json_str(o, v, (size_t)(ve - v));
+        }
+        p += n + 1;
+    }
+    o = json_lit(o, "},\"body\":");
+    o = json_str(o, req->body, req->body_len);
+    o = json_lit(o, "}\n");
+    int r = funk_fn_send(200, "Content-Type: application/json\n", out, (size_t)(o - out));
+    free(out);
+    return r;
+}
+
 int main(void)
 {
     static char hdr[HDR_MAX];
     struct funk_fn_req req;
     int r;
     while ((r = funk_fn_recv(&req)) == 0) {
+        size_t flen;
+        const char *fmt = funk_fn_header(&req, "X-Echo-Format", &flen);
+        if (fmt != NULL && flen == 4 && memcmp(fmt, "json", 4) == 0) {
+            if ((r = send_json(&req)) < 0)
+                break;
+            continue;
+        }
         size_t len = 0;
         size_t ctlen = 0;
         const char *ct = funk_fn_header(&req, "Content-Type", &ctlen);
@@ -67,14 +151,11 @@ int main(void)
         puts_(hdr, &len, "\n");
         puts_(hdr, &len, idline);
         reflect_headers(&req, hdr, &len);
-        r = funk_fn_send(200, hdr, req.body, req.body_len);
-        if (r < 0) {
-            printf("echo: send failed: %s\n", strerror(-r));
-            return 1;
-        }
+        if ((r = funk_fn_send(200, hdr, req.body, req.body_len)) < 0)
+            break;
     }
     if (r < 0) {
-        printf("echo: recv failed: %s\n", strerror(-r));
+        printf("echo: %s\n", strerror(-r));
         return 1;
     }
     return 0;

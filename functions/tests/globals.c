@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     printf("globals: OK argc=%d", argc);
     for (int i = 1; i < argc; i++)
         printf(" [%s]", argv[i]);
-    printf("\n");
+    const char *greeting = getenv("GREETING");
+    printf(" GREETING=%s\n", greeting != NULL ? greeting : "(unset)");
     return 0;
 }

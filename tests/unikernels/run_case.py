@@ -109,6 +109,8 @@ def main():
                     help="substring that must NOT appear in the output")
     ap.add_argument("--setup", choices=["none", "block", "net"], default="none")
     ap.add_argument("--fn-input", help="file passed to the monitor as --fn-input")
+    ap.add_argument("--fn-input-size", type=int,
+                    help="generate a binary request body of this size; stdout must echo it")
     ap.add_argument("--xfail-emulation", action="store_true",
                     help="expect the KVM emulation failure (hosts without vmx/svm)")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds before the runner gives up")
@@ -142,6 +144,13 @@ def main():
         tap = Tap()
         monitor_opts.append("--net:net0=" + tap.name)
 
+    big = None
+    if a.fn_input_size is not None:
+        big = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(a.fn_input_size))
+        a.fn_input = os.path.join(tmp.name, "request.bin")
+        with open(a.fn_input, "wb") as f:
+            f.write(big)
+
     cmd = [a.monitor] + monitor_opts
     if supports_isolation(a.monitor):
         cmd.insert(1, "--isolation=" + a.isolation)
@@ -161,6 +170,9 @@ def main():
         if tap:
             tap.close()
     wall = time.monotonic() - t0
+    raw_stdout = p.stdout
+    if big is not None and len(raw_stdout) > 256:
+        p.stdout = b"(%d bytes of stdout)\n" % len(raw_stdout)
     out = p.stdout.decode(errors="replace")
     err = p.stderr.decode(errors="replace")
     both = out + err
@@ -202,6 +214,9 @@ def main():
     for s in a.reject:
         if s in both:
             problems.append("unexpected output %r" % s)
+    if big is not None and raw_stdout != big:
+        problems.append("stdout (%d bytes) is not the %d-byte request body"
+                        % (len(raw_stdout), len(big)))
     if block:
         with open(block, "rb") as f:
             if f.read(26) != b"abcdefghijklmnopqrstuvwxyz":
