@@ -181,8 +181,8 @@ static void clear_used(funk_accel_arg *out, size_t n)
 FUNK_API int funk_accel_noop(funk_accel_session *h)
 {
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     int rc = begin(h, &t, &s);
     if (ACCEL_UNLIKELY(rc < 0))
         return rc;
@@ -204,8 +204,8 @@ FUNK_API int funk_accel_exec(funk_accel_session *h, funk_accel_resource *library
     if (rc < 0)
         return rc;
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     rc = begin(h, &t, &s);
     if (rc < 0)
         return rc;
@@ -229,8 +229,8 @@ FUNK_API int funk_accel_sgemm(funk_accel_session *h, int m, int n, int k, float 
         ldb < n || ldc < n)
         return -EINVAL;
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     int rc = begin(h, &t, &s);
     if (rc < 0)
         return rc;
@@ -258,8 +258,8 @@ FUNK_API int funk_accel_image_classify(funk_accel_session *h, funk_accel_resourc
     if (image == NULL || image_len == 0 || out == NULL || max == 0)
         return -EINVAL;
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     int rc = begin(h, &t, &s);
     if (rc < 0)
         return rc;
@@ -283,8 +283,8 @@ FUNK_API int funk_accel_image_detect(funk_accel_session *h, funk_accel_resource 
     if (image == NULL || image_len == 0 || out == NULL || max == 0 || min_score_pct > 100)
         return -EINVAL;
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     int rc = begin(h, &t, &s);
     if (rc < 0)
         return rc;
@@ -323,8 +323,8 @@ FUNK_API int funk_accel_op(funk_accel_session *h, const char *name, const funk_a
     if (rc < 0)
         return rc;
     uint64_t t0 = prof_begin();
-    struct accel_dtable *t;
-    struct accel_session *s;
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
     rc = begin(h, &t, &s);
     if (rc < 0)
         return rc;
