@@ -70,6 +70,16 @@ FUNK_ACCEL_PROFILE=1 "$BIN" noop 10 >/dev/null 2>"$tmp/err" || fail "noop with p
 grep -Eq '^\[accel\] profile: noop +10 ' "$tmp/err" || fail "FUNK_ACCEL_PROFILE=1: no per-op line: $(cat "$tmp/err")"
 expect 0 "--plugins" -- --plugins noop plugins
 
+# Log levels: info shows plugin loading with the component prefix; error hides warnings.
+FUNK_ACCEL_LOG_LEVEL=info "$BIN" plugins >/dev/null 2>"$tmp/err" || fail "plugins at info failed"
+grep -q '^\[accel\] loaded plugin noop ' "$tmp/err" || fail "LOG_LEVEL=info: no load line: $(cat "$tmp/err")"
+FUNK_ACCEL_LOG_LEVEL=warn "$BIN" plugins >/dev/null 2>"$tmp/err" || fail "plugins at warn failed"
+[ -s "$tmp/err" ] && fail "LOG_LEVEL=warn: unexpected output: $(cat "$tmp/err")"
+FUNK_ACCEL_PLUGINS=noop:no-such-plugin FUNK_ACCEL_LOG_LEVEL=error "$BIN" plugins >/dev/null 2>"$tmp/err"
+grep -q '^\[accel\] error: plugin .no-such-plugin. not found' "$tmp/err" || fail "LOG_LEVEL=error: missing error line"
+FUNK_ACCEL_LOG_LEVEL=loud "$BIN" plugins >/dev/null 2>"$tmp/err"
+grep -q 'FUNK_ACCEL_LOG_LEVEL=loud is not one of' "$tmp/err" || fail "bad LOG_LEVEL: no warning"
+
 # Bad input: usage errors exit 2, failures exit 1, each with a message.
 expect 2 "no command" --
 expect 2 "unknown command" -- frobnicate
