@@ -153,6 +153,8 @@ static const gemm_case cases[] = {
     {1000, 1, 300, 300, 1, 1, 1.0f, 0.0f},
     {700, 700, 700, 700, 700, 700, 1.0f, 0.0f}, /* crosses the cuda staging threshold */
     {1200, 1030, 40, 44, 1030, 1033, 1.0f, 1.0f}, /* staged, padded C both ways */
+    {2100, 1100, 64, 64, 1100, 1101, 1.0f, 0.5f}, /* C: two staging chunks, padded rows */
+    {64, 9000, 300, 300, 9000, 9000, 1.0f, 0.0f},  /* B: two staging chunks, packed rows */
 };
 
 static int cmd_sgemm(const char *plugin, const char *fallback)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# sgemm through libfunk-accel on the cpu, opencl and (when a GPU is there) cuda plugins, each
+# next to the same work done by calling its library directly, in one run: min/median/p99, N.
+#   FUNK_PREFIX     installed tree (plugins in $FUNK_PREFIX/lib/funk)   default build/release
+#   FUNK_MESON_DIR  meson build dir holding bench/gpu/funk-bench-*      default $FUNK_PREFIX/meson
+#   SIZES           matrix sizes (default "1024 4096"); ITERS overrides the per-size count
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+MESON_DIR=${FUNK_MESON_DIR:-$PREFIX/meson}
+BIN=$MESON_DIR/bench/gpu
+SIZES=${SIZES:-1024 4096}
+export FUNK_ACCEL_PLUGIN_PATH=$PREFIX/lib/funk
+if [ ! -x "$BIN/funk-bench-sgemm-accel" ]; then
+  echo "bench/gpu: $BIN/funk-bench-sgemm-accel missing: build first (make bench)" >&2
+  exit 1
+fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# run LABEL PROGRAM N [ENV...]: appends "LABEL RESULT-LINE" or a note why it did not run.
+run() {
+  local label=$1 prog=$2 n=$3
+  shift 3
+  if [ ! -x "$BIN/$prog" ]; then
+    echo "$label n=$n: not built here" >>"$out"
+    return
+  fi
+  local line rc
+  line=$(env "$@" "$BIN/$prog" "$n" ${ITERS:-} 2>/tmp/funk-bench-gpu.err)
+  rc=$?
+  if [ $rc -eq 77 ]; then
+    echo "$label n=$n: skipped ($(tail -1 /tmp/funk-bench-gpu.err))" >>"$out"
+  elif [ $rc -ne 0 ]; then
+    echo "$label n=$n: FAILED rc=$rc ($(tail -1 /tmp/funk-bench-gpu.err))" >>"$out"
+  else
+    echo "$label $(grep '^RESULT' <<<"$line" | head -1)" >>"$out"
+    # cuBLAS's baseline also reports compute alone
+    grep '^RESULT cublas-compute-only' <<<"$line" | sed "s/^/${label}-compute /" >>"$out"
+  fi
+}
+
+echo "bench/gpu: sgemm C = A*B, square n x n x n fp32, times per call in ms (host arrays in and out)"
+echo "bench/gpu: OpenCL device: $(clinfo -l 2>/dev/null | grep -m1 Device | sed 's/.*Device #[0-9]*: //' || echo '?')"
+have_gpu=0
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  have_gpu=1
+  echo "bench/gpu: CUDA device: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+else
+  echo "bench/gpu: no CUDA device here: cuda rows are skipped"
+fi
+for n in $SIZES; do
+  run cpu-accel    funk-bench-sgemm-accel    "$n" FUNK_ACCEL_PLUGINS=cpu
+  run cpu-direct   funk-bench-sgemm-openblas "$n"
+  run ocl-accel    funk-bench-sgemm-accel    "$n" FUNK_ACCEL_PLUGINS=opencl
+  run ocl-direct   funk-bench-sgemm-clblast  "$n"
+  if [ $have_gpu = 1 ]; then
+    run cuda-accel  funk-bench-sgemm-accel   "$n" FUNK_ACCEL_PLUGINS=cuda
+    run cuda-direct funk-bench-sgemm-cublas  "$n"
+  fi
+done
+
+python3 - "$out" <<'PY'
+import re, sys
+rows, notes = {}, []
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) RESULT (\S+) n=(\d+) iters=(\d+) min=([\d.]+) median=([\d.]+) p99=([\d.]+) gflops=([\d.]+)", line)
+    if m:
+        rows[(m.group(1), int(m.group(3)))] = m.groups()
+    else:
+        notes.append(line.strip())
+print("%-16s %6s %4s %10s %10s %10s %9s %14s" % ("path", "n", "N", "min ms", "median ms", "p99 ms", "GFLOP/s", "accel/direct"))
+for (label, n), g in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    ratio = ""
+    if label.endswith("-accel"):
+        d = rows.get((label[:-6] + "-direct", n))
+        if d:
+            ratio = "%.3f" % (float(g[5]) / float(d[5]))
+    print("%-16s %6d %4s %10s %10s %10s %9s %14s" % (label, n, g[3], g[4], g[5], g[6], g[7], ratio))
+for n in notes:
+    print("note:", n)
+print("accel/direct: median through funk_accel_sgemm divided by the same library called directly"
+      " (1.000 = no overhead)")
+PY
