@@ -17,32 +17,43 @@
 
 /* ---- Handles (handle.c) ---------------------------------------------------------------------
  * Public handles are not pointers: they encode (kind, generation, slot) so that a handle whose
- * object died can never be mistaken for a live one, even when the memory is reused. */
+ * object died can never be mistaken for a live one, even when the memory is reused. Each entry
+ * holds the object's pins (table presence + users in flight) next to its generation, so that
+ * lookup-and-pin is one compare-and-swap. */
 enum accel_handle_kind { ACCEL_H_SESSION = 0x5e, ACCEL_H_RESOURCE = 0x7e };
 
+#define ACCEL_HSEG0 64u
+#define ACCEL_HNSEG 26u /* 64 * (2^26 - 1) slots: the 32-bit index, not a practical cap */
+
 struct accel_hentry {
-    void *obj;          /* NULL: free slot */
-    uint32_t gen;       /* bumped on every removal */
-    uint32_t next_free; /* free list link (index + 1, 0 = end) */
+    _Atomic uint64_t st;   /* generation << 32 | pins */
+    void *_Atomic obj;
+    uint32_t next_free; /* free list link (index + 1, 0 = end), under the table lock */
 };
 
 struct accel_htable {
-    pthread_mutex_t lock;
-    struct accel_hentry *e;
-    uint32_t cap;
+    pthread_mutex_t lock; /* adding entries and the free list */
+    struct accel_hentry *_Atomic seg[ACCEL_HNSEG];
+    _Atomic uint32_t cap;
+    unsigned nseg;
     uint32_t free_head; /* index + 1, 0 = none */
-    uint32_t live;
     uint8_t kind;
+    void (*destroy)(void *obj); /* runs when the last pin of a removed entry goes */
 };
 
-#define ACCEL_HTABLE_INIT(k) {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, (k)}
+#define ACCEL_HTABLE_INIT(k, d) {.lock = PTHREAD_MUTEX_INITIALIZER, .kind = (k), .destroy = (d)}
 
-/* Each of these expects the table's lock held by the caller. */
+/* Adds obj live with one pin (the table's); returns its handle. */
 int accel_htable_add(struct accel_htable *t, void *obj, uintptr_t *handle);
-void *accel_htable_get(const struct accel_htable *t, uintptr_t handle);
+/* The live object named by handle, pinned (NULL: not live). Lock-free. */
+void *accel_htable_acquire(const struct accel_htable *t, uintptr_t handle);
+/* The live object at slot idx, pinned, with its handle; for walks up to accel_htable_cap(). */
+void *accel_htable_acquire_at(const struct accel_htable *t, uint32_t idx, uintptr_t *handle);
+uint32_t accel_htable_cap(const struct accel_htable *t);
+/* Makes the handle dead (no new acquires); the table's pin passes to the caller, who puts it. */
 void *accel_htable_remove(struct accel_htable *t, uintptr_t handle);
-/* The live object at slot index i (or NULL); lets fini walk every live object. */
-void *accel_htable_at(const struct accel_htable *t, uint32_t i, uintptr_t *handle);
+/* Drops one pin; the last one destroys the object and frees the slot. */
+void accel_htable_put(struct accel_htable *t, uintptr_t handle);
 
 /* ---- Plugins (plugin.c) ------------------------------------------------------------------- */
 struct accel_plugin {
@@ -103,8 +114,7 @@ struct accel_sstate_vec {
 struct accel_resource;
 
 struct accel_session {
-    atomic_uint pins; /* table presence + in-flight operations */
-    uintptr_t handle;
+    uintptr_t handle; /* pins live in the handle table entry */
     pthread_mutex_t lock;
     _Atomic(struct accel_sstate_vec *) states;
     struct accel_resource **regs; /* registered resources */
@@ -139,12 +149,12 @@ struct accel_rslot {
 };
 
 struct accel_resource {
-    atomic_uint pins; /* table presence + in-flight users */
-    uintptr_t handle;
-    /* Guarded by the resource table lock: */
+    uintptr_t handle; /* pins live in the handle table entry */
+    /* Guarded by res_lock (resource.c): */
     unsigned ext_refs; /* the caller's references (new/ref/release) */
     unsigned regs;     /* session registrations */
     bool sealed;       /* registered once: attributes are frozen */
+    bool published;    /* its handle is live */
 
     funk_accel_resource_type type;
     uint8_t hash[FUNK_ACCEL_HASH_SIZE];

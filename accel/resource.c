@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct accel_htable res_table = ACCEL_HTABLE_INIT(ACCEL_H_RESOURCE);
+/* Guards every resource's ext_refs, regs, sealed and published. */
+static pthread_mutex_t res_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void resource_free(struct accel_resource *r)
 {
@@ -36,61 +37,61 @@ static void resource_free(struct accel_resource *r)
     free(r);
 }
 
+static void resource_destroy(void *obj)
+{
+    resource_free(obj);
+}
+
+static struct accel_htable res_table = ACCEL_HTABLE_INIT(ACCEL_H_RESOURCE, resource_destroy);
+
 struct accel_resource *accel_resource_acquire(const funk_accel_resource *h)
 {
-    if (h == NULL)
-        return NULL;
-    pthread_mutex_lock(&res_table.lock);
-    struct accel_resource *r = accel_htable_get(&res_table, (uintptr_t)h);
-    if (r)
-        atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&res_table.lock);
-    return r;
+    return h ? accel_htable_acquire(&res_table, (uintptr_t)h) : NULL;
 }
 
 void accel_resource_put(struct accel_resource *r)
 {
-    if (atomic_fetch_sub_explicit(&r->pins, 1, memory_order_acq_rel) == 1)
-        resource_free(r);
+    accel_htable_put(&res_table, r->handle);
 }
 
-/* Called with res_table.lock held: unpublishes r once nobody may name it any more. */
+/* Called with res_lock held: unpublishes r once nobody may name it any more. The caller then
+ * puts the table's pin (outside the lock: the last put may call plugins' resource_free). */
 static bool maybe_unpublish_locked(struct accel_resource *r)
 {
-    if (r->ext_refs || r->regs)
+    if (r->ext_refs || r->regs || !r->published)
         return false;
+    r->published = false;
     accel_htable_remove(&res_table, r->handle);
     return true;
 }
 
 int accel_resource_reg_add(struct accel_resource *r)
 {
-    pthread_mutex_lock(&res_table.lock);
+    pthread_mutex_lock(&res_lock);
     int rc = -EBADF;
-    if (accel_htable_get(&res_table, r->handle) == r) {
+    if (r->published) {
         r->regs++;
         r->sealed = true;
         rc = 0;
     }
-    pthread_mutex_unlock(&res_table.lock);
+    pthread_mutex_unlock(&res_lock);
     return rc;
 }
 
 void accel_resource_reg_drop(struct accel_resource *r)
 {
-    pthread_mutex_lock(&res_table.lock);
+    pthread_mutex_lock(&res_lock);
     r->regs--;
     bool gone = maybe_unpublish_locked(r);
-    pthread_mutex_unlock(&res_table.lock);
+    pthread_mutex_unlock(&res_lock);
     if (gone)
         accel_resource_put(r);
 }
 
 static int publish(struct accel_resource *r, funk_accel_resource **out)
 {
-    pthread_mutex_lock(&res_table.lock);
+    r->published = true;
     int rc = accel_htable_add(&res_table, r, &r->handle);
-    pthread_mutex_unlock(&res_table.lock);
     if (rc < 0)
         return rc;
     *out = (funk_accel_resource *)r->handle;
@@ -102,7 +103,6 @@ static struct accel_resource *resource_alloc(funk_accel_resource_type type)
     struct accel_resource *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
-    atomic_init(&r->pins, 1);
     r->ext_refs = 1;
     r->type = type;
     r->memfd = -1;
@@ -218,14 +218,17 @@ FUNK_API int funk_accel_resource_ref(funk_accel_resource *h)
 {
     if (h == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&res_table.lock);
-    struct accel_resource *r = accel_htable_get(&res_table, (uintptr_t)h);
+    struct accel_resource *r = accel_resource_acquire(h);
+    if (r == NULL)
+        return -EBADF;
     int rc = -EBADF;
-    if (r && r->ext_refs > 0 && r->ext_refs < UINT_MAX) {
+    pthread_mutex_lock(&res_lock);
+    if (r->published && r->ext_refs > 0 && r->ext_refs < UINT_MAX) {
         r->ext_refs++;
         rc = 0;
     }
-    pthread_mutex_unlock(&res_table.lock);
+    pthread_mutex_unlock(&res_lock);
+    accel_resource_put(r);
     return rc;
 }
 
@@ -233,19 +236,24 @@ FUNK_API int funk_accel_resource_release(funk_accel_resource *h)
 {
     if (h == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&res_table.lock);
-    struct accel_resource *r = accel_htable_get(&res_table, (uintptr_t)h);
-    /* The caller may only drop references it holds; the rest belong to sessions. */
-    if (r == NULL || r->ext_refs == 0) {
-        pthread_mutex_unlock(&res_table.lock);
+    struct accel_resource *r = accel_resource_acquire(h);
+    if (r == NULL)
         return -EBADF;
+    int rc = 0;
+    bool gone = false;
+    pthread_mutex_lock(&res_lock);
+    /* The caller may only drop references it holds; the rest belong to sessions. */
+    if (!r->published || r->ext_refs == 0) {
+        rc = -EBADF;
+    } else {
+        r->ext_refs--;
+        gone = maybe_unpublish_locked(r);
     }
-    r->ext_refs--;
-    bool gone = maybe_unpublish_locked(r);
-    pthread_mutex_unlock(&res_table.lock);
+    pthread_mutex_unlock(&res_lock);
     if (gone)
-        accel_resource_put(r);
-    return 0;
+        accel_resource_put(r); /* the table's pin */
+    accel_resource_put(r);     /* ours */
+    return rc;
 }
 
 FUNK_API int funk_accel_resource_hash(const funk_accel_resource *h,
@@ -270,9 +278,9 @@ FUNK_API int funk_accel_resource_set_attr(funk_accel_resource *h, const char *ke
     if (r == NULL)
         return -EBADF;
     int rc = 0;
-    pthread_mutex_lock(&res_table.lock);
+    pthread_mutex_lock(&res_lock);
     bool sealed = r->sealed;
-    pthread_mutex_unlock(&res_table.lock);
+    pthread_mutex_unlock(&res_lock);
     if (sealed) {
         rc = -EBUSY;
         goto out;
@@ -462,23 +470,14 @@ unlock:
 
 void accel_resources_drop_slots(struct accel_plugin *p)
 {
-    /* Pin every live resource under the table lock, then free slots outside it so that a
-     * plugin's resource_free may call back into the runtime. */
-    struct accel_resource **list = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&res_table.lock);
-    list = calloc(res_table.live ? res_table.live : 1, sizeof(*list));
-    for (uint32_t i = 0; list && i < res_table.cap; i++) {
+    /* Each live resource is pinned while its slot is freed, and no lock is held during the
+     * plugin's resource_free, which may call back into the runtime. */
+    uint32_t cap = accel_htable_cap(&res_table);
+    for (uint32_t i = 0; i < cap; i++) {
         uintptr_t h;
-        struct accel_resource *r = accel_htable_at(&res_table, i, &h);
-        if (r) {
-            atomic_fetch_add(&r->pins, 1);
-            list[n++] = r;
-        }
-    }
-    pthread_mutex_unlock(&res_table.lock);
-    for (size_t i = 0; i < n; i++) {
-        struct accel_resource *r = list[i];
+        struct accel_resource *r = accel_htable_acquire_at(&res_table, i, &h);
+        if (r == NULL)
+            continue;
         void *v = NULL;
         pthread_mutex_lock(&r->lock);
         for (size_t j = 0; j < r->n_slots; j++) {
@@ -493,5 +492,4 @@ void accel_resources_drop_slots(struct accel_plugin *p)
             p->desc.resource_free(p->state, v);
         accel_resource_put(r);
     }
-    free(list);
 }

@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct accel_htable sess_table = ACCEL_HTABLE_INIT(ACCEL_H_SESSION);
-
 /* Runs when the last pin goes: no operation is in flight on s any more. */
-static void session_destroy(struct accel_session *s)
+static void session_destroy(void *obj)
 {
+    struct accel_session *s = obj;
     for (size_t i = 0; i < s->n_regs; i++)
         accel_resource_reg_drop(s->regs[i]);
     free(s->regs);
@@ -31,20 +30,16 @@ static void session_destroy(struct accel_session *s)
     free(s);
 }
 
+static struct accel_htable sess_table = ACCEL_HTABLE_INIT(ACCEL_H_SESSION, session_destroy);
+
 struct accel_session *accel_session_acquire(funk_accel_session *h)
 {
-    pthread_mutex_lock(&sess_table.lock);
-    struct accel_session *s = accel_htable_get(&sess_table, (uintptr_t)h);
-    if (s)
-        atomic_fetch_add_explicit(&s->pins, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&sess_table.lock);
-    return s;
+    return accel_htable_acquire(&sess_table, (uintptr_t)h);
 }
 
 void accel_session_put(struct accel_session *s)
 {
-    if (atomic_fetch_sub_explicit(&s->pins, 1, memory_order_acq_rel) == 1)
-        session_destroy(s);
+    accel_htable_put(&sess_table, s->handle);
 }
 
 FUNK_API int funk_accel_session_new(funk_accel_session **out)
@@ -57,12 +52,9 @@ FUNK_API int funk_accel_session_new(funk_accel_session **out)
     struct accel_session *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    atomic_init(&s->pins, 1);
     atomic_init(&s->states, NULL);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_lock(&sess_table.lock);
     rc = accel_htable_add(&sess_table, s, &s->handle);
-    pthread_mutex_unlock(&sess_table.lock);
     if (rc < 0) {
         pthread_mutex_destroy(&s->lock);
         free(s);
@@ -76,9 +68,7 @@ FUNK_API int funk_accel_session_delete(funk_accel_session *h)
 {
     if (h == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&sess_table.lock);
     struct accel_session *s = accel_htable_remove(&sess_table, (uintptr_t)h);
-    pthread_mutex_unlock(&sess_table.lock);
     if (s == NULL)
         return -EBADF;
     if (s->n_regs)
@@ -90,18 +80,14 @@ FUNK_API int funk_accel_session_delete(funk_accel_session *h)
 
 void accel_sessions_delete_all(void)
 {
-    for (;;) {
-        struct accel_session *s = NULL;
-        pthread_mutex_lock(&sess_table.lock);
-        for (uint32_t i = 0; i < sess_table.cap && s == NULL; i++) {
-            uintptr_t h;
-            if (accel_htable_at(&sess_table, i, &h))
-                s = accel_htable_remove(&sess_table, h);
-        }
-        pthread_mutex_unlock(&sess_table.lock);
-        if (s == NULL)
-            return;
-        accel_session_put(s);
+    uint32_t cap = accel_htable_cap(&sess_table);
+    for (uint32_t i = 0; i < cap; i++) {
+        uintptr_t h;
+        if (accel_htable_acquire_at(&sess_table, i, &h) == NULL)
+            continue;
+        if (accel_htable_remove(&sess_table, h))
+            accel_htable_put(&sess_table, h); /* the table's pin */
+        accel_htable_put(&sess_table, h);     /* ours */
     }
 }
 

@@ -3,6 +3,7 @@
  * function through a pointer, measured side by side in one run: min/median/p99 ns/op. */
 #include <funk/accel.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,48 @@ static double batch(noop_fn volatile *fn, funk_accel_session *s, long calls)
     return (now_ns() - t0) / (double)calls;
 }
 
+/* Threads calling noop at once, on their own sessions or on one shared session. */
+struct thread_arg {
+    funk_accel_session *s;
+    long batches, calls;
+    double *out;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    noop_fn volatile fa = funk_accel_noop;
+    for (long b = 0; b < a->batches; b++)
+        a->out[b] = batch(&fa, a->s, a->calls);
+    return NULL;
+}
+
+enum { THREADS = 2 };
+
+/* Fills out[THREADS * batches] with per-batch ns/op of every thread. */
+static int run_threads(funk_accel_session *shared, long batches, long calls, double *out)
+{
+    pthread_t t[THREADS];
+    struct thread_arg a[THREADS];
+    funk_accel_session *own[THREADS] = {0};
+    int rc = 0;
+    for (int i = 0; i < THREADS; i++) {
+        if (shared == NULL && (rc = funk_accel_session_new(&own[i])) < 0)
+            return rc;
+        a[i] = (struct thread_arg){shared ? shared : own[i], batches, calls, out + i * batches};
+        pthread_create(&t[i], NULL, thread_main, &a[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        if (own[i])
+            funk_accel_session_delete(own[i]);
+    }
+    for (long i = 0; i < THREADS * batches; i++)
+        if (out[i] < 0)
+            rc = -1;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     long batches = argc > 1 ? atol(argv[1]) : 200;
@@ -91,11 +134,25 @@ int main(int argc, char **argv)
     }
     struct stats v = summarize(via, (size_t)batches), d = summarize(direct, (size_t)batches);
     long long n = (long long)batches * calls;
+    double *mt = calloc((size_t)(THREADS * batches), sizeof(double));
+    double *ms = calloc((size_t)(THREADS * batches), sizeof(double));
+    if (mt == NULL || ms == NULL || run_threads(NULL, batches / 2, calls, mt) < 0 ||
+        run_threads(s, batches / 2, calls, ms) < 0) {
+        fprintf(stderr, "funk-bench-accel: threaded noop failed\n");
+        return 1;
+    }
+    struct stats t_own = summarize(mt, (size_t)(THREADS * (batches / 2)));
+    struct stats t_shared = summarize(ms, (size_t)(THREADS * (batches / 2)));
+    long long nt = (long long)THREADS * (batches / 2) * calls;
     printf("%-34s %12s %10s %10s %10s\n", "accel noop (ns/op)", "N", "min", "median", "p99");
     printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "funk_accel_noop via noop plugin", n, v.min,
            v.median, v.p99);
     printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "direct call through a pointer", n, d.min,
            d.median, d.p99);
+    printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "2 threads, a session each", nt, t_own.min,
+           t_own.median, t_own.p99);
+    printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "2 threads, one shared session", nt,
+           t_shared.min, t_shared.median, t_shared.p99);
     printf("ratio (median, dispatch / direct): %.1fx; dispatch overhead %.1f ns/op; "
            "target <= 100 ns/op: %s\n",
            v.median / d.median, v.median - d.median, v.median <= 100.0 ? "met" : "NOT met");
@@ -103,5 +160,7 @@ int main(int argc, char **argv)
     funk_accel_fini();
     free(via);
     free(direct);
+    free(mt);
+    free(ms);
     return 0;
 }

@@ -730,6 +730,7 @@ static void test_exec(void **state)
 /* ---- Concurrency ----------------------------------------------------------------------------- */
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 enum { THREADS = 4, ITERS = 3000 };
 static funk_accel_session *shared_session;
@@ -803,6 +804,57 @@ static void test_concurrency(void **state)
     assert_int_equal(funk_accel_session_delete(shared_session), 0);
 }
 
+/* One thread deletes sessions that others are calling: every call either works or says
+ * -EBADF, and the plugin's per-session state is closed exactly once, after the last call. */
+static _Atomic(funk_accel_session *) victim;
+static atomic_int stop_users;
+
+static void *victim_user(void *arg)
+{
+    (void)arg;
+    long bad = 0;
+    while (!atomic_load(&stop_users)) {
+        int rc = funk_accel_noop(atomic_load(&victim));
+        bad += rc != 0 && rc != -EBADF;
+    }
+    return (void *)bad;
+}
+
+static void test_delete_while_in_use(void **state)
+{
+    (void)state;
+    char list[2 * PATH_MAX];
+    snprintf(list, sizeof(list), "%s", tp("tphi"));
+    assert_int_equal(funk_accel_init(list), 0);
+    funk_accel_session *probe;
+    assert_int_equal(funk_accel_session_new(&probe), 0);
+    int open0 = op_int(probe, "tphi.sessions");
+    funk_accel_session *s;
+    assert_int_equal(funk_accel_session_new(&s), 0);
+    atomic_store(&victim, s);
+    atomic_store(&stop_users, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, victim_user, NULL), 0);
+    for (int round = 0; round < 200; round++) {
+        funk_accel_session *next;
+        assert_int_equal(funk_accel_session_new(&next), 0);
+        assert_int_equal(funk_accel_noop(next), 0);
+        funk_accel_session *old = atomic_exchange(&victim, next);
+        assert_int_equal(funk_accel_session_delete(old), 0);
+        assert_int_equal(funk_accel_session_delete(old), -EBADF);
+    }
+    atomic_store(&stop_users, 1);
+    for (int i = 0; i < 2; i++) {
+        void *ret;
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_int_equal((long)ret, 0);
+    }
+    assert_int_equal(funk_accel_session_delete(atomic_load(&victim)), 0);
+    assert_int_equal(op_int(probe, "tphi.sessions"), open0);
+    assert_int_equal(funk_accel_session_delete(probe), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -838,6 +890,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_op_args, teardown),
         cmocka_unit_test_teardown(test_exec, teardown),
         cmocka_unit_test_teardown(test_concurrency, teardown),
+        cmocka_unit_test_teardown(test_delete_while_in_use, teardown),
     };
     return cmocka_run_group_tests_name("accel", tests, NULL, NULL);
 }
