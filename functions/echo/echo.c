@@ -4,6 +4,7 @@
  * header "X-Echo-Format: json" the body is instead one JSON object holding method, path, query,
  * headers and body. The same source builds as a unikernel and as a native process. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,19 @@ int main(void)
         size_t len = 0;
         size_t ctlen = 0;
         const char *ct = funk_fn_header(&req, "Content-Type", &ctlen);
-        char idline[48];
-        snprintf(idline, sizeof idline, "X-Echo-Id: %llu\n", (unsigned long long)req.id);
+        /* the id by hand: printf costs ~1 ms per call under emulated KVM */
+        char idline[40] = "X-Echo-Id: ", digits[21];
+        int nd = 0;
+        uint64_t id = req.id;
+        do {
+            digits[nd++] = (char)('0' + id % 10);
+            id /= 10;
+        } while (id != 0);
+        size_t il = 11;
+        while (nd > 0)
+            idline[il++] = digits[--nd];
+        idline[il++] = '\n';
+        idline[il] = '\0';
         puts_(hdr, &len, "Content-Type: ");
         if (ct != NULL)
             put(hdr, &len, ct, ctlen);

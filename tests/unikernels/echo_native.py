@@ -22,7 +22,8 @@ p = subprocess.run([exe], input=body, env=env, capture_output=True, timeout=30)
 head, sep, rest = p.stdout.partition(b"\r\n\r\n")
 lines = head.decode(errors="replace").split("\r\n")
 for want in ("Status: 200", "Content-Type: application/x-test", "X-Echo-Method: PUT",
-             "X-Echo-Path: /a/b", "X-Echo-Query: x=1&y=2", "X-Echo-H-X-Trace-Id: abc"):
+             "X-Echo-Path: /a/b", "X-Echo-Query: x=1&y=2", "X-Echo-H-X-Trace-Id: abc",
+             "X-Echo-Id: 0"):
     if want not in lines:
         failures.append("CGI mode: header line %r missing in %r" % (want, lines))
 if not sep or rest != body:

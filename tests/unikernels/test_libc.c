@@ -187,6 +187,45 @@ static void test_strings(void **state)
     assert_true(gl_memcmp("\x01", "\xff", 1) < 0);
 }
 
+/* memcpy/memmove/memset/memcmp/strlen use 8-byte words plus tails: try every size and
+ * alignment around the word boundaries against byte-by-byte references. */
+static void test_mem_sizes(void **state)
+{
+    (void)state;
+    unsigned char a[96], b[96], ref[96];
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t n = 0; n <= 40; n++) {
+            for (size_t i = 0; i < sizeof a; i++)
+                a[i] = (unsigned char)(i * 13 + 1);
+            memset(b, 0xee, sizeof b);
+            assert_ptr_equal(gl_memcpy(b + off, a + 3, n), b + off);
+            for (size_t i = 0; i < sizeof b; i++)
+                assert_int_equal(b[i], (i >= off && i < off + n) ? a[3 + i - off] : 0xee);
+            assert_int_equal(gl_memcmp(b + off, a + 3, n), 0);
+            if (n > 0) {
+                b[off + n - 1] ^= 1;
+                assert_true(gl_memcmp(b + off, a + 3, n) != 0);
+            }
+            gl_memset(b + off, 0x5a, n);
+            for (size_t i = 0; i < sizeof b; i++)
+                assert_int_equal(b[i], (i >= off && i < off + n) ? 0x5a : 0xee);
+            /* overlapping moves both ways */
+            for (int dir = 0; dir < 2; dir++) {
+                memcpy(b, a, sizeof a);
+                memcpy(ref, a, sizeof a);
+                size_t from = dir ? off : off + 5, to = dir ? off + 5 : off;
+                memmove(ref + to, ref + from, n);
+                gl_memmove(b + to, b + from, n);
+                assert_memory_equal(b, ref, sizeof b);
+            }
+            char str[64];
+            memset(str, 'x', sizeof str);
+            str[off + n < sizeof str ? off + n : sizeof str - 1] = '\0';
+            assert_int_equal(gl_strlen(str + off), strlen(str + off));
+        }
+    }
+}
+
 static void test_strtol(void **state)
 {
     (void)state;
@@ -295,7 +334,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printf_ints),   cmocka_unit_test(test_printf_truncation),
         cmocka_unit_test(test_printf_floats), cmocka_unit_test(test_f32_bits),
-        cmocka_unit_test(test_strings),       cmocka_unit_test(test_strtol),
+        cmocka_unit_test(test_strings),       cmocka_unit_test(test_mem_sizes),
+        cmocka_unit_test(test_strtol),
         cmocka_unit_test(test_qsort),         cmocka_unit_test(test_heap),
         cmocka_unit_test(test_fn_header),
     };
