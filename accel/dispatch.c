@@ -168,7 +168,7 @@ static void clear_used(funk_accel_arg *out, size_t n)
             rc = call_init(&c_, s, p_);                                                            \
             if (rc < 0)                                                                            \
                 break;                                                                             \
-            rc = p_->desc.FIELD(&c_.pub, ##__VA_ARGS__);                                         \
+            rc = p_->desc.FIELD(&c_.pub, ##__VA_ARGS__);                                           \
             if (rc != -ENOTSUP)                                                                    \
                 break;                                                                             \
             accel_debug("%s: %s declined, trying the next plugin", funk_accel_op_name(OP),         \
@@ -225,8 +225,8 @@ FUNK_API int funk_accel_sgemm(funk_accel_session *h, int m, int n, int k, float 
                               const float *a, int lda, const float *b, int ldb, float beta,
                               float *cm, int ldc)
 {
-    if (m <= 0 || n <= 0 || k <= 0 || a == NULL || b == NULL || cm == NULL || lda < k ||
-        ldb < n || ldc < n)
+    if (m <= 0 || n <= 0 || k <= 0 || a == NULL || b == NULL || cm == NULL || lda < k || ldb < n ||
+        ldc < n)
         return -EINVAL;
     uint64_t t0 = prof_begin();
     struct accel_dtable *t = NULL;
@@ -244,8 +244,7 @@ FUNK_API int funk_accel_sgemm(funk_accel_session *h, int m, int n, int k, float 
 static int clamp_count(int rc, size_t max, funk_accel_op_id op)
 {
     if (rc > 0 && (size_t)rc > max) {
-        accel_err("%s: plugin returned %d results for %zu slots", funk_accel_op_name(op), rc,
-                  max);
+        accel_err("%s: plugin returned %d results for %zu slots", funk_accel_op_name(op), rc, max);
         return -EPROTO;
     }
     return rc;
@@ -291,8 +290,8 @@ FUNK_API int funk_accel_image_detect(funk_accel_session *h, funk_accel_resource 
     struct accel_resource *r;
     rc = use_resource(s, model, FUNK_ACCEL_RES_MODEL, true, &r);
     if (rc == 0) {
-        DISPATCH(FUNK_ACCEL_OP_IMAGE_DETECT, image_detect, model, image, image_len,
-                 min_score_pct, out, max);
+        DISPATCH(FUNK_ACCEL_OP_IMAGE_DETECT, image_detect, model, image, image_len, min_score_pct,
+                 out, max);
         rc = clamp_count(rc, max, FUNK_ACCEL_OP_IMAGE_DETECT);
         if (r)
             accel_resource_put(r);

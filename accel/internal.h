@@ -26,7 +26,7 @@ enum accel_handle_kind { ACCEL_H_SESSION = 0x5e, ACCEL_H_RESOURCE = 0x7e };
 #define ACCEL_HNSEG 26u /* 64 * (2^26 - 1) slots: the 32-bit index, not a practical cap */
 
 struct accel_hentry {
-    _Atomic uint64_t st;   /* generation << 32 | pins */
+    _Atomic uint64_t st; /* generation << 32 | pins */
     void *_Atomic obj;
     uint32_t next_free; /* free list link (index + 1, 0 = end), under the table lock */
 };
@@ -41,7 +41,10 @@ struct accel_htable {
     void (*destroy)(void *obj); /* runs when the last pin of a removed entry goes */
 };
 
-#define ACCEL_HTABLE_INIT(k, d) {.lock = PTHREAD_MUTEX_INITIALIZER, .kind = (k), .destroy = (d)}
+#define ACCEL_HTABLE_INIT(k, d)                                                                    \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER, .kind = (k), .destroy = (d)                             \
+    }
 
 /* Adds obj live with one pin (the table's); returns its handle. */
 int accel_htable_add(struct accel_htable *t, void *obj, uintptr_t *handle);
@@ -127,8 +130,7 @@ int accel_session_state_slow(struct accel_session *s, struct accel_plugin *p, vo
 bool accel_session_has(struct accel_session *s, struct accel_resource *r);
 void accel_sessions_delete_all(void);
 
-static inline int accel_session_state(struct accel_session *s, struct accel_plugin *p,
-                                      void **state)
+static inline int accel_session_state(struct accel_session *s, struct accel_plugin *p, void **state)
 {
     struct accel_sstate_vec *v = atomic_load_explicit(&s->states, memory_order_acquire);
     if (v != NULL && p->index < v->n && v->v[p->index].plugin == p) {

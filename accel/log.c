@@ -22,8 +22,9 @@ static int parse_level(const char *v)
         return FUNK_LOG_INFO;
     if (!strcmp(v, "debug") || !strcmp(v, "3"))
         return FUNK_LOG_DEBUG;
-    fprintf(stderr, "[accel] warning: FUNK_ACCEL_LOG_LEVEL=%s is not one of "
-                    "error|warn|info|debug; using warn\n",
+    fprintf(stderr,
+            "[accel] warning: FUNK_ACCEL_LOG_LEVEL=%s is not one of "
+            "error|warn|info|debug; using warn\n",
             v);
     return FUNK_LOG_WARN;
 }

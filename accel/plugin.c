@@ -169,8 +169,7 @@ static int load_one(const char *name_or_path, bool explicit_name)
         }
     } else {
         if (!valid_name(name_or_path)) {
-            accel_err("plugin name '%s' is not valid (letters, digits, '_' and '-')",
-                      name_or_path);
+            accel_err("plugin name '%s' is not valid (letters, digits, '_' and '-')", name_or_path);
             return -EINVAL;
         }
         path = resolve(name_or_path);

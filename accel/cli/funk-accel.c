@@ -19,7 +19,8 @@ static const char usage_text[] =
     "  classify IMG [--top K] [MODEL OPTIONS]\n"
     "                               print \"LABEL SCORE\" per line, best first\n"
     "  detect IMG [--min PCT] [--top K] [MODEL OPTIONS]\n"
-    "                               print \"LABEL SCORE x y w h\" per line (fractions of the image)\n"
+    "                               print \"LABEL SCORE x y w h\" per line (fractions of the "
+    "image)\n"
     "  sgemm M N K [--check] [--repeat R] [--seed S]\n"
     "                               random matrices: time, GFLOP/s, checksum (--check: vs naive)\n"
     "  noop [N]                     N no-op calls through dispatch (default 1000000): ns/op\n"
@@ -130,9 +131,8 @@ static int cmd_plugins(int argc, char **argv)
                 strncat(ops, ",", sizeof(ops) - strlen(ops) - 1);
             strncat(ops, funk_accel_op_name((funk_accel_op_id)op), sizeof(ops) - strlen(ops) - 1);
         }
-        printf("%-10s %-10s %8d  %-11s %-52s %s\n", info[i].name, info[i].version,
-               info[i].priority, info[i].available ? "available" : "unavailable",
-               ops[0] ? ops : "-", info[i].path);
+        printf("%-10s %-10s %8d  %-11s %-52s %s\n", info[i].name, info[i].version, info[i].priority,
+               info[i].available ? "available" : "unavailable", ops[0] ? ops : "-", info[i].path);
     }
     free(info);
     return 0;
@@ -152,7 +152,7 @@ struct image_opts {
 /* Parses IMG and the options shared by classify and detect. */
 static int parse_image_opts(int argc, char **argv, bool detect, struct image_opts *o)
 {
-    static const char *const attr_opts[] = {"--input", "--mean",  "--scale",
+    static const char *const attr_opts[] = {"--input",    "--mean",   "--scale",
                                             "--channels", "--layout", "--kind"};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -380,7 +380,8 @@ out:
     return ret;
 }
 
-/* ---- noop / bench ------------------------------------------------------------------------------ */
+/* ---- noop / bench ------------------------------------------------------------------------------
+ */
 
 static int run_noop(long n, double *ns_per_op)
 {

@@ -106,8 +106,7 @@ int main(int argc, char **argv)
     }
     int rc = funk_accel_init("noop");
     if (rc < 0) {
-        fprintf(stderr, "funk-bench-accel: loading the noop plugin: %s\n",
-                funk_accel_strerror(rc));
+        fprintf(stderr, "funk-bench-accel: loading the noop plugin: %s\n", funk_accel_strerror(rc));
         return 1;
     }
     funk_accel_session *s;
@@ -151,8 +150,8 @@ int main(int argc, char **argv)
            d.median, d.p99);
     printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "2 threads, a session each", nt, t_own.min,
            t_own.median, t_own.p99);
-    printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "2 threads, one shared session", nt,
-           t_shared.min, t_shared.median, t_shared.p99);
+    printf("%-34s %12lld %10.1f %10.1f %10.1f\n", "2 threads, one shared session", nt, t_shared.min,
+           t_shared.median, t_shared.p99);
     printf("ratio (median, dispatch / direct): %.1fx; dispatch overhead %.1f ns/op; "
            "target <= 100 ns/op: %s\n",
            v.median / d.median, v.median - d.median, v.median <= 100.0 ? "met" : "NOT met");

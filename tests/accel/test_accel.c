@@ -410,8 +410,7 @@ static void test_plugin_search_path(void **state)
     const char *old = getenv("FUNK_ACCEL_PLUGIN_PATH");
     char *saved = old ? strdup(old) : NULL;
     char path[2 * PATH_MAX];
-    snprintf(path, sizeof(path), "/nonexistent:%s%s%s", test_dir, old ? ":" : "",
-             old ? old : "");
+    snprintf(path, sizeof(path), "/nonexistent:%s%s%s", test_dir, old ? ":" : "", old ? old : "");
     setenv("FUNK_ACCEL_PLUGIN_PATH", path, 1);
     assert_int_equal(funk_accel_init("tphi:tplo:noop"), 0);
     funk_accel_plugin_info info[4];
@@ -642,13 +641,13 @@ static void test_bad_op_args(void **state)
     assert_int_equal(funk_accel_op(s, "noop.echo", NULL, 1, NULL, 0), -EINVAL);
     assert_int_equal(funk_accel_op(s, "noop.echo", &ok, 1, NULL, 1), -EINVAL);
     funk_accel_arg bad[] = {
-        FUNK_ACCEL_ARG_BYTES_OF(NULL, 3),                          /* NULL data */
-        FUNK_ACCEL_ARG_BYTES_OF(buf, 0),                           /* zero size */
-        FUNK_ACCEL_ARG(99, buf, 3),                                /* unknown type */
-        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_STRING, buf, 2),             /* no NUL inside */
-        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_I32, &w, sizeof(w)),         /* wrong size */
-        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_F32_ARRAY, buf, 3),          /* not whole floats */
-        {FUNK_ACCEL_ARG_I32, 1, &v, sizeof(v), 0},                 /* reserved flags */
+        FUNK_ACCEL_ARG_BYTES_OF(NULL, 3),                  /* NULL data */
+        FUNK_ACCEL_ARG_BYTES_OF(buf, 0),                   /* zero size */
+        FUNK_ACCEL_ARG(99, buf, 3),                        /* unknown type */
+        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_STRING, buf, 2),     /* no NUL inside */
+        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_I32, &w, sizeof(w)), /* wrong size */
+        FUNK_ACCEL_ARG(FUNK_ACCEL_ARG_F32_ARRAY, buf, 3),  /* not whole floats */
+        {FUNK_ACCEL_ARG_I32, 1, &v, sizeof(v), 0},         /* reserved flags */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(funk_accel_op(s, "noop.echo", &bad[i], 1, NULL, 0), -EINVAL);
@@ -702,8 +701,7 @@ static void test_exec(void **state)
     size_t n = fread(bytes, 1, sizeof(bytes), f);
     fclose(f);
     assert_true(n > 0 && n < sizeof(bytes));
-    assert_int_equal(funk_accel_resource_new_buffer(&libbuf, FUNK_ACCEL_RES_LIBRARY, bytes, n),
-                     0);
+    assert_int_equal(funk_accel_resource_new_buffer(&libbuf, FUNK_ACCEL_RES_LIBRARY, bytes, n), 0);
     assert_int_equal(funk_accel_session_register(s, libbuf), 0);
     r = 0;
     assert_int_equal(funk_accel_exec(s, libbuf, "add_i32", in, 2, out, 1), 0);

@@ -84,8 +84,8 @@ static void test_million_a(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),         cmocka_unit_test(test_abc),
-        cmocka_unit_test(test_two_blocks),    cmocka_unit_test(test_padding_edges),
+        cmocka_unit_test(test_empty),      cmocka_unit_test(test_abc),
+        cmocka_unit_test(test_two_blocks), cmocka_unit_test(test_padding_edges),
         cmocka_unit_test(test_million_a),
     };
     return cmocka_run_group_tests_name("sha256", tests, NULL, NULL);

@@ -99,8 +99,8 @@ static int put_string(funk_accel_arg *out, size_t n_out, const char *s)
     return 0;
 }
 
-static int tp_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
-                 size_t n_in, funk_accel_arg *out, size_t n_out)
+static int tp_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in, size_t n_in,
+                 funk_accel_arg *out, size_t n_out)
 {
     (void)c, (void)in, (void)n_in;
     if (!strcmp(name, "who"))

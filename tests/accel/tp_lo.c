@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-static int tp_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
-                 size_t n_in, funk_accel_arg *out, size_t n_out)
+static int tp_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in, size_t n_in,
+                 funk_accel_arg *out, size_t n_out)
 {
     (void)c, (void)in, (void)n_in;
     if (strcmp(name, "who") && strcmp(name, "decline") && strcmp(name, "only_lo"))

@@ -17,8 +17,7 @@ static int exec_exec(const funk_accel_call *c, funk_accel_resource *library, con
             return -EIO;
         void *mine = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (mine == NULL) {
-            funk_accel_log(FUNK_LOG_ERROR, LOG, "library resource cannot be loaded: %s",
-                           dlerror());
+            funk_accel_log(FUNK_LOG_ERROR, LOG, "library resource cannot be loaded: %s", dlerror());
             return -EBADMSG;
         }
         dl = funk_accel_resource_slot_set(library, c, mine);

@@ -58,8 +58,8 @@ static int noop_sgemm(const funk_accel_call *c, int m, int n, int k, float alpha
         for (int j = 0; j < n; j++) {
             float acc = 0.0f;
             for (int p = 0; p < k; p++)
-                acc += a[(size_t)i * (size_t)lda + (size_t)p] *
-                       b[(size_t)p * (size_t)ldb + (size_t)j];
+                acc +=
+                    a[(size_t)i * (size_t)lda + (size_t)p] * b[(size_t)p * (size_t)ldb + (size_t)j];
             float *dst = &cm[(size_t)i * (size_t)ldc + (size_t)j];
             *dst = alpha * acc + (beta == 0.0f ? 0.0f : beta * *dst);
         }
