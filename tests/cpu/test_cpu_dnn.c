@@ -178,6 +178,15 @@ static void test_not_an_image(void **state)
     unsigned char png[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     memset(png + 8, 0x5a, sizeof(png) - 8);
     assert_int_equal(funk_accel_image_classify(f->s, NULL, png, sizeof(png), out, 3), -EBADMSG);
+    /* a JPEG start-of-image marker and nothing usable after it */
+    static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0};
+    assert_int_equal(funk_accel_image_classify(f->s, NULL, jpg, sizeof(jpg), out, 3), -EBADMSG);
+    /* a real PNG wider than the decoder's limit (16384 pixels) */
+    unsigned char *wide;
+    size_t wlen;
+    assert_int_equal(textimg_encode("", 20000, 1, 0, ".png", 1, &wide, &wlen), 0);
+    assert_int_equal(funk_accel_image_classify(f->s, NULL, wide, wlen, out, 3), -EBADMSG);
+    free(wide);
 }
 
 static funk_accel_resource *model_res(const void *data, size_t len, const char *kv[][2])
@@ -289,6 +298,19 @@ static void test_text_direction(void **state)
             assert_true(out[0].score > 0.8f);
             assert_float_equal(out[0].score + out[1].score, 1.0, 1e-3);
             free(png);
+        }
+    }
+    /* the same through other encodings: grayscale JPEG, grayscale PNG */
+    const char *exts[] = {".jpg", ".png"};
+    for (int e = 0; e < 2; e++) {
+        for (int rot = 0; rot < 2; rot++) {
+            unsigned char *buf;
+            size_t blen;
+            assert_int_equal(textimg_encode(lines[0], 320, 48, rot, exts[e], 1, &buf, &blen), 0);
+            funk_accel_label out[1];
+            assert_int_equal(funk_accel_image_classify(f->s, r, buf, blen, out, 1), 1);
+            assert_string_equal(out[0].label, rot ? "180" : "0");
+            free(buf);
         }
     }
     /* a classifier cannot detect: declined */

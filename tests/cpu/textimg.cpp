@@ -14,6 +14,12 @@
 extern "C" int textimg_png(const char *text, int w, int h, int rotate180, unsigned char **png,
                            size_t *len)
 {
+    return textimg_encode(text, w, h, rotate180, ".png", 0, png, len);
+}
+
+extern "C" int textimg_encode(const char *text, int w, int h, int rotate180, const char *ext,
+                              int gray, unsigned char **png, size_t *len)
+{
     try {
         cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
         int base = 0;
@@ -24,8 +30,10 @@ extern "C" int textimg_png(const char *text, int w, int h, int rotate180, unsign
                     cv::LINE_AA);
         if (rotate180)
             cv::rotate(img, img, cv::ROTATE_180);
+        if (gray)
+            cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
         std::vector<unsigned char> buf;
-        if (!cv::imencode(".png", img, buf))
+        if (!cv::imencode(ext, img, buf))
             return -EIO;
         *png = static_cast<unsigned char *>(malloc(buf.size()));
         if (!*png)

@@ -11,6 +11,9 @@ extern "C" {
 
 /* Black text on white, w x h pixels, encoded as PNG into a malloc'd buffer. 0 or -errno. */
 int textimg_png(const char *text, int w, int h, int rotate180, unsigned char **png, size_t *len);
+/* The same, encoded with ext (".png", ".jpg"), as 8-bit grayscale when gray is set. */
+int textimg_encode(const char *text, int w, int h, int rotate180, const char *ext, int gray,
+                   unsigned char **out, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dnn_cv.h"
+#include "image.h"
 
 #ifndef FUNK_DNN_INSTALL_MODEL_DIR
 #define FUNK_DNN_INSTALL_MODEL_DIR "/usr/local/share/funk/models"
@@ -548,13 +549,17 @@ static int forward(dnn_ctx *ctx, dnn_model *m, const void *image, size_t len,
                    int *locked)
 {
     dnn_cv_blob *blob = NULL;
-    int iw, ih;
-    int rc = dnn_cv_blob_from_image(image, len, &m->pre, &blob, &iw, &ih);
+    image_rgb img;
+    int rc = image_decode(image, len, &img);
     if (rc < 0) {
         if (rc == -EBADMSG)
-            LOG(ctx, FUNK_LOG_WARN, "input (%zu bytes) is not a decodable image", len);
+            LOG(ctx, FUNK_LOG_WARN, "input (%zu bytes) is not a decodable JPEG/PNG image", len);
         return rc;
     }
+    rc = dnn_cv_blob_from_rgb(img.rgb, img.w, img.h, &m->pre, &blob);
+    image_free(&img);
+    if (rc < 0)
+        return rc;
     char err[256] = "";
     pthread_mutex_lock(&m->lock);
     *locked = 1;

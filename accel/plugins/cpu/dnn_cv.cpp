@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// C++ shim over OpenCV DNN/imgcodecs: the only C++ in accel_dnn; no exception crosses into C.
+// C++ shim over OpenCV DNN: the only C++ in accel_dnn; no exception crosses into C.
 #include "dnn_cv.h"
 
 #include <cerrno>
@@ -12,7 +12,6 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/ocl.hpp>
 #include <opencv2/dnn.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 struct dnn_cv_blob {
     cv::Mat mat;
@@ -30,29 +29,24 @@ static void set_err(char *err, size_t len, const char *what)
         snprintf(err, len, "%s", what);
 }
 
-extern "C" int dnn_cv_blob_from_image(const void *image, size_t len, const dnn_cv_pre *pre,
-                                      dnn_cv_blob **out, int *img_w, int *img_h)
+extern "C" int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h,
+                                    const dnn_cv_pre *pre, dnn_cv_blob **out)
 {
+    dnn_cv_blob *b = nullptr;
     try {
-        if (len > (size_t)INT32_MAX)
-            return -EBADMSG;
-        cv::Mat raw(1, (int)len, CV_8U, const_cast<void *>(image));
-        cv::Mat img = cv::imdecode(raw, cv::IMREAD_COLOR);
-        if (img.empty())
-            return -EBADMSG;
-        *img_w = img.cols;
-        *img_h = img.rows;
+        cv::Mat img(h, w, CV_8UC3, const_cast<unsigned char *>(rgb));
+        bool swap = pre->rgb == 0; // pixels are R,G,B; a BGR net wants them swapped
         bool uniform = pre->scale[0] == pre->scale[1] && pre->scale[1] == pre->scale[2];
-        dnn_cv_blob *b = new dnn_cv_blob;
+        b = new dnn_cv_blob;
         if (uniform && pre->scale[0] != 0.0f) {
             // blobFromImage computes (p - m) * s; ours is p * s - mean, so m = mean / s.
             double s = pre->scale[0];
             cv::Scalar m(pre->mean[0] / s, pre->mean[1] / s, pre->mean[2] / s);
-            b->mat = cv::dnn::blobFromImage(img, s, cv::Size(pre->w, pre->h), m, pre->rgb != 0,
-                                            false, CV_32F);
+            b->mat = cv::dnn::blobFromImage(img, s, cv::Size(pre->w, pre->h), m, swap, false,
+                                            CV_32F);
         } else {
             b->mat = cv::dnn::blobFromImage(img, 1.0, cv::Size(pre->w, pre->h), cv::Scalar(),
-                                            pre->rgb != 0, false, CV_32F);
+                                            swap, false, CV_32F);
             for (int c = 0; c < 3; c++) {
                 cv::Mat plane(pre->h, pre->w, CV_32F, b->mat.ptr<float>(0, c));
                 plane.convertTo(plane, CV_32F, pre->scale[c], -pre->mean[c]);
@@ -61,8 +55,10 @@ extern "C" int dnn_cv_blob_from_image(const void *image, size_t len, const dnn_c
         *out = b;
         return 0;
     } catch (const std::bad_alloc &) {
+        delete b;
         return -ENOMEM;
     } catch (const cv::Exception &) {
+        delete b;
         return -EBADMSG;
     }
 }

@@ -31,10 +31,9 @@ typedef struct dnn_cv_tensor {
     size_t count;
 } dnn_cv_tensor;
 
-/* Decodes image bytes (JPEG, PNG, anything OpenCV reads) into a [1,3,h,w] float blob.
- * -EBADMSG: not an image. img_w/img_h: the decoded image's size. */
-int dnn_cv_blob_from_image(const void *image, size_t len, const dnn_cv_pre *pre,
-                           dnn_cv_blob **out, int *img_w, int *img_h);
+/* Packed 8-bit RGB pixels (w x h) into a [1,3,pre->h,pre->w] float blob. */
+int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h, const dnn_cv_pre *pre,
+                         dnn_cv_blob **out);
 void dnn_cv_blob_free(dnn_cv_blob *b);
 
 /* Loads an ONNX model from memory. -EBADMSG with a reason in err when OpenCV rejects it. */
