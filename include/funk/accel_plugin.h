@@ -104,6 +104,8 @@ const char *funk_accel_resource_path(const funk_accel_resource *r);
  * plugin's resource_free with the pointer when the resource dies.
  * get returns the slot or NULL; set stores a value only if the slot is still empty and returns
  * the value now in the slot (the caller frees its own if it lost the race).
+ * c must be the funk_accel_call pointer the operation received (the runtime finds the plugin
+ * through it), not a copy.
  */
 void *funk_accel_resource_slot_get(funk_accel_resource *r, const funk_accel_call *c);
 void *funk_accel_resource_slot_set(funk_accel_resource *r, const funk_accel_call *c, void *v);
