@@ -88,8 +88,8 @@ static int bench_sgemm(funk_accel_session *s, int dim, int iters)
             if ((i + j) % 2 == 0)
                 funk_accel_sgemm(s, dim, dim, dim, 1, a, dim, b, dim, 0, c, dim);
             else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1, a, dim,
-                            b, dim, 0, c, dim);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1, a, dim, b,
+                            dim, 0, c, dim);
             double t = now_ms() - t0;
             if ((i + j) % 2 == 0)
                 ta[i] = t;
@@ -164,8 +164,8 @@ static int bench_classify(funk_accel_session *s, const char *model, const char *
     stats sa = summarize(ta, iters), sd = summarize(td, iters);
     row("classify dog.jpg funk_accel_image_classify", sa, iters, "ms");
     row("classify dog.jpg direct OpenCV DNN (C++)", sd, iters, "ms");
-    printf("  => accel/direct median ratio %.3f (target <= 1.03); top-1 %s %.3f\n",
-           sa.med / sd.med, l[0].label, l[0].score);
+    printf("  => accel/direct median ratio %.3f (target <= 1.03); top-1 %s %.3f\n", sa.med / sd.med,
+           l[0].label, l[0].score);
 out:
     direct_fini();
     free(ta);

@@ -31,8 +31,8 @@ extern "C" int direct_classify(const void *image, size_t len, direct_label *out,
     cv::Mat img = cv::imdecode(raw, cv::IMREAD_COLOR);
     if (img.empty())
         return -1;
-    cv::Mat blob = cv::dnn::blobFromImage(img, 1.0, cv::Size(512, 512), cv::Scalar(), true, false,
-                                          CV_32F);
+    cv::Mat blob =
+        cv::dnn::blobFromImage(img, 1.0, cv::Size(512, 512), cv::Scalar(), true, false, CV_32F);
     net->setInput(blob);
     net->forward(outs, std::vector<cv::String>{"keypoints", "wh"});
     const cv::Mat &kp = outs[0];
@@ -46,9 +46,8 @@ extern "C" int direct_classify(const void *image, size_t len, direct_label *out,
             best = p[i] > best ? p[i] : best;
         s[c] = {c, best};
     }
-    std::sort(s.begin(), s.end(), [](const direct_label &a, const direct_label &b) {
-        return a.score > b.score;
-    });
+    std::sort(s.begin(), s.end(),
+              [](const direct_label &a, const direct_label &b) { return a.score > b.score; });
     int n = std::min(k, classes);
     std::copy(s.begin(), s.begin() + n, out);
     return n;

@@ -88,7 +88,8 @@ static void test_missing_model_file(void **state)
 int main(void)
 {
     const char *dir = getenv("FUNK_MODEL_DIR");
-    snprintf(real_model, sizeof(real_model), "%s/centernet.onnx", dir && *dir ? dir : ".cache/models");
+    snprintf(real_model, sizeof(real_model), "%s/centernet.onnx",
+             dir && *dir ? dir : ".cache/models");
     struct stat st;
     if (stat(real_model, &st) != 0 || stat(DOG, &st) != 0) {
         fprintf(stderr, "\n*** SKIP: %s or %s missing (run scripts/models.sh) ***\n\n", real_model,

@@ -72,8 +72,7 @@ static const funk_accel_label *find_label(const funk_accel_label *l, int n, cons
     return NULL;
 }
 
-static const funk_accel_detection *find_det(const funk_accel_detection *d, int n,
-                                            const char *name)
+static const funk_accel_detection *find_det(const funk_accel_detection *d, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(d[i].label.label, name) == 0)
@@ -396,7 +395,8 @@ int main(void)
     model_path(p2, sizeof(p2), "textdir.onnx");
     struct stat st;
     if (stat(p1, &st) != 0 || stat(p2, &st) != 0) {
-        fprintf(stderr, "\n*** SKIP: models missing in %s (run scripts/models.sh) ***\n\n", model_dir);
+        fprintf(stderr, "\n*** SKIP: models missing in %s (run scripts/models.sh) ***\n\n",
+                model_dir);
         return 77;
     }
     if (stat(DARKNET "dog.jpg", &st) != 0) {

@@ -46,9 +46,9 @@ static void run_case(funk_accel_session *s, const shape *t)
             c[(size_t)i * t->ldc + j] = j < t->n ? frand() : PAD_VALUE;
     memcpy(c0, c, csz * sizeof(float));
 
-    assert_int_equal(funk_accel_sgemm(s, t->m, t->n, t->k, t->alpha, a, t->lda, b, t->ldb, t->beta,
-                                      c, t->ldc),
-                     0);
+    assert_int_equal(
+        funk_accel_sgemm(s, t->m, t->n, t->k, t->alpha, a, t->lda, b, t->ldb, t->beta, c, t->ldc),
+        0);
     double worst = 0;
     for (int i = 0; i < t->m; i++) {
         for (int j = 0; j < t->ldc; j++) {
@@ -65,8 +65,8 @@ static void run_case(funk_accel_session *s, const shape *t)
             worst = err > worst ? err : worst;
         }
     }
-    print_message("sgemm %dx%dx%d lda %d ldb %d ldc %d alpha %g beta %g: max rel err %.2e\n",
-                  t->m, t->n, t->k, t->lda, t->ldb, t->ldc, t->alpha, t->beta, worst);
+    print_message("sgemm %dx%dx%d lda %d ldb %d ldc %d alpha %g beta %g: max rel err %.2e\n", t->m,
+                  t->n, t->k, t->lda, t->ldb, t->ldc, t->alpha, t->beta, worst);
     assert_true(worst < 1e-4 * (1 + t->k / 256.0));
     free(a);
     free(b);
@@ -80,7 +80,7 @@ static void test_sgemm_shapes(void **state)
     const shape cases[] = {
         {1, 1, 1, 1, 1, 1, 1.0f, 0.0f},
         {7, 13, 5, 5, 13, 13, 1.0f, 0.0f},
-        {33, 17, 65, 70, 19, 21, 0.5f, 2.0f},      /* strides wider than the rows */
+        {33, 17, 65, 70, 19, 21, 0.5f, 2.0f}, /* strides wider than the rows */
         {64, 64, 64, 64, 64, 64, -1.25f, 1.0f},
         {129, 3, 257, 300, 3, 8, 2.0f, -0.5f},
         {5, 200, 1, 1, 211, 203, 1.0f, 1.0f},

@@ -76,8 +76,8 @@ static int cpu_sgemm(const funk_accel_call *c, int m, int n, int k, float alpha,
      * corruption, not an error message. */
     if (m <= 0 || n <= 0 || k <= 0 || lda < k || ldb < n || ldc < n)
         return -EINVAL;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta,
-                cm, ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, cm,
+                ldc);
     return 0;
 }
 

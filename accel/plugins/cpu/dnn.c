@@ -276,8 +276,7 @@ static int looks_like_onnx(const void *data, size_t len)
     return len >= 2 && ((const unsigned char *)data)[0] == 0x08;
 }
 
-static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *what,
-                      dnn_model **out)
+static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *what, dnn_model **out)
 {
     if (!looks_like_onnx(data, len)) {
         LOG(ctx, FUNK_LOG_WARN, "model %s: not an ONNX model (%zu bytes): declined", what, len);
@@ -302,8 +301,8 @@ static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *wh
 static void centernet_pre(dnn_model *m)
 {
     m->kind = DNN_KIND_CENTERNET;
-    m->pre = (dnn_cv_pre){.w = CENTERNET_SIZE, .h = CENTERNET_SIZE, .rgb = 1,
-                          .scale = {1, 1, 1}, .mean = {0, 0, 0}};
+    m->pre = (dnn_cv_pre){
+        .w = CENTERNET_SIZE, .h = CENTERNET_SIZE, .rgb = 1, .scale = {1, 1, 1}, .mean = {0, 0, 0}};
 }
 
 static int load_default_labels(dnn_ctx *ctx, dnn_model *m, const char *dir)
@@ -392,7 +391,8 @@ static int apply_attrs(dnn_ctx *ctx, dnn_model *m, const funk_accel_resource *r)
         char x;
         int end = 0;
         if (!v || sscanf(v, "%d%c%d%n", &m->pre.w, &x, &m->pre.h, &end) != 3 || v[end] != '\0' ||
-            (x != 'x' && x != 'X') || m->pre.w <= 0 || m->pre.h <= 0 || m->pre.w > 8192 || m->pre.h > 8192) {
+            (x != 'x' && x != 'X') || m->pre.w <= 0 || m->pre.h <= 0 || m->pre.w > 8192 ||
+            m->pre.h > 8192) {
             LOG(ctx, FUNK_LOG_ERROR, "classifier model: attribute input='WxH' missing or bad (%s)",
                 v ? v : "unset");
             return -EINVAL;

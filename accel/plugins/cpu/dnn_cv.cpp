@@ -29,8 +29,8 @@ static void set_err(char *err, size_t len, const char *what)
         snprintf(err, len, "%s", what);
 }
 
-extern "C" int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h,
-                                    const dnn_cv_pre *pre, dnn_cv_blob **out)
+extern "C" int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h, const dnn_cv_pre *pre,
+                                    dnn_cv_blob **out)
 {
     dnn_cv_blob *b = nullptr;
     try {
@@ -42,11 +42,11 @@ extern "C" int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h,
             // blobFromImage computes (p - m) * s; ours is p * s - mean, so m = mean / s.
             double s = pre->scale[0];
             cv::Scalar m(pre->mean[0] / s, pre->mean[1] / s, pre->mean[2] / s);
-            b->mat = cv::dnn::blobFromImage(img, s, cv::Size(pre->w, pre->h), m, swap, false,
-                                            CV_32F);
+            b->mat =
+                cv::dnn::blobFromImage(img, s, cv::Size(pre->w, pre->h), m, swap, false, CV_32F);
         } else {
-            b->mat = cv::dnn::blobFromImage(img, 1.0, cv::Size(pre->w, pre->h), cv::Scalar(),
-                                            swap, false, CV_32F);
+            b->mat = cv::dnn::blobFromImage(img, 1.0, cv::Size(pre->w, pre->h), cv::Scalar(), swap,
+                                            false, CV_32F);
             for (int c = 0; c < 3; c++) {
                 cv::Mat plane(pre->h, pre->w, CV_32F, b->mat.ptr<float>(0, c));
                 plane.convertTo(plane, CV_32F, pre->scale[c], -pre->mean[c]);

@@ -37,8 +37,8 @@ int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h, const dnn_cv_pr
 void dnn_cv_blob_free(dnn_cv_blob *b);
 
 /* Loads an ONNX model from memory. -EBADMSG with a reason in err when OpenCV rejects it. */
-int dnn_cv_net_load(dnn_cv_net **out, const void *data, size_t len, dnn_target target,
-                    char *err, size_t err_len);
+int dnn_cv_net_load(dnn_cv_net **out, const void *data, size_t len, dnn_target target, char *err,
+                    size_t err_len);
 void dnn_cv_net_free(dnn_cv_net *n);
 /* Whether the net has an output (unconnected layer) of that name. */
 int dnn_cv_net_has_output(const dnn_cv_net *n, const char *name);

@@ -95,7 +95,8 @@ static int decode_png(const void *data, size_t len, image_rgb *out)
         png_image_free(&img);
         return -EBADMSG;
     }
-    img.format = PNG_FORMAT_RGB; /* palette, gray, alpha (composited on black), 16-bit: all to RGB8 */
+    img.format =
+        PNG_FORMAT_RGB; /* palette, gray, alpha (composited on black), 16-bit: all to RGB8 */
     uint8_t *pixels = malloc(PNG_IMAGE_SIZE(img));
     if (!pixels) {
         png_image_free(&img);
