@@ -11,7 +11,7 @@
 
 /* ---- Profiling ---------------------------------------------------------------------------- */
 
-bool accel_profile_on;
+atomic_bool accel_profile_on;
 static struct {
     atomic_ullong count, ns;
 } prof[FUNK_ACCEL_OP_COUNT];
@@ -19,7 +19,7 @@ static struct {
 void accel_profile_setup(void)
 {
     const char *v = getenv("FUNK_ACCEL_PROFILE");
-    accel_profile_on = v && *v && strcmp(v, "0") != 0;
+    atomic_store_explicit(&accel_profile_on, v && *v && strcmp(v, "0") != 0, memory_order_relaxed);
 }
 
 static inline uint64_t now_ns(void)
@@ -29,14 +29,19 @@ static inline uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline bool profiling(void)
+{
+    return ACCEL_UNLIKELY(atomic_load_explicit(&accel_profile_on, memory_order_relaxed));
+}
+
 static inline uint64_t prof_begin(void)
 {
-    return ACCEL_UNLIKELY(accel_profile_on) ? now_ns() : 0;
+    return profiling() ? now_ns() : 0;
 }
 
 static inline void prof_end(funk_accel_op_id op, uint64_t t0)
 {
-    if (ACCEL_UNLIKELY(accel_profile_on)) {
+    if (profiling()) {
         atomic_fetch_add_explicit(&prof[op].count, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&prof[op].ns, now_ns() - t0, memory_order_relaxed);
     }
@@ -44,7 +49,7 @@ static inline void prof_end(funk_accel_op_id op, uint64_t t0)
 
 __attribute__((destructor)) static void profile_report(void)
 {
-    if (!accel_profile_on)
+    if (!atomic_load(&accel_profile_on))
         return;
     fprintf(stderr, "[accel] profile: %-16s %10s %12s %12s\n", "operation", "count", "total ms",
             "mean us");

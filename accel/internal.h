@@ -80,7 +80,7 @@ struct accel_dtable {
 };
 
 extern _Atomic(struct accel_dtable *) accel_dt;
-extern bool accel_profile_on;
+extern atomic_bool accel_profile_on;
 int accel_init_lazy(struct accel_dtable **out);
 
 /* The current table, initialising the runtime from the environment on first use. */
