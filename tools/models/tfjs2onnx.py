@@ -65,6 +65,8 @@ def load_weights(model_json, base_dir):
                 if qdt is None:
                     raise ConvertError("weight %s: unsupported quantization %s" % (w["name"], q["dtype"]))
                 nbytes = count * np.dtype(qdt).itemsize
+                if off + nbytes > len(blob):
+                    raise ConvertError("weights file too short for %s" % w["name"])
                 raw = np.frombuffer(blob, dtype=qdt, count=count, offset=off)
                 if q["dtype"] == "float16":
                     arr = raw.astype(np.float32)
@@ -75,9 +77,9 @@ def load_weights(model_json, base_dir):
                 if dt is None:
                     raise ConvertError("weight %s: unsupported dtype %s" % (w["name"], w["dtype"]))
                 nbytes = count * np.dtype(dt).itemsize
+                if off + nbytes > len(blob):
+                    raise ConvertError("weights file too short for %s" % w["name"])
                 arr = np.frombuffer(blob, dtype=dt, count=count, offset=off).copy()
-            if off + nbytes > len(blob):
-                raise ConvertError("weights file too short for %s" % w["name"])
             off += nbytes
             weights[w["name"]] = arr.reshape(shape)
         if off != len(blob):
