@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Guest benchmark: one echo request per process, as a fresh unikernel under funk-monitor versus the
-# same echo source built natively (funk-echo-native, forked per request), measured side by side.
+# same echo source built natively (funk-echo-native, forked per request), measured side by side;
+# then the guest-side cost of SDK primitives next to their naive baselines (guestops unikernel).
 set -euo pipefail
 PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build/release}
 N=${N:-300}
-exec python3 - "$PREFIX" "$N" <<'PY'
+python3 - "$PREFIX" "$N" <<'PY'
 import os, statistics, sys, tempfile, time
 
 prefix, n = sys.argv[1], int(sys.argv[2])
@@ -69,3 +70,8 @@ for name, _ in cases:
     mn, md, p99 = stats(samples[name])
     print("%-40s %9.0f %9.0f %9.0f   x%.2f of native echo" % (name, mn, md, p99, md / base))
 PY
+
+echo
+echo "guest: SDK primitives timed inside one KVM guest (TSC clock); baselines: byte/word loops"
+"$PREFIX/bin/funk-monitor" --isolation=kvm "$PREFIX/unikernels/bench_guestops.elf" 200 2>&1 |
+  sed -n 's/^guestop /  /p'
