@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
 export FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 rc=0
-for s in bench/accel/run.sh bench/cpu/run.sh bench/gpu/run.sh bench/monitor/run.sh; do
+for s in bench/*/run.sh; do
   [ -x "$s" ] || continue
   echo "== $s"
   "$s" || { echo "bench: $s failed"; rc=1; }
