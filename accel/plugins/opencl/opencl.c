@@ -222,15 +222,16 @@ static double now_ms(void)
 }
 
 /* CLBlast compiles its GEMM kernels on the first call per device (~5 s on PoCL, cached on disk
- * by PoCL afterwards; CLBlast keeps the program in memory for the process). Both the direct
- * kernel (small sizes) and the indirect one (large sizes) are exercised so that no timed call
- * pays for compilation. FUNK_ACCEL_OPENCL_WARMUP=0 skips it. */
+ * by PoCL afterwards; CLBlast keeps the program in memory for the process). The direct kernel
+ * (small sizes), the indirect one and its padding kernels are all exercised so that no timed
+ * call pays for compilation. FUNK_ACCEL_OPENCL_WARMUP: 0 skips it; "all" also runs the default
+ * detection model once (OpenCV's DNN kernels: ~6 s on PoCL with a warm cache, ~40 s cold). */
 static int warm_up(ocl_plugin *p)
 {
     const char *w = getenv("FUNK_ACCEL_OPENCL_WARMUP");
     if (w && strcmp(w, "0") == 0)
         return 0;
-    static const int sizes[] = {16, 320};
+    static const int sizes[] = {16, 512, 515}; /* direct; indirect; indirect + padding */
     double t0 = now_ms();
     ocl_session *s = NULL;
     int rc = session_create(p, &s);
@@ -250,6 +251,13 @@ static int warm_up(ocl_plugin *p)
     session_release(s);
     funk_accel_log(FUNK_LOG_INFO, LOG, "CLBlast warm-up %s in %.0f ms", rc == 0 ? "done" : "failed",
                    now_ms() - t0);
+    if (rc == 0 && w && strcmp(w, "all") == 0) {
+        t0 = now_ms();
+        /* Not fatal: sgemm works without it, and detect falls back when it cannot run. */
+        int drc = ocl_dnn_warm_up(p);
+        funk_accel_log(drc == 0 ? FUNK_LOG_INFO : FUNK_LOG_WARN, LOG, "DNN warm-up %s in %.0f ms",
+                       drc == 0 ? "done" : strerror(-drc), now_ms() - t0);
+    }
     return rc;
 }
 

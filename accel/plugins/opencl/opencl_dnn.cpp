@@ -8,6 +8,8 @@
 #include <new>
 
 #include <opencv2/core/ocl.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <vector>
 
 #include "dnn.h"
 
@@ -73,6 +75,30 @@ extern "C" void ocl_dnn_fini(ocl_plugin *p)
     dnn_ctx_free(d->ctx);
     delete d;
     p->dnn = nullptr;
+}
+
+// One detect on a blank image with the default model: OpenCV builds its OpenCL kernels for the
+// network here (seconds, more on a cold cache) instead of inside the first timed request.
+extern "C" int ocl_dnn_warm_up(ocl_plugin *p)
+{
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc < 0)
+        return rc;
+    try {
+        std::vector<uchar> png;
+        cv::Mat blank(64, 64, CV_8UC3, cv::Scalar(127, 127, 127));
+        if (!cv::imencode(".png", blank, png))
+            return -EIO;
+        funk_accel_call call = {p, nullptr, nullptr};
+        funk_accel_detection det[1];
+        cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+        rc = dnn_detect(d->ctx, &call, nullptr, png.data(), png.size(), 0, det, 1);
+    } catch (const cv::Exception &e) {
+        funk_accel_log(FUNK_LOG_WARN, "opencl", "DNN warm-up: %s", e.what());
+        return -EIO;
+    }
+    return rc < 0 ? rc : 0;
 }
 
 extern "C" void ocl_resource_free(void *plugin_state, void *slot)

@@ -46,6 +46,8 @@ static inline void ocl_lsan_on(void)
 
 /* Implemented by the DNN shim (opencl_dnn.cpp). */
 void ocl_dnn_fini(ocl_plugin *p);
+/* Builds the default model's OpenCL kernels now (FUNK_ACCEL_OPENCL_WARMUP=all). */
+int ocl_dnn_warm_up(ocl_plugin *p);
 void ocl_resource_free(void *plugin_state, void *slot);
 int ocl_image_classify(const funk_accel_call *c, funk_accel_resource *model, const void *image,
                        size_t image_len, funk_accel_label *out, size_t max);
