@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ uint64_t vm_backend_tsc_freq(void)
     return kvm_tsc_hz;
 }
 
+static void kick_signal_once(void);
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
 int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
 {
     if (!out || mem_bytes < (2u << 20) || mem_bytes > X86_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
@@ -66,6 +70,7 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
     pthread_once(&kvm_once, kvm_init_once);
     if (kvm_sys_err)
         return kvm_sys_err;
+    pthread_once(&kick_once, kick_signal_once); /* before any sandbox forbids sigaction */
     struct funk_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
         return -ENOMEM;
@@ -206,13 +211,30 @@ static uint64_t guest_rip(struct funk_vm *vm)
     return r.rip;
 }
 
+/* A signal with an empty handler (no SA_RESTART) pulls the vCPU thread out of KVM_RUN. */
+static void kick_handler(int sig)
+{
+    (void)sig;
+}
+
+static void kick_signal_once(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = kick_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(FUNK_VM_KICK_SIGNAL, &sa, NULL);
+}
+
 void funk_vm_kick(struct funk_vm *vm)
 {
     if (!vm)
         return;
     vm->kicked = 1;
     if (vm->run != MAP_FAILED && vm->run)
-        vm->run->immediate_exit = 1;
+        vm->run->immediate_exit = 1; /* covers a kick just before KVM_RUN is entered */
+    if (vm->running && !pthread_equal(pthread_self(), vm->thread))
+        pthread_kill(vm->thread, FUNK_VM_KICK_SIGNAL);
 }
 
 static int handle_exit(struct funk_vm *vm)
@@ -270,6 +292,8 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
     vm->io = io ? io : &no_io;
     vm->res = res;
     vm->loaded = false; /* a shell runs one guest */
+    vm->thread = pthread_self();
+    vm->running = 1;
     for (;;) {
         if (vm->kicked) {
             vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out at rip=0x%llx",
@@ -285,6 +309,7 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
         if (handle_exit(vm) == HC_STOP)
             break;
     }
+    vm->running = 0;
     vm_log(vm, "guest ended after %llu hypercalls: %s", (unsigned long long)res->hypercalls,
            res->exit == FUNK_VM_EXIT_HALT ? "halt" : res->reason);
     return 0;

@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vm_internal.h"
 
@@ -67,6 +68,9 @@ int funk_vm_sandbox(struct funk_vm *vm)
     rc |= allow(ctx, SCMP_SYS(rt_sigprocmask));
     rc |= allow(ctx, SCMP_SYS(getpid));
     rc |= allow(ctx, SCMP_SYS(gettid));
+    /* funk_vm_kick from a timer signal handler signals this very process only. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

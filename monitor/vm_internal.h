@@ -3,6 +3,7 @@
 #ifndef FUNK_MONITOR_VM_INTERNAL_H
 #define FUNK_MONITOR_VM_INTERNAL_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +44,8 @@ struct funk_vm {
     struct funk_vm_request pending; /* request fetched but not yet delivered */
     int pending_state;              /* 0 none, 1 pending, 2 delivered (awaiting FN_SEND) */
     volatile sig_atomic_t kicked;
+    volatile sig_atomic_t running;
+    pthread_t thread; /* the thread inside funk_vm_run, for funk_vm_kick */
     char err[256];
 };
 

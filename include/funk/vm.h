@@ -4,6 +4,7 @@
 #define FUNK_VM_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -140,7 +141,9 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
 int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res);
 
 /* Ends a running funk_vm_run from another thread or a signal handler (async-signal-safe); the
- * run returns with FUNK_VM_EXIT_TIMEOUT. */
+ * run returns with FUNK_VM_EXIT_TIMEOUT. The library interrupts KVM_RUN by sending
+ * FUNK_VM_KICK_SIGNAL to the running thread (it installs an empty handler for it on first run). */
+#define FUNK_VM_KICK_SIGNAL (SIGRTMAX - 1)
 void funk_vm_kick(struct funk_vm *vm);
 
 /* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). */

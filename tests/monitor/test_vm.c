@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* KVM tests of libfunk-vm with hand-assembled guests: hypercalls, faults, bad pointers, devices. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "elfgen.h"
+#include "vm_internal.h"
+
+#define MEM (4u << 20)
+
+/* ---- A tiny x86 assembler for the few instructions these guests need ---------------------- */
+struct code {
+    uint8_t b[512];
+    size_t n;
+};
+
+static void emit(struct code *c, const void *p, size_t n)
+{
+    memcpy(c->b + c->n, p, n);
+    c->n += n;
+}
+
+static void emit32(struct code *c, uint32_t v)
+{
+    emit(c, &v, 4);
+}
+
+/* outl to HVT_PIO_BASE + nr with %eax = arg. */
+static void hcall(struct code *c, unsigned nr, uint32_t arg)
+{
+    uint8_t mov_eax = 0xb8;
+    emit(c, &mov_eax, 1);
+    emit32(c, arg);
+    uint16_t port = (uint16_t)(HVT_PIO_BASE + nr);
+    uint8_t mov_dx[] = {0x66, 0xba, (uint8_t)port, (uint8_t)(port >> 8), 0xef};
+    emit(c, mov_dx, sizeof mov_dx);
+}
+
+/* The same through the funk boot-info entry: call *FUNK_BOOT_INFO_GPA.hypercall(nr, arg). */
+static void hcall_entry(struct code *c, unsigned nr, uint32_t arg)
+{
+    uint8_t i;
+    i = 0xbf; /* mov $nr,%edi */
+    emit(c, &i, 1);
+    emit32(c, nr);
+    i = 0xbe; /* mov $arg,%esi */
+    emit(c, &i, 1);
+    emit32(c, arg);
+    uint8_t load[] = {0x48, 0x8b, 0x04, 0x25}; /* mov disp32,%rax */
+    emit(c, load, sizeof load);
+    emit32(c, FUNK_BOOT_INFO_GPA + offsetof(struct funk_boot_info, hypercall));
+    uint8_t call[] = {0xff, 0xd0}; /* call *%rax */
+    emit(c, call, sizeof call);
+}
+
+struct halt_arg {
+    uint64_t cookie;
+    int32_t status;
+    uint32_t pad;
+};
+
+/* ---- Running a guest ------------------------------------------------------------------------ */
+struct run {
+    int load_rc;
+    char load_err[256];
+    struct funk_vm_result res;
+    char console[256];
+    size_t console_len;
+    unsigned status;
+    char body[256];
+    size_t body_len;
+    int recv_calls;
+    uint8_t mem_copy[8192]; /* guest memory from GEN_DATA after the run */
+};
+
+static void on_console(void *opaque, const char *d, size_t n)
+{
+    struct run *r = opaque;
+    if (n > sizeof r->console - r->console_len - 1)
+        n = sizeof r->console - r->console_len - 1;
+    memcpy(r->console + r->console_len, d, n);
+    r->console_len += n;
+}
+
+static int on_recv(void *opaque, struct funk_vm_request *req)
+{
+    struct run *r = opaque;
+    if (r->recv_calls++)
+        return 1;
+    req->method = "PUT";
+    req->path = "/x";
+    req->query = "a=1";
+    req->headers = "X-T: 1\n";
+    req->headers_len = 7;
+    req->body = "payload";
+    req->body_len = 7;
+    req->id = 9;
+    return 0;
+}
+
+static int on_send(void *opaque, const struct funk_vm_response *resp)
+{
+    struct run *r = opaque;
+    r->status = resp->status;
+    r->body_len = resp->body_len < sizeof r->body ? resp->body_len : sizeof r->body;
+    memcpy(r->body, resp->body, r->body_len);
+    return 0;
+}
+
+struct kick {
+    struct funk_vm *vm;
+    unsigned ms;
+};
+
+static void *kicker(void *p)
+{
+    struct kick *k = p;
+    struct timespec ts = {0, (long)k->ms * 1000000L};
+    nanosleep(&ts, NULL);
+    funk_vm_kick(k->vm);
+    return NULL;
+}
+
+static void run_guest(struct gen *g, const struct funk_vm_boot *boot, unsigned kick_ms, struct run *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t len;
+    uint8_t *b = gen_build(g, &len);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    r->load_rc = funk_vm_load(vm, b, len, boot);
+    snprintf(r->load_err, sizeof r->load_err, "%s", funk_vm_error(vm));
+    free(b);
+    if (r->load_rc == 0) {
+        struct funk_vm_io io = {.recv = on_recv, .send = on_send, .console = on_console, .opaque = r};
+        pthread_t t;
+        struct kick k = {vm, kick_ms};
+        if (kick_ms)
+            pthread_create(&t, NULL, kicker, &k);
+        assert_int_equal(funk_vm_run(vm, &io, &r->res), 0);
+        if (kick_ms)
+            pthread_join(t, NULL);
+        memcpy(r->mem_copy, vm->mem + GEN_DATA, sizeof r->mem_copy);
+    }
+    funk_vm_delete(vm);
+}
+
+static void expect(const struct run *r, enum funk_vm_exit exit, const char *reason)
+{
+    if (r->load_rc != 0)
+        fail_msg("load failed: %s", r->load_err);
+    if (r->res.exit != exit || !strstr(r->res.reason, reason))
+        fail_msg("expected exit %d '%s', got %d '%s'", exit, reason, r->res.exit, r->res.reason);
+}
+
+/* ---- Tests ---------------------------------------------------------------------------------- */
+static void test_halt_status(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct halt_arg h = {0, 42, 0};
+    memcpy(g.data, &h, sizeof h);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 42");
+    assert_int_equal(r.res.status, 42);
+    assert_int_equal(funk_vm_result_exit_code(&r.res), 42);
+    assert_int_equal(r.res.hypercalls, 1);
+}
+
+static void test_puts_walltime(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
+    hcall(&c, HVT_HYPERCALL_WALLTIME, GEN_DATA + 0x40);
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct hvt_hc_puts p = {GEN_DATA + 0x100, 5};
+    memcpy(g.data, &p, sizeof p);
+    memcpy(g.data + 0x100, "hello", 5);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    assert_string_equal(r.console, "hello");
+    uint64_t ns;
+    memcpy(&ns, r.mem_copy + 0x40, 8);
+    assert_true(ns > 1600000000ull * 1000000000ull); /* after 2020 */
+}
+
+static void test_entry_stub(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall_entry(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
+    hcall_entry(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct hvt_hc_puts p = {GEN_DATA + 0x100, 3};
+    memcpy(g.data, &p, sizeof p);
+    memcpy(g.data + 0x100, "via", 3);
+    struct halt_arg h = {0, 7, 0};
+    memcpy(g.data + 0x20, &h, sizeof h);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 7");
+    assert_string_equal(r.console, "via");
+}
+
+static void test_unknown_port(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, 0x100, GEN_DATA); /* port 0x600 */
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADCALL, "unknown I/O port 0x600");
+    assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_BADCALL);
+}
+
+static void test_unknown_hypercall(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, 20, GEN_DATA);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADCALL, "unknown hypercall 20");
+}
+
+static void test_funk_call_needs_note(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADCALL, "need a funk note");
+}
+
+static void test_unaligned_arg(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 4);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "not 8-byte aligned");
+    assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_BADPTR);
+}
+
+static void test_arg_outside_memory(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_HALT, MEM - 8); /* struct straddles the end */
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "outside guest memory");
+    c.n = 0;
+    hcall(&c, HVT_HYPERCALL_HALT, 0xfffffff8u);
+    gen_init(&g, c.b, c.n);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "outside guest memory");
+}
+
+static void test_puts_overflowing_buffer(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    struct hvt_hc_puts p = {GEN_DATA, UINT64_MAX - GEN_DATA + 2}; /* data + len wraps */
+    memcpy(g.data, &p, sizeof p);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "PUTS");
+}
+
+static void test_null_deref(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {0x8b, 0x04, 0x25, 0, 0, 0, 0}; /* mov 0x0,%eax */
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "guest fault: page fault at 0x0 (rip=0x100000, read)");
+    assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_FAULT);
+}
+
+static void test_write_to_code(void **state)
+{
+    (void)state;
+    uint8_t code[] = {0xc6, 0x04, 0x25, 0, 0, 0, 0, 0x01}; /* movb $1,GEN_TEXT */
+    uint32_t a = GEN_TEXT;
+    memcpy(code + 3, &a, 4);
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "page fault at 0x100000 (rip=0x100000, write, protection)");
+}
+
+static void test_exec_data(void **state)
+{
+    (void)state;
+    uint8_t code[] = {0xb8, 0, 0, 0, 0, 0xff, 0xe0}; /* mov $GEN_DATA,%eax; jmp *%rax */
+    uint32_t a = GEN_DATA;
+    memcpy(code + 1, &a, 4);
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    g.data[0] = 0xf4;
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "page fault at 0x101000 (rip=0x101000, exec");
+}
+
+static void test_invalid_opcode(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {0x0f, 0x0b}; /* ud2 */
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "invalid opcode (vector 6, error 0x0, rip=0x100000)");
+}
+
+static void test_triple_fault(void **state)
+{
+    (void)state;
+    uint8_t code[] = {0x0f, 0x01, 0x1c, 0x25, 0, 0, 0, 0, 0x0f, 0x0b}; /* lidt zeros; ud2 */
+    uint32_t a = GEN_DATA + 0x200;
+    memcpy(code + 4, &a, 4);
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_TRIPLE, "triple fault");
+    assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_TRIPLE);
+}
+
+static void test_timeout_kick(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {0xeb, 0xfe}; /* jmp . */
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 100, &r);
+    expect(&r, FUNK_VM_EXIT_TIMEOUT, "timed out");
+    assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_TIMEOUT);
+}
+
+static void test_fn_roundtrip(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA);        /* too small */
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0x40); /* fits */
+    hcall(&c, FUNK_HC_FN_SEND, GEN_DATA + 0x80);
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0xc0); /* no more */
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct funk_hc_fn_recv small = {.buf = GEN_DATA + 0x400, .len = 16};
+    struct funk_hc_fn_recv big = {.buf = GEN_DATA + 0x400, .len = 0x800};
+    struct funk_hc_fn_recv last = {.buf = GEN_DATA + 0x400, .len = 0x800};
+    struct funk_hc_fn_send send = {.status = 201, .body = GEN_DATA + 0x300, .body_len = 4};
+    memcpy(g.data, &small, sizeof small);
+    memcpy(g.data + 0x40, &big, sizeof big);
+    memcpy(g.data + 0x80, &send, sizeof send);
+    memcpy(g.data + 0xc0, &last, sizeof last);
+    memcpy(g.data + 0x300, "done", 4);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    struct funk_hc_fn_recv out;
+    memcpy(&out, r.mem_copy, sizeof out);
+    assert_int_equal(out.ret, FUNK_FN_TOOSMALL);
+    uint64_t need = sizeof(struct funk_fn_request) + 3 + 2 + 3 + 7 + 7 + 5;
+    assert_int_equal(out.needed, need);
+    memcpy(&out, r.mem_copy + 0x40, sizeof out);
+    assert_int_equal(out.ret, FUNK_FN_OK);
+    struct funk_fn_request q;
+    memcpy(&q, r.mem_copy + 0x400, sizeof q);
+    const char *base = (const char *)r.mem_copy + 0x400;
+    assert_int_equal(q.size, need);
+    assert_int_equal(q.id, 9);
+    assert_string_equal(base + q.method_off, "PUT");
+    assert_string_equal(base + q.path_off, "/x");
+    assert_string_equal(base + q.query_off, "a=1");
+    assert_int_equal(q.headers_len, 7);
+    assert_memory_equal(base + q.headers_off, "X-T: 1\n", 7);
+    assert_int_equal(q.body_len, 7);
+    assert_string_equal(base + q.body_off, "payload");
+    assert_int_equal(r.status, 201);
+    assert_int_equal(r.body_len, 4);
+    assert_memory_equal(r.body, "done", 4);
+    struct funk_hc_fn_send s2;
+    memcpy(&s2, r.mem_copy + 0x80, sizeof s2);
+    assert_int_equal(s2.ret, FUNK_FN_OK);
+    memcpy(&out, r.mem_copy + 0xc0, sizeof out);
+    assert_int_equal(out.ret, FUNK_FN_NOMORE);
+}
+
+static void test_fn_send_bad(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, FUNK_HC_FN_SEND, GEN_DATA); /* before any request: EINVAL, guest continues */
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0x40);
+    hcall(&c, FUNK_HC_FN_SEND, GEN_DATA + 0x80); /* body outside memory: guest ended */
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct funk_hc_fn_send s = {.status = 200};
+    struct funk_hc_fn_recv q = {.buf = GEN_DATA + 0x400, .len = 0x800};
+    struct funk_hc_fn_send bad = {.status = 200, .body = MEM - 2, .body_len = 4};
+    memcpy(g.data, &s, sizeof s);
+    memcpy(g.data + 0x40, &q, sizeof q);
+    memcpy(g.data + 0x80, &bad, sizeof bad);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "FN_SEND: body");
+    memcpy(&s, r.mem_copy, sizeof s);
+    assert_int_equal(s.ret, FUNK_FN_EINVAL);
+}
+
+static void test_boot_info(void **state)
+{
+    (void)state;
+    /* Copy boot info, funk boot info, cmdline and env into the data page with rep movsb. */
+    struct code c = {0};
+    uint8_t cp[] = {0xbe, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0, 0xb9, 0, 0, 0, 0, 0xf3, 0xa4};
+    uint32_t src = HVT_BOOT_INFO_GPA, dst = GEN_DATA + 0x100, n = 0x200;
+    memcpy(cp + 1, &src, 4);
+    memcpy(cp + 6, &dst, 4);
+    memcpy(cp + 11, &n, 4);
+    emit(&c, cp, sizeof cp);
+    src = FUNK_CMDLINE_GPA, dst = GEN_DATA + 0x400, n = 0x40;
+    memcpy(cp + 1, &src, 4);
+    memcpy(cp + 6, &dst, 4);
+    memcpy(cp + 11, &n, 4);
+    emit(&c, cp, sizeof cp);
+    src = FUNK_ENV_GPA, dst = GEN_DATA + 0x500, n = 0x40;
+    memcpy(cp + 1, &src, 4);
+    memcpy(cp + 6, &dst, 4);
+    memcpy(cp + 11, &n, 4);
+    emit(&c, cp, sizeof cp);
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    const char *env[] = {"A=1", "SECRET=x y", NULL};
+    struct funk_vm_boot boot = {.cmdline = "arg1 arg2", .env = env};
+    struct run r;
+    run_guest(&g, &boot, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    struct hvt_boot_info bi;
+    memcpy(&bi, r.mem_copy + 0x100, sizeof bi);
+    assert_int_equal(bi.mem_size, MEM);
+    assert_int_equal(bi.kernel_end, GEN_DATA + 8192);
+    assert_int_equal(bi.cmdline, FUNK_CMDLINE_GPA);
+    assert_int_equal(bi.mft, FUNK_MFT_GPA);
+    struct funk_boot_info fbi;
+    memcpy(&fbi, r.mem_copy + 0x100 + (FUNK_BOOT_INFO_GPA - HVT_BOOT_INFO_GPA), sizeof fbi);
+    assert_int_equal(fbi.magic, FUNK_BOOT_MAGIC);
+    assert_int_equal(fbi.isolation, FUNK_ISOLATION_KVM);
+    assert_int_equal(fbi.env_count, 2);
+    assert_int_equal(fbi.env_size, 4 + 11 + 1);
+    assert_string_equal((char *)r.mem_copy + 0x400, "arg1 arg2");
+    assert_memory_equal(r.mem_copy + 0x500, "A=1\0SECRET=x y\0\0", 16);
+}
+
+static void test_plain_guest_has_no_funk_info(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    uint8_t cp[] = {0xbe, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0, 0xb9, 0x48, 0, 0, 0, 0xf3, 0xa4};
+    uint32_t src = FUNK_BOOT_INFO_GPA, dst = GEN_DATA + 0x100;
+    memcpy(cp + 1, &src, 4);
+    memcpy(cp + 6, &dst, 4);
+    emit(&c, cp, sizeof cp);
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    memset(g.data + 0x100, 0xaa, 0x48);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    uint8_t zero[0x48] = {0};
+    assert_memory_equal(r.mem_copy + 0x100, zero, sizeof zero);
+    /* And env for a plain guest is refused at load. */
+    const char *env[] = {"A=1", NULL};
+    struct funk_vm_boot boot = {.env = env};
+    run_guest(&g, &boot, 0, &r);
+    assert_int_equal(r.load_rc, -EINVAL);
+    assert_non_null(strstr(r.load_err, "no funk note"));
+}
+
+static void test_devices(void **state)
+{
+    (void)state;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_BLOCK_WRITE, GEN_DATA + 0x40);
+    hcall(&c, HVT_HYPERCALL_BLOCK_READ, GEN_DATA + 0x80);
+    hcall(&c, HVT_HYPERCALL_BLOCK_READ, GEN_DATA + 0xc0); /* misaligned offset: EINVAL */
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    const char *names[] = {"", "disk"};
+    uint32_t types[] = {MFT_RESERVED_FIRST, MFT_DEV_BLOCK_BASIC};
+    gen_mft(&g, 2, names, types);
+    struct hvt_hc_block_write w = {.handle = 1, .offset = 512, .data = GEN_DATA + 0x200, .len = 512};
+    struct hvt_hc_block_read rd = {.handle = 1, .offset = 512, .data = GEN_DATA + 0x600, .len = 512};
+    struct hvt_hc_block_read bad = {.handle = 1, .offset = 3, .data = GEN_DATA + 0x600, .len = 512};
+    memcpy(g.data + 0x40, &w, sizeof w);
+    memcpy(g.data + 0x80, &rd, sizeof rd);
+    memcpy(g.data + 0xc0, &bad, sizeof bad);
+    memset(g.data + 0x200, 'B', 512);
+    struct run r;
+
+    /* Declared but not attached: refused with a clear message. */
+    run_guest(&g, NULL, 0, &r);
+    assert_int_equal(r.load_rc, -ENODEV);
+    assert_non_null(strstr(r.load_err, "device 'disk' declared in the manifest is not attached"));
+
+    /* A device the manifest does not declare. */
+    char path[] = "/tmp/funk-test-blockXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(ftruncate(fd, 4096), 0);
+    struct funk_vm_device other = {.name = "nope", .type = FUNK_VM_DEV_BLOCK, .fd = fd};
+    struct funk_vm_boot boot = {.devs = &other, .ndevs = 1};
+    run_guest(&g, &boot, 0, &r);
+    assert_int_equal(r.load_rc, -ENOENT);
+    assert_non_null(strstr(r.load_err, "no device 'nope'"));
+
+    /* Wrong type. */
+    struct funk_vm_device net = {.name = "disk", .type = FUNK_VM_DEV_NET, .fd = fd};
+    boot.devs = &net;
+    run_guest(&g, &boot, 0, &r);
+    assert_int_equal(r.load_rc, -EINVAL);
+
+    struct funk_vm_device disk = {.name = "disk", .type = FUNK_VM_DEV_BLOCK, .fd = fd};
+    boot.devs = &disk;
+    run_guest(&g, &boot, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    struct hvt_hc_block_read out;
+    memcpy(&out, r.mem_copy + 0x80, sizeof out);
+    assert_int_equal(out.ret, HVT_R_OK);
+    assert_int_equal(r.mem_copy[0x600], 'B');
+    assert_int_equal(r.mem_copy[0x7ff], 'B');
+    memcpy(&out, r.mem_copy + 0xc0, sizeof out);
+    assert_int_equal(out.ret, HVT_R_EINVAL);
+    char buf[512];
+    assert_int_equal(pread(fd, buf, 512, 512), 512);
+    assert_int_equal(buf[0], 'B');
+    close(fd);
+}
+
+static void test_shell_args(void **state)
+{
+    (void)state;
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(3u << 20, 0, &vm), -EINVAL);
+    assert_int_equal(funk_vm_shell_new(0, 0, &vm), -EINVAL);
+    assert_int_equal(funk_vm_shell_new(MEM, 0, NULL), -EINVAL);
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    struct funk_vm_result res;
+    assert_int_equal(funk_vm_run(vm, NULL, &res), -ENOEXEC); /* nothing loaded */
+    static const uint8_t junk[100] = {0x7f, 'E', 'L', 'F'};
+    assert_int_equal(funk_vm_load(vm, junk, sizeof junk, NULL), -ENOEXEC);
+    assert_true(strlen(funk_vm_error(vm)) > 0);
+    funk_vm_delete(vm);
+    assert_int_equal(funk_vm_isolation_parse("kvm"), FUNK_ISOLATION_KVM);
+    assert_int_equal(funk_vm_isolation_parse("process"), FUNK_ISOLATION_PROCESS);
+    assert_int_equal(funk_vm_isolation_parse("auto"), FUNK_ISOLATION_AUTO);
+    assert_int_equal(funk_vm_isolation_parse("xen"), -EINVAL);
+}
+
+static int kvm_usable(void)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ok = ioctl(fd, KVM_GET_API_VERSION, 0) == 12;
+    close(fd);
+    return ok;
+}
+
+int main(void)
+{
+    if (!kvm_usable()) {
+        fprintf(stderr, "SKIP: /dev/kvm is not usable here: KVM tests of libfunk-vm NOT RUN\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_halt_status),
+        cmocka_unit_test(test_puts_walltime),
+        cmocka_unit_test(test_entry_stub),
+        cmocka_unit_test(test_unknown_port),
+        cmocka_unit_test(test_unknown_hypercall),
+        cmocka_unit_test(test_funk_call_needs_note),
+        cmocka_unit_test(test_unaligned_arg),
+        cmocka_unit_test(test_arg_outside_memory),
+        cmocka_unit_test(test_puts_overflowing_buffer),
+        cmocka_unit_test(test_null_deref),
+        cmocka_unit_test(test_write_to_code),
+        cmocka_unit_test(test_exec_data),
+        cmocka_unit_test(test_invalid_opcode),
+        cmocka_unit_test(test_triple_fault),
+        cmocka_unit_test(test_timeout_kick),
+        cmocka_unit_test(test_fn_roundtrip),
+        cmocka_unit_test(test_fn_send_bad),
+        cmocka_unit_test(test_boot_info),
+        cmocka_unit_test(test_plain_guest_has_no_funk_info),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_shell_args),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
