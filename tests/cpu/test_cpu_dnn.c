@@ -261,7 +261,17 @@ static void test_centernet_resource(void **state)
     free(img);
 }
 
+static funk_accel_resource *textdir_model_with(fixture *f, const char *input, const char *key,
+                                               const char *value);
+
 static funk_accel_resource *textdir_model(fixture *f, const char *input)
+{
+    return textdir_model_with(f, input, NULL, NULL);
+}
+
+/* The text-direction classifier; key=value (if given) is set last, overriding the defaults. */
+static funk_accel_resource *textdir_model_with(fixture *f, const char *input, const char *key,
+                                               const char *value)
 {
     char path[4200];
     model_path(path, sizeof(path), "textdir.onnx");
@@ -275,8 +285,53 @@ static funk_accel_resource *textdir_model(fixture *f, const char *input)
     assert_int_equal(funk_accel_resource_set_attr(r, "mean", "1,1,1"), 0);
     assert_int_equal(funk_accel_resource_set_attr(r, "channels", "bgr"), 0);
     assert_int_equal(funk_accel_resource_set_attr(r, "labels", "0\n180\n"), 0);
+    if (key)
+        assert_int_equal(funk_accel_resource_set_attr(r, key, value), 0);
     assert_int_equal(funk_accel_session_register(f->s, r), 0);
     return r;
+}
+
+static void classify_text(fixture *f, funk_accel_resource *r, int rot, funk_accel_label *out)
+{
+    unsigned char *png;
+    size_t len;
+    assert_int_equal(textimg_png("Hello funk 2026", 320, 48, rot, &png, &len), 0);
+    assert_int_equal(funk_accel_image_classify(f->s, r, png, len, out, 2), 2);
+    free(png);
+}
+
+static void test_classifier_options(void **state)
+{
+    fixture *f = *state;
+    funk_accel_label out[2];
+    /* per-channel scale (a different pre-processing path), same answers */
+    funk_accel_resource *r =
+        textdir_model_with(f, "192x48", "scale", "0.0078431,0.0078432,0.0078433");
+    for (int rot = 0; rot < 2; rot++) {
+        classify_text(f, r, rot, out);
+        assert_string_equal(out[0].label, rot ? "180" : "0");
+    }
+    assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
+    assert_int_equal(funk_accel_resource_release(r), 0);
+
+    /* softmax=yes on outputs that already are probabilities (~1, ~0): softmax(1, 0) */
+    r = textdir_model_with(f, "192x48", "softmax", "yes");
+    classify_text(f, r, 0, out);
+    print_message("softmax=yes: %s %.4f, %s %.4f\n", out[0].label, out[0].score, out[1].label,
+                  out[1].score);
+    assert_string_equal(out[0].label, "0");
+    assert_float_equal(out[0].score, 0.7311, 0.01);
+    assert_float_equal(out[0].score + out[1].score, 1.0, 1e-4);
+    assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
+    assert_int_equal(funk_accel_resource_release(r), 0);
+
+    /* no labels attribute: classes by number */
+    r = textdir_model_with(f, "192x48", "labels", "");
+    classify_text(f, r, 1, out);
+    assert_string_equal(out[0].label, "class 1");
+    assert_int_equal(out[0].class_id, 1);
+    assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
+    assert_int_equal(funk_accel_resource_release(r), 0);
 }
 
 static void test_text_direction(void **state)
@@ -334,6 +389,22 @@ static void test_classifier_bad_attrs(void **state)
     for (size_t i = 0; i < sizeof(bad_inputs) / sizeof(*bad_inputs); i++) {
         funk_accel_resource *r = textdir_model(f, bad_inputs[i]);
         assert_int_equal(funk_accel_image_classify(f->s, r, png, len, out, 2), -EINVAL);
+        assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
+        assert_int_equal(funk_accel_resource_release(r), 0);
+    }
+    /* each bad value with the code it gets: bad values -EINVAL, unsupported ones -ENOTSUP */
+    const struct {
+        const char *key, *value;
+        int rc;
+    } bad[] = {
+        {"channels", "rgba", -EINVAL},   {"softmax", "maybe", -EINVAL},
+        {"scale", "1,2", -EINVAL},       {"mean", "a,b,c", -EINVAL},
+        {"scale", "", -EINVAL},          {"layout", "nhwc", -ENOTSUP},
+        {"kind", "segmenter", -ENOTSUP},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        funk_accel_resource *r = textdir_model_with(f, "192x48", bad[i].key, bad[i].value);
+        assert_int_equal(funk_accel_image_classify(f->s, r, png, len, out, 2), bad[i].rc);
         assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
         assert_int_equal(funk_accel_resource_release(r), 0);
     }
@@ -417,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_centernet_resource, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_direction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_classifier_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_classifier_bad_attrs, setup, teardown),
         cmocka_unit_test(test_concurrent),
     };
