@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make fuzz`: runs every fuzz target built in the main tree for FUZZ_SECONDS each, keeping a
+# persistent corpus per target under .cache/fuzz/NAME (seeded with the built unikernels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MESON_DIR=${MESON_DIR:-build/meson}
+FUZZ_SECONDS=${FUZZ_SECONDS:-600}
+export FUNK_BUILD_ROOT=${FUNK_BUILD_ROOT:-$PWD/$MESON_DIR}
+mapfile -t targets < <(find "$MESON_DIR" -type f -name 'fuzz-*' -perm -u+x | sort)
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "fuzz: no fuzz targets in $MESON_DIR (is clang with libFuzzer installed?)" >&2
+    exit 1
+fi
+rc=0
+for t in "${targets[@]}"; do
+    name=$(basename "$t")
+    corpus=.cache/fuzz/$name
+    mkdir -p "$corpus"
+    runner=monitor/fuzz/run_fuzz.sh
+    echo "== $name (${FUZZ_SECONDS}s)"
+    "$runner" "$PWD/$t" "$FUZZ_SECONDS" "$PWD/$corpus" || rc=1
+done
+exit $rc
