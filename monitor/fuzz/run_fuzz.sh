@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Fuzzes the ELF loader for SECONDS with a corpus seeded by the built unikernels; fails on a crash.
 set -euo pipefail
-FUZZER=${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR]}
+FUZZER=$(realpath "${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR]}")
 SECONDS_MAX=${2:-60}
 CORPUS=${3:-}
 WORK=$(mktemp -d)
