@@ -73,5 +73,5 @@ PY
 
 echo
 echo "guest: SDK primitives timed inside one KVM guest (TSC clock); baselines: byte/word loops"
-"$PREFIX/bin/funk-monitor" --isolation=kvm "$PREFIX/unikernels/bench_guestops.elf" 200 2>&1 |
+"$PREFIX/bin/funk-monitor" --isolation=kvm "$PREFIX/unikernels/bench_guestops.elf" 2>&1 |
   sed -n 's/^guestop /  /p'
