@@ -2,6 +2,7 @@
 /* Hypercall dispatch: modules register their calls in one table; arguments are checked here. */
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "vm_internal.h"
 
@@ -51,6 +52,10 @@ int hc_dispatch(struct funk_vm *vm, unsigned nr, hvt_gpa_t gpa)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR,
                        "hypercall %u: argument 0x%llx+%zu lies outside guest memory", nr,
                        (unsigned long long)gpa, c->arg_size);
-    vm->res->hypercalls++;
+    if (vm->res->hypercalls++ == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        vm->res->first_hypercall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
     return c->fn(vm, arg);
 }

@@ -325,9 +325,12 @@ static int run_cli(int argc, char **argv)
             it.it_value.tv_usec = 1;
         setitimer(ITIMER_REAL, &it, NULL);
     }
-    /* Flush stdio now so the sandboxed loop does not need to set up buffers. */
+    /* Give stdout its buffer now: glibc would otherwise allocate one (and probe the fd with
+     * ioctl(TCGETS)) on first output, inside the sandbox. Every writer flushes explicitly. */
+    static char outbuf[1 << 16];
     fflush(stdout);
     fflush(stderr);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     rc = funk_vm_sandbox(g_vm);
     if (rc) {
         fprintf(stderr, "funk-monitor: installing the seccomp filter failed: %s\n", strerror(-rc));

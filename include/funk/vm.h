@@ -61,6 +61,7 @@ struct funk_vm_result {
     int status;          /* guest exit status for FUNK_VM_EXIT_HALT */
     char reason[256];    /* one line, e.g. "guest fault: page fault at 0x0 (rip=0x1001a3, write)" */
     uint64_t hypercalls; /* number of hypercalls served */
+    uint64_t first_hypercall_ns; /* CLOCK_MONOTONIC time the first hypercall arrived (0: none) */
 };
 
 /* The process exit code for a result: the guest status (& 0xff) or the FUNK_EXIT_* reason. */

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Boot benchmarks for bench/monitor/run.sh: process spawn timing, in-process boot, idle RSS. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <funk/vm.h>
+
+#include "vm_internal.h"
+
+extern char **environ;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One result line: LABEL N MIN_US MEDIAN_US P99_US (parsed by run.sh). */
+static void report(const char *label, uint64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t p99 = (n * 99 + 99) / 100;
+    if (p99 >= n)
+        p99 = n - 1;
+    printf("%s %zu %.1f %.1f %.1f\n", label, n, v[0] / 1e3, v[n / 2] / 1e3, v[p99] / 1e3);
+    fflush(stdout);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long l = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)l);
+    if (b && fread(b, 1, (size_t)l, f) != (size_t)l) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)l;
+    return b;
+}
+
+/* spawn LABEL N CMD...: posix_spawn + wait, stdout/stderr to /dev/null; fails on non-zero exit. */
+static int bench_spawn(const char *label, size_t n, char **cmd)
+{
+    uint64_t *t = calloc(n, sizeof *t);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = now_ns();
+        pid_t pid;
+        if (posix_spawn(&pid, cmd[0], &fa, NULL, cmd, environ) != 0) {
+            fprintf(stderr, "bench: cannot spawn %s\n", cmd[0]);
+            return 1;
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        t[i] = now_ns() - t0;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "bench: %s exited with status 0x%x (run %zu)\n", cmd[0], st, i);
+            return 1;
+        }
+    }
+    report(label, t, n);
+    free(t);
+    return 0;
+}
+
+static void discard(void *opaque, const char *d, size_t n)
+{
+    (void)opaque;
+    (void)d;
+    (void)n;
+}
+
+/* inproc N KERNEL: shells created ahead (untimed), then load + run to the first hypercall / halt. */
+static int bench_inproc(size_t n, const char *kernel)
+{
+    size_t len;
+    char *elf = read_file(kernel, &len);
+    if (!elf) {
+        fprintf(stderr, "bench: cannot read %s\n", kernel);
+        return 1;
+    }
+    enum { BATCH = 16 };
+    uint64_t *first = calloc(n, 8), *halt = calloc(n, 8), *create = calloc(n, 8),
+             *teardown = calloc(n, 8);
+    struct funk_vm_io io = {.console = discard};
+    for (size_t done = 0; done < n;) {
+        struct funk_vm *vms[BATCH];
+        size_t b = n - done < BATCH ? n - done : BATCH;
+        for (size_t i = 0; i < b; i++) {
+            uint64_t t0 = now_ns();
+            int rc = funk_vm_shell_new(2u << 20, 0, &vms[i]);
+            create[done + i] = now_ns() - t0;
+            if (rc) {
+                fprintf(stderr, "bench: shell: %s\n", strerror(-rc));
+                return 1;
+            }
+        }
+        for (size_t i = 0; i < b; i++) {
+            struct funk_vm_result res;
+            uint64_t t0 = now_ns();
+            if (funk_vm_load(vms[i], elf, len, NULL) != 0) {
+                fprintf(stderr, "bench: load: %s\n", funk_vm_error(vms[i]));
+                return 1;
+            }
+            funk_vm_run(vms[i], &io, &res);
+            uint64_t t1 = now_ns();
+            if (res.exit != FUNK_VM_EXIT_HALT || res.status != 0 || !res.first_hypercall_ns) {
+                fprintf(stderr, "bench: guest did not halt cleanly: %s\n", res.reason);
+                return 1;
+            }
+            first[done + i] = res.first_hypercall_ns - t0;
+            halt[done + i] = t1 - t0;
+        }
+        for (size_t i = 0; i < b; i++) {
+            uint64_t t0 = now_ns();
+            funk_vm_delete(vms[i]);
+            teardown[done + i] = now_ns() - t0;
+        }
+        done += b;
+    }
+    report("inproc-first-hypercall", first, n);
+    report("inproc-halt", halt, n);
+    report("shell-create", create, n);
+    report("shell-teardown", teardown, n);
+    return 0;
+}
+
+static long status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0)
+            v = strtol(line + kl, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+struct rss_probe {
+    struct funk_vm *vm;
+    long baseline_kib;
+};
+
+/* Called when the guest asks for its first request: it is up and idle. */
+static int rss_recv(void *opaque, struct funk_vm_request *req)
+{
+    (void)req;
+    struct rss_probe *p = opaque;
+    size_t pages = p->vm->mem_size / 4096, touched = 0;
+    unsigned char *vec = malloc(pages);
+    if (vec && mincore(p->vm->mem, p->vm->mem_size, vec) == 0)
+        for (size_t i = 0; i < pages; i++)
+            touched += vec[i] & 1;
+    free(vec);
+    long rss = status_kib("VmRSS:");
+    long guest = (long)(touched * 4);
+    printf("rss %ld %ld %ld %ld\n", rss, guest, rss - guest, p->baseline_kib);
+    fflush(stdout);
+    return 1; /* no request: the guest halts */
+}
+
+/* rss KERNEL: host RSS while an echo unikernel idles in FN_RECV. */
+static int bench_rss(const char *kernel)
+{
+    size_t len;
+    char *elf = read_file(kernel, &len);
+    if (!elf)
+        return 1;
+    struct rss_probe p = {.baseline_kib = status_kib("VmRSS:")};
+    if (funk_vm_shell_new(8u << 20, 0, &p.vm) || funk_vm_load(p.vm, elf, len, NULL)) {
+        fprintf(stderr, "bench: cannot load %s\n", kernel);
+        return 1;
+    }
+    free(elf);
+    struct funk_vm_io io = {.recv = rss_recv, .console = discard, .opaque = &p};
+    struct funk_vm_result res;
+    funk_vm_run(p.vm, &io, &res);
+    funk_vm_delete(p.vm);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 5 && strcmp(argv[1], "spawn") == 0)
+        return bench_spawn(argv[2], strtoul(argv[3], NULL, 10), argv + 4);
+    if (argc == 4 && strcmp(argv[1], "inproc") == 0)
+        return bench_inproc(strtoul(argv[2], NULL, 10), argv[3]);
+    if (argc == 3 && strcmp(argv[1], "rss") == 0)
+        return bench_rss(argv[2]);
+    fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc N KERNEL | rss KERNEL\n");
+    return 64;
+}
