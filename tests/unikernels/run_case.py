@@ -113,6 +113,8 @@ def main():
                     help="generate a binary request body of this size; stdout must echo it")
     ap.add_argument("--xfail-emulation", action="store_true",
                     help="expect the KVM emulation failure (hosts without vmx/svm)")
+    ap.add_argument("--no-isolation-flag", action="store_true",
+                    help="the runner binary is not funk-monitor (e.g. the entry harness)")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds before the runner gives up")
     ap.add_argument("--monitor-opt", action="append", default=[], help="an option for the monitor")
     ap.add_argument("args", nargs="*", help="arguments for the unikernel (after --)")
@@ -152,7 +154,9 @@ def main():
             f.write(big)
 
     cmd = [a.monitor] + monitor_opts
-    if supports_isolation(a.monitor):
+    if a.no_isolation_flag:
+        pass
+    elif supports_isolation(a.monitor):
         cmd.insert(1, "--isolation=" + a.isolation)
     elif a.isolation == "process":
         skip("this funk-monitor has no --isolation option yet (no process backend)")
