@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-runtime internals: bundle description, state directory and logging shared by its files. */
+#ifndef FUNK_OCI_RUNTIME_H
+#define FUNK_OCI_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RT_MAX_NS 8
+#define RT_MAX_BLOCK 8
+
+/* What the runtime needs from a bundle's config.json to run a unikernel. */
+struct rt_bundle {
+    char *dir;           /* absolute bundle path */
+    char *rootfs;        /* absolute rootfs path */
+    char *binary;        /* unikernel path inside the rootfs ("/hello.elf") */
+    char *cmdline;       /* guest command line (args after the binary, or the annotation) */
+    char *mode;          /* "console" (default) or "fn": stdin is one request, body to stdout */
+    char **env;          /* NULL-terminated KEY=VALUE list from process.env */
+    char *hostname;      /* may be NULL */
+    size_t mem_bytes;    /* guest memory */
+    int terminal;        /* process.terminal */
+    struct {
+        int type; /* CLONE_NEW* */
+        char *path; /* NULL: a new namespace */
+    } ns[RT_MAX_NS];
+    size_t nns;
+    struct {
+        char *name;
+        char *path; /* inside the rootfs */
+    } block[RT_MAX_BLOCK];
+    size_t nblock;
+    char *annotations_json; /* the config's annotations object, serialized ("{}" when none) */
+};
+
+/* Loads BUNDLE/config.json. Returns 1 when it describes a unikernel (b filled), 0 when it is an
+ * ordinary container (to be delegated), or a negative errno with a message in err. */
+int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_t errlen);
+void rt_bundle_free(struct rt_bundle *b);
+
+/* Parses "64M", "64Mi", "64MiB", "1G", "67108864"; returns 0 or -EINVAL. */
+int rt_parse_size(const char *s, uint64_t *out);
+
+/* Creates the container process (namespaces entered, VM loaded, waiting on the exec fifo).
+ * Returns its pid or a negative errno with a message in err. */
+pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err, size_t errlen);
+
+/* Logging to stderr and, when --log was given, to that file (text or runc's JSON lines). */
+enum rt_level { RT_ERROR, RT_WARN, RT_INFO, RT_DEBUG };
+void rt_log_open(const char *path, int json, int debug);
+void rt_log(enum rt_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

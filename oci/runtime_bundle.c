@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-runtime: reads an OCI bundle's config.json and decides whether it is a unikernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define DEFAULT_MEM (8u << 20)
+#define MAX_MEM (4096ull << 20)
+#define MIN_MEM (2u << 20)
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rt_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -EINVAL;
+    uint64_t mul = 1;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    default:
+        return -EINVAL;
+    }
+    if (mul > 1 && (strcmp(end, "i") == 0 || strcmp(end, "iB") == 0 || strcmp(end, "B") == 0 ||
+                    strcmp(end, "b") == 0))
+        end += strlen(end);
+    if (*end || v > (UINT64_MAX >> 30))
+        return -EINVAL;
+    *out = v * mul;
+    return 0;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A path inside the rootfs: absolute-looking, no ".." component, so it cannot leave it. */
+static int safe_inner_path(const char *p)
+{
+    if (!p || !*p || strlen(p) >= PATH_MAX)
+        return 0;
+    const char *s = p;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
+static char *join(const char *a, const char *b)
+{
+    char *r;
+    if (asprintf(&r, "%s%s%s", a, b[0] == '/' ? "" : "/", b) < 0)
+        return NULL;
+    return r;
+}
+
+/* Reads ROOTFS/funk.json (written by `funk image build`), when there is one. */
+static json_t *load_funk_json(const char *rootfs)
+{
+    char *p = join(rootfs, "funk.json");
+    if (!p)
+        return NULL;
+    json_t *j = json_load_file(p, 0, NULL);
+    free(p);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static const struct {
+    const char *name;
+    int flag;
+} ns_names[] = {
+    {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP},
+};
+
+static int parse_namespaces(json_t *linux_, struct rt_bundle *b, char *err, size_t errlen)
+{
+    json_t *arr = json_object_get(linux_, "namespaces");
+    size_t i;
+    json_t *e;
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr))
+        return fail(err, errlen, -EINVAL, "linux.namespaces is not an array");
+    json_array_foreach(arr, i, e)
+    {
+        const char *t = jstr(e, "type"), *path = jstr(e, "path");
+        int flag = 0;
+        for (size_t k = 0; k < sizeof ns_names / sizeof ns_names[0]; k++)
+            if (t && strcmp(t, ns_names[k].name) == 0)
+                flag = ns_names[k].flag;
+        if (!flag)
+            return fail(err, errlen, -EINVAL, "linux.namespaces[%zu]: unknown type '%s'", i, t ? t : "(none)");
+        if (flag == CLONE_NEWUSER)
+            return fail(err, errlen, -ENOTSUP,
+                        "user namespaces are not supported for unikernels (the monitor needs /dev/kvm)");
+        if (b->nns == RT_MAX_NS)
+            return fail(err, errlen, -EINVAL, "linux.namespaces: too many entries");
+        b->ns[b->nns].type = flag;
+        b->ns[b->nns].path = path && *path ? strdup(path) : NULL;
+        b->nns++;
+    }
+    return 0;
+}
+
+static int parse_blocks(const char *spec, struct rt_bundle *b, char *err, size_t errlen)
+{
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy)
+        return -ENOMEM;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !safe_inner_path(eq + 1)) {
+            free(copy);
+            return fail(err, errlen, -EINVAL,
+                        "annotation org.funk.unikernel.block: '%s' is not NAME=/path/in/rootfs", tok);
+        }
+        if (b->nblock == RT_MAX_BLOCK) {
+            free(copy);
+            return fail(err, errlen, -EINVAL, "annotation org.funk.unikernel.block: too many devices");
+        }
+        *eq = '\0';
+        b->block[b->nblock].name = strdup(tok);
+        b->block[b->nblock].path = strdup(eq + 1);
+        b->nblock++;
+    }
+    free(copy);
+    return 0;
+}
+
+/* Joins args[from..] with spaces; NULL when there are none. */
+static char *join_args(json_t *args, size_t from)
+{
+    size_t n = json_array_size(args), len = 0;
+    if (from >= n)
+        return NULL;
+    for (size_t i = from; i < n; i++)
+        len += strlen(json_string_value(json_array_get(args, i))) + 1;
+    char *r = calloc(1, len + 1);
+    if (!r)
+        return NULL;
+    for (size_t i = from; i < n; i++) {
+        if (i > from)
+            strcat(r, " ");
+        strcat(r, json_string_value(json_array_get(args, i)));
+    }
+    return r;
+}
+
+static int same_inner_path(const char *a, const char *b)
+{
+    while (*a == '/')
+        a++;
+    while (*b == '/')
+        b++;
+    return strcmp(a, b) == 0;
+}
+
+int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    int rc;
+    memset(b, 0, sizeof *b);
+    char real[PATH_MAX];
+    if (!realpath(bundle_dir, real))
+        return fail(err, errlen, -errno, "bundle '%s': %s", bundle_dir, strerror(errno));
+    b->dir = strdup(real);
+    char *cfgpath = join(real, "config.json");
+    json_t *cfg = cfgpath ? json_load_file(cfgpath, 0, &jerr) : NULL;
+    json_t *fj = NULL;
+    if (!cfg) {
+        rc = fail(err, errlen, access(cfgpath, F_OK) ? -ENOENT : -EINVAL, "%s: %s", cfgpath ? cfgpath : "config.json",
+                  access(cfgpath, F_OK) ? "no such file" : jerr.text);
+        goto out;
+    }
+    if (!json_is_object(cfg)) {
+        rc = fail(err, errlen, -EINVAL, "%s: not a JSON object", cfgpath);
+        goto out;
+    }
+    json_t *root = json_object_get(cfg, "root");
+    const char *rpath = jstr(root, "path");
+    if (!rpath) {
+        rc = fail(err, errlen, -EINVAL, "%s: root.path is missing", cfgpath);
+        goto out;
+    }
+    b->rootfs = rpath[0] == '/' ? strdup(rpath) : join(real, rpath);
+
+    json_t *ann = json_object_get(cfg, "annotations");
+    if (ann && !json_is_object(ann)) {
+        rc = fail(err, errlen, -EINVAL, "%s: annotations is not an object", cfgpath);
+        goto out;
+    }
+    b->annotations_json = ann ? json_dumps(ann, JSON_COMPACT) : strdup("{}");
+
+    /* Where the unikernel description comes from: our annotations, urunc's (hvt only), or
+     * the rootfs's /funk.json (docker and nerdctl drop image annotations). */
+    const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL, *src = NULL;
+    if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
+        src = "annotation org.funk.unikernel";
+        cmdline = jstr(ann, "org.funk.unikernel.cmdline");
+        memory = jstr(ann, "org.funk.unikernel.memory");
+        block = jstr(ann, "org.funk.unikernel.block");
+        mode = jstr(ann, "org.funk.unikernel.mode");
+    } else if (jstr(ann, "com.urunc.unikernel.binary")) {
+        const char *hv = jstr(ann, "com.urunc.unikernel.hypervisor");
+        if (!hv || strcmp(hv, "hvt") != 0) {
+            rc = 0; /* another monitor's image: not ours */
+            goto out;
+        }
+        src = "annotation com.urunc.unikernel";
+        binary = jstr(ann, "com.urunc.unikernel.binary");
+        cmdline = jstr(ann, "com.urunc.unikernel.cmdline");
+        block = jstr(ann, "com.urunc.unikernel.block");
+    } else if ((fj = load_funk_json(b->rootfs)) != NULL) {
+        src = "rootfs /funk.json";
+        binary = jstr(fj, "binary");
+        cmdline = jstr(fj, "cmdline");
+        memory = jstr(fj, "memory");
+        block = jstr(fj, "block");
+        mode = jstr(fj, "mode");
+        if (!binary) {
+            rc = fail(err, errlen, -EINVAL, "%s/funk.json: \"binary\" is missing", b->rootfs);
+            goto out;
+        }
+    } else {
+        rc = 0;
+        goto out;
+    }
+    if (!safe_inner_path(binary)) {
+        rc = fail(err, errlen, -EINVAL, "%s: binary '%s' is not a path inside the rootfs", src, binary);
+        goto out;
+    }
+    b->binary = strdup(binary);
+    if (mode && strcmp(mode, "console") != 0 && strcmp(mode, "fn") != 0) {
+        rc = fail(err, errlen, -EINVAL, "%s: mode '%s' is not console or fn", src, mode);
+        goto out;
+    }
+    b->mode = strdup(mode ? mode : "console");
+    if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
+        goto out;
+
+    json_t *proc = json_object_get(cfg, "process");
+    json_t *args = json_object_get(proc, "args");
+    if (args && !json_is_array(args)) {
+        rc = fail(err, errlen, -EINVAL, "%s: process.args is not an array", cfgpath);
+        goto out;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(args, i, e) if (!json_is_string(e))
+    {
+        rc = fail(err, errlen, -EINVAL, "%s: process.args[%zu] is not a string", cfgpath, i);
+        goto out;
+    }
+    /* process.args: the binary itself (image Entrypoint) then the guest's arguments; arguments
+     * that do not start with the binary are all the guest's. Nothing given: the annotation. */
+    size_t nargs = json_array_size(args);
+    size_t from = nargs && same_inner_path(json_string_value(json_array_get(args, 0)), binary) ? 1 : 0;
+    b->cmdline = join_args(args, from);
+    if (!b->cmdline)
+        b->cmdline = strdup(cmdline ? cmdline : "");
+    b->terminal = json_is_true(json_object_get(proc, "terminal"));
+
+    json_t *env = json_object_get(proc, "env");
+    size_t nenv = json_array_size(env);
+    b->env = calloc(nenv + 1, sizeof *b->env);
+    json_array_foreach(env, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (!s || !strchr(s, '=') || s[0] == '=') {
+            rc = fail(err, errlen, -EINVAL, "%s: process.env[%zu] is not KEY=VALUE", cfgpath, i);
+            goto out;
+        }
+        b->env[i] = strdup(s);
+    }
+    const char *hn = jstr(cfg, "hostname");
+    b->hostname = hn ? strdup(hn) : NULL;
+
+    /* Guest memory: what the image asks for, within linux.resources.memory.limit; without an
+     * image value the limit itself (so Kubernetes limits size the guest); default 8 MiB. */
+    json_t *linux_ = json_object_get(cfg, "linux");
+    json_t *lim = json_object_get(json_object_get(json_object_get(linux_, "resources"), "memory"), "limit");
+    uint64_t limit = json_is_integer(lim) && json_integer_value(lim) > 0 ? (uint64_t)json_integer_value(lim) : 0;
+    uint64_t mem = DEFAULT_MEM;
+    if (memory) {
+        if (rt_parse_size(memory, &mem) < 0) {
+            rc = fail(err, errlen, -EINVAL, "%s: memory '%s' is not a size (e.g. 64M)", src, memory);
+            goto out;
+        }
+        if (limit && mem > limit) {
+            rc = fail(err, errlen, -EINVAL, "%s: the unikernel needs %s, more than the memory limit of %llu bytes",
+                      src, memory, (unsigned long long)limit);
+            goto out;
+        }
+    } else if (limit) {
+        mem = limit > MAX_MEM ? MAX_MEM : limit;
+    }
+    mem &= ~(uint64_t)(MIN_MEM - 1);
+    if (mem < MIN_MEM || mem > MAX_MEM) {
+        rc = fail(err, errlen, -EINVAL, "guest memory %llu bytes: must be between 2 MiB and 4 GiB",
+                  (unsigned long long)mem);
+        goto out;
+    }
+    b->mem_bytes = (size_t)mem;
+    if ((rc = parse_namespaces(linux_, b, err, errlen)) < 0)
+        goto out;
+    rc = 1;
+out:
+    json_decref(fj);
+    json_decref(cfg);
+    free(cfgpath);
+    return rc;
+}
+
+void rt_bundle_free(struct rt_bundle *b)
+{
+    free(b->dir);
+    free(b->rootfs);
+    free(b->binary);
+    free(b->cmdline);
+    free(b->mode);
+    for (size_t i = 0; b->env && b->env[i]; i++)
+        free(b->env[i]);
+    free(b->env);
+    free(b->hostname);
+    for (size_t i = 0; i < b->nns; i++)
+        free(b->ns[i].path);
+    for (size_t i = 0; i < b->nblock; i++) {
+        free(b->block[i].name);
+        free(b->block[i].path);
+    }
+    free(b->annotations_json);
+    memset(b, 0, sizeof *b);
+}
