@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* KVM backend on x86_64: VM shells created ahead of need, vCPU state, the run loop. */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -23,6 +24,55 @@ static struct kvm_cpuid2 *kvm_cpuid;
 static uint64_t kvm_tsc_hz;
 static pthread_once_t kvm_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The vCPU's CPUID: baseline x86-64 only (what guests may assume here), built locally because
+ * KVM_GET_SUPPORTED_CPUID costs ~300 us per process on this machine; it is only the fallback.
+ * Feature bits are limited to the host's own so a real host never advertises what it lacks.
+ */
+static struct kvm_cpuid2 *baseline_cpuid(void)
+{
+    struct kvm_cpuid2 *c = calloc(1, sizeof *c + 4 * sizeof(struct kvm_cpuid_entry2));
+    if (!c)
+        return NULL;
+    unsigned a, b, cx, d, a1, b1, c1, d1, ea, eb, ec, ed;
+    __cpuid(0, a, b, cx, d);
+    __cpuid(1, a1, b1, c1, d1);
+    __cpuid(0x80000001, ea, eb, ec, ed);
+    (void)a, (void)b1, (void)c1, (void)eb, (void)ec, (void)ea;
+    /* FPU DE PSE TSC MSR PAE MCE CX8 SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 */
+    const unsigned edx1 = 0x1 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x800 | 0x1000 |
+                          0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000 | 0x800000 |
+                          0x1000000 | 0x2000000 | 0x4000000;
+    const unsigned edx8 = (1u << 11) | (1u << 20) | (1u << 29); /* SYSCALL NX LM */
+    c->nent = 4;
+    c->entries[0] = (struct kvm_cpuid_entry2){.function = 0, .eax = 1, .ebx = b, .ecx = cx, .edx = d};
+    c->entries[1] = (struct kvm_cpuid_entry2){
+        .function = 1, .eax = a1, .ebx = 8u << 8 /* clflush line 64 bytes */, .edx = d1 & edx1};
+    c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x80000000, .eax = 0x80000001};
+    c->entries[3] = (struct kvm_cpuid_entry2){.function = 0x80000001, .edx = ed & edx8};
+    return c;
+}
+
+static int supported_cpuid(void)
+{
+    for (int n = 64; n <= 1024; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+            return -ENOMEM;
+        c->nent = n;
+        if (ioctl(kvm_sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            free(kvm_cpuid);
+            kvm_cpuid = c;
+            return 0;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG)
+            return -e;
+    }
+    return -E2BIG;
+}
+
 static void kvm_init_once(void)
 {
     kvm_sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -34,25 +84,9 @@ static void kvm_init_once(void)
         kvm_sys_err = -ENOTSUP;
         return;
     }
-    for (int n = 64; n <= 1024; n *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
-        if (!c) {
-            kvm_sys_err = -ENOMEM;
-            return;
-        }
-        c->nent = n;
-        if (ioctl(kvm_sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            kvm_cpuid = c;
-            return;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG) {
-            kvm_sys_err = -e;
-            return;
-        }
-    }
-    kvm_sys_err = -E2BIG;
+    kvm_cpuid = baseline_cpuid();
+    if (!kvm_cpuid)
+        kvm_sys_err = -ENOMEM;
 }
 
 uint64_t vm_backend_tsc_freq(void)
@@ -103,8 +137,15 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0)
         goto fail_errno;
-    if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm_cpuid) < 0)
-        goto fail_errno;
+    if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm_cpuid) < 0) {
+        /* Fall back to what KVM reports as supported (once per process). */
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&lock);
+        rc = kvm_cpuid->nent == 4 ? supported_cpuid() : -EINVAL;
+        pthread_mutex_unlock(&lock);
+        if (rc || ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm_cpuid) < 0)
+            goto fail_errno;
+    }
     int run_size = ioctl(kvm_sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (run_size <= 0)
         goto fail_errno;
