@@ -28,10 +28,14 @@ static int mft_find(const char *name, uint32_t type, const struct mft_entry **ou
 static int hvt_errno(int32_t r)
 {
     switch (r) {
-    case HVT_R_OK: return 0;
-    case HVT_R_AGAIN: return -EAGAIN;
-    case HVT_R_EINVAL: return -EINVAL;
-    default: return -EIO;
+    case HVT_R_OK:
+        return 0;
+    case HVT_R_AGAIN:
+        return -EAGAIN;
+    case HVT_R_EINVAL:
+        return -EINVAL;
+    default:
+        return -EIO;
     }
 }
 

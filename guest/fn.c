@@ -79,8 +79,11 @@ int funk_fn_send(unsigned status, const char *headers, const void *body, size_t 
     };
     sdk_hypercall(FUNK_HC_FN_SEND, &a);
     switch (a.ret) {
-    case FUNK_FN_OK: return 0;
-    case FUNK_FN_EINVAL: return -EINVAL;
-    default: return -EIO;
+    case FUNK_FN_OK:
+        return 0;
+    case FUNK_FN_EINVAL:
+        return -EINVAL;
+    default:
+        return -EIO;
     }
 }

@@ -83,7 +83,8 @@ static inline uint64_t rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-__attribute__((noreturn, used, no_stack_protector)) void __funk_start(const struct hvt_boot_info *bi)
+__attribute__((noreturn, used, no_stack_protector)) void
+__funk_start(const struct hvt_boot_info *bi)
 {
     const struct funk_boot_info *fb = (const struct funk_boot_info *)(uintptr_t)FUNK_BOOT_INFO_GPA;
     sdk_boot = bi;

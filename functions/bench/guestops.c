@@ -72,8 +72,8 @@ static uint64_t sdk_median; /* the last SDK line's median, for the baselines' ra
         }                                                                                          \
         qsort(samples, SAMPLES, sizeof samples[0], cmp_u64);                                       \
         uint64_t med_ = samples[SAMPLES / 2];                                                      \
-        printf("guestop %-30s %9llu %9llu %9llu", label, (unsigned long long)samples[0],          \
-               (unsigned long long)med_, (unsigned long long)samples[SAMPLES - 1]);               \
+        printf("guestop %-30s %9llu %9llu %9llu", label, (unsigned long long)samples[0],           \
+               (unsigned long long)med_, (unsigned long long)samples[SAMPLES - 1]);                \
         if (is_baseline && sdk_median > 0)                                                         \
             printf("   SDK is x%llu.%01llu faster\n", (unsigned long long)(med_ / sdk_median),     \
                    (unsigned long long)(med_ * 10 / sdk_median % 10));                             \

@@ -82,7 +82,8 @@ static char *json_lit(char *o, const char *s)
 static int send_json(const struct funk_fn_req *req)
 {
     size_t cap = 6 * (strlen(req->method) + strlen(req->path) + strlen(req->query) +
-                      req->headers_len + req->body_len) + 128;
+                      req->headers_len + req->body_len) +
+                 128;
     char *out = malloc(cap), *o = out;
     if (out == NULL)
         return funk_fn_send(500, NULL, "out of memory\n", 14);

@@ -21,8 +21,8 @@ int main(void)
         return 1;
     }
     if (bi.block_size == 0 || bi.block_size > sizeof buf || bi.capacity < 2 * bi.block_size) {
-        printf("block: FAIL geometry capacity=%llu block=%llu\n",
-               (unsigned long long)bi.capacity, (unsigned long long)bi.block_size);
+        printf("block: FAIL geometry capacity=%llu block=%llu\n", (unsigned long long)bi.capacity,
+               (unsigned long long)bi.block_size);
         return 1;
     }
     size_t bs = bi.block_size;

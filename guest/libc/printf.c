@@ -14,8 +14,8 @@
 /* Where formatted bytes go: a caller's buffer (snprintf) or a chunk flushed to the console. */
 struct out {
     char *buf;
-    size_t size; /* capacity of buf (snprintf: including the NUL) */
-    size_t pos;  /* bytes stored in buf */
+    size_t size;  /* capacity of buf (snprintf: including the NUL) */
+    size_t pos;   /* bytes stored in buf */
     size_t total; /* bytes produced overall: the return value */
     void (*flush)(struct out *o);
 };

@@ -250,29 +250,53 @@ size_t strcspn(const char *s, const char *reject)
 char *strerror(int errnum)
 {
     switch (errnum) {
-    case 0: return "success";
-    case EPERM: return "operation not permitted";
-    case ENOENT: return "no such entry";
-    case EINTR: return "interrupted";
-    case EIO: return "I/O error";
-    case E2BIG: return "argument list too long";
-    case EBADF: return "bad handle";
-    case EAGAIN: return "try again";
-    case ENOMEM: return "out of memory";
-    case EFAULT: return "bad address";
-    case EBUSY: return "busy";
-    case ENODEV: return "no such device";
-    case EINVAL: return "invalid argument";
-    case ENOSPC: return "no space left";
-    case EPIPE: return "no more requests";
-    case ERANGE: return "result out of range";
-    case ENOSYS: return "not implemented";
-    case ENODATA: return "no data";
-    case EOVERFLOW: return "value too large";
-    case EMSGSIZE: return "message too long";
-    case EPROTO: return "protocol error";
-    case ENOTSUP: return "not supported";
-    case ETIMEDOUT: return "timed out";
-    default: return "unknown error";
+    case 0:
+        return "success";
+    case EPERM:
+        return "operation not permitted";
+    case ENOENT:
+        return "no such entry";
+    case EINTR:
+        return "interrupted";
+    case EIO:
+        return "I/O error";
+    case E2BIG:
+        return "argument list too long";
+    case EBADF:
+        return "bad handle";
+    case EAGAIN:
+        return "try again";
+    case ENOMEM:
+        return "out of memory";
+    case EFAULT:
+        return "bad address";
+    case EBUSY:
+        return "busy";
+    case ENODEV:
+        return "no such device";
+    case EINVAL:
+        return "invalid argument";
+    case ENOSPC:
+        return "no space left";
+    case EPIPE:
+        return "no more requests";
+    case ERANGE:
+        return "result out of range";
+    case ENOSYS:
+        return "not implemented";
+    case ENODATA:
+        return "no data";
+    case EOVERFLOW:
+        return "value too large";
+    case EMSGSIZE:
+        return "message too long";
+    case EPROTO:
+        return "protocol error";
+    case ENOTSUP:
+        return "not supported";
+    case ETIMEDOUT:
+        return "timed out";
+    default:
+        return "unknown error";
     }
 }

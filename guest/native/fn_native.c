@@ -12,7 +12,7 @@
 
 extern char **environ;
 
-static int served;   /* 0: before the request, 1: request handed out, 2: response sent */
+static int served; /* 0: before the request, 1: request handed out, 2: response sent */
 static char *body_buf;
 static char *hdr_buf;
 

@@ -59,8 +59,11 @@ const char *funk_fn_header(const struct funk_fn_req *req, const char *name, size
 uint64_t funk_f32_to_f64_bits(const void *f32);
 uint64_t funk_f64_bits(const void *f64);
 #if defined(FUNK_GUEST)
-#define FUNK_FARG(x) _Generic(&(x), float *: funk_f32_to_f64_bits, const float *: funk_f32_to_f64_bits, \
-                              double *: funk_f64_bits, const double *: funk_f64_bits)(&(x))
+/* clang-format off */
+#define FUNK_FARG(x)                                                                               \
+    _Generic(&(x), float *: funk_f32_to_f64_bits, const float *: funk_f32_to_f64_bits,             \
+             double *: funk_f64_bits, const double *: funk_f64_bits)(&(x))
+/* clang-format on */
 #else
 #define FUNK_FARG(x) ((double)(x))
 #endif

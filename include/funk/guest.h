@@ -82,8 +82,14 @@ int funk_net_read(funk_handle_t handle, void *buf, size_t size, size_t *read_siz
  * The monitor refuses to start the guest unless each one is attached. A program without a
  * FUNK_MANIFEST gets an empty manifest from the SDK. Entry 0 is Solo5's reserved entry, so the
  * first declared device has handle 1. */
-#define FUNK_DEV_BLOCK(NAME) {.name = NAME, .type = MFT_DEV_BLOCK_BASIC}
-#define FUNK_DEV_NET(NAME) {.name = NAME, .type = MFT_DEV_NET_BASIC}
+#define FUNK_DEV_BLOCK(NAME)                                                                       \
+    {                                                                                              \
+        .name = NAME, .type = MFT_DEV_BLOCK_BASIC                                                  \
+    }
+#define FUNK_DEV_NET(NAME)                                                                         \
+    {                                                                                              \
+        .name = NAME, .type = MFT_DEV_NET_BASIC                                                    \
+    }
 #define FUNK_MANIFEST(N, ...)                                                                      \
     HVT_MFT1_NOTE_DECLARE((N) + 1, {.name = "", .type = MFT_RESERVED_FIRST}, __VA_ARGS__)
 

@@ -101,8 +101,8 @@ static void test_printf_ints(void **state)
     assert_string_equal(b, "[   42][42   ][-0042][+7][ 7]");
     gl_snprintf(b, sizeof b, "%x %X %#x %o %#o", 0xbeefu, 0xbeefu, 255u, 8u, 8u);
     assert_string_equal(b, "beef BEEF 0xff 10 010");
-    gl_snprintf(b, sizeof b, "%lld %llu %zu %ld", (long long)INT64_MIN, (unsigned long long)UINT64_MAX,
-                (size_t)123, -9L);
+    gl_snprintf(b, sizeof b, "%lld %llu %zu %ld", (long long)INT64_MIN,
+                (unsigned long long)UINT64_MAX, (size_t)123, -9L);
     assert_string_equal(b, "-9223372036854775808 18446744073709551615 123 -9");
     gl_snprintf(b, sizeof b, "%.3d|%.0d|%8.3x", 5, 0, 0xau);
     assert_string_equal(b, "005||     00a");
@@ -110,7 +110,8 @@ static void test_printf_ints(void **state)
     assert_string_equal(b, "44 4464");
     gl_snprintf(b, sizeof b, "%p", (void *)0x1234);
     assert_string_equal(b, "0x1234");
-    gl_snprintf(b, sizeof b, "%s|%.2s|%6s|%-6s|%c|%%|%s", "abc", "xyz", "r", "l", 'Q', (char *)NULL);
+    gl_snprintf(b, sizeof b, "%s|%.2s|%6s|%-6s|%c|%%|%s", "abc", "xyz", "r", "l", 'Q',
+                (char *)NULL);
     assert_string_equal(b, "abc|xy|     r|l     |Q|%|(null)");
     gl_snprintf(b, sizeof b, "%*d|%-*d|%.*s", 4, 1, 3, 2, 2, "hello");
     assert_string_equal(b, "   1|2  |he");
@@ -131,13 +132,35 @@ static void test_printf_floats(void **state)
 {
     (void)state;
     static const double values[] = {
-        0.0, -0.0, 1.0, 0.1, 0.5, 1.5, 2.5, 0.125, 3.14159265358979, -2.718281828, 123456.789,
-        1e-5, 9.9999999, 0.00049, 0.0005, 0.0015, 1e21, 1.7976931348623157e308,
-        4.9e-324, 2.2250738585072014e-308, 0.55, 0.43, 1e100, 6.02214076e23, 999999.5,
+        0.0,
+        -0.0,
+        1.0,
+        0.1,
+        0.5,
+        1.5,
+        2.5,
+        0.125,
+        3.14159265358979,
+        -2.718281828,
+        123456.789,
+        1e-5,
+        9.9999999,
+        0.00049,
+        0.0005,
+        0.0015,
+        1e21,
+        1.7976931348623157e308,
+        4.9e-324,
+        2.2250738585072014e-308,
+        0.55,
+        0.43,
+        1e100,
+        6.02214076e23,
+        999999.5,
     };
     static const char *const fmts[] = {
-        "%f", "%.0f", "%.1f", "%.2f", "%.3f", "%.10f", "%e", "%.0e", "%.3E", "%g", "%.3g",
-        "%.10g", "%G", "%10.2f", "%-10.2f|", "%+.1f", "%08.3f", "%#.0f",
+        "%f", "%.0f", "%.1f",  "%.2f", "%.3f",   "%.10f",    "%e",    "%.0e",   "%.3E",
+        "%g", "%.3g", "%.10g", "%G",   "%10.2f", "%-10.2f|", "%+.1f", "%08.3f", "%#.0f",
     };
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
         for (size_t j = 0; j < sizeof fmts / sizeof fmts[0]; j++)
@@ -155,8 +178,8 @@ static void test_printf_floats(void **state)
 static void test_f32_bits(void **state)
 {
     (void)state;
-    static const float values[] = {0.0f, -0.0f, 1.0f, 0.1f, 3.4e38f, 1e-45f, 1.17549435e-38f,
-                                   -2.5f, 0.553f};
+    static const float values[] = {0.0f,   -0.0f,           1.0f,  0.1f,  3.4e38f,
+                                   1e-45f, 1.17549435e-38f, -2.5f, 0.553f};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         double d = values[i];
         assert_int_equal(gl_f32_to_f64_bits(&values[i]), bits(d));
@@ -295,7 +318,7 @@ static void test_heap(void **state)
     libc_heap_stats(&st);
     assert_int_equal(st.free_bytes, initial); /* everything coalesced back */
     assert_int_equal(st.free_blocks, 1);
-    assert_null(gl_malloc(sizeof arena)); /* too big: NULL, not a crash */
+    assert_null(gl_malloc(sizeof arena));    /* too big: NULL, not a crash */
     assert_null(gl_calloc(SIZE_MAX / 2, 4)); /* overflow */
 
     /* double free is caught */
@@ -335,9 +358,8 @@ int main(void)
         cmocka_unit_test(test_printf_ints),   cmocka_unit_test(test_printf_truncation),
         cmocka_unit_test(test_printf_floats), cmocka_unit_test(test_f32_bits),
         cmocka_unit_test(test_strings),       cmocka_unit_test(test_mem_sizes),
-        cmocka_unit_test(test_strtol),
-        cmocka_unit_test(test_qsort),         cmocka_unit_test(test_heap),
-        cmocka_unit_test(test_fn_header),
+        cmocka_unit_test(test_strtol),        cmocka_unit_test(test_qsort),
+        cmocka_unit_test(test_heap),          cmocka_unit_test(test_fn_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
