@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funkd function registry: deployment validation, labels, status JSON, persistence. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gw.h"
+
+static struct gw_function **fns;
+static size_t nfns, capfns;
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int gw_valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= GW_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int gw_split_name(const char *full, char name[GW_NAME_MAX], char ns[GW_NAME_MAX])
+{
+    if (!gw_valid_name(full))
+        return 0;
+    const char *dot = strrchr(full, '.');
+    if (dot && dot != full && dot[1]) {
+        snprintf(name, GW_NAME_MAX, "%.*s", (int)(dot - full), full);
+        snprintf(ns, GW_NAME_MAX, "%s", dot + 1);
+    } else {
+        snprintf(name, GW_NAME_MAX, "%s", full);
+        snprintf(ns, GW_NAME_MAX, "%s", GW_DEFAULT_NS);
+    }
+    return 1;
+}
+
+void gw_fn_ref(struct gw_function *fn)
+{
+    pthread_mutex_lock(&reg_mu);
+    fn->refs++;
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static void fn_free(struct gw_function *fn)
+{
+    json_decref(fn->spec);
+    free(fn->elf);
+    for (size_t i = 0; fn->env && fn->env[i]; i++)
+        free(fn->env[i]);
+    free(fn->env);
+    for (size_t i = 0; fn->secrets && fn->secrets[i]; i++)
+        free(fn->secrets[i]);
+    free(fn->secrets);
+    pthread_mutex_destroy(&fn->mu);
+    pthread_cond_destroy(&fn->cv);
+    free(fn);
+}
+
+void gw_fn_put(struct gw_function *fn)
+{
+    if (!fn)
+        return;
+    pthread_mutex_lock(&reg_mu);
+    int last = --fn->refs == 0;
+    pthread_mutex_unlock(&reg_mu);
+    if (last)
+        fn_free(fn);
+}
+
+static ssize_t find_locked(const char *name, const char *ns)
+{
+    for (size_t i = 0; i < nfns; i++)
+        if (strcmp(fns[i]->name, name) == 0 && strcmp(fns[i]->ns, ns) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+struct gw_function *gw_fn_get(const char *name, const char *ns)
+{
+    pthread_mutex_lock(&reg_mu);
+    ssize_t i = find_locked(name, ns);
+    struct gw_function *fn = NULL;
+    if (i >= 0) {
+        fn = fns[i];
+        fn->refs++;
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return fn;
+}
+
+int gw_fn_count(void)
+{
+    pthread_mutex_lock(&reg_mu);
+    int n = (int)nfns;
+    pthread_mutex_unlock(&reg_mu);
+    return n;
+}
+
+/* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
+static uint64_t parse_mem(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1000, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1000 * 1000, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1000 * 1000 * 1000, end++;
+    if (*end == 'i' && mul > 1) {
+        mul = mul == 1000 ? 1024 : mul == 1000000 ? 1024 * 1024 : 1024ull * 1024 * 1024;
+        end++;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > (1ull << 42) / mul)
+        return 0;
+    return v * mul;
+}
+
+/* Finds an image: a path to an ELF, or the name of an installed unikernel. */
+static int resolve_image(const char *image, char *out, size_t outlen)
+{
+    struct stat st;
+    if (strchr(image, '/')) {
+        if (stat(image, &st) != 0)
+            return -errno;
+        if (S_ISDIR(st.st_mode))
+            return -EISDIR;
+        snprintf(out, outlen, "%s", image);
+        return 0;
+    }
+    const char *dirs = getenv("FUNK_UNIKERNEL_PATH");
+    char exe[PATH_MAX], buf[PATH_MAX * 2];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+    } else {
+        exe[0] = '\0';
+    }
+    snprintf(buf, sizeof buf, "%s%s%s/../unikernels", dirs ? dirs : "", dirs ? ":" : "", exe);
+    char *save = NULL;
+    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        char p[PATH_MAX * 2 + 16];
+        int l = strlen(image) > 4 && strcmp(image + strlen(image) - 4, ".elf") == 0;
+        snprintf(p, sizeof p, "%s/%s%s", d, image, l ? "" : ".elf");
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            char *r = realpath(p, NULL);
+            const char *src = r ? r : p;
+            size_t l2 = strlen(src);
+            if (l2 < outlen)
+                memcpy(out, src, l2 + 1);
+            free(r);
+            if (l2 < outlen)
+                return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static int read_file(const char *path, void **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    for (;;) {
+        if (!b) {
+            fclose(f);
+            return -ENOMEM;
+        }
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        if (cap >= (256u << 20)) {
+            free(b);
+            fclose(f);
+            return -EFBIG;
+        }
+        char *nb = realloc(b, cap *= 2);
+        if (!nb)
+            free(b);
+        b = nb;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(b);
+        return -EIO;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static const char *label(json_t *spec, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(spec, "labels"), key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *env_var(json_t *spec, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(spec, "envVars"), key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Seconds: "1.5", "2s", "500ms", "1m". -1 on a bad value. */
+static double parse_secs(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        v /= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60;
+    else if (*end && strcmp(end, "s") != 0)
+        return -1;
+    return v;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        goto bad;                                                                                  \
+    } while (0)
+
+/* Builds a function from a FunctionDeployment (validated); NULL with err on a bad one. */
+static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
+{
+    struct gw_function *fn = calloc(1, sizeof *fn);
+    if (!fn) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&fn->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fn->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    fn->refs = 1;
+    fn->spec = json_incref(spec);
+    if (!json_is_object(spec))
+        BAD("the body must be a JSON object (FunctionDeployment)");
+    json_t *svc = json_object_get(spec, "service"), *img = json_object_get(spec, "image");
+    json_t *nsj = json_object_get(spec, "namespace");
+    if (!json_is_string(svc) || !gw_valid_name(json_string_value(svc)) ||
+        strchr(json_string_value(svc), '.'))
+        BAD("'service' must be a name of letters, digits, '-' and '_'");
+    if (!json_is_string(img) || !json_string_length(img))
+        BAD("'image' is required (a unikernel ELF path or installed unikernel name)");
+    if (nsj && !json_is_null(nsj) && (!json_is_string(nsj) || (json_string_length(nsj) && !gw_valid_name(json_string_value(nsj)))))
+        BAD("'namespace' is not a valid name");
+    snprintf(fn->name, sizeof fn->name, "%s", json_string_value(svc));
+    snprintf(fn->ns, sizeof fn->ns, "%s",
+             json_is_string(nsj) && json_string_length(nsj) ? json_string_value(nsj) : GW_DEFAULT_NS);
+    snprintf(fn->key, sizeof fn->key, "%s.%s", fn->name, fn->ns);
+    json_object_set_new(spec, "namespace", json_string(fn->ns));
+
+    const char *fields[] = {"envVars", "labels", "annotations"};
+    for (int i = 0; i < 3; i++) {
+        json_t *o = json_object_get(spec, fields[i]);
+        if (o && !json_is_null(o) && !json_is_object(o))
+            BAD("'%s' must be an object of strings", fields[i]);
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) if (!json_is_string(v))
+            BAD("'%s.%s' must be a string", fields[i], k);
+    }
+    /* image */
+    char path[PATH_MAX];
+    int rc = resolve_image(json_string_value(img), path, sizeof path);
+    if (rc == -EISDIR)
+        BAD("image '%s' is a directory: OCI image layouts are not supported by this funkd yet",
+            json_string_value(img));
+    if (rc != 0)
+        BAD("image '%s' not found (a unikernel ELF path or installed unikernel name): %s",
+            json_string_value(img), strerror(-rc));
+    rc = read_file(path, &fn->elf, &fn->elf_len);
+    if (rc != 0)
+        BAD("image '%s': %s", path, strerror(-rc));
+    int funk = gw_elf_is_funk(fn->elf, fn->elf_len);
+    if (funk < 0)
+        BAD("image '%s' is not an ELF unikernel", path);
+    /* mode and invocation */
+    const char *m = label(spec, "com.funk.mode");
+    if (!m || strcmp(m, "per-request") == 0)
+        fn->mode = GW_MODE_PER_REQUEST;
+    else if (strcmp(m, "warm") == 0)
+        fn->mode = GW_MODE_WARM;
+    else if (strcmp(m, "snapshot") == 0)
+        BAD("label com.funk.mode=snapshot is not supported by this funkd yet (use per-request or warm)");
+    else
+        BAD("label com.funk.mode: '%s' is not per-request or warm", m);
+    const char *inv = label(spec, "com.funk.invoke");
+    if (inv && strcmp(inv, "console") != 0 && strcmp(inv, "fn") != 0)
+        BAD("label com.funk.invoke: '%s' is not fn or console", inv);
+    fn->console = inv ? strcmp(inv, "console") == 0 : !funk;
+    if (fn->console && fn->mode == GW_MODE_WARM)
+        BAD("console-mode functions (plain Solo5 guests) cannot be warm");
+    /* timeouts and limits (labels first, then of-watchdog's envVars names) */
+    fn->timeout = gw_cfg.timeout;
+    const char *t = label(spec, "com.funk.timeout");
+    if (!t)
+        t = env_var(spec, "exec_timeout");
+    if (t && ((fn->timeout = parse_secs(t)) <= 0 || fn->timeout > 3600))
+        BAD("timeout '%s' is not a duration between 0 and 1h", t);
+    fn->idle_timeout = gw_cfg.idle_timeout;
+    if ((t = label(spec, "com.funk.idle_timeout")) &&
+        ((fn->idle_timeout = parse_secs(t)) <= 0 || fn->idle_timeout > 86400))
+        BAD("label com.funk.idle_timeout: '%s' is not a duration", t);
+    const char *mi = label(spec, "com.funk.max_inflight");
+    if (!mi)
+        mi = env_var(spec, "max_inflight");
+    if (mi && parse_int(mi, 0, 1000000, &fn->max_inflight) != 0)
+        BAD("max_inflight '%s' is not a number", mi);
+    fn->scale_min = 0;
+    fn->scale_max = 5;
+    if ((t = label(spec, "com.openfaas.scale.min")) && parse_int(t, 0, 1000, &fn->scale_min) != 0)
+        BAD("label com.openfaas.scale.min: '%s' is not a number 0..1000", t);
+    if ((t = label(spec, "com.openfaas.scale.max")) && parse_int(t, 1, 1000, &fn->scale_max) != 0)
+        BAD("label com.openfaas.scale.max: '%s' is not a number 1..1000", t);
+    if (fn->scale_min > fn->scale_max)
+        BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
+    fn->mem_bytes = 8u << 20;
+    json_t *mem = json_object_get(json_object_get(spec, "limits"), "memory");
+    if (mem && !json_is_null(mem)) {
+        uint64_t b = json_is_string(mem) ? parse_mem(json_string_value(mem)) : 0;
+        if (b == 0 || b > (4ull << 30))
+            BAD("limits.memory must be like \"64M\" (at most 4G)");
+        b = (b + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+        fn->mem_bytes = (size_t)b;
+    }
+    /* env */
+    json_t *ev = json_object_get(spec, "envVars");
+    fn->env = calloc(json_object_size(ev) + 1, sizeof *fn->env);
+    size_t k = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(ev, key, val)
+    {
+        if (!*key || strchr(key, '='))
+            BAD("envVars: '%s' is not a variable name", key);
+        size_t l = strlen(key) + json_string_length(val) + 2;
+        fn->env[k] = malloc(l);
+        if (fn->env[k])
+            snprintf(fn->env[k++], l, "%s=%s", key, json_string_value(val));
+    }
+    /* secrets must exist, as in OpenFaaS providers */
+    json_t *sec = json_object_get(spec, "secrets");
+    if (sec && !json_is_null(sec) && !json_is_array(sec))
+        BAD("'secrets' must be an array of names");
+    fn->secrets = calloc(json_array_size(sec) + 1, sizeof *fn->secrets);
+    size_t si;
+    json_array_foreach(sec, si, val)
+    {
+        if (!json_is_string(val) || !gw_valid_name(json_string_value(val)))
+            BAD("'secrets' must be an array of names");
+        char *v = gw_secret_get(json_string_value(val), fn->ns);
+        if (!v)
+            BAD("secret '%s' does not exist in namespace %s", json_string_value(val), fn->ns);
+        free(v);
+        fn->secrets[si] = strdup(json_string_value(val));
+    }
+    return fn;
+bad:
+    fn_free(fn);
+    return NULL;
+}
+
+/* Inserts or replaces (update) fn in the registry; takes the caller's reference. */
+static void install(struct gw_function *fn)
+{
+    struct gw_function *old = NULL;
+    pthread_mutex_lock(&reg_mu);
+    ssize_t i = find_locked(fn->name, fn->ns);
+    if (i >= 0) {
+        old = fns[i];
+        fns[i] = fn;
+    } else {
+        if (nfns == capfns) {
+            capfns = capfns ? capfns * 2 : 16;
+            fns = realloc(fns, capfns * sizeof *fns);
+        }
+        fns[nfns++] = fn;
+    }
+    pthread_mutex_unlock(&reg_mu);
+    if (old) {
+        pthread_mutex_lock(&old->mu);
+        old->deleted = 1;
+        uint64_t inv = old->invocations;
+        pthread_mutex_unlock(&old->mu);
+        fn->invocations = inv;
+        gw_fn_stop_instances(old, 0);
+        gw_fn_put(old);
+    }
+    gw_fn_ensure_instances(fn);
+}
+
+int gw_fn_deploy(json_t *spec, int update, char *err, size_t errlen)
+{
+    struct gw_function *fn = fn_build(spec, err, errlen);
+    if (!fn)
+        return -EINVAL;
+    struct gw_function *old = gw_fn_get(fn->name, fn->ns);
+    if (update && !old) {
+        snprintf(err, errlen, "function %s not found in namespace %s", fn->name, fn->ns);
+        fn_free(fn);
+        return -ENOENT;
+    }
+    if (old) {
+        snprintf(fn->created_at, sizeof fn->created_at, "%s", old->created_at);
+        fn->replicas = old->replicas;
+        gw_fn_put(old);
+    } else {
+        gw_rfc3339(gw_wall(), fn->created_at);
+        fn->replicas = 0;
+    }
+    char *s = json_dumps(fn->spec, JSON_COMPACT);
+    int rc = s ? gw_store_fn_put(fn->name, fn->ns, s, fn->created_at) : -ENOMEM;
+    free(s);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot store the function: %s", strerror(-rc));
+        fn_free(fn);
+        return -EIO;
+    }
+    install(fn);
+    gw_info("%s %s (%s, %s, %zu MiB)", update ? "updated" : "deployed", fn->key,
+            fn->mode == GW_MODE_WARM ? "warm" : "per-request", fn->console ? "console" : "fn",
+            fn->mem_bytes >> 20);
+    return 0;
+}
+
+int gw_fn_delete(const char *name, const char *ns)
+{
+    pthread_mutex_lock(&reg_mu);
+    ssize_t i = find_locked(name, ns);
+    struct gw_function *fn = NULL;
+    if (i >= 0) {
+        fn = fns[i];
+        fns[i] = fns[--nfns];
+    }
+    pthread_mutex_unlock(&reg_mu);
+    if (!fn)
+        return -ENOENT;
+    gw_store_fn_del(name, ns);
+    pthread_mutex_lock(&fn->mu);
+    fn->deleted = 1;
+    pthread_mutex_unlock(&fn->mu);
+    gw_fn_stop_instances(fn, 0);
+    gw_fn_put(fn);
+    gw_info("deleted %s.%s", name, ns);
+    return 0;
+}
+
+int gw_fn_scale(const char *name, const char *ns, int replicas)
+{
+    struct gw_function *fn = gw_fn_get(name, ns);
+    if (!fn)
+        return -ENOENT;
+    if (replicas > fn->scale_max)
+        replicas = fn->scale_max;
+    gw_store_fn_scale(name, ns, replicas);
+    pthread_mutex_lock(&fn->mu);
+    fn->replicas = replicas;
+    pthread_mutex_unlock(&fn->mu);
+    if (fn->mode == GW_MODE_WARM) {
+        gw_fn_stop_instances(fn, replicas > fn->scale_min ? replicas : fn->scale_min);
+        gw_fn_ensure_instances(fn);
+    }
+    gw_fn_put(fn);
+    return 0;
+}
+
+json_t *gw_fn_status(struct gw_function *fn)
+{
+    json_t *s = json_object();
+    json_t *sp = fn->spec;
+    json_object_set_new(s, "name", json_string(fn->name));
+    json_object_set(s, "image", json_object_get(sp, "image"));
+    json_object_set_new(s, "namespace", json_string(fn->ns));
+    const char *copy[] = {"envProcess", "envVars", "constraints", "secrets", "labels",
+                          "annotations", "limits", "requests", "readOnlyRootFilesystem"};
+    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
+        json_t *v = json_object_get(sp, copy[i]);
+        if (v && !json_is_null(v))
+            json_object_set(s, copy[i], v);
+    }
+    pthread_mutex_lock(&fn->mu);
+    uint64_t inv = fn->invocations;
+    int ninst = fn->ninst, nstart = fn->nstarting;
+    pthread_mutex_unlock(&fn->mu);
+    int replicas, avail;
+    if (fn->mode == GW_MODE_WARM) {
+        replicas = ninst;
+        avail = ninst - nstart;
+    } else {
+        /* every call boots its own VM: always ready */
+        replicas = avail = 1;
+    }
+    json_object_set_new(s, "invocationCount", json_integer((json_int_t)inv));
+    json_object_set_new(s, "replicas", json_integer(replicas));
+    json_object_set_new(s, "availableReplicas", json_integer(avail));
+    json_object_set_new(s, "createdAt", json_string(fn->created_at));
+    json_object_set_new(s, "usage", json_pack("{s:f,s:I}", "cpu", 0.0, "totalMemoryBytes",
+                                              (json_int_t)fn->mem_bytes * (replicas ? replicas : 0)));
+    /* funk's own fields (ignored by OpenFaaS clients) */
+    json_object_set_new(s, "mode", json_string(fn->mode == GW_MODE_WARM ? "warm" : "per-request"));
+    json_object_set_new(s, "invocation", json_string(fn->console ? "console" : "fn"));
+    json_object_set_new(s, "isolation", json_string("kvm"));
+    json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));
+    return s;
+}
+
+json_t *gw_fn_list(const char *ns)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&reg_mu);
+    size_t n = nfns;
+    struct gw_function **copy = malloc((n + 1) * sizeof *copy);
+    size_t k = 0;
+    for (size_t i = 0; copy && i < n; i++)
+        if (!ns || strcmp(fns[i]->ns, ns) == 0) {
+            fns[i]->refs++;
+            copy[k++] = fns[i];
+        }
+    pthread_mutex_unlock(&reg_mu);
+    for (size_t i = 0; i < k; i++) {
+        json_array_append_new(arr, gw_fn_status(copy[i]));
+        gw_fn_put(copy[i]);
+    }
+    free(copy);
+    return arr;
+}
+
+void gw_fn_namespaces(json_t *arr)
+{
+    json_array_append_new(arr, json_string(GW_DEFAULT_NS));
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < nfns; i++) {
+        int seen = 0;
+        size_t j;
+        json_t *v;
+        json_array_foreach(arr, j, v) seen |= strcmp(json_string_value(v), fns[i]->ns) == 0;
+        if (!seen)
+            json_array_append_new(arr, json_string(fns[i]->ns));
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+void gw_instances_count(int *idle, int *busy)
+{
+    *idle = *busy = 0;
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < nfns; i++) {
+        int a, b;
+        gw_fn_instances(fns[i], &a, &b);
+        *idle += a;
+        *busy += b;
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static void load_one(const char *spec, const char *created, int replicas, void *opaque)
+{
+    int *n = opaque;
+    json_error_t je;
+    json_t *j = json_loads(spec, 0, &je);
+    char err[512];
+    struct gw_function *fn = j ? fn_build(j, err, sizeof err) : NULL;
+    if (!fn) {
+        gw_err("stored function cannot be restored: %s", j ? err : je.text);
+        json_decref(j);
+        return;
+    }
+    json_decref(j);
+    snprintf(fn->created_at, sizeof fn->created_at, "%s", created);
+    fn->replicas = replicas;
+    install(fn);
+    (*n)++;
+}
+
+int gw_fn_load_all(void)
+{
+    int n = 0;
+    int rc = gw_store_fn_each(load_one, &n);
+    return rc < 0 ? rc : n;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funkd internals shared by its parts: config, functions, invocations, store, queue, metrics. */
+#ifndef FUNK_GW_H
+#define FUNK_GW_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define GW_DEFAULT_NS "openfaas-fn"
+#define GW_NAME_MAX 128
+
+/* ---- logging ------------------------------------------------------------------------------ */
+enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARN = 1, GW_LOG_INFO = 2, GW_LOG_DEBUG = 3 };
+extern int gw_log_level;
+void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define gw_err(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
+#define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
+#define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
+#define gw_dbg(...) gw_log(GW_LOG_DEBUG, __VA_ARGS__)
+
+double gw_now(void);      /* monotonic seconds */
+double gw_wall(void);     /* Unix seconds */
+void gw_rfc3339(double unix_s, char out[40]);
+void gw_uuid(char out[37]);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+struct gw_config {
+    const char *listen_host;
+    unsigned listen_port;
+    const char *state_dir;
+    const char *secrets_dir;
+    int auth;
+    char *auth_user, *auth_pass;
+    size_t max_body;       /* bytes; larger requests get 413 */
+    double timeout;        /* default function exec timeout, seconds */
+    double read_timeout;   /* idle HTTP connection timeout, seconds */
+    double idle_timeout;   /* default warm-instance idle timeout, seconds */
+    unsigned pool_size;    /* pre-created VM shells per memory size */
+    unsigned async_workers;
+    unsigned callback_retries;
+    double callback_backoff; /* first retry delay, doubled each time */
+};
+extern struct gw_config gw_cfg;
+
+/* ---- functions ---------------------------------------------------------------------------- */
+enum gw_mode { GW_MODE_PER_REQUEST = 0, GW_MODE_WARM = 1 };
+
+struct gw_req;
+struct gw_inst;
+
+struct gw_function {
+    char name[GW_NAME_MAX];
+    char ns[GW_NAME_MAX];
+    char key[2 * GW_NAME_MAX + 2]; /* name.ns */
+    json_t *spec;                  /* the stored FunctionDeployment */
+    char created_at[40];
+    void *elf;
+    size_t elf_len;
+    int console;     /* plain Solo5 guest or com.funk.invoke=console: body as cmdline */
+    enum gw_mode mode;
+    size_t mem_bytes;
+    double timeout;
+    double idle_timeout;
+    int max_inflight; /* 0: no limit */
+    int scale_min, scale_max;
+    char **env;       /* envVars as KEY=VALUE (secrets are added per instance) */
+    char **secrets;   /* secret names */
+    int refs;         /* guarded by the registry lock */
+    int deleted;
+    /* runtime, guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int replicas;  /* desired replicas (scale-function) */
+    int inflight;
+    int ninst, nidle, nstarting;
+    struct gw_req *qhead, *qtail; /* warm: requests waiting for an instance */
+    struct gw_inst *insts;
+    uint64_t invocations;
+    uint64_t next_inst;
+};
+
+/* Registry: lookups take a reference; gw_fn_put drops it. */
+int gw_fn_deploy(json_t *spec, int update, char *err, size_t errlen); /* 0, -ENOENT, -EINVAL */
+int gw_fn_delete(const char *name, const char *ns);
+struct gw_function *gw_fn_get(const char *name, const char *ns);
+void gw_fn_put(struct gw_function *fn);
+json_t *gw_fn_status(struct gw_function *fn);
+json_t *gw_fn_list(const char *ns);
+int gw_fn_count(void);
+int gw_fn_scale(const char *name, const char *ns, int replicas);
+int gw_fn_load_all(void);
+void gw_fn_namespaces(json_t *arr);
+/* Splits "name[.ns]" into parts; false if the name is invalid. */
+int gw_split_name(const char *full, char name[GW_NAME_MAX], char ns[GW_NAME_MAX]);
+int gw_valid_name(const char *s);
+
+/* ---- invocation --------------------------------------------------------------------------- */
+struct gw_call {
+    /* request */
+    const char *method, *path, *query;
+    const char *headers; /* "Name: value\n" lines */
+    size_t headers_len;
+    const void *body;
+    size_t body_len;
+    uint64_t id;
+    char call_id[64];
+    /* response */
+    unsigned status;
+    char *resp_headers;
+    size_t resp_headers_len;
+    char *resp_body;
+    size_t resp_body_len;
+    char reason[300];
+    double duration;
+    double boot; /* seconds from load to first FN_RECV, 0 when unknown */
+};
+/* Runs one call of fn; always fills status (502/504/429/503 on failures). */
+void gw_invoke(struct gw_function *fn, struct gw_call *c);
+void gw_call_free(struct gw_call *c);
+int gw_pool_init(void);
+void gw_pool_stop(void);
+void gw_fn_stop_instances(struct gw_function *fn, int keep);
+void gw_fn_ensure_instances(struct gw_function *fn);
+int gw_pool_ready(void);
+void gw_fn_instances(struct gw_function *fn, int *idle, int *busy);
+void gw_instances_count(int *idle, int *busy); /* over all functions */
+void gw_fn_ref(struct gw_function *fn);
+
+/* ---- store (SQLite) ----------------------------------------------------------------------- */
+int gw_store_open(const char *dir);
+void gw_store_close(void);
+int gw_store_fn_put(const char *name, const char *ns, const char *spec, const char *created);
+int gw_store_fn_del(const char *name, const char *ns);
+int gw_store_fn_scale(const char *name, const char *ns, int replicas);
+typedef void (*gw_store_fn_cb)(const char *spec, const char *created, int replicas, void *opaque);
+int gw_store_fn_each(gw_store_fn_cb cb, void *opaque);
+/* secrets: 0, -EEXIST (create), -ENOENT (update/delete) */
+int gw_secret_set(const char *name, const char *ns, const void *val, size_t len, int create);
+int gw_secret_del(const char *name, const char *ns);
+char *gw_secret_get(const char *name, const char *ns); /* malloc'd, NUL-terminated, or NULL */
+json_t *gw_secret_list(const char *ns);
+
+/* ---- async queue -------------------------------------------------------------------------- */
+struct gw_job {
+    int64_t id;
+    char call_id[64];
+    char fn[2 * GW_NAME_MAX + 2];
+    char *method, *path, *query, *headers, *callback;
+    void *body;
+    size_t body_len;
+};
+int gw_queue_put(const struct gw_job *j); /* durable when it returns 0 */
+int gw_queue_start(void);
+void gw_queue_kick(void);
+void gw_queue_stop(void);
+int gw_queue_pending(void);
+/* Claims the oldest due job: 1 with *j filled (and *state 0 "to run" or 2 "to deliver", then
+ * *res holds the stored result), 0 when none is due, negative errno. */
+int gw_store_job_claim(double now, struct gw_job *j, int *state, struct gw_call *res);
+int gw_store_job_result(int64_t id, const struct gw_call *c);
+/* delivered: delete; else retry at retry_at (> 0) or give up (0). */
+int gw_store_job_finish(int64_t id, int delivered, double retry_at);
+int gw_store_job_attempts(int64_t id);
+void gw_job_free(struct gw_job *j);
+
+/* ---- metrics and logs --------------------------------------------------------------------- */
+void gw_metrics_started(const char *fn);
+void gw_metrics_done(const char *fn, unsigned code, double seconds);
+void gw_metrics_boot(double seconds);
+char *gw_metrics_render(size_t *len);
+
+void gw_logs_add(const char *fn, const char *instance, const char *text, size_t len);
+/* Streams log lines of fn to a response; see logs.c. */
+struct MHD_Response;
+struct MHD_Response *gw_logs_response(const char *fn, long tail, int follow, double since);
+void gw_logs_shutdown(void);
+
+/* ---- ELF --------------------------------------------------------------------------------- */
+/* 1: the image carries the funk note, 0: plain Solo5 guest, negative errno: not an ELF. */
+int gw_elf_is_funk(const void *elf, size_t len);
+
+extern volatile int gw_stopping;
+
+int gw_http_start(void);
+void gw_http_stop(void);
+
+#endif /* FUNK_GW_H */

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funkd: the funk serverless gateway (OpenFaaS API, unikernel functions); options and start-up. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw.h"
+
+struct gw_config gw_cfg = {
+    .listen_host = "127.0.0.1",
+    .listen_port = 8080,
+    .max_body = 8u << 20,
+    .timeout = 30,
+    .read_timeout = 30,
+    .idle_timeout = 60,
+    .pool_size = 4,
+    .async_workers = 2,
+    .callback_retries = 8,
+    .callback_backoff = 0.2,
+};
+volatile int gw_stopping;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: funkd [OPTIONS]\n"
+            "The funk gateway: serves the OpenFaaS REST API and runs functions as unikernels.\n"
+            "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080)\n"
+            "  --state-dir DIR        SQLite state: functions, secrets, async jobs\n"
+            "                         (default $FUNK_STATE_DIR or ./funk-state)\n"
+            "  --secrets-dir DIR      holds basic-auth-user and basic-auth-password\n"
+            "                         (default STATE_DIR/secrets)\n"
+            "  --auth                 require basic auth on /system/* (credentials from the\n"
+            "                         secrets dir; /function/*, /async-function/*, /healthz stay open)\n"
+            "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
+            "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
+            "                         per function: label com.funk.timeout or envVars exec_timeout)\n"
+            "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
+            "                         per function: label com.funk.idle_timeout)\n"
+            "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
+            "  --pool N               pre-created VM shells per memory size (default 4)\n"
+            "  --async-workers N      threads running async jobs (default 2)\n"
+            "  --callback-retries N   attempts to deliver an async result (default 8)\n"
+            "  --log-level LEVEL      error, warn, info (default) or debug\n"
+            "  -h, --help             this text\n"
+            "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
+            "com.funk.max_inflight=N (warm: 429 above it), com.openfaas.scale.min/max.\n");
+}
+
+static int bad(const char *opt, const char *val)
+{
+    fprintf(stderr, "funkd: %s: bad value '%s' (see funkd --help)\n", opt, val);
+    return 2;
+}
+
+static char *read_trimmed(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = buf;
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\n' || s[l - 1] == '\t' || s[l - 1] == '\r'))
+        s[--l] = '\0';
+    return strdup(s);
+}
+
+static int parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo) || !(v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'},     {"state-dir", required_argument, 0, 's'},
+        {"secrets-dir", required_argument, 0, 'S'}, {"auth", no_argument, 0, 'a'},
+        {"max-body", required_argument, 0, 'b'},   {"timeout", required_argument, 0, 't'},
+        {"idle-timeout", required_argument, 0, 'i'}, {"read-timeout", required_argument, 0, 'r'},
+        {"pool", required_argument, 0, 'p'},       {"async-workers", required_argument, 0, 'w'},
+        {"callback-retries", required_argument, 0, 'R'}, {"log-level", required_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    const char *state = getenv("FUNK_STATE_DIR");
+    const char *secrets = NULL;
+    static char host[256];
+    int o;
+    double v;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l': {
+            const char *colon = strrchr(optarg, ':');
+            char *end;
+            long port = colon ? strtol(colon + 1, &end, 10) : -1;
+            if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof host || *end ||
+                port < 0 || port > 65535 || !colon[1])
+                return bad("--listen", optarg);
+            memcpy(host, optarg, (size_t)(colon - optarg));
+            host[colon - optarg] = '\0';
+            gw_cfg.listen_host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+            gw_cfg.listen_port = (unsigned)port;
+            break;
+        }
+        case 's': state = optarg; break;
+        case 'S': secrets = optarg; break;
+        case 'a': gw_cfg.auth = 1; break;
+        case 'b':
+            if (parse_num(optarg, 1, 1u << 30, &v))
+                return bad("--max-body", optarg);
+            gw_cfg.max_body = (size_t)v;
+            break;
+        case 't':
+            if (parse_num(optarg, 0.001, 3600, &gw_cfg.timeout))
+                return bad("--timeout", optarg);
+            break;
+        case 'i':
+            if (parse_num(optarg, 0.001, 86400, &gw_cfg.idle_timeout))
+                return bad("--idle-timeout", optarg);
+            break;
+        case 'r':
+            if (parse_num(optarg, 1, 3600, &gw_cfg.read_timeout))
+                return bad("--read-timeout", optarg);
+            break;
+        case 'p':
+            if (parse_num(optarg, 0, 64, &v))
+                return bad("--pool", optarg);
+            gw_cfg.pool_size = (unsigned)v;
+            break;
+        case 'w':
+            if (parse_num(optarg, 1, 64, &v))
+                return bad("--async-workers", optarg);
+            gw_cfg.async_workers = (unsigned)v;
+            break;
+        case 'R':
+            if (parse_num(optarg, 1, 100, &v))
+                return bad("--callback-retries", optarg);
+            gw_cfg.callback_retries = (unsigned)v;
+            break;
+        case 'L':
+            if (strcmp(optarg, "error") == 0)
+                gw_log_level = GW_LOG_ERROR;
+            else if (strcmp(optarg, "warn") == 0)
+                gw_log_level = GW_LOG_WARN;
+            else if (strcmp(optarg, "info") == 0)
+                gw_log_level = GW_LOG_INFO;
+            else if (strcmp(optarg, "debug") == 0)
+                gw_log_level = GW_LOG_DEBUG;
+            else
+                return bad("--log-level", optarg);
+            break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "(see funkd --help)\n"); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "funkd: unexpected argument '%s' (see funkd --help)\n", argv[optind]);
+        return 2;
+    }
+    gw_cfg.state_dir = state && *state ? state : "funk-state";
+    static char secdir[4096];
+    if (!secrets) {
+        snprintf(secdir, sizeof secdir, "%s/secrets", gw_cfg.state_dir);
+        secrets = secdir;
+    }
+    gw_cfg.secrets_dir = secrets;
+    if (gw_cfg.auth) {
+        gw_cfg.auth_user = read_trimmed(secrets, "basic-auth-user");
+        gw_cfg.auth_pass = read_trimmed(secrets, "basic-auth-password");
+        if (!gw_cfg.auth_user || !gw_cfg.auth_pass || !*gw_cfg.auth_user || !*gw_cfg.auth_pass) {
+            fprintf(stderr, "funkd: --auth needs non-empty files basic-auth-user and "
+                            "basic-auth-password in %s\n", secrets);
+            return 2;
+        }
+    }
+
+    /* SIGINT/SIGTERM go to sigwait below; every other thread inherits the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (gw_store_open(gw_cfg.state_dir) != 0)
+        return 1;
+    if (gw_pool_init() != 0) {
+        gw_err("cannot start the VM pool");
+        return 1;
+    }
+    int n = gw_fn_load_all();
+    if (n > 0)
+        gw_info("restored %d function(s) from %s", n, gw_cfg.state_dir);
+    if (gw_http_start() != 0)
+        return 1;
+    if (gw_queue_start() != 0) {
+        gw_err("cannot start the async workers");
+        return 1;
+    }
+    gw_info("listening on http://%s:%u (state %s, auth %s)", gw_cfg.listen_host, gw_cfg.listen_port,
+            gw_cfg.state_dir, gw_cfg.auth ? "on" : "off");
+    int sig = 0;
+    sigwait(&set, &sig);
+    gw_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    gw_stopping = 1;
+    gw_logs_shutdown();
+    gw_queue_stop();
+    gw_http_stop();
+    gw_pool_stop();
+    gw_store_close();
+    return 0;
+}

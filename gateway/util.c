@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funkd helpers: levelled logging, clocks, RFC 3339 times, call ids, ELF note probe. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <funk/abi/funk.h>
+
+#include "gw.h"
+
+int gw_log_level = GW_LOG_INFO;
+
+void gw_log(int level, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    if (level > gw_log_level)
+        return;
+    char line[1024];
+    char ts[40];
+    gw_rfc3339(gw_wall(), ts);
+    int n = snprintf(line, sizeof line, "%s funkd %s: ", ts, names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t l = strlen(line);
+    line[l++] = '\n';
+    /* one write per line so that concurrent threads do not interleave */
+    ssize_t w = write(2, line, l);
+    (void)w;
+}
+
+double gw_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double gw_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void gw_rfc3339(double unix_s, char out[40])
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    long ms = (long)((unix_s - (double)t) * 1000.0);
+    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+void gw_uuid(char out[37])
+{
+    static __thread int fd = -1;
+    unsigned char b[16];
+    if (fd < 0)
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+        /* no entropy source: fall back to time and address bits (unique enough for call ids) */
+        uint64_t t = (uint64_t)(gw_wall() * 1e9), a = (uint64_t)(uintptr_t)&t;
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &a, 8);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+int gw_elf_is_funk(const void *elf, size_t len)
+{
+    const unsigned char *b = elf;
+    Elf64_Ehdr eh;
+    if (len < sizeof eh)
+        return -ENOEXEC;
+    memcpy(&eh, b, sizeof eh);
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+        return -ENOEXEC;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, b + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE || ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
+            continue;
+        uint64_t off = ph.p_offset, end = ph.p_offset + ph.p_filesz;
+        while (end - off >= 12) {
+            uint32_t nh[3];
+            memcpy(nh, b + off, 12);
+            uint64_t nsz = ((uint64_t)nh[0] + 3) & ~3ull, dsz = ((uint64_t)nh[1] + 3) & ~3ull;
+            if (nsz + dsz > end - off - 12)
+                break;
+            if (nh[0] == sizeof FUNK_NOTE_OWNER && nh[2] == FUNK_NOTE_TYPE &&
+                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0)
+                return 1;
+            off += 12 + nsz + dsz;
+        }
+    }
+    return 0;
+}
