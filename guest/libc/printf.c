@@ -87,10 +87,37 @@ static void out_field(struct out *o, const struct spec *sp, const char *prefix, 
         out_pad(o, ' ', pad);
 }
 
+/* "00" .. "99": two decimal digits per division (every guest instruction counts under PVM). */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes v in decimal so that it ends just before `end`; returns where it starts. */
+static char *u64_dec(char *end, uint64_t v)
+{
+    while (v >= 100) {
+        uint64_t q = v / 100;
+        unsigned r = (unsigned)(v - q * 100);
+        end -= 2;
+        end[0] = digit_pairs[2 * r];
+        end[1] = digit_pairs[2 * r + 1];
+        v = q;
+    }
+    if (v >= 10) {
+        end -= 2;
+        end[0] = digit_pairs[2 * v];
+        end[1] = digit_pairs[2 * v + 1];
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
 static void fmt_int(struct out *o, const struct spec *sp, uint64_t v, bool neg)
 {
-    char tmp[24];
-    int n = 0;
+    char buf[24];
+    int pos = sizeof buf; /* digits are written right to left, ending at buf[23] */
     unsigned base = 10;
     const char *digits = "0123456789abcdef";
     if (sp->conv == 'x' || sp->conv == 'p')
@@ -100,25 +127,21 @@ static void fmt_int(struct out *o, const struct spec *sp, uint64_t v, bool neg)
         digits = "0123456789ABCDEF";
     } else if (sp->conv == 'o')
         base = 8;
-    if (base == 10) {
-        /* constant divisor: multiply-and-shift instead of an emulated div per digit */
-        while (v != 0) {
-            tmp[n++] = (char)('0' + v % 10);
-            v /= 10;
-        }
+    if (v == 0) {
+        /* Precision 0 with value 0 prints no digits at all (C11 7.21.6.1). */
+        if (sp->prec != 0)
+            buf[--pos] = '0';
+    } else if (base == 10) {
+        pos = (int)(u64_dec(buf + sizeof buf, v) - buf);
     } else {
         unsigned shift = base == 16 ? 4 : 3;
         while (v != 0) {
-            tmp[n++] = digits[v & (base - 1)];
+            buf[--pos] = digits[v & (base - 1)];
             v >>= shift;
         }
     }
-    /* Precision 0 with value 0 prints no digits at all (C11 7.21.6.1). */
-    if (n == 0 && sp->prec != 0)
-        tmp[n++] = '0';
-    char body[24];
-    for (int i = 0; i < n; i++)
-        body[i] = tmp[n - 1 - i];
+    const char *body = buf + pos;
+    int n = (int)sizeof buf - pos;
     const char *prefix = "";
     if (neg)
         prefix = "-";
@@ -308,6 +331,37 @@ static size_t layout_exp(char *body, const char *s, int n, int dp, int prec, boo
     return k;
 }
 
+/* %f fast path: round(m * 2^e2 * 10^prec) exactly with 128-bit integers when it fits in 64 bits
+ * (prec <= 9): a few dozen instructions instead of the big-number expansion. Returns false when
+ * the value is out of its range. */
+static const uint32_t pow10_u32[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
+
+static bool fixed_scaled(uint64_t mant, int e2, int prec, uint64_t *out)
+{
+    unsigned __int128 x = (unsigned __int128)mant * pow10_u32[prec]; /* < 2^83 */
+    if (e2 >= 0) {
+        if (e2 > 63 || (x >> (64 - e2)) != 0)
+            return false;
+        *out = (uint64_t)(x << e2);
+        return true;
+    }
+    int k = -e2;
+    if (k >= 128) {
+        *out = 0; /* below 2^-45 after scaling: rounds to zero */
+        return true;
+    }
+    unsigned __int128 q = x >> k;
+    unsigned __int128 rem = x - (q << k);
+    unsigned __int128 half = (unsigned __int128)1 << (k - 1);
+    if (rem > half || (rem == half && (q & 1)))
+        q++; /* round half to even, like the exact path */
+    if ((q >> 64) != 0)
+        return false;
+    *out = (uint64_t)q;
+    return true;
+}
+
 static void fmt_float(struct out *o, const struct spec *sp, uint64_t bits)
 {
     static char s[DIGITS_MAX];
@@ -325,6 +379,27 @@ static void fmt_float(struct out *o, const struct spec *sp, uint64_t bits)
         out_field(o, &s2, prefix, 0, t, 3);
         return;
     }
+    int prec = sp->prec < 0 ? 6 : sp->prec;
+    if ((sp->conv == 'f' || sp->conv == 'F') && prec <= 9) {
+        uint64_t mant = bexp == 0 ? frac : frac | (1ull << 52);
+        uint64_t scaled;
+        if (fixed_scaled(mant, (bexp == 0 ? 1 : bexp) - 1075, prec, &scaled)) {
+            char fb[40];
+            char *end = fb + sizeof fb;
+            char *p = end;
+            if (prec > 0) {
+                char *start = u64_dec(end, scaled % pow10_u32[prec]);
+                while (end - start < prec)
+                    *--start = '0';
+                p = start;
+            }
+            if (prec > 0 || sp->alt)
+                *--p = '.';
+            p = u64_dec(p, scaled / pow10_u32[prec]);
+            out_field(o, &s2, prefix, 0, p, (size_t)(end - p));
+            return;
+        }
+    }
     int n, dp;
     if (bexp == 0 && frac == 0) {
         s[0] = '0';
@@ -336,7 +411,6 @@ static void fmt_float(struct out *o, const struct spec *sp, uint64_t bits)
         n = decimal_expand(mant, e2, s, &dp);
     }
     bool zero = n == 1 && s[0] == '0';
-    int prec = sp->prec < 0 ? 6 : sp->prec;
     if (prec > 350)
         prec = 350;
     size_t len;

@@ -175,6 +175,29 @@ static void test_printf_floats(void **state)
     assert_true(strcmp(b, "inf -INF nan") == 0 || strcmp(b, "inf -INF -nan") == 0);
 }
 
+/* Random doubles of every magnitude: the %f fast path (128-bit) and the exact big-number path
+ * must both agree with the host's printf. */
+static void test_printf_floats_random(void **state)
+{
+    (void)state;
+    static const char *const fmts[] = {"%f", "%.0f", "%.1f", "%.3f", "%.9f", "%.12f", "%e", "%g"};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 3000; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        /* exponents concentrated where the fast path switches (|v| around 1e-12 .. 1e20) */
+        uint64_t exp = i % 3 == 0 ? (seed >> 52) & 0x7ff : 1023 - 45 + ((seed >> 52) % 110);
+        if (exp == 0x7ff)
+            exp = 0x7fe;
+        uint64_t b = (seed & 0x800fffffffffffffull) | (exp << 52);
+        double d;
+        memcpy(&d, &b, sizeof d);
+        for (size_t j = 0; j < sizeof fmts / sizeof fmts[0]; j++)
+            check_float(fmts[j], d);
+    }
+}
+
 static void test_f32_bits(void **state)
 {
     (void)state;
@@ -356,10 +379,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printf_ints),   cmocka_unit_test(test_printf_truncation),
-        cmocka_unit_test(test_printf_floats), cmocka_unit_test(test_f32_bits),
-        cmocka_unit_test(test_strings),       cmocka_unit_test(test_mem_sizes),
-        cmocka_unit_test(test_strtol),        cmocka_unit_test(test_qsort),
-        cmocka_unit_test(test_heap),          cmocka_unit_test(test_fn_header),
+        cmocka_unit_test(test_printf_floats), cmocka_unit_test(test_printf_floats_random),
+        cmocka_unit_test(test_f32_bits),      cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_mem_sizes),     cmocka_unit_test(test_strtol),
+        cmocka_unit_test(test_qsort),         cmocka_unit_test(test_heap),
+        cmocka_unit_test(test_fn_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
