@@ -6,9 +6,10 @@
  * Not the process backend (that is funk-monitor --isolation=process, issue 8): this only proves
  * that the guest SDK needs nothing privileged when funk_boot_info.isolation says PROCESS, that
  * every hypercall goes through funk_boot_info.hypercall, and that SSE code runs natively. It
- * serves PUTS, WALLTIME, POLL and HALT; FN_RECV says "no more requests"; anything else ends the
- * run with exit 73, a fault with 70, like funk-monitor.
- *   usage: funk-entry-harness KERNEL.elf [ARGS...]
+ * serves PUTS, WALLTIME, POLL, HALT, and FN_RECV/FN_SEND for one POST request whose body is
+ * --fn-input=FILE (the response body goes to stdout); anything else ends the run with exit 73, a
+ * fault with 70, like funk-monitor.
+ *   usage: funk-entry-harness [--fn-input=FILE] KERNEL.elf [ARGS...]
  */
 #include <elf.h>
 #include <errno.h>
@@ -30,6 +31,11 @@
 #define LOW_BASE HVT_BOOT_INFO_GPA /* nothing is mapped below: NULL and friends fault */
 
 static void hc_entry(uint64_t nr, uint64_t arg);
+
+/* The one request of --fn-input: body bytes, and whether it was handed out. */
+static char *fn_body;
+static size_t fn_body_len;
+static int fn_state; /* 0: none given, 1: pending, 2: handed out, 3: answered */
 
 static _Noreturn void die(int code, const char *why, const char *detail)
 {
@@ -90,7 +96,48 @@ static void hc_entry(uint64_t nr, uint64_t arg)
     }
     case FUNK_HC_FN_RECV: {
         struct funk_hc_fn_recv *a = guest_ptr(arg, sizeof *a);
-        a->ret = FUNK_FN_NOMORE;
+        if (fn_state != 1) {
+            a->ret = FUNK_FN_NOMORE;
+            return;
+        }
+        /* header, then "POST\0" "/\0" "\0" "\0" body "\0" */
+        struct funk_fn_request r = {.id = 1};
+        uint64_t need = sizeof r + 5 + 2 + 1 + 1 + fn_body_len + 1;
+        a->needed = need;
+        if (need > a->len) {
+            a->ret = FUNK_FN_TOOSMALL;
+            return;
+        }
+        char *b = guest_ptr((uint64_t)(uintptr_t)a->buf, need);
+        uint32_t pos = sizeof r;
+        r.method_off = pos, r.method_len = 4;
+        memcpy(b + pos, "POST", 5), pos += 5;
+        r.path_off = pos, r.path_len = 1;
+        memcpy(b + pos, "/", 2), pos += 2;
+        r.query_off = pos, r.query_len = 0;
+        b[pos++] = '\0';
+        r.headers_off = pos, r.headers_len = 0;
+        b[pos++] = '\0';
+        r.body_off = pos, r.body_len = (uint32_t)fn_body_len;
+        memcpy(b + pos, fn_body, fn_body_len);
+        b[pos + fn_body_len] = '\0';
+        r.size = (uint32_t)need;
+        memcpy(b, &r, sizeof r);
+        fn_state = 2;
+        a->ret = FUNK_FN_OK;
+        return;
+    }
+    case FUNK_HC_FN_SEND: {
+        struct funk_hc_fn_send *a = guest_ptr(arg, sizeof *a);
+        if (fn_state != 2) {
+            a->ret = FUNK_FN_EINVAL;
+            return;
+        }
+        const char *body = guest_ptr((uint64_t)(uintptr_t)a->body, a->body_len);
+        if (a->body_len && write(STDOUT_FILENO, body, a->body_len) < 0)
+            die(76, "response write failed", strerror(errno));
+        fn_state = 3;
+        a->ret = FUNK_FN_OK;
         return;
     }
     default: {
@@ -151,16 +198,35 @@ static uint64_t load(const char *path, uint64_t *kernel_end)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: funk-entry-harness KERNEL.elf [ARGS...]\n");
+    int k = 1;
+    if (k < argc && strncmp(argv[k], "--fn-input=", 11) == 0) {
+        FILE *f = fopen(argv[k] + 11, "rb");
+        if (f == NULL)
+            die(66, "cannot open --fn-input", strerror(errno));
+        size_t cap = 1 << 16;
+        fn_body = malloc(cap);
+        size_t r;
+        while (fn_body != NULL && (r = fread(fn_body + fn_body_len, 1, cap - fn_body_len, f)) > 0) {
+            fn_body_len += r;
+            if (fn_body_len == cap)
+                fn_body = realloc(fn_body, cap *= 2);
+        }
+        fclose(f);
+        if (fn_body == NULL || fn_body_len > MEM_SIZE / 2)
+            die(66, "--fn-input too large", NULL);
+        fn_state = 1;
+        k++;
+    }
+    if (k >= argc || strcmp(argv[k], "--help") == 0) {
+        fprintf(stderr, "usage: funk-entry-harness [--fn-input=FILE] KERNEL.elf [ARGS...]\n");
         return 64;
     }
     uint64_t kernel_end;
-    uint64_t entry = load(argv[1], &kernel_end);
+    uint64_t entry = load(argv[k], &kernel_end);
 
     char *cmdline = (char *)(uintptr_t)FUNK_CMDLINE_GPA;
     size_t cl = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = k + 1; i < argc; i++) {
         size_t l = strlen(argv[i]);
         if (cl + l + 2 > HVT_CMDLINE_SIZE)
             die(64, "arguments too long", NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -272,6 +273,24 @@ static void test_mem_sizes(void **state)
     }
 }
 
+/* strlen reads 8 bytes at a time: strings that end at the very end of a page followed by an
+ * inaccessible page must not fault. */
+static void test_strlen_page_end(void **state)
+{
+    (void)state;
+    char *map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + 4096, 4096, PROT_NONE), 0);
+    memset(map, 'y', 4096);
+    for (size_t len = 0; len < 40; len++) {
+        char *str = map + 4096 - 1 - len;
+        str[len] = '\0';
+        assert_int_equal(gl_strlen(str), len);
+        str[len] = 'y';
+    }
+    munmap(map, 8192);
+}
+
 static void test_strtol(void **state)
 {
     (void)state;
@@ -381,9 +400,9 @@ int main(void)
         cmocka_unit_test(test_printf_ints),   cmocka_unit_test(test_printf_truncation),
         cmocka_unit_test(test_printf_floats), cmocka_unit_test(test_printf_floats_random),
         cmocka_unit_test(test_f32_bits),      cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_mem_sizes),     cmocka_unit_test(test_strtol),
-        cmocka_unit_test(test_qsort),         cmocka_unit_test(test_heap),
-        cmocka_unit_test(test_fn_header),
+        cmocka_unit_test(test_mem_sizes),     cmocka_unit_test(test_strlen_page_end),
+        cmocka_unit_test(test_strtol),        cmocka_unit_test(test_qsort),
+        cmocka_unit_test(test_heap),          cmocka_unit_test(test_fn_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
