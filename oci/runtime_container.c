@@ -262,6 +262,10 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
             _exit(g_signal ? 128 + g_signal : FUNK_EXIT_IO);
         io = (struct funk_vm_io){.recv = fn_recv, .send = fn_send, .console = fn_console, .opaque = &fn};
     }
+    /* Unbuffered stdio: output is not lost when the container is killed, and stdio never probes
+     * the descriptors (isatty's ioctl) once the sandbox forbids it. */
+    setvbuf(stdout, NULL, _IONBF, 0);
+    setvbuf(stderr, NULL, _IONBF, 0);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     drop_capabilities();
     if (funk_vm_sandbox(g_vm) < 0) {

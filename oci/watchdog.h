@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-watchdog internals: HTTP request/response helpers and running the function process. */
+#ifndef FUNK_OCI_WATCHDOG_H
+#define FUNK_OCI_WATCHDOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WD_MAX_HEADERS 100
+#define WD_MAX_HEAD (64 * 1024)
+#define WD_MAX_BODY (64u << 20)
+
+struct wd_header {
+    char *name;
+    char *value;
+};
+
+struct wd_request {
+    char method[16];
+    char *target; /* path?query as sent */
+    char *path;
+    char *query;  /* "" when none */
+    struct wd_header h[WD_MAX_HEADERS];
+    size_t nh;
+    char *body;
+    size_t body_len;
+    char *raw; /* storage for the strings above */
+};
+
+/* Reads one request from fd (SO_RCVTIMEO applies). Returns 0, or the HTTP status to answer with
+ * (400 bad request, 408 timeout, 413 too large, 431 headers too large), or -1 when the peer
+ * closed before sending anything. */
+int wd_read_request(int fd, struct wd_request *r);
+void wd_request_free(struct wd_request *r);
+const char *wd_header_get(const struct wd_request *r, const char *name);
+
+/* Writes everything; returns 0 or -1. */
+int wd_write_all(int fd, const void *p, size_t n);
+/* A complete response with Content-Length and Connection: close. extra: "Name: v\r\n" lines. */
+int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, const void *body, size_t len);
+const char *wd_reason(unsigned status);
+
+/* Output sink of a function process: returns 0 to continue, -1 to stop (client gone). */
+typedef int (*wd_output_fn)(void *opaque, const char *data, size_t len);
+
+struct wd_proc_result {
+    int exit_status;  /* exit code, or 128+signal */
+    int timed_out;    /* exec_timeout expired and the process group was killed */
+    int spawn_error;  /* errno when the process could not start */
+    char *err;        /* captured stderr (NUL-terminated), may be NULL */
+    size_t err_len;
+};
+
+/* Runs argv with env, feeds body on stdin, hands stdout to out as it arrives, captures stderr
+ * (also copied to ours when echo_stderr). timeout_ms 0 = none. */
+int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len, wd_output_fn out,
+                   void *opaque, uint64_t timeout_ms, int echo_stderr, struct wd_proc_result *res);
+
+#endif

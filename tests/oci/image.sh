@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# funk-image build: a valid OCI image layout and oci-archive (digests, sizes, annotations,
+# reproducible), and clear refusals of bad input that leave nothing behind.
+set -u
+. "$(dirname "$0")/lib.sh"
+need_bin "$IMAGE" "$HELLO"
+need_cmd python3
+T=$(mktemp -d /tmp/funk-oci-img.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+out=$("$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M -o "$T/layout" --archive "$T/hello.tar")
+check "build exits 0" 0 $?
+contains "build prints the name and manifest digest" "funk-hello:latest sha256:" "$out"
+
+# Layout: every blob matches its digest and size; the layer holds the ELF and /funk.json.
+python3 - "$T/layout" "$HELLO" <<'EOP'
+import hashlib, io, json, os, sys, tarfile
+root, elf = sys.argv[1], sys.argv[2]
+def blob(d):
+    algo, hexd = d.split(":")
+    data = open(os.path.join(root, "blobs", algo, hexd), "rb").read()
+    assert hashlib.sha256(data).hexdigest() == hexd, "digest mismatch " + d
+    return data
+assert json.load(open(os.path.join(root, "oci-layout")))["imageLayoutVersion"] == "1.0.0"
+idx = json.load(open(os.path.join(root, "index.json")))
+m = idx["manifests"][0]
+assert m["annotations"]["org.opencontainers.image.ref.name"] == "funk-hello:latest"
+man_raw = blob(m["digest"]); assert len(man_raw) == m["size"]
+man = json.loads(man_raw)
+assert man["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+ann = man["annotations"]
+assert ann["org.funk.unikernel.binary"] == "/funk-hello.elf", ann
+assert ann["org.funk.unikernel.cmdline"] == "a b" and ann["org.funk.unikernel.memory"] == "16M"
+cfg_raw = blob(man["config"]["digest"]); assert len(cfg_raw) == man["config"]["size"]
+cfg = json.loads(cfg_raw)
+assert cfg["config"]["Entrypoint"] == ["/funk-hello.elf"] and cfg["config"]["Cmd"] == ["a", "b"]
+assert cfg["os"] == "linux" and cfg["architecture"] == "amd64"
+layer = man["layers"][0]
+data = blob(layer["digest"]); assert len(data) == layer["size"]
+assert cfg["rootfs"]["diff_ids"] == [layer["digest"]]
+t = tarfile.open(fileobj=io.BytesIO(data))
+assert t.extractfile("funk-hello.elf").read() == open(elf, "rb").read()
+assert t.getmember("funk-hello.elf").mode & 0o111
+fj = json.loads(t.extractfile("funk.json").read())
+assert fj["binary"] == "/funk-hello.elf" and fj["memory"] == "16M"
+print("layout ok")
+EOP
+check "layout: digests, sizes, annotations, layer content" 0 $?
+
+mkdir -p "$T/unpacked" && tar -xf "$T/hello.tar" -C "$T/unpacked"
+check "archive is a tar" 0 $?
+diff -r "$T/layout" "$T/unpacked" >/dev/null
+check "archive holds the same layout" 0 $?
+"$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M --archive "$T/again.tar" >/dev/null
+cmp -s "$T/hello.tar" "$T/again.tar"
+check "builds are reproducible (same bytes)" 0 $?
+
+bad() { # NAME TEXT ARGS...
+    local name=$1 text=$2
+    shift 2
+    "$IMAGE" "$@" >"$T/bad.out" 2>&1
+    local rc=$?
+    [ $rc -ne 0 ] && ok "$name: refused (exit $rc)" || fail "$name: accepted"
+    contains "$name: message" "$text" "$(cat "$T/bad.out")"
+    [ -e "$T/bad.tar" ] && fail "$name: left $T/bad.tar" || ok "$name: nothing written"
+}
+echo "not an elf" >"$T/notelf"
+bad "not an ELF" "not an x86_64 ELF64" build "$T/notelf" -t x --archive "$T/bad.tar"
+bad "missing ELF" "cannot read" build "$T/nosuch.elf" -t x --archive "$T/bad.tar"
+bad "no tag" "-t NAME" build "$HELLO" --archive "$T/bad.tar"
+bad "bad name" "not an image name" build "$HELLO" -t "Bad Name" --archive "$T/bad.tar"
+bad "bad memory" "not a size" build "$HELLO" -t x --memory lots --archive "$T/bad.tar"
+bad "bad mode" "not console or fn" build "$HELLO" -t x --mode batch --archive "$T/bad.tar"
+bad "no output" "-o DIR and/or --archive" build "$HELLO" -t x
+bad "unknown option" "unknown option" build "$HELLO" -t x --frobnicate --archive "$T/bad.tar"
+bad "unknown subcommand" "unknown subcommand" push x
+bad "archive in a missing dir" "cannot write" build "$HELLO" -t x --archive "$T/no/such/dir.tar"
+finish
