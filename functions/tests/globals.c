@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Test unikernel: initialised data, zeroed bss, constructors, argv, heap and printf work. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,15 @@ int main(int argc, char **argv)
     snprintf(line, sizeof line, "%d|%5s|%-4x|%.3f|%g", -12, "ab", 255, FUNK_FARG(d), FUNK_FARG(d));
     if (strcmp(line, "-12|   ab|ff  |0.100|0.1") != 0)
         return fail(line);
+    /* Bad input to the SDK gets an error, not a crash. */
+    funk_handle_t h;
+    if (funk_fn_send(42, NULL, NULL, 0) != -EINVAL || funk_fn_send(200, NULL, NULL, 5) != -EINVAL)
+        return fail("funk_fn_send accepted a bad status or a NULL body");
+    if (funk_fn_send(200, NULL, "x", 1) != -EINVAL)
+        return fail("funk_fn_send without a request was accepted");
+    if (funk_block_acquire("nope", &h, NULL) != -ENOENT ||
+        funk_net_acquire("nope", &h, NULL) != -ENOENT)
+        return fail("acquiring an undeclared device did not say ENOENT");
     printf("globals: OK argc=%d", argc);
     for (int i = 1; i < argc; i++)
         printf(" [%s]", argv[i]);
