@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-accel-agent: serves libfunk-accel to remote callers (rpc plugin, monitor) over unix,
+ * vsock and TCP sockets; options, listeners, accept loop and clean shutdown on SIGTERM. */
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_LISTEN 8
+#define EXIT_USAGE 2
+
+struct agent_limits agent_limits = {
+    .max_frame = FKP_MAX_FRAME_DEFAULT,
+    .max_sessions = 64,
+    .max_resources = 1024,
+    .max_clients = 1024,
+    .cache_max = 4ull << 30,
+    .frame_timeout_ms = 10000,
+};
+
+atomic_ullong agent_n_conns, agent_n_conns_total, agent_n_sessions, agent_n_regs, agent_n_frames,
+    agent_n_bad_frames;
+
+static const char usage_text[] =
+    "usage: funk-accel-agent [OPTIONS]\n"
+    "  --listen ADDR        unix:///path | vsock://CID:PORT | tcp://HOST:PORT (repeatable;\n"
+    "                       default unix:///run/funk/accel.sock)\n"
+    "  --plugins LIST       plugins to serve (default: FUNK_ACCEL_PLUGINS, else cpu:exec)\n"
+    "  --max-frame BYTES    largest frame payload accepted (default 268435456)\n"
+    "  --max-sessions N     sessions per connection (default 64)\n"
+    "  --max-resources N    resource registrations per connection (default 1024)\n"
+    "  --max-clients N      connections at once (default 1024)\n"
+    "  --cache-max BYTES    bytes of resources cached by hash (default 4 GiB)\n"
+    "  --frame-timeout MS   time for the rest of a started frame (default 10000)\n"
+    "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH\n";
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(sig_pipe[1], &b, 1);
+    (void)n;
+    errno = saved;
+}
+
+static bool parse_num(const char *s, unsigned long long min, unsigned long long max,
+                      unsigned long long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(out, len, "tcp:%s:%u", ip, ntohs(in->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, len, "tcp:[%s]:%u", ip, ntohs(in6->sin6_port));
+    } else if (ss->ss_family == AF_VSOCK) {
+        const struct sockaddr_vm *vm = (const struct sockaddr_vm *)ss;
+        snprintf(out, len, "vsock:%u:%u", vm->svm_cid, vm->svm_port);
+    } else {
+        snprintf(out, len, "unix");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen_addr[MAX_LISTEN];
+    int n_listen = 0;
+    const char *plugins = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long long n;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "funk-accel-agent: %s: unknown option or missing value\n%s", a,
+                    usage_text);
+            return EXIT_USAGE;
+        }
+        i++;
+        if (!strcmp(a, "--listen")) {
+            if (n_listen == MAX_LISTEN) {
+                fprintf(stderr, "funk-accel-agent: at most %d --listen addresses\n", MAX_LISTEN);
+                return EXIT_USAGE;
+            }
+            listen_addr[n_listen++] = v;
+        } else if (!strcmp(a, "--plugins")) {
+            plugins = v;
+        } else if (!strcmp(a, "--max-frame") && parse_num(v, 64, FKP_MAX_FRAME_LIMIT, &n)) {
+            agent_limits.max_frame = (uint32_t)n;
+        } else if (!strcmp(a, "--max-sessions") && parse_num(v, 1, 1u << 20, &n)) {
+            agent_limits.max_sessions = (uint32_t)n;
+        } else if (!strcmp(a, "--max-resources") && parse_num(v, 1, 1u << 20, &n)) {
+            agent_limits.max_resources = (uint32_t)n;
+        } else if (!strcmp(a, "--max-clients") && parse_num(v, 1, 1u << 16, &n)) {
+            agent_limits.max_clients = (uint32_t)n;
+        } else if (!strcmp(a, "--cache-max") && parse_num(v, 1, ULLONG_MAX, &n)) {
+            agent_limits.cache_max = n;
+        } else if (!strcmp(a, "--frame-timeout") && parse_num(v, 1, INT_MAX, &n)) {
+            agent_limits.frame_timeout_ms = (int)n;
+        } else {
+            fprintf(stderr, "funk-accel-agent: bad option %s '%s'\n%s", a, v, usage_text);
+            return EXIT_USAGE;
+        }
+    }
+    if (n_listen == 0)
+        listen_addr[n_listen++] = "unix:///run/funk/accel.sock";
+
+    struct fkp_addr addrs[MAX_LISTEN];
+    for (int i = 0; i < n_listen; i++) {
+        const char *why = NULL;
+        if (fkp_addr_parse(listen_addr[i], &addrs[i], &why) < 0) {
+            fprintf(stderr, "funk-accel-agent: bad address '%s': %s\n", listen_addr[i], why);
+            return EXIT_USAGE;
+        }
+    }
+
+    /* The agent must not serve through itself. */
+    if (plugins == NULL)
+        plugins = getenv("FUNK_ACCEL_PLUGINS");
+    if (plugins && (strstr(plugins, "rpc") != NULL)) {
+        fprintf(stderr, "funk-accel-agent: refusing to load the rpc plugin (it would call "
+                        "itself)\n");
+        return EXIT_USAGE;
+    }
+    int rc = funk_accel_init(plugins);
+    if (rc < 0) {
+        fprintf(stderr, "funk-accel-agent: loading plugins: %s\n", funk_accel_strerror(rc));
+        return 1;
+    }
+
+    if (pipe2(sig_pipe, O_CLOEXEC) < 0) {
+        perror("funk-accel-agent: pipe");
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct pollfd pfd[MAX_LISTEN + 1];
+    for (int i = 0; i < n_listen; i++) {
+        int fd = fkp_listen(&addrs[i], 128);
+        if (fd < 0) {
+            fprintf(stderr, "funk-accel-agent: listen %s: %s\n", listen_addr[i], strerror(-fd));
+            for (int j = 0; j < i; j++)
+                close(pfd[j].fd);
+            funk_accel_fini();
+            return 1;
+        }
+        pfd[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+        funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "listening on %s", listen_addr[i]);
+    }
+    pfd[n_listen] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
+
+    int sig = 0;
+    while (sig == 0) {
+        if (poll(pfd, (nfds_t)n_listen + 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            agent_err("poll: %s", strerror(errno));
+            break;
+        }
+        if (pfd[n_listen].revents) {
+            unsigned char b = 0;
+            if (read(sig_pipe[0], &b, 1) == 1)
+                sig = b;
+            break;
+        }
+        for (int i = 0; i < n_listen; i++) {
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            int fd = accept4(pfd[i].fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+                    agent_warn("accept on %s: %s", listen_addr[i], strerror(errno));
+                if (errno == EMFILE || errno == ENFILE)
+                    usleep(10000); /* let connections close */
+                continue;
+            }
+            char peer[64];
+            peer_name(&ss, peer, sizeof(peer));
+            int crc = conn_start(fd, peer);
+            if (crc < 0) {
+                agent_warn("refusing connection from %s: %s", peer, strerror(-crc));
+                struct fkp_buf b = {0};
+                if (fkp_enc_error(&b, 0, 0, crc) == 0)
+                    fkp_write_all(fd, b.p, b.len, 100);
+                fkp_buf_free(&b);
+                close(fd);
+            }
+        }
+    }
+
+    funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "signal %d: shutting down", sig);
+    for (int i = 0; i < n_listen; i++) {
+        close(pfd[i].fd);
+        if (addrs[i].family == AF_UNIX)
+            unlink(((struct sockaddr_un *)addrs[i].sa)->sun_path);
+    }
+    conn_stop_all();
+    cache_clear();
+    funk_accel_fini();
+    funk_accel_log(FUNK_LOG_WARN, AGENT_LOG,
+                   "stopped: %llu connections served, %llu frames, %llu refused as malformed",
+                   (unsigned long long)atomic_load(&agent_n_conns_total),
+                   (unsigned long long)atomic_load(&agent_n_frames),
+                   (unsigned long long)atomic_load(&agent_n_bad_frames));
+    return 0;
+}
