@@ -97,25 +97,16 @@ uint64_t vm_backend_tsc_freq(void)
 static void kick_signal_once(void);
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
-int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
+int vm_kvm_shell_new(struct funk_vm *vm)
 {
-    if (!out || mem_bytes < (2u << 20) || mem_bytes > X86_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
-        return -EINVAL;
     pthread_once(&kvm_once, kvm_init_once);
     if (kvm_sys_err)
         return kvm_sys_err;
     pthread_once(&kick_once, kick_signal_once); /* before any sandbox forbids sigaction */
-    struct funk_vm *vm = calloc(1, sizeof *vm);
-    if (!vm)
-        return -ENOMEM;
     vm->kvm_fd = kvm_sys_fd;
-    vm->vm_fd = vm->vcpu_fd = -1;
     vm->mem = MAP_FAILED;
     vm->run = MAP_FAILED;
-    vm->flags = flags;
-    vm->mem_size = mem_bytes;
-    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
-        vm->dev[i].fd = -1;
+    size_t mem_bytes = vm->mem_size;
     int rc;
 
     vm->vm_fd = ioctl(kvm_sys_fd, KVM_CREATE_VM, 0);
@@ -158,19 +149,15 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
         if (khz > 0)
             kvm_tsc_hz = (uint64_t)khz * 1000;
     }
-    *out = vm;
     return 0;
 
 fail_errno:
-    rc = -errno;
-    funk_vm_delete(vm);
+    rc = errno ? -errno : -EINVAL;
     return rc;
 }
 
-void funk_vm_delete(struct funk_vm *vm)
+void vm_kvm_delete(struct funk_vm *vm)
 {
-    if (!vm)
-        return;
     if (vm->run != MAP_FAILED && vm->run)
         munmap(vm->run, vm->run_size);
     if (vm->vcpu_fd >= 0)
@@ -179,7 +166,7 @@ void funk_vm_delete(struct funk_vm *vm)
         close(vm->vm_fd);
     if (vm->mem != MAP_FAILED && vm->mem)
         munmap(vm->mem, vm->mem_size);
-    free(vm);
+    vm->mem = NULL;
 }
 
 static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
@@ -267,10 +254,8 @@ static void kick_signal_once(void)
     sigaction(FUNK_VM_KICK_SIGNAL, &sa, NULL);
 }
 
-void funk_vm_kick(struct funk_vm *vm)
+void vm_kvm_kick(struct funk_vm *vm)
 {
-    if (!vm)
-        return;
     vm->kicked = 1;
     if (vm->run != MAP_FAILED && vm->run)
         vm->run->immediate_exit = 1; /* covers a kick just before KVM_RUN is entered */
@@ -322,17 +307,8 @@ static int handle_exit(struct funk_vm *vm)
     }
 }
 
-int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res)
+int vm_kvm_run(struct funk_vm *vm)
 {
-    static const struct funk_vm_io no_io;
-    if (!vm || !res)
-        return -EINVAL;
-    if (!vm->loaded)
-        return -ENOEXEC;
-    memset(res, 0, sizeof *res);
-    vm->io = io ? io : &no_io;
-    vm->res = res;
-    vm->loaded = false; /* a shell runs one guest */
     vm->thread = pthread_self();
     vm->running = 1;
     for (;;) {
@@ -351,7 +327,5 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
             break;
     }
     vm->running = 0;
-    vm_log(vm, "guest ended after %llu hypercalls: %s", (unsigned long long)res->hypercalls,
-           res->exit == FUNK_VM_EXIT_HALT ? "halt" : res->reason);
     return 0;
 }

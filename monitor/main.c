@@ -266,10 +266,9 @@ static int run_cli(int argc, char **argv)
     if (cl >= HVT_CMDLINE_SIZE)
         return die_usage("guest arguments longer than %s bytes", "8191");
 
-    if (isolation == FUNK_ISOLATION_PROCESS) {
-        fprintf(stderr, "funk-monitor: --isolation=process: the process backend is not built yet\n");
-        return FUNK_EXIT_SETUP;
-    }
+    int chosen = isolation == FUNK_ISOLATION_AUTO ? funk_vm_isolation_auto() : isolation;
+    if (chosen == FUNK_ISOLATION_PROCESS)
+        flags |= FUNK_VM_F_PROCESS;
 
     struct cli_fn fn = {.req = {.method = method, .path = path}};
     if (fn_input) {
@@ -298,8 +297,9 @@ static int run_cli(int argc, char **argv)
 
     rc = funk_vm_shell_new((size_t)mem_mib << 20, flags, &g_vm);
     if (rc) {
-        fprintf(stderr, "funk-monitor: cannot create a KVM VM: %s%s\n", strerror(-rc),
-                rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available?)" : "");
+        fprintf(stderr, "funk-monitor: cannot create a %s: %s%s\n",
+                chosen == FUNK_ISOLATION_PROCESS ? "process sandbox" : "KVM VM", strerror(-rc),
+                rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available? try --isolation=process)" : "");
         return FUNK_EXIT_SETUP;
     }
     struct funk_vm_boot boot = {.cmdline = cmdline, .env = env, .devs = devs, .ndevs = ndevs};
@@ -311,8 +311,12 @@ static int run_cli(int argc, char **argv)
         return FUNK_EXIT_LOAD;
     }
     if (flags & FUNK_VM_F_VERBOSE)
-        fprintf(stderr, "funk-monitor: isolation: kvm (%s)\n",
-                isolation == FUNK_ISOLATION_AUTO ? "auto" : "requested");
+        fprintf(stderr, "funk-monitor: isolation: %s (%s)\n",
+                chosen == FUNK_ISOLATION_KVM ? "kvm" : "process",
+                isolation == FUNK_ISOLATION_AUTO
+                    ? (chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
+                                                    : "auto: no hardware virtualization here")
+                    : "requested");
 
     if (timeout > 0) {
         struct sigaction sa;

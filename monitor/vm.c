@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vm_backend.h"
 #include "vm_internal.h"
@@ -69,12 +71,30 @@ int funk_vm_isolation_parse(const char *s)
     return -EINVAL;
 }
 
+int funk_vm_isolation_auto(void)
+{
+    static int cached;
+    if (cached)
+        return cached;
+    int hw = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    while (f && !hw && fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
+            hw = 1;
+    if (f)
+        fclose(f);
+    int kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+    cached = hw && kvm ? FUNK_ISOLATION_KVM : FUNK_ISOLATION_PROCESS;
+    return cached;
+}
+
 /* Copies the manifest to FUNK_MFT_GPA and attaches every declared device to a host fd. */
 static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk_vm_boot *boot)
 {
     const struct funk_vm_device *devs = boot ? boot->devs : NULL;
     size_t ndevs = boot ? boot->ndevs : 0;
-    struct mft *m = (struct mft *)(vm->mem + FUNK_MFT_GPA);
+    struct mft *m = vm_gpa(vm, FUNK_MFT_GPA, FUNK_MFT_MAX);
     _Static_assert(sizeof(struct mft) + MFT_MAX_ENTRIES * sizeof(struct mft_entry) <= FUNK_MFT_MAX,
                    "manifest area too small");
     m->version = MFT_VERSION;
@@ -138,7 +158,7 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
 
 static int write_env(struct funk_vm *vm, const char *const *env, struct funk_boot_info *fbi)
 {
-    char *dst = (char *)vm->mem + FUNK_ENV_GPA;
+    char *dst = vm_gpa(vm, FUNK_ENV_GPA, FUNK_ENV_MAX);
     size_t used = 0;
     uint32_t n = 0;
     for (; env && env[n]; n++) {
@@ -176,17 +196,26 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
     if (boot && boot->env && boot->env[0] && !vm->funk_guest)
         return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
-    elf_copy(&vm->img, elf, vm->mem);
-    rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
-    if (rc)
-        return load_error(vm, rc, "kernel too large for the page-table pool");
+    if (vm->backend == FUNK_ISOLATION_KVM) {
+        elf_copy(&vm->img, elf, vm->mem);
+        rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
+        if (rc)
+            return load_error(vm, rc, "kernel too large for the page-table pool");
+    } else {
+        /* The child copies the segments at their link addresses; keep the image until then. */
+        vm->elf_copy = malloc(elf_len);
+        if (!vm->elf_copy)
+            return load_error(vm, -ENOMEM, "out of memory");
+        memcpy(vm->elf_copy, elf, elf_len);
+        vm->elf_len = elf_len;
+    }
     rc = attach_devices(vm, elf, boot);
     if (rc)
         return rc;
     rc = hc_setup(vm);
     if (rc)
         return load_error(vm, rc, "preparing devices failed: %s", strerror(-rc));
-    memcpy(vm->mem + FUNK_CMDLINE_GPA, cmdline, cl + 1);
+    memcpy(vm_gpa(vm, FUNK_CMDLINE_GPA, HVT_CMDLINE_SIZE), cmdline, cl + 1);
 
     struct hvt_boot_info bi = {
         .mem_size = vm->mem_size,
@@ -195,25 +224,114 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         .cmdline = FUNK_CMDLINE_GPA,
         .mft = FUNK_MFT_GPA,
     };
-    memcpy(vm->mem + HVT_BOOT_INFO_GPA, &bi, sizeof bi);
+    memcpy(vm_gpa(vm, HVT_BOOT_INFO_GPA, sizeof bi), &bi, sizeof bi);
     if (vm->funk_guest) {
         struct funk_boot_info fbi = {
             .magic = FUNK_BOOT_MAGIC,
             .version = FUNK_ABI_VERSION,
-            .hypercall = X86_STUB_GPA,
-            .isolation = FUNK_ISOLATION_KVM,
+            .hypercall = vm->backend == FUNK_ISOLATION_KVM ? X86_STUB_GPA : vm_process_entry_addr(),
+            .isolation = (uint32_t)vm->backend,
         };
         rc = write_env(vm, boot ? boot->env : NULL, &fbi);
         if (rc)
             return rc;
-        memcpy(vm->mem + FUNK_BOOT_INFO_GPA, &fbi, sizeof fbi);
+        memcpy(vm_gpa(vm, FUNK_BOOT_INFO_GPA, sizeof fbi), &fbi, sizeof fbi);
     }
-    rc = vm_backend_boot(vm);
-    if (rc)
-        return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
+    if (vm->backend == FUNK_ISOLATION_KVM) {
+        rc = vm_backend_boot(vm);
+        if (rc)
+            return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
+    } else if (!vm->funk_guest) {
+        return load_error(vm, -ENOTSUP,
+                          "plain Solo5 guests run under KVM only: the process backend needs a "
+                          "funk note (hypercalls through the boot-info entry)");
+    }
     vm->loaded = true;
-    vm_log(vm, "loaded: entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
+    vm_log(vm, "loaded (%s): entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
+           vm->backend == FUNK_ISOLATION_KVM ? "kvm" : "process",
            (unsigned long long)vm->img.entry, (unsigned long long)vm->img.kernel_end, vm->ndev,
            vm->funk_guest ? "funk" : "plain Solo5");
     return 0;
+}
+
+/* ---- Backend-independent lifecycle ------------------------------------------------------ */
+
+int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
+{
+    if (!out || mem_bytes < (2u << 20) || mem_bytes > X86_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
+        return -EINVAL;
+    struct funk_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return -ENOMEM;
+    vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+    vm->flags = flags;
+    vm->mem_size = mem_bytes;
+    vm->child_pid = -1;
+    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
+        vm->dev[i].fd = -1;
+    int rc;
+    if (flags & FUNK_VM_F_PROCESS) {
+        vm->backend = FUNK_ISOLATION_PROCESS;
+        vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+        vm->mem = vm->staging;
+        vm->mem_base = PROCESS_MEM_BASE;
+        vm->mem_end = PROCESS_STAGING_END;
+        rc = vm->staging ? 0 : -ENOMEM;
+    } else {
+        vm->backend = FUNK_ISOLATION_KVM;
+        rc = vm_kvm_shell_new(vm);
+        vm->mem_base = 0;
+        vm->mem_end = mem_bytes;
+    }
+    if (rc) {
+        funk_vm_delete(vm);
+        return rc;
+    }
+    *out = vm;
+    return 0;
+}
+
+int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res)
+{
+    static const struct funk_vm_io no_io;
+    if (!vm || !res)
+        return -EINVAL;
+    if (!vm->loaded)
+        return -ENOEXEC;
+    memset(res, 0, sizeof *res);
+    vm->io = io ? io : &no_io;
+    vm->res = res;
+    vm->loaded = false; /* a shell runs one guest */
+    int rc = vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_run(vm) : vm_process_run(vm);
+    if (rc)
+        return rc;
+    vm_log(vm, "guest ended after %llu hypercalls: %s", (unsigned long long)res->hypercalls,
+           res->exit == FUNK_VM_EXIT_HALT ? "halt" : res->reason);
+    return 0;
+}
+
+void funk_vm_kick(struct funk_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->backend == FUNK_ISOLATION_KVM)
+        vm_kvm_kick(vm);
+    else
+        vm_process_kick(vm);
+}
+
+int funk_vm_isolation(const struct funk_vm *vm)
+{
+    return vm ? vm->backend : -EINVAL;
+}
+
+void funk_vm_delete(struct funk_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->backend == FUNK_ISOLATION_KVM)
+        vm_kvm_delete(vm);
+    free(vm->staging);
+    free(vm->elf_copy);
+    free(vm);
 }

@@ -27,9 +27,18 @@ struct funk_vm {
     int kvm_fd, vm_fd, vcpu_fd;
     struct kvm_run *run;
     size_t run_size;
-    uint8_t *mem;
+    int backend;       /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
+    uint8_t *mem;      /* host address of guest address mem_base */
+    uint64_t mem_base; /* lowest valid guest address (0 under KVM) */
+    uint64_t mem_end;  /* end of the addressable range (mem_size, or the staging area's end) */
     uint64_t mem_size;
     unsigned flags;
+
+    /* Process backend: the image and boot area staged in the parent, the child's pid. */
+    uint8_t *elf_copy;
+    size_t elf_len;
+    uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
+    int child_pid;
 
     /* Loaded guest. */
     bool loaded;
@@ -55,10 +64,25 @@ struct funk_vm {
  */
 static inline void *vm_gpa(const struct funk_vm *vm, hvt_gpa_t gpa, uint64_t len)
 {
-    if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+    if (gpa < vm->mem_base || gpa > vm->mem_end || len > vm->mem_end - gpa)
         return NULL;
-    return vm->mem + gpa;
+    return vm->mem + (gpa - vm->mem_base);
 }
+
+/* Process backend: guest memory starts at the boot info (0x10000 == vm.mmap_min_addr). */
+#define PROCESS_MEM_BASE HVT_BOOT_INFO_GPA
+#define PROCESS_STAGING_END (FUNK_ENV_GPA + FUNK_ENV_MAX)
+
+/* Backends (kvm_x86_64.c, process_linux.c). */
+int vm_kvm_shell_new(struct funk_vm *vm);
+int vm_kvm_run(struct funk_vm *vm);
+void vm_kvm_kick(struct funk_vm *vm);
+void vm_kvm_delete(struct funk_vm *vm);
+int vm_process_run(struct funk_vm *vm);
+void vm_process_kick(struct funk_vm *vm);
+int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
+/* What funk_boot_info.hypercall is under the process backend (a host function). */
+uint64_t vm_process_entry_addr(void);
 
 /* Ends the run with exit code `exit` and a one-line reason; returns HC_STOP. */
 int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)

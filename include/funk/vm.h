@@ -128,9 +128,18 @@ struct funk_vm;
 
 enum funk_vm_flags {
     FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
+    FUNK_VM_F_PROCESS = 0x2, /* process backend: the guest runs natively in a sandboxed child */
 };
 
-/* mem_bytes: guest memory, a multiple of 2 MiB between 2 MiB and 4 GiB. */
+/* Which backend a shell uses (FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS). */
+int funk_vm_isolation(const struct funk_vm *vm);
+
+/* What --isolation=auto picks here: KVM when the CPU has vmx/svm and /dev/kvm works, else the
+ * process backend (software-only KVM emulates every instruction). */
+int funk_vm_isolation_auto(void);
+
+/* mem_bytes: guest memory, a multiple of 2 MiB between 2 MiB and 4 GiB. With FUNK_VM_F_PROCESS
+ * the shell is only bookkeeping; the child process is created by funk_vm_run. */
 int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out);
 
 /* Validates and loads an ELF image (copied: the buffer can be freed afterwards). On a refusal
@@ -147,7 +156,8 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
 #define FUNK_VM_KICK_SIGNAL (SIGRTMAX - 1)
 void funk_vm_kick(struct funk_vm *vm);
 
-/* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). */
+/* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). Under the
+ * process backend the guest's child always gets its own, stricter filter. */
 int funk_vm_sandbox(struct funk_vm *vm);
 
 /* The last load/run error in one line ("" when none). */

@@ -19,7 +19,7 @@ static void test_gpa_bounds(void **state)
 {
     (void)state;
     static uint8_t mem[4096];
-    struct funk_vm vm = {.mem = mem, .mem_size = sizeof mem};
+    struct funk_vm vm = {.mem = mem, .mem_size = sizeof mem, .mem_end = sizeof mem};
     assert_ptr_equal(vm_gpa(&vm, 0, 4096), mem);
     assert_ptr_equal(vm_gpa(&vm, 4095, 1), mem + 4095);
     assert_ptr_equal(vm_gpa(&vm, 4096, 0), mem + 4096); /* empty range at the end */
@@ -30,6 +30,14 @@ static void test_gpa_bounds(void **state)
     assert_null(vm_gpa(&vm, UINT64_MAX, 2));     /* gpa + len wraps */
     assert_null(vm_gpa(&vm, 16, UINT64_MAX - 8)); /* len huge */
     assert_null(vm_gpa(&vm, UINT64_MAX, UINT64_MAX));
+
+    /* Process backend: guest memory starts at 0x10000, host pointer = mem + (gpa - base). */
+    struct funk_vm pvm = {.mem = mem, .mem_base = 0x10000, .mem_end = 0x11000, .mem_size = 0x11000};
+    assert_ptr_equal(vm_gpa(&pvm, 0x10000, 4096), mem);
+    assert_ptr_equal(vm_gpa(&pvm, 0x10010, 16), mem + 16);
+    assert_null(vm_gpa(&pvm, 0xfff8, 8)); /* below the base */
+    assert_null(vm_gpa(&pvm, 0, 1));
+    assert_null(vm_gpa(&pvm, 0x10ff8, 16));
 }
 
 static uint8_t *setup(struct elf_image *img, uint64_t mem_size)

@@ -36,9 +36,18 @@ static void emit32(struct code *c, uint32_t v)
     emit(c, &v, 4);
 }
 
-/* outl to HVT_PIO_BASE + nr with %eax = arg. */
+static void hcall_entry(struct code *c, unsigned nr, uint32_t arg);
+
+/* Process-backend runs: hypercalls go through the boot-info entry, shells get this flag. */
+static int g_process;
+
+/* outl to HVT_PIO_BASE + nr with %eax = arg (through the entry under the process backend). */
 static void hcall(struct code *c, unsigned nr, uint32_t arg)
 {
+    if (g_process) {
+        hcall_entry(c, nr, arg);
+        return;
+    }
     uint8_t mov_eax = 0xb8;
     emit(c, &mov_eax, 1);
     emit32(c, arg);
@@ -138,7 +147,7 @@ static void run_guest(struct gen *g, const struct funk_vm_boot *boot, unsigned k
     size_t len;
     uint8_t *b = gen_build(g, &len);
     struct funk_vm *vm;
-    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    assert_int_equal(funk_vm_shell_new(MEM, g_process ? FUNK_VM_F_PROCESS : 0, &vm), 0);
     r->load_rc = funk_vm_load(vm, b, len, boot);
     snprintf(r->load_err, sizeof r->load_err, "%s", funk_vm_error(vm));
     free(b);
@@ -151,7 +160,8 @@ static void run_guest(struct gen *g, const struct funk_vm_boot *boot, unsigned k
         assert_int_equal(funk_vm_run(vm, &io, &r->res), 0);
         if (kick_ms)
             pthread_join(t, NULL);
-        memcpy(r->mem_copy, vm->mem + GEN_DATA, sizeof r->mem_copy);
+        if (!g_process) /* the process backend's guest memory lived in the child */
+            memcpy(r->mem_copy, vm->mem + GEN_DATA, sizeof r->mem_copy);
     }
     funk_vm_delete(vm);
 }
@@ -610,6 +620,155 @@ static void test_shell_args(void **state)
     assert_int_equal(funk_vm_isolation_parse("xen"), -EINVAL);
 }
 
+/* ---- Process backend ------------------------------------------------------------------ */
+
+static void syscall_guest(struct gen *g, struct code *c, uint32_t nr, uint32_t rdx)
+{
+    c->n = 0;
+    uint8_t i = 0xb8; /* mov $nr,%eax */
+    emit(c, &i, 1);
+    emit32(c, nr);
+    i = 0xba; /* mov $rdx,%edx */
+    emit(c, &i, 1);
+    emit32(c, rdx);
+    uint8_t sc[] = {0x0f, 0x05}; /* syscall */
+    emit(c, sc, sizeof sc);
+    hcall(c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    gen_init(g, c->b, c->n);
+    gen_funk(g);
+}
+
+static void test_process_basics(void **state)
+{
+    (void)state;
+    g_process = 1;
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct hvt_hc_puts p = {GEN_DATA + 0x100, 7};
+    memcpy(g.data, &p, sizeof p);
+    memcpy(g.data + 0x100, "process", 7);
+    struct halt_arg h = {0, 9, 0};
+    memcpy(g.data + 0x20, &h, sizeof h);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 9");
+    assert_string_equal(r.console, "process");
+    assert_int_equal(r.res.hypercalls, 2);
+
+    /* A plain Solo5 guest (no funk note) has no entry to call: KVM only. */
+    gen_init(&g, c.b, c.n);
+    run_guest(&g, NULL, 0, &r);
+    assert_int_equal(r.load_rc, -ENOTSUP);
+    assert_non_null(strstr(r.load_err, "KVM only"));
+    g_process = 0;
+}
+
+static void test_process_faults(void **state)
+{
+    (void)state;
+    g_process = 1;
+    struct gen g;
+    struct run r;
+    static const uint8_t nullrd[] = {0x8b, 0x04, 0x25, 0, 0, 0, 0};
+    gen_init(&g, nullrd, sizeof nullrd);
+    gen_funk(&g);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "guest fault: page fault at 0x0 (rip=0x100000, read)");
+
+    uint8_t wr[] = {0xc6, 0x04, 0x25, 0, 0, 0x10, 0, 0x01}; /* movb $1,0x100000 */
+    gen_init(&g, wr, sizeof wr);
+    gen_funk(&g);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "page fault at 0x100000 (rip=0x100000, write, protection)");
+
+    static const uint8_t io[] = {0x66, 0xba, 0x08, 0x05, 0xef}; /* outl: privileged */
+    gen_init(&g, io, sizeof io);
+    gen_funk(&g);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "guest fault");
+
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 4); /* unaligned argument */
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "not 8-byte aligned");
+
+    c.n = 0;
+    hcall(&c, HVT_HYPERCALL_HALT, 0x1000); /* below guest memory: unmapped in the process */
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_BADPTR, "outside guest memory");
+
+    static const uint8_t spin[] = {0xeb, 0xfe};
+    gen_init(&g, spin, sizeof spin);
+    gen_funk(&g);
+    run_guest(&g, NULL, 100, &r);
+    expect(&r, FUNK_VM_EXIT_TIMEOUT, "timed out");
+    g_process = 0;
+}
+
+static void test_process_escapes(void **state)
+{
+    (void)state;
+    g_process = 1;
+    /* open, socket, execve, ptrace, mmap(PROT_EXEC), kill: each ends the guest, host intact. */
+    static const struct {
+        uint32_t nr, rdx;
+        const char *what;
+    } esc[] = {{2, 0, "forbidden system call 2 "},   {41, 0, "forbidden system call 41 "},
+               {59, 0, "forbidden system call 59 "}, {101, 0, "forbidden system call 101 "},
+               {9, 7, "forbidden system call 9 "},   {62, 0, "forbidden system call 62 "}};
+    for (size_t i = 0; i < sizeof esc / sizeof esc[0]; i++) {
+        struct gen g;
+        struct code c = {0};
+        syscall_guest(&g, &c, esc[i].nr, esc[i].rdx);
+        struct run r;
+        run_guest(&g, NULL, 0, &r);
+        expect(&r, FUNK_VM_EXIT_SANDBOX, esc[i].what);
+        assert_int_equal(funk_vm_result_exit_code(&r.res), FUNK_EXIT_SANDBOX);
+    }
+    /* An allowed call (clock_gettime) passes. */
+    struct gen g;
+    struct code c = {0};
+    syscall_guest(&g, &c, 228, 0);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    g_process = 0;
+}
+
+static void test_process_fn(void **state)
+{
+    (void)state;
+    g_process = 1;
+    struct code c = {0};
+    hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0x40);
+    hcall(&c, FUNK_HC_FN_SEND, GEN_DATA + 0x80);
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct funk_hc_fn_recv big = {.buf = GEN_DATA + 0x400, .len = 0x800};
+    /* Echo the body straight from the delivered request: body_off is 56 + 4 + 3 + 4 + 8. */
+    struct funk_hc_fn_send send = {.status = 202, .body = GEN_DATA + 0x400 + 56 + 4 + 3 + 4 + 8,
+                                   .body_len = 7};
+    memcpy(g.data + 0x40, &big, sizeof big);
+    memcpy(g.data + 0x80, &send, sizeof send);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "status 0");
+    assert_int_equal(r.status, 202);
+    assert_int_equal(r.body_len, 7);
+    assert_memory_equal(r.body, "payload", 7);
+    g_process = 0;
+}
+
 static int kvm_usable(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -648,6 +807,10 @@ int main(void)
         cmocka_unit_test(test_plain_guest_has_no_funk_info),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_shell_args),
+        cmocka_unit_test(test_process_basics),
+        cmocka_unit_test(test_process_faults),
+        cmocka_unit_test(test_process_escapes),
+        cmocka_unit_test(test_process_fn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Process backend (Linux): the guest runs natively in a fresh, seccomp-sandboxed child process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "vm_internal.h"
+
+/*
+ * The child maps guest memory at the guest's own addresses (PROCESS_MEM_BASE .. mem_size),
+ * copies the segments there, and jumps to the entry with %rdi = boot info, like KVM. The guest
+ * calls funk_boot_info.hypercall = process_entry(), a host function in the same process that
+ * serves the call through the same module table (hc_dispatch) as KVM. Function I/O and the
+ * console travel over a socketpair to the parent, which owns the library user's callbacks.
+ * CPU faults arrive as signals and are reported in the KVM wording; a forbidden system call
+ * raises SIGSYS (seccomp TRAP) and is reported as a sandbox violation.
+ */
+
+enum msg_type { MSG_CONSOLE = 1, MSG_RECV, MSG_SEND, MSG_RESULT };
+
+struct msg_hdr {
+    uint32_t type;
+    uint32_t len; /* payload bytes */
+};
+
+struct msg_request { /* parent -> child reply to MSG_RECV, then the strings */
+    int32_t rc;
+    uint32_t len[5]; /* method, path, query, headers, body */
+    uint64_t id;
+};
+
+struct msg_send { /* child -> parent, then headers and body */
+    uint32_t status;
+    uint32_t headers_len;
+    uint64_t body_len;
+};
+
+struct msg_result {
+    int32_t exit;
+    int32_t status;
+    uint64_t hypercalls;
+    char reason[256];
+};
+
+#define CHAN_FD 3
+#define DEV_FD0 4
+
+static int write_full(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t r = write(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -EIO;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+    uint8_t *b = p;
+    while (n) {
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -EIO;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct msg_hdr h = {type, (uint32_t)(alen + blen)};
+    if (write_full(fd, &h, sizeof h) || (alen && write_full(fd, a, alen)) ||
+        (blen && write_full(fd, b, blen)))
+        return -EIO;
+    return 0;
+}
+
+/* ---- Child side -------------------------------------------------------------------------- */
+
+static struct funk_vm *child_vm;
+static struct funk_vm_result child_res;
+static uint8_t *child_req_buf;
+
+/* Functions that run on the guest's stack or a signal stack and end the process are not
+ * ASan-instrumented: its no-return hook would inspect the "switched" stack via /proc, which the
+ * sandbox forbids. */
+#define NO_ASAN __attribute__((no_sanitize("address")))
+
+static NO_ASAN void __attribute__((noreturn)) child_finish(void)
+{
+    struct msg_result r = {.exit = child_res.exit,
+                           .status = child_res.status,
+                           .hypercalls = child_res.hypercalls};
+    memcpy(r.reason, child_res.reason, sizeof r.reason);
+    send_msg(CHAN_FD, MSG_RESULT, &r, sizeof r, NULL, 0);
+    _exit(0);
+}
+
+static void child_console(void *opaque, const char *data, size_t len)
+{
+    (void)opaque;
+    while (len) {
+        size_t n = len > (1u << 20) ? (1u << 20) : len;
+        send_msg(CHAN_FD, MSG_CONSOLE, data, n, NULL, 0);
+        data += n;
+        len -= n;
+    }
+}
+
+static int child_recv(void *opaque, struct funk_vm_request *req)
+{
+    (void)opaque;
+    struct msg_request m;
+    struct msg_hdr h;
+    if (send_msg(CHAN_FD, MSG_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
+        h.len < sizeof m || read_full(CHAN_FD, &m, sizeof m))
+        return -EIO;
+    size_t rest = h.len - sizeof m;
+    free(child_req_buf);
+    child_req_buf = malloc(rest + 5);
+    if (!child_req_buf || read_full(CHAN_FD, child_req_buf, rest))
+        return -EIO;
+    if (m.rc != 0)
+        return m.rc;
+    const char *p = (const char *)child_req_buf;
+    const char **fields[3] = {&req->method, &req->path, &req->query};
+    uint64_t sum = 0;
+    for (int i = 0; i < 5; i++)
+        sum += m.len[i];
+    if (sum != rest)
+        return -EPROTO;
+    for (int i = 0; i < 3; i++) {
+        *fields[i] = m.len[i] ? p : NULL;
+        p += m.len[i];
+    }
+    /* method/path/query must be NUL-terminated strings: the parent sends them with their NUL. */
+    req->headers = p;
+    req->headers_len = m.len[3];
+    p += m.len[3];
+    req->body = p;
+    req->body_len = m.len[4];
+    req->id = m.id;
+    return 0;
+}
+
+static int child_send(void *opaque, const struct funk_vm_response *resp)
+{
+    (void)opaque;
+    struct msg_send m = {resp->status, (uint32_t)resp->headers_len, resp->body_len};
+    struct msg_hdr h = {MSG_SEND, (uint32_t)(sizeof m + resp->headers_len + resp->body_len)};
+    int32_t rc;
+    if (resp->headers_len > UINT32_MAX / 2 || resp->body_len > UINT32_MAX / 2)
+        return -E2BIG;
+    if (write_full(CHAN_FD, &h, sizeof h) || write_full(CHAN_FD, &m, sizeof m) ||
+        (resp->headers_len && write_full(CHAN_FD, resp->headers, resp->headers_len)) ||
+        (resp->body_len && write_full(CHAN_FD, resp->body, resp->body_len)) ||
+        read_full(CHAN_FD, &rc, sizeof rc))
+        return -EIO;
+    return rc;
+}
+
+static const struct funk_vm_io child_io = {
+    .recv = child_recv, .send = child_send, .console = child_console};
+
+/* The hypercall entry funk guests call under this backend (SysV: nr in %rdi, arg in %rsi). The
+ * stack is realigned on entry: a guest's misaligned stack must not break host SSE code. */
+static NO_ASAN __attribute__((force_align_arg_pointer)) void process_entry(uint64_t nr, uint64_t arg)
+{
+    if (nr > UINT32_MAX || hc_dispatch(child_vm, (unsigned)nr, arg) == HC_STOP)
+        child_finish();
+}
+
+uint64_t vm_process_entry_addr(void)
+{
+    return (uint64_t)(uintptr_t)&process_entry;
+}
+
+static NO_ASAN void on_fault(int sig, siginfo_t *si, void *uc_)
+{
+    ucontext_t *uc = uc_;
+    unsigned long long rip = (unsigned long long)uc->uc_mcontext.gregs[REG_RIP];
+    unsigned long long err = (unsigned long long)uc->uc_mcontext.gregs[REG_ERR];
+    unsigned long long addr = (unsigned long long)(uintptr_t)si->si_addr;
+    child_res.exit = FUNK_VM_EXIT_FAULT;
+    if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14) {
+        const char *kind = (err & 0x10) ? "exec" : (err & 0x2) ? "write" : "read";
+        snprintf(child_res.reason, sizeof child_res.reason,
+                 "guest fault: page fault at 0x%llx (rip=0x%llx, %s%s)", addr, rip, kind,
+                 (err & 0x1) ? ", protection" : "");
+    } else if (sig == SIGSYS) {
+        child_res.exit = FUNK_VM_EXIT_SANDBOX;
+        snprintf(child_res.reason, sizeof child_res.reason,
+                 "sandbox: guest made a forbidden system call %d at rip=0x%llx", si->si_syscall,
+                 rip);
+    } else {
+        const char *what = sig == SIGILL    ? "invalid opcode"
+                           : sig == SIGFPE  ? "divide error"
+                           : sig == SIGTRAP ? "breakpoint"
+                           : sig == SIGBUS  ? "bus error"
+                                            : "general protection fault";
+        snprintf(child_res.reason, sizeof child_res.reason, "guest fault: %s (signal %d, rip=0x%llx)",
+                 what, sig, rip);
+    }
+    child_finish();
+}
+
+/* Runs in the child: its only exits are child_finish() or being killed. */
+static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
+{
+    child_vm = vm;
+    vm->io = &child_io;
+    vm->res = &child_res;
+    child_res.exit = FUNK_VM_EXIT_IO;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+    /* Keep only the channel (3) and the devices (4..): move them above, then down. */
+    int hi = fcntl(chan, F_DUPFD_CLOEXEC, 100);
+    int devhi[MFT_MAX_ENTRIES];
+    for (unsigned i = 0; i < vm->ndev; i++)
+        devhi[i] = vm->dev[i].fd >= 0 ? fcntl(vm->dev[i].fd, F_DUPFD, 100 + 1 + i) : -1;
+    dup2(hi, CHAN_FD);
+    for (unsigned i = 0; i < vm->ndev; i++)
+        if (devhi[i] >= 0) {
+            dup2(devhi[i], DEV_FD0 + (int)i);
+            vm->dev[i].fd = DEV_FD0 + (int)i;
+        }
+    syscall(SYS_close_range, DEV_FD0 + vm->ndev, ~0u, 0);
+
+    /* Guest memory at its own addresses, never overlapping the monitor's mappings. */
+    uint64_t base = PROCESS_MEM_BASE, size = vm->mem_size - base;
+    void *m = mmap((void *)(uintptr_t)base, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+    if (m != (void *)(uintptr_t)base) {
+        child_res.exit = FUNK_VM_EXIT_INTERNAL;
+        snprintf(child_res.reason, sizeof child_res.reason,
+                 "process backend: cannot map guest memory at 0x%llx-0x%llx: %s",
+                 (unsigned long long)base, (unsigned long long)vm->mem_size,
+                 m == MAP_FAILED ? strerror(errno) : "address taken");
+        child_finish();
+    }
+    memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    vm->mem = m;
+    vm->mem_base = base;
+    vm->mem_end = vm->mem_size;
+    for (unsigned i = 0; i < vm->img.nseg; i++) {
+        const struct elf_segment *s = &vm->img.seg[i];
+        memcpy((void *)(uintptr_t)s->vaddr, vm->elf_copy + s->offset, s->filesz);
+    }
+    /* Per-page permissions over the kernel range (the loader refused anything adding to W+X). */
+    for (uint64_t a = HVT_GUEST_MIN_BASE; a < vm->img.kernel_end;) {
+        unsigned perm = elf_page_perm(&vm->img, a);
+        uint64_t e = a + 4096;
+        while (e < vm->img.kernel_end && elf_page_perm(&vm->img, e) == perm)
+            e += 4096;
+        int prot = PROT_READ | ((perm & ELF_W) ? PROT_WRITE : 0) | ((perm & ELF_X) ? PROT_EXEC : 0);
+        mprotect((void *)(uintptr_t)a, e - a, prot);
+        a = e;
+    }
+    free(vm->elf_copy);
+    vm->elf_copy = NULL;
+
+    /* Faults and forbidden syscalls are reported from an alternate stack. */
+    stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    if (vm_process_sandbox(vm) != 0) {
+        child_res.exit = FUNK_VM_EXIT_INTERNAL;
+        snprintf(child_res.reason, sizeof child_res.reason, "process backend: seccomp set-up failed");
+        child_finish();
+    }
+    uint64_t entry = vm->img.entry, sp = vm->mem_size - 8;
+    __asm__ volatile("mov %0, %%rsp\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "jmp *%1\n\t"
+                     :
+                     : "r"(sp), "r"(entry), "D"((uint64_t)HVT_BOOT_INFO_GPA)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+/* ---- Parent side ------------------------------------------------------------------------- */
+
+static int serve_recv(struct funk_vm *vm, int fd)
+{
+    struct funk_vm_request q;
+    memset(&q, 0, sizeof q);
+    struct msg_request m = {0};
+    m.rc = vm->io->recv ? vm->io->recv(vm->io->opaque, &q) : 1;
+    const char *s[3] = {q.method, q.path, q.query};
+    if (m.rc == 0) {
+        for (int i = 0; i < 3; i++)
+            m.len[i] = s[i] ? (uint32_t)strlen(s[i]) + 1 : 0;
+        m.len[3] = (uint32_t)q.headers_len;
+        m.len[4] = (uint32_t)q.body_len;
+        m.id = q.id;
+        if (q.headers_len > UINT32_MAX / 4 || q.body_len > UINT32_MAX / 4)
+            m.rc = -E2BIG;
+    }
+    uint64_t total = sizeof m;
+    if (m.rc == 0)
+        for (int i = 0; i < 5; i++)
+            total += m.len[i];
+    else
+        memset(m.len, 0, sizeof m.len);
+    struct msg_hdr h = {MSG_RECV, (uint32_t)total};
+    if (write_full(fd, &h, sizeof h) || write_full(fd, &m, sizeof m))
+        return -EIO;
+    if (m.rc == 0) {
+        for (int i = 0; i < 3; i++)
+            if (m.len[i] && write_full(fd, s[i], m.len[i]))
+                return -EIO;
+        if ((m.len[3] && write_full(fd, q.headers, m.len[3])) ||
+            (m.len[4] && write_full(fd, q.body, m.len[4])))
+            return -EIO;
+    }
+    return 0;
+}
+
+static int serve_send(struct funk_vm *vm, int fd, uint32_t len)
+{
+    struct msg_send m;
+    if (len < sizeof m || read_full(fd, &m, sizeof m))
+        return -EIO;
+    size_t rest = len - sizeof m;
+    if (rest != m.headers_len + m.body_len)
+        return -EPROTO;
+    uint8_t *b = malloc(rest ? rest : 1);
+    if (!b || read_full(fd, b, rest)) {
+        free(b);
+        return -EIO;
+    }
+    struct funk_vm_response r = {.status = m.status,
+                                 .headers = m.headers_len ? (const char *)b : NULL,
+                                 .headers_len = m.headers_len,
+                                 .body = m.body_len ? b + m.headers_len : NULL,
+                                 .body_len = m.body_len};
+    int32_t rc = vm->io->send ? vm->io->send(vm->io->opaque, &r) : 0;
+    free(b);
+    return write_full(fd, &rc, sizeof rc);
+}
+
+int vm_process_run(struct funk_vm *vm)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        return e;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        child_main(vm, sv[1]);
+    }
+    close(sv[1]);
+    vm->child_pid = pid;
+    int fd = sv[0], done = 0;
+    struct funk_vm_result *res = vm->res;
+    while (!done) {
+        struct msg_hdr h;
+        if (read_full(fd, &h, sizeof h))
+            break;
+        if (h.type == MSG_CONSOLE) {
+            uint8_t *b = malloc(h.len ? h.len : 1);
+            if (!b || read_full(fd, b, h.len)) {
+                free(b);
+                break;
+            }
+            if (vm->io->console) {
+                vm->io->console(vm->io->opaque, (const char *)b, h.len);
+            } else {
+                fwrite(b, 1, h.len, stdout);
+                fflush(stdout);
+            }
+            free(b);
+        } else if (h.type == MSG_RECV) {
+            if (serve_recv(vm, fd))
+                break;
+        } else if (h.type == MSG_SEND) {
+            if (serve_send(vm, fd, h.len))
+                break;
+        } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
+            struct msg_result r;
+            if (read_full(fd, &r, sizeof r))
+                break;
+            res->exit = (enum funk_vm_exit)r.exit;
+            res->status = r.status;
+            res->hypercalls = r.hypercalls;
+            memcpy(res->reason, r.reason, sizeof res->reason);
+            res->reason[sizeof res->reason - 1] = '\0';
+            done = 1;
+        } else {
+            break;
+        }
+    }
+    close(fd);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    vm->child_pid = -1;
+    if (!done) {
+        if (vm->kicked)
+            vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out (process killed)");
+        else if (WIFSIGNALED(st))
+            vm_stop(vm, FUNK_VM_EXIT_SANDBOX, "guest process killed by signal %d (%s)",
+                    WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "guest process ended without a result (status %d)",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    return 0;
+}
+
+void vm_process_kick(struct funk_vm *vm)
+{
+    vm->kicked = 1;
+    if (vm->child_pid > 0)
+        kill(vm->child_pid, SIGKILL);
+}
+
+/* The child's filter: what the hypercall modules need, on the fds they own; TRAP otherwise. */
+int vm_process_sandbox(struct funk_vm *vm)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+    if (!ctx)
+        return -ENOMEM;
+    int rc = 0;
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    for (unsigned i = 0; i < vm->ndev; i++) {
+        int fd = vm->dev[i].fd;
+        if (fd < 0)
+            continue;
+        scmp_datum_t d = (scmp_datum_t)fd;
+        if (vm->dev[i].type == MFT_DEV_BLOCK_BASIC) {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        } else {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        }
+    }
+    static const int plain[] = {SCMP_SYS(clock_gettime), SCMP_SYS(ppoll), SCMP_SYS(rt_sigreturn),
+                                SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(munmap),
+                                SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(futex),
+                                SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigprocmask),
+                                SCMP_SYS(getpid), SCMP_SYS(gettid)};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+    /* Memory for malloc, never executable: no new code can appear in the guest's process. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc ? -EINVAL : 0;
+}
