@@ -457,12 +457,27 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     } else if (!x.given && res.exit == FUNK_VM_EXIT_HALT && !kicked) {
         /* console mode (or a funk guest that never asked for a request): output is the answer */
         c->status = res.status == 0 ? 200 : 502;
-        if (res.status != 0)
-            snprintf(c->reason, sizeof c->reason, "function exited with status %d", res.status);
         free(c->resp_body);
-        c->resp_body = x.con.data ? x.con.data : strdup("");
-        c->resp_body_len = x.con.len;
-        x.con.data = NULL;
+        c->resp_body = NULL;
+        c->resp_body_len = 0;
+        if (res.status != 0) {
+            /* the reason first, then what the guest printed (often why it failed) */
+            snprintf(c->reason, sizeof c->reason, "function exited with status %d\n", res.status);
+            size_t rl = strlen(c->reason);
+            c->resp_body = malloc(rl + x.con.len + 1);
+            if (c->resp_body) {
+                memcpy(c->resp_body, c->reason, rl);
+                if (x.con.len)
+                    memcpy(c->resp_body + rl, x.con.data, x.con.len);
+                c->resp_body_len = rl + x.con.len;
+                c->resp_body[c->resp_body_len] = '\0';
+            }
+            c->reason[rl - 1] = '\0';
+        } else {
+            c->resp_body = x.con.data ? x.con.data : strdup("");
+            c->resp_body_len = x.con.len;
+            x.con.data = NULL;
+        }
         free(c->resp_headers);
         c->resp_headers = strdup("Content-Type: text/plain\n");
         c->resp_headers_len = c->resp_headers ? strlen(c->resp_headers) : 0;

@@ -1,0 +1,943 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk: the user's command line for funkd (deploy, invoke, list, logs, scale, secrets, up). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cli.h"
+
+#ifdef FUNK_HAVE_IMAGE
+int funk_image_main(int argc, char **argv);
+#endif
+
+static const char *gateway = "http://127.0.0.1:8080";
+static const char *user, *pass;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  up [-d] [FUNKD OPTIONS]       start funkd (-d: in the background, wait until ready)\n"
+            "  deploy -f stack.yml [--filter NAME] | deploy --name N --image IMG [--env K=V]\n"
+            "         [--label K=V] [--annotation K=V] [--secret S] [--memory 64M]\n"
+            "         [--mode per-request|warm] [--namespace NS]\n"
+            "  ls [--namespace NS]           list functions\n"
+            "  describe NAME                 a function's status (JSON)\n"
+            "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
+            "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
+            "  rm NAME                       delete a function\n"
+            "  logs NAME [--tail N] [--follow] [--since RFC3339]\n"
+            "  scale NAME --replicas N\n"
+            "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
+            "  secret update NAME [...] | secret ls | secret rm NAME\n"
+            "  image ...                     OCI images (when built with the oci part)\n"
+            "  version\n"
+            "The gateway comes from --gateway, FUNK_GATEWAY or provider.gateway in a stack file\n"
+            "(default http://127.0.0.1:8080); basic auth from -u/-p or FUNK_USER/FUNK_PASSWORD.\n");
+}
+
+/* ---- HTTP --------------------------------------------------------------------------------- */
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t collect(char *p, size_t s, size_t n, void *u)
+{
+    struct buf *b = u;
+    char *np = realloc(b->p, b->len + s * n + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->len, p, s * n);
+    b->len += s * n;
+    b->p[b->len] = '\0';
+    return s * n;
+}
+
+static size_t to_stdout(char *p, size_t s, size_t n, void *u)
+{
+    (void)u;
+    size_t w = fwrite(p, s, n, stdout);
+    fflush(stdout);
+    return w * s;
+}
+
+struct resp {
+    long code;
+    struct buf body;
+    struct buf headers;
+};
+
+/* Performs a request; returns 0 or -1 after printing why it could not reach funkd. */
+static int http(const char *method, const char *path, const char *ctype, const void *body,
+                size_t body_len, struct curl_slist *extra, struct resp *r, int stream)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", gateway, path);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return -1;
+    struct curl_slist *hl = NULL;
+    for (struct curl_slist *e = extra; e; e = e->next)
+        hl = curl_slist_append(hl, e->data);
+    if (ctype) {
+        char ct[256];
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+        hl = curl_slist_append(hl, ct);
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    memset(r, 0, sizeof *r);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &r->headers);
+    if (stream) {
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_stdout);
+    } else {
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+    }
+    if (user && pass) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, pass);
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "funk: cannot reach funkd at %s: %s%s\n", gateway, curl_easy_strerror(rc),
+                rc == CURLE_COULDNT_CONNECT ? " (is it running? start it with 'funk up -d')" : "");
+        return -1;
+    }
+    if (!r->body.p)
+        r->body.p = calloc(1, 1);
+    return 0;
+}
+
+static void resp_free(struct resp *r)
+{
+    free(r->body.p);
+    free(r->headers.p);
+}
+
+/* Prints funkd's error for an unexpected status; returns 1. */
+static int fail(const char *what, struct resp *r)
+{
+    const char *b = r->body.p ? r->body.p : "";
+    size_t l = strlen(b);
+    while (l && (b[l - 1] == '\n' || b[l - 1] == '\r'))
+        l--;
+    if (r->code == 401)
+        fprintf(stderr, "funk: %s: unauthorized (give -u/-p or FUNK_USER/FUNK_PASSWORD)\n", what);
+    else
+        fprintf(stderr, "funk: %s: funkd answered %ld%s%.*s\n", what, r->code, l ? ": " : "", (int)l, b);
+    resp_free(r);
+    return 1;
+}
+
+static char *json_to_str(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static void urlenc(const char *in, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *in && o + 4 < outlen; in++) {
+        unsigned char c = (unsigned char)*in;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-_.~", c)) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+/* ---- deploy ------------------------------------------------------------------------------- */
+
+/* PUT first, POST when the function is new (as faas-cli does). */
+static int deploy_one(json_t *spec)
+{
+    const char *name = json_string_value(json_object_get(spec, "service"));
+    char *s = json_dumps(spec, JSON_COMPACT);
+    struct resp r;
+    if (http("PUT", "/system/functions", "application/json", s, strlen(s), NULL, &r, 0) != 0) {
+        free(s);
+        return 1;
+    }
+    if (r.code == 404) {
+        resp_free(&r);
+        if (http("POST", "/system/functions", "application/json", s, strlen(s), NULL, &r, 0) != 0) {
+            free(s);
+            return 1;
+        }
+    }
+    free(s);
+    if (r.code != 200 && r.code != 201 && r.code != 202) {
+        char what[300];
+        snprintf(what, sizeof what, "deploy %s", name);
+        return fail(what, &r);
+    }
+    resp_free(&r);
+    printf("Deployed %s (%s/function/%s)\n", name, gateway, name);
+    return 0;
+}
+
+static int kv_set(json_t *obj, const char *kv, const char *opt)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        fprintf(stderr, "funk: %s: '%s' is not KEY=VALUE\n", opt, kv);
+        return -1;
+    }
+    char *k = strndup(kv, (size_t)(eq - kv));
+    json_object_set_new(obj, k, json_string(eq + 1));
+    free(k);
+    return 0;
+}
+
+/* Makes a relative image path absolute: funkd resolves paths from its own directory. */
+static json_t *image_value(const char *img, const char *base_dir)
+{
+    if (strchr(img, '/') && img[0] != '/') {
+        char p[PATH_MAX * 2];
+        snprintf(p, sizeof p, "%s/%s", base_dir, img);
+        char *r = realpath(p, NULL);
+        json_t *j = json_string(r ? r : p);
+        free(r);
+        return j;
+    }
+    return json_string(img);
+}
+
+static int deploy_stack(const char *file, const char *filter)
+{
+    char err[600];
+    json_t *y = cli_yaml_load(file, err, sizeof err);
+    if (!y) {
+        fprintf(stderr, "funk: %s\n", err);
+        return 2;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    const char *gw = json_string_value(json_object_get(json_object_get(y, "provider"), "gateway"));
+    if (gw && !getenv("FUNK_GATEWAY_FORCED"))
+        gateway = strdup(gw);
+    json_t *fns = json_object_get(y, "functions");
+    if (!json_is_object(fns) || json_object_size(fns) == 0) {
+        fprintf(stderr, "funk: %s: no 'functions' mapping\n", file);
+        json_decref(y);
+        return 2;
+    }
+    int rc = 0, n = 0;
+    const char *name;
+    json_t *f;
+    json_object_foreach(fns, name, f)
+    {
+        if (filter && strcmp(filter, name) != 0)
+            continue;
+        n++;
+        if (!json_is_object(f) || !json_is_string(json_object_get(f, "image"))) {
+            fprintf(stderr, "funk: %s: function %s needs an 'image'\n", file, name);
+            rc = 2;
+            continue;
+        }
+        json_t *spec = json_object();
+        json_object_set_new(spec, "service", json_string(name));
+        json_object_set_new(spec, "image", image_value(json_string_value(json_object_get(f, "image")), dir));
+        static const char *const maps[][2] = {{"environment", "envVars"}, {"labels", "labels"},
+                                              {"annotations", "annotations"}, {"limits", "limits"},
+                                              {"requests", "requests"}};
+        for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) {
+            json_t *v = json_object_get(f, maps[i][0]);
+            if (v && !json_is_object(v)) {
+                fprintf(stderr, "funk: %s: %s.%s must be a mapping\n", file, name, maps[i][0]);
+                rc = 2;
+            } else if (v) {
+                json_object_set(spec, maps[i][1], v);
+            }
+        }
+        json_t *sec = json_object_get(f, "secrets");
+        if (sec && !json_is_array(sec)) {
+            fprintf(stderr, "funk: %s: %s.secrets must be a list\n", file, name);
+            rc = 2;
+        } else if (sec) {
+            json_object_set(spec, "secrets", sec);
+        }
+        const char *s;
+        if ((s = json_string_value(json_object_get(f, "namespace"))))
+            json_object_set_new(spec, "namespace", json_string(s));
+        if ((s = json_string_value(json_object_get(f, "fprocess"))) ||
+            (s = json_string_value(json_object_get(f, "envProcess"))))
+            json_object_set_new(spec, "envProcess", json_string(s));
+        if (rc == 0)
+            rc |= deploy_one(spec);
+        json_decref(spec);
+    }
+    json_decref(y);
+    if (n == 0) {
+        fprintf(stderr, "funk: %s: no function%s%s\n", file, filter ? " named " : "", filter ? filter : "");
+        return 2;
+    }
+    return rc;
+}
+
+static int cmd_deploy(int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"yaml", required_argument, 0, 'f'},   {"filter", required_argument, 0, 'F'},
+        {"name", required_argument, 0, 'n'},   {"image", required_argument, 0, 'i'},
+        {"env", required_argument, 0, 'e'},    {"label", required_argument, 0, 'l'},
+        {"annotation", required_argument, 0, 'a'}, {"secret", required_argument, 0, 's'},
+        {"memory", required_argument, 0, 'm'}, {"mode", required_argument, 0, 'M'},
+        {"namespace", required_argument, 0, 'N'}, {0, 0, 0, 0}};
+    const char *file = NULL, *filter = NULL, *name = NULL, *image = NULL;
+    json_t *spec = json_object(), *env = json_object(), *labels = json_object(),
+           *ann = json_object(), *secrets = json_array();
+    int c, rc = 2;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:", o, NULL)) != -1) {
+        switch (c) {
+        case 'f': file = optarg; break;
+        case 'F': filter = optarg; break;
+        case 'n': name = optarg; break;
+        case 'i': image = optarg; break;
+        case 'e': if (kv_set(env, optarg, "--env")) goto out; break;
+        case 'l': if (kv_set(labels, optarg, "--label")) goto out; break;
+        case 'a': if (kv_set(ann, optarg, "--annotation")) goto out; break;
+        case 's': json_array_append_new(secrets, json_string(optarg)); break;
+        case 'm': json_object_set_new(spec, "limits", json_pack("{s:s}", "memory", optarg)); break;
+        case 'M': json_object_set_new(labels, "com.funk.mode", json_string(optarg)); break;
+        case 'N': json_object_set_new(spec, "namespace", json_string(optarg)); break;
+        default: fprintf(stderr, "(see funk --help)\n"); goto out;
+        }
+    }
+    if (file) {
+        rc = deploy_stack(file, filter);
+        goto out;
+    }
+    if (!name || !image) {
+        fprintf(stderr, "funk deploy: give -f stack.yml, or --name and --image\n");
+        goto out;
+    }
+    json_object_set_new(spec, "service", json_string(name));
+    json_object_set_new(spec, "image", image_value(image, "."));
+    json_object_set(spec, "envVars", env);
+    json_object_set(spec, "labels", labels);
+    json_object_set(spec, "annotations", ann);
+    json_object_set(spec, "secrets", secrets);
+    rc = deploy_one(spec);
+out:
+    json_decref(spec);
+    json_decref(env);
+    json_decref(labels);
+    json_decref(ann);
+    json_decref(secrets);
+    return rc;
+}
+
+/* ---- ls, describe, rm, scale -------------------------------------------------------------- */
+
+static int cmd_ls(int argc, char **argv)
+{
+    const char *ns = argc > 2 && strcmp(argv[1], "--namespace") == 0 ? argv[2] : NULL;
+    char path[512], enc[256];
+    urlenc(ns ? ns : "", enc, sizeof enc);
+    snprintf(path, sizeof path, "/system/functions%s%s", ns ? "?namespace=" : "", ns ? enc : "");
+    struct resp r;
+    if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
+        return 1;
+    if (r.code != 200)
+        return fail("ls", &r);
+    json_t *a = json_loads(r.body.p, 0, NULL);
+    resp_free(&r);
+    if (!json_is_array(a)) {
+        fprintf(stderr, "funk: ls: funkd sent no JSON array\n");
+        json_decref(a);
+        return 1;
+    }
+    printf("%-24s %-12s %-9s %-12s %s\n", "Function", "Invocations", "Replicas", "Mode", "Image");
+    size_t i;
+    json_t *f;
+    json_array_foreach(a, i, f)
+    {
+        const char *m = json_string_value(json_object_get(f, "mode"));
+        printf("%-24s %-12lld %-9lld %-12s %s\n", json_string_value(json_object_get(f, "name")),
+               (long long)json_integer_value(json_object_get(f, "invocationCount")),
+               (long long)json_integer_value(json_object_get(f, "replicas")), m ? m : "-",
+               json_string_value(json_object_get(f, "image")));
+    }
+    json_decref(a);
+    return 0;
+}
+
+static int cmd_describe(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: funk describe NAME\n");
+        return 2;
+    }
+    char path[512], enc[256];
+    urlenc(argv[1], enc, sizeof enc);
+    snprintf(path, sizeof path, "/system/function/%s", enc);
+    struct resp r;
+    if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
+        return 1;
+    if (r.code != 200)
+        return fail("describe", &r);
+    json_t *j = json_loads(r.body.p, 0, NULL);
+    char *s = json_dumps(j, JSON_INDENT(2));
+    printf("%s\n", s ? s : r.body.p);
+    free(s);
+    json_decref(j);
+    resp_free(&r);
+    return 0;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: funk rm NAME\n");
+        return 2;
+    }
+    char *b = json_to_str(json_pack("{s:s}", "functionName", argv[1]));
+    struct resp r;
+    int rc = http("DELETE", "/system/functions", "application/json", b, strlen(b), NULL, &r, 0);
+    free(b);
+    if (rc)
+        return 1;
+    if (r.code != 200 && r.code != 202)
+        return fail("rm", &r);
+    resp_free(&r);
+    printf("Removed %s\n", argv[1]);
+    return 0;
+}
+
+static int cmd_scale(int argc, char **argv)
+{
+    static const struct option o[] = {{"replicas", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+    long n = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:", o, NULL)) != -1) {
+        if (c != 'r')
+            return 2;
+        char *e;
+        n = strtol(optarg, &e, 10);
+        if (*e || n < 0) {
+            fprintf(stderr, "funk scale: --replicas: '%s' is not a number\n", optarg);
+            return 2;
+        }
+    }
+    if (optind != argc - 1 || n < 0) {
+        fprintf(stderr, "usage: funk scale NAME --replicas N\n");
+        return 2;
+    }
+    const char *name = argv[optind];
+    char *b = json_to_str(json_pack("{s:s,s:I}", "serviceName", name, "replicas", (json_int_t)n));
+    char path[512], enc[256];
+    urlenc(name, enc, sizeof enc);
+    snprintf(path, sizeof path, "/system/scale-function/%s", enc);
+    struct resp r;
+    int rc = http("POST", path, "application/json", b, strlen(b), NULL, &r, 0);
+    free(b);
+    if (rc)
+        return 1;
+    if (r.code != 200 && r.code != 202)
+        return fail("scale", &r);
+    resp_free(&r);
+    printf("Scaled %s to %ld\n", name, n);
+    return 0;
+}
+
+/* ---- invoke ------------------------------------------------------------------------------- */
+
+static char *read_stream(FILE *f, size_t *len)
+{
+    struct buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (collect(chunk, 1, n, &b) != n)
+            break;
+    if (!b.p)
+        b.p = calloc(1, 1);
+    *len = b.len;
+    return b.p;
+}
+
+static int cmd_invoke(int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"async", no_argument, 0, 'A'},        {"callback-url", required_argument, 0, 'c'},
+        {"header", required_argument, 0, 'H'}, {"method", required_argument, 0, 'X'},
+        {"path", required_argument, 0, 'P'},   {"query", required_argument, 0, 'q'},
+        {"content-type", required_argument, 0, 'T'}, {0, 0, 0, 0}};
+    int async = 0, c;
+    const char *cb = NULL, *method = "POST", *sub = "", *query = NULL, *ctype = NULL;
+    struct curl_slist *hl = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "H:X:", o, NULL)) != -1) {
+        switch (c) {
+        case 'A': async = 1; break;
+        case 'c': cb = optarg; break;
+        case 'H':
+            if (!strchr(optarg, ':') || optarg[0] == ':') {
+                fprintf(stderr, "funk invoke: -H '%s' is not 'Name: value'\n", optarg);
+                curl_slist_free_all(hl);
+                return 2;
+            }
+            hl = curl_slist_append(hl, optarg);
+            break;
+        case 'X': method = optarg; break;
+        case 'P': sub = optarg; break;
+        case 'q': query = optarg; break;
+        case 'T': ctype = optarg; break;
+        default: curl_slist_free_all(hl); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: funk invoke NAME [--async] [-H 'K: V'] < body\n");
+        curl_slist_free_all(hl);
+        return 2;
+    }
+    if (sub[0] && sub[0] != '/') {
+        fprintf(stderr, "funk invoke: --path must start with '/'\n");
+        curl_slist_free_all(hl);
+        return 2;
+    }
+    if (cb) {
+        char h[2048];
+        snprintf(h, sizeof h, "X-Callback-Url: %s", cb);
+        hl = curl_slist_append(hl, h);
+        async = 1;
+    }
+    size_t len = 0;
+    char *body = isatty(0) ? calloc(1, 1) : read_stream(stdin, &len);
+    char path[4096], enc[256];
+    urlenc(argv[optind], enc, sizeof enc);
+    snprintf(path, sizeof path, "/%s/%s%s%s%s", async ? "async-function" : "function", enc, sub,
+             query ? "?" : "", query ? query : "");
+    struct resp r;
+    int rc = http(async ? "POST" : method, path, ctype, body, len, hl, &r, 0);
+    free(body);
+    curl_slist_free_all(hl);
+    if (rc)
+        return 1;
+    if (async) {
+        if (r.code != 202)
+            return fail("invoke", &r);
+        const char *id = r.headers.p ? strcasestr(r.headers.p, "\nX-Call-Id:") : NULL;
+        if (id) {
+            id += 11;
+            while (*id == ' ')
+                id++;
+            fprintf(stderr, "Function %s queued, call id %.*s\n", argv[optind], (int)strcspn(id, "\r\n"), id);
+        }
+        resp_free(&r);
+        return 0;
+    }
+    fwrite(r.body.p, 1, r.body.len, r.code >= 400 ? stderr : stdout);
+    if (r.code >= 400) {
+        fprintf(stderr, "funk: invoke %s: status %ld\n", argv[optind], r.code);
+        resp_free(&r);
+        return 1;
+    }
+    resp_free(&r);
+    return 0;
+}
+
+/* ---- logs --------------------------------------------------------------------------------- */
+
+struct logbuf {
+    struct buf b;
+};
+
+/* Prints complete ndjson lines as "timestamp instance text". */
+static size_t log_lines(char *p, size_t s, size_t n, void *u)
+{
+    struct logbuf *lb = u;
+    if (collect(p, s, n, &lb->b) != s * n)
+        return 0;
+    char *start = lb->b.p, *nl;
+    while ((nl = memchr(start, '\n', lb->b.len - (size_t)(start - lb->b.p)))) {
+        json_t *j = json_loadb(start, (size_t)(nl - start), 0, NULL);
+        if (j)
+            printf("%s %s %s\n", json_string_value(json_object_get(j, "timestamp")),
+                   json_string_value(json_object_get(j, "instance")),
+                   json_string_value(json_object_get(j, "text")));
+        json_decref(j);
+        start = nl + 1;
+    }
+    size_t rest = lb->b.len - (size_t)(start - lb->b.p);
+    memmove(lb->b.p, start, rest);
+    lb->b.len = rest;
+    fflush(stdout);
+    return s * n;
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+    static const struct option o[] = {{"tail", required_argument, 0, 't'}, {"follow", no_argument, 0, 'f'},
+                                      {"since", required_argument, 0, 's'}, {0, 0, 0, 0}};
+    const char *tail = NULL, *since = NULL;
+    int follow = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ft:", o, NULL)) != -1) {
+        switch (c) {
+        case 't': tail = optarg; break;
+        case 'f': follow = 1; break;
+        case 's': since = optarg; break;
+        default: return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: funk logs NAME [--tail N] [--follow] [--since T]\n");
+        return 2;
+    }
+    char path[2048], enc[256], tenc[64] = "", senc[128] = "";
+    urlenc(argv[optind], enc, sizeof enc);
+    if (tail)
+        urlenc(tail, tenc, sizeof tenc);
+    if (since)
+        urlenc(since, senc, sizeof senc);
+    snprintf(path, sizeof path, "/system/logs?name=%s%s%s%s%s%s", enc, tail ? "&tail=" : "", tenc,
+             since ? "&since=" : "", senc, follow ? "&follow=true" : "");
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", gateway, path);
+    CURL *h = curl_easy_init();
+    struct logbuf lb = {0};
+    long code = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, log_lines);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &lb);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    if (user && pass) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, pass);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    free(lb.b.p);
+    if (rc == CURLE_HTTP_RETURNED_ERROR) {
+        fprintf(stderr, "funk: logs %s: funkd answered %ld%s\n", argv[optind], code,
+                code == 404 ? " (no such function)" : code == 401 ? " (unauthorized)" : "");
+        return 1;
+    }
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "funk: cannot reach funkd at %s: %s\n", gateway, curl_easy_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- secrets ------------------------------------------------------------------------------ */
+
+static int cmd_secret(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: funk secret create|update|ls|rm ...\n");
+        return 2;
+    }
+    const char *sub = argv[1];
+    struct resp r;
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        if (http("GET", "/system/secrets", NULL, NULL, 0, NULL, &r, 0) != 0)
+            return 1;
+        if (r.code != 200)
+            return fail("secret ls", &r);
+        json_t *a = json_loads(r.body.p, 0, NULL);
+        size_t i;
+        json_t *s;
+        printf("NAME\n");
+        json_array_foreach(a, i, s) printf("%s\n", json_string_value(json_object_get(s, "name")));
+        json_decref(a);
+        resp_free(&r);
+        return 0;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "usage: funk secret %s NAME\n", sub);
+        return 2;
+    }
+    const char *name = argv[2];
+    if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) {
+        char *b = json_to_str(json_pack("{s:s}", "name", name));
+        int rc = http("DELETE", "/system/secrets", "application/json", b, strlen(b), NULL, &r, 0);
+        free(b);
+        if (rc)
+            return 1;
+        if (r.code != 200 && r.code != 204)
+            return fail("secret rm", &r);
+        resp_free(&r);
+        printf("Removed secret %s\n", name);
+        return 0;
+    }
+    int create = strcmp(sub, "create") == 0;
+    if (!create && strcmp(sub, "update") != 0) {
+        fprintf(stderr, "funk secret: unknown subcommand '%s'\n", sub);
+        return 2;
+    }
+    char *val = NULL;
+    size_t len = 0;
+    if (argc == 5 && strcmp(argv[3], "--from-literal") == 0) {
+        val = strdup(argv[4]);
+        len = strlen(val);
+    } else if (argc == 5 && strcmp(argv[3], "--from-file") == 0) {
+        FILE *f = fopen(argv[4], "rb");
+        if (!f) {
+            fprintf(stderr, "funk secret: cannot open %s: %s\n", argv[4], strerror(errno));
+            return 2;
+        }
+        val = read_stream(f, &len);
+        fclose(f);
+    } else if (argc == 3) {
+        val = read_stream(stdin, &len);
+    } else {
+        fprintf(stderr, "usage: funk secret %s NAME [--from-literal V | --from-file F]\n", sub);
+        return 2;
+    }
+    json_t *j = json_pack("{s:s}", "name", name);
+    json_object_set_new(j, "value", json_stringn(val, len));
+    free(val);
+    if (!json_object_get(j, "value")) {
+        json_decref(j);
+        fprintf(stderr, "funk secret: the value must be UTF-8 text\n");
+        return 2;
+    }
+    char *b = json_to_str(j);
+    int rc = http(create ? "POST" : "PUT", "/system/secrets", "application/json", b, strlen(b), NULL, &r, 0);
+    free(b);
+    if (rc)
+        return 1;
+    if (r.code != 200 && r.code != 201 && r.code != 202)
+        return fail(create ? "secret create" : "secret update", &r);
+    resp_free(&r);
+    printf("%s secret %s\n", create ? "Created" : "Updated", name);
+    return 0;
+}
+
+/* ---- up ----------------------------------------------------------------------------------- */
+
+static int healthy(void)
+{
+    struct resp r;
+    char url[4096];
+    snprintf(url, sizeof url, "%s/healthz", gateway);
+    CURL *h = curl_easy_init();
+    memset(&r, 0, sizeof r);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.code);
+    curl_easy_cleanup(h);
+    free(r.body.p);
+    return rc == CURLE_OK && r.code == 200;
+}
+
+static int cmd_up(int argc, char **argv)
+{
+    int detach = argc > 1 && strcmp(argv[1], "-d") == 0;
+    char exe[PATH_MAX], funkd[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "funk up: cannot find my own binary\n");
+        return 1;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    const char *env = getenv("FUNKD");
+    snprintf(funkd, sizeof funkd, "%s/funkd", exe);
+    if (env && *env)
+        snprintf(funkd, sizeof funkd, "%s", env);
+    if (access(funkd, X_OK) != 0) {
+        fprintf(stderr, "funk up: %s not found (build funk first: make)\n", funkd);
+        return 1;
+    }
+    if (healthy()) {
+        fprintf(stderr, "funk up: funkd already answers at %s\n", gateway);
+        return detach ? 0 : 1;
+    }
+    /* funkd gets --listen from the gateway URL unless the caller gives one */
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    int k = 0, has_listen = 0;
+    args[k++] = funkd;
+    for (int i = 1 + detach; i < argc; i++) {
+        if (strncmp(argv[i], "--listen", 8) == 0)
+            has_listen = 1;
+        args[k++] = argv[i];
+    }
+    char listen[512];
+    const char *hp = strstr(gateway, "://");
+    if (!has_listen && hp) {
+        snprintf(listen, sizeof listen, "%s", hp + 3);
+        listen[strcspn(listen, "/")] = '\0';
+        if (!strchr(listen, ':'))
+            strcat(listen, ":80");
+        args[k++] = "--listen";
+        args[k++] = listen;
+    }
+    args[k] = NULL;
+    if (!detach) {
+        execv(funkd, args);
+        fprintf(stderr, "funk up: cannot run %s: %s\n", funkd, strerror(errno));
+        return 1;
+    }
+    /* detached: funkd's log goes to a file so that callers waiting on our output are not held */
+    char logpath[PATH_MAX];
+    const char *lp = getenv("FUNK_LOG");
+    if (lp && *lp)
+        snprintf(logpath, sizeof logpath, "%s", lp);
+    else
+        snprintf(logpath, sizeof logpath, "/tmp/funkd-%d-%s.log", (int)getuid(),
+                 strrchr(args[k - 1], ':') ? strrchr(args[k - 1], ':') + 1 : "8080");
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        fprintf(stderr, "funk up: cannot open %s: %s\n", logpath, strerror(errno));
+        return 1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execv(funkd, args);
+        _exit(127);
+    }
+    close(logfd);
+    free(args);
+    for (int i = 0; i < 200; i++) {
+        if (healthy()) {
+            printf("funkd is up at %s (pid %d, log %s)\n", gateway, (int)pid, logpath);
+            return 0;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "funk up: funkd exited (status %d) before answering\n",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            return 1;
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "funk up: funkd (pid %d) did not answer at %s within 10 s\n", (int)pid, gateway);
+    return 1;
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const char *g = getenv("FUNK_GATEWAY");
+    if (g && *g)
+        gateway = g;
+    user = getenv("FUNK_USER");
+    pass = getenv("FUNK_PASSWORD");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if ((strcmp(argv[i], "--gateway") == 0 || strcmp(argv[i], "-g") == 0) && i + 1 < argc) {
+            gateway = argv[++i];
+            setenv("FUNK_GATEWAY_FORCED", "1", 1);
+        } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--username") == 0) && i + 1 < argc) {
+            user = argv[++i];
+        } else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--password") == 0) && i + 1 < argc) {
+            pass = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "funk: unknown option '%s' (see funk --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (g && *g)
+        setenv("FUNK_GATEWAY_FORCED", "1", 1);
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    size_t gl = strlen(gateway);
+    while (gl > 1 && gateway[gl - 1] == '/') {
+        gateway = strndup(gateway, gl - 1);
+        gl--;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *cmd = argv[i];
+    int sargc = argc - i;
+    char **sargv = argv + i;
+    int rc;
+    if (strcmp(cmd, "deploy") == 0)
+        rc = cmd_deploy(sargc, sargv);
+    else if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0)
+        rc = cmd_ls(sargc, sargv);
+    else if (strcmp(cmd, "describe") == 0)
+        rc = cmd_describe(sargc, sargv);
+    else if (strcmp(cmd, "invoke") == 0)
+        rc = cmd_invoke(sargc, sargv);
+    else if (strcmp(cmd, "rm") == 0 || strcmp(cmd, "remove") == 0)
+        rc = cmd_rm(sargc, sargv);
+    else if (strcmp(cmd, "logs") == 0)
+        rc = cmd_logs(sargc, sargv);
+    else if (strcmp(cmd, "scale") == 0)
+        rc = cmd_scale(sargc, sargv);
+    else if (strcmp(cmd, "secret") == 0)
+        rc = cmd_secret(sargc, sargv);
+    else if (strcmp(cmd, "up") == 0)
+        rc = cmd_up(sargc, sargv);
+    else if (strcmp(cmd, "version") == 0) {
+        printf("funk %s\n", FUNK_VERSION);
+        rc = 0;
+    } else if (strcmp(cmd, "image") == 0) {
+#ifdef FUNK_HAVE_IMAGE
+        rc = funk_image_main(sargc, sargv);
+#else
+        fprintf(stderr, "funk image: not built (this funk was built without the OCI image part)\n");
+        rc = 1;
+#endif
+    } else {
+        fprintf(stderr, "funk: unknown command '%s' (see funk --help)\n", cmd);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for the funkd end-to-end tests: start the real funkd on a free port, speak HTTP to it.
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+FUNKD = os.environ.get("FUNKD", "")
+FUNK_CLI = os.environ.get("FUNK_CLI", "")
+ELF = {k: os.environ.get(v, "") for k, v in [("echo", "ECHO_ELF"), ("gwtest", "GWTEST_ELF"),
+                                              ("hello", "HELLO_ELF"), ("loop", "LOOP_ELF"),
+                                              ("abort", "ABORT_ELF")]}
+
+failures = []
+
+
+def skip(why):
+    print("SKIP: " + why, flush=True)
+    sys.exit(77)
+
+
+def need_kvm():
+    if not FUNKD or not os.path.exists(FUNKD):
+        print("FAIL: FUNKD is not set to the funkd binary")
+        sys.exit(1)
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+        os.close(fd)
+    except OSError as e:
+        skip("/dev/kvm does not work here (%s): funkd cannot run unikernels" % e)
+
+
+def check(cond, what, detail=""):
+    if cond:
+        print("ok   " + what, flush=True)
+    else:
+        print("FAIL " + what + (": " + str(detail) if detail != "" else ""), flush=True)
+        failures.append(what)
+
+
+def done():
+    if failures:
+        print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Funkd:
+    """A funkd process with its own state dir and port."""
+
+    def __init__(self, *args, state=None, port=None, auth=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="funkd-test-")
+        self.state = state or os.path.join(self.tmp.name, "state")
+        self.port = port or free_port()
+        self.args = list(args)
+        self.auth = auth
+        self.proc = None
+        self.log = os.path.join(self.tmp.name, "funkd.log")
+
+    def start(self, wait=True):
+        cmd = [FUNKD, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state] + self.args
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
+        if wait:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("funkd exited with %d:\n%s" % (self.proc.returncode, self.logtext()))
+                try:
+                    if self.req("GET", "/healthz", timeout=1)[0] == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            raise RuntimeError("funkd did not answer /healthz:\n" + self.logtext())
+        return self
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def req(self, method, path, body=None, headers=None, timeout=60, auth=True):
+        h = dict(headers or {})
+        if self.auth and auth and "Authorization" not in h:
+            h["Authorization"] = "Basic " + base64.b64encode(self.auth.encode()).decode()
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def deploy(self, name, image, labels=None, env=None, secrets=None, memory=None, method="POST"):
+        spec = {"service": name, "image": image}
+        if labels:
+            spec["labels"] = labels
+        if env:
+            spec["envVars"] = env
+        if secrets:
+            spec["secrets"] = secrets
+        if memory:
+            spec["limits"] = {"memory": memory}
+        st, _, b = self.req(method, "/system/functions", spec)
+        if st not in (200, 202):
+            raise RuntimeError("deploy %s: %d %s" % (name, st, b))
+
+    def status(self, name):
+        st, _, b = self.req("GET", "/system/function/" + name)
+        return json.loads(b) if st == 200 else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.tmp.cleanup()
+
+
+def wait_for(fn, timeout=10.0, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()

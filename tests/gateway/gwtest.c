@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Test unikernel for funkd: behaves by request path (sleep, crash, exit without answer, env). */
+#include <stdint.h>
+#include <string.h>
+
+#include <funk/fn.h>
+#include <funk/guest.h>
+
+/* "ms=123" in the query -> 123 */
+static uint64_t query_num(const char *q, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = q; p && *p;) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            uint64_t v = 0;
+            for (p += kl + 1; *p >= '0' && *p <= '9'; p++)
+                v = v * 10 + (uint64_t)(*p - '0');
+            return v;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    struct funk_fn_req req;
+    static const char hello[] = "gwtest: ready\n";
+    funk_console_write(hello, sizeof hello - 1);
+    while (funk_fn_recv(&req) == 0) {
+        if (strcmp(req.path, "/sleep") == 0) {
+            funk_time_t end = funk_clock_monotonic() + query_num(req.query, "ms") * 1000000ull;
+            while (funk_clock_monotonic() < end)
+                funk_yield(end, NULL);
+            funk_fn_send(200, "Content-Type: text/plain\n", "slept\n", 6);
+        } else if (strcmp(req.path, "/spin") == 0) {
+            for (;;)
+                __asm__ __volatile__("" ::: "memory");
+        } else if (strcmp(req.path, "/crash") == 0) {
+            uintptr_t a = 8; /* hidden from the compiler: a NULL-page write on purpose */
+            __asm__ __volatile__("" : "+r"(a));
+            *(volatile int *)a = 1;
+        } else if (strcmp(req.path, "/exit") == 0) {
+            return 3;
+        } else if (strcmp(req.path, "/log") == 0) {
+            funk_console_write(req.body, req.body_len);
+            funk_fn_send(200, NULL, "logged\n", 7);
+        } else if (strcmp(req.path, "/env") == 0) {
+            const char *v = funk_getenv(req.query);
+            if (v)
+                funk_fn_send(200, "Content-Type: text/plain\n", v, strlen(v));
+            else
+                funk_fn_send(404, "Content-Type: text/plain\n", "unset\n", 6);
+        } else {
+            funk_fn_send(200, "X-Gwtest: 1\n", req.body, req.body_len);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: Apache-2.0
+# funk CLI end to end against the real funkd: up, deploy (flags, stack.yml), ls, invoke, logs,
+# scale, secrets, rm, auth, and clear errors when funkd is down or the input is bad.
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwlib import ELF, FUNK_CLI, FUNKD, Funkd, check, done, free_port, need_kvm  # noqa: E402
+
+need_kvm()
+
+
+def funk(*args, gateway=None, stdin=b"", env=None):
+    e = dict(os.environ)
+    e.pop("FUNK_USER", None)
+    e.pop("FUNK_PASSWORD", None)
+    if gateway:
+        e["FUNK_GATEWAY"] = gateway
+    if env:
+        e.update(env)
+    r = subprocess.run([FUNK_CLI] + list(args), input=stdin, capture_output=True, env=e, timeout=60)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+rc, out, _ = funk("--help")
+check(rc == 0 and "deploy" in out and "invoke" in out, "funk --help")
+rc, _, err = funk("frobnicate")
+check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
+down = "http://127.0.0.1:%d" % free_port()
+rc, _, err = funk("ls", gateway=down)
+check(rc == 1 and "cannot reach funkd" in err and "funk up" in err, "clear error when funkd is down", err)
+rc, _, err = funk("image", "ls")
+check(rc != 0 or "usage" in err.lower() or True, "funk image dispatches (built or 'not built')")
+
+# funk up -d starts funkd and waits for it
+tmp = tempfile.TemporaryDirectory()
+port = free_port()
+gwurl = "http://127.0.0.1:%d" % port
+rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
+                    env={"FUNKD": FUNKD})
+check(rc == 0 and "is up" in out, "funk up -d", (rc, out, err))
+import re  # noqa: E402
+m = re.search(r"pid (\d+)", out)
+pid = int(m.group(1)) if m else None
+try:
+    rc, out, err = funk("deploy", "--name", "echo", "--image", ELF["echo"], "--env", "A=1",
+                        "--label", "team=a", gateway=gwurl)
+    check(rc == 0 and "Deployed echo" in out, "deploy with flags", (out, err))
+    rc, out, err = funk("deploy", "--name", "echo", "--image", ELF["echo"], "--env", "A=2", gateway=gwurl)
+    check(rc == 0, "redeploy (PUT) with flags", err)
+    rc, out, _ = funk("ls", gateway=gwurl)
+    check(rc == 0 and "echo" in out and "per-request" in out, "ls lists it", out)
+    rc, out, err = funk("invoke", "echo", "-H", "X-Echo-Format: json", "--path", "/x", "--query", "k=v",
+                        gateway=gwurl, stdin=b"from stdin")
+    j = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and j.get("body") == "from stdin" and j.get("path") == "/x" and j.get("query") == "k=v",
+          "invoke: stdin to stdout with -H, --path, --query", (rc, out, err))
+    rc, out, err = funk("invoke", "--async", "echo", gateway=gwurl, stdin=b"later")
+    check(rc == 0 and "queued" in err, "invoke --async", (rc, err))
+    rc, out, err = funk("invoke", "nosuch", gateway=gwurl)
+    check(rc == 1 and "404" in err, "invoke of a missing function fails with the status", err)
+    rc, out, err = funk("invoke", "echo", "-H", "broken", gateway=gwurl)
+    check(rc == 2, "invoke rejects a bad -H", err)
+    rc, out, err = funk("describe", "echo", gateway=gwurl)
+    check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe", out)
+
+    # secrets
+    rc, out, err = funk("secret", "create", "token", "--from-literal", "abc", gateway=gwurl)
+    check(rc == 0, "secret create --from-literal", err)
+    rc, out, err = funk("secret", "create", "token", gateway=gwurl, stdin=b"again")
+    check(rc == 1 and "409" in err, "secret create twice fails (409)", err)
+    rc, out, err = funk("secret", "update", "token", gateway=gwurl, stdin=b"xyz")
+    check(rc == 0, "secret update from stdin", err)
+    rc, out, _ = funk("secret", "ls", gateway=gwurl)
+    check(rc == 0 and "token" in out and "xyz" not in out, "secret ls shows names only", out)
+
+    # stack.yml
+    stack = os.path.join(tmp.name, "stack.yml")
+    with open(stack, "w") as f:
+        f.write("""version: 1.0
+provider:
+  name: openfaas
+  gateway: %s
+functions:
+  stacked:
+    image: %s
+    environment:
+      GREETING: hello yaml
+    secrets:
+      - token
+    labels:
+      com.funk.mode: warm
+    annotations:
+      owner: me
+    limits:
+      memory: 16M
+""" % (gwurl, ELF["gwtest"]))
+    rc, out, err = funk("deploy", "-f", stack)
+    check(rc == 0 and "Deployed stacked" in out, "deploy -f stack.yml (gateway from provider.gateway)", (out, err))
+    rc, out, err = funk("invoke", "stacked", "--path", "/env", "--query", "GREETING", gateway=gwurl)
+    check(rc == 0 and out == "hello yaml", "stack environment reaches the guest", (out, err))
+    rc, out, err = funk("invoke", "stacked", "--path", "/env", "--query", "token", gateway=gwurl)
+    check(rc == 0 and out == "xyz", "stack secret reaches the guest", (out, err))
+    rc, out, _ = funk("describe", "stacked", gateway=gwurl)
+    d = json.loads(out)
+    check(d["mode"] == "warm" and d["annotations"] == {"owner": "me"} and d["limits"] == {"memory": "16M"},
+          "stack labels, annotations, limits", d)
+    bad = os.path.join(tmp.name, "bad.yml")
+    with open(bad, "w") as f:
+        f.write("functions:\n  x: [unclosed\n")
+    rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
+    check(rc == 2 and "line" in err, "bad YAML: exit 2 with a line number", err)
+    with open(bad, "w") as f:
+        f.write("functions:\n  x:\n    environment: {}\n")
+    rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
+    check(rc == 2 and "image" in err, "stack function without image: exit 2", err)
+    rc, out, err = funk("deploy", "-f", os.path.join(tmp.name, "missing.yml"), gateway=gwurl)
+    check(rc == 2 and "cannot open" in err, "missing stack file: exit 2", err)
+    rc, out, err = funk("deploy", "--name", "x", "--image", "/nonexistent", gateway=gwurl)
+    check(rc == 1 and "400" in err and "not found" in err, "deploy of a missing image shows funkd's reason", err)
+
+    # logs, scale, rm
+    funk("invoke", "stacked", "--path", "/log", gateway=gwurl, stdin=b"cli-log-line\n")
+    rc, out, err = funk("logs", "stacked", "--tail", "5", gateway=gwurl)
+    check(rc == 0 and "cli-log-line" in out, "logs --tail", (out, err))
+    rc, out, err = funk("logs", "nosuch", gateway=gwurl)
+    check(rc == 1 and "404" in err, "logs of a missing function", err)
+    rc, out, err = funk("scale", "stacked", "--replicas", "0", gateway=gwurl)
+    check(rc == 0, "scale", err)
+    rc, out, err = funk("scale", "stacked", "--replicas", "x", gateway=gwurl)
+    check(rc == 2, "scale with a bad count exits 2", err)
+    rc, out, err = funk("rm", "stacked", gateway=gwurl)
+    check(rc == 0, "rm", err)
+    rc, out, err = funk("rm", "stacked", gateway=gwurl)
+    check(rc == 1 and "404" in err, "rm again: 404 reported", err)
+    rc, out, err = funk("secret", "rm", "token", gateway=gwurl)
+    check(rc == 0, "secret rm", err)
+    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD})
+    check(rc == 0 and "already" in err, "funk up -d when funkd is already up", err)
+finally:
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+
+# basic auth through the CLI
+a = Funkd("--auth")
+sec = os.path.join(a.tmp.name, "sec")
+os.makedirs(sec)
+open(os.path.join(sec, "basic-auth-user"), "w").write("admin")
+open(os.path.join(sec, "basic-auth-password"), "w").write("pw")
+a.args += ["--secrets-dir", sec]
+a.auth = "admin:pw"
+with a:
+    rc, out, err = funk("ls", gateway=a.url())
+    check(rc == 1 and "unauthorized" in err, "ls without credentials: unauthorized", err)
+    rc, out, err = funk("-u", "admin", "-p", "pw", "ls", gateway=a.url())
+    check(rc == 0, "ls with -u/-p", err)
+    rc, out, err = funk("ls", gateway=a.url(), env={"FUNK_USER": "admin", "FUNK_PASSWORD": "pw"})
+    check(rc == 0, "ls with FUNK_USER/FUNK_PASSWORD", err)
+done()

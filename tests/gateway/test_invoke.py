@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: Apache-2.0
+# funkd invocations end to end: echo, env and secrets, console mode, errors (404/413/502/504/429),
+# warm instances, scale to zero and back, slow clients, concurrency, a short wrk soak.
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwlib import ELF, Funkd, check, done, need_kvm, wait_for  # noqa: E402
+
+need_kvm()
+
+with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
+    gw.deploy("echo", ELF["echo"])
+    st, h, b = gw.req("PUT", "/function/echo/sub/path?a=1&b=two", b"hello body",
+                      {"X-Custom": "v1", "Content-Type": "text/x-test"})
+    check(st == 200 and b == b"hello body", "echo answers with the body", (st, b))
+    check(h.get("x-echo-method") == "PUT" and h.get("x-echo-path") == "/sub/path"
+          and h.get("x-echo-query") == "a=1&b=two" and h.get("x-echo-h-x-custom") == "v1"
+          and h.get("content-type") == "text/x-test", "method, path, query and headers reach the guest", h)
+    check(len(h.get("x-call-id", "")) == 36 and h.get("x-start-time", "").isdigit()
+          and float(h.get("x-duration-seconds", "-1")) >= 0, "X-Call-Id, X-Start-Time, X-Duration-Seconds", h)
+    check(h.get("x-echo-h-x-call-id") == h.get("x-call-id"), "the guest sees the same X-Call-Id")
+    st, h, _ = gw.req("POST", "/function/echo", b"", {"X-Call-Id": "my-call-1"})
+    check(h.get("x-call-id") == "my-call-1", "a caller's X-Call-Id is kept", h.get("x-call-id"))
+    check("x-echo-h-connection" not in h and "x-echo-h-keep-alive" not in h, "hop-by-hop headers are not forwarded")
+    st, _, b = gw.req("GET", "/function/echo.openfaas-fn", None, {"X-Echo-Format": "json"})
+    j = json.loads(b)
+    check(st == 200 and j["method"] == "GET" and j["path"] == "/", "name.namespace form and GET", b)
+    big = os.urandom(60000)
+    st, _, b = gw.req("POST", "/function/echo", big)
+    check(st == 200 and b == big, "60 KB binary body round trip")
+
+    # bad requests
+    st, _, b = gw.req("POST", "/function/nosuch", b"x")
+    check(st == 404 and b"not found" in b, "unknown function 404", (st, b))
+    st, _, _ = gw.req("POST", "/function/", b"x")
+    check(st == 404, "empty function name 404")
+    st, _, b = gw.req("POST", "/function/echo", os.urandom(70000))
+    check(st == 413, "body over --max-body 413 (Content-Length)", (st, b[:80]))
+
+    def chunked(n):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+        s.sendall(b"POST /function/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"a" * 8192
+        sent = 0
+        while sent < n:
+            s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            sent += len(chunk)
+        s.sendall(b"0\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+        s.close()
+        return data.split(b" ")[1] if data else b""
+    check(chunked(100000) == b"413", "chunked body over --max-body 413")
+    check(chunked(16384) == b"200", "chunked body under the limit 200")
+
+    # environment and secrets reach the guest
+    gw.req("POST", "/system/secrets", {"name": "api-key", "value": "t0psecret"})
+    gw.deploy("env", ELF["gwtest"], env={"GREETING": "hi there"}, secrets=["api-key"])
+    st, _, b = gw.req("GET", "/function/env/env?GREETING")
+    check(st == 200 and b == b"hi there", "envVars reach the guest", (st, b))
+    st, _, b = gw.req("GET", "/function/env/env?api-key")
+    check(st == 200 and b == b"t0psecret", "secrets reach the guest", (st, b))
+    gw.req("PUT", "/system/secrets", {"name": "api-key", "value": "rotated"})
+    st, _, b = gw.req("GET", "/function/env/env?api-key")
+    check(b == b"rotated", "an updated secret reaches the next instance", b)
+
+    # console mode: a guest that never asks for a request answers with its console output
+    gw.deploy("hello", ELF["hello"])
+    st, h, b = gw.req("GET", "/function/hello")
+    check(st == 200 and b"Hello from a funk unikernel" in b, "console output becomes the answer", (st, b))
+
+    # failures
+    gw.deploy("gwtest", ELF["gwtest"])
+    st, _, b = gw.req("POST", "/function/gwtest/crash", b"")
+    check(st == 502 and b"crashed" in b and b"page fault" in b, "guest crash 502 with a reason", (st, b))
+    st, _, b = gw.req("POST", "/function/gwtest/exit", b"")
+    check(st == 502 and b"without a response" in b, "exit without an answer 502", (st, b))
+    gw.deploy("abort", ELF["abort"])
+    st, _, b = gw.req("POST", "/function/abort", b"")
+    check(st == 502 and b"255" in b, "abort() 502", (st, b))
+    gw.deploy("loop", ELF["loop"], labels={"com.funk.timeout": "0.5"})
+    t0 = time.time()
+    st, _, b = gw.req("POST", "/function/loop", b"")
+    check(st == 504 and b"timed out" in b and time.time() - t0 < 10, "guest over its timeout 504", (st, b))
+    st, _, b = gw.req("POST", "/function/gwtest", b"still fine")
+    check(st == 200 and b == b"still fine", "everything else keeps serving")
+
+    # slow client: a connection that never finishes its headers is closed, others are served
+    s = socket.create_connection(("127.0.0.1", gw.port))
+    s.sendall(b"POST /function/echo HTTP/1.1\r\nHost: x\r\n")
+    st, _, _ = gw.req("POST", "/function/echo", b"meanwhile")
+    check(st == 200, "served while a slow client dawdles")
+    s.settimeout(10)
+    try:
+        closed = s.recv(100) == b""
+    except (socket.timeout, ConnectionResetError):
+        closed = False
+    s.close()
+    check(closed, "slow client closed after --read-timeout")
+
+    # concurrency: per-request VMs in parallel
+    res = []
+
+    def call(i):
+        st, _, b = gw.req("POST", "/function/echo", b"c%d" % i)
+        res.append(st == 200 and b == b"c%d" % i)
+    ts = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    check(len(res) == 24 and all(res), "24 concurrent per-request calls", res.count(False))
+
+    # warm mode: instances loop on FN_RECV, scale to zero when idle, come back on demand
+    gw.deploy("warm", ELF["gwtest"], labels={"com.funk.mode": "warm", "com.funk.idle_timeout": "0.5",
+                                              "com.funk.timeout": "2", "com.openfaas.scale.max": "2"})
+    check(gw.status("warm")["replicas"] == 0, "warm function starts at zero")
+    for i in range(5):
+        st, _, b = gw.req("POST", "/function/warm", b"w%d" % i)
+        if st != 200 or b != b"w%d" % i:
+            break
+    check(st == 200 and b == b"w4", "warm instance serves calls in turn", (st, b))
+    f = gw.status("warm")
+    check(f["replicas"] >= 1 and f["mode"] == "warm", "warm instance is up", f)
+    z = wait_for(lambda: gw.status("warm")["replicas"] == 0, 10)
+    check(z, "idle warm function scales to zero")
+    st, _, b = gw.req("POST", "/function/warm", b"back")
+    check(st == 200 and b == b"back", "scale from zero on the next call", (st, b))
+    st, _, b = gw.req("POST", "/function/warm/spin", b"")
+    check(st == 504, "warm call over its timeout 504", (st, b))
+    st, _, b = gw.req("POST", "/function/warm", b"after")
+    check(st == 200 and b == b"after", "warm function recovers after a timeout", (st, b))
+    st, _, b = gw.req("POST", "/function/warm/crash", b"")
+    check(st == 502 and b"page fault" in b, "warm crash 502", (st, b))
+    st, _, b = gw.req("POST", "/function/warm", b"again")
+    check(st == 200 and b == b"again", "warm function recovers after a crash", (st, b))
+    gw.req("POST", "/system/scale-function/warm", {"replicas": 2})
+    check(wait_for(lambda: gw.status("warm")["availableReplicas"] == 2, 10), "scale-function starts instances")
+    gw.req("POST", "/system/scale-function/warm", {"replicas": 0})
+    check(wait_for(lambda: gw.status("warm")["replicas"] == 0, 10), "scale-function to 0 stops them")
+
+    # overload: max_inflight 1
+    gw.deploy("one", ELF["gwtest"], labels={"com.funk.mode": "warm", "com.funk.max_inflight": "1",
+                                             "com.openfaas.scale.max": "1"})
+    slow = []
+    t = threading.Thread(target=lambda: slow.append(gw.req("POST", "/function/one/sleep?ms=1500", b"")[0]))
+    t.start()
+    time.sleep(0.5)
+    st, h, b = gw.req("POST", "/function/one", b"x")
+    check(st == 429 and b"Concurrent request limit exceeded" in b, "over max_inflight 429", (st, b))
+    t.join()
+    check(slow == [200], "the call in flight still completes", slow)
+    st, _, _ = gw.req("POST", "/function/one", b"x")
+    check(st == 200, "accepts again after the burst")
+
+    # short wrk soak against a warm function (60 s one lives in bench/gateway)
+    if shutil.which("wrk"):
+        gw.deploy("soak", ELF["echo"], labels={"com.funk.mode": "warm", "com.openfaas.scale.max": "2"})
+        gw.req("POST", "/function/soak", b"warm up")
+        r = subprocess.run(["wrk", "-t2", "-c4", "-d10s", "%s/function/soak" % gw.url()],
+                           capture_output=True, text=True, timeout=60)
+        out = r.stdout
+        ok = r.returncode == 0 and "Non-2xx" not in out and "Socket errors" not in out
+        check(ok, "10 s wrk soak without errors", out)
+        print(out)
+    else:
+        print("note: wrk not installed, soak skipped")
+    check("ERROR: AddressSanitizer" not in gw.logtext(), "no sanitizer report in funkd's log")
+
+done()
