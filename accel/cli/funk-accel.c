@@ -133,6 +133,9 @@ static int cmd_plugins(int argc, char **argv)
         }
         printf("%-10s %-10s %8d  %-11s %-52s %s\n", info[i].name, info[i].version, info[i].priority,
                info[i].available ? "available" : "unavailable", ops[0] ? ops : "-", info[i].path);
+        /* The description carries device details (opencl/cuda: which device was chosen). */
+        if (info[i].description && info[i].description[0])
+            printf("%-10s %s\n", "", info[i].description);
     }
     free(info);
     return 0;
