@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/transport: noop round trips (direct call, local dispatch, rpc plugin via the agent over a
+# unix socket) and classify natively vs via the agent, interleaved in one run; min/median/p99/N
+# and ratios. Uses FUNK_PREFIX (installed binaries/plugins) and FUNK_MESON_DIR (the sampler).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
+BIN=$FUNK_MESON_DIR/bench/transport/funk-bench-transport
+AGENT=$FUNK_PREFIX/bin/funk-accel-agent
+IMG=/usr/share/darknet/data/dog.jpg
+ROUNDS=${BENCH_TRANSPORT_ROUNDS:-5}
+CLS_N=${BENCH_TRANSPORT_CLASSIFY:-6}
+NOOP_N=${BENCH_TRANSPORT_NOOP:-4000}
+for f in "$BIN" "$AGENT"; do
+  [ -x "$f" ] || { echo "bench/transport: $f not built (make bench builds it)" >&2; exit 1; }
+done
+export FUNK_ACCEL_PLUGIN_PATH=$FUNK_PREFIX/lib/funk
+export FUNK_MODEL_DIR=${FUNK_MODEL_DIR:-$PWD/.cache/models}
+unset FUNK_ACCEL_PROFILE
+if ldd "$BIN" | grep -q libasan; then
+  echo "bench/transport: WARNING: built with sanitizers; figures are not representative"
+fi
+T=$(mktemp -d /tmp/funk-bench-transport.XXXXXX)
+SOCK=$T/accel.sock
+"$AGENT" --listen "unix://$SOCK" --plugins cpu:noop 2>"$T/agent.log" &
+AP=$!
+trap 'kill $AP 2>/dev/null; wait $AP 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
+export FUNK_ACCEL_RPC_ADDRESS=unix://$SOCK
+
+echo "bench/transport: $(nproc) CPUs, $(uname -r); $ROUNDS interleaved rounds"
+for r in $(seq "$ROUNDS"); do
+  FUNK_ACCEL_PLUGINS=noop "$BIN" noop-local dispatch $((NOOP_N / 20)) >>"$T/samples"
+  FUNK_ACCEL_PLUGINS=rpc "$BIN" noop rpc-agent "$NOOP_N" >>"$T/samples"
+  FUNK_ACCEL_PLUGINS=cpu "$BIN" classify classify-native "$CLS_N" "$IMG" >>"$T/samples"
+  FUNK_ACCEL_PLUGINS=rpc "$BIN" classify classify-rpc-agent "$CLS_N" "$IMG" >>"$T/samples"
+done
+# Extra rows (phase 2: unikernels) append to $T/samples through BENCH_TRANSPORT_EXTRA.
+if [ -n "${BENCH_TRANSPORT_EXTRA:-}" ]; then T=$T "$BENCH_TRANSPORT_EXTRA" >>"$T/samples" || true; fi
+
+python3 - "$T/samples" <<'PY'
+import sys, collections
+s = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) == 3 and p[0] == "SAMPLE":
+        s[p[1]].append(float(p[2]))
+def st(v):
+    v = sorted(v)
+    return v[0], v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))]
+def row(name, base, unit, div):
+    if name not in s:
+        return
+    mn, md, p99 = st(s[name])
+    ratio = ""
+    if base in s and base != name:
+        bmn, bmd, _ = st(s[base])
+        ratio = "x%.2f vs %s (min x%.2f)" % (md / bmd, base, mn / bmn)
+        if unit == "ms":
+            ratio = "%+.1f%% vs %s (min %+.1f%%)" % ((md / bmd - 1) * 100, base, (mn / bmn - 1) * 100)
+    print("%-24s %7d %11.3f %11.3f %11.3f %s  %s" % (name, len(s[name]), mn / div, md / div, p99 / div, unit, ratio))
+print("%-24s %7s %11s %11s %11s" % ("noop round trip", "N", "min", "median", "p99"))
+row("direct", "direct", "ns", 1)
+row("dispatch", "direct", "ns", 1)
+row("rpc-agent", "dispatch", "us", 1e3)
+for k in sorted(s):
+    if k.startswith("noop-"):
+        row(k, "dispatch", "us", 1e3)
+print("%-24s %7s %11s %11s %11s" % ("classify dog.jpg", "N", "min", "median", "p99"))
+row("classify-native", "classify-native", "ms", 1e6)
+row("classify-rpc-agent", "classify-native", "ms", 1e6)
+for k in sorted(s):
+    if k.startswith("classify-uk"):
+        row(k, "classify-native", "ms", 1e6)
+print("targets: unikernel noop <= 5 us in-process, <= 30 us via agent; classify overhead <= 3%")
+PY
