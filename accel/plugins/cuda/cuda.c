@@ -357,8 +357,10 @@ static int cu_init(void **state)
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
-        funk_accel_log(FUNK_LOG_INFO, LOG, "no CUDA device (%s): plugin not available",
-                       e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        const char *why = e != cudaSuccess ? cudaGetErrorString(e) : "0 devices";
+        funk_accel_log(FUNK_LOG_INFO, LOG, "no CUDA device (%s): plugin not available", why);
+        snprintf(g_description, sizeof(g_description),
+                 "CUDA: sgemm via cuBLAS; no CUDA device: %s", why);
         cudaGetLastError();
         return -ENODEV;
     }
@@ -371,6 +373,9 @@ static int cu_init(void **state)
             funk_accel_log(FUNK_LOG_WARN, LOG,
                            "FUNK_ACCEL_CUDA_DEVICE='%s': no such device (have %d): not available",
                            want, count);
+            snprintf(g_description, sizeof(g_description),
+                     "CUDA: sgemm via cuBLAS; FUNK_ACCEL_CUDA_DEVICE='%.64s' names no device "
+                     "(have %d)", want, count);
             return -ENODEV;
         }
         dev = (int)v;

@@ -268,12 +268,18 @@ static int ocl_init_impl(void **state)
     if (ocl_select_parse(spec, &k.sel) < 0) {
         funk_accel_log(FUNK_LOG_ERROR, LOG,
                        "FUNK_ACCEL_OPENCL_DEVICE='%s' is neither \"P:D\" nor a device name", spec);
+        snprintf(g_description, sizeof(g_description),
+                 "OpenCL: not available: FUNK_ACCEL_OPENCL_DEVICE='%.64s' is malformed", spec);
         return -ENODEV;
     }
     int rc = for_each_device(pick_visit, &k);
     if (rc < 0 && rc != -ENODEV)
         return rc;
     if (!k.device) {
+        snprintf(g_description, sizeof(g_description),
+                 "OpenCL: sgemm via CLBlast, classify/detect via OpenCV DNN; no OpenCL device%s%.64s%s",
+                 spec && *spec ? " matches FUNK_ACCEL_OPENCL_DEVICE='" : "", spec ? spec : "",
+                 spec && *spec ? "'" : "");
         if (k.sel.kind == OCL_SELECT_DEFAULT)
             funk_accel_log(FUNK_LOG_INFO, LOG, "no OpenCL device: plugin not available");
         else
