@@ -50,6 +50,7 @@ struct msg_result {
     int32_t exit;
     int32_t status;
     uint64_t hypercalls;
+    uint64_t first_hypercall_ns;
     char reason[256];
 };
 
@@ -110,7 +111,8 @@ static NO_ASAN void __attribute__((noreturn)) child_finish(void)
 {
     struct msg_result r = {.exit = child_res.exit,
                            .status = child_res.status,
-                           .hypercalls = child_res.hypercalls};
+                           .hypercalls = child_res.hypercalls,
+                           .first_hypercall_ns = child_res.first_hypercall_ns};
     memcpy(r.reason, child_res.reason, sizeof r.reason);
     send_msg(CHAN_FD, MSG_RESULT, &r, sizeof r, NULL, 0);
     _exit(0);
@@ -417,6 +419,7 @@ int vm_process_run(struct funk_vm *vm)
             res->exit = (enum funk_vm_exit)r.exit;
             res->status = r.status;
             res->hypercalls = r.hypercalls;
+            res->first_hypercall_ns = r.first_hypercall_ns;
             memcpy(res->reason, r.reason, sizeof res->reason);
             res->reason[sizeof res->reason - 1] = '\0';
             done = 1;

@@ -13,6 +13,7 @@
 
 #include <funk/vm.h>
 
+#include "elfgen.h"
 #include "vm_internal.h"
 
 extern char **environ;
@@ -95,7 +96,7 @@ static void discard(void *opaque, const char *d, size_t n)
 }
 
 /* inproc N KERNEL: shells created ahead (untimed), then load + run to the first hypercall / halt. */
-static int bench_inproc(size_t n, const char *kernel)
+static int bench_inproc(size_t n, const char *kernel, unsigned flags, const char *tag)
 {
     size_t len;
     char *elf = read_file(kernel, &len);
@@ -112,7 +113,7 @@ static int bench_inproc(size_t n, const char *kernel)
         size_t b = n - done < BATCH ? n - done : BATCH;
         for (size_t i = 0; i < b; i++) {
             uint64_t t0 = now_ns();
-            int rc = funk_vm_shell_new(2u << 20, 0, &vms[i]);
+            int rc = funk_vm_shell_new(2u << 20, flags, &vms[i]);
             create[done + i] = now_ns() - t0;
             if (rc) {
                 fprintf(stderr, "bench: shell: %s\n", strerror(-rc));
@@ -142,10 +143,15 @@ static int bench_inproc(size_t n, const char *kernel)
         }
         done += b;
     }
-    report("inproc-first-hypercall", first, n);
-    report("inproc-halt", halt, n);
-    report("shell-create", create, n);
-    report("shell-teardown", teardown, n);
+    char l[64];
+    snprintf(l, sizeof l, "%s-first-hypercall", tag);
+    report(l, first, n);
+    snprintf(l, sizeof l, "%s-halt", tag);
+    report(l, halt, n);
+    if (!flags) {
+        report("shell-create", create, n);
+        report("shell-teardown", teardown, n);
+    }
     return 0;
 }
 
@@ -206,14 +212,131 @@ static int bench_rss(const char *kernel)
     return 0;
 }
 
+/* ---- Hand-assembled funk guests (they call through the boot-info entry: both backends) -- */
+static size_t emit_call(uint8_t *p, unsigned nr, uint32_t arg)
+{
+    size_t n = 0;
+    p[n++] = 0xbf; /* mov $nr,%edi */
+    memcpy(p + n, &nr, 4), n += 4;
+    p[n++] = 0xbe; /* mov $arg,%esi */
+    memcpy(p + n, &arg, 4), n += 4;
+    static const uint8_t load[] = {0x48, 0x8b, 0x04, 0x25}; /* mov disp32,%rax */
+    memcpy(p + n, load, 4), n += 4;
+    uint32_t at = FUNK_BOOT_INFO_GPA + offsetof(struct funk_boot_info, hypercall);
+    memcpy(p + n, &at, 4), n += 4;
+    p[n++] = 0xff; /* call *%rax */
+    p[n++] = 0xd0;
+    return n;
+}
+
+/* hc=1: N WALLTIME hypercalls; hc=0: a dec/jnz loop of N iterations. Then HALT. */
+static uint8_t *loop_guest(uint32_t n, int hc, size_t *len)
+{
+    uint8_t code[256];
+    size_t k = 0;
+    static const uint8_t align[] = {0x48, 0x83, 0xe4, 0xf0}; /* and $-16,%rsp */
+    memcpy(code, align, 4), k += 4;
+    code[k++] = hc ? 0xbb : 0xb9; /* mov $n,%ebx / %ecx */
+    memcpy(code + k, &n, 4), k += 4;
+    size_t top = k;
+    if (hc) {
+        code[k++] = 0x85, code[k++] = 0xdb; /* test %ebx,%ebx */
+        code[k++] = 0x74;                   /* jz out (over the call, dec and jmp) */
+        size_t jz = k++;
+        k += emit_call(code + k, HVT_HYPERCALL_WALLTIME, GEN_DATA);
+        code[jz] = (uint8_t)(k + 4 - (jz + 1));
+        code[k++] = 0xff, code[k++] = 0xcb; /* dec %ebx */
+        code[k++] = 0xeb;                   /* jmp top */
+        code[k] = (uint8_t)(int8_t)(top - (k + 1));
+        k++;
+    } else {
+        code[k++] = 0x85, code[k++] = 0xc9; /* test %ecx,%ecx */
+        code[k++] = 0x74, code[k++] = 4;    /* jz out */
+        code[k++] = 0xff, code[k++] = 0xc9; /* l: dec %ecx */
+        code[k++] = 0x75, code[k++] = 0xfc; /* jnz l */
+    }
+    k += emit_call(code + k, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen *g = calloc(1, sizeof *g);
+    gen_init(g, code, k);
+    gen_funk(g);
+    uint8_t *b = gen_build(g, len);
+    free(g);
+    return b;
+}
+
+static uint64_t run_once(const uint8_t *elf, size_t len, unsigned flags)
+{
+    struct funk_vm *vm;
+    struct funk_vm_result res;
+    if (funk_vm_shell_new(2u << 20, flags, &vm) || funk_vm_load(vm, elf, len, NULL))
+        return 0;
+    uint64_t t0 = now_ns();
+    funk_vm_run(vm, NULL, &res);
+    uint64_t t = now_ns() - t0;
+    funk_vm_delete(vm);
+    return res.exit == FUNK_VM_EXIT_HALT ? t : 0;
+}
+
+/* Median over reps of run(n) - run(0), divided by n: the per-iteration cost inside the guest. */
+static double per_iter_ns(uint32_t n, int hc, unsigned flags, int reps)
+{
+    size_t l0, l1;
+    uint8_t *e0 = loop_guest(0, hc, &l0), *e1 = loop_guest(n, hc, &l1);
+    uint64_t d[32];
+    for (int i = 0; i < reps; i++) {
+        uint64_t a = run_once(e0, l0, flags), b = run_once(e1, l1, flags);
+        if (!a || !b)
+            return -1;
+        d[i] = b > a ? b - a : 0;
+    }
+    free(e0);
+    free(e1);
+    qsort(d, (size_t)reps, sizeof d[0], cmp_u64);
+    return (double)d[reps / 2] / n;
+}
+
+static double native_loop_ns(uint32_t n, int reps)
+{
+    uint64_t d[32];
+    for (int i = 0; i < reps; i++) {
+        uint64_t t0 = now_ns();
+        uint32_t c = n;
+        __asm__ volatile("test %0,%0\n\tjz 2f\n1:\tdec %0\n\tjnz 1b\n2:" : "+c"(c));
+        d[i] = now_ns() - t0;
+    }
+    qsort(d, (size_t)reps, sizeof d[0], cmp_u64);
+    return (double)d[reps / 2] / n;
+}
+
+/* loops: hypercall round trip and CPU-bound loop per backend, native loop alongside. */
+static int bench_loops(int kvm)
+{
+    const int reps = 9;
+    double nat = native_loop_ns(100000000u, reps);
+    double proc_cpu = per_iter_ns(100000000u, 0, FUNK_VM_F_PROCESS, reps);
+    double proc_hc = per_iter_ns(200000u, 1, FUNK_VM_F_PROCESS, reps);
+    printf("loop-native %.4f\nloop-process %.4f\nhc-process %.4f\n", nat, proc_cpu, proc_hc);
+    if (kvm) {
+        printf("loop-kvm %.4f\n", per_iter_ns(100000u, 0, 0, 5));
+        printf("hc-kvm %.4f\n", per_iter_ns(2000u, 1, 0, 5));
+    }
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "loops") == 0)
+        return bench_loops(strcmp(argv[2], "kvm") == 0);
     if (argc >= 5 && strcmp(argv[1], "spawn") == 0)
         return bench_spawn(argv[2], strtoul(argv[3], NULL, 10), argv + 4);
     if (argc == 4 && strcmp(argv[1], "inproc") == 0)
-        return bench_inproc(strtoul(argv[2], NULL, 10), argv[3]);
+        return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], 0, "inproc");
+    if (argc == 4 && strcmp(argv[1], "inproc-process") == 0)
+        return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], FUNK_VM_F_PROCESS, "process");
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return bench_rss(argv[2]);
-    fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc N KERNEL | rss KERNEL\n");
+    fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc[-process] N KERNEL | rss KERNEL"
+                    " | loops kvm|nokvm\n");
     return 64;
 }

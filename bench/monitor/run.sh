@@ -32,7 +32,8 @@ echo "bench/monitor: $(nproc) CPUs, $(uname -r), funk-monitor $MON, guest $HELLO
 
 # Warm-up, then the figure and the baselines back to back.
 "$BIN" spawn warmup 20 "$MON" "$HELLO" >/dev/null
-"$BIN" spawn funk-monitor "$N" "$MON" "$HELLO" >>"$RES"
+"$BIN" spawn funk-monitor "$N" "$MON" --isolation=kvm "$HELLO" >>"$RES"
+"$BIN" spawn funk-monitor-process "$N" "$MON" --isolation=process "$HELLO" >>"$RES"
 "$BIN" spawn posix_spawn-static "$N" "$TINY" >>"$RES"
 
 # A static hello OCI bundle for runc and crun.
@@ -75,21 +76,26 @@ else
 fi
 
 "$BIN" inproc "$N" "$HELLO" >>"$RES"
+"$BIN" inproc-process "$N" "$HELLO" >>"$RES"
+"$BIN" loops kvm >>"$RES"
 if [ -f "$ECHO" ]; then
     "$BIN" rss "$ECHO" >>"$RES"
 fi
 
 python3 - "$RES" <<'PY'
 import sys
-rows, rss = {}, None
+rows, rss, single = {}, None, {}
 for line in open(sys.argv[1]):
     f = line.split()
     if f[0] == "rss":
         rss = [int(x) for x in f[1:]]
+    elif len(f) == 2:
+        single[f[0]] = float(f[1])
     else:
         rows[f[0]] = (int(f[1]), float(f[2]), float(f[3]), float(f[4]))
 mon = rows["funk-monitor"][2]
-names = [("funk-monitor", "funk-monitor hello.elf (boot->halt, process)"),
+names = [("funk-monitor", "funk-monitor hello.elf, kvm backend"),
+         ("funk-monitor-process", "funk-monitor hello.elf, process backend"),
          ("posix_spawn-static", "posix_spawn static tiny binary"),
          ("crun", "crun run static hello"),
          ("runc", "runc run static hello")]
@@ -102,12 +108,27 @@ for k, label in names:
         print("%-46s %6s  (not measured here)" % (label, "-"))
 print()
 print("%-46s %6s %9s %9s %9s" % ("in-process (pre-created 2 MiB shell)", "N", "min ms", "p50 ms", "p99 ms"))
-for k, label in [("inproc-first-hypercall", "load + boot -> first hypercall"),
-                 ("inproc-halt", "load + boot -> halt"),
+for k, label in [("inproc-first-hypercall", "kvm: load + boot -> first hypercall"),
+                 ("inproc-halt", "kvm: load + boot -> halt"),
+                 ("process-first-hypercall", "process: load + fork + boot -> first hypercall"),
+                 ("process-halt", "process: load + fork + boot -> halt"),
                  ("shell-create", "shell create (off the hot path)"),
                  ("shell-teardown", "shell teardown (off the hot path)")]:
     n, mn, md, p = rows[k]
     print("%-46s %6d %9.3f %9.3f %9.3f" % (label, n, mn / 1e3, md / 1e3, p / 1e3))
+if single:
+    print()
+    print("%-46s %12s %12s" % ("per iteration (median of runs, ns)", "value", "vs native"))
+    nat = single.get("loop-native")
+    for k, label in [("loop-native", "CPU loop (dec/jnz), native in the bench"),
+                     ("loop-process", "CPU loop in a guest, process backend"),
+                     ("loop-kvm", "CPU loop in a guest, kvm backend"),
+                     ("hc-process", "hypercall round trip (WALLTIME), process"),
+                     ("hc-kvm", "hypercall round trip (WALLTIME), kvm")]:
+        if k in single:
+            v = single[k]
+            ratio = ("%.2fx" % (v / nat)) if k.startswith("loop") and nat else ""
+            print("%-46s %12.3f %12s" % (label, v, ratio))
 if rss:
     total, guest, over, base = rss
     print()
@@ -123,6 +144,13 @@ if "crun" in rows:
 if "runc" in rows:
     check("funk-monitor >= 8x faster than runc (p50)", rows["runc"][2] / mon >= 8)
 check("in-process shell -> first hypercall p50 <= 0.3 ms", rows["inproc-first-hypercall"][2] <= 300)
+if "funk-monitor-process" in rows:
+    check("process backend: hello boot->halt p50 <= 1 ms", rows["funk-monitor-process"][2] <= 1000)
+if "hc-process" in single:
+    check("process backend: hypercall round trip <= 1 us", single["hc-process"] <= 1000)
+if "loop-process" in single and "loop-native" in single:
+    check("process backend: CPU-bound guest within 5% of native",
+          single["loop-process"] <= 1.05 * single["loop-native"])
 if rss:
     check("idle echo: <= 4 MiB host RSS beyond touched guest pages", rss[2] <= 4096)
 PY
