@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <funk/abi/funk.h>
+#include <funk/vm.h>
+
 #include "gw.h"
 
 static struct gw_function **fns;
@@ -310,7 +313,8 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     rc = read_file(path, &fn->elf, &fn->elf_len);
     if (rc != 0)
         BAD("image '%s': %s", path, strerror(-rc));
-    int funk = gw_elf_is_funk(fn->elf, fn->elf_len);
+    unsigned note_flags = 0;
+    int funk = gw_elf_is_funk(fn->elf, fn->elf_len, &note_flags);
     if (funk < 0)
         BAD("image '%s' is not an ELF unikernel", path);
     /* mode and invocation */
@@ -327,6 +331,21 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     if (inv && strcmp(inv, "console") != 0 && strcmp(inv, "fn") != 0)
         BAD("label com.funk.invoke: '%s' is not fn or console", inv);
     fn->console = inv ? strcmp(inv, "console") == 0 : !funk;
+    fn->funk_guest = funk == 1;
+    /* isolation: label, else funkd's --isolation; auto picks kvm with hardware virtualization,
+     * else the process backend, which needs a funk guest built for it */
+    const char *iso = label(spec, "com.funk.isolation");
+    int want = iso ? funk_vm_isolation_parse(iso) : gw_cfg.isolation;
+    if (want < 0)
+        BAD("label com.funk.isolation: '%s' is not kvm, process or auto", iso);
+    int process_ok = funk == 1 && (note_flags & FUNK_NOTE_F_PROCESS_OK);
+    if (want == FUNK_ISOLATION_PROCESS && !process_ok)
+        BAD("this image cannot run under the process backend (%s)",
+            funk == 1 ? "its funk note lacks the process flag" : "plain Solo5 guest");
+    if (want == FUNK_ISOLATION_AUTO)
+        want = process_ok ? funk_vm_isolation_auto() : FUNK_ISOLATION_KVM;
+    fn->isolation = want;
+    fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
     if (fn->console && fn->mode == GW_MODE_WARM)
         BAD("console-mode functions (plain Solo5 guests) cannot be warm");
     /* timeouts and limits (labels first, then of-watchdog's envVars names) */
@@ -456,9 +475,9 @@ int gw_fn_deploy(json_t *spec, int update, char *err, size_t errlen)
         return -EIO;
     }
     install(fn);
-    gw_info("%s %s (%s, %s, %zu MiB)", update ? "updated" : "deployed", fn->key,
+    gw_info("%s %s (%s, %s, %s, %zu MiB)", update ? "updated" : "deployed", fn->key,
             fn->mode == GW_MODE_WARM ? "warm" : "per-request", fn->console ? "console" : "fn",
-            fn->mem_bytes >> 20);
+            fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm", fn->mem_bytes >> 20);
     return 0;
 }
 
@@ -538,7 +557,8 @@ json_t *gw_fn_status(struct gw_function *fn)
     /* funk's own fields (ignored by OpenFaaS clients) */
     json_object_set_new(s, "mode", json_string(fn->mode == GW_MODE_WARM ? "warm" : "per-request"));
     json_object_set_new(s, "invocation", json_string(fn->console ? "console" : "fn"));
-    json_object_set_new(s, "isolation", json_string("kvm"));
+    json_object_set_new(s, "isolation",
+                        json_string(fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
     json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));
     return s;

@@ -38,6 +38,7 @@ struct gw_config {
     double timeout;        /* default function exec timeout, seconds */
     double read_timeout;   /* idle HTTP connection timeout, seconds */
     double idle_timeout;   /* default warm-instance idle timeout, seconds */
+    int isolation;         /* enum funk_isolation requested for functions (AUTO by default) */
     unsigned pool_size;    /* pre-created VM shells per memory size */
     unsigned async_workers;
     unsigned callback_retries;
@@ -60,6 +61,9 @@ struct gw_function {
     void *elf;
     size_t elf_len;
     int console;     /* plain Solo5 guest or com.funk.invoke=console: body as cmdline */
+    int funk_guest;  /* has the funk note (environment, FN_RECV/FN_SEND) */
+    int isolation;   /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
+    unsigned vm_flags;
     enum gw_mode mode;
     size_t mem_bytes;
     double timeout;
@@ -179,8 +183,9 @@ struct MHD_Response *gw_logs_response(const char *fn, long tail, int follow, dou
 void gw_logs_shutdown(void);
 
 /* ---- ELF --------------------------------------------------------------------------------- */
-/* 1: the image carries the funk note, 0: plain Solo5 guest, negative errno: not an ELF. */
-int gw_elf_is_funk(const void *elf, size_t len);
+/* 1: the image carries the funk note (its flags in *flags), 0: plain Solo5 guest, negative
+ * errno: not an ELF. */
+int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
 
 extern volatile int gw_stopping;
 

@@ -21,6 +21,7 @@
 #define POOL_MAX 64
 struct shell_pool {
     size_t mem;
+    unsigned flags;
     struct funk_vm *ready[POOL_MAX];
     int n;
 };
@@ -33,14 +34,15 @@ static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t pool_th, wd_th;
 static int pool_running;
 
-static struct shell_pool *pool_find(size_t mem)
+static struct shell_pool *pool_find(size_t mem, unsigned flags)
 {
     for (int i = 0; i < npools; i++)
-        if (pools[i].mem == mem)
+        if (pools[i].mem == mem && pools[i].flags == flags)
             return &pools[i];
     if (npools == POOL_SIZES)
         return NULL;
     pools[npools].mem = mem;
+    pools[npools].flags = flags;
     pools[npools].n = 0;
     return &pools[npools++];
 }
@@ -68,9 +70,10 @@ static void *pool_main(void *arg)
             continue;
         }
         size_t mem = p->mem;
+        unsigned flags = p->flags;
         pthread_mutex_unlock(&pool_mu);
         struct funk_vm *vm = NULL;
-        int rc = funk_vm_shell_new(mem, 0, &vm);
+        int rc = funk_vm_shell_new(mem, flags, &vm);
         pthread_mutex_lock(&pool_mu);
         if (rc != 0) {
             gw_err("pool: cannot create a %zu MiB VM shell: %s", mem >> 20, strerror(-rc));
@@ -80,7 +83,7 @@ static void *pool_main(void *arg)
             pthread_cond_timedwait(&pool_cv, &pool_mu, &ts);
             continue;
         }
-        p = pool_find(mem);
+        p = pool_find(mem, flags);
         if (p && p->n < POOL_MAX)
             p->ready[p->n++] = vm;
         else
@@ -90,10 +93,10 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
-static int shell_get(size_t mem, struct funk_vm **out)
+static int shell_get(size_t mem, unsigned flags, struct funk_vm **out)
 {
     pthread_mutex_lock(&pool_mu);
-    struct shell_pool *p = pool_find(mem);
+    struct shell_pool *p = pool_find(mem, flags);
     if (p && p->n > 0) {
         *out = p->ready[--p->n];
         pthread_cond_signal(&pool_cv);
@@ -102,7 +105,7 @@ static int shell_get(size_t mem, struct funk_vm **out)
     }
     pthread_cond_signal(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
-    return funk_vm_shell_new(mem, 0, out); /* pool empty: pay for it now */
+    return funk_vm_shell_new(mem, flags, out); /* pool empty: pay for it now */
 }
 
 static void shell_reap(struct funk_vm *vm)
@@ -412,7 +415,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     struct pr_ctx x = {.c = c, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
-    int rc = shell_get(fn->mem_bytes, &vm);
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
     if (rc != 0) {
         set_reason(c, 503, "no VM available: %s", strerror(-rc));
         return;
@@ -427,7 +430,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
         }
         cmdline = strndup(c->body ? c->body : "", c->body_len);
     }
-    char **env = build_env(fn);
+    char **env = fn->funk_guest ? build_env(fn) : NULL; /* plain Solo5 guests take no env */
     struct funk_vm_boot boot = {.cmdline = cmdline, .env = (const char *const *)env};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
     free(cmdline);
@@ -619,7 +622,7 @@ static void *inst_main(void *arg)
     struct funk_vm_result res;
     memset(&res, 0, sizeof res);
     char err[300] = "";
-    int rc = shell_get(fn->mem_bytes, &in->vm);
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &in->vm);
     if (rc == 0) {
         char **env = build_env(fn);
         struct funk_vm_boot boot = {.env = (const char *const *)env};

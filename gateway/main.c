@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <funk/vm.h>
+
 #include "gw.h"
 
 struct gw_config gw_cfg = {
@@ -17,6 +19,7 @@ struct gw_config gw_cfg = {
     .timeout = 30,
     .read_timeout = 30,
     .idle_timeout = 60,
+    .isolation = 0, /* FUNK_ISOLATION_AUTO */
     .pool_size = 4,
     .async_workers = 2,
     .callback_retries = 8,
@@ -42,6 +45,8 @@ static void usage(FILE *f)
             "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
             "                         per function: label com.funk.idle_timeout)\n"
             "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
+            "  --isolation MODE       kvm, process or auto (default: kvm with hardware\n"
+            "                         virtualization, else process; label com.funk.isolation)\n"
             "  --pool N               pre-created VM shells per memory size (default 4)\n"
             "  --async-workers N      threads running async jobs (default 2)\n"
             "  --callback-retries N   attempts to deliver an async result (default 8)\n"
@@ -96,7 +101,7 @@ int main(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'i'}, {"read-timeout", required_argument, 0, 'r'},
         {"pool", required_argument, 0, 'p'},       {"async-workers", required_argument, 0, 'w'},
         {"callback-retries", required_argument, 0, 'R'}, {"log-level", required_argument, 0, 'L'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"isolation", required_argument, 0, 'I'},  {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
     const char *secrets = NULL;
     static char host[256];
@@ -163,6 +168,10 @@ int main(int argc, char **argv)
                 gw_log_level = GW_LOG_DEBUG;
             else
                 return bad("--log-level", optarg);
+            break;
+        case 'I':
+            if ((gw_cfg.isolation = funk_vm_isolation_parse(optarg)) < 0)
+                return bad("--isolation", optarg);
             break;
         case 'h': usage(stdout); return 0;
         default: fprintf(stderr, "(see funkd --help)\n"); return 2;

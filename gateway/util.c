@@ -78,8 +78,9 @@ void gw_uuid(char out[37])
              b[14], b[15]);
 }
 
-int gw_elf_is_funk(const void *elf, size_t len)
+int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags)
 {
+    *flags = 0;
     const unsigned char *b = elf;
     Elf64_Ehdr eh;
     if (len < sizeof eh)
@@ -102,8 +103,14 @@ int gw_elf_is_funk(const void *elf, size_t len)
             if (nsz + dsz > end - off - 12)
                 break;
             if (nh[0] == sizeof FUNK_NOTE_OWNER && nh[2] == FUNK_NOTE_TYPE &&
-                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0)
+                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0) {
+                struct funk_note_info ni;
+                if (nh[1] >= sizeof ni) {
+                    memcpy(&ni, b + off + 12 + nsz, sizeof ni);
+                    *flags = ni.flags;
+                }
                 return 1;
+            }
             off += 12 + nsz + dsz;
         }
     }

@@ -67,7 +67,8 @@ class Funkd:
         self.tmp = tempfile.TemporaryDirectory(prefix="funkd-test-")
         self.state = state or os.path.join(self.tmp.name, "state")
         self.port = port or free_port()
-        self.args = list(args)
+        # GW_FUNKD_ARGS: extra options for every funkd of a test (e.g. "--isolation kvm")
+        self.args = os.environ.get("GW_FUNKD_ARGS", "").split() + list(args)
         self.auth = auth
         self.proc = None
         self.log = os.path.join(self.tmp.name, "funkd.log")
