@@ -44,8 +44,11 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     # Unikernels from the guest helper's build, when this build has them.
     U="${FUNK_BUILD_ROOT:-}/functions"
     if [ -f "$U/hello.elf" ]; then
-        expect 0 "Hello" -- "$U/hello.elf"
+        expect 0 "Hello" -- --isolation=kvm "$U/hello.elf"
+        expect 0 "Hello" -- --isolation=process "$U/hello.elf"
+        expect 0 "isolation: (kvm|process) \(auto" -- --verbose "$U/hello.elf"
         expect 65 "declared in the manifest is not attached" -- "$U/test_block.elf"
+        expect 65 "declared in the manifest is not attached" -- --isolation=process "$U/test_block.elf"
     else
         echo "note: $U/hello.elf not built here: unikernel runs left to tests/unikernels"
     fi
