@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Process backend (Linux): the guest runs natively in a fresh, seccomp-sandboxed child process. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -101,6 +104,8 @@ static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const voi
 /* ---- Child side -------------------------------------------------------------------------- */
 
 static struct funk_vm *child_vm;
+static struct sock_fprog child_prog; /* set by the parent just before fork */
+static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out);
 static struct funk_vm_result child_res;
 static uint8_t *child_req_buf;
 
@@ -391,6 +396,10 @@ static int serve_send(struct funk_vm *vm, int fd, uint32_t len)
 
 int vm_process_run(struct funk_vm *vm)
 {
+    struct sock_fprog prog;
+    int rc = filter_bpf(vm, &prog);
+    if (rc)
+        return rc;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -401,12 +410,15 @@ int vm_process_run(struct funk_vm *vm)
         int e = -errno;
         close(sv[0]);
         close(sv[1]);
+        free(prog.filter);
         return e;
     }
     if (pid == 0) {
         close(sv[0]);
+        child_prog = prog;
         child_main(vm, sv[1]);
     }
+    free(prog.filter);
     close(sv[1]);
     vm->child_pid = pid;
     int fd = sv[0], done = 0;
@@ -474,21 +486,21 @@ void vm_process_kick(struct funk_vm *vm)
         kill(vm->child_pid, SIGKILL);
 }
 
-/* The child's filter: what the hypercall modules need, on the fds they own; TRAP otherwise. */
-int vm_process_sandbox(struct funk_vm *vm)
+/* The child's filter: what the hypercall modules need, on the fds they own; TRAP otherwise.
+ * Built in the parent and cached as BPF (~90 us per boot saved): fds are the child's fixed ones. */
+static scmp_filter_ctx child_filter(const struct funk_vm *vm)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
-        return -ENOMEM;
+        return NULL;
     int rc = 0;
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
     for (unsigned i = 0; i < vm->ndev; i++) {
-        int fd = vm->dev[i].fd;
-        if (fd < 0)
+        if (vm->dev[i].fd < 0)
             continue;
-        scmp_datum_t d = (scmp_datum_t)fd;
+        scmp_datum_t d = (scmp_datum_t)(DEV_FD0 + (int)i);
         if (vm->dev[i].type == MFT_DEV_BLOCK_BASIC) {
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
@@ -509,8 +521,74 @@ int vm_process_sandbox(struct funk_vm *vm)
                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    if (rc == 0)
-        rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    return rc ? -EINVAL : 0;
+    if (rc) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* One cached program, keyed by the device layout (the only thing the filter depends on). */
+static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char bpf_key[MFT_MAX_ENTRIES + 1];
+static struct sock_filter *bpf_prog;
+static size_t bpf_len;
+
+static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
+{
+    char key[MFT_MAX_ENTRIES + 1];
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->ndev; i++)
+        key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
+    key[n] = '\0';
+    int rc = 0;
+    pthread_mutex_lock(&bpf_lock);
+    if (!bpf_prog || strcmp(key, bpf_key) != 0) {
+        scmp_filter_ctx ctx = child_filter(vm);
+        int p[2] = {-1, -1};
+        rc = -EINVAL;
+        if (ctx && pipe2(p, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, p[1]) == 0) {
+            close(p[1]);
+            p[1] = -1;
+            uint8_t buf[1 << 15];
+            ssize_t got = read(p[0], buf, sizeof buf);
+            if (got > 0 && got % sizeof(struct sock_filter) == 0) {
+                free(bpf_prog);
+                bpf_prog = malloc((size_t)got);
+                if (bpf_prog) {
+                    memcpy(bpf_prog, buf, (size_t)got);
+                    bpf_len = (size_t)got / sizeof(struct sock_filter);
+                    memcpy(bpf_key, key, n + 1);
+                    rc = 0;
+                }
+            }
+        }
+        if (p[0] >= 0)
+            close(p[0]);
+        if (p[1] >= 0)
+            close(p[1]);
+        if (ctx)
+            seccomp_release(ctx);
+    }
+    if (rc == 0) {
+        /* A private copy: the cache may change under another thread before the fork. */
+        out->len = (unsigned short)bpf_len;
+        out->filter = malloc(bpf_len * sizeof *bpf_prog);
+        if (out->filter)
+            memcpy(out->filter, bpf_prog, bpf_len * sizeof *bpf_prog);
+        else
+            rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&bpf_lock);
+    return rc;
+}
+
+int vm_process_sandbox(struct funk_vm *vm)
+{
+    (void)vm;
+    if (!child_prog.filter)
+        return -EINVAL;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -errno;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &child_prog) == 0 ? 0 : -errno;
 }
