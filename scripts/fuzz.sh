@@ -21,4 +21,15 @@ for t in "${targets[@]}"; do
     echo "== $name (${FUZZ_SECONDS}s)"
     "$runner" "$PWD/$t" "$FUZZ_SECONDS" "$PWD/$corpus" || rc=1
 done
+# (exit status: after the blocks below)
+
+# ---- transport (issue 4): the accel wire-protocol decoder -------------------------------------
+# Its own runner: seeds are protocol frames, not unikernels (the loop above skips it: its name
+# does not start with fuzz-).
+proto_fuzzer=$(find "$MESON_DIR" -type f -name proto-fuzzer -perm -u+x | head -1)
+if [ -n "$proto_fuzzer" ]; then
+    mkdir -p .cache/fuzz/proto
+    echo "== proto-fuzzer (${FUZZ_SECONDS}s)"
+    accel/proto/fuzz/run.sh "$PWD/$proto_fuzzer" "$FUZZ_SECONDS" "$PWD/.cache/fuzz/proto" || rc=1
+fi
 exit $rc

@@ -69,6 +69,7 @@ static void walk(const struct fkp_msg *m)
     (void)sink;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < FKP_HDR_SIZE)
