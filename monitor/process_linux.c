@@ -262,12 +262,16 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
 
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
-    FILE *statm = fopen("/proc/self/statm", "r");
     unsigned long vm_pages = 0;
-    if (statm) {
-        if (fscanf(statm, "%lu", &vm_pages) != 1)
-            vm_pages = 0;
-        fclose(statm);
+    int sfd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (sfd >= 0) {
+        char sb[64];
+        ssize_t sn = read(sfd, sb, sizeof sb - 1);
+        close(sfd);
+        if (sn > 0) {
+            sb[sn] = '\0';
+            vm_pages = strtoul(sb, NULL, 10);
+        }
     }
     if (vm_pages) {
         rlim_t cap = (rlim_t)vm_pages * 4096 + vm->mem_size + (256u << 20);
@@ -309,7 +313,8 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     vm->elf_copy = NULL;
 
     /* Faults and forbidden syscalls are reported from an alternate stack. */
-    stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+    static uint8_t altstack[1 << 16] __attribute__((aligned(16)));
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
     sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
