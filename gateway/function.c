@@ -57,6 +57,7 @@ static void fn_free(struct gw_function *fn)
 {
     json_decref(fn->spec);
     free(fn->elf);
+    free(fn->exec_path);
     for (size_t i = 0; fn->env && fn->env[i]; i++)
         free(fn->env[i]);
     free(fn->env);
@@ -310,6 +311,19 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     if (rc != 0)
         BAD("image '%s' not found (a unikernel ELF path or installed unikernel name): %s",
             json_string_value(img), strerror(-rc));
+    const char *inv = label(spec, "com.funk.invoke");
+    if (inv && strcmp(inv, "exec") == 0) {
+        /* a native program per call: the forked-process baseline, no VM */
+        struct stat xst;
+        if (stat(path, &xst) != 0 || !S_ISREG(xst.st_mode) || !(xst.st_mode & 0111) ||
+            access(path, X_OK) != 0)
+            BAD("image '%s' is not executable (com.funk.invoke=exec)", path);
+        const char *m0 = label(spec, "com.funk.mode");
+        if (m0 && strcmp(m0, "per-request") != 0)
+            BAD("com.funk.invoke=exec functions run per request only");
+        fn->exec_path = strdup(path);
+        goto limits;
+    }
     rc = read_file(path, &fn->elf, &fn->elf_len);
     if (rc != 0)
         BAD("image '%s': %s", path, strerror(-rc));
@@ -327,9 +341,8 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
         BAD("label com.funk.mode=snapshot is not supported by this funkd yet (use per-request or warm)");
     else
         BAD("label com.funk.mode: '%s' is not per-request or warm", m);
-    const char *inv = label(spec, "com.funk.invoke");
     if (inv && strcmp(inv, "console") != 0 && strcmp(inv, "fn") != 0)
-        BAD("label com.funk.invoke: '%s' is not fn or console", inv);
+        BAD("label com.funk.invoke: '%s' is not fn, console or exec", inv);
     fn->console = inv ? strcmp(inv, "console") == 0 : !funk;
     fn->funk_guest = funk == 1;
     /* isolation: label, else funkd's --isolation; auto picks kvm with hardware virtualization,
@@ -348,6 +361,7 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
     if (fn->console && fn->mode == GW_MODE_WARM)
         BAD("console-mode functions (plain Solo5 guests) cannot be warm");
+limits:
     /* timeouts and limits (labels first, then of-watchdog's envVars names) */
     fn->timeout = gw_cfg.timeout;
     const char *t = label(spec, "com.funk.timeout");
@@ -556,9 +570,11 @@ json_t *gw_fn_status(struct gw_function *fn)
                                               (json_int_t)fn->mem_bytes * (replicas ? replicas : 0)));
     /* funk's own fields (ignored by OpenFaaS clients) */
     json_object_set_new(s, "mode", json_string(fn->mode == GW_MODE_WARM ? "warm" : "per-request"));
-    json_object_set_new(s, "invocation", json_string(fn->console ? "console" : "fn"));
+    json_object_set_new(s, "invocation",
+                        json_string(fn->exec_path ? "exec" : fn->console ? "console" : "fn"));
     json_object_set_new(s, "isolation",
-                        json_string(fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm"));
+                        json_string(fn->exec_path ? "none"
+                                    : fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
     json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));
     return s;

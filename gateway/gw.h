@@ -62,6 +62,7 @@ struct gw_function {
     size_t elf_len;
     int console;     /* plain Solo5 guest or com.funk.invoke=console: body as cmdline */
     int funk_guest;  /* has the funk note (environment, FN_RECV/FN_SEND) */
+    char *exec_path; /* com.funk.invoke=exec: a native executable forked per call (CGI) */
     int isolation;   /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     unsigned vm_flags;
     enum gw_mode mode;
@@ -124,6 +125,7 @@ struct gw_call {
 /* Runs one call of fn; always fills status (502/504/429/503 on failures). */
 void gw_invoke(struct gw_function *fn, struct gw_call *c);
 void gw_call_free(struct gw_call *c);
+void gw_exec_invoke(struct gw_function *fn, struct gw_call *c);
 int gw_pool_init(void);
 void gw_pool_stop(void);
 void gw_fn_stop_instances(struct gw_function *fn, int keep);

@@ -800,7 +800,9 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
     c->status = 0;
     c->reason[0] = '\0';
     gw_metrics_started(fn->key);
-    if (fn->mode == GW_MODE_WARM)
+    if (fn->exec_path)
+        gw_exec_invoke(fn, c);
+    else if (fn->mode == GW_MODE_WARM)
         invoke_warm(fn, c);
     else
         invoke_per_request(fn, c);

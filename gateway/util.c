@@ -55,8 +55,10 @@ void gw_rfc3339(double unix_s, char out[40])
     struct tm tm;
     gmtime_r(&t, &tm);
     long ms = (long)((unix_s - (double)t) * 1000.0);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    char tmp[128]; /* the compiler cannot bound tm's fields: format wide, then copy */
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+    snprintf(out, 40, "%.39s", tmp);
 }
 
 void gw_uuid(char out[37])

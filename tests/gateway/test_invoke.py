@@ -80,6 +80,22 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
     st, h, b = gw.req("GET", "/function/hello")
     check(st == 200 and b"Hello from a funk unikernel" in b, "console output becomes the answer", (st, b))
 
+    # exec: a native program forked per call (the benchmark's baseline), CGI style
+    native = os.environ.get("ECHO_NATIVE", "")
+    gw.deploy("native", native, labels={"com.funk.invoke": "exec"}, env={"X": "1"})
+    st, h, b = gw.req("POST", "/function/native/n?k=v", b"native body", {"X-Custom": "n1"})
+    check(st == 200 and b == b"native body" and h.get("x-echo-path") == "/n" and h.get("x-echo-query") == "k=v"
+          and h.get("x-echo-h-x-custom") == "n1", "exec mode: forked native echo answers", (st, h, b))
+    check(gw.status("native")["invocation"] == "exec" and gw.status("native")["isolation"] == "none",
+          "exec mode shows in the status")
+    plain = os.path.join(gw.tmp.name, "not-a-program")
+    with open(plain, "w") as f:
+        f.write("data\n")
+    os.chmod(plain, 0o644)
+    st, _, b = gw.req("POST", "/system/functions", {"service": "x", "image": plain,
+                                                     "labels": {"com.funk.invoke": "exec"}})
+    check(st == 400 and b"not executable" in b, "exec of a non-executable 400", (st, b))
+
     # failures
     gw.deploy("gwtest", ELF["gwtest"])
     st, _, b = gw.req("POST", "/function/gwtest/crash", b"")

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk-bench-http: sequential HTTP/1.1 requests over one keep-alive connection; prints latency
+ * min/median/p99 in microseconds (a client small enough not to blur sub-millisecond figures). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int connect_to(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1;
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* Sends one request and reads one response; returns the status or -1. */
+static int one(int fd, const char *req, size_t reqlen, char *buf, size_t cap)
+{
+    if (write(fd, req, reqlen) != (ssize_t)reqlen)
+        return -1;
+    size_t n = 0;
+    long clen = -1;
+    char *hend = NULL;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (!hend && (hend = strstr(buf, "\r\n\r\n"))) {
+            char *cl = strcasestr(buf, "\r\nContent-Length:");
+            if (!cl || cl > hend)
+                return -1;
+            clen = strtol(cl + 17, NULL, 10);
+        }
+        if (hend && n >= (size_t)(hend + 4 - buf) + (size_t)clen)
+            break;
+        if (n + 1 >= cap)
+            return -1;
+    }
+    return atoi(buf + 9);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: funk-bench-http HOST PORT PATH N [BODY_BYTES] [WARMUP]\n");
+        return 2;
+    }
+    const char *host = argv[1], *path = argv[3];
+    int port = atoi(argv[2]), n = atoi(argv[4]);
+    size_t blen = argc > 5 ? (size_t)atol(argv[5]) : 64;
+    int warm = argc > 6 ? atoi(argv[6]) : 20;
+    if (n <= 0 || port <= 0) {
+        fprintf(stderr, "funk-bench-http: bad N or PORT\n");
+        return 2;
+    }
+    char *req = malloc(blen + 512);
+    int hl = snprintf(req, 512,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      path, host, blen);
+    memset(req + hl, 'x', blen);
+    size_t reqlen = (size_t)hl + blen;
+    size_t cap = blen + (1 << 16);
+    char *buf = malloc(cap);
+    double *lat = malloc(sizeof(double) * (size_t)n);
+    int fd = connect_to(host, port);
+    if (fd < 0) {
+        fprintf(stderr, "funk-bench-http: cannot connect to %s:%d: %s\n", host, port, strerror(errno));
+        return 1;
+    }
+    int errors = 0;
+    for (int i = -warm; i < n; i++) {
+        double t0 = now_us();
+        int st = one(fd, req, reqlen, buf, cap);
+        double t1 = now_us();
+        if (st != 200) {
+            errors++;
+            close(fd);
+            fd = connect_to(host, port);
+            if (fd < 0)
+                return 1;
+        }
+        if (i >= 0)
+            lat[i] = t1 - t0;
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp);
+    int p99 = (int)((double)n * 0.99);
+    if (p99 >= n)
+        p99 = n - 1;
+    printf("%.1f %.1f %.1f %d %d\n", lat[0], lat[n / 2], lat[p99], n, errors);
+    close(fd);
+    free(req);
+    free(buf);
+    free(lat);
+    return errors ? 1 : 0;
+}
