@@ -20,7 +20,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "process_filter.h"
 #include "vm_internal.h"
+#include "process_filter_nodev.h"
 
 /*
  * The child maps guest memory at the guest's own addresses (PROCESS_MEM_BASE .. mem_size),
@@ -59,8 +61,6 @@ struct msg_result {
     char reason[256];
 };
 
-#define CHAN_FD 3
-#define DEV_FD0 4
 
 static int write_full(int fd, const void *p, size_t n)
 {
@@ -491,48 +491,6 @@ void vm_process_kick(struct funk_vm *vm)
         kill(vm->child_pid, SIGKILL);
 }
 
-/* The child's filter: what the hypercall modules need, on the fds they own; TRAP otherwise.
- * Built in the parent and cached as BPF (~90 us per boot saved): fds are the child's fixed ones. */
-static scmp_filter_ctx child_filter(const struct funk_vm *vm)
-{
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-    if (!ctx)
-        return NULL;
-    int rc = 0;
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
-    for (unsigned i = 0; i < vm->ndev; i++) {
-        if (vm->dev[i].fd < 0)
-            continue;
-        scmp_datum_t d = (scmp_datum_t)(DEV_FD0 + (int)i);
-        if (vm->dev[i].type == MFT_DEV_BLOCK_BASIC) {
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
-        } else {
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, d));
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, d));
-        }
-    }
-    static const int plain[] = {SCMP_SYS(clock_gettime), SCMP_SYS(ppoll), SCMP_SYS(rt_sigreturn),
-                                SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(munmap),
-                                SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(futex),
-                                SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigprocmask),
-                                SCMP_SYS(getpid), SCMP_SYS(gettid)};
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
-    /* Memory for malloc, never executable: no new code can appear in the guest's process. */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    if (rc) {
-        seccomp_release(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
 static char bpf_key[MFT_MAX_ENTRIES + 1];
@@ -546,10 +504,19 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
     for (unsigned i = 0; i < vm->ndev; i++)
         key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
     key[n] = '\0';
+    if (strspn(key, "-") == n) {
+        /* No attached device: the program generated at build time (process_filter_gen.c). */
+        out->len = (unsigned short)vm_process_filter_nodev_len;
+        out->filter = malloc(sizeof vm_process_filter_nodev);
+        if (!out->filter)
+            return -ENOMEM;
+        memcpy(out->filter, vm_process_filter_nodev, sizeof vm_process_filter_nodev);
+        return 0;
+    }
     int rc = 0;
     pthread_mutex_lock(&bpf_lock);
     if (!bpf_prog || strcmp(key, bpf_key) != 0) {
-        scmp_filter_ctx ctx = child_filter(vm);
+        scmp_filter_ctx ctx = vm_process_filter(key);
         int p[2] = {-1, -1};
         rc = -EINVAL;
         if (ctx && pipe2(p, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, p[1]) == 0) {

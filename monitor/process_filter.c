@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The process backend's seccomp policy (libseccomp), used at run time and by the generator. */
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "process_filter.h"
+
+scmp_filter_ctx vm_process_filter(const char *layout)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+    if (!ctx)
+        return NULL;
+    int rc = 0;
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    for (unsigned i = 0; layout[i]; i++) {
+        scmp_datum_t d = (scmp_datum_t)(DEV_FD0 + (int)i);
+        if (layout[i] == 'b') {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        } else if (layout[i] == 'n') {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        }
+    }
+    static const int plain[] = {SCMP_SYS(clock_gettime), SCMP_SYS(ppoll), SCMP_SYS(rt_sigreturn),
+                                SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(munmap),
+                                SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(futex),
+                                SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigprocmask),
+                                SCMP_SYS(getpid), SCMP_SYS(gettid)};
+    for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+    /* Memory for malloc, never executable: no new code can appear in the guest's process. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    if (rc) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
