@@ -152,6 +152,13 @@ static int parse_notes(const uint8_t *b, uint64_t off, uint64_t size, struct elf
                             "guest built for funk ABI %u, this monitor speaks %u",
                             img->funk.abi_version, FUNK_ABI_VERSION);
             img->has_funk = true;
+        } else if (funk && type == FUNK_NOTE_TYPE_ACCEL) {
+            if (img->has_accel)
+                return fail(err, errlen, -ENOEXEC, "bad funk accel note: declared twice");
+            if (descsz != sizeof(struct funk_note_info))
+                return fail(err, errlen, -ENOEXEC, "bad funk accel note: descriptor is %llu bytes",
+                            (unsigned long long)descsz);
+            img->has_accel = true;
         }
         uint64_t next = desc + align_up(descsz, 4);
         pos = next < size ? next : size;
@@ -288,6 +295,8 @@ int elf_parse(const void *buf, size_t len, uint64_t mem_size, struct elf_image *
     if (!img->has_abi1)
         return fail(err, errlen, -ENOEXEC,
                     "not a Solo5 hvt unikernel: no ABI1 note (owner \"Solo5\", type ABI1)");
+    if (img->has_accel && !img->has_funk)
+        return fail(err, errlen, -ENOEXEC, "funk accel note without the funk note");
     bool entry_ok = false;
     uint64_t end = 0;
     for (unsigned i = 0; i < img->nseg; i++) {

@@ -33,6 +33,7 @@ struct elf_image {
     bool has_abi1;
     bool has_funk;
     struct funk_note_info funk;
+    bool has_accel; /* FUNK_NOTE_TYPE_ACCEL note: the guest uses the ACCEL hypercall */
     /* Manifest: points into the image buffer (validated, unaligned-safe copy via mft_entry_at). */
     bool has_mft;
     uint32_t mft_entries;

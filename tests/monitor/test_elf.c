@@ -318,6 +318,26 @@ static void test_bad_funk_note(void **state)
     refused(parse(&g), -ENOEXEC, "bad funk note");
 }
 
+static void test_accel_note(void **state)
+{
+    (void)state;
+    struct gen g;
+    struct funk_note_info i = {.abi_version = FUNK_ABI_VERSION};
+    gen_init(&g, code, sizeof code);
+    gen_funk(&g);
+    gen_note(&g, FUNK_NOTE_OWNER, FUNK_NOTE_TYPE_ACCEL, &i, sizeof i, 0);
+    struct res r = parse(&g);
+    assert_int_equal(r.rc, 0);
+    assert_true(r.img.has_accel);
+    gen_init(&g, code, sizeof code); /* accel note alone */
+    gen_note(&g, FUNK_NOTE_OWNER, FUNK_NOTE_TYPE_ACCEL, &i, sizeof i, 0);
+    refused(parse(&g), -ENOEXEC, "without the funk note");
+    gen_init(&g, code, sizeof code);
+    gen_funk(&g);
+    gen_note(&g, FUNK_NOTE_OWNER, FUNK_NOTE_TYPE_ACCEL, &i, 4, 0);
+    refused(parse(&g), -ENOEXEC, "bad funk accel note");
+}
+
 static void test_bad_manifest(void **state)
 {
     (void)state;
@@ -420,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_bad_abi_version),
         cmocka_unit_test(test_bad_note_sizes),
         cmocka_unit_test(test_bad_funk_note),
+        cmocka_unit_test(test_accel_note),
         cmocka_unit_test(test_bad_manifest),
         cmocka_unit_test(test_dynamic),
     };

@@ -55,6 +55,12 @@ struct funk_note_info {
     uint32_t reserved1;
 };
 
+/* A second "funk" note of this type (same descriptor) says the guest uses the ACCEL hypercall,
+ * so the monitor prepares acceleration before its sandbox (layouts in abi/accel.h). */
+#ifndef FUNK_NOTE_TYPE_ACCEL
+#define FUNK_NOTE_TYPE_ACCEL 0x414b4e46u /* "FNKA" */
+#endif
+
 /* The guest can run under the process backend (no privileged instructions after start). */
 #define FUNK_NOTE_F_PROCESS_OK 0x1u
 
