@@ -142,10 +142,8 @@ static int resolve_image(const char *image, char *out, size_t outlen)
     if (strchr(image, '/')) {
         if (stat(image, &st) != 0)
             return -errno;
-        if (S_ISDIR(st.st_mode))
-            return -EISDIR;
         snprintf(out, outlen, "%s", image);
-        return 0;
+        return S_ISDIR(st.st_mode) ? -EISDIR : 0;
     }
     const char *dirs = getenv("FUNK_UNIKERNEL_PATH");
     char exe[PATH_MAX], buf[PATH_MAX * 2];
@@ -262,6 +260,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 /* Builds a function from a FunctionDeployment (validated); NULL with err on a bad one. */
 static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
 {
+    char *oci_mem = NULL; /* the image's org.funk.unikernel.memory (OCI layouts) */
     struct gw_function *fn = calloc(1, sizeof *fn);
     if (!fn) {
         snprintf(err, errlen, "out of memory");
@@ -303,15 +302,18 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
             BAD("'%s.%s' must be a string", fields[i], k);
     }
     /* image */
+    const char *inv = label(spec, "com.funk.invoke");
     char path[PATH_MAX];
     int rc = resolve_image(json_string_value(img), path, sizeof path);
-    if (rc == -EISDIR)
-        BAD("image '%s' is a directory: OCI image layouts are not supported by this funkd yet",
-            json_string_value(img));
+    if (rc == -EISDIR) {
+        char oerr[400];
+        if (gw_oci_load(path, &fn->elf, &fn->elf_len, &oci_mem, oerr, sizeof oerr) != 0)
+            BAD("image '%s' (OCI layout): %s", path, oerr);
+        goto loaded;
+    }
     if (rc != 0)
         BAD("image '%s' not found (a unikernel ELF path or installed unikernel name): %s",
             json_string_value(img), strerror(-rc));
-    const char *inv = label(spec, "com.funk.invoke");
     if (inv && strcmp(inv, "exec") == 0) {
         /* a native program per call: the forked-process baseline, no VM */
         struct stat xst;
@@ -327,6 +329,7 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     rc = read_file(path, &fn->elf, &fn->elf_len);
     if (rc != 0)
         BAD("image '%s': %s", path, strerror(-rc));
+loaded:;
     unsigned note_flags = 0;
     int funk = gw_elf_is_funk(fn->elf, fn->elf_len, &note_flags);
     if (funk < 0)
@@ -388,13 +391,18 @@ limits:
         BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
     fn->mem_bytes = 8u << 20;
     json_t *mem = json_object_get(json_object_get(spec, "limits"), "memory");
-    if (mem && !json_is_null(mem)) {
-        uint64_t b = json_is_string(mem) ? parse_mem(json_string_value(mem)) : 0;
+    const char *memstr = oci_mem; /* limits.memory wins over the image's annotation */
+    if (mem && !json_is_null(mem))
+        memstr = json_is_string(mem) ? json_string_value(mem) : "";
+    if (memstr) {
+        uint64_t b = parse_mem(memstr);
         if (b == 0 || b > (4ull << 30))
-            BAD("limits.memory must be like \"64M\" (at most 4G)");
+            BAD("%s must be like \"64M\" (at most 4G)", memstr == oci_mem ? "the image's memory annotation" : "limits.memory");
         b = (b + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
         fn->mem_bytes = (size_t)b;
     }
+    free(oci_mem);
+    oci_mem = NULL;
     /* env */
     json_t *ev = json_object_get(spec, "envVars");
     fn->env = calloc(json_object_size(ev) + 1, sizeof *fn->env);
@@ -428,6 +436,7 @@ limits:
     }
     return fn;
 bad:
+    free(oci_mem);
     fn_free(fn);
     return NULL;
 }

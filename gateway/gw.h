@@ -189,6 +189,10 @@ void gw_logs_shutdown(void);
  * errno: not an ELF. */
 int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
 
+/* Reads the unikernel (and its org.funk.unikernel.memory, malloc'd or NULL) from an OCI image
+ * layout directory; 0 or a negative errno with err set. */
+int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err, size_t errlen);
+
 extern volatile int gw_stopping;
 
 int gw_http_start(void);

@@ -541,8 +541,7 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
     in->idle_since = gw_now();
     int rc = 1;
     for (;;) {
-        if (in->stop || gw_stopping || fn->deleted)
-            break;
+        /* queued calls first: a redeploy or scale-down must not strand them */
         if (fn->qhead) {
             struct gw_req *r = fn->qhead;
             fn->qhead = r->next;
@@ -555,6 +554,8 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
             rc = 0;
             break;
         }
+        if (in->stop || gw_stopping || fn->deleted)
+            break;
         double idle_end = in->idle_since + fn->idle_timeout;
         if (gw_now() >= idle_end) {
             if (fn->ninst > warm_keep(fn))
