@@ -51,8 +51,9 @@ void rt_log(enum rt_level lvl, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    char when[64];
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    char secs[40], when[64];
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when, sizeof when, "%s.%09ldZ", secs, ts.tv_nsec); /* RFC 3339, as runc writes it */
     if (g_logjson) {
         json_t *j = json_pack("{s:s, s:s, s:s}", "level", names[lvl], "msg", msg, "time", when);
         char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -61,7 +62,7 @@ void rt_log(enum rt_level lvl, const char *fmt, ...)
         free(s);
         json_decref(j);
     } else {
-        fprintf(g_logf, "%sZ %s %s\n", when, names[lvl], msg);
+        fprintf(g_logf, "%s %s %s\n", when, names[lvl], msg);
     }
     fflush(g_logf);
 }
