@@ -181,7 +181,8 @@ char *gw_metrics_render(size_t *len);
 void gw_logs_add(const char *fn, const char *instance, const char *text, size_t len);
 /* Streams log lines of fn to a response; see logs.c. */
 struct MHD_Response;
-struct MHD_Response *gw_logs_response(const char *fn, long tail, int follow, double since);
+struct MHD_Response *gw_logs_response(const char *fn, const char *instance, long tail, int follow,
+                                      double since);
 void gw_logs_shutdown(void);
 
 /* ---- ELF --------------------------------------------------------------------------------- */

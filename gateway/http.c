@@ -379,7 +379,7 @@ static enum MHD_Result h_logs(struct MHD_Connection *c, const char *method)
     if (s && *s && (since = parse_rfc3339(s)) < 0)
         return send_text(c, 400, "'since' must be an RFC 3339 UTC time");
     int follow = f && (strcmp(f, "true") == 0 || strcmp(f, "1") == 0);
-    struct MHD_Response *r = gw_logs_response(key, tail, follow, since);
+    struct MHD_Response *r = gw_logs_response(key, qarg(c, "instance"), tail, follow, since);
     if (!r)
         return send_text(c, 500, "out of memory");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");

@@ -48,6 +48,7 @@ void gw_logs_shutdown(void)
 
 struct reader {
     char fn[2 * GW_NAME_MAX + 2];
+    char inst[GW_NAME_MAX + 24]; /* "" = every instance */
     uint64_t seq;
     int follow;
     double since;
@@ -55,7 +56,8 @@ struct reader {
 
 static int matches(const struct entry *e, const struct reader *r)
 {
-    return e->fn && strcmp(e->fn, r->fn) == 0 && e->ts >= r->since;
+    return e->fn && strcmp(e->fn, r->fn) == 0 && e->ts >= r->since &&
+           (!r->inst[0] || (e->inst && strcmp(e->inst, r->inst) == 0));
 }
 
 static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -110,12 +112,14 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-struct MHD_Response *gw_logs_response(const char *fn, long tail, int follow, double since)
+struct MHD_Response *gw_logs_response(const char *fn, const char *instance, long tail, int follow,
+                                      double since)
 {
     struct reader *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     snprintf(r->fn, sizeof r->fn, "%s", fn);
+    snprintf(r->inst, sizeof r->inst, "%s", instance ? instance : "");
     r->follow = follow;
     r->since = since;
     pthread_mutex_lock(&l_mu);

@@ -152,6 +152,12 @@ with Funkd() as gw:
           "GET /system/logs ndjson", b)
     st, _, b = gw.req("GET", "/system/logs?name=gwlog&tail=1")
     check(st == 200 and len(b.decode().splitlines()) == 1, "logs tail=1 gives one line", b)
+    inst = lines[-1]["instance"]
+    st, _, b = gw.req("GET", "/system/logs?name=gwlog&instance=" + inst)
+    got_i = [json.loads(x) for x in b.decode().splitlines() if x]
+    check(st == 200 and got_i and all(x["instance"] == inst for x in got_i), "logs filtered by instance", b)
+    st, _, b = gw.req("GET", "/system/logs?name=gwlog&instance=nosuch-instance")
+    check(st == 200 and b == b"", "logs of an unknown instance are empty", b)
     st, _, b = gw.req("GET", "/system/logs?name=gwlog&since=2999-01-01T00:00:00Z")
     check(st == 200 and b == b"", "logs since the future is empty", b)
     st, _, _ = gw.req("GET", "/system/logs")

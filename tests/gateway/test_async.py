@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwlib import ELF, Funkd, check, done, need_kvm, wait_for  # noqa: E402
 
 need_kvm()
-N_DURABLE = int(os.environ.get("GW_ASYNC_JOBS", "300"))
+N_DURABLE = int(os.environ.get("GW_ASYNC_JOBS", "1000"))
 
 
 class Receiver:
