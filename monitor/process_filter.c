@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The process backend's seccomp policy (libseccomp), used at run time and by the generator. */
+#include <linux/sched.h>
 #include <stddef.h>
 #include <sys/mman.h>
 
@@ -36,6 +37,19 @@ scmp_filter_ctx vm_process_filter(const char *layout)
                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    /* A snapshot template ('T' in the layout) forks its instances: plain forks (no threads),
+     * the fd of each instance's channel, and the filter each instance stacks. */
+    for (unsigned i = 0; layout[i]; i++)
+        if (layout[i] == 'T') {
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                                   SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM, 0));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+            static const int tpl[] = {SCMP_SYS(dup2), SCMP_SYS(close), SCMP_SYS(seccomp),
+                                      SCMP_SYS(set_robust_list)};
+            for (unsigned j = 0; j < sizeof tpl / sizeof tpl[0]; j++)
+                rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, tpl[j], 0);
+        }
     if (rc) {
         seccomp_release(ctx);
         return NULL;

@@ -34,7 +34,10 @@
  * raises SIGSYS (seccomp TRAP) and is reported as a sandbox violation.
  */
 
-enum msg_type { MSG_CONSOLE = 1, MSG_RECV, MSG_SEND, MSG_RESULT };
+enum msg_type { MSG_CONSOLE = 1, MSG_RECV, MSG_SEND, MSG_RESULT, MSG_TEMPLATE, MSG_HELLO };
+
+/* Parent -> snapshot template commands (a uint32_t, CMD_FORK carries a socket in SCM_RIGHTS). */
+enum tpl_cmd { CMD_FORK = 1, CMD_EXIT = 2 };
 
 struct msg_hdr {
     uint32_t type;
@@ -136,9 +139,55 @@ static void child_console(void *opaque, const char *data, size_t len)
     }
 }
 
+static struct sock_fprog instance_prog; /* the extra filter a snapshot instance stacks */
+
+/*
+ * Snapshot template: the guest has booted and asked for its first request. Report that, then
+ * serve CMD_FORK forever: each fork is a copy-on-write instance that continues this very call
+ * on its own channel, after stacking a filter that takes fork and fd passing away again.
+ */
+static NO_ASAN void template_loop(void)
+{
+    send_msg(CHAN_FD, MSG_TEMPLATE, NULL, 0, NULL, 0);
+    for (;;) {
+        uint32_t cmd = 0;
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct iovec iov = {&cmd, sizeof cmd};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                            .msg_controllen = sizeof u.buf};
+        ssize_t n = recvmsg(CHAN_FD, &mh, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != sizeof cmd || cmd != CMD_FORK)
+            _exit(0); /* CMD_EXIT or the parent is gone */
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (!c || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(fd, CHAN_FD);
+            close(fd);
+            child_vm->snapshot_mode = 0;
+            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &instance_prog) != 0)
+                _exit(1);
+            int32_t me = getpid();
+            send_msg(CHAN_FD, MSG_HELLO, &me, sizeof me, NULL, 0);
+            return;
+        }
+        close(fd);
+    }
+}
+
 static int child_recv(void *opaque, struct funk_vm_request *req)
 {
     (void)opaque;
+    if (child_vm->snapshot_mode)
+        template_loop();
     struct msg_request m;
     struct msg_hdr h;
     if (send_msg(CHAN_FD, MSG_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
@@ -323,6 +372,12 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+    if (vm->snapshot_mode) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGCHLD, &ign, NULL); /* instances are reaped by the kernel */
+    }
     if (vm_process_sandbox(vm) != 0) {
         child_res.exit = FUNK_VM_EXIT_INTERNAL;
         snprintf(child_res.reason, sizeof child_res.reason, "process backend: seccomp set-up failed");
@@ -399,15 +454,64 @@ static int serve_send(struct funk_vm *vm, int fd, uint32_t len)
     return write_full(fd, &rc, sizeof rc);
 }
 
-int vm_process_run(struct funk_vm *vm)
+/* Serves one child's channel until its result (1), a template report (2) or EOF (0). */
+static int serve(struct funk_vm *vm, int fd)
+{
+    struct funk_vm_result *res = vm->res;
+    for (;;) {
+        struct msg_hdr h;
+        if (read_full(fd, &h, sizeof h))
+            return 0;
+        if (h.type == MSG_CONSOLE) {
+            uint8_t *b = malloc(h.len ? h.len : 1);
+            if (!b || read_full(fd, b, h.len)) {
+                free(b);
+                return 0;
+            }
+            if (vm->io->console) {
+                vm->io->console(vm->io->opaque, (const char *)b, h.len);
+            } else {
+                fwrite(b, 1, h.len, stdout);
+                fflush(stdout);
+            }
+            free(b);
+        } else if (h.type == MSG_RECV) {
+            if (serve_recv(vm, fd))
+                return 0;
+        } else if (h.type == MSG_SEND) {
+            if (serve_send(vm, fd, h.len))
+                return 0;
+        } else if (h.type == MSG_TEMPLATE && h.len == 0) {
+            return 2;
+        } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
+            struct msg_result r;
+            if (read_full(fd, &r, sizeof r))
+                return 0;
+            res->exit = (enum funk_vm_exit)r.exit;
+            res->status = r.status;
+            res->hypercalls = r.hypercalls;
+            res->first_hypercall_ns = r.first_hypercall_ns;
+            memcpy(res->reason, r.reason, sizeof res->reason);
+            res->reason[sizeof res->reason - 1] = '\0';
+            return 1;
+        } else {
+            return 0;
+        }
+    }
+}
+
+/* Forks the child that boots the guest; its channel is *fd_out. */
+static int spawn_child(struct funk_vm *vm, int *fd_out)
 {
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);
     if (rc)
         return rc;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(prog.filter);
         return -errno;
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -426,62 +530,189 @@ int vm_process_run(struct funk_vm *vm)
     free(prog.filter);
     close(sv[1]);
     vm->child_pid = pid;
-    int fd = sv[0], done = 0;
-    struct funk_vm_result *res = vm->res;
-    while (!done) {
-        struct msg_hdr h;
-        if (read_full(fd, &h, sizeof h))
-            break;
-        if (h.type == MSG_CONSOLE) {
-            uint8_t *b = malloc(h.len ? h.len : 1);
-            if (!b || read_full(fd, b, h.len)) {
-                free(b);
-                break;
-            }
-            if (vm->io->console) {
-                vm->io->console(vm->io->opaque, (const char *)b, h.len);
-            } else {
-                fwrite(b, 1, h.len, stdout);
-                fflush(stdout);
-            }
-            free(b);
-        } else if (h.type == MSG_RECV) {
-            if (serve_recv(vm, fd))
-                break;
-        } else if (h.type == MSG_SEND) {
-            if (serve_send(vm, fd, h.len))
-                break;
-        } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
-            struct msg_result r;
-            if (read_full(fd, &r, sizeof r))
-                break;
-            res->exit = (enum funk_vm_exit)r.exit;
-            res->status = r.status;
-            res->hypercalls = r.hypercalls;
-            res->first_hypercall_ns = r.first_hypercall_ns;
-            memcpy(res->reason, r.reason, sizeof res->reason);
-            res->reason[sizeof res->reason - 1] = '\0';
-            done = 1;
-        } else {
-            break;
-        }
+    *fd_out = sv[0];
+    return 0;
+}
+
+static void ended_without_result(struct funk_vm *vm, int have_status, int st)
+{
+    if (vm->kicked)
+        vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out (process killed)");
+    else if (have_status && WIFSIGNALED(st))
+        vm_stop(vm, FUNK_VM_EXIT_SANDBOX, "guest process killed by signal %d (%s)", WTERMSIG(st),
+                strsignal(WTERMSIG(st)));
+    else
+        vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "guest process ended without a result (status %d)",
+                have_status && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+int vm_process_run(struct funk_vm *vm)
+{
+    int fd, done, st = 0;
+    if (vm->restored_fd >= 0) {
+        /* An instance forked from a snapshot template: not our child, no waitpid. */
+        fd = vm->restored_fd;
+        vm->restored_fd = -1;
+        done = serve(vm, fd) == 1;
+        close(fd);
+        vm->child_pid = -1;
+        if (!done)
+            ended_without_result(vm, 0, 0);
+        return 0;
     }
+    int rc = spawn_child(vm, &fd);
+    if (rc)
+        return rc;
+    done = serve(vm, fd) == 1;
     close(fd);
-    int st = 0;
+    pid_t pid = vm->child_pid;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     vm->child_pid = -1;
-    if (!done) {
-        if (vm->kicked)
-            vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out (process killed)");
-        else if (WIFSIGNALED(st))
-            vm_stop(vm, FUNK_VM_EXIT_SANDBOX, "guest process killed by signal %d (%s)",
-                    WTERMSIG(st), strsignal(WTERMSIG(st)));
-        else
-            vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "guest process ended without a result (status %d)",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    }
+    if (!done)
+        ended_without_result(vm, 1, st);
     return 0;
+}
+
+/* ---- Snapshots: a template process paused at the guest's first FN_RECV ---------------- */
+
+struct funk_vm_snapshot {
+    pid_t pid;
+    int chan;
+    uint64_t mem_size;
+    unsigned flags;
+    pthread_mutex_t lock;
+};
+
+int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
+                         struct funk_vm_snapshot **out)
+{
+    static const struct funk_vm_io no_io;
+    if (!vm || !res || !out)
+        return -EINVAL;
+    if (vm->backend != FUNK_ISOLATION_PROCESS)
+        return -ENOTSUP; /* KVM snapshots: not built yet */
+    if (!vm->loaded || vm->restored_fd >= 0)
+        return -ENOEXEC;
+    for (unsigned i = 0; i < vm->ndev; i++)
+        if (vm->dev[i].fd >= 0)
+            return -ENOTSUP; /* devices would be shared by every instance */
+    memset(res, 0, sizeof *res);
+    vm->io = io ? io : &no_io;
+    vm->res = res;
+    vm->loaded = false;
+    vm->snapshot_mode = 1;
+    /* The filter each instance stacks on the template's: no more fork, fd passing, filters. */
+    scmp_filter_ctx ictx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc = ictx ? 0 : -ENOMEM;
+    static const int deny[] = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork),
+                               SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(dup2),
+                               SCMP_SYS(dup3), SCMP_SYS(seccomp), SCMP_SYS(close)};
+    for (size_t i = 0; rc == 0 && i < sizeof deny / sizeof deny[0]; i++)
+        rc = seccomp_rule_add(ictx, SCMP_ACT_TRAP, deny[i], 0);
+    int p[2] = {-1, -1};
+    struct sock_filter ibuf[512];
+    if (rc == 0 && (pipe2(p, O_CLOEXEC) != 0 || seccomp_export_bpf(ictx, p[1]) != 0))
+        rc = -EINVAL;
+    if (p[1] >= 0)
+        close(p[1]);
+    ssize_t got = rc == 0 ? read(p[0], ibuf, sizeof ibuf) : -1;
+    if (p[0] >= 0)
+        close(p[0]);
+    if (ictx)
+        seccomp_release(ictx);
+    if (rc == 0 && (got <= 0 || got % (ssize_t)sizeof ibuf[0]))
+        rc = -EINVAL;
+    if (rc)
+        return rc;
+    instance_prog.len = (unsigned short)(got / (ssize_t)sizeof ibuf[0]);
+    instance_prog.filter = ibuf; /* read by the template after fork (its own copy of memory) */
+
+    int fd;
+    rc = spawn_child(vm, &fd);
+    instance_prog.filter = NULL;
+    if (rc)
+        return rc;
+    int how = serve(vm, fd);
+    if (how != 2) {
+        /* The guest ended (or failed) before asking for a request: no template. */
+        close(fd);
+        int st = 0;
+        while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (how == 0)
+            ended_without_result(vm, 1, st);
+        vm->child_pid = -1;
+        return -ECHILD;
+    }
+    struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap) {
+        close(fd);
+        kill(vm->child_pid, SIGKILL);
+        waitpid(vm->child_pid, NULL, 0);
+        return -ENOMEM;
+    }
+    snap->pid = vm->child_pid;
+    snap->chan = fd;
+    snap->mem_size = vm->mem_size;
+    pthread_mutex_init(&snap->lock, NULL);
+    vm->child_pid = -1;
+    *out = snap;
+    return 0;
+}
+
+int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    if (!vm || !snap)
+        return -EINVAL;
+    if (vm->backend != FUNK_ISOLATION_PROCESS)
+        return -ENOTSUP;
+    if (vm->loaded || vm->restored_fd >= 0)
+        return -EBUSY;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    uint32_t cmd = CMD_FORK;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {&cmd, sizeof cmd};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+    pthread_mutex_lock(&snap->lock);
+    ssize_t n = sendmsg(snap->chan, &mh, MSG_NOSIGNAL);
+    pthread_mutex_unlock(&snap->lock);
+    close(sv[1]);
+    struct msg_hdr h;
+    int32_t pid = -1;
+    if (n != sizeof cmd || read_full(sv[0], &h, sizeof h) || h.type != MSG_HELLO ||
+        h.len != sizeof pid || read_full(sv[0], &pid, sizeof pid)) {
+        close(sv[0]);
+        return -ECHILD; /* the template is gone */
+    }
+    vm->restored_fd = sv[0];
+    vm->child_pid = pid;
+    vm->loaded = true;
+    vm->funk_guest = true;
+    return 0;
+}
+
+void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap)
+{
+    if (!snap)
+        return;
+    close(snap->chan); /* the template exits when its channel closes */
+    while (waitpid(snap->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_destroy(&snap->lock);
+    free(snap);
 }
 
 void vm_process_kick(struct funk_vm *vm)
@@ -493,16 +724,18 @@ void vm_process_kick(struct funk_vm *vm)
 
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
-static char bpf_key[MFT_MAX_ENTRIES + 1];
+static char bpf_key[MFT_MAX_ENTRIES + 2];
 static struct sock_filter *bpf_prog;
 static size_t bpf_len;
 
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 {
-    char key[MFT_MAX_ENTRIES + 1];
+    char key[MFT_MAX_ENTRIES + 2];
     unsigned n = 0;
     for (unsigned i = 0; i < vm->ndev; i++)
         key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
+    if (vm->snapshot_mode)
+        key[n++] = 'T'; /* after the devices: index i of a device stays its fd offset */
     key[n] = '\0';
     if (strspn(key, "-") == n) {
         /* No attached device: the program generated at build time (process_filter_gen.c). */

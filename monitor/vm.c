@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,6 +269,7 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
     vm->flags = flags;
     vm->mem_size = mem_bytes;
     vm->child_pid = -1;
+    vm->restored_fd = -1;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
     int rc;
@@ -332,6 +334,12 @@ void funk_vm_delete(struct funk_vm *vm)
         return;
     if (vm->backend == FUNK_ISOLATION_KVM)
         vm_kvm_delete(vm);
+    if (vm->restored_fd >= 0) {
+        /* A restored instance never run: closing its channel ends it. */
+        close(vm->restored_fd);
+        if (vm->child_pid > 0)
+            kill(vm->child_pid, SIGKILL);
+    }
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);

@@ -39,6 +39,8 @@ struct funk_vm {
     size_t elf_len;
     uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
     int child_pid;
+    int restored_fd;   /* channel of an instance forked from a snapshot template, else -1 */
+    int snapshot_mode; /* run as a snapshot template (stop at the first FN_RECV) */
 
     /* Loaded guest. */
     bool loaded;

@@ -165,6 +165,20 @@ const char *funk_vm_error(const struct funk_vm *vm);
 
 void funk_vm_delete(struct funk_vm *vm);
 
+/* ---- Snapshots (process backend) ---------------------------------------------------------
+ * funk_vm_snapshot_new runs a loaded guest until it asks for its first request (FN_RECV) and
+ * keeps it there as a template (a paused process; io serves its console meanwhile). Each
+ * funk_vm_restore then starts a new instance into an unused process shell in ~0.1 ms: a
+ * copy-on-write fork of the template that continues that FN_RECV; run it with funk_vm_run as
+ * usual. Instances are as sandboxed as a fresh guest (the template's extra permissions for
+ * forking are taken away again). Returns -ENOTSUP under KVM or with attached devices, and
+ * -ECHILD when the guest ended before its first request (*res says how). Thread-safe restore. */
+struct funk_vm_snapshot;
+int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
+                         struct funk_vm_snapshot **out);
+int funk_vm_restore(struct funk_vm *shell, struct funk_vm_snapshot *snap);
+void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap);
+
 /* Parses "kvm", "process", "auto"; returns enum funk_isolation or -EINVAL. */
 int funk_vm_isolation_parse(const char *s);
 

@@ -771,6 +771,120 @@ static void test_process_fn(void **state)
     g_process = 0;
 }
 
+/* Snapshot guest: PUTS "init", FN_RECV, then optionally a raw syscall, FN_SEND(body), HALT 3. */
+static void snapshot_guest(struct gen *g, struct code *c, int syscall_nr)
+{
+    c->n = 0;
+    hcall(c, HVT_HYPERCALL_PUTS, GEN_DATA);
+    hcall(c, FUNK_HC_FN_RECV, GEN_DATA + 0x40);
+    if (syscall_nr >= 0) {
+        uint8_t i = 0xb8;
+        emit(c, &i, 1);
+        emit32(c, (uint32_t)syscall_nr);
+        uint8_t sc[] = {0x0f, 0x05};
+        emit(c, sc, sizeof sc);
+    }
+    hcall(c, FUNK_HC_FN_SEND, GEN_DATA + 0x80);
+    hcall(c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    gen_init(g, c->b, c->n);
+    gen_funk(g);
+    struct hvt_hc_puts p = {GEN_DATA + 0x100, 4};
+    memcpy(g->data, &p, sizeof p);
+    memcpy(g->data + 0x100, "init", 4);
+    struct halt_arg h = {0, 3, 0};
+    memcpy(g->data + 0x20, &h, sizeof h);
+    struct funk_hc_fn_recv q = {.buf = GEN_DATA + 0x400, .len = 0x800};
+    struct funk_hc_fn_send send = {.status = 200, .body = GEN_DATA + 0x400 + 56 + 4 + 3 + 4 + 8,
+                                   .body_len = 7};
+    memcpy(g->data + 0x40, &q, sizeof q);
+    memcpy(g->data + 0x80, &send, sizeof send);
+}
+
+static void test_process_snapshot(void **state)
+{
+    (void)state;
+    g_process = 1;
+    struct gen g;
+    struct code c = {0};
+    snapshot_guest(&g, &c, -1);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    struct funk_vm *tpl;
+    assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &tpl), 0);
+    assert_int_equal(funk_vm_load(tpl, b, len, NULL), 0);
+    struct run boot;
+    memset(&boot, 0, sizeof boot);
+    struct funk_vm_io io = {.console = on_console, .opaque = &boot};
+    struct funk_vm_snapshot *snap;
+    assert_int_equal(funk_vm_snapshot_new(tpl, &io, &boot.res, &snap), 0);
+    assert_string_equal(boot.console, "init"); /* the template ran the guest's start-up once */
+
+    for (int k = 0; k < 3; k++) {
+        struct run r;
+        memset(&r, 0, sizeof r);
+        struct funk_vm *vm;
+        assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &vm), 0);
+        assert_int_equal(funk_vm_restore(vm, snap), 0);
+        struct funk_vm_io rio = {.recv = on_recv, .send = on_send, .console = on_console, .opaque = &r};
+        assert_int_equal(funk_vm_run(vm, &rio, &r.res), 0);
+        expect(&r, FUNK_VM_EXIT_HALT, "status 3");
+        assert_int_equal(r.console_len, 0); /* no second start-up */
+        assert_int_equal(r.status, 200);
+        assert_memory_equal(r.body, "payload", 7);
+        funk_vm_delete(vm);
+    }
+    /* A restored shell that is never run is cleaned up by delete. */
+    struct funk_vm *idle;
+    assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &idle), 0);
+    assert_int_equal(funk_vm_restore(idle, snap), 0);
+    assert_int_equal(funk_vm_restore(idle, snap), -EBUSY);
+    funk_vm_delete(idle);
+    funk_vm_snapshot_delete(snap);
+    funk_vm_delete(tpl);
+
+    /* Instances lose the template's right to fork. */
+    snapshot_guest(&g, &c, 57);
+    b = (free(b), gen_build(&g, &len));
+    assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &tpl), 0);
+    assert_int_equal(funk_vm_load(tpl, b, len, NULL), 0);
+    memset(&boot, 0, sizeof boot);
+    assert_int_equal(funk_vm_snapshot_new(tpl, &io, &boot.res, &snap), 0);
+    struct run r;
+    memset(&r, 0, sizeof r);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &vm), 0);
+    assert_int_equal(funk_vm_restore(vm, snap), 0);
+    struct funk_vm_io rio = {.recv = on_recv, .send = on_send, .console = on_console, .opaque = &r};
+    assert_int_equal(funk_vm_run(vm, &rio, &r.res), 0);
+    expect(&r, FUNK_VM_EXIT_SANDBOX, "forbidden system call 57");
+    funk_vm_delete(vm);
+    funk_vm_snapshot_delete(snap);
+    funk_vm_delete(tpl);
+    free(b);
+
+    /* A guest that halts before its first request leaves no template. */
+    c.n = 0;
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct halt_arg h = {0, 5, 0};
+    memcpy(g.data + 0x20, &h, sizeof h);
+    b = gen_build(&g, &len);
+    assert_int_equal(funk_vm_shell_new(MEM, FUNK_VM_F_PROCESS, &tpl), 0);
+    assert_int_equal(funk_vm_load(tpl, b, len, NULL), 0);
+    assert_int_equal(funk_vm_snapshot_new(tpl, NULL, &boot.res, &snap), -ECHILD);
+    assert_int_equal(boot.res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(boot.res.status, 5);
+    funk_vm_delete(tpl);
+    free(b);
+
+    /* KVM shells: not supported (yet). */
+    g_process = 0;
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &tpl), 0);
+    assert_int_equal(funk_vm_snapshot_new(tpl, NULL, &boot.res, &snap), -ENOTSUP);
+    funk_vm_delete(tpl);
+}
+
 static int kvm_usable(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -813,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_process_faults),
         cmocka_unit_test(test_process_escapes),
         cmocka_unit_test(test_process_fn),
+        cmocka_unit_test(test_process_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
