@@ -284,7 +284,7 @@ static int build(int argc, char **argv)
     int rc = 1;
     char *elf = NULL, *fj = NULL, *cfg = NULL, *man = NULL, *idx = NULL;
     struct buf layer = {0}, ar = {0};
-    size_t elf_len;
+    size_t elf_len = 0;
     int r = read_file(elf_path, &elf, &elf_len);
     if (r) {
         fprintf(stderr, "funk image build: cannot read '%s': %s\n", elf_path,
