@@ -483,6 +483,13 @@ static int serve(struct funk_vm *vm, int fd)
                 return 0;
         } else if (h.type == MSG_TEMPLATE && h.len == 0) {
             return 2;
+        } else if (h.type == MSG_HELLO && h.len == sizeof(int32_t)) {
+            int32_t pid;
+            if (read_full(fd, &pid, sizeof pid))
+                return 0;
+            vm->child_pid = pid; /* a restored instance says who it is, for funk_vm_kick */
+            if (vm->kicked)
+                kill(pid, SIGKILL);
         } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
             struct msg_result r;
             if (read_full(fd, &r, sizeof r))
@@ -690,15 +697,13 @@ int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     ssize_t n = sendmsg(snap->chan, &mh, MSG_NOSIGNAL);
     pthread_mutex_unlock(&snap->lock);
     close(sv[1]);
-    struct msg_hdr h;
-    int32_t pid = -1;
-    if (n != sizeof cmd || read_full(sv[0], &h, sizeof h) || h.type != MSG_HELLO ||
-        h.len != sizeof pid || read_full(sv[0], &pid, sizeof pid)) {
+    if (n != sizeof cmd) {
         close(sv[0]);
         return -ECHILD; /* the template is gone */
     }
+    /* The instance introduces itself (MSG_HELLO) on its channel; funk_vm_run reads it. */
     vm->restored_fd = sv[0];
-    vm->child_pid = pid;
+    vm->child_pid = -1;
     vm->loaded = true;
     vm->funk_guest = true;
     return 0;

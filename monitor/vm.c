@@ -334,12 +334,8 @@ void funk_vm_delete(struct funk_vm *vm)
         return;
     if (vm->backend == FUNK_ISOLATION_KVM)
         vm_kvm_delete(vm);
-    if (vm->restored_fd >= 0) {
-        /* A restored instance never run: closing its channel ends it. */
-        close(vm->restored_fd);
-        if (vm->child_pid > 0)
-            kill(vm->child_pid, SIGKILL);
-    }
+    if (vm->restored_fd >= 0)
+        close(vm->restored_fd); /* a restored instance never run: its channel closing ends it */
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);

@@ -212,6 +212,66 @@ static int bench_rss(const char *kernel)
     return 0;
 }
 
+/* ---- Snapshot restore: echo instances forked from a template paused at FN_RECV ---------- */
+struct snap_io {
+    int served;
+    uint64_t sent_ns;
+};
+
+static int snap_recv(void *opaque, struct funk_vm_request *req)
+{
+    struct snap_io *s = opaque;
+    if (s->served++)
+        return 1;
+    req->body = "ping";
+    req->body_len = 4;
+    return 0;
+}
+
+static int snap_send(void *opaque, const struct funk_vm_response *resp)
+{
+    struct snap_io *s = opaque;
+    (void)resp;
+    s->sent_ns = now_ns();
+    return 0;
+}
+
+static int bench_snapshot(size_t n, const char *kernel)
+{
+    size_t len;
+    char *elf = read_file(kernel, &len);
+    struct funk_vm *tpl;
+    struct funk_vm_result res;
+    struct funk_vm_snapshot *snap;
+    struct funk_vm_io quiet = {.console = discard};
+    if (!elf || funk_vm_shell_new(8u << 20, FUNK_VM_F_PROCESS, &tpl) ||
+        funk_vm_load(tpl, elf, len, NULL) || funk_vm_snapshot_new(tpl, &quiet, &res, &snap)) {
+        fprintf(stderr, "bench: cannot snapshot %s\n", kernel);
+        return 1;
+    }
+    uint64_t *resp = calloc(n, 8), *halt = calloc(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        struct funk_vm *vm;
+        struct snap_io s = {0};
+        struct funk_vm_io io = {.recv = snap_recv, .send = snap_send, .console = discard, .opaque = &s};
+        if (funk_vm_shell_new(8u << 20, FUNK_VM_F_PROCESS, &vm))
+            return 1;
+        uint64_t t0 = now_ns();
+        if (funk_vm_restore(vm, snap) || funk_vm_run(vm, &io, &res) || !s.sent_ns) {
+            fprintf(stderr, "bench: restore failed: %s\n", res.reason);
+            return 1;
+        }
+        halt[i] = now_ns() - t0;
+        resp[i] = s.sent_ns - t0;
+        funk_vm_delete(vm);
+    }
+    report("snapshot-restore-response", resp, n);
+    report("snapshot-restore-halt", halt, n);
+    funk_vm_snapshot_delete(snap);
+    funk_vm_delete(tpl);
+    return 0;
+}
+
 /* ---- Hand-assembled funk guests (they call through the boot-info entry: both backends) -- */
 static size_t emit_call(uint8_t *p, unsigned nr, uint32_t arg)
 {
@@ -334,9 +394,11 @@ int main(int argc, char **argv)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], 0, "inproc");
     if (argc == 4 && strcmp(argv[1], "inproc-process") == 0)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], FUNK_VM_F_PROCESS, "process");
+    if (argc == 4 && strcmp(argv[1], "snapshot") == 0)
+        return bench_snapshot(strtoul(argv[2], NULL, 10), argv[3]);
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return bench_rss(argv[2]);
     fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc[-process] N KERNEL | rss KERNEL"
-                    " | loops kvm|nokvm\n");
+                    " | loops kvm|nokvm | snapshot N ECHO\n");
     return 64;
 }

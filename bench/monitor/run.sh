@@ -80,6 +80,7 @@ fi
 "$BIN" loops kvm >>"$RES"
 if [ -f "$ECHO" ]; then
     "$BIN" rss "$ECHO" >>"$RES"
+    "$BIN" snapshot "$N" "$ECHO" >>"$RES"
 fi
 
 python3 - "$RES" <<'PY'
@@ -112,8 +113,12 @@ for k, label in [("inproc-first-hypercall", "kvm: load + boot -> first hypercall
                  ("inproc-halt", "kvm: load + boot -> halt"),
                  ("process-first-hypercall", "process: load + fork + boot -> first hypercall"),
                  ("process-halt", "process: load + fork + boot -> halt"),
+                 ("snapshot-restore-response", "process: snapshot restore -> echo response"),
+                 ("snapshot-restore-halt", "process: snapshot restore -> halt"),
                  ("shell-create", "shell create (off the hot path)"),
                  ("shell-teardown", "shell teardown (off the hot path)")]:
+    if k not in rows:
+        continue
     n, mn, md, p = rows[k]
     print("%-46s %6d %9.3f %9.3f %9.3f" % (label, n, mn / 1e3, md / 1e3, p / 1e3))
 if single:
@@ -146,6 +151,8 @@ if "runc" in rows:
 check("in-process shell -> first hypercall p50 <= 0.3 ms", rows["inproc-first-hypercall"][2] <= 300)
 if "funk-monitor-process" in rows:
     check("process backend: hello boot->halt p50 <= 1 ms", rows["funk-monitor-process"][2] <= 1000)
+if "snapshot-restore-response" in rows:
+    check("snapshot restore -> response p50 <= 0.3 ms", rows["snapshot-restore-response"][2] <= 300)
 if "hc-process" in single:
     check("process backend: hypercall round trip <= 1 us", single["hc-process"] <= 1000)
 if "loop-process" in single and "loop-native" in single:
