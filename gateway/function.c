@@ -109,31 +109,6 @@ int gw_fn_count(void)
     return n;
 }
 
-/* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
-static uint64_t parse_mem(const char *s)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return 0;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1000, end++;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1000 * 1000, end++;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1000 * 1000 * 1000, end++;
-    if (*end == 'i' && mul > 1) {
-        mul = mul == 1000 ? 1024 : mul == 1000000 ? 1024 * 1024 : 1024ull * 1024 * 1024;
-        end++;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v > (1ull << 42) / mul)
-        return 0;
-    return v * mul;
-}
 
 /* Finds an image: a path to an ELF, or the name of an installed unikernel. */
 static int resolve_image(const char *image, char *out, size_t outlen)
@@ -224,21 +199,6 @@ static const char *env_var(json_t *spec, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Seconds: "1.5", "2s", "500ms", "1m". -1 on a bad value. */
-static double parse_secs(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0)
-        return -1;
-    if (strcmp(end, "ms") == 0)
-        v /= 1000;
-    else if (strcmp(end, "m") == 0)
-        v *= 60;
-    else if (*end && strcmp(end, "s") != 0)
-        return -1;
-    return v;
-}
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -370,11 +330,11 @@ limits:
     const char *t = label(spec, "com.funk.timeout");
     if (!t)
         t = env_var(spec, "exec_timeout");
-    if (t && ((fn->timeout = parse_secs(t)) <= 0 || fn->timeout > 3600))
+    if (t && ((fn->timeout = gw_parse_secs(t)) <= 0 || fn->timeout > 3600))
         BAD("timeout '%s' is not a duration between 0 and 1h", t);
     fn->idle_timeout = gw_cfg.idle_timeout;
     if ((t = label(spec, "com.funk.idle_timeout")) &&
-        ((fn->idle_timeout = parse_secs(t)) <= 0 || fn->idle_timeout > 86400))
+        ((fn->idle_timeout = gw_parse_secs(t)) <= 0 || fn->idle_timeout > 86400))
         BAD("label com.funk.idle_timeout: '%s' is not a duration", t);
     const char *mi = label(spec, "com.funk.max_inflight");
     if (!mi)
@@ -395,7 +355,7 @@ limits:
     if (mem && !json_is_null(mem))
         memstr = json_is_string(mem) ? json_string_value(mem) : "";
     if (memstr) {
-        uint64_t b = parse_mem(memstr);
+        uint64_t b = gw_parse_mem(memstr);
         if (b == 0 || b > (4ull << 30))
             BAD("%s must be like \"64M\" (at most 4G)", memstr == oci_mem ? "the image's memory annotation" : "limits.memory");
         b = (b + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);

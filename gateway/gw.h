@@ -25,6 +25,10 @@ double gw_now(void);      /* monotonic seconds */
 double gw_wall(void);     /* Unix seconds */
 void gw_rfc3339(double unix_s, char out[40]);
 void gw_uuid(char out[37]);
+/* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
+uint64_t gw_parse_mem(const char *s);
+/* "1.5", "2s", "500ms", "1m" -> seconds; -1 on a bad value. */
+double gw_parse_secs(const char *s);
 
 /* ---- configuration ------------------------------------------------------------------------ */
 struct gw_config {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -117,4 +118,46 @@ int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags)
         }
     }
     return 0;
+}
+
+/* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
+uint64_t gw_parse_mem(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1000, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1000 * 1000, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1000 * 1000 * 1000, end++;
+    if (*end == 'i' && mul > 1) {
+        mul = mul == 1000 ? 1024 : mul == 1000000 ? 1024 * 1024 : 1024ull * 1024 * 1024;
+        end++;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > (1ull << 42) / mul)
+        return 0;
+    return v * mul;
+}
+
+/* Seconds: "1.5", "2s", "500ms", "1m". -1 on a bad value. */
+double gw_parse_secs(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        v /= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60;
+    else if (*end && strcmp(end, "s") != 0)
+        return -1;
+    return v;
 }

@@ -17,8 +17,13 @@ r = subprocess.run([FUNKD, "--help"], capture_output=True, text=True)
 check(r.returncode == 0 and "--state-dir" in r.stdout and "--auth" in r.stdout, "funkd --help documents options")
 r = subprocess.run([FUNKD, "--bogus"], capture_output=True, text=True)
 check(r.returncode == 2, "funkd rejects an unknown option", r.returncode)
-r = subprocess.run([FUNKD, "--listen", "nonsense"], capture_output=True, text=True)
-check(r.returncode == 2 and "--listen" in r.stderr, "funkd rejects a bad --listen", r.stderr)
+for opt, val in [("--listen", "nonsense"), ("--listen", "127.0.0.1:99999"), ("--max-body", "big"),
+                 ("--timeout", "0"), ("--isolation", "vm"), ("--log-level", "loud"), ("--pool", "-1"),
+                 ("--async-workers", "0"), ("--idle-timeout", "x")]:
+    r = subprocess.run([FUNKD, opt, val], capture_output=True, text=True)
+    check(r.returncode == 2 and opt in r.stderr, "funkd rejects %s %s" % (opt, val), r.stderr)
+r = subprocess.run([FUNKD, "extra-arg"], capture_output=True, text=True)
+check(r.returncode == 2 and "extra-arg" in r.stderr, "funkd rejects a stray argument", r.stderr)
 
 with Funkd() as gw:
     st, _, b = gw.req("GET", "/healthz")

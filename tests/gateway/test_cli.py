@@ -34,6 +34,12 @@ check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
 down = "http://127.0.0.1:%d" % free_port()
 rc, _, err = funk("ls", gateway=down)
 check(rc == 1 and "cannot reach funkd" in err and "funk up" in err, "clear error when funkd is down", err)
+for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["scale", "x"], "scale without --replicas"),
+                   (["secret", "frob", "x"], "unknown secret subcommand"), (["invoke"], "invoke without a name"),
+                   (["rm"], "rm without a name"), (["logs"], "logs without a name"),
+                   (["deploy", "--env", "novalue", "--name", "x", "--image", "y"], "deploy --env without '='")]:
+    rc, out, err = funk(*args, gateway=down)
+    check(rc == 2 and err.strip() != "", "usage error: " + what, (rc, err))
 rc, out, err = funk("image")
 check(0 <= rc < 128 and (out + err).strip() != "", "funk image dispatches (the oci part, or 'not built')", (rc, out, err))
 

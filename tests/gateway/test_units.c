@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests (cmocka) for funkd's and the CLI's pure parts: names, sizes, durations, times, call
+ * ids, the ELF note probe, the OCI layout reader's refusals and the stack.yml reader. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "gw.h"
+
+/* main.c's globals (not linked here) */
+struct gw_config gw_cfg = {.timeout = 30, .idle_timeout = 60, .pool_size = 0};
+volatile int gw_stopping;
+
+static void test_names(void **state)
+{
+    (void)state;
+    char n[GW_NAME_MAX], ns[GW_NAME_MAX];
+    assert_true(gw_valid_name("echo"));
+    assert_true(gw_valid_name("my-fn_2.v1"));
+    assert_false(gw_valid_name(""));
+    assert_false(gw_valid_name("a/b"));
+    assert_false(gw_valid_name("a b"));
+    assert_false(gw_valid_name("x\n"));
+    char longname[GW_NAME_MAX + 10];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_false(gw_valid_name(longname));
+    assert_true(gw_split_name("echo", n, ns));
+    assert_string_equal(n, "echo");
+    assert_string_equal(ns, GW_DEFAULT_NS);
+    assert_true(gw_split_name("echo.team-a", n, ns));
+    assert_string_equal(n, "echo");
+    assert_string_equal(ns, "team-a");
+    assert_true(gw_split_name("a.b.c", n, ns)); /* the last dot splits */
+    assert_string_equal(n, "a.b");
+    assert_string_equal(ns, "c");
+    assert_true(gw_split_name("trailing.", n, ns));
+    assert_string_equal(n, "trailing.");
+    assert_false(gw_split_name("bad/name", n, ns));
+}
+
+static void test_mem(void **state)
+{
+    (void)state;
+    assert_int_equal(gw_parse_mem("64M"), 64000000ull);
+    assert_int_equal(gw_parse_mem("64Mi"), 64ull << 20);
+    assert_int_equal(gw_parse_mem("1Gi"), 1ull << 30);
+    assert_int_equal(gw_parse_mem("2097152"), 2097152ull);
+    assert_int_equal(gw_parse_mem("16MB"), 16000000ull);
+    assert_int_equal(gw_parse_mem("lots"), 0);
+    assert_int_equal(gw_parse_mem(""), 0);
+    assert_int_equal(gw_parse_mem("12Q"), 0);
+    assert_int_equal(gw_parse_mem("99999999999999999999"), 0);
+    assert_int_equal(gw_parse_mem("-5M"), 0);
+}
+
+static void test_secs(void **state)
+{
+    (void)state;
+    assert_true(gw_parse_secs("1.5") == 1.5);
+    assert_true(gw_parse_secs("2s") == 2.0);
+    assert_true(gw_parse_secs("500ms") == 0.5);
+    assert_true(gw_parse_secs("1m") == 60.0);
+    assert_true(gw_parse_secs("soon") < 0);
+    assert_true(gw_parse_secs("5h") < 0);
+    assert_true(gw_parse_secs("-1") < 0);
+}
+
+static void test_time_and_ids(void **state)
+{
+    (void)state;
+    char ts[40];
+    gw_rfc3339(0, ts);
+    assert_string_equal(ts, "1970-01-01T00:00:00.000Z");
+    gw_rfc3339(1795708726.25, ts);
+    assert_string_equal(ts, "2026-11-26T15:58:46.250Z");
+    char a[37], b[37];
+    gw_uuid(a);
+    gw_uuid(b);
+    assert_int_equal(strlen(a), 36);
+    assert_true(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-' && a[14] == '4');
+    assert_string_not_equal(a, b);
+    assert_true(gw_now() > 0 && gw_wall() > 1.7e9);
+}
+
+static void test_elf_probe(void **state)
+{
+    (void)state;
+    unsigned flags = 99;
+    char text[64];
+    memset(text, 'x', sizeof text);
+    assert_int_equal(gw_elf_is_funk(text, sizeof text, &flags), -ENOEXEC);
+    assert_int_equal(gw_elf_is_funk("", 0, &flags), -ENOEXEC);
+    const char *echo = getenv("ECHO_ELF");
+    if (!echo || !*echo)
+        skip();
+    FILE *f = fopen(echo, "rb");
+    assert_non_null(f);
+    static char buf[4 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_int_equal(gw_elf_is_funk(buf, n, &flags), 1);
+    assert_true(flags & 1); /* FUNK_NOTE_F_PROCESS_OK */
+    /* a truncated program header table is refused, not read past the end */
+    assert_int_equal(gw_elf_is_funk(buf, 70, &flags), -ENOEXEC);
+}
+
+static void test_oci_refusals(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/funk-unit-oci-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    void *elf = NULL;
+    size_t len = 0;
+    char *mem = NULL, err[400], p[512];
+    assert_int_equal(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err), -ENOENT);
+    assert_non_null(strstr(err, "index.json"));
+    snprintf(p, sizeof p, "%s/index.json", dir);
+    FILE *f = fopen(p, "w");
+    fputs("{\"manifests\":[{\"digest\":\"sha256:../../etc/passwd\"}]}", f);
+    fclose(f);
+    assert_true(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "digest"));
+    f = fopen(p, "w");
+    fputs("{\"manifests\":[]}", f);
+    fclose(f);
+    assert_true(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "no manifest"));
+    f = fopen(p, "w");
+    fputs("{\"manifests\":[{\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"}]}", f);
+    fclose(f);
+    assert_true(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err) < 0);
+    assert_null(mem);
+    unlink(p);
+    rmdir(dir);
+}
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/funk-unit-yml-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_yaml(void **state)
+{
+    (void)state;
+    char err[600];
+    char *p = write_tmp("provider:\n  gateway: http://h:1\nfunctions:\n  f:\n    image: x.elf\n"
+                        "    environment:\n      A: 1\n    secrets: [s1, s2]\n");
+    json_t *j = cli_yaml_load(p, err, sizeof err);
+    unlink(p);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "provider"), "gateway")), "http://h:1");
+    json_t *f = json_object_get(json_object_get(j, "functions"), "f");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "environment"), "A")), "1");
+    assert_int_equal(json_array_size(json_object_get(f, "secrets")), 2);
+    json_decref(j);
+
+    p = write_tmp("functions:\n  x: [unclosed\n");
+    assert_null(cli_yaml_load(p, err, sizeof err));
+    unlink(p);
+    assert_non_null(strstr(err, "line"));
+
+    p = write_tmp("a: &anchor 1\nb: *anchor\n");
+    assert_null(cli_yaml_load(p, err, sizeof err));
+    unlink(p);
+    assert_non_null(strstr(err, "alias"));
+
+    p = write_tmp("");
+    assert_null(cli_yaml_load(p, err, sizeof err));
+    unlink(p);
+    assert_non_null(strstr(err, "empty"));
+
+    assert_null(cli_yaml_load("/nonexistent/stack.yml", err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),      cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_secs),       cmocka_unit_test(test_time_and_ids),
+        cmocka_unit_test(test_elf_probe),  cmocka_unit_test(test_oci_refusals),
+        cmocka_unit_test(test_yaml),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
