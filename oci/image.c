@@ -200,7 +200,7 @@ static char *normalize_name(const char *n)
 static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: funk image build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
-               "                        [-o DIR] [--archive FILE]\n"
+               "                        [--net DEVICE] [-o DIR] [--archive FILE]\n"
                "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
                "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
                "  load it with `podman load -i FILE` or `ctr images import FILE`.\n");
@@ -224,7 +224,7 @@ static int valid_size(const char *s)
 static int build(int argc, char **argv)
 {
     const char *elf_path = NULL, *name = NULL, *cmdline = NULL, *memory = NULL, *mode = NULL, *outdir = NULL,
-               *archive = NULL;
+               *archive = NULL, *net = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -236,6 +236,8 @@ static int build(int argc, char **argv)
             dst = &memory;
         else if (strcmp(a, "--mode") == 0)
             dst = &mode;
+        else if (strcmp(a, "--net") == 0)
+            dst = &net;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
             dst = &outdir;
         else if (strcmp(a, "--archive") == 0)
@@ -272,6 +274,10 @@ static int build(int argc, char **argv)
     }
     if (mode && strcmp(mode, "console") != 0 && strcmp(mode, "fn") != 0) {
         fprintf(stderr, "funk image build: --mode '%s' is not console or fn\n", mode);
+        return 2;
+    }
+    if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/"))) {
+        fprintf(stderr, "funk image build: --net '%s' is not a manifest device name\n", net);
         return 2;
     }
     char *ref = normalize_name(name);
@@ -313,6 +319,8 @@ static int build(int argc, char **argv)
     if (memory)
         json_object_set_new(ann, "org.funk.unikernel.memory", json_string(memory));
     json_object_set_new(ann, "org.funk.unikernel.mode", json_string(mode ? mode : "console"));
+    if (net)
+        json_object_set_new(ann, "org.funk.unikernel.net", json_string(net));
 
     /* /funk.json: the same description for engines that drop image annotations (docker, ctr). */
     json_t *fjo = json_object();
@@ -322,6 +330,8 @@ static int build(int argc, char **argv)
     if (memory)
         json_object_set_new(fjo, "memory", json_string(memory));
     json_object_set_new(fjo, "mode", json_string(mode ? mode : "console"));
+    if (net)
+        json_object_set_new(fjo, "net", json_string(net));
     fj = dumps(fjo);
     if (!fj || tar_add(&layer, binname, '0', 0755, elf, elf_len) || tar_add(&layer, "funk.json", '0', 0644, fj, strlen(fj)) ||
         tar_end(&layer)) {

@@ -17,6 +17,7 @@ struct rt_bundle {
     char *binary;        /* unikernel path inside the rootfs ("/hello.elf") */
     char *cmdline;       /* guest command line (args after the binary, or the annotation) */
     char *mode;          /* "console" (default) or "fn": stdin is one request, body to stdout */
+    char *net;           /* manifest name of the guest's network device, or NULL for none */
     char **env;          /* NULL-terminated KEY=VALUE list from process.env */
     char *hostname;      /* may be NULL */
     size_t mem_bytes;    /* guest memory */
@@ -45,6 +46,10 @@ int rt_parse_size(const char *s, uint64_t *out);
 /* Creates the container process (namespaces entered, VM loaded, waiting on the exec fifo).
  * Returns its pid or a negative errno with a message in err. */
 pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err, size_t errlen);
+
+/* In the container's network namespace: creates tap "funk0" joined by tc redirects to the
+ * namespace's interface; env gets FUNK_NET_IPV4 (addr/prefix), FUNK_NET_GATEWAY, FUNK_NET_IFACE. */
+int rt_net_setup(int *tapfd, char *env[3], char *err, size_t errlen);
 
 /* Logging to stderr and, when --log was given, to that file (text or runc's JSON lines). */
 enum rt_level { RT_ERROR, RT_WARN, RT_INFO, RT_DEBUG };

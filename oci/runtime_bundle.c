@@ -234,12 +234,14 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     /* Where the unikernel description comes from: our annotations, urunc's (hvt only), or
      * the rootfs's /funk.json (docker and nerdctl drop image annotations). */
     const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL, *src = NULL;
+    const char *net = NULL;
     if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
         memory = jstr(ann, "org.funk.unikernel.memory");
         block = jstr(ann, "org.funk.unikernel.block");
         mode = jstr(ann, "org.funk.unikernel.mode");
+        net = jstr(ann, "org.funk.unikernel.net");
     } else if (jstr(ann, "com.urunc.unikernel.binary")) {
         const char *hv = jstr(ann, "com.urunc.unikernel.hypervisor");
         if (!hv || strcmp(hv, "hvt") != 0) {
@@ -257,6 +259,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         memory = jstr(fj, "memory");
         block = jstr(fj, "block");
         mode = jstr(fj, "mode");
+        net = jstr(fj, "net");
         if (!binary) {
             rc = fail(err, errlen, -EINVAL, "%s/funk.json: \"binary\" is missing", b->rootfs);
             goto out;
@@ -275,6 +278,11 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         goto out;
     }
     b->mode = strdup(mode ? mode : "console");
+    if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/"))) {
+        rc = fail(err, errlen, -EINVAL, "%s: network device name '%s' is not a manifest name", src, net);
+        goto out;
+    }
+    b->net = net ? strdup(net) : NULL;
     if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
         goto out;
 
@@ -358,6 +366,7 @@ void rt_bundle_free(struct rt_bundle *b)
     free(b->binary);
     free(b->cmdline);
     free(b->mode);
+    free(b->net);
     for (size_t i = 0; b->env && b->env[i]; i++)
         free(b->env[i]);
     free(b->env);

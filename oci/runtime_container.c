@@ -201,7 +201,7 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     int rootfd = open(b->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         child_fail(syncfd, "rootfs '%s': %s", b->rootfs, strerror(errno));
-    struct funk_vm_device devs[RT_MAX_BLOCK];
+    struct funk_vm_device devs[RT_MAX_BLOCK + 1];
     for (size_t i = 0; i < b->nblock; i++) {
         const char *p = b->block[i].path;
         while (*p == '/')
@@ -213,13 +213,35 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         devs[i] = (struct funk_vm_device){.name = b->block[i].name, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
     }
 
+    /* Network: a tap in this namespace, bridged to its interface; the guest learns the address
+     * from its environment. Done before the chroot (it runs tc). */
+    size_t ndevs = b->nblock;
+    char **env = b->env;
+    if (b->net) {
+        char nerr[512], *extra[3] = {NULL, NULL, NULL};
+        int tap;
+        if (rt_net_setup(&tap, extra, nerr, sizeof nerr) < 0)
+            child_fail(syncfd, "network: %s", nerr);
+        devs[ndevs++] = (struct funk_vm_device){.name = b->net, .type = FUNK_VM_DEV_NET, .fd = tap};
+        size_t n = 0;
+        while (b->env && b->env[n])
+            n++;
+        env = calloc(n + 4, sizeof *env);
+        if (!env)
+            child_fail(syncfd, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            env[i] = b->env[i];
+        for (size_t i = 0; i < 3; i++)
+            env[n + i] = extra[i];
+    }
+
     /* The expensive part of a VM (KVM VM, vCPU, memory) is made now, so `start` only runs it. */
     int rc = funk_vm_shell_new(b->mem_bytes, 0, &g_vm);
     if (rc)
         child_fail(syncfd, "cannot create a KVM VM: %s%s", strerror(-rc),
                    rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available to the runtime?)" : "");
-    struct funk_vm_boot boot = {.cmdline = b->cmdline, .env = (const char *const *)b->env, .devs = devs,
-                                .ndevs = b->nblock};
+    struct funk_vm_boot boot = {.cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs,
+                                .ndevs = ndevs};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     if (rc && boot.env && boot.env[0] && strstr(funk_vm_error(g_vm), "no funk note")) {
         /* A plain Solo5 guest has no environment: load it without. */

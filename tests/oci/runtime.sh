@@ -111,6 +111,49 @@ sleep 0.05
 [ -d /proc/$pid ] && [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" != Z ] && fail "process $pid survived delete --force" || ok "delete --force ended the process"
 check "no state left" "" "$(ls "$ROOT")"
 
+# ---- network: a tap in the container's netns, bridged to its interface by tc ----
+NETELF=$B/functions/test_net.elf
+if [ -x "$NETELF" ] && command -v ip >/dev/null && command -v tc >/dev/null; then
+    NS=funk-oci-t$$
+    HV=fko$$
+    ip netns add "$NS" && ip link add "$HV" type veth peer name eth0 netns "$NS" && ip link set "$HV" up &&
+        ip -n "$NS" addr add 10.199.0.2/24 dev eth0 && ip -n "$NS" link set eth0 up &&
+        ip -n "$NS" route add default via 10.199.0.1
+    check "test network namespace set up" 0 $?
+    cat >"$T/resp.py" <<'EOP'
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s.bind((sys.argv[1], 0)); s.settimeout(0.2)
+end = time.time() + 8
+while time.time() < end:
+    try: f = s.recv(2000)
+    except socket.timeout: continue
+    if f[14:27] == b"funk-net-ping":
+        s.send(f[6:12] + f[6:12] + f[12:14] + b"funk-net-pong" + bytes(33)); break
+EOP
+    python3 "$T/resp.py" "$HV" &
+    resp=$!
+    sleep 0.3
+    bundle "$T/net" "$NETELF"
+    sed -i "s|\"org.funk.unikernel.binary\"|\"org.funk.unikernel.net\":\"net0\",\"org.funk.unikernel.binary\"|; s|{\"type\":\"network\"}|{\"type\":\"network\",\"path\":\"/run/netns/$NS\"}|" "$T/net/config.json"
+    out=$(cd "$T/net" && timeout 30 "$RUNTIME" --root "$ROOT" run net1 2>&1)
+    check "network: guest frame out and reply in through the tap" 0 $?
+    contains "network: the guest got the reply" "net: OK" "$out"
+    wait $resp 2>/dev/null
+    check "network: no tap left in the namespace" 0 "$(ip -n "$NS" -o link | grep -c funk0)"
+    ip link del "$HV" 2>/dev/null
+    ip netns del "$NS"
+    # --network none: the guest wants a device, the namespace has nothing to give
+    bundle "$T/nonet" "$NETELF"
+    sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.net":"net0","org.funk.unikernel.binary"|' "$T/nonet/config.json"
+    out=$(cd "$T/nonet" && RT run nonet1 2>&1)
+    check "network: no interface in the namespace: refused" 1 $?
+    contains "network: says why" "no interface with an IPv4 address" "$out"
+    check "network: nothing left" "" "$(ls "$ROOT")"
+else
+    echo "note: test_net.elf, ip or tc missing: network not checked"
+fi
+
 # ---- delegation: an ordinary bundle goes to runc unchanged ----
 if command -v runc >/dev/null && [ -x /bin/busybox ]; then
     mkdir -p "$T/bb" && busybox_rootfs "$T/bb/rootfs"
