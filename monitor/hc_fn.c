@@ -27,6 +27,12 @@ static void put_str(uint8_t *buf, uint32_t *pos, const void *s, size_t n, uint32
 static int hc_fn_recv(struct funk_vm *vm, void *arg)
 {
     struct funk_hc_fn_recv *a = arg;
+    if (vm->snapshot_mode && vm->backend == FUNK_ISOLATION_KVM) {
+        /* Snapshot point: freeze here; each restored instance serves this call itself. */
+        vm->snap_gpa = (hvt_gpa_t)((uint8_t *)arg - vm->mem) + vm->mem_base;
+        vm->snap_ready = 1;
+        return HC_STOP;
+    }
     if (vm->pending_state != 1) {
         if (!vm->io->recv) {
             a->ret = FUNK_FN_NOMORE;

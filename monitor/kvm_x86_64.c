@@ -311,6 +311,15 @@ int vm_kvm_run(struct funk_vm *vm)
 {
     vm->thread = pthread_self();
     vm->running = 1;
+    if (vm->resume_recv) {
+        /* Restored from a snapshot: the guest waits in its first FN_RECV; serve it now. */
+        hvt_gpa_t g = vm->resume_recv;
+        vm->resume_recv = 0;
+        if (hc_dispatch(vm, FUNK_HC_FN_RECV, g) == HC_STOP) {
+            vm->running = 0;
+            return 0;
+        }
+    }
     for (;;) {
         if (vm->kicked) {
             vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out at rip=0x%llx",
@@ -328,4 +337,123 @@ int vm_kvm_run(struct funk_vm *vm)
     }
     vm->running = 0;
     return 0;
+}
+
+/* ---- Snapshots: guest memory image (memfd) + vCPU state at the first FN_RECV ------------- */
+
+#define MSR_IA32_TSC 0x10
+
+struct msrs1 {
+    struct kvm_msrs h;
+    struct kvm_msr_entry e;
+};
+
+int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+{
+    vm->snapshot_mode = 1;
+    int rc = vm_kvm_run(vm);
+    vm->snapshot_mode = 0;
+    if (rc)
+        return rc;
+    if (!vm->snap_ready)
+        return -ECHILD; /* ended before its first request: vm->res says how */
+    /* Complete the pending `out` without running guest code, so the state is consistent. */
+    vm->run->immediate_exit = 1;
+    ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+    struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return -ENOMEM;
+    snap->backend = FUNK_ISOLATION_KVM;
+    snap->mem_size = vm->mem_size;
+    snap->img = vm->img;
+    snap->recv_gpa = vm->snap_gpa;
+    snap->regs = malloc(sizeof(struct kvm_regs));
+    snap->sregs = malloc(sizeof(struct kvm_sregs));
+    snap->fpu = malloc(sizeof(struct kvm_fpu));
+    struct msrs1 m = {.h = {.nmsrs = 1}, .e = {.index = MSR_IA32_TSC}};
+    rc = -ENOMEM;
+    if (!snap->regs || !snap->sregs || !snap->fpu)
+        goto fail;
+    rc = -EIO;
+    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, snap->regs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_SREGS, snap->sregs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_FPU, snap->fpu) < 0)
+        goto fail;
+    if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) == 1)
+        snap->tsc = m.e.data;
+    /* Only the pages the guest touched, packed: restoring copies them (cheaper here than a
+     * copy-on-write file mapping, whose faults are slow under software KVM). */
+    size_t pages = vm->mem_size / 4096, total = 0, nr = 0;
+    unsigned char *vec = malloc(pages);
+    if (!vec || mincore(vm->mem, vm->mem_size, vec) != 0) {
+        free(vec);
+        goto fail;
+    }
+    for (size_t i = 0; i < pages; i++)
+        if ((vec[i] & 1) && (i == 0 || !(vec[i - 1] & 1)))
+            nr++;
+    snap->ranges = calloc(nr ? nr : 1, sizeof *snap->ranges);
+    for (size_t i = 0; i < pages; i++)
+        total += vec[i] & 1;
+    snap->image = malloc(total ? total * 4096 : 1);
+    if (!snap->ranges || !snap->image) {
+        free(vec);
+        goto fail;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < pages;) {
+        if (!(vec[i] & 1)) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < pages && (vec[j] & 1))
+            j++;
+        size_t off = i * 4096, n = (j - i) * 4096;
+        memcpy(snap->image + at, vm->mem + off, n);
+        snap->ranges[snap->nranges][0] = off;
+        snap->ranges[snap->nranges][1] = n;
+        snap->nranges++;
+        at += n;
+        i = j;
+    }
+    free(vec);
+    *out = snap;
+    return 0;
+fail:
+    vm_kvm_snapshot_delete(snap);
+    free(snap);
+    return rc;
+}
+
+int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    /* The shell's memory is fresh (zero): put back the pages the guest had touched. */
+    size_t at = 0;
+    for (size_t i = 0; i < snap->nranges; i++) {
+        memcpy(vm->mem + snap->ranges[i][0], snap->image + at, snap->ranges[i][1]);
+        at += snap->ranges[i][1];
+    }
+    struct msrs1 msr = {.h = {.nmsrs = 1}, .e = {.index = MSR_IA32_TSC, .data = snap->tsc}};
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, snap->sregs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_SET_REGS, snap->regs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_SET_FPU, snap->fpu) < 0)
+        return -errno;
+    ioctl(vm->vcpu_fd, KVM_SET_MSRS, &msr); /* best effort: the guest's clock keeps going */
+    vm->img = snap->img;
+    vm->funk_guest = true;
+    vm->ndev = 0;
+    vm->resume_recv = snap->recv_gpa;
+    vm->loaded = true;
+    return 0;
+}
+
+void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
+{
+    free(snap->image);
+    free(snap->ranges);
+    free(snap->regs);
+    free(snap->sregs);
+    free(snap->fpu);
 }

@@ -583,31 +583,8 @@ int vm_process_run(struct funk_vm *vm)
 
 /* ---- Snapshots: a template process paused at the guest's first FN_RECV ---------------- */
 
-struct funk_vm_snapshot {
-    pid_t pid;
-    int chan;
-    uint64_t mem_size;
-    unsigned flags;
-    pthread_mutex_t lock;
-};
-
-int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
-                         struct funk_vm_snapshot **out)
+int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
 {
-    static const struct funk_vm_io no_io;
-    if (!vm || !res || !out)
-        return -EINVAL;
-    if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return -ENOTSUP; /* KVM snapshots: not built yet */
-    if (!vm->loaded || vm->restored_fd >= 0)
-        return -ENOEXEC;
-    for (unsigned i = 0; i < vm->ndev; i++)
-        if (vm->dev[i].fd >= 0)
-            return -ENOTSUP; /* devices would be shared by every instance */
-    memset(res, 0, sizeof *res);
-    vm->io = io ? io : &no_io;
-    vm->res = res;
-    vm->loaded = false;
     vm->snapshot_mode = 1;
     /* The filter each instance stacks on the template's: no more fork, fd passing, filters. */
     scmp_filter_ctx ictx = seccomp_init(SCMP_ACT_ALLOW);
@@ -659,6 +636,7 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
         waitpid(vm->child_pid, NULL, 0);
         return -ENOMEM;
     }
+    snap->backend = FUNK_ISOLATION_PROCESS;
     snap->pid = vm->child_pid;
     snap->chan = fd;
     snap->mem_size = vm->mem_size;
@@ -668,14 +646,8 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
     return 0;
 }
 
-int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
-    if (!vm || !snap)
-        return -EINVAL;
-    if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return -ENOTSUP;
-    if (vm->loaded || vm->restored_fd >= 0)
-        return -EBUSY;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -709,15 +681,12 @@ int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     return 0;
 }
 
-void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap)
+void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 {
-    if (!snap)
-        return;
     close(snap->chan); /* the template exits when its channel closes */
     while (waitpid(snap->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&snap->lock);
-    free(snap);
 }
 
 void vm_process_kick(struct funk_vm *vm)

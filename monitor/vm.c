@@ -340,3 +340,48 @@ void funk_vm_delete(struct funk_vm *vm)
     free(vm->elf_copy);
     free(vm);
 }
+
+/* ---- Snapshots ------------------------------------------------------------------------- */
+
+int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
+                         struct funk_vm_snapshot **out)
+{
+    static const struct funk_vm_io no_io;
+    if (!vm || !res || !out)
+        return -EINVAL;
+    if (!vm->loaded || vm->restored_fd >= 0 || vm->resume_recv)
+        return -ENOEXEC;
+    for (unsigned i = 0; i < vm->ndev; i++)
+        if (vm->dev[i].fd >= 0)
+            return -ENOTSUP; /* devices would be shared by every instance */
+    if (!vm->funk_guest)
+        return -ENOTSUP; /* the snapshot point is the first FN_RECV */
+    memset(res, 0, sizeof *res);
+    vm->io = io ? io : &no_io;
+    vm->res = res;
+    vm->loaded = false;
+    return vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_snapshot_new(vm, out)
+                                             : vm_process_snapshot_new(vm, out);
+}
+
+int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    if (!vm || !snap)
+        return -EINVAL;
+    if (vm->backend != snap->backend || vm->mem_size != snap->mem_size)
+        return -EINVAL; /* a shell of the snapshot's backend and memory size */
+    if (vm->loaded || vm->restored_fd >= 0 || vm->kicked)
+        return -EBUSY;
+    return vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_restore(vm, snap) : vm_process_restore(vm, snap);
+}
+
+void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap)
+{
+    if (!snap)
+        return;
+    if (snap->backend == FUNK_ISOLATION_KVM)
+        vm_kvm_snapshot_delete(snap);
+    else
+        vm_process_snapshot_delete(snap);
+    free(snap);
+}

@@ -41,6 +41,9 @@ struct funk_vm {
     int child_pid;
     int restored_fd;   /* channel of an instance forked from a snapshot template, else -1 */
     int snapshot_mode; /* run as a snapshot template (stop at the first FN_RECV) */
+    int snap_ready;        /* KVM: stopped at the first FN_RECV for a snapshot */
+    hvt_gpa_t snap_gpa;    /* KVM: that FN_RECV's argument */
+    hvt_gpa_t resume_recv; /* KVM: restored instance: serve this FN_RECV before running */
 
     /* Loaded guest. */
     bool loaded;
@@ -83,6 +86,31 @@ void vm_kvm_delete(struct funk_vm *vm);
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
+/* A snapshot: a paused template process (process backend) or a memory image + vCPU state. */
+struct funk_vm_snapshot {
+    int backend;
+    uint64_t mem_size;
+    /* process */
+    int pid;
+    int chan;
+    pthread_mutex_t lock;
+    /* kvm: the pages the guest had touched, packed, and where they go */
+    uint8_t *image;
+    uint64_t (*ranges)[2]; /* guest offset, length */
+    size_t nranges;
+    hvt_gpa_t recv_gpa;
+    struct elf_image img;
+    void *regs, *sregs, *fpu; /* struct kvm_regs / kvm_sregs / kvm_fpu */
+    uint64_t tsc;
+};
+
+int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
+int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
+void vm_process_snapshot_delete(struct funk_vm_snapshot *snap);
+int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
+int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
+void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
+
 /* What funk_boot_info.hypercall is under the process backend (a host function). */
 uint64_t vm_process_entry_addr(void);
 

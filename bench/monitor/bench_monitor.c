@@ -236,7 +236,7 @@ static int snap_send(void *opaque, const struct funk_vm_response *resp)
     return 0;
 }
 
-static int bench_snapshot(size_t n, const char *kernel)
+static int bench_snapshot(size_t n, const char *kernel, unsigned flags, const char *tag)
 {
     size_t len;
     char *elf = read_file(kernel, &len);
@@ -244,7 +244,7 @@ static int bench_snapshot(size_t n, const char *kernel)
     struct funk_vm_result res;
     struct funk_vm_snapshot *snap;
     struct funk_vm_io quiet = {.console = discard};
-    if (!elf || funk_vm_shell_new(8u << 20, FUNK_VM_F_PROCESS, &tpl) ||
+    if (!elf || funk_vm_shell_new(8u << 20, flags, &tpl) ||
         funk_vm_load(tpl, elf, len, NULL) || funk_vm_snapshot_new(tpl, &quiet, &res, &snap)) {
         fprintf(stderr, "bench: cannot snapshot %s\n", kernel);
         return 1;
@@ -254,7 +254,7 @@ static int bench_snapshot(size_t n, const char *kernel)
         struct funk_vm *vm;
         struct snap_io s = {0};
         struct funk_vm_io io = {.recv = snap_recv, .send = snap_send, .console = discard, .opaque = &s};
-        if (funk_vm_shell_new(8u << 20, FUNK_VM_F_PROCESS, &vm))
+        if (funk_vm_shell_new(8u << 20, flags, &vm)) /* pre-created: not timed */
             return 1;
         uint64_t t0 = now_ns();
         if (funk_vm_restore(vm, snap) || funk_vm_run(vm, &io, &res) || !s.sent_ns) {
@@ -265,8 +265,11 @@ static int bench_snapshot(size_t n, const char *kernel)
         resp[i] = s.sent_ns - t0;
         funk_vm_delete(vm);
     }
-    report("snapshot-restore-response", resp, n);
-    report("snapshot-restore-halt", halt, n);
+    char l[64];
+    snprintf(l, sizeof l, "%s-snapshot-restore-response", tag);
+    report(l, resp, n);
+    snprintf(l, sizeof l, "%s-snapshot-restore-halt", tag);
+    report(l, halt, n);
     funk_vm_snapshot_delete(snap);
     funk_vm_delete(tpl);
     return 0;
@@ -394,11 +397,12 @@ int main(int argc, char **argv)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], 0, "inproc");
     if (argc == 4 && strcmp(argv[1], "inproc-process") == 0)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], FUNK_VM_F_PROCESS, "process");
-    if (argc == 4 && strcmp(argv[1], "snapshot") == 0)
-        return bench_snapshot(strtoul(argv[2], NULL, 10), argv[3]);
+    if (argc == 5 && strcmp(argv[1], "snapshot") == 0)
+        return bench_snapshot(strtoul(argv[2], NULL, 10), argv[3],
+                              strcmp(argv[4], "kvm") == 0 ? 0 : FUNK_VM_F_PROCESS, argv[4]);
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return bench_rss(argv[2]);
     fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc[-process] N KERNEL | rss KERNEL"
-                    " | loops kvm|nokvm | snapshot N ECHO\n");
+                    " | loops kvm|nokvm | snapshot N ECHO kvm|process\n");
     return 64;
 }

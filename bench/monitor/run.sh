@@ -80,7 +80,8 @@ fi
 "$BIN" loops kvm >>"$RES"
 if [ -f "$ECHO" ]; then
     "$BIN" rss "$ECHO" >>"$RES"
-    "$BIN" snapshot "$N" "$ECHO" >>"$RES"
+    "$BIN" snapshot "$N" "$ECHO" process >>"$RES"
+    "$BIN" snapshot "$N" "$ECHO" kvm >>"$RES"
 fi
 
 python3 - "$RES" <<'PY'
@@ -113,8 +114,10 @@ for k, label in [("inproc-first-hypercall", "kvm: load + boot -> first hypercall
                  ("inproc-halt", "kvm: load + boot -> halt"),
                  ("process-first-hypercall", "process: load + fork + boot -> first hypercall"),
                  ("process-halt", "process: load + fork + boot -> halt"),
-                 ("snapshot-restore-response", "process: snapshot restore -> echo response"),
-                 ("snapshot-restore-halt", "process: snapshot restore -> halt"),
+                 ("process-snapshot-restore-response", "process: snapshot restore -> echo response"),
+                 ("process-snapshot-restore-halt", "process: snapshot restore -> halt"),
+                 ("kvm-snapshot-restore-response", "kvm: snapshot restore -> echo response"),
+                 ("kvm-snapshot-restore-halt", "kvm: snapshot restore -> halt"),
                  ("shell-create", "shell create (off the hot path)"),
                  ("shell-teardown", "shell teardown (off the hot path)")]:
     if k not in rows:
@@ -151,8 +154,10 @@ if "runc" in rows:
 check("in-process shell -> first hypercall p50 <= 0.3 ms", rows["inproc-first-hypercall"][2] <= 300)
 if "funk-monitor-process" in rows:
     check("process backend: hello boot->halt p50 <= 1 ms", rows["funk-monitor-process"][2] <= 1000)
-if "snapshot-restore-response" in rows:
-    check("snapshot restore -> response p50 <= 0.3 ms", rows["snapshot-restore-response"][2] <= 300)
+for b in ("process", "kvm"):
+    k = b + "-snapshot-restore-response"
+    if k in rows:
+        check("%s: snapshot restore -> response p50 <= 0.3 ms" % b, rows[k][2] <= 300)
 if "hc-process" in single:
     check("process backend: hypercall round trip <= 1 us", single["hc-process"] <= 1000)
 if "loop-process" in single and "loop-native" in single:

@@ -165,14 +165,17 @@ const char *funk_vm_error(const struct funk_vm *vm);
 
 void funk_vm_delete(struct funk_vm *vm);
 
-/* ---- Snapshots (process backend) ---------------------------------------------------------
- * funk_vm_snapshot_new runs a loaded guest until it asks for its first request (FN_RECV) and
- * keeps it there as a template (a paused process; io serves its console meanwhile). Each
- * funk_vm_restore then starts a new instance into an unused process shell in ~0.1 ms: a
- * copy-on-write fork of the template that continues that FN_RECV; run it with funk_vm_run as
- * usual. Instances are as sandboxed as a fresh guest (the template's extra permissions for
- * forking are taken away again). Returns -ENOTSUP under KVM or with attached devices, and
- * -ECHILD when the guest ended before its first request (*res says how). Thread-safe restore. */
+/* ---- Snapshots ------------------------------------------------------------------------------
+ * funk_vm_snapshot_new runs a loaded funk guest until it asks for its first request (FN_RECV)
+ * and keeps it there (io serves its console meanwhile; the shell is used up). Each
+ * funk_vm_restore then starts a new instance from it into an unused shell of the same backend
+ * and memory size; run it with funk_vm_run as usual: it continues that FN_RECV.
+ *   process backend: the template is a paused process; an instance is its copy-on-write fork,
+ *     as sandboxed as a fresh guest (the template's extra rights to fork are taken away).
+ *   kvm backend: the template is the guest's touched pages plus the vCPU state; a restore
+ *     copies them into the fresh shell.
+ * Returns -ENOTSUP with attached devices or without a funk note, -ECHILD when the guest ended
+ * before its first request (*res says how). funk_vm_restore is thread-safe. */
 struct funk_vm_snapshot;
 int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
                          struct funk_vm_snapshot **out);

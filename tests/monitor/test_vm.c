@@ -800,9 +800,78 @@ static void snapshot_guest(struct gen *g, struct code *c, int syscall_nr)
     memcpy(g->data + 0x80, &send, sizeof send);
 }
 
+static void snapshot_roundtrip(int process)
+{
+    g_process = process;
+    unsigned flags = process ? FUNK_VM_F_PROCESS : 0;
+    struct gen g;
+    struct code c = {0};
+    snapshot_guest(&g, &c, -1);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    struct funk_vm *tpl;
+    assert_int_equal(funk_vm_shell_new(MEM, flags, &tpl), 0);
+    assert_int_equal(funk_vm_load(tpl, b, len, NULL), 0);
+    struct run boot;
+    memset(&boot, 0, sizeof boot);
+    struct funk_vm_io io = {.console = on_console, .opaque = &boot};
+    struct funk_vm_snapshot *snap;
+    assert_int_equal(funk_vm_snapshot_new(tpl, &io, &boot.res, &snap), 0);
+    assert_string_equal(boot.console, "init");
+    funk_vm_delete(tpl); /* the snapshot outlives the shell it was taken in */
+    for (int k = 0; k < 3; k++) {
+        struct run r;
+        memset(&r, 0, sizeof r);
+        struct funk_vm *vm;
+        assert_int_equal(funk_vm_shell_new(MEM, flags, &vm), 0);
+        assert_int_equal(funk_vm_restore(vm, snap), 0);
+        struct funk_vm_io rio = {.recv = on_recv, .send = on_send, .console = on_console, .opaque = &r};
+        assert_int_equal(funk_vm_run(vm, &rio, &r.res), 0);
+        expect(&r, FUNK_VM_EXIT_HALT, "status 3");
+        assert_int_equal(r.console_len, 0); /* start-up not repeated */
+        assert_int_equal(r.status, 200);
+        assert_memory_equal(r.body, "payload", 7);
+        funk_vm_delete(vm);
+    }
+    /* Wrong backend or size for the shell. */
+    struct funk_vm *other;
+    assert_int_equal(funk_vm_shell_new(MEM * 2, flags, &other), 0);
+    assert_int_equal(funk_vm_restore(other, snap), -EINVAL);
+    funk_vm_delete(other);
+    funk_vm_snapshot_delete(snap);
+    free(b);
+    g_process = 0;
+}
+
+static void test_kvm_snapshot(void **state)
+{
+    (void)state;
+    snapshot_roundtrip(0);
+    /* A guest that halts before its first request leaves no snapshot. */
+    struct code c = {0};
+    hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
+    struct gen g;
+    gen_init(&g, c.b, c.n);
+    gen_funk(&g);
+    struct halt_arg h = {0, 6, 0};
+    memcpy(g.data + 0x20, &h, sizeof h);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    struct funk_vm *tpl;
+    struct funk_vm_result res;
+    struct funk_vm_snapshot *snap;
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &tpl), 0);
+    assert_int_equal(funk_vm_load(tpl, b, len, NULL), 0);
+    assert_int_equal(funk_vm_snapshot_new(tpl, NULL, &res, &snap), -ECHILD);
+    assert_int_equal(res.status, 6);
+    funk_vm_delete(tpl);
+    free(b);
+}
+
 static void test_process_snapshot(void **state)
 {
     (void)state;
+    snapshot_roundtrip(1);
     g_process = 1;
     struct gen g;
     struct code c = {0};
@@ -878,11 +947,7 @@ static void test_process_snapshot(void **state)
     funk_vm_delete(tpl);
     free(b);
 
-    /* KVM shells: not supported (yet). */
     g_process = 0;
-    assert_int_equal(funk_vm_shell_new(MEM, 0, &tpl), 0);
-    assert_int_equal(funk_vm_snapshot_new(tpl, NULL, &boot.res, &snap), -ENOTSUP);
-    funk_vm_delete(tpl);
 }
 
 static int kvm_usable(void)
@@ -928,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_process_escapes),
         cmocka_unit_test(test_process_fn),
         cmocka_unit_test(test_process_snapshot),
+        cmocka_unit_test(test_kvm_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
