@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The process backend's seccomp policy (libseccomp), used at run time and by the generator. */
+#include <linux/prctl.h>
 #include <linux/sched.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -45,6 +46,8 @@ scmp_filter_ctx vm_process_filter(const char *layout)
                                    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM, 0));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
                                    SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
             static const int tpl[] = {SCMP_SYS(dup2), SCMP_SYS(close), SCMP_SYS(seccomp),
                                       SCMP_SYS(set_robust_list)};
             for (unsigned j = 0; j < sizeof tpl / sizeof tpl[0]; j++)

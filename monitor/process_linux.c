@@ -170,6 +170,7 @@ static NO_ASAN void template_loop(void)
         memcpy(&fd, CMSG_DATA(c), sizeof fd);
         pid_t pid = fork();
         if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* the template ends when funkd does */
             dup2(fd, CHAN_FD);
             close(fd);
             child_vm->snapshot_mode = 0;
@@ -289,7 +290,10 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     vm->io = &child_io;
     vm->res = &child_res;
     child_res.exit = FUNK_VM_EXIT_IO;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Die with the thread that runs us. A snapshot template instead outlives its creating
+     * thread (a pool worker may exit) and ends when its channel closes. */
+    if (!vm->snapshot_mode)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
 
     /* Keep only the channel (3) and the devices (4..): move them above, then down. */
     int hi = fcntl(chan, F_DUPFD_CLOEXEC, 100);
@@ -591,7 +595,8 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     int rc = ictx ? 0 : -ENOMEM;
     static const int deny[] = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork),
                                SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(dup2),
-                               SCMP_SYS(dup3), SCMP_SYS(seccomp), SCMP_SYS(close)};
+                               SCMP_SYS(dup3), SCMP_SYS(seccomp), SCMP_SYS(close),
+                               SCMP_SYS(prctl)};
     for (size_t i = 0; rc == 0 && i < sizeof deny / sizeof deny[0]; i++)
         rc = seccomp_rule_add(ictx, SCMP_ACT_TRAP, deny[i], 0);
     int p[2] = {-1, -1};
