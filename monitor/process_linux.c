@@ -341,7 +341,10 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         snprintf(child_res.reason, sizeof child_res.reason,
                  "process backend: cannot map guest memory at 0x%llx-0x%llx: %s",
                  (unsigned long long)base, (unsigned long long)vm->mem_size,
-                 m == MAP_FAILED ? strerror(errno) : "address taken");
+                 m == MAP_FAILED && errno != EEXIST
+                     ? strerror(errno)
+                     : "part of the range is taken by the monitor's own mappings (sanitizer "
+                       "builds reserve memory from 2 GiB up: use less --mem)");
         child_finish();
     }
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
