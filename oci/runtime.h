@@ -17,6 +17,7 @@ struct rt_bundle {
     char *binary;        /* unikernel path inside the rootfs ("/hello.elf") */
     char *cmdline;       /* guest command line (args after the binary, or the annotation) */
     char *mode;          /* "console" (default) or "fn": stdin is one request, body to stdout */
+    int isolation;       /* FUNK_ISOLATION_KVM, _PROCESS or _AUTO (resolved in the container) */
     char *net;           /* manifest name of the guest's network device, or NULL for none */
     char **env;          /* NULL-terminated KEY=VALUE list from process.env */
     char *hostname;      /* may be NULL */

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <funk/vm.h>
+
 #include "runtime.h"
 
 #define DEFAULT_MEM (8u << 20)
@@ -234,7 +236,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     /* Where the unikernel description comes from: our annotations, urunc's (hvt only), or
      * the rootfs's /funk.json (docker and nerdctl drop image annotations). */
     const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL, *src = NULL;
-    const char *net = NULL;
+    const char *net = NULL, *iso = NULL;
     if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
@@ -242,6 +244,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         block = jstr(ann, "org.funk.unikernel.block");
         mode = jstr(ann, "org.funk.unikernel.mode");
         net = jstr(ann, "org.funk.unikernel.net");
+        iso = jstr(ann, "org.funk.unikernel.isolation");
     } else if (jstr(ann, "com.urunc.unikernel.binary")) {
         const char *hv = jstr(ann, "com.urunc.unikernel.hypervisor");
         if (!hv || strcmp(hv, "hvt") != 0) {
@@ -260,6 +263,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         block = jstr(fj, "block");
         mode = jstr(fj, "mode");
         net = jstr(fj, "net");
+        iso = jstr(fj, "isolation");
         if (!binary) {
             rc = fail(err, errlen, -EINVAL, "%s/funk.json: \"binary\" is missing", b->rootfs);
             goto out;
@@ -283,6 +287,16 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         goto out;
     }
     b->net = net ? strdup(net) : NULL;
+    /* Isolation: the image's choice, else the node's (FUNK_RUNTIME_ISOLATION), else auto: KVM
+     * where the CPU virtualizes in hardware, the process backend elsewhere. */
+    const char *iso_src = iso ? src : "FUNK_RUNTIME_ISOLATION";
+    if (!iso)
+        iso = getenv("FUNK_RUNTIME_ISOLATION");
+    b->isolation = funk_vm_isolation_parse(iso && *iso ? iso : "auto");
+    if (b->isolation < 0) {
+        rc = fail(err, errlen, -EINVAL, "%s: isolation '%s' is not kvm, process or auto", iso_src, iso);
+        goto out;
+    }
     if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
         goto out;
 

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <funk/abi/funk.h>
 #include <funk/vm.h>
 
 #include "runtime.h"
@@ -236,10 +237,12 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     }
 
     /* The expensive part of a VM (KVM VM, vCPU, memory) is made now, so `start` only runs it. */
-    int rc = funk_vm_shell_new(b->mem_bytes, 0, &g_vm);
+    int iso = b->isolation == FUNK_ISOLATION_AUTO ? funk_vm_isolation_auto() : b->isolation;
+    unsigned vmflags = iso == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
+    int rc = funk_vm_shell_new(b->mem_bytes, vmflags, &g_vm);
     if (rc)
-        child_fail(syncfd, "cannot create a KVM VM: %s%s", strerror(-rc),
-                   rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available to the runtime?)" : "");
+        child_fail(syncfd, "cannot create a %s: %s%s", vmflags ? "process-backend guest" : "KVM VM", strerror(-rc),
+                   !vmflags && (rc == -ENOENT || rc == -EACCES) ? " (is /dev/kvm available to the runtime?)" : "");
     struct funk_vm_boot boot = {.cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs,
                                 .ndevs = ndevs};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
@@ -248,7 +251,7 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         funk_vm_delete(g_vm);
         g_vm = NULL;
         boot.env = NULL;
-        rc = funk_vm_shell_new(b->mem_bytes, 0, &g_vm);
+        rc = funk_vm_shell_new(b->mem_bytes, vmflags, &g_vm);
         if (rc == 0)
             rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     }

@@ -67,6 +67,16 @@ check "run globals exits 0" 0 $?
 contains "process.args reach the guest" "[alpha] [beta]" "$out"
 contains "process.env reaches the guest" "GREETING=hi-from-env" "$out"
 
+# ---- isolation: kvm, process, auto (auto: kvm only where the CPU virtualizes in hardware) ----
+for iso in kvm process auto; do
+    bundle "$T/iso-$iso" "$HELLO"
+    sed -i "s|\"org.funk.unikernel.binary\"|\"org.funk.unikernel.isolation\":\"$iso\",\"org.funk.unikernel.binary\"|" "$T/iso-$iso/config.json"
+    out=$(cd "$T/iso-$iso" && RT run "iso-$iso" 2>&1)
+    check "isolation $iso: hello runs" "Hello from a funk unikernel!" "$out"
+done
+out=$(cd "$T/hello" && FUNK_RUNTIME_ISOLATION=process RT run iso-env 2>&1)
+check "FUNK_RUNTIME_ISOLATION=process: hello runs" "Hello from a funk unikernel!" "$out"
+
 # ---- fn mode: stdin is the request body ----
 bundle "$T/echo" "$ECHO"
 sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.mode":"fn","org.funk.unikernel.binary"|' "$T/echo/config.json"
@@ -124,16 +134,17 @@ if [ -x "$NETELF" ] && command -v ip >/dev/null && command -v tc >/dev/null; the
 import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
 s.bind((sys.argv[1], 0)); s.settimeout(0.2)
-end = time.time() + 8
+open(sys.argv[2], "w").close()  # bound: the guest's single frame cannot be missed now
+end = time.time() + 15
 while time.time() < end:
     try: f = s.recv(2000)
     except socket.timeout: continue
     if f[14:27] == b"funk-net-ping":
         s.send(f[6:12] + f[6:12] + f[12:14] + b"funk-net-pong" + bytes(33)); break
 EOP
-    python3 "$T/resp.py" "$HV" &
+    python3 "$T/resp.py" "$HV" "$T/resp.ready" &
     resp=$!
-    sleep 0.3
+    for _ in $(seq 200); do [ -e "$T/resp.ready" ] && break; sleep 0.05; done
     bundle "$T/net" "$NETELF"
     sed -i "s|\"org.funk.unikernel.binary\"|\"org.funk.unikernel.net\":\"net0\",\"org.funk.unikernel.binary\"|; s|{\"type\":\"network\"}|{\"type\":\"network\",\"path\":\"/run/netns/$NS\"}|" "$T/net/config.json"
     out=$(cd "$T/net" && timeout 30 "$RUNTIME" --root "$ROOT" run net1 2>&1)
@@ -194,6 +205,8 @@ bundle "$T/badmem" "$HELLO" && sed -i 's|"org.funk.unikernel.binary"|"org.funk.u
 bad "bad memory annotation" "memory 'lots' is not a size" RT create --bundle "$T/badmem" b5
 bundle "$T/badmode" "$HELLO" && sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.mode":"batch","org.funk.unikernel.binary"|' "$T/badmode/config.json"
 bad "bad mode annotation" "mode 'batch'" RT create --bundle "$T/badmode" b6
+bundle "$T/badiso" "$HELLO" && sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.isolation":"vm","org.funk.unikernel.binary"|' "$T/badiso/config.json"
+bad "bad isolation annotation" "isolation 'vm' is not kvm, process or auto" RT create --bundle "$T/badiso" b6i
 bundle "$T/notelf" "$HELLO" && echo "not an elf" >"$T/notelf/rootfs/hello.elf"
 bad "binary is not an ELF" "refused" RT create --bundle "$T/notelf" b7
 bundle "$T/tty" "$HELLO" && sed -i 's|"cwd":"/"|"cwd":"/","terminal":true|' "$T/tty/config.json"
