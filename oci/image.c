@@ -200,7 +200,8 @@ static char *normalize_name(const char *n)
 static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: funk image build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
-               "                        [--net DEVICE] [-o DIR] [--archive FILE]\n"
+               "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
+               "                        [-o DIR] [--archive FILE]\n"
                "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
                "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
                "  load it with `podman load -i FILE` or `ctr images import FILE`.\n");
@@ -224,7 +225,7 @@ static int valid_size(const char *s)
 static int build(int argc, char **argv)
 {
     const char *elf_path = NULL, *name = NULL, *cmdline = NULL, *memory = NULL, *mode = NULL, *outdir = NULL,
-               *archive = NULL, *net = NULL;
+               *archive = NULL, *net = NULL, *iso = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -238,6 +239,8 @@ static int build(int argc, char **argv)
             dst = &mode;
         else if (strcmp(a, "--net") == 0)
             dst = &net;
+        else if (strcmp(a, "--isolation") == 0)
+            dst = &iso;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
             dst = &outdir;
         else if (strcmp(a, "--archive") == 0)
@@ -278,6 +281,10 @@ static int build(int argc, char **argv)
     }
     if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/"))) {
         fprintf(stderr, "funk image build: --net '%s' is not a manifest device name\n", net);
+        return 2;
+    }
+    if (iso && strcmp(iso, "kvm") != 0 && strcmp(iso, "process") != 0 && strcmp(iso, "auto") != 0) {
+        fprintf(stderr, "funk image build: --isolation '%s' is not kvm, process or auto\n", iso);
         return 2;
     }
     char *ref = normalize_name(name);
@@ -321,6 +328,8 @@ static int build(int argc, char **argv)
     json_object_set_new(ann, "org.funk.unikernel.mode", json_string(mode ? mode : "console"));
     if (net)
         json_object_set_new(ann, "org.funk.unikernel.net", json_string(net));
+    if (iso)
+        json_object_set_new(ann, "org.funk.unikernel.isolation", json_string(iso));
 
     /* /funk.json: the same description for engines that drop image annotations (docker, ctr). */
     json_t *fjo = json_object();
@@ -332,6 +341,8 @@ static int build(int argc, char **argv)
     json_object_set_new(fjo, "mode", json_string(mode ? mode : "console"));
     if (net)
         json_object_set_new(fjo, "net", json_string(net));
+    if (iso)
+        json_object_set_new(fjo, "isolation", json_string(iso));
     fj = dumps(fjo);
     if (!fj || tar_add(&layer, binname, '0', 0755, elf, elf_len) || tar_add(&layer, "funk.json", '0', 0644, fj, strlen(fj)) ||
         tar_end(&layer)) {

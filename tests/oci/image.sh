@@ -9,7 +9,7 @@ need_cmd python3
 T=$(mktemp -d /tmp/funk-oci-img.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-out=$("$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M -o "$T/layout" --archive "$T/hello.tar")
+out=$("$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M --isolation process --net net0 -o "$T/layout" --archive "$T/hello.tar")
 check "build exits 0" 0 $?
 contains "build prints the name and manifest digest" "funk-hello:latest sha256:" "$out"
 
@@ -32,6 +32,7 @@ assert man["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
 ann = man["annotations"]
 assert ann["org.funk.unikernel.binary"] == "/funk-hello.elf", ann
 assert ann["org.funk.unikernel.cmdline"] == "a b" and ann["org.funk.unikernel.memory"] == "16M"
+assert ann["org.funk.unikernel.isolation"] == "process" and ann["org.funk.unikernel.net"] == "net0"
 cfg_raw = blob(man["config"]["digest"]); assert len(cfg_raw) == man["config"]["size"]
 cfg = json.loads(cfg_raw)
 assert cfg["config"]["Entrypoint"] == ["/funk-hello.elf"] and cfg["config"]["Cmd"] == ["a", "b"]
@@ -52,7 +53,7 @@ mkdir -p "$T/unpacked" && tar -xf "$T/hello.tar" -C "$T/unpacked"
 check "archive is a tar" 0 $?
 diff -r "$T/layout" "$T/unpacked" >/dev/null
 check "archive holds the same layout" 0 $?
-"$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M --archive "$T/again.tar" >/dev/null
+"$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M --isolation process --net net0 --archive "$T/again.tar" >/dev/null
 cmp -s "$T/hello.tar" "$T/again.tar"
 check "builds are reproducible (same bytes)" 0 $?
 
@@ -72,6 +73,8 @@ bad "no tag" "-t NAME" build "$HELLO" --archive "$T/bad.tar"
 bad "bad name" "not an image name" build "$HELLO" -t "Bad Name" --archive "$T/bad.tar"
 bad "bad memory" "not a size" build "$HELLO" -t x --memory lots --archive "$T/bad.tar"
 bad "bad mode" "not console or fn" build "$HELLO" -t x --mode batch --archive "$T/bad.tar"
+bad "bad isolation" "not kvm, process or auto" build "$HELLO" -t x --isolation vm --archive "$T/bad.tar"
+bad "bad net device" "not a manifest device name" build "$HELLO" -t x --net "a b" --archive "$T/bad.tar"
 bad "no output" "-o DIR and/or --archive" build "$HELLO" -t x
 bad "unknown option" "unknown option" build "$HELLO" -t x --frobnicate --archive "$T/bad.tar"
 bad "unknown subcommand" "unknown subcommand" push x
