@@ -347,6 +347,13 @@ limits:
         BAD("label com.openfaas.scale.min: '%s' is not a number 0..1000", t);
     if ((t = label(spec, "com.openfaas.scale.max")) && parse_int(t, 1, 1000, &fn->scale_max) != 0)
         BAD("label com.openfaas.scale.max: '%s' is not a number 1..1000", t);
+    /* per-request funk guests: boot some ahead so a call does not wait for a boot */
+    fn->preboot = fn->mode == GW_MODE_PER_REQUEST && !fn->console && !fn->exec_path && fn->funk_guest
+                      ? (int)gw_cfg.preboot : 0;
+    if ((t = label(spec, "com.funk.preboot")) && parse_int(t, 0, 64, &fn->preboot) != 0)
+        BAD("label com.funk.preboot: '%s' is not a number 0..64", t);
+    if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path))
+        fn->preboot = 0;
     if (fn->scale_min > fn->scale_max)
         BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
     fn->mem_bytes = 8u << 20;
@@ -545,6 +552,7 @@ json_t *gw_fn_status(struct gw_function *fn)
                         json_string(fn->exec_path ? "none"
                                     : fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));
     json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));
     return s;
 }

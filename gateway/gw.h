@@ -43,7 +43,8 @@ struct gw_config {
     double read_timeout;   /* idle HTTP connection timeout, seconds */
     double idle_timeout;   /* default warm-instance idle timeout, seconds */
     int isolation;         /* enum funk_isolation requested for functions (AUTO by default) */
-    unsigned pool_size;    /* pre-created VM shells per memory size */
+    unsigned pool_size;
+    unsigned preboot;      /* per-request functions: guests kept booted ahead (0: boot per call) */    /* pre-created VM shells per memory size */
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
@@ -74,6 +75,8 @@ struct gw_function {
     double timeout;
     double idle_timeout;
     int max_inflight; /* 0: no limit */
+    int preboot;      /* per-request: guests booted ahead to their first FN_RECV, one call each */
+    int no_preboot;   /* set when a pre-booted guest ended before asking for a request */
     int scale_min, scale_max;
     char **env;       /* envVars as KEY=VALUE (secrets are added per instance) */
     char **secrets;   /* secret names */
@@ -152,6 +155,8 @@ int gw_secret_set(const char *name, const char *ns, const void *val, size_t len,
 int gw_secret_del(const char *name, const char *ns);
 char *gw_secret_get(const char *name, const char *ns); /* malloc'd, NUL-terminated, or NULL */
 json_t *gw_secret_list(const char *ns);
+/* Bumped on every secret change: instances booted with older values are replaced. */
+extern int gw_secrets_gen;
 
 /* ---- async queue -------------------------------------------------------------------------- */
 struct gw_job {

@@ -495,6 +495,7 @@ struct gw_req {
     struct gw_call *c;
     struct gw_req *next;
     int started, done;
+    int retry; /* no pre-booted guest could take it: boot one for it the classic way */
     pthread_cond_t cv;
 };
 
@@ -503,6 +504,8 @@ struct gw_inst {
     struct funk_vm *vm;
     struct gw_req *cur;
     int stop, booted;
+    int served; /* one-shot (pre-booted per-request) instances serve a single call */
+    int gen;    /* gw_secrets_gen when its environment was built */
     double t0, idle_since;
     char name[GW_NAME_MAX + 24];
     struct wd_entry wd;
@@ -516,10 +519,25 @@ static void req_done(struct gw_req *r)
     pthread_cond_signal(&r->cv);
 }
 
+static int oneshot(const struct gw_function *fn)
+{
+    return fn->mode == GW_MODE_PER_REQUEST;
+}
+
 static int warm_keep(const struct gw_function *fn)
 {
+    if (oneshot(fn))
+        return fn->no_preboot ? 0 : fn->preboot;
     return fn->scale_min > fn->replicas ? fn->scale_min : fn->replicas;
 }
+
+/* Instances a function may have at once: warm ones up to scale.max, one-shot ones for bursts. */
+static int inst_cap(const struct gw_function *fn)
+{
+    return oneshot(fn) ? fn->preboot + 64 : fn->scale_max;
+}
+
+static int inst_spawn_locked(struct gw_function *fn);
 
 static int warm_recv(void *opaque, struct funk_vm_request *req)
 {
@@ -528,6 +546,7 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
     pthread_mutex_lock(&fn->mu);
     if (!in->booted) {
         in->booted = 1;
+        wd_arm(&in->wd, 0); /* booted within its deadline */
         gw_metrics_boot(gw_now() - in->t0);
         fn->nstarting--;
     }
@@ -537,10 +556,16 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
         req_done(in->cur);
         in->cur = NULL;
     }
+    if (oneshot(fn) && in->served) {
+        pthread_mutex_unlock(&fn->mu);
+        return 1; /* its one call is done: the guest ends and is torn down off the hot path */
+    }
     fn->nidle++;
     in->idle_since = gw_now();
     int rc = 1;
     for (;;) {
+        if (in->gen != __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST))
+            break; /* booted with old secrets: a fresh instance takes over */
         /* queued calls first: a redeploy or scale-down must not strand them */
         if (fn->qhead) {
             struct gw_req *r = fn->qhead;
@@ -549,9 +574,12 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
                 fn->qtail = NULL;
             r->started = 1;
             in->cur = r;
+            in->served = 1;
             fill_vm_request(r->c, req);
             wd_arm(&in->wd, gw_now() + fn->timeout);
             rc = 0;
+            /* the pool refills when this instance has ended (inst_main), not now: booting a
+             * guest forks funkd, which stalls its other threads while this call is answered */
             break;
         }
         if (in->stop || gw_stopping || fn->deleted)
@@ -625,6 +653,7 @@ static void *inst_main(void *arg)
     char err[300] = "";
     int rc = shell_get(fn->mem_bytes, fn->vm_flags, &in->vm);
     if (rc == 0) {
+        in->gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
         char **env = build_env(fn);
         struct funk_vm_boot boot = {.env = (const char *const *)env};
         rc = funk_vm_load(in->vm, fn->elf, fn->elf_len, &boot);
@@ -636,7 +665,7 @@ static void *inst_main(void *arg)
     }
     if (rc == 0) {
         struct funk_vm_io io = {.recv = warm_recv, .send = warm_send, .console = warm_console, .opaque = in};
-        wd_add(&in->wd, in->vm, 0);
+        wd_add(&in->wd, in->vm, gw_now() + fn->timeout); /* boot deadline, disarmed at boot */
         rc = funk_vm_run(in->vm, &io, &res);
         int kicked = wd_del(&in->wd);
         if (rc != 0)
@@ -657,6 +686,17 @@ static void *inst_main(void *arg)
             failed_run(in->cur->c, &res, 0);
         req_done(in->cur);
         in->cur = NULL;
+    } else if (oneshot(fn) && !in->booted) {
+        /* a guest that does not reach FN_RECV (console-style, or broken) cannot be pre-booted:
+         * its calls, now and later, boot a VM each the classic way, which reports properly */
+        fn->no_preboot = 1;
+        while (fn->qhead) {
+            struct gw_req *r = fn->qhead;
+            fn->qhead = r->next;
+            r->retry = 1;
+            req_done(r);
+        }
+        fn->qtail = NULL;
     } else if (err[0] || (!in->booted && res.exit != FUNK_VM_EXIT_HALT)) {
         /* it never got to serve: fail the waiting calls rather than boot-looping */
         while (fn->qhead) {
@@ -674,8 +714,10 @@ static void *inst_main(void *arg)
     if (res.exit != FUNK_VM_EXIT_HALT && !err[0])
         gw_warn("%s: instance %s ended: %s", fn->key, in->name, res.reason);
     inst_remove(fn, in);
-    /* calls still queued need someone to serve them */
-    if (fn->qhead && !fn->deleted && !gw_stopping && fn->nidle + fn->nstarting == 0)
+    /* calls still queued need someone to serve them; pre-booted pools refill */
+    if (!fn->deleted && !gw_stopping && fn->ninst < inst_cap(fn) &&
+        ((fn->qhead && fn->nidle + fn->nstarting == 0) ||
+         (oneshot(fn) && !fn->no_preboot && !in->stop && fn->nidle + fn->nstarting < fn->preboot)))
         inst_spawn_locked(fn);
     pthread_cond_broadcast(&fn->cv);
     pthread_mutex_unlock(&fn->mu);
@@ -717,12 +759,12 @@ static int inst_spawn_locked(struct gw_function *fn)
 
 void gw_fn_ensure_instances(struct gw_function *fn)
 {
-    if (fn->mode != GW_MODE_WARM)
+    if (fn->mode != GW_MODE_WARM && !fn->preboot)
         return;
     pthread_mutex_lock(&fn->mu);
     int want = warm_keep(fn);
-    if (want > fn->scale_max)
-        want = fn->scale_max;
+    if (want > inst_cap(fn))
+        want = inst_cap(fn);
     while (fn->ninst < want && inst_spawn_locked(fn) == 0)
         ;
     pthread_mutex_unlock(&fn->mu);
@@ -756,6 +798,17 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
                  "Concurrent request limit exceeded. Max concurrent requests: %d", fn->max_inflight);
         return;
     }
+    if (oneshot(fn) && fn->nidle == 0) {
+        /* no pre-booted guest is ready: boot one for this call now rather than queue behind
+         * the refills (which go on in the background) */
+        if (!fn->no_preboot && fn->nstarting < fn->preboot && fn->ninst < inst_cap(fn))
+            inst_spawn_locked(fn);
+        pthread_mutex_unlock(&fn->mu);
+        pthread_cond_destroy(&r.cv);
+        gw_dbg("%s: call %s: no pre-booted guest ready, booting one", fn->key, c->call_id);
+        invoke_per_request(fn, c);
+        return;
+    }
     fn->inflight++;
     if (fn->qtail)
         fn->qtail->next = &r;
@@ -765,7 +818,7 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
     int queued = 0;
     for (struct gw_req *q = fn->qhead; q; q = q->next)
         queued++;
-    if (queued > fn->nidle + fn->nstarting && fn->ninst < fn->scale_max)
+    if (queued > fn->nidle + fn->nstarting && fn->ninst < inst_cap(fn))
         inst_spawn_locked(fn);
     pthread_cond_broadcast(&fn->cv);
     /* a queued call waits at most its timeout for an instance; a started one until it ends */
@@ -793,6 +846,8 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
     fn->inflight--;
     pthread_mutex_unlock(&fn->mu);
     pthread_cond_destroy(&r.cv);
+    if (r.retry)
+        invoke_per_request(fn, c);
 }
 
 void gw_invoke(struct gw_function *fn, struct gw_call *c)
@@ -803,7 +858,7 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
     gw_metrics_started(fn->key);
     if (fn->exec_path)
         gw_exec_invoke(fn, c);
-    else if (fn->mode == GW_MODE_WARM)
+    else if (fn->mode == GW_MODE_WARM || (fn->preboot && !fn->no_preboot))
         invoke_warm(fn, c);
     else
         invoke_per_request(fn, c);

@@ -21,6 +21,7 @@ struct gw_config gw_cfg = {
     .idle_timeout = 60,
     .isolation = 0, /* FUNK_ISOLATION_AUTO */
     .pool_size = 4,
+    .preboot = 2,
     .async_workers = 2,
     .callback_retries = 8,
     .callback_backoff = 0.2,
@@ -47,6 +48,9 @@ static void usage(FILE *f)
             "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
             "  --isolation MODE       kvm, process or auto (default: kvm with hardware\n"
             "                         virtualization, else process; label com.funk.isolation)\n"
+            "  --preboot N            per-request functions: guests booted ahead to their first\n"
+            "                         FN_RECV, each serving one call (default 2, 0: boot per call;\n"
+            "                         label com.funk.preboot)\n"
             "  --pool N               pre-created VM shells per memory size (default 4)\n"
             "  --async-workers N      threads running async jobs (default 2)\n"
             "  --callback-retries N   attempts to deliver an async result (default 8)\n"
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'i'}, {"read-timeout", required_argument, 0, 'r'},
         {"pool", required_argument, 0, 'p'},       {"async-workers", required_argument, 0, 'w'},
         {"callback-retries", required_argument, 0, 'R'}, {"log-level", required_argument, 0, 'L'},
-        {"isolation", required_argument, 0, 'I'},  {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"isolation", required_argument, 0, 'I'},  {"preboot", required_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
     const char *secrets = NULL;
     static char host[256];
@@ -168,6 +172,11 @@ int main(int argc, char **argv)
                 gw_log_level = GW_LOG_DEBUG;
             else
                 return bad("--log-level", optarg);
+            break;
+        case 'P':
+            if (parse_num(optarg, 0, 64, &v))
+                return bad("--preboot", optarg);
+            gw_cfg.preboot = (unsigned)v;
             break;
         case 'I':
             if ((gw_cfg.isolation = funk_vm_isolation_parse(optarg)) < 0)

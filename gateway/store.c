@@ -11,6 +11,7 @@
 #include "gw.h"
 
 static sqlite3 *db;
+int gw_secrets_gen;
 static pthread_mutex_t db_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char schema[] =
@@ -172,6 +173,8 @@ int gw_secret_set(const char *name, const char *ns, const void *val, size_t len,
         int s = sqlite3_step(st);
         if (s == SQLITE_DONE)
             rc = sqlite3_changes(db) ? 0 : -ENOENT;
+        if (rc == 0)
+            __atomic_add_fetch(&gw_secrets_gen, 1, __ATOMIC_SEQ_CST);
         else if (s == SQLITE_CONSTRAINT)
             rc = -EEXIST;
         sqlite3_finalize(st);
@@ -184,6 +187,8 @@ int gw_secret_del(const char *name, const char *ns)
 {
     const char *a[] = {name, ns};
     int rc = exec_args("DELETE FROM secrets WHERE name=? AND namespace=?", 2, a);
+    if (rc > 0)
+        __atomic_add_fetch(&gw_secrets_gen, 1, __ATOMIC_SEQ_CST);
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 

@@ -71,13 +71,15 @@ static int one(int fd, const char *req, size_t reqlen, char *buf, size_t cap)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: funk-bench-http HOST PORT PATH N [BODY_BYTES] [WARMUP]\n");
+        fprintf(stderr, "usage: funk-bench-http HOST PORT PATH N [BODY_BYTES] [WARMUP] [GAP_US]\n"
+                        "  GAP_US: pause between requests (sparse arrivals), not counted\n");
         return 2;
     }
     const char *host = argv[1], *path = argv[3];
     int port = atoi(argv[2]), n = atoi(argv[4]);
     size_t blen = argc > 5 ? (size_t)atol(argv[5]) : 64;
     int warm = argc > 6 ? atoi(argv[6]) : 20;
+    long gap = argc > 7 ? atol(argv[7]) : 0;
     if (n <= 0 || port <= 0) {
         fprintf(stderr, "funk-bench-http: bad N or PORT\n");
         return 2;
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
         }
         if (i >= 0)
             lat[i] = t1 - t0;
+        if (gap > 0)
+            usleep((useconds_t)gap);
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp);
     int p99 = (int)((double)n * 0.99);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# funkd benchmark: cold invocation over HTTP (fresh unikernel per request, echo) and warm
+# funkd benchmark: cold invocation over HTTP (fresh unikernel per request, echo: pre-booted to its
+# first FN_RECV ahead of the call, and booted on the call) and warm
 # throughput (wrk), with the same echo as a natively forked process per request behind the same
 # funkd (com.funk.invoke=exec, of-watchdog's serializing mode equivalent) measured in the same run.
 set -euo pipefail
@@ -33,33 +34,45 @@ deploy() { # name image labels-json
 deploy native "$NATIVE" '{"com.funk.invoke":"exec"}'
 deploy cold-proc "$ECHO" '{"com.funk.isolation":"process"}'
 deploy cold-kvm "$ECHO" '{"com.funk.isolation":"kvm"}'
+deploy boot-proc "$ECHO" '{"com.funk.isolation":"process","com.funk.preboot":"0"}'
+deploy boot-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.funk.preboot":"0"}'
 deploy warm-proc "$ECHO" '{"com.funk.isolation":"process","com.funk.mode":"warm","com.openfaas.scale.min":"2","com.openfaas.scale.max":"2"}'
 deploy warm-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.funk.mode":"warm","com.openfaas.scale.min":"2","com.openfaas.scale.max":"2"}'
 
 echo "funkd cold invocation over HTTP, echo, 64-byte body, one keep-alive connection, N=$N (us)"
 printf "%-44s %9s %9s %9s %6s\n" case min median p99 N
 declare -A MED
-for c in native cold-proc cold-kvm warm-proc warm-kvm; do
+for c in native cold-proc boot-proc cold-kvm boot-kvm warm-proc warm-kvm; do
   read -r mn md p99 n err < <("$CLIENT" 127.0.0.1 "$PORT" "/function/$c" "$N" 64 20)
   MED[$c]=$md
   case $c in
     native) label="baseline: native echo forked per request";;
-    cold-proc) label="fresh unikernel per request (process backend)";;
-    cold-kvm) label="fresh unikernel per request (kvm backend)";;
+    cold-proc) label="fresh unikernel/request, pre-booted (process)";;
+    boot-proc) label="fresh unikernel/request, booted on call (process)";;
+    cold-kvm) label="fresh unikernel/request, pre-booted (kvm)";;
+    boot-kvm) label="fresh unikernel/request, booted on call (kvm)";;
     warm-proc) label="warm unikernel (process backend)";;
     warm-kvm) label="warm unikernel (kvm backend)";;
   esac
   printf "%-44s %9s %9s %9s %6s\n" "$label" "$mn" "$md" "$p99" "$n"
 done
+# Sparse arrivals: one call every 5 ms, the case pre-booting is for (the pool refills between calls).
+GAP_N=$(( N < 300 ? N : 300 ))
+for c in native cold-proc boot-proc; do
+  read -r mn md p99 n err < <("$CLIENT" 127.0.0.1 "$PORT" "/function/$c" "$GAP_N" 64 5 5000)
+  MED[gap-$c]=$md
+  printf "%-44s %9s %9s %9s %6s\n" "$c, one call every 5 ms" "$mn" "$md" "$p99" "$n"
+done
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
-echo "ratio native-fork median / fresh-unikernel median: process $(ratio "${MED[native]}" "${MED[cold-proc]}")x, kvm $(ratio "${MED[native]}" "${MED[cold-kvm]}")x (>1: unikernel faster)"
+echo "sparse arrivals: native-fork median / pre-booted unikernel median = $(ratio "${MED[gap-native]}" "${MED[gap-cold-proc]}")x"
+echo "ratio native-fork median / fresh-unikernel median (>1: unikernel faster): pre-booted process $(ratio "${MED[native]}" "${MED[cold-proc]}")x, booted on call process $(ratio "${MED[native]}" "${MED[boot-proc]}")x, pre-booted kvm $(ratio "${MED[native]}" "${MED[cold-kvm]}")x, booted on call kvm $(ratio "${MED[native]}" "${MED[boot-kvm]}")x"
 
 if command -v wrk >/dev/null; then
   echo
   echo "warm throughput: wrk -t2 -c$WRK_CONN -d${WRK_SECONDS}s, echo, 2 instances (req/s; non-2xx)"
   printf "%-44s %10s %8s\n" case req/s non2xx
   declare -A RPS
-  for c in warm-proc warm-kvm native cold-proc; do
+  for c in warm-proc warm-kvm native cold-proc boot-proc; do
     secs=$WRK_SECONDS
     [ "$c" = warm-proc ] || secs=$(( WRK_SECONDS < 10 ? WRK_SECONDS : 10 ))
     out=$(wrk -t2 -c"$WRK_CONN" -d"${secs}s" "http://127.0.0.1:$PORT/function/$c")

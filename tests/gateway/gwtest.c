@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Test unikernel for funkd: behaves by request path (sleep, crash, exit without answer, env). */
+/* Test unikernel for funkd: behaves by request path (count, sleep, spin, crash, exit without
+ * answer, log, env); anything else is echoed. */
 #include <stdint.h>
 #include <string.h>
 
@@ -29,8 +30,23 @@ int main(void)
     struct funk_fn_req req;
     static const char hello[] = "gwtest: ready\n";
     funk_console_write(hello, sizeof hello - 1);
+    unsigned calls = 0;
     while (funk_fn_recv(&req) == 0) {
-        if (strcmp(req.path, "/sleep") == 0) {
+        calls++;
+        if (strcmp(req.path, "/count") == 0) {
+            /* how many calls this guest has served: 1 every time for per-request functions */
+            char num[12];
+            int n = 0;
+            unsigned v = calls;
+            char tmp[12];
+            do {
+                tmp[n++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            for (int i = 0; i < n; i++)
+                num[i] = tmp[n - 1 - i];
+            funk_fn_send(200, NULL, num, (size_t)n);
+        } else if (strcmp(req.path, "/sleep") == 0) {
             funk_time_t end = funk_clock_monotonic() + query_num(req.query, "ms") * 1000000ull;
             while (funk_clock_monotonic() < end)
                 funk_yield(end, NULL);

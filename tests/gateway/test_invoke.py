@@ -75,10 +75,35 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
     st, _, b = gw.req("GET", "/function/env/env?api-key")
     check(b == b"rotated", "an updated secret reaches the next instance", b)
 
+    # per-request isolation: every call meets a guest that has served nobody before, whether it
+    # was booted ahead (pre-booted, the default) or on the call
+    gw.deploy("fresh", ELF["gwtest"])
+    check(gw.status("fresh")["preboot"] >= 1, "per-request functions are pre-booted by default", gw.status("fresh"))
+    counts = [gw.req("GET", "/function/fresh/count")[2] for _ in range(6)]
+    check(counts == [b"1"] * 6, "per-request: a fresh guest for every call (pre-booted)", counts)
+    gw.deploy("fresh0", ELF["gwtest"], labels={"com.funk.preboot": "0"})
+    counts = [gw.req("GET", "/function/fresh0/count")[2] for _ in range(3)]
+    check(counts == [b"1"] * 3 and gw.status("fresh0")["preboot"] == 0,
+          "per-request: a fresh guest for every call (booted on call)", counts)
+    res = []
+
+    def burst(i):
+        res.append(gw.req("GET", "/function/fresh/count")[2])
+    ts = [threading.Thread(target=burst, args=(i,)) for i in range(12)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    check(res == [b"1"] * 12, "per-request burst beyond the pre-booted pool: all fresh", res)
+    st, _, b = gw.req("POST", "/system/functions", {"service": "x", "image": ELF["echo"],
+                                                     "labels": {"com.funk.preboot": "many"}})
+    check(st == 400 and b"preboot" in b, "bad com.funk.preboot 400", (st, b))
+
     # console mode: a guest that never asks for a request answers with its console output
     gw.deploy("hello", ELF["hello"])
     st, h, b = gw.req("GET", "/function/hello")
     check(st == 200 and b"Hello from a funk unikernel" in b, "console output becomes the answer", (st, b))
+    st, h, b = gw.req("GET", "/function/hello")
+    check(st == 200 and b"Hello" in b and gw.status("hello")["preboot"] == 0,
+          "a guest that never asks for requests is booted per call instead of pre-booted", (st, b))
 
     # exec: a native program forked per call (the benchmark's baseline), CGI style
     native = os.environ.get("ECHO_NATIVE", "")
@@ -167,6 +192,8 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
         if st != 200 or b != b"w%d" % i:
             break
     check(st == 200 and b == b"w4", "warm instance serves calls in turn", (st, b))
+    st, _, b = gw.req("GET", "/function/warm/count")
+    check(st == 200 and int(b) >= 2, "a warm guest keeps serving (its call count grows)", b)
     f = gw.status("warm")
     check(f["replicas"] >= 1 and f["mode"] == "warm", "warm instance is up", f)
     z = wait_for(lambda: gw.status("warm")["replicas"] == 0, 10)
