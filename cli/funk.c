@@ -27,26 +27,26 @@ static const char *user, *pass;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
-            "commands:\n"
-            "  up [-d] [FUNKD OPTIONS]       start funkd (-d: in the background, wait until ready)\n"
-            "  deploy -f stack.yml [--filter NAME] | deploy --name N --image IMG [--env K=V]\n"
-            "         [--label K=V] [--annotation K=V] [--secret S] [--memory 64M]\n"
-            "         [--mode per-request|warm] [--namespace NS]\n"
-            "  ls [--namespace NS]           list functions\n"
-            "  describe NAME                 a function's status (JSON)\n"
-            "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
-            "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
-            "  rm NAME                       delete a function\n"
-            "  logs NAME [--tail N] [--follow] [--since RFC3339]\n"
-            "  scale NAME --replicas N\n"
-            "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
-            "  secret update NAME [...] | secret ls | secret rm NAME\n"
-            "  image ...                     OCI images (when built with the oci part)\n"
-            "  version\n"
-            "The gateway comes from --gateway, FUNK_GATEWAY or provider.gateway in a stack file\n"
-            "(default http://127.0.0.1:8080); basic auth from -u/-p or FUNK_USER/FUNK_PASSWORD.\n");
+    fprintf(
+        f, "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
+           "commands:\n"
+           "  up [-d] [FUNKD OPTIONS]       start funkd (-d: in the background, wait until ready)\n"
+           "  deploy -f stack.yml [--filter NAME] | deploy --name N --image IMG [--env K=V]\n"
+           "         [--label K=V] [--annotation K=V] [--secret S] [--memory 64M]\n"
+           "         [--mode per-request|warm] [--namespace NS]\n"
+           "  ls [--namespace NS]           list functions\n"
+           "  describe NAME                 a function's status (JSON)\n"
+           "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
+           "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
+           "  rm NAME                       delete a function\n"
+           "  logs NAME [--tail N] [--follow] [--since RFC3339]\n"
+           "  scale NAME --replicas N\n"
+           "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
+           "  secret update NAME [...] | secret ls | secret rm NAME\n"
+           "  image ...                     OCI images (when built with the oci part)\n"
+           "  version\n"
+           "The gateway comes from --gateway, FUNK_GATEWAY or provider.gateway in a stack file\n"
+           "(default http://127.0.0.1:8080); basic auth from -u/-p or FUNK_USER/FUNK_PASSWORD.\n");
 }
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
@@ -152,7 +152,8 @@ static int fail(const char *what, struct resp *r)
     if (r->code == 401)
         fprintf(stderr, "funk: %s: unauthorized (give -u/-p or FUNK_USER/FUNK_PASSWORD)\n", what);
     else
-        fprintf(stderr, "funk: %s: funkd answered %ld%s%.*s\n", what, r->code, l ? ": " : "", (int)l, b);
+        fprintf(stderr, "funk: %s: funkd answered %ld%s%.*s\n", what, r->code, l ? ": " : "",
+                (int)l, b);
     resp_free(r);
     return 1;
 }
@@ -278,9 +279,12 @@ static int deploy_stack(const char *file, const char *filter)
         }
         json_t *spec = json_object();
         json_object_set_new(spec, "service", json_string(name));
-        json_object_set_new(spec, "image", image_value(json_string_value(json_object_get(f, "image")), dir));
-        static const char *const maps[][2] = {{"environment", "envVars"}, {"labels", "labels"},
-                                              {"annotations", "annotations"}, {"limits", "limits"},
+        json_object_set_new(spec, "image",
+                            image_value(json_string_value(json_object_get(f, "image")), dir));
+        static const char *const maps[][2] = {{"environment", "envVars"},
+                                              {"labels", "labels"},
+                                              {"annotations", "annotations"},
+                                              {"limits", "limits"},
                                               {"requests", "requests"}};
         for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) {
             json_t *v = json_object_get(f, maps[i][0]);
@@ -310,7 +314,8 @@ static int deploy_stack(const char *file, const char *filter)
     }
     json_decref(y);
     if (n == 0) {
-        fprintf(stderr, "funk: %s: no function%s%s\n", file, filter ? " named " : "", filter ? filter : "");
+        fprintf(stderr, "funk: %s: no function%s%s\n", file, filter ? " named " : "",
+                filter ? filter : "");
         return 2;
     }
     return rc;
@@ -319,12 +324,12 @@ static int deploy_stack(const char *file, const char *filter)
 static int cmd_deploy(int argc, char **argv)
 {
     static const struct option o[] = {
-        {"yaml", required_argument, 0, 'f'},   {"filter", required_argument, 0, 'F'},
-        {"name", required_argument, 0, 'n'},   {"image", required_argument, 0, 'i'},
-        {"env", required_argument, 0, 'e'},    {"label", required_argument, 0, 'l'},
+        {"yaml", required_argument, 0, 'f'},       {"filter", required_argument, 0, 'F'},
+        {"name", required_argument, 0, 'n'},       {"image", required_argument, 0, 'i'},
+        {"env", required_argument, 0, 'e'},        {"label", required_argument, 0, 'l'},
         {"annotation", required_argument, 0, 'a'}, {"secret", required_argument, 0, 's'},
-        {"memory", required_argument, 0, 'm'}, {"mode", required_argument, 0, 'M'},
-        {"namespace", required_argument, 0, 'N'}, {0, 0, 0, 0}};
+        {"memory", required_argument, 0, 'm'},     {"mode", required_argument, 0, 'M'},
+        {"namespace", required_argument, 0, 'N'},  {0, 0, 0, 0}};
     const char *file = NULL, *filter = NULL, *name = NULL, *image = NULL;
     json_t *spec = json_object(), *env = json_object(), *labels = json_object(),
            *ann = json_object(), *secrets = json_array();
@@ -332,18 +337,45 @@ static int cmd_deploy(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:", o, NULL)) != -1) {
         switch (c) {
-        case 'f': file = optarg; break;
-        case 'F': filter = optarg; break;
-        case 'n': name = optarg; break;
-        case 'i': image = optarg; break;
-        case 'e': if (kv_set(env, optarg, "--env")) goto out; break;
-        case 'l': if (kv_set(labels, optarg, "--label")) goto out; break;
-        case 'a': if (kv_set(ann, optarg, "--annotation")) goto out; break;
-        case 's': json_array_append_new(secrets, json_string(optarg)); break;
-        case 'm': json_object_set_new(spec, "limits", json_pack("{s:s}", "memory", optarg)); break;
-        case 'M': json_object_set_new(labels, "com.funk.mode", json_string(optarg)); break;
-        case 'N': json_object_set_new(spec, "namespace", json_string(optarg)); break;
-        default: fprintf(stderr, "(see funk --help)\n"); goto out;
+        case 'f':
+            file = optarg;
+            break;
+        case 'F':
+            filter = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'i':
+            image = optarg;
+            break;
+        case 'e':
+            if (kv_set(env, optarg, "--env"))
+                goto out;
+            break;
+        case 'l':
+            if (kv_set(labels, optarg, "--label"))
+                goto out;
+            break;
+        case 'a':
+            if (kv_set(ann, optarg, "--annotation"))
+                goto out;
+            break;
+        case 's':
+            json_array_append_new(secrets, json_string(optarg));
+            break;
+        case 'm':
+            json_object_set_new(spec, "limits", json_pack("{s:s}", "memory", optarg));
+            break;
+        case 'M':
+            json_object_set_new(labels, "com.funk.mode", json_string(optarg));
+            break;
+        case 'N':
+            json_object_set_new(spec, "namespace", json_string(optarg));
+            break;
+        default:
+            fprintf(stderr, "(see funk --help)\n");
+            goto out;
         }
     }
     if (file) {
@@ -502,19 +534,26 @@ static char *read_stream(FILE *f, size_t *len)
 
 static int cmd_invoke(int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"async", no_argument, 0, 'A'},        {"callback-url", required_argument, 0, 'c'},
-        {"header", required_argument, 0, 'H'}, {"method", required_argument, 0, 'X'},
-        {"path", required_argument, 0, 'P'},   {"query", required_argument, 0, 'q'},
-        {"content-type", required_argument, 0, 'T'}, {0, 0, 0, 0}};
+    static const struct option o[] = {{"async", no_argument, 0, 'A'},
+                                      {"callback-url", required_argument, 0, 'c'},
+                                      {"header", required_argument, 0, 'H'},
+                                      {"method", required_argument, 0, 'X'},
+                                      {"path", required_argument, 0, 'P'},
+                                      {"query", required_argument, 0, 'q'},
+                                      {"content-type", required_argument, 0, 'T'},
+                                      {0, 0, 0, 0}};
     int async = 0, c;
     const char *cb = NULL, *method = "POST", *sub = "", *query = NULL, *ctype = NULL;
     struct curl_slist *hl = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "H:X:", o, NULL)) != -1) {
         switch (c) {
-        case 'A': async = 1; break;
-        case 'c': cb = optarg; break;
+        case 'A':
+            async = 1;
+            break;
+        case 'c':
+            cb = optarg;
+            break;
         case 'H':
             if (!strchr(optarg, ':') || optarg[0] == ':') {
                 fprintf(stderr, "funk invoke: -H '%s' is not 'Name: value'\n", optarg);
@@ -523,11 +562,21 @@ static int cmd_invoke(int argc, char **argv)
             }
             hl = curl_slist_append(hl, optarg);
             break;
-        case 'X': method = optarg; break;
-        case 'P': sub = optarg; break;
-        case 'q': query = optarg; break;
-        case 'T': ctype = optarg; break;
-        default: curl_slist_free_all(hl); return 2;
+        case 'X':
+            method = optarg;
+            break;
+        case 'P':
+            sub = optarg;
+            break;
+        case 'q':
+            query = optarg;
+            break;
+        case 'T':
+            ctype = optarg;
+            break;
+        default:
+            curl_slist_free_all(hl);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -566,7 +615,8 @@ static int cmd_invoke(int argc, char **argv)
             id += 11;
             while (*id == ' ')
                 id++;
-            fprintf(stderr, "Function %s queued, call id %.*s\n", argv[optind], (int)strcspn(id, "\r\n"), id);
+            fprintf(stderr, "Function %s queued, call id %.*s\n", argv[optind],
+                    (int)strcspn(id, "\r\n"), id);
         }
         resp_free(&r);
         return 0;
@@ -612,17 +662,26 @@ static size_t log_lines(char *p, size_t s, size_t n, void *u)
 
 static int cmd_logs(int argc, char **argv)
 {
-    static const struct option o[] = {{"tail", required_argument, 0, 't'}, {"follow", no_argument, 0, 'f'},
-                                      {"since", required_argument, 0, 's'}, {0, 0, 0, 0}};
+    static const struct option o[] = {{"tail", required_argument, 0, 't'},
+                                      {"follow", no_argument, 0, 'f'},
+                                      {"since", required_argument, 0, 's'},
+                                      {0, 0, 0, 0}};
     const char *tail = NULL, *since = NULL;
     int follow = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ft:", o, NULL)) != -1) {
         switch (c) {
-        case 't': tail = optarg; break;
-        case 'f': follow = 1; break;
-        case 's': since = optarg; break;
-        default: return 2;
+        case 't':
+            tail = optarg;
+            break;
+        case 'f':
+            follow = 1;
+            break;
+        case 's':
+            since = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -656,7 +715,9 @@ static int cmd_logs(int argc, char **argv)
     free(lb.b.p);
     if (rc == CURLE_HTTP_RETURNED_ERROR) {
         fprintf(stderr, "funk: logs %s: funkd answered %ld%s\n", argv[optind], code,
-                code == 404 ? " (no such function)" : code == 401 ? " (unauthorized)" : "");
+                code == 404   ? " (no such function)"
+                : code == 401 ? " (unauthorized)"
+                              : "");
         return 1;
     }
     if (rc != CURLE_OK) {
@@ -740,7 +801,8 @@ static int cmd_secret(int argc, char **argv)
         return 2;
     }
     char *b = json_to_str(j);
-    int rc = http(create ? "POST" : "PUT", "/system/secrets", "application/json", b, strlen(b), NULL, &r, 0);
+    int rc = http(create ? "POST" : "PUT", "/system/secrets", "application/json", b, strlen(b),
+                  NULL, &r, 0);
     free(b);
     if (rc)
         return 1;
@@ -860,7 +922,8 @@ static int cmd_up(int argc, char **argv)
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "funk up: funkd (pid %d) did not answer at %s within 10 s\n", (int)pid, gateway);
+    fprintf(stderr, "funk up: funkd (pid %d) did not answer at %s within 10 s\n", (int)pid,
+            gateway);
     return 1;
 }
 
@@ -878,9 +941,11 @@ int main(int argc, char **argv)
         if ((strcmp(argv[i], "--gateway") == 0 || strcmp(argv[i], "-g") == 0) && i + 1 < argc) {
             gateway = argv[++i];
             setenv("FUNK_GATEWAY_FORCED", "1", 1);
-        } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--username") == 0) && i + 1 < argc) {
+        } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--username") == 0) &&
+                   i + 1 < argc) {
             user = argv[++i];
-        } else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--password") == 0) && i + 1 < argc) {
+        } else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--password") == 0) &&
+                   i + 1 < argc) {
             pass = argv[++i];
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);

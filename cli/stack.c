@@ -42,13 +42,15 @@ static json_t *node(yaml_parser_t *p, yaml_event_t *ev, char *err, size_t errlen
         }
         if (map) {
             if (e.type != YAML_SCALAR_EVENT) {
-                snprintf(err, errlen, "line %zu: mapping keys must be plain scalars", e.start_mark.line + 1);
+                snprintf(err, errlen, "line %zu: mapping keys must be plain scalars",
+                         e.start_mark.line + 1);
                 yaml_event_delete(&e);
                 json_decref(out);
                 return NULL;
             }
             char key[512];
-            snprintf(key, sizeof key, "%.*s", (int)e.data.scalar.length, (const char *)e.data.scalar.value);
+            snprintf(key, sizeof key, "%.*s", (int)e.data.scalar.length,
+                     (const char *)e.data.scalar.value);
             yaml_event_delete(&e);
             yaml_event_t v;
             if (!yaml_parser_parse(p, &v)) {
@@ -95,7 +97,8 @@ json_t *cli_yaml_load(const char *path, char *err, size_t errlen)
             break;
         }
         int t = e.type;
-        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT || t == YAML_SCALAR_EVENT) {
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT ||
+            t == YAML_SCALAR_EVENT) {
             char inner[400] = "";
             root = node(&p, &e, inner, sizeof inner, 0);
             if (!root)

@@ -109,7 +109,6 @@ int gw_fn_count(void)
     return n;
 }
 
-
 /* Finds an image: a path to an ELF, or the name of an installed unikernel. */
 static int resolve_image(const char *image, char *out, size_t outlen)
 {
@@ -199,7 +198,6 @@ static const char *env_var(json_t *spec, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -243,11 +241,14 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
         BAD("'service' must be a name of letters, digits, '-' and '_'");
     if (!json_is_string(img) || !json_string_length(img))
         BAD("'image' is required (a unikernel ELF path or installed unikernel name)");
-    if (nsj && !json_is_null(nsj) && (!json_is_string(nsj) || (json_string_length(nsj) && !gw_valid_name(json_string_value(nsj)))))
+    if (nsj && !json_is_null(nsj) &&
+        (!json_is_string(nsj) ||
+         (json_string_length(nsj) && !gw_valid_name(json_string_value(nsj)))))
         BAD("'namespace' is not a valid name");
     snprintf(fn->name, sizeof fn->name, "%s", json_string_value(svc));
     snprintf(fn->ns, sizeof fn->ns, "%s",
-             json_is_string(nsj) && json_string_length(nsj) ? json_string_value(nsj) : GW_DEFAULT_NS);
+             json_is_string(nsj) && json_string_length(nsj) ? json_string_value(nsj)
+                                                            : GW_DEFAULT_NS);
     snprintf(fn->key, sizeof fn->key, "%s.%s", fn->name, fn->ns);
     json_object_set_new(spec, "namespace", json_string(fn->ns));
 
@@ -301,7 +302,8 @@ loaded:;
     else if (strcmp(m, "warm") == 0)
         fn->mode = GW_MODE_WARM;
     else if (strcmp(m, "snapshot") == 0)
-        BAD("label com.funk.mode=snapshot is not supported by this funkd yet (use per-request or warm)");
+        BAD("label com.funk.mode=snapshot is not supported by this funkd yet (use per-request or "
+            "warm)");
     else
         BAD("label com.funk.mode: '%s' is not per-request or warm", m);
     if (inv && strcmp(inv, "console") != 0 && strcmp(inv, "fn") != 0)
@@ -348,8 +350,10 @@ limits:
     if ((t = label(spec, "com.openfaas.scale.max")) && parse_int(t, 1, 1000, &fn->scale_max) != 0)
         BAD("label com.openfaas.scale.max: '%s' is not a number 1..1000", t);
     /* per-request funk guests: boot some ahead so a call does not wait for a boot */
-    fn->preboot = fn->mode == GW_MODE_PER_REQUEST && !fn->console && !fn->exec_path && fn->funk_guest
-                      ? (int)gw_cfg.preboot : 0;
+    fn->preboot =
+        fn->mode == GW_MODE_PER_REQUEST && !fn->console && !fn->exec_path && fn->funk_guest
+            ? (int)gw_cfg.preboot
+            : 0;
     if ((t = label(spec, "com.funk.preboot")) && parse_int(t, 0, 64, &fn->preboot) != 0)
         BAD("label com.funk.preboot: '%s' is not a number 0..64", t);
     if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path))
@@ -364,7 +368,8 @@ limits:
     if (memstr) {
         uint64_t b = gw_parse_mem(memstr);
         if (b == 0 || b > (4ull << 30))
-            BAD("%s must be like \"64M\" (at most 4G)", memstr == oci_mem ? "the image's memory annotation" : "limits.memory");
+            BAD("%s must be like \"64M\" (at most 4G)",
+                memstr == oci_mem ? "the image's memory annotation" : "limits.memory");
         b = (b + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
         fn->mem_bytes = (size_t)b;
     }
@@ -519,8 +524,9 @@ json_t *gw_fn_status(struct gw_function *fn)
     json_object_set_new(s, "name", json_string(fn->name));
     json_object_set(s, "image", json_object_get(sp, "image"));
     json_object_set_new(s, "namespace", json_string(fn->ns));
-    const char *copy[] = {"envProcess", "envVars", "constraints", "secrets", "labels",
-                          "annotations", "limits", "requests", "readOnlyRootFilesystem"};
+    const char *copy[] = {"envProcess", "envVars",  "constraints",
+                          "secrets",    "labels",   "annotations",
+                          "limits",     "requests", "readOnlyRootFilesystem"};
     for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
         json_t *v = json_object_get(sp, copy[i]);
         if (v && !json_is_null(v))
@@ -542,15 +548,19 @@ json_t *gw_fn_status(struct gw_function *fn)
     json_object_set_new(s, "replicas", json_integer(replicas));
     json_object_set_new(s, "availableReplicas", json_integer(avail));
     json_object_set_new(s, "createdAt", json_string(fn->created_at));
-    json_object_set_new(s, "usage", json_pack("{s:f,s:I}", "cpu", 0.0, "totalMemoryBytes",
-                                              (json_int_t)fn->mem_bytes * (replicas ? replicas : 0)));
+    json_object_set_new(s, "usage",
+                        json_pack("{s:f,s:I}", "cpu", 0.0, "totalMemoryBytes",
+                                  (json_int_t)fn->mem_bytes * (replicas ? replicas : 0)));
     /* funk's own fields (ignored by OpenFaaS clients) */
     json_object_set_new(s, "mode", json_string(fn->mode == GW_MODE_WARM ? "warm" : "per-request"));
     json_object_set_new(s, "invocation",
-                        json_string(fn->exec_path ? "exec" : fn->console ? "console" : "fn"));
+                        json_string(fn->exec_path ? "exec"
+                                    : fn->console ? "console"
+                                                  : "fn"));
     json_object_set_new(s, "isolation",
-                        json_string(fn->exec_path ? "none"
-                                    : fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm"));
+                        json_string(fn->exec_path                             ? "none"
+                                    : fn->isolation == FUNK_ISOLATION_PROCESS ? "process"
+                                                                              : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
     json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));
     json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));

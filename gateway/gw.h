@@ -21,8 +21,8 @@ void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
 #define gw_dbg(...) gw_log(GW_LOG_DEBUG, __VA_ARGS__)
 
-double gw_now(void);      /* monotonic seconds */
-double gw_wall(void);     /* Unix seconds */
+double gw_now(void);  /* monotonic seconds */
+double gw_wall(void); /* Unix seconds */
 void gw_rfc3339(double unix_s, char out[40]);
 void gw_uuid(char out[37]);
 /* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
@@ -38,13 +38,16 @@ struct gw_config {
     const char *secrets_dir;
     int auth;
     char *auth_user, *auth_pass;
-    size_t max_body;       /* bytes; larger requests get 413 */
-    double timeout;        /* default function exec timeout, seconds */
-    double read_timeout;   /* idle HTTP connection timeout, seconds */
-    double idle_timeout;   /* default warm-instance idle timeout, seconds */
-    int isolation;         /* enum funk_isolation requested for functions (AUTO by default) */
+    size_t max_body;     /* bytes; larger requests get 413 */
+    double timeout;      /* default function exec timeout, seconds */
+    double read_timeout; /* idle HTTP connection timeout, seconds */
+    double idle_timeout; /* default warm-instance idle timeout, seconds */
+    int isolation;       /* enum funk_isolation requested for functions (AUTO by default) */
     unsigned pool_size;
-    unsigned preboot;      /* per-request functions: guests kept booted ahead (0: boot per call) */    /* pre-created VM shells per memory size */
+    unsigned preboot;
+        /* per-request functions: guests kept booted ahead (0: boot per call) */ /* pre-created VM
+                                                                                    shells per
+                                                                                    memory size */
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
@@ -78,14 +81,14 @@ struct gw_function {
     int preboot;      /* per-request: guests booted ahead to their first FN_RECV, one call each */
     int no_preboot;   /* set when a pre-booted guest ended before asking for a request */
     int scale_min, scale_max;
-    char **env;       /* envVars as KEY=VALUE (secrets are added per instance) */
-    char **secrets;   /* secret names */
-    int refs;         /* guarded by the registry lock */
+    char **env;     /* envVars as KEY=VALUE (secrets are added per instance) */
+    char **secrets; /* secret names */
+    int refs;       /* guarded by the registry lock */
     int deleted;
     /* runtime, guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int replicas;  /* desired replicas (scale-function) */
+    int replicas; /* desired replicas (scale-function) */
     int inflight;
     int ninst, nidle, nstarting;
     struct gw_req *qhead, *qtail; /* warm: requests waiting for an instance */
@@ -201,7 +204,8 @@ int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
 
 /* Reads the unikernel (and its org.funk.unikernel.memory, malloc'd or NULL) from an OCI image
  * layout directory; 0 or a negative errno with err set. */
-int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err, size_t errlen);
+int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err,
+                size_t errlen);
 
 extern volatile int gw_stopping;
 

@@ -28,7 +28,8 @@ struct conn {
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
                                 const char *body, size_t len)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     if (ctype)
@@ -81,7 +82,8 @@ static json_t *body_json(struct MHD_Connection *c, struct conn *x, enum MHD_Resu
         if (!x->len)
             snprintf(msg, sizeof msg, "a JSON body is required");
         else if (!j)
-            snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", e.text, e.line, e.column);
+            snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", e.text, e.line,
+                     e.column);
         else
             snprintf(msg, sizeof msg, "the JSON body must be an object");
         json_decref(j);
@@ -166,8 +168,8 @@ static int authorized(struct MHD_Connection *c)
 static enum MHD_Result send_unauthorized(struct MHD_Connection *c)
 {
     static const char body[] = "invalid credentials\n";
-    struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
-                                                             MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"Restricted\"");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     enum MHD_Result ret = MHD_queue_response(c, 401, r);
@@ -407,9 +409,16 @@ struct hdr_block {
 
 static int hop_by_hop(const char *k)
 {
-    static const char *const skip[] = {"Connection", "Keep-Alive", "Proxy-Authenticate",
-                                       "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
-                                       "Upgrade", "Content-Length", "Expect"};
+    static const char *const skip[] = {"Connection",
+                                       "Keep-Alive",
+                                       "Proxy-Authenticate",
+                                       "Proxy-Authorization",
+                                       "TE",
+                                       "Trailer",
+                                       "Transfer-Encoding",
+                                       "Upgrade",
+                                       "Content-Length",
+                                       "Expect"};
     for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
         if (strcasecmp(k, skip[i]) == 0)
             return 1;
@@ -460,7 +469,8 @@ static void add_guest_headers(struct MHD_Response *r, const char *h, size_t len)
             while (*v == ' ' || *v == '\t')
                 v++;
             if (!hop_by_hop(line) && !strchr(v, '\r') && strcasecmp(line, "X-Call-Id") != 0 &&
-                strcasecmp(line, "X-Duration-Seconds") != 0 && strcasecmp(line, "X-Start-Time") != 0)
+                strcasecmp(line, "X-Duration-Seconds") != 0 &&
+                strcasecmp(line, "X-Start-Time") != 0)
                 MHD_add_response_header(r, line, v);
         }
         p += n + 1;
@@ -516,14 +526,18 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
         const char *cb = header(c, "X-Callback-Url");
         if (cb && *cb &&
             ((strncmp(cb, "http://", 7) != 0 && strncmp(cb, "https://", 8) != 0) ||
-             strlen(cb) < 9 || cb[strncmp(cb, "https", 5) == 0 ? 8 : 7] == '/' || strpbrk(cb, " \r\n"))) {
+             strlen(cb) < 9 || cb[strncmp(cb, "https", 5) == 0 ? 8 : 7] == '/' ||
+             strpbrk(cb, " \r\n"))) {
             gw_fn_put(fn);
             free(hb.p);
             return send_text(c, 400, "X-Callback-Url must be an http:// or https:// URL");
         }
-        struct gw_job j = {.method = (char *)method, .path = (char *)sub,
-                           .query = (char *)(q ? q + 1 : ""), .headers = hb.p ? hb.p : (char *)"",
-                           .callback = (char *)(cb && *cb ? cb : NULL), .body = x->body,
+        struct gw_job j = {.method = (char *)method,
+                           .path = (char *)sub,
+                           .query = (char *)(q ? q + 1 : ""),
+                           .headers = hb.p ? hb.p : (char *)"",
+                           .callback = (char *)(cb && *cb ? cb : NULL),
+                           .body = x->body,
                            .body_len = x->len};
         snprintf(j.call_id, sizeof j.call_id, "%s", call_id);
         snprintf(j.fn, sizeof j.fn, "%s", fn->key);
@@ -533,7 +547,8 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
         if (rc != 0)
             return send_text(c, 500, "cannot queue the request");
         gw_queue_kick();
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "X-Call-Id", call_id);
         MHD_add_response_header(r, "X-Start-Time", start_s);
         ret = MHD_queue_response(c, 202, r);
@@ -542,9 +557,13 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
     }
 
     static uint64_t ids;
-    struct gw_call call = {.method = method, .path = sub, .query = q ? q + 1 : "",
-                           .headers = hb.p ? hb.p : "", .headers_len = hb.len,
-                           .body = x->body ? x->body : "", .body_len = x->len,
+    struct gw_call call = {.method = method,
+                           .path = sub,
+                           .query = q ? q + 1 : "",
+                           .headers = hb.p ? hb.p : "",
+                           .headers_len = hb.len,
+                           .body = x->body ? x->body : "",
+                           .body_len = x->len,
                            .id = __atomic_add_fetch(&ids, 1, __ATOMIC_RELAXED)};
     snprintf(call.call_id, sizeof call.call_id, "%s", call_id);
     gw_invoke(fn, &call);
@@ -552,8 +571,9 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
     free(hb.p);
     struct MHD_Response *r;
     if (call.resp_body || call.resp_headers) {
-        r = MHD_create_response_from_buffer(call.resp_body_len, call.resp_body ? call.resp_body : (void *)"",
-                                            call.resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        r = MHD_create_response_from_buffer(
+            call.resp_body_len, call.resp_body ? call.resp_body : (void *)"",
+            call.resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
         call.resp_body = NULL;
         if (r && call.resp_headers)
             add_guest_headers(r, call.resp_headers, call.resp_headers_len);
@@ -706,16 +726,12 @@ int gw_http_start(void)
         gw_err("--listen: '%s' is not an IPv4 address", gw_cfg.listen_host);
         return -EINVAL;
     }
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                   MHD_USE_ERROR_LOG,
-                               0, NULL, NULL, on_request, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw_cfg.read_timeout,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
-                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                               MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw_cfg.read_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!daemon_) {
         gw_err("cannot listen on %s:%u (in use?)", gw_cfg.listen_host, gw_cfg.listen_port);
         return -EADDRINUSE;

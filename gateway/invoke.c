@@ -13,7 +13,6 @@
 
 #define CONSOLE_MAX (1u << 20) /* console bytes kept per call (the rest still reaches the logs) */
 
-
 /* ---- VM shell pool and reaper --------------------------------------------------------------
  * Creating a shell (~0.4 ms here) and deleting one (~0.4 ms) both happen on this thread, off
  * the request path; a request only takes a ready shell and hands the spent one back. */
@@ -440,10 +439,8 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
         shell_reap(vm);
         return;
     }
-    struct funk_vm_io io = {.recv = fn->console ? NULL : pr_recv,
-                            .send = pr_send,
-                            .console = pr_console,
-                            .opaque = &x};
+    struct funk_vm_io io = {
+        .recv = fn->console ? NULL : pr_recv, .send = pr_send, .console = pr_console, .opaque = &x};
     struct wd_entry wd;
     wd_add(&wd, vm, gw_now() + fn->timeout);
     struct funk_vm_result res;
@@ -664,7 +661,8 @@ static void *inst_main(void *arg)
         snprintf(err, sizeof err, "no VM available: %s", strerror(-rc));
     }
     if (rc == 0) {
-        struct funk_vm_io io = {.recv = warm_recv, .send = warm_send, .console = warm_console, .opaque = in};
+        struct funk_vm_io io = {
+            .recv = warm_recv, .send = warm_send, .console = warm_console, .opaque = in};
         wd_add(&in->wd, in->vm, gw_now() + fn->timeout); /* boot deadline, disarmed at boot */
         rc = funk_vm_run(in->vm, &io, &res);
         int kicked = wd_del(&in->wd);
@@ -795,7 +793,8 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
         pthread_cond_destroy(&r.cv);
         c->status = 429;
         snprintf(c->reason, sizeof c->reason,
-                 "Concurrent request limit exceeded. Max concurrent requests: %d", fn->max_inflight);
+                 "Concurrent request limit exceeded. Max concurrent requests: %d",
+                 fn->max_inflight);
         return;
     }
     if (oneshot(fn) && fn->nidle == 0) {

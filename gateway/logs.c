@@ -75,10 +75,12 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
                 r->seq++;
                 continue;
             }
-            json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", "", "namespace", "", "instance",
-                                  e->inst ? e->inst : "", "timestamp", "", "text", e->text ? e->text : "");
+            json_t *j =
+                json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", "", "namespace", "", "instance",
+                          e->inst ? e->inst : "", "timestamp", "", "text", e->text ? e->text : "");
             const char *dot = strrchr(e->fn, '.');
-            json_object_set_new(j, "name", json_stringn(e->fn, dot ? (size_t)(dot - e->fn) : strlen(e->fn)));
+            json_object_set_new(j, "name",
+                                json_stringn(e->fn, dot ? (size_t)(dot - e->fn) : strlen(e->fn)));
             json_object_set_new(j, "namespace", json_string(dot ? dot + 1 : GW_DEFAULT_NS));
             char ts[40];
             gw_rfc3339(e->ts, ts);

@@ -30,34 +30,36 @@ volatile int gw_stopping;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: funkd [OPTIONS]\n"
-            "The funk gateway: serves the OpenFaaS REST API and runs functions as unikernels.\n"
-            "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080)\n"
-            "  --state-dir DIR        SQLite state: functions, secrets, async jobs\n"
-            "                         (default $FUNK_STATE_DIR or ./funk-state)\n"
-            "  --secrets-dir DIR      holds basic-auth-user and basic-auth-password\n"
-            "                         (default STATE_DIR/secrets)\n"
-            "  --auth                 require basic auth on /system/* (credentials from the\n"
-            "                         secrets dir; /function/*, /async-function/*, /healthz stay open)\n"
-            "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
-            "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
-            "                         per function: label com.funk.timeout or envVars exec_timeout)\n"
-            "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
-            "                         per function: label com.funk.idle_timeout)\n"
-            "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
-            "  --isolation MODE       kvm, process or auto (default: kvm with hardware\n"
-            "                         virtualization, else process; label com.funk.isolation)\n"
-            "  --preboot N            per-request functions: guests booted ahead to their first\n"
-            "                         FN_RECV, each serving one call (default 2, 0: boot per call;\n"
-            "                         label com.funk.preboot)\n"
-            "  --pool N               pre-created VM shells per memory size (default 4)\n"
-            "  --async-workers N      threads running async jobs (default 2)\n"
-            "  --callback-retries N   attempts to deliver an async result (default 8)\n"
-            "  --log-level LEVEL      error, warn, info (default) or debug\n"
-            "  -h, --help             this text\n"
-            "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
-            "com.funk.max_inflight=N (warm: 429 above it), com.openfaas.scale.min/max.\n");
+    fprintf(
+        f,
+        "usage: funkd [OPTIONS]\n"
+        "The funk gateway: serves the OpenFaaS REST API and runs functions as unikernels.\n"
+        "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080)\n"
+        "  --state-dir DIR        SQLite state: functions, secrets, async jobs\n"
+        "                         (default $FUNK_STATE_DIR or ./funk-state)\n"
+        "  --secrets-dir DIR      holds basic-auth-user and basic-auth-password\n"
+        "                         (default STATE_DIR/secrets)\n"
+        "  --auth                 require basic auth on /system/* (credentials from the\n"
+        "                         secrets dir; /function/*, /async-function/*, /healthz stay "
+        "open)\n"
+        "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
+        "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
+        "                         per function: label com.funk.timeout or envVars exec_timeout)\n"
+        "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
+        "                         per function: label com.funk.idle_timeout)\n"
+        "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
+        "  --isolation MODE       kvm, process or auto (default: kvm with hardware\n"
+        "                         virtualization, else process; label com.funk.isolation)\n"
+        "  --preboot N            per-request functions: guests booted ahead to their first\n"
+        "                         FN_RECV, each serving one call (default 2, 0: boot per call;\n"
+        "                         label com.funk.preboot)\n"
+        "  --pool N               pre-created VM shells per memory size (default 4)\n"
+        "  --async-workers N      threads running async jobs (default 2)\n"
+        "  --callback-retries N   attempts to deliver an async result (default 8)\n"
+        "  --log-level LEVEL      error, warn, info (default) or debug\n"
+        "  -h, --help             this text\n"
+        "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
+        "com.funk.max_inflight=N (warm: 429 above it), com.openfaas.scale.min/max.\n");
 }
 
 static int bad(const char *opt, const char *val)
@@ -98,14 +100,22 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, 0, 'l'},     {"state-dir", required_argument, 0, 's'},
-        {"secrets-dir", required_argument, 0, 'S'}, {"auth", no_argument, 0, 'a'},
-        {"max-body", required_argument, 0, 'b'},   {"timeout", required_argument, 0, 't'},
-        {"idle-timeout", required_argument, 0, 'i'}, {"read-timeout", required_argument, 0, 'r'},
-        {"pool", required_argument, 0, 'p'},       {"async-workers", required_argument, 0, 'w'},
-        {"callback-retries", required_argument, 0, 'R'}, {"log-level", required_argument, 0, 'L'},
-        {"isolation", required_argument, 0, 'I'},  {"preboot", required_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
+                                         {"state-dir", required_argument, 0, 's'},
+                                         {"secrets-dir", required_argument, 0, 'S'},
+                                         {"auth", no_argument, 0, 'a'},
+                                         {"max-body", required_argument, 0, 'b'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"idle-timeout", required_argument, 0, 'i'},
+                                         {"read-timeout", required_argument, 0, 'r'},
+                                         {"pool", required_argument, 0, 'p'},
+                                         {"async-workers", required_argument, 0, 'w'},
+                                         {"callback-retries", required_argument, 0, 'R'},
+                                         {"log-level", required_argument, 0, 'L'},
+                                         {"isolation", required_argument, 0, 'I'},
+                                         {"preboot", required_argument, 0, 'P'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
     const char *secrets = NULL;
     static char host[256];
@@ -126,9 +136,15 @@ int main(int argc, char **argv)
             gw_cfg.listen_port = (unsigned)port;
             break;
         }
-        case 's': state = optarg; break;
-        case 'S': secrets = optarg; break;
-        case 'a': gw_cfg.auth = 1; break;
+        case 's':
+            state = optarg;
+            break;
+        case 'S':
+            secrets = optarg;
+            break;
+        case 'a':
+            gw_cfg.auth = 1;
+            break;
         case 'b':
             if (parse_num(optarg, 1, 1u << 30, &v))
                 return bad("--max-body", optarg);
@@ -182,8 +198,12 @@ int main(int argc, char **argv)
             if ((gw_cfg.isolation = funk_vm_isolation_parse(optarg)) < 0)
                 return bad("--isolation", optarg);
             break;
-        case 'h': usage(stdout); return 0;
-        default: fprintf(stderr, "(see funkd --help)\n"); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "(see funkd --help)\n");
+            return 2;
         }
     }
     if (optind < argc) {
@@ -201,8 +221,10 @@ int main(int argc, char **argv)
         gw_cfg.auth_user = read_trimmed(secrets, "basic-auth-user");
         gw_cfg.auth_pass = read_trimmed(secrets, "basic-auth-password");
         if (!gw_cfg.auth_user || !gw_cfg.auth_pass || !*gw_cfg.auth_user || !*gw_cfg.auth_pass) {
-            fprintf(stderr, "funkd: --auth needs non-empty files basic-auth-user and "
-                            "basic-auth-password in %s\n", secrets);
+            fprintf(stderr,
+                    "funkd: --auth needs non-empty files basic-auth-user and "
+                    "basic-auth-password in %s\n",
+                    secrets);
             return 2;
         }
     }

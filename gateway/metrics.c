@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* funkd metrics in Prometheus text: OpenFaaS gateway names plus funk's boot and instance figures. */
+/* funkd metrics in Prometheus text: OpenFaaS gateway names plus funk's boot and instance figures.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,8 @@ char *gw_metrics_render(size_t *len)
         if (s->code)
             put(&o, "gateway_function_invocation_total{code=\"%u\",function_name=\"%s\"} %llu\n",
                 s->code, s->fn, (unsigned long long)s->count);
-    put(&o, "# HELP gateway_function_invocation_started The total number of function HTTP requests started.\n"
+    put(&o, "# HELP gateway_function_invocation_started The total number of function HTTP requests "
+            "started.\n"
             "# TYPE gateway_function_invocation_started counter\n");
     for (struct series *s = all; s; s = s->next)
         if (!s->code)
@@ -125,9 +127,12 @@ char *gw_metrics_render(size_t *len)
         if (!s->code)
             continue;
         for (size_t i = 0; i < NB; i++)
-            put(&o, "gateway_functions_seconds_bucket{code=\"%u\",function_name=\"%s\",le=\"%g\"} %llu\n",
+            put(&o,
+                "gateway_functions_seconds_bucket{code=\"%u\",function_name=\"%s\",le=\"%g\"} "
+                "%llu\n",
                 s->code, s->fn, buckets[i], (unsigned long long)s->b[i]);
-        put(&o, "gateway_functions_seconds_bucket{code=\"%u\",function_name=\"%s\",le=\"+Inf\"} %llu\n",
+        put(&o,
+            "gateway_functions_seconds_bucket{code=\"%u\",function_name=\"%s\",le=\"+Inf\"} %llu\n",
             s->code, s->fn, (unsigned long long)s->count);
         put(&o, "gateway_functions_seconds_sum{code=\"%u\",function_name=\"%s\"} %.9f\n", s->code,
             s->fn, s->sum);
@@ -137,8 +142,11 @@ char *gw_metrics_render(size_t *len)
     put(&o, "# HELP funk_boot_seconds Time from loading a guest to its first FN_RECV\n"
             "# TYPE funk_boot_seconds histogram\n");
     for (size_t i = 0; i < NB; i++)
-        put(&o, "funk_boot_seconds_bucket{le=\"%g\"} %llu\n", buckets[i], (unsigned long long)boot_b[i]);
-    put(&o, "funk_boot_seconds_bucket{le=\"+Inf\"} %llu\nfunk_boot_seconds_sum %.9f\nfunk_boot_seconds_count %llu\n",
+        put(&o, "funk_boot_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
+            (unsigned long long)boot_b[i]);
+    put(&o,
+        "funk_boot_seconds_bucket{le=\"+Inf\"} %llu\nfunk_boot_seconds_sum "
+        "%.9f\nfunk_boot_seconds_count %llu\n",
         (unsigned long long)boot_n, boot_sum, (unsigned long long)boot_n);
     pthread_mutex_unlock(&m_mu);
 
@@ -155,13 +163,15 @@ char *gw_metrics_render(size_t *len)
     json_decref(list);
     int idle, busy;
     gw_instances_count(&idle, &busy);
-    put(&o, "# HELP funk_instances Instances by state (pool: pre-created VM shells)\n"
-            "# TYPE funk_instances gauge\n"
-            "funk_instances{state=\"idle\"} %d\nfunk_instances{state=\"busy\"} %d\n"
-            "funk_instances{state=\"pool\"} %d\n",
+    put(&o,
+        "# HELP funk_instances Instances by state (pool: pre-created VM shells)\n"
+        "# TYPE funk_instances gauge\n"
+        "funk_instances{state=\"idle\"} %d\nfunk_instances{state=\"busy\"} %d\n"
+        "funk_instances{state=\"pool\"} %d\n",
         idle, busy < 0 ? 0 : busy, gw_pool_ready());
-    put(&o, "# HELP funk_async_jobs_pending Async jobs not yet delivered\n"
-            "# TYPE funk_async_jobs_pending gauge\nfunk_async_jobs_pending %d\n",
+    put(&o,
+        "# HELP funk_async_jobs_pending Async jobs not yet delivered\n"
+        "# TYPE funk_async_jobs_pending gauge\nfunk_async_jobs_pending %d\n",
         gw_queue_pending());
     *len = o.len;
     return o.p;

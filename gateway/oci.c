@@ -36,7 +36,8 @@ static int slurp(const char *path, char **out, size_t *len)
 }
 
 /* Reads blobs/sha256/HEX of dir and checks it against digest "sha256:HEX". */
-static int blob(const char *dir, const char *digest, char **out, size_t *len, char *err, size_t errlen)
+static int blob(const char *dir, const char *digest, char **out, size_t *len, char *err,
+                size_t errlen)
 {
     if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71 ||
         strspn(digest + 7, "0123456789abcdef") != 64) {
@@ -135,13 +136,15 @@ static const char *ann(json_t *manifest, json_t *config, const char *key)
             snprintf(alt, sizeof alt, "com.urunc.unikernel.%s", key + 19);
             v = json_object_get(json_object_get(manifest, "annotations"), alt);
             if (!json_is_string(v))
-                v = json_object_get(json_object_get(json_object_get(config, "config"), "Labels"), alt);
+                v = json_object_get(json_object_get(json_object_get(config, "config"), "Labels"),
+                                    alt);
         }
     }
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err, size_t errlen)
+int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err,
+                size_t errlen)
 {
     char path[4200];
     json_t *index = NULL, *manifest = NULL, *config = NULL;
@@ -163,12 +166,15 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
     }
     if (!(manifest = blob_json(dir, json_string_value(json_object_get(m0, "digest")), err, errlen)))
         goto out;
-    if (!(config = blob_json(dir, json_string_value(json_object_get(json_object_get(manifest, "config"), "digest")),
-                             err, errlen)))
+    if (!(config = blob_json(
+              dir,
+              json_string_value(json_object_get(json_object_get(manifest, "config"), "digest")),
+              err, errlen)))
         goto out;
     const char *bin = ann(manifest, config, "org.funk.unikernel.binary");
     if (!bin) {
-        snprintf(err, errlen, "the image has no org.funk.unikernel.binary annotation: not a unikernel image");
+        snprintf(err, errlen,
+                 "the image has no org.funk.unikernel.binary annotation: not a unikernel image");
         goto out;
     }
     const char *mem = ann(manifest, config, "org.funk.unikernel.memory");

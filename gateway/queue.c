@@ -49,7 +49,8 @@ static struct curl_slist *add_headers(struct curl_slist *l, const char *block, s
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((eol ? eol : end) - p);
         if (n && memchr(p, ':', n) && strncasecmp(p, "content-length:", 15) != 0 &&
-            strncasecmp(p, "transfer-encoding:", 18) != 0 && strncasecmp(p, "connection:", 11) != 0) {
+            strncasecmp(p, "transfer-encoding:", 18) != 0 &&
+            strncasecmp(p, "connection:", 11) != 0) {
             char *h = strndup(p, n);
             if (h)
                 l = curl_slist_append(l, h);
@@ -141,7 +142,8 @@ static void run_job(struct gw_job *j, int state, struct gw_call *c)
     }
     int attempts = gw_store_job_attempts(j->id) + 1;
     if ((unsigned)attempts > gw_cfg.callback_retries) {
-        gw_err("async %s: callback %s failed %d times: giving up", j->call_id, j->callback, attempts);
+        gw_err("async %s: callback %s failed %d times: giving up", j->call_id, j->callback,
+               attempts);
         gw_store_job_finish(j->id, 0, 0);
         return;
     }

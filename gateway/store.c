@@ -38,7 +38,8 @@ int gw_store_open(const char *dir)
         return -errno;
     }
     snprintf(path, sizeof path, "%s/funkd.db", dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    if (sqlite3_open_v2(path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
         gw_err("cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         return -EIO;
@@ -51,7 +52,8 @@ int gw_store_open(const char *dir)
         return -EIO;
     }
     /* jobs that were running when funkd died run again (at least once) */
-    sqlite3_exec(db, "UPDATE jobs SET state=0 WHERE state=1; UPDATE jobs SET state=2 WHERE state=3;",
+    sqlite3_exec(db,
+                 "UPDATE jobs SET state=0 WHERE state=1; UPDATE jobs SET state=2 WHERE state=3;",
                  NULL, NULL, NULL);
     return 0;
 }
@@ -116,15 +118,16 @@ int gw_store_fn_scale(const char *name, const char *ns, int replicas)
     char r[16];
     snprintf(r, sizeof r, "%d", replicas);
     const char *a[] = {r, name, ns};
-    int rc = exec_args("UPDATE functions SET replicas=CAST(? AS INTEGER) WHERE name=? AND namespace=?",
-                       3, a);
+    int rc = exec_args(
+        "UPDATE functions SET replicas=CAST(? AS INTEGER) WHERE name=? AND namespace=?", 3, a);
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
 int gw_store_fn_each(gw_store_fn_cb cb, void *opaque)
 {
     pthread_mutex_lock(&db_mu);
-    sqlite3_stmt *st = prep("SELECT spec, created_at, replicas FROM functions ORDER BY name", 0, NULL);
+    sqlite3_stmt *st =
+        prep("SELECT spec, created_at, replicas FROM functions ORDER BY name", 0, NULL);
     if (!st) {
         pthread_mutex_unlock(&db_mu);
         return -EIO;
@@ -216,7 +219,8 @@ json_t *gw_secret_list(const char *ns)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&db_mu);
-    sqlite3_stmt *st = prep("SELECT name, namespace FROM secrets WHERE namespace=? ORDER BY name", 1, &ns);
+    sqlite3_stmt *st =
+        prep("SELECT name, namespace FROM secrets WHERE namespace=? ORDER BY name", 1, &ns);
     while (st && sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(arr, json_pack("{s:s,s:s}", "name", sqlite3_column_text(st, 0),
                                              "namespace", sqlite3_column_text(st, 1)));
@@ -334,7 +338,8 @@ int gw_store_job_finish(int64_t id, int delivered, double retry_at)
     if (delivered)
         snprintf(sql, sizeof sql, "DELETE FROM jobs WHERE id=%lld", (long long)id);
     else if (retry_at > 0)
-        snprintf(sql, sizeof sql, "UPDATE jobs SET state=2, attempts=attempts+1, next_at=%.6f WHERE id=%lld",
+        snprintf(sql, sizeof sql,
+                 "UPDATE jobs SET state=2, attempts=attempts+1, next_at=%.6f WHERE id=%lld",
                  retry_at, (long long)id);
     else
         snprintf(sql, sizeof sql, "UPDATE jobs SET state=4, attempts=attempts+1 WHERE id=%lld",

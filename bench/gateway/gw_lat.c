@@ -96,7 +96,8 @@ int main(int argc, char **argv)
     double *lat = malloc(sizeof(double) * (size_t)n);
     int fd = connect_to(host, port);
     if (fd < 0) {
-        fprintf(stderr, "funk-bench-http: cannot connect to %s:%d: %s\n", host, port, strerror(errno));
+        fprintf(stderr, "funk-bench-http: cannot connect to %s:%d: %s\n", host, port,
+                strerror(errno));
         return 1;
     }
     int errors = 0;

@@ -137,7 +137,9 @@ static void test_oci_refusals(void **state)
     assert_true(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err) < 0);
     assert_non_null(strstr(err, "no manifest"));
     f = fopen(p, "w");
-    fputs("{\"manifests\":[{\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"}]}", f);
+    fputs("{\"manifests\":[{\"digest\":\"sha256:"
+          "0000000000000000000000000000000000000000000000000000000000000000\"}]}",
+          f);
     fclose(f);
     assert_true(gw_oci_load(dir, &elf, &len, &mem, err, sizeof err) < 0);
     assert_null(mem);
@@ -165,9 +167,12 @@ static void test_yaml(void **state)
     json_t *j = cli_yaml_load(p, err, sizeof err);
     unlink(p);
     assert_non_null(j);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "provider"), "gateway")), "http://h:1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "provider"), "gateway")),
+        "http://h:1");
     json_t *f = json_object_get(json_object_get(j, "functions"), "f");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "environment"), "A")), "1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "environment"), "A")),
+                        "1");
     assert_int_equal(json_array_size(json_object_get(f, "secrets")), 2);
     json_decref(j);
 
@@ -193,9 +198,9 @@ static void test_yaml(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),      cmocka_unit_test(test_mem),
-        cmocka_unit_test(test_secs),       cmocka_unit_test(test_time_and_ids),
-        cmocka_unit_test(test_elf_probe),  cmocka_unit_test(test_oci_refusals),
+        cmocka_unit_test(test_names),     cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_secs),      cmocka_unit_test(test_time_and_ids),
+        cmocka_unit_test(test_elf_probe), cmocka_unit_test(test_oci_refusals),
         cmocka_unit_test(test_yaml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     static h2o_generator_t gen = {NULL, NULL};
     req->res.status = 200;
     req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain"));
     h2o_iovec_t body = req->entity.base ? req->entity : h2o_iovec_init(H2O_STRLIT("hello\n"));
     req->res.content_length = body.len;
     h2o_start_response(req, &gen);
@@ -40,14 +41,16 @@ int main(int argc, char **argv)
     int port = argc > 1 ? atoi(argv[1]) : 18090;
     signal(SIGPIPE, SIG_IGN);
     h2o_config_init(&config);
-    h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof *h);
     h->on_req = on_req;
     h2o_context_init(&ctx, h2o_evloop_create(), &config);
     accept_ctx.ctx = &ctx;
     accept_ctx.hosts = config.hosts;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(0x7f000001)};
     int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
