@@ -26,6 +26,8 @@ def skip(why):
 
 
 def need_kvm():
+    """Skips (77) only when a run forced onto the kvm backend has no working /dev/kvm; otherwise
+    funkd's auto isolation uses the process backend where KVM is missing."""
     if not FUNKD or not os.path.exists(FUNKD):
         print("FAIL: FUNKD is not set to the funkd binary")
         sys.exit(1)
@@ -33,7 +35,9 @@ def need_kvm():
         fd = os.open("/dev/kvm", os.O_RDWR)
         os.close(fd)
     except OSError as e:
-        skip("/dev/kvm does not work here (%s): funkd cannot run unikernels" % e)
+        if "kvm" in os.environ.get("GW_FUNKD_ARGS", ""):
+            skip("/dev/kvm does not work here (%s): the kvm-backend run cannot run unikernels" % e)
+        print("note: /dev/kvm does not work here (%s): functions run under the process backend" % e)
 
 
 def check(cond, what, detail=""):
