@@ -73,7 +73,8 @@ static void octal(char *dst, size_t width, uint64_t v)
 }
 
 /* Adds one entry; type '0' file, '5' directory. Timestamps are 0 so builds are reproducible. */
-static int tar_add(struct buf *t, const char *name, char type, unsigned mode, const void *data, size_t len)
+static int tar_add(struct buf *t, const char *name, char type, unsigned mode, const void *data,
+                   size_t len)
 {
     char h[512];
     size_t nl = strlen(name);
@@ -181,15 +182,16 @@ static char *normalize_name(const char *n)
         return NULL;
     for (size_t i = 0; i < base; i++) {
         char c = n[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-' || c == '/'))
             return NULL;
     }
     if (colon) {
         if (!colon[1] || strlen(colon + 1) > 128)
             return NULL;
         for (const char *p = colon + 1; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-                  *p == '_' || *p == '-'))
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
                 return NULL;
         return strdup(n);
     }
@@ -199,12 +201,14 @@ static char *normalize_name(const char *n)
 
 static int usage(FILE *f, int rc)
 {
-    fprintf(f, "usage: funk image build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
-               "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
-               "                        [-o DIR] [--archive FILE]\n"
-               "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
-               "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
-               "  load it with `podman load -i FILE` or `ctr images import FILE`.\n");
+    fprintf(
+        f, "usage: funk image build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode "
+           "console|fn]\n"
+           "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
+           "                        [-o DIR] [--archive FILE]\n"
+           "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
+           "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
+           "  load it with `podman load -i FILE` or `ctr images import FILE`.\n");
     return rc;
 }
 
@@ -215,17 +219,18 @@ static int valid_size(const char *s)
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || v == 0 || *s == '-')
         return 0;
-    return *end == '\0' || strcmp(end, "M") == 0 || strcmp(end, "Mi") == 0 || strcmp(end, "MiB") == 0 ||
-           strcmp(end, "G") == 0 || strcmp(end, "Gi") == 0 || strcmp(end, "GiB") == 0 || strcmp(end, "K") == 0 ||
-           strcmp(end, "Ki") == 0 || strcmp(end, "k") == 0;
+    return *end == '\0' || strcmp(end, "M") == 0 || strcmp(end, "Mi") == 0 ||
+           strcmp(end, "MiB") == 0 || strcmp(end, "G") == 0 || strcmp(end, "Gi") == 0 ||
+           strcmp(end, "GiB") == 0 || strcmp(end, "K") == 0 || strcmp(end, "Ki") == 0 ||
+           strcmp(end, "k") == 0;
 }
 
 /* ---- build -------------------------------------------------------------------------------- */
 
 static int build(int argc, char **argv)
 {
-    const char *elf_path = NULL, *name = NULL, *cmdline = NULL, *memory = NULL, *mode = NULL, *outdir = NULL,
-               *archive = NULL, *net = NULL, *iso = NULL;
+    const char *elf_path = NULL, *name = NULL, *cmdline = NULL, *memory = NULL, *mode = NULL,
+               *outdir = NULL, *archive = NULL, *net = NULL, *iso = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -264,11 +269,13 @@ static int build(int argc, char **argv)
         *dst = argv[++i];
     }
     if (!elf_path || !name) {
-        fprintf(stderr, "funk image build: %s is required\n", !elf_path ? "an ELF file" : "-t NAME");
+        fprintf(stderr, "funk image build: %s is required\n",
+                !elf_path ? "an ELF file" : "-t NAME");
         return usage(stderr, 2);
     }
     if (!outdir && !archive) {
-        fprintf(stderr, "funk image build: say where to write the image: -o DIR and/or --archive FILE\n");
+        fprintf(stderr,
+                "funk image build: say where to write the image: -o DIR and/or --archive FILE\n");
         return usage(stderr, 2);
     }
     if (memory && !valid_size(memory)) {
@@ -289,8 +296,10 @@ static int build(int argc, char **argv)
     }
     char *ref = normalize_name(name);
     if (!ref) {
-        fprintf(stderr, "funk image build: '%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)\n",
-                name);
+        fprintf(
+            stderr,
+            "funk image build: '%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)\n",
+            name);
         return 2;
     }
 
@@ -344,8 +353,8 @@ static int build(int argc, char **argv)
     if (iso)
         json_object_set_new(fjo, "isolation", json_string(iso));
     fj = dumps(fjo);
-    if (!fj || tar_add(&layer, binname, '0', 0755, elf, elf_len) || tar_add(&layer, "funk.json", '0', 0644, fj, strlen(fj)) ||
-        tar_end(&layer)) {
+    if (!fj || tar_add(&layer, binname, '0', 0755, elf, elf_len) ||
+        tar_add(&layer, "funk.json", '0', 0644, fj, strlen(fj)) || tar_end(&layer)) {
         fprintf(stderr, "funk image build: out of memory\n");
         json_decref(ann);
         goto out;
@@ -361,30 +370,32 @@ static int build(int argc, char **argv)
             json_array_append_new(cmd, json_string(t));
         free(copy);
     }
-    json_t *config = json_pack("{s:s, s:s, s:s, s:{s:o, s:o, s:O, s:[s]}, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created",
-                               "1970-01-01T00:00:00Z", "architecture", "amd64", "os", "linux", "config", "Entrypoint",
-                               entry, "Cmd", cmd, "Labels", ann, "Env", "PATH=/", "rootfs", "type", "layers",
-                               "diff_ids", lb.digest, "history", "created_by", "funk image build", "comment",
-                               "unikernel");
+    json_t *config = json_pack(
+        "{s:s, s:s, s:s, s:{s:o, s:o, s:O, s:[s]}, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created",
+        "1970-01-01T00:00:00Z", "architecture", "amd64", "os", "linux", "config", "Entrypoint",
+        entry, "Cmd", cmd, "Labels", ann, "Env", "PATH=/", "rootfs", "type", "layers", "diff_ids",
+        lb.digest, "history", "created_by", "funk image build", "comment", "unikernel");
     cfg = config ? dumps(config) : NULL;
     if (!cfg) {
         json_decref(ann);
         goto out;
     }
     blob_set(&cb, cfg, strlen(cfg));
-    json_t *manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:O}", "schemaVersion", 2,
-                                 "mediaType", "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
-                                 "application/vnd.oci.image.config.v1+json", "digest", cb.digest, "size",
-                                 (json_int_t)cb.len, "layers", "mediaType", "application/vnd.oci.image.layer.v1.tar",
-                                 "digest", lb.digest, "size", (json_int_t)lb.len, "annotations", ann);
+    json_t *manifest = json_pack(
+        "{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:O}", "schemaVersion", 2, "mediaType",
+        "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
+        "application/vnd.oci.image.config.v1+json", "digest", cb.digest, "size", (json_int_t)cb.len,
+        "layers", "mediaType", "application/vnd.oci.image.layer.v1.tar", "digest", lb.digest,
+        "size", (json_int_t)lb.len, "annotations", ann);
     json_decref(ann);
     man = manifest ? dumps(manifest) : NULL;
     if (!man)
         goto out;
     blob_set(&mb, man, strlen(man));
-    json_t *index = json_pack("{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
-                              "application/vnd.oci.image.manifest.v1+json", "digest", mb.digest, "size",
-                              (json_int_t)mb.len, "annotations", "org.opencontainers.image.ref.name", ref);
+    json_t *index = json_pack(
+        "{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
+        "application/vnd.oci.image.manifest.v1+json", "digest", mb.digest, "size",
+        (json_int_t)mb.len, "annotations", "org.opencontainers.image.ref.name", ref);
     idx = index ? dumps(index) : NULL;
     if (!idx)
         goto out;
@@ -425,7 +436,8 @@ static int build(int argc, char **argv)
         char p[128];
         int bad = tar_add(&ar, "oci-layout", '0', 0644, layout, strlen(layout)) ||
                   tar_add(&ar, "index.json", '0', 0644, idx, strlen(idx)) ||
-                  tar_add(&ar, "blobs/", '5', 0755, NULL, 0) || tar_add(&ar, "blobs/sha256/", '5', 0755, NULL, 0);
+                  tar_add(&ar, "blobs/", '5', 0755, NULL, 0) ||
+                  tar_add(&ar, "blobs/sha256/", '5', 0755, NULL, 0);
         const struct blob *blobs[] = {&lb, &cb, &mb};
         for (size_t i = 0; i < 3 && !bad; i++) {
             snprintf(p, sizeof p, "blobs/sha256/%s", blobs[i]->digest + 7);

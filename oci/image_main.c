@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* funk-image: standalone front end of the OCI image builder (`funk-image build ELF -t NAME ...`). */
+/* funk-image: standalone front end of the OCI image builder (`funk-image build ELF -t NAME ...`).
+ */
 #include "image.h"
 
 int main(int argc, char **argv)

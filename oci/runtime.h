@@ -12,19 +12,19 @@
 
 /* What the runtime needs from a bundle's config.json to run a unikernel. */
 struct rt_bundle {
-    char *dir;           /* absolute bundle path */
-    char *rootfs;        /* absolute rootfs path */
-    char *binary;        /* unikernel path inside the rootfs ("/hello.elf") */
-    char *cmdline;       /* guest command line (args after the binary, or the annotation) */
-    char *mode;          /* "console" (default) or "fn": stdin is one request, body to stdout */
-    int isolation;       /* FUNK_ISOLATION_KVM, _PROCESS or _AUTO (resolved in the container) */
-    char *net;           /* manifest name of the guest's network device, or NULL for none */
-    char **env;          /* NULL-terminated KEY=VALUE list from process.env */
-    char *hostname;      /* may be NULL */
-    size_t mem_bytes;    /* guest memory */
-    int terminal;        /* process.terminal */
+    char *dir;        /* absolute bundle path */
+    char *rootfs;     /* absolute rootfs path */
+    char *binary;     /* unikernel path inside the rootfs ("/hello.elf") */
+    char *cmdline;    /* guest command line (args after the binary, or the annotation) */
+    char *mode;       /* "console" (default) or "fn": stdin is one request, body to stdout */
+    int isolation;    /* FUNK_ISOLATION_KVM, _PROCESS or _AUTO (resolved in the container) */
+    char *net;        /* manifest name of the guest's network device, or NULL for none */
+    char **env;       /* NULL-terminated KEY=VALUE list from process.env */
+    char *hostname;   /* may be NULL */
+    size_t mem_bytes; /* guest memory */
+    int terminal;     /* process.terminal */
     struct {
-        int type; /* CLONE_NEW* */
+        int type;   /* CLONE_NEW* */
         char *path; /* NULL: a new namespace */
     } ns[RT_MAX_NS];
     size_t nns;
@@ -46,7 +46,8 @@ int rt_parse_size(const char *s, uint64_t *out);
 
 /* Creates the container process (namespaces entered, VM loaded, waiting on the exec fifo).
  * Returns its pid or a negative errno with a message in err. */
-pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err, size_t errlen);
+pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err,
+                          size_t errlen);
 
 /* In the container's network namespace: creates tap "funk0" joined by tc redirects to the
  * namespace's interface; env gets FUNK_NET_IPV4 (addr/prefix), FUNK_NET_GATEWAY, FUNK_NET_IFACE. */

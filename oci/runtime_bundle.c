@@ -20,7 +20,8 @@
 #define MAX_MEM (4096ull << 20)
 #define MIN_MEM (2u << 20)
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -43,9 +44,21 @@ int rt_parse_size(const char *s, uint64_t *out)
     switch (*end) {
     case '\0':
         break;
-    case 'k': case 'K': mul = 1ull << 10; end++; break;
-    case 'm': case 'M': mul = 1ull << 20; end++; break;
-    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    case 'k':
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
     default:
         return -EINVAL;
     }
@@ -109,8 +122,8 @@ static const struct {
     const char *name;
     int flag;
 } ns_names[] = {
-    {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-    {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
     {"cgroup", CLONE_NEWCGROUP},
 };
 
@@ -131,10 +144,12 @@ static int parse_namespaces(json_t *linux_, struct rt_bundle *b, char *err, size
             if (t && strcmp(t, ns_names[k].name) == 0)
                 flag = ns_names[k].flag;
         if (!flag)
-            return fail(err, errlen, -EINVAL, "linux.namespaces[%zu]: unknown type '%s'", i, t ? t : "(none)");
+            return fail(err, errlen, -EINVAL, "linux.namespaces[%zu]: unknown type '%s'", i,
+                        t ? t : "(none)");
         if (flag == CLONE_NEWUSER)
-            return fail(err, errlen, -ENOTSUP,
-                        "user namespaces are not supported for unikernels (the monitor needs /dev/kvm)");
+            return fail(
+                err, errlen, -ENOTSUP,
+                "user namespaces are not supported for unikernels (the monitor needs /dev/kvm)");
         if (b->nns == RT_MAX_NS)
             return fail(err, errlen, -EINVAL, "linux.namespaces: too many entries");
         b->ns[b->nns].type = flag;
@@ -154,11 +169,13 @@ static int parse_blocks(const char *spec, struct rt_bundle *b, char *err, size_t
         if (!eq || eq == tok || !safe_inner_path(eq + 1)) {
             free(copy);
             return fail(err, errlen, -EINVAL,
-                        "annotation org.funk.unikernel.block: '%s' is not NAME=/path/in/rootfs", tok);
+                        "annotation org.funk.unikernel.block: '%s' is not NAME=/path/in/rootfs",
+                        tok);
         }
         if (b->nblock == RT_MAX_BLOCK) {
             free(copy);
-            return fail(err, errlen, -EINVAL, "annotation org.funk.unikernel.block: too many devices");
+            return fail(err, errlen, -EINVAL,
+                        "annotation org.funk.unikernel.block: too many devices");
         }
         *eq = '\0';
         b->block[b->nblock].name = strdup(tok);
@@ -210,7 +227,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     json_t *cfg = cfgpath ? json_load_file(cfgpath, 0, &jerr) : NULL;
     json_t *fj = NULL;
     if (!cfg) {
-        rc = fail(err, errlen, access(cfgpath, F_OK) ? -ENOENT : -EINVAL, "%s: %s", cfgpath ? cfgpath : "config.json",
+        rc = fail(err, errlen, access(cfgpath, F_OK) ? -ENOENT : -EINVAL, "%s: %s",
+                  cfgpath ? cfgpath : "config.json",
                   access(cfgpath, F_OK) ? "no such file" : jerr.text);
         goto out;
     }
@@ -235,7 +253,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
 
     /* Where the unikernel description comes from: our annotations, urunc's (hvt only), or
      * the rootfs's /funk.json (docker and nerdctl drop image annotations). */
-    const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL, *src = NULL;
+    const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL,
+               *src = NULL;
     const char *net = NULL, *iso = NULL;
     if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
@@ -273,7 +292,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         goto out;
     }
     if (!safe_inner_path(binary)) {
-        rc = fail(err, errlen, -EINVAL, "%s: binary '%s' is not a path inside the rootfs", src, binary);
+        rc = fail(err, errlen, -EINVAL, "%s: binary '%s' is not a path inside the rootfs", src,
+                  binary);
         goto out;
     }
     b->binary = strdup(binary);
@@ -283,7 +303,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     }
     b->mode = strdup(mode ? mode : "console");
     if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/"))) {
-        rc = fail(err, errlen, -EINVAL, "%s: network device name '%s' is not a manifest name", src, net);
+        rc = fail(err, errlen, -EINVAL, "%s: network device name '%s' is not a manifest name", src,
+                  net);
         goto out;
     }
     b->net = net ? strdup(net) : NULL;
@@ -294,7 +315,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         iso = getenv("FUNK_RUNTIME_ISOLATION");
     b->isolation = funk_vm_isolation_parse(iso && *iso ? iso : "auto");
     if (b->isolation < 0) {
-        rc = fail(err, errlen, -EINVAL, "%s: isolation '%s' is not kvm, process or auto", iso_src, iso);
+        rc = fail(err, errlen, -EINVAL, "%s: isolation '%s' is not kvm, process or auto", iso_src,
+                  iso);
         goto out;
     }
     if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
@@ -316,7 +338,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     /* process.args: the binary itself (image Entrypoint) then the guest's arguments; arguments
      * that do not start with the binary are all the guest's. Nothing given: the annotation. */
     size_t nargs = json_array_size(args);
-    size_t from = nargs && same_inner_path(json_string_value(json_array_get(args, 0)), binary) ? 1 : 0;
+    size_t from =
+        nargs && same_inner_path(json_string_value(json_array_get(args, 0)), binary) ? 1 : 0;
     b->cmdline = join_args(args, from);
     if (!b->cmdline)
         b->cmdline = strdup(cmdline ? cmdline : "");
@@ -340,17 +363,21 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     /* Guest memory: what the image asks for, within linux.resources.memory.limit; without an
      * image value the limit itself (so Kubernetes limits size the guest); default 8 MiB. */
     json_t *linux_ = json_object_get(cfg, "linux");
-    json_t *lim = json_object_get(json_object_get(json_object_get(linux_, "resources"), "memory"), "limit");
-    uint64_t limit = json_is_integer(lim) && json_integer_value(lim) > 0 ? (uint64_t)json_integer_value(lim) : 0;
+    json_t *lim =
+        json_object_get(json_object_get(json_object_get(linux_, "resources"), "memory"), "limit");
+    uint64_t limit =
+        json_is_integer(lim) && json_integer_value(lim) > 0 ? (uint64_t)json_integer_value(lim) : 0;
     uint64_t mem = DEFAULT_MEM;
     if (memory) {
         if (rt_parse_size(memory, &mem) < 0) {
-            rc = fail(err, errlen, -EINVAL, "%s: memory '%s' is not a size (e.g. 64M)", src, memory);
+            rc =
+                fail(err, errlen, -EINVAL, "%s: memory '%s' is not a size (e.g. 64M)", src, memory);
             goto out;
         }
         if (limit && mem > limit) {
-            rc = fail(err, errlen, -EINVAL, "%s: the unikernel needs %s, more than the memory limit of %llu bytes",
-                      src, memory, (unsigned long long)limit);
+            rc = fail(err, errlen, -EINVAL,
+                      "%s: the unikernel needs %s, more than the memory limit of %llu bytes", src,
+                      memory, (unsigned long long)limit);
             goto out;
         }
     } else if (limit) {

@@ -35,7 +35,8 @@ static void on_signal(int sig)
         funk_vm_kick(g_vm);
 }
 
-static void child_fail(int syncfd, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void child_fail(int syncfd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 static void child_fail(int syncfd, const char *fmt, ...)
 {
     char msg[512];
@@ -195,7 +196,8 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     if (newns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(syncfd, "cannot make the mount namespace private: %s", strerror(errno));
     for (size_t i = 0; i < b->nns; i++)
-        if (b->ns[i].type == CLONE_NEWUTS && b->hostname && sethostname(b->hostname, strlen(b->hostname)) < 0)
+        if (b->ns[i].type == CLONE_NEWUTS && b->hostname &&
+            sethostname(b->hostname, strlen(b->hostname)) < 0)
             child_fail(syncfd, "sethostname '%s': %s", b->hostname, strerror(errno));
 
     /* Block devices are files of the rootfs, opened before the chroot. */
@@ -209,9 +211,10 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
             p++;
         int fd = openat(rootfd, p, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-            child_fail(syncfd, "block device %s: cannot open %s in the rootfs: %s", b->block[i].name,
-                       b->block[i].path, strerror(errno));
-        devs[i] = (struct funk_vm_device){.name = b->block[i].name, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
+            child_fail(syncfd, "block device %s: cannot open %s in the rootfs: %s",
+                       b->block[i].name, b->block[i].path, strerror(errno));
+        devs[i] =
+            (struct funk_vm_device){.name = b->block[i].name, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
     }
 
     /* Network: a tap in this namespace, bridged to its interface; the guest learns the address
@@ -241,10 +244,13 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     unsigned vmflags = iso == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
     int rc = funk_vm_shell_new(b->mem_bytes, vmflags, &g_vm);
     if (rc)
-        child_fail(syncfd, "cannot create a %s: %s%s", vmflags ? "process-backend guest" : "KVM VM", strerror(-rc),
-                   !vmflags && (rc == -ENOENT || rc == -EACCES) ? " (is /dev/kvm available to the runtime?)" : "");
-    struct funk_vm_boot boot = {.cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs,
-                                .ndevs = ndevs};
+        child_fail(syncfd, "cannot create a %s: %s%s", vmflags ? "process-backend guest" : "KVM VM",
+                   strerror(-rc),
+                   !vmflags && (rc == -ENOENT || rc == -EACCES)
+                       ? " (is /dev/kvm available to the runtime?)"
+                       : "");
+    struct funk_vm_boot boot = {
+        .cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs, .ndevs = ndevs};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     if (rc && boot.env && boot.env[0] && strstr(funk_vm_error(g_vm), "no funk note")) {
         /* A plain Solo5 guest has no environment: load it without. */
@@ -256,7 +262,8 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
             rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     }
     if (rc)
-        child_fail(syncfd, "%s: the unikernel was refused: %s", b->binary, g_vm ? funk_vm_error(g_vm) : strerror(-rc));
+        child_fail(syncfd, "%s: the unikernel was refused: %s", b->binary,
+                   g_vm ? funk_vm_error(g_vm) : strerror(-rc));
 
     snprintf(path, sizeof path, "%s/exec.fifo", statedir);
     int fifo = open(path, O_RDWR | O_CLOEXEC);
@@ -285,7 +292,8 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     if (strcmp(b->mode, "fn") == 0) {
         if (read_stdin(&fn) < 0)
             _exit(g_signal ? 128 + g_signal : FUNK_EXIT_IO);
-        io = (struct funk_vm_io){.recv = fn_recv, .send = fn_send, .console = fn_console, .opaque = &fn};
+        io = (struct funk_vm_io){
+            .recv = fn_recv, .send = fn_send, .console = fn_console, .opaque = &fn};
     }
     /* Unbuffered stdio: output is not lost when the container is killed, and stdio never probes
      * the descriptors (isatty's ioctl) once the sandbox forbids it. */
@@ -349,7 +357,8 @@ pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char 
             goto out;
         }
         if (b->ns[i].type == CLONE_NEWPID && setns(nsfd[i], CLONE_NEWPID) < 0) {
-            snprintf(err, errlen, "cannot join pid namespace '%s': %s", b->ns[i].path, strerror(errno));
+            snprintf(err, errlen, "cannot join pid namespace '%s': %s", b->ns[i].path,
+                     strerror(errno));
             rc = -errno;
             goto out;
         }
@@ -364,7 +373,8 @@ pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char 
     pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
     if (pid < 0) {
         rc = -errno;
-        snprintf(err, errlen, "clone into new namespaces (flags 0x%x): %s", (unsigned)flags, strerror(errno));
+        snprintf(err, errlen, "clone into new namespaces (flags 0x%x): %s", (unsigned)flags,
+                 strerror(errno));
         goto out;
     }
     if (pid == 0) {
@@ -375,7 +385,8 @@ pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char 
     sync[1] = -1;
     char msg[512];
     ssize_t n, got = 0;
-    while ((n = read(sync[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+    while ((n = read(sync[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 ||
+           (n < 0 && errno == EINTR))
         if (n > 0)
             got += n;
     msg[got] = '\0';
@@ -387,7 +398,8 @@ pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char 
     }
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) {
-        snprintf(err, errlen, "the container process died during set-up (status 0x%x)", (unsigned)st);
+        snprintf(err, errlen, "the container process died during set-up (status 0x%x)",
+                 (unsigned)st);
         rc = -ECHILD;
         goto out;
     }

@@ -69,16 +69,18 @@ void rt_log(enum rt_level lvl, const char *fmt, ...)
 
 static int usage(FILE *f, int rc)
 {
-    fprintf(f,
-            "usage: funk-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
-            "                    [--debug] COMMAND [OPTIONS] ID\n"
-            "commands:\n"
-            "  create [--bundle DIR] [--pid-file FILE] [--console-socket S] ID\n"
-            "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID\n"
-            "  run [--bundle DIR] [--pid-file FILE] [--detach] ID | features | ps ID | list\n"
-            "A bundle is a unikernel when config.json carries org.funk.unikernel.binary (or urunc's\n"
-            "com.urunc.unikernel.* with hypervisor hvt), or its rootfs holds /funk.json; any other\n"
-            "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n");
+    fprintf(
+        f,
+        "usage: funk-runtime [--root DIR] [--log FILE] [--log-format text|json] "
+        "[--systemd-cgroup]\n"
+        "                    [--debug] COMMAND [OPTIONS] ID\n"
+        "commands:\n"
+        "  create [--bundle DIR] [--pid-file FILE] [--console-socket S] ID\n"
+        "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID\n"
+        "  run [--bundle DIR] [--pid-file FILE] [--detach] ID | features | ps ID | list\n"
+        "A bundle is a unikernel when config.json carries org.funk.unikernel.binary (or urunc's\n"
+        "com.urunc.unikernel.* with hypervisor hvt), or its rootfs holds /funk.json; any other\n"
+        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n");
     return rc;
 }
 
@@ -151,7 +153,8 @@ static int state_load(const char *id, struct rt_state *st)
     if (!st->j)
         return access(p, F_OK) == 0 ? -EINVAL : 0;
     st->pid = (pid_t)json_integer_value(json_object_get(st->j, "pid"));
-    unsigned long long want = (unsigned long long)json_integer_value(json_object_get(st->j, "starttime"));
+    unsigned long long want =
+        (unsigned long long)json_integer_value(json_object_get(st->j, "starttime"));
     int zombie = 0;
     unsigned long long have = st->pid > 0 ? proc_start(st->pid, &zombie) : 0;
     if (have == 0 || have != want || zombie) {
@@ -240,8 +243,9 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
         return 1;
     }
     if (b.terminal || o->console_socket) {
-        rt_log(RT_ERROR, "a terminal was requested (process.terminal or --console-socket): unikernels have "
-                         "a console, not a tty; run without -t");
+        rt_log(RT_ERROR,
+               "a terminal was requested (process.terminal or --console-socket): unikernels have "
+               "a console, not a tty; run without -t");
         rt_bundle_free(&b);
         return 1;
     }
@@ -252,8 +256,10 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
     }
     state_path(p, sizeof p, id, NULL);
     if (mkdir(p, 0700) < 0) {
-        rt_log(RT_ERROR, errno == EEXIST ? "container '%s' already exists" : "cannot create state for '%s': %s", id,
-               strerror(errno));
+        rt_log(RT_ERROR,
+               errno == EEXIST ? "container '%s' already exists"
+                               : "cannot create state for '%s': %s",
+               id, strerror(errno));
         rt_bundle_free(&b);
         return 1;
     }
@@ -281,10 +287,11 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
     strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(created, sizeof created, "%s.%09ldZ", secs, ts.tv_nsec);
     json_t *ann = json_loads(b.annotations_json, 0, NULL);
-    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I, s:s, s:s, s:I}", "ociVersion", OCI_VERSION, "id",
-                          id, "pid", (int)pid, "bundle", b.dir, "rootfs", b.rootfs, "created", created, "annotations",
-                          ann ? ann : json_object(), "starttime", (json_int_t)proc_start(pid, NULL), "binary",
-                          b.binary, "owner", "", "memory", (json_int_t)b.mem_bytes);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I, s:s, s:s, s:I}", "ociVersion",
+                          OCI_VERSION, "id", id, "pid", (int)pid, "bundle", b.dir, "rootfs",
+                          b.rootfs, "created", created, "annotations", ann ? ann : json_object(),
+                          "starttime", (json_int_t)proc_start(pid, NULL), "binary", b.binary,
+                          "owner", "", "memory", (json_int_t)b.mem_bytes);
     char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     state_path(p, sizeof p, id, STATE_FILE);
@@ -310,7 +317,8 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
             return 1;
         }
     }
-    rt_log(RT_INFO, "created unikernel container %s: %s, %zu MiB, pid %d", id, b.binary, b.mem_bytes >> 20, (int)pid);
+    rt_log(RT_INFO, "created unikernel container %s: %s, %zu MiB, pid %d", id, b.binary,
+           b.mem_bytes >> 20, (int)pid);
     rt_bundle_free(&b);
     if (out_pid)
         *out_pid = pid;
@@ -357,11 +365,12 @@ static int do_state(const char *id)
         rt_log(RT_ERROR, "container '%s': unreadable state", id);
         return 1;
     }
-    json_t *out = json_pack("{s:O, s:O, s:s, s:i, s:O, s:O, s:O, s:O}", "ociVersion",
-                            json_object_get(st.j, "ociVersion"), "id", json_object_get(st.j, "id"), "status",
-                            st.status, "pid", strcmp(st.status, "stopped") == 0 ? 0 : (int)st.pid, "bundle",
-                            json_object_get(st.j, "bundle"), "rootfs", json_object_get(st.j, "rootfs"), "created",
-                            json_object_get(st.j, "created"), "annotations", json_object_get(st.j, "annotations"));
+    json_t *out = json_pack(
+        "{s:O, s:O, s:s, s:i, s:O, s:O, s:O, s:O}", "ociVersion",
+        json_object_get(st.j, "ociVersion"), "id", json_object_get(st.j, "id"), "status", st.status,
+        "pid", strcmp(st.status, "stopped") == 0 ? 0 : (int)st.pid, "bundle",
+        json_object_get(st.j, "bundle"), "rootfs", json_object_get(st.j, "rootfs"), "created",
+        json_object_get(st.j, "created"), "annotations", json_object_get(st.j, "annotations"));
     json_object_set_new(out, "owner", json_string(""));
     char *s = out ? json_dumps(out, JSON_INDENT(2)) : NULL;
     if (s)
@@ -377,9 +386,9 @@ static int parse_signal(const char *s)
     static const struct {
         const char *n;
         int v;
-    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-                {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-                {"PIPE", SIGPIPE}, {"WINCH", SIGWINCH}};
+    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+                {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"ALRM", SIGALRM},
+                {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"PIPE", SIGPIPE}, {"WINCH", SIGWINCH}};
     if (!s)
         return SIGTERM;
     char *end;
@@ -447,8 +456,10 @@ static int do_delete(const char *id, int force)
     }
     if (strcmp(st.status, "stopped") != 0) {
         kill(st.pid, SIGKILL);
-        if (wait_gone(st.pid, (unsigned long long)json_integer_value(json_object_get(st.j, "starttime"))) < 0) {
-            rt_log(RT_ERROR, "container '%s': process %d did not end after SIGKILL", id, (int)st.pid);
+        if (wait_gone(st.pid, (unsigned long long)json_integer_value(
+                                  json_object_get(st.j, "starttime"))) < 0) {
+            rt_log(RT_ERROR, "container '%s': process %d did not end after SIGKILL", id,
+                   (int)st.pid);
             goto out;
         }
     }
@@ -468,13 +479,16 @@ static int do_features(void)
            "  \"linux\": {\n"
            "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"uts\"],\n"
            "    \"capabilities\": [],\n"
-           "    \"cgroup\": {\"v1\": false, \"v2\": false, \"systemd\": false, \"systemdUser\": false},\n"
-           "    \"seccomp\": {\"enabled\": true, \"actions\": [], \"operators\": [], \"archs\": [\"SCMP_ARCH_X86_64\"]},\n"
+           "    \"cgroup\": {\"v1\": false, \"v2\": false, \"systemd\": false, \"systemdUser\": "
+           "false},\n"
+           "    \"seccomp\": {\"enabled\": true, \"actions\": [], \"operators\": [], \"archs\": "
+           "[\"SCMP_ARCH_X86_64\"]},\n"
            "    \"apparmor\": {\"enabled\": false},\n"
            "    \"selinux\": {\"enabled\": false}\n"
            "  },\n"
            "  \"annotations\": {\n"
-           "    \"org.funk.runtime.unikernel\": \"org.funk.unikernel.binary, .cmdline, .memory, .block, .mode; "
+           "    \"org.funk.runtime.unikernel\": \"org.funk.unikernel.binary, .cmdline, .memory, "
+           ".block, .mode; "
            "com.urunc.unikernel.* (hvt); rootfs /funk.json\",\n"
            "    \"org.funk.runtime.delegate\": \"%s\"\n"
            "  }\n"
@@ -550,7 +564,8 @@ int main(int argc, char **argv)
             log = v;
         else if ((v = opt_value(argc, argv, &i, "--log-format")))
             logfmt = v;
-        else if ((v = opt_value(argc, argv, &i, "--criu")) || (v = opt_value(argc, argv, &i, "--rootless")))
+        else if ((v = opt_value(argc, argv, &i, "--criu")) ||
+                 (v = opt_value(argc, argv, &i, "--rootless")))
             ;
         else if (is_flag(a, "--systemd-cgroup"))
             ;
@@ -614,7 +629,8 @@ int main(int argc, char **argv)
             }
             continue;
         }
-        if (create_like && ((v = opt_value(argc, argv, &i, "--bundle")) || (v = opt_value(argc, argv, &i, "-b"))))
+        if (create_like &&
+            ((v = opt_value(argc, argv, &i, "--bundle")) || (v = opt_value(argc, argv, &i, "-b"))))
             co.bundle = v;
         else if (create_like && (v = opt_value(argc, argv, &i, "--pid-file")))
             co.pid_file = v;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funk-runtime: networking of a unikernel container: a tap in the container's network namespace,
- * joined to the namespace's interface by tc redirects, and that interface's address for the guest. */
+ * joined to the namespace's interface by tc redirects, and that interface's address for the guest.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +93,9 @@ int rt_net_setup(int *tapfd, char *env[3], char *err, size_t errlen)
             (i->ifa_flags & IFF_UP) && strcmp(i->ifa_name, TAP_NAME) != 0)
             use = i;
     if (!use) {
-        snprintf(err, errlen, "the unikernel wants a network device but the container's network namespace has "
-                              "no interface with an IPv4 address (run it with a network, not --network none)");
+        snprintf(err, errlen,
+                 "the unikernel wants a network device but the container's network namespace has "
+                 "no interface with an IPv4 address (run it with a network, not --network none)");
         rc = -ENODEV;
         goto out;
     }
@@ -130,25 +132,31 @@ int rt_net_setup(int *tapfd, char *env[3], char *err, size_t errlen)
     ioctl(sk, SIOCSIFMTU, &q);
     memset(&q, 0, sizeof q);
     snprintf(q.ifr_name, sizeof q.ifr_name, "%s", TAP_NAME);
-    if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &q) < 0 || (q.ifr_flags |= IFF_UP, ioctl(sk, SIOCSIFFLAGS, &q) < 0)) {
+    if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &q) < 0 ||
+        (q.ifr_flags |= IFF_UP, ioctl(sk, SIOCSIFFLAGS, &q) < 0)) {
         rc = -errno;
         snprintf(err, errlen, "bringing %s up: %s", TAP_NAME, strerror(errno));
         goto out;
     }
     /* Everything arriving on the namespace's interface goes to the guest and back. */
     char *const in1[] = {"tc", "qdisc", "add", "dev", ifname, "ingress", NULL};
-    char *const in2[] = {"tc", "filter", "add", "dev", ifname, "parent", "ffff:", "protocol", "all", "u32", "match",
-                         "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", TAP_NAME, NULL};
+    char *const in2[] = {"tc",       "filter", "add",    "dev",      ifname, "parent", "ffff:",
+                         "protocol", "all",    "u32",    "match",    "u32",  "0",      "0",
+                         "action",   "mirred", "egress", "redirect", "dev",  TAP_NAME, NULL};
     char *const out1[] = {"tc", "qdisc", "add", "dev", TAP_NAME, "ingress", NULL};
-    char *const out2[] = {"tc", "filter", "add", "dev", TAP_NAME, "parent", "ffff:", "protocol", "all", "u32", "match",
-                          "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifname, NULL};
-    if ((rc = run_tc(in1)) < 0 || (rc = run_tc(in2)) < 0 || (rc = run_tc(out1)) < 0 || (rc = run_tc(out2)) < 0) {
-        snprintf(err, errlen, "tc redirect between %s and %s failed (%s; is iproute2's tc installed?)", ifname,
+    char *const out2[] = {"tc",       "filter", "add",    "dev",      TAP_NAME, "parent", "ffff:",
+                          "protocol", "all",    "u32",    "match",    "u32",    "0",      "0",
+                          "action",   "mirred", "egress", "redirect", "dev",    ifname,   NULL};
+    if ((rc = run_tc(in1)) < 0 || (rc = run_tc(in2)) < 0 || (rc = run_tc(out1)) < 0 ||
+        (rc = run_tc(out2)) < 0) {
+        snprintf(err, errlen,
+                 "tc redirect between %s and %s failed (%s; is iproute2's tc installed?)", ifname,
                  TAP_NAME, strerror(-rc));
         goto out;
     }
     if (asprintf(&env[0], "FUNK_NET_IPV4=%s/%d", addr, plen) < 0 ||
-        asprintf(&env[1], "FUNK_NET_GATEWAY=%s", gw) < 0 || asprintf(&env[2], "FUNK_NET_IFACE=%s", ifname) < 0) {
+        asprintf(&env[1], "FUNK_NET_GATEWAY=%s", gw) < 0 ||
+        asprintf(&env[2], "FUNK_NET_IFACE=%s", ifname) < 0) {
         rc = -ENOMEM;
         goto out;
     }

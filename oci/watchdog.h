@@ -19,7 +19,7 @@ struct wd_request {
     char method[16];
     char *target; /* path?query as sent */
     char *path;
-    char *query;  /* "" when none */
+    char *query; /* "" when none */
     struct wd_header h[WD_MAX_HEADERS];
     size_t nh;
     char *body;
@@ -37,23 +37,25 @@ const char *wd_header_get(const struct wd_request *r, const char *name);
 /* Writes everything; returns 0 or -1. */
 int wd_write_all(int fd, const void *p, size_t n);
 /* A complete response with Content-Length and Connection: close. extra: "Name: v\r\n" lines. */
-int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, const void *body, size_t len);
+int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, const void *body,
+               size_t len);
 const char *wd_reason(unsigned status);
 
 /* Output sink of a function process: returns 0 to continue, -1 to stop (client gone). */
 typedef int (*wd_output_fn)(void *opaque, const char *data, size_t len);
 
 struct wd_proc_result {
-    int exit_status;  /* exit code, or 128+signal */
-    int timed_out;    /* exec_timeout expired and the process group was killed */
-    int spawn_error;  /* errno when the process could not start */
-    char *err;        /* captured stderr (NUL-terminated), may be NULL */
+    int exit_status; /* exit code, or 128+signal */
+    int timed_out;   /* exec_timeout expired and the process group was killed */
+    int spawn_error; /* errno when the process could not start */
+    char *err;       /* captured stderr (NUL-terminated), may be NULL */
     size_t err_len;
 };
 
 /* Runs argv with env, feeds body on stdin, hands stdout to out as it arrives, captures stderr
  * (also copied to ours when echo_stderr). timeout_ms 0 = none. */
-int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len, wd_output_fn out,
-                   void *opaque, uint64_t timeout_ms, int echo_stderr, struct wd_proc_result *res);
+int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len,
+                   wd_output_fn out, void *opaque, uint64_t timeout_ms, int echo_stderr,
+                   struct wd_proc_result *res);
 
 #endif

@@ -14,21 +14,36 @@
 const char *wd_reason(unsigned status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -47,12 +62,15 @@ int wd_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, const void *body, size_t len)
+int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, const void *body,
+               size_t len)
 {
     char head[1024];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status,
-                     wd_reason(status), ctype ? ctype : "text/plain; charset=utf-8", len, extra ? extra : "");
+    int n = snprintf(
+        head, sizeof head,
+        "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+        status, wd_reason(status), ctype ? ctype : "text/plain; charset=utf-8", len,
+        extra ? extra : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return -1;
     if (wd_write_all(fd, head, (size_t)n) < 0)
@@ -210,7 +228,8 @@ int wd_read_request(int fd, struct wd_request *r)
 
     char *save = NULL, *line = strtok_r(r->raw, "\r\n", &save);
     char *sp1 = line ? strchr(line, ' ') : NULL, *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || (size_t)(sp1 - line) >= sizeof r->method || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    if (!sp1 || !sp2 || (size_t)(sp1 - line) >= sizeof r->method ||
+        strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
         free(b.p);
         return 400;
     }

@@ -85,7 +85,9 @@ static int env_duration(const char *name, uint64_t def_ms, uint64_t *out)
     if (!v || !*v)
         return 0;
     if (parse_duration(v, out) < 0) {
-        fprintf(stderr, "funk-watchdog: %s='%s' is not a duration (e.g. 10s, 500ms, 2m, or seconds)\n", name, v);
+        fprintf(stderr,
+                "funk-watchdog: %s='%s' is not a duration (e.g. 10s, 500ms, 2m, or seconds)\n",
+                name, v);
         return -1;
     }
     return 0;
@@ -108,7 +110,8 @@ static int config(void)
         return -1;
     }
     if (!fp || !*fp) {
-        fprintf(stderr, "funk-watchdog: set fprocess (or function_process) to the command to run\n");
+        fprintf(stderr,
+                "funk-watchdog: set fprocess (or function_process) to the command to run\n");
         return -1;
     }
     char *copy = strdup(fp), *save = NULL;
@@ -264,10 +267,11 @@ static int stream_out(void *opaque, const char *data, size_t len)
     if (!s->started) {
         char head[512];
         int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: "
+                         "chunked\r\nConnection: close\r\n"
                          "X-Start-Time: %lld%09ld\r\n\r\n",
-                         cfg.content_type ? cfg.content_type : "application/octet-stream", (long long)s->wall.tv_sec,
-                         s->wall.tv_nsec);
+                         cfg.content_type ? cfg.content_type : "application/octet-stream",
+                         (long long)s->wall.tv_sec, s->wall.tv_nsec);
         if (wd_write_all(s->fd, head, (size_t)n) < 0)
             return s->failed = -1;
         s->started = 1;
@@ -316,21 +320,26 @@ static void serve_fork(int fd, const struct wd_request *r)
     if (cfg.mode == MODE_STREAMING) {
         struct stream_ctx s = {.fd = fd, .t0 = t0};
         clock_gettime(CLOCK_REALTIME, &s.wall);
-        wd_run_process(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1, &res);
+        wd_run_process(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1,
+                       &res);
         if (res.spawn_error) {
-            int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0], strerror(res.spawn_error));
+            int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],
+                             strerror(res.spawn_error));
             wd_respond(fd, 500, NULL, NULL, msg, (size_t)n);
         } else if (!s.started) {
             /* Nothing written yet: the status can still say what happened. */
             snprintf(extra, sizeof extra, "X-Duration-Seconds: %.6f\r\n", now_s() - t0);
             if (res.timed_out) {
-                int n = snprintf(msg, sizeof msg, "Function timed out after %.3fs\n", (double)cfg.exec_timeout_ms / 1e3);
+                int n = snprintf(msg, sizeof msg, "Function timed out after %.3fs\n",
+                                 (double)cfg.exec_timeout_ms / 1e3);
                 wd_respond(fd, 504, NULL, extra, msg, (size_t)n);
             } else if (res.exit_status != 0) {
                 int n = snprintf(msg, sizeof msg, "exit status %d\n", res.exit_status);
                 wd_respond(fd, 500, NULL, extra, msg, (size_t)n);
             } else {
-                wd_respond(fd, 200, cfg.content_type ? cfg.content_type : "application/octet-stream", extra, "", 0);
+                wd_respond(fd, 200,
+                           cfg.content_type ? cfg.content_type : "application/octet-stream", extra,
+                           "", 0);
             }
         } else if (!s.failed && !res.timed_out) {
             /* Chunked: the duration goes in a trailer-less final chunk; clients saw 200 already. */
@@ -338,24 +347,29 @@ static void serve_fork(int fd, const struct wd_request *r)
         }
         /* timed out mid-stream: close without the last chunk so the client sees a broken body */
         if (res.timed_out)
-            fprintf(stderr, "funk-watchdog: %s %s: exec timeout (%.3fs), process killed\n", r->method, r->path,
-                    (double)cfg.exec_timeout_ms / 1e3);
+            fprintf(stderr, "funk-watchdog: %s %s: exec timeout (%.3fs), process killed\n",
+                    r->method, r->path, (double)cfg.exec_timeout_ms / 1e3);
     } else {
         struct collect c = {0};
-        wd_run_process(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1, &res);
+        wd_run_process(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1,
+                       &res);
         snprintf(extra, sizeof extra, "X-Duration-Seconds: %.6f\r\n", now_s() - t0);
         if (res.spawn_error) {
-            int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0], strerror(res.spawn_error));
+            int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],
+                             strerror(res.spawn_error));
             wd_respond(fd, 500, NULL, extra, msg, (size_t)n);
         } else if (res.timed_out) {
-            int n = snprintf(msg, sizeof msg, "Function timed out after %.3fs\n", (double)cfg.exec_timeout_ms / 1e3);
+            int n = snprintf(msg, sizeof msg, "Function timed out after %.3fs\n",
+                             (double)cfg.exec_timeout_ms / 1e3);
             wd_respond(fd, 504, NULL, extra, msg, (size_t)n);
         } else if (res.exit_status != 0) {
             /* of-watchdog answers 500 with the error; stderr says why when there is any */
-            int n = snprintf(msg, sizeof msg, "exit status %d\n%.400s", res.exit_status, res.err ? res.err : "");
+            int n = snprintf(msg, sizeof msg, "exit status %d\n%.400s", res.exit_status,
+                             res.err ? res.err : "");
             wd_respond(fd, 500, NULL, extra, msg, (size_t)n);
         } else {
-            wd_respond(fd, 200, cfg.content_type ? cfg.content_type : "application/octet-stream", extra, c.p, c.len);
+            wd_respond(fd, 200, cfg.content_type ? cfg.content_type : "application/octet-stream",
+                       extra, c.p, c.len);
         }
         free(c.p);
     }
@@ -391,8 +405,9 @@ static int upstream_connect(int *fd_out)
     return rc;
 }
 
-static const char *const hop_by_hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding",
-                                         "Upgrade",    "TE",         "Trailer",          "Content-Length"};
+static const char *const hop_by_hop[] = {"Connection",        "Keep-Alive",    "Proxy-Connection",
+                                         "Transfer-Encoding", "Upgrade",       "TE",
+                                         "Trailer",           "Content-Length"};
 
 static int is_hop(const char *name)
 {
@@ -410,9 +425,10 @@ static void serve_http(int fd, const struct wd_request *r)
     int rc = upstream_connect(&up);
     if (rc < 0) {
         char msg[512];
-        snprintf(extra, sizeof extra, "X-OpenFaaS-Internal: of-watchdog\r\nX-Duration-Seconds: %.6f\r\n", now_s() - t0);
-        int n = snprintf(msg, sizeof msg, "Can't reach service for: %s:%d (%s)\n", cfg.upstream_host,
-                         cfg.upstream_port, strerror(-rc));
+        snprintf(extra, sizeof extra,
+                 "X-OpenFaaS-Internal: of-watchdog\r\nX-Duration-Seconds: %.6f\r\n", now_s() - t0);
+        int n = snprintf(msg, sizeof msg, "Can't reach service for: %s:%d (%s)\n",
+                         cfg.upstream_host, cfg.upstream_port, strerror(-rc));
         wd_respond(fd, 502, NULL, extra, msg, (size_t)n);
         return;
     }
@@ -431,8 +447,10 @@ static void serve_http(int fd, const struct wd_request *r)
     for (size_t i = 0; i < r->nh; i++)
         if (!is_hop(r->h[i].name))
             hl += (size_t)sprintf(head + hl, "%s: %s\r\n", r->h[i].name, r->h[i].value);
-    hl += (size_t)sprintf(head + hl, "Content-Length: %zu\r\nConnection: close\r\n\r\n", r->body_len);
-    int ok = wd_write_all(up, head, hl) == 0 && (r->body_len == 0 || wd_write_all(up, r->body, r->body_len) == 0);
+    hl +=
+        (size_t)sprintf(head + hl, "Content-Length: %zu\r\nConnection: close\r\n\r\n", r->body_len);
+    int ok = wd_write_all(up, head, hl) == 0 &&
+             (r->body_len == 0 || wd_write_all(up, r->body, r->body_len) == 0);
     free(head);
 
     /* Response: read it whole within exec_timeout, then answer with our X-Duration-Seconds. */
@@ -467,12 +485,14 @@ static void serve_http(int fd, const struct wd_request *r)
         }
     }
     close(up);
-    snprintf(extra, sizeof extra, "X-OpenFaaS-Internal: of-watchdog\r\nX-Duration-Seconds: %.6f\r\n", now_s() - t0);
+    snprintf(extra, sizeof extra,
+             "X-OpenFaaS-Internal: of-watchdog\r\nX-Duration-Seconds: %.6f\r\n", now_s() - t0);
     char *eoh = c.p ? memmem(c.p, c.len, "\r\n\r\n", 4) : NULL;
     if (timed_out) {
         wd_respond(fd, 504, NULL, extra, "Function timed out\n", 19);
     } else if (!ok || !eoh || c.len < 12 || strncmp(c.p, "HTTP/1.", 7) != 0) {
-        wd_respond(fd, c.len == 0 ? 502 : 500, NULL, extra, "Upstream error: no valid HTTP response\n", 39);
+        wd_respond(fd, c.len == 0 ? 502 : 500, NULL, extra,
+                   "Upstream error: no valid HTTP response\n", 39);
     } else {
         /* Relay status and end-to-end headers; the body is re-framed (de-chunked if needed). */
         unsigned status = (unsigned)atoi(c.p + 9);
@@ -484,8 +504,9 @@ static void serve_http(int fd, const struct wd_request *r)
         size_t hn = 0;
         if (hdrs) {
             hn += (size_t)sprintf(hdrs, "HTTP/1.1 %u %s\r\n", status, wd_reason(status));
-            for (char *l = strtok_r(strchr(c.p, '\n') ? strchr(c.p, '\n') + 1 : c.p + c.len, "\r\n", &save); l;
-                 l = strtok_r(NULL, "\r\n", &save)) {
+            for (char *l = strtok_r(strchr(c.p, '\n') ? strchr(c.p, '\n') + 1 : c.p + c.len, "\r\n",
+                                    &save);
+                 l; l = strtok_r(NULL, "\r\n", &save)) {
                 char *colon = strchr(l, ':');
                 if (!colon)
                     continue;
@@ -512,8 +533,10 @@ static void serve_http(int fd, const struct wd_request *r)
             blen = (size_t)(o - body);
         }
         char tail[400];
-        int tl = snprintf(tail, sizeof tail, "Content-Length: %zu\r\nConnection: close\r\n%s\r\n", blen, extra);
-        if (hdrs && wd_write_all(fd, hdrs, hn) == 0 && wd_write_all(fd, tail, (size_t)tl) == 0 && blen)
+        int tl = snprintf(tail, sizeof tail, "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                          blen, extra);
+        if (hdrs && wd_write_all(fd, hdrs, hn) == 0 && wd_write_all(fd, tail, (size_t)tl) == 0 &&
+            blen)
             wd_write_all(fd, body, blen);
         free(hdrs);
     }
@@ -533,8 +556,8 @@ static pid_t start_upstream(void)
         fprintf(stderr, "funk-watchdog: cannot start '%s': %s\n", cfg.argv[0], strerror(rc));
         return -1;
     }
-    fprintf(stderr, "funk-watchdog: started upstream %s (pid %d), proxying to http://%s:%d\n", cfg.argv[0], (int)pid,
-            cfg.upstream_host, cfg.upstream_port);
+    fprintf(stderr, "funk-watchdog: started upstream %s (pid %d), proxying to http://%s:%d\n",
+            cfg.argv[0], (int)pid, cfg.upstream_host, cfg.upstream_port);
     return pid;
 }
 
@@ -575,7 +598,8 @@ static void *conn_thread(void *arg)
     if (cfg.max_inflight && now > cfg.max_inflight) {
         atomic_fetch_sub(&g_inflight, 1);
         char msg[128];
-        int n = snprintf(msg, sizeof msg, "Concurrent request limit exceeded. Max concurrent requests: %ld\n",
+        int n = snprintf(msg, sizeof msg,
+                         "Concurrent request limit exceeded. Max concurrent requests: %ld\n",
                          cfg.max_inflight);
         wd_respond(fd, 429, NULL, NULL, msg, (size_t)n);
         goto out;
@@ -608,7 +632,8 @@ int main(void)
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)cfg.port),
                              .sin_addr.s_addr = htonl(INADDR_ANY)};
     if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 512) < 0) {
         fprintf(stderr, "funk-watchdog: cannot listen on port %d: %s\n", cfg.port, strerror(errno));
@@ -623,14 +648,19 @@ int main(void)
     sigaction(SIGINT, &act, NULL);
     int lf = open(cfg.lockfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (lf < 0) {
-        fprintf(stderr, "funk-watchdog: cannot write the lock file %s: %s\n", cfg.lockfile, strerror(errno));
+        fprintf(stderr, "funk-watchdog: cannot write the lock file %s: %s\n", cfg.lockfile,
+                strerror(errno));
         return 1;
     }
     close(lf);
     static const char *names[] = {"streaming", "serializing", "http"};
-    fprintf(stderr, "funk-watchdog: listening on :%d, mode %s, fprocess '%s'%s, exec_timeout %.3fs, max_inflight %ld\n",
-            cfg.port, names[cfg.mode], getenv("fprocess") ? getenv("fprocess") : getenv("function_process"),
-            cfg.is_monitor ? " (a unikernel per request)" : "", (double)cfg.exec_timeout_ms / 1e3, cfg.max_inflight);
+    fprintf(stderr,
+            "funk-watchdog: listening on :%d, mode %s, fprocess '%s'%s, exec_timeout %.3fs, "
+            "max_inflight %ld\n",
+            cfg.port, names[cfg.mode],
+            getenv("fprocess") ? getenv("fprocess") : getenv("function_process"),
+            cfg.is_monitor ? " (a unikernel per request)" : "", (double)cfg.exec_timeout_ms / 1e3,
+            cfg.max_inflight);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -655,7 +685,8 @@ int main(void)
             close(fd);
         }
     }
-    /* SIGTERM: health turns 503 (lock file gone), in-flight requests finish within write_timeout. */
+    /* SIGTERM: health turns 503 (lock file gone), in-flight requests finish within write_timeout.
+     */
     atomic_store(&g_draining, 1);
     unlink(cfg.lockfile);
     close(ls);

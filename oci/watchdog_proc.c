@@ -24,8 +24,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len, wd_output_fn out,
-                   void *opaque, uint64_t timeout_ms, int echo_stderr, struct wd_proc_result *res)
+int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len,
+                   wd_output_fn out, void *opaque, uint64_t timeout_ms, int echo_stderr,
+                   struct wd_proc_result *res)
 {
     int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
@@ -51,7 +52,8 @@ int wd_run_process(char *const argv[], char *const env[], const char *body, size
     sigset_t none;
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
     int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -125,7 +127,8 @@ int wd_run_process(char *const argv[], char *const env[], const char *body, size
             if (r > 0) {
                 if (echo_stderr && write(2, buf, (size_t)r) < 0)
                     echo_stderr = 0;
-                size_t keep = res->err_len + (size_t)r > ERR_CAP ? ERR_CAP - res->err_len : (size_t)r;
+                size_t keep =
+                    res->err_len + (size_t)r > ERR_CAP ? ERR_CAP - res->err_len : (size_t)r;
                 if (keep) {
                     char *ne = realloc(res->err, res->err_len + keep + 1);
                     if (ne) {
