@@ -161,6 +161,7 @@ fi
 
 # ---- 7. reconnect after the agent restarts ------------------------------------------------------
 coproc RC { rpc "$TCLIENT" reconnect 2>"$T/reconnect.err"; }
+RCP=$RC_PID # bash unsets RC_PID as soon as the coprocess ends
 read -r -t 20 first <&"${RC[0]}"
 [ "$first" = "first 0" ] && ok "reconnect client: first call ok" || bad "reconnect first: $first"
 stop_agent $A1
@@ -173,7 +174,7 @@ if [ "$after" = "after restart -104 0" ]; then
 else
   bad "reconnect: '$after' (want 'after restart -104 0')"
 fi
-wait "$RC_PID" 2>/dev/null
+wait "$RCP" 2>/dev/null
 
 # ---- 8. errors: agent down, no address, bad addresses, bad options ------------------------------
 FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=unix://$T/nobody.sock "$TCLIENT" noop 1 >/dev/null 2>"$T/down.err" &&
