@@ -167,10 +167,11 @@ static int parse_blocks(const char *spec, struct rt_bundle *b, char *err, size_t
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok || !safe_inner_path(eq + 1)) {
+            int rc =
+                fail(err, errlen, -EINVAL,
+                     "annotation org.funk.unikernel.block: '%s' is not NAME=/path/in/rootfs", tok);
             free(copy);
-            return fail(err, errlen, -EINVAL,
-                        "annotation org.funk.unikernel.block: '%s' is not NAME=/path/in/rootfs",
-                        tok);
+            return rc;
         }
         if (b->nblock == RT_MAX_BLOCK) {
             free(copy);

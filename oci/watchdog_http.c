@@ -125,6 +125,8 @@ static int rb_fill(struct rbuf *b, size_t want)
             return -1;
         b->p = np;
         ssize_t r = rd(b->fd, b->p + b->len, 65536);
+        if (r == 0)
+            errno = ECONNRESET; /* closed early: a bad request, not a timeout */
         if (r <= 0)
             return -1;
         b->len += (size_t)r;

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the oci part: sizes, bundle classification and parsing (funk-runtime), HTTP
+ * request parsing (funk-watchdog). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runtime.h"
+#include "watchdog.h"
+
+static void test_parse_size(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_int_equal(rt_parse_size("64M", &v), 0);
+    assert_int_equal(v, 64ull << 20);
+    assert_int_equal(rt_parse_size("64Mi", &v), 0);
+    assert_int_equal(v, 64ull << 20);
+    assert_int_equal(rt_parse_size("64MiB", &v), 0);
+    assert_int_equal(v, 64ull << 20);
+    assert_int_equal(rt_parse_size("1G", &v), 0);
+    assert_int_equal(v, 1ull << 30);
+    assert_int_equal(rt_parse_size("4096", &v), 0);
+    assert_int_equal(v, 4096);
+    assert_int_equal(rt_parse_size("lots", &v), -EINVAL);
+    assert_int_equal(rt_parse_size("-1M", &v), -EINVAL);
+    assert_int_equal(rt_parse_size("", &v), -EINVAL);
+    assert_int_equal(rt_parse_size("12X", &v), -EINVAL);
+    assert_int_equal(rt_parse_size("12Mx", &v), -EINVAL);
+    assert_int_equal(rt_parse_size(NULL, &v), -EINVAL);
+}
+
+/* A bundle directory with config.json = cfg and an optional rootfs/funk.json. */
+static char *mkbundle(const char *cfg, const char *funk_json)
+{
+    char tmpl[] = "/tmp/funk-oci-unit.XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    char p[512];
+    snprintf(p, sizeof p, "%s/rootfs", d);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/config.json", d);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(cfg, f);
+    fclose(f);
+    if (funk_json) {
+        snprintf(p, sizeof p, "%s/rootfs/funk.json", d);
+        f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(funk_json, f);
+        fclose(f);
+    }
+    return strdup(d);
+}
+
+static void rmbundle(char *d)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+    free(d);
+}
+
+static int load(const char *cfg, const char *fj, struct rt_bundle *b, char *err, size_t errlen)
+{
+    char *d = mkbundle(cfg, fj);
+    int rc = rt_bundle_load(d, b, err, errlen);
+    rmbundle(d);
+    return rc;
+}
+
+#define ROOT "\"root\":{\"path\":\"rootfs\"}"
+
+static void test_bundle_annotations(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    int rc = load(
+        "{" ROOT ",\"process\":{\"args\":[\"/hello.elf\",\"a\",\"b\"],\"env\":[\"K=V\"]},"
+        "\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+        "hello.elf\",\"org.funk.unikernel.memory\":\"16M\","
+        "\"org.funk.unikernel.cmdline\":\"ignored\",\"org.funk.unikernel.block\":\"disk=/d.img\"},"
+        "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/run/netns/"
+        "x\"}]}}",
+        NULL, &b, err, sizeof err);
+    assert_int_equal(rc, 1);
+    assert_string_equal(b.binary, "/hello.elf");
+    assert_string_equal(b.cmdline, "a b"); /* process.args after the binary win */
+    assert_string_equal(b.mode, "console");
+    assert_int_equal(b.mem_bytes, 16u << 20);
+    assert_string_equal(b.env[0], "K=V");
+    assert_null(b.env[1]);
+    assert_int_equal(b.nns, 2);
+    assert_null(b.ns[0].path);
+    assert_string_equal(b.ns[1].path, "/run/netns/x");
+    assert_int_equal(b.nblock, 1);
+    assert_string_equal(b.block[0].name, "disk");
+    assert_string_equal(b.block[0].path, "/d.img");
+    rt_bundle_free(&b);
+
+    /* Only the binary in args: the annotation's command line. */
+    rc = load(
+        "{" ROOT
+        ",\"process\":{\"args\":[\"hello.elf\"]},\"annotations\":{\"org.funk.unikernel.binary\":"
+        "\"/hello.elf\",\"org.funk.unikernel.cmdline\":\"x y\"}}",
+        NULL, &b, err, sizeof err);
+    assert_int_equal(rc, 1);
+    assert_string_equal(b.cmdline, "x y");
+    assert_int_equal(b.mem_bytes, 8u << 20);
+    rt_bundle_free(&b);
+}
+
+static void test_bundle_memory_limit(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    /* No image value: the limit (rounded down to 2 MiB) sizes the guest. */
+    int rc = load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h.elf\"},"
+                  "\"linux\":{\"resources\":{\"memory\":{\"limit\":35651584}}}}",
+                  NULL, &b, err, sizeof err);
+    assert_int_equal(rc, 1);
+    assert_int_equal(b.mem_bytes, 34u << 20);
+    rt_bundle_free(&b);
+    /* The image asks for more than the limit: refused. */
+    rc = load(
+        "{" ROOT
+        ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h.elf\",\"org.funk.unikernel.memory\":"
+        "\"64M\"},\"linux\":{\"resources\":{\"memory\":{\"limit\":16777216}}}}",
+        NULL, &b, err, sizeof err);
+    assert_int_equal(rc, -EINVAL);
+    assert_non_null(strstr(err, "more than the memory limit"));
+    rt_bundle_free(&b);
+    /* Below 2 MiB: refused. */
+    rc = load(
+        "{" ROOT
+        ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h.elf\",\"org.funk.unikernel.memory\":"
+        "\"1M\"}}",
+        NULL, &b, err, sizeof err);
+    assert_int_equal(rc, -EINVAL);
+    assert_non_null(strstr(err, "between 2 MiB and 4 GiB"));
+    rt_bundle_free(&b);
+}
+
+static void test_bundle_classification(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    /* Ordinary container: delegated. */
+    assert_int_equal(
+        load("{" ROOT ",\"process\":{\"args\":[\"/bin/sh\"]}}", NULL, &b, err, sizeof err), 0);
+    rt_bundle_free(&b);
+    /* urunc hvt: ours; urunc qemu: not ours. */
+    assert_int_equal(
+        load("{" ROOT ",\"annotations\":{\"com.urunc.unikernel.binary\":\"/u.hvt\","
+             "\"com.urunc.unikernel.hypervisor\":\"hvt\",\"com.urunc.unikernel.cmdline\":\"c\"}}",
+             NULL, &b, err, sizeof err),
+        1);
+    assert_string_equal(b.binary, "/u.hvt");
+    assert_string_equal(b.cmdline, "c");
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"com.urunc.unikernel.binary\":\"/u.q\","
+                          "\"com.urunc.unikernel.hypervisor\":\"qemu\"}}",
+                          NULL, &b, err, sizeof err),
+                     0);
+    rt_bundle_free(&b);
+    /* /funk.json in the rootfs (image annotations dropped by the engine). */
+    assert_int_equal(
+        load("{" ROOT "}",
+             "{\"binary\":\"/e.elf\",\"mode\":\"fn\",\"memory\":\"4M\",\"net\":\"net0\"}", &b, err,
+             sizeof err),
+        1);
+    assert_string_equal(b.binary, "/e.elf");
+    assert_string_equal(b.mode, "fn");
+    assert_string_equal(b.net, "net0");
+    assert_int_equal(b.mem_bytes, 4u << 20);
+    rt_bundle_free(&b);
+}
+
+static void test_bundle_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cfg, *fj, *msg;
+    } cases[] = {
+        {"{", NULL, "config.json"},
+        {"[]", NULL, "not a JSON object"},
+        {"{\"process\":{}}", NULL, "root.path is missing"},
+        {"{" ROOT ",\"annotations\":[]}", NULL, "annotations is not an object"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/../x\"}}", NULL,
+         "not a path inside the rootfs"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\",\"org.funk.unikernel.mode\":\"x\"}}",
+         NULL, "is not console or fn"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\",\"org.funk.unikernel.block\":\"nodisk\"}}",
+         NULL, "is not NAME=/path/in/rootfs"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\",\"org.funk.unikernel.isolation\":\"vm\"}}",
+         NULL, "is not kvm, process or auto"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\",\"org.funk.unikernel.net\":\"a b\"}}",
+         NULL, "not a manifest name"},
+        {"{" ROOT
+         ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"},\"process\":{\"args\":\"x\"}}",
+         NULL, "process.args is not an array"},
+        {"{" ROOT
+         ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"},\"process\":{\"args\":[1]}}",
+         NULL, "is not a string"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\"},\"process\":{\"env\":[\"NOEQUALS\"]}}",
+         NULL, "is not KEY=VALUE"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\"},\"linux\":{\"namespaces\":[{\"type\":"
+         "\"time\"}]}}",
+         NULL, "unknown type"},
+        {"{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/"
+                  "h\"},\"linux\":{\"namespaces\":[{\"type\":"
+         "\"user\"}]}}",
+         NULL, "user namespaces are not supported"},
+        {"{" ROOT "}", "{\"cmdline\":\"x\"}", "\"binary\" is missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct rt_bundle b;
+        char err[512] = "";
+        int rc = load(cases[i].cfg, cases[i].fj, &b, err, sizeof err);
+        if (rc >= 0 || !strstr(err, cases[i].msg))
+            fail_msg("case %zu (%s): rc %d, message '%s', expected '%s'", i, cases[i].cfg, rc, err,
+                     cases[i].msg);
+        rt_bundle_free(&b);
+    }
+    struct rt_bundle b;
+    char err[512] = "";
+    assert_int_equal(rt_bundle_load("/nonexistent/bundle", &b, err, sizeof err), -ENOENT);
+    rt_bundle_free(&b);
+}
+
+/* Parses raw bytes written to one end of a socketpair. */
+static int parse(const char *raw, size_t len, struct wd_request *r)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(write(sv[1], raw, len), (ssize_t)len);
+    shutdown(sv[1], SHUT_WR);
+    int rc = wd_read_request(sv[0], r);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+static void test_http_parse(void **state)
+{
+    (void)state;
+    struct wd_request r;
+    static const char req[] =
+        "POST /fn/x?a=1&b=2 HTTP/1.1\r\nHost: h\r\nX-Thing:  spaced value  \r\n"
+        "Content-Length: 5\r\n\r\nhello";
+    assert_int_equal(parse(req, sizeof req - 1, &r), 0);
+    assert_string_equal(r.method, "POST");
+    assert_string_equal(r.path, "/fn/x");
+    assert_string_equal(r.query, "a=1&b=2");
+    assert_string_equal(wd_header_get(&r, "x-thing"), "spaced value");
+    assert_int_equal(r.body_len, 5);
+    assert_memory_equal(r.body, "hello", 5);
+    wd_request_free(&r);
+
+    static const char chunked[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
+    assert_int_equal(parse(chunked, sizeof chunked - 1, &r), 0);
+    assert_int_equal(r.body_len, 7);
+    assert_memory_equal(r.body, "abcdefg", 7);
+    wd_request_free(&r);
+
+    static const char get[] = "GET /_/health HTTP/1.1\r\n\r\n";
+    assert_int_equal(parse(get, sizeof get - 1, &r), 0);
+    assert_int_equal(r.body_len, 0);
+    assert_string_equal(r.query, "");
+    wd_request_free(&r);
+}
+
+static void test_http_errors(void **state)
+{
+    (void)state;
+    struct wd_request r;
+    static const struct {
+        const char *raw;
+        int want;
+    } cases[] = {
+        {"garbage\r\n\r\n", 400},
+        {"GET relative HTTP/1.1\r\n\r\n", 400},
+        {"GET / SPDY/3\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        {"GET / HTTP/1.1\r\nNoColonHere\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n", 400}, /* closed before the blank line */
+        {"", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = parse(cases[i].raw, strlen(cases[i].raw), &r);
+        if (rc != cases[i].want)
+            fail_msg("case %zu: got %d, expected %d", i, rc, cases[i].want);
+        wd_request_free(&r);
+    }
+    /* Headers beyond the limit: 431. */
+    size_t n = WD_MAX_HEAD + 4096;
+    char *big = malloc(n + 64);
+    assert_non_null(big);
+    size_t o = (size_t)sprintf(big, "GET / HTTP/1.1\r\nX-Big: ");
+    memset(big + o, 'a', n - o);
+    assert_int_equal(parse(big, n, &r), 431);
+    wd_request_free(&r);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_size),          cmocka_unit_test(test_bundle_annotations),
+        cmocka_unit_test(test_bundle_memory_limit), cmocka_unit_test(test_bundle_classification),
+        cmocka_unit_test(test_bundle_errors),       cmocka_unit_test(test_http_parse),
+        cmocka_unit_test(test_http_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
