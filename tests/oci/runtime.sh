@@ -121,6 +121,27 @@ sleep 0.05
 [ -d /proc/$pid ] && [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" != Z ] && fail "process $pid survived delete --force" || ok "delete --force ended the process"
 check "no state left" "" "$(ls "$ROOT")"
 
+# ---- block device: a file of the rootfs named by org.funk.unikernel.block ----
+BLKELF=$B/functions/test_block.elf
+if [ -x "$BLKELF" ]; then
+    bundle "$T/blk" "$BLKELF"
+    python3 -c '
+import sys
+d = bytearray(16384); d[512:527] = b"funk-block-test"; d[4096:4111] = b"funk-block-test"
+open(sys.argv[1], "wb").write(d)' "$T/blk/rootfs/disk.img"
+    sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.block":"disk=/disk.img","org.funk.unikernel.binary"|' "$T/blk/config.json"
+    out=$(cd "$T/blk" && RT run blk1 2>&1)
+    check "block: guest exits 0" 0 $?
+    contains "block: the guest read and wrote the rootfs file" "block: OK" "$out"
+    check "block: the guest's write reached the file" "abcdef" "$(head -c 6 "$T/blk/rootfs/disk.img")"
+    sed -i 's|disk=/disk.img|disk=/missing.img|' "$T/blk/config.json"
+    out=$(cd "$T/blk" && RT run blk2 2>&1)
+    check "block: missing file refused" 1 $?
+    contains "block: says which file" "/missing.img" "$out"
+else
+    echo "note: test_block.elf not built: block devices not checked"
+fi
+
 # ---- network: a tap in the container's netns, bridged to its interface by tc ----
 NETELF=$B/functions/test_net.elf
 if [ -x "$NETELF" ] && command -v ip >/dev/null && command -v tc >/dev/null; then
