@@ -107,6 +107,11 @@ class Funkd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                check(False, "funkd stops within 20 s of SIGTERM")
+            log = self.logtext()
+            bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:") if w in log]
+            check(not bad and self.proc.returncode == 0, "funkd exits cleanly, no sanitizer report",
+                  (self.proc.returncode, bad, log[-2000:] if bad else ""))
         self.proc = None
 
     def kill9(self):

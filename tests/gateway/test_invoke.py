@@ -231,7 +231,7 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
     if shutil.which("wrk"):
         gw.deploy("soak", ELF["echo"], labels={"com.funk.mode": "warm", "com.openfaas.scale.max": "2"})
         gw.req("POST", "/function/soak", b"warm up")
-        r = subprocess.run(["wrk", "-t2", "-c4", "-d10s", "%s/function/soak" % gw.url()],
+        r = subprocess.run(["wrk", "-t2", "-c4", "-d10s", "--timeout", "10s", "%s/function/soak" % gw.url()],
                            capture_output=True, text=True, timeout=60)
         out = r.stdout
         ok = r.returncode == 0 and "Non-2xx" not in out and "Socket errors" not in out
