@@ -4,6 +4,7 @@
 # ordinary container with runc and crun, under podman run, ctr run (private containerd) and the
 # bare runtime CLI, all measured in this run: min/median/p99 wall time, N, ratio to funk.
 set -euo pipefail
+SELF=$(realpath "$0")
 cd "$(dirname "$0")/../.."
 FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
 FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
@@ -22,7 +23,7 @@ fi
 # crun 1.8 refuses cgroup "hybrid" mode: run everything in a private mount namespace without
 # the cgroup2 mount at /sys/fs/cgroup/unified (shared/notes/machine.md).
 if [ -z "${FUNK_BENCH_OCI_NS:-}" ]; then
-    exec unshare -m --propagation private env FUNK_BENCH_OCI_NS=1 "$0" "$@"
+    exec unshare -m --propagation private env FUNK_BENCH_OCI_NS=1 "$SELF" "$@"
 fi
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 

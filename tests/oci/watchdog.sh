@@ -27,6 +27,10 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 # ---- streaming (default mode) ----
 start_wd fprocess="cat"
 check "streaming: cat echoes the body" "stream me" "$(curl -s -d 'stream me' "$U/")"
+head -c 3000000 /dev/urandom >"$T/big.bin"
+curl -s -H 'Expect: 100-continue' --data-binary @"$T/big.bin" -o "$T/big.out" "$U/"
+cmp -s "$T/big.bin" "$T/big.out"
+check "streaming: a 3 MB body (Expect: 100-continue) comes back intact" 0 $?
 check "health with the lock file" 200 "$(code "$U/_/health")"
 check "ready" 200 "$(code "$U/_/ready")"
 rm -f "$T/.lock"
