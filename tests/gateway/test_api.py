@@ -194,6 +194,27 @@ with Funkd() as gw:
     t.join(15)
     check(len(got) == 1, "logs follow streams new lines", got)
 
+    # garbage on the wire never takes funkd down
+    import socket
+    for junk in [b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                 b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                 b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                 b"GET /system/functions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
+                 b"POST /function/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                 b"GET /function/%00%ff/x HTTP/1.1\r\nHost: x\r\n\r\n",
+                 b"BREW /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"]:
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        try:
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        s.close()
+    st, _, _ = gw.req("GET", "/healthz")
+    check(st == 200, "funkd survives malformed requests on the wire")
+
     # metrics
     gw.req("POST", "/function/echo", "x")
     st, h, b = gw.req("GET", "/metrics")
