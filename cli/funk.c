@@ -846,7 +846,10 @@ static int cmd_up(int argc, char **argv)
     char *slash = strrchr(exe, '/');
     *slash = '\0';
     const char *env = getenv("FUNKD");
+    /* installed: next to funk; in a build tree: BUILD/gateway/funkd beside BUILD/cli/funk */
     snprintf(funkd, sizeof funkd, "%s/funkd", exe);
+    if (access(funkd, X_OK) != 0)
+        snprintf(funkd, sizeof funkd, "%s/../gateway/funkd", exe);
     if (env && *env)
         snprintf(funkd, sizeof funkd, "%s", env);
     if (access(funkd, X_OK) != 0) {
