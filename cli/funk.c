@@ -836,7 +836,7 @@ static int healthy(void)
 static int cmd_up(int argc, char **argv)
 {
     int detach = argc > 1 && strcmp(argv[1], "-d") == 0;
-    char exe[PATH_MAX], funkd[PATH_MAX + 16];
+    char exe[PATH_MAX], funkd[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
         fprintf(stderr, "funk up: cannot find my own binary\n");
