@@ -38,6 +38,7 @@ static int run_tc(char *const argv[])
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0); /* our message says why */
     int rc = posix_spawn(&pid, tc, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc)
@@ -147,6 +148,9 @@ int rt_net_setup(int *tapfd, char *env[3], char *err, size_t errlen)
     char *const out2[] = {"tc",       "filter", "add",    "dev",      TAP_NAME, "parent", "ffff:",
                           "protocol", "all",    "u32",    "match",    "u32",    "0",      "0",
                           "action",   "mirred", "egress", "redirect", "dev",    ifname,   NULL};
+    /* A pod's namespace outlives its containers: drop what a previous one installed. */
+    char *const del[] = {"tc", "qdisc", "del", "dev", ifname, "ingress", NULL};
+    run_tc(del);
     if ((rc = run_tc(in1)) < 0 || (rc = run_tc(in2)) < 0 || (rc = run_tc(out1)) < 0 ||
         (rc = run_tc(out2)) < 0) {
         snprintf(err, errlen,
