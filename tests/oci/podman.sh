@@ -5,7 +5,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
-need_bin "$RUNTIME" "$IMAGE" "$MONITOR" "$HELLO" "$ECHO" "$ABORT" "$LOOP" "$B/functions/test_net.elf"
+need_bin "$RUNTIME" "$IMAGE" "$MONITOR" "$HELLO" "$ECHO" "$ABORT" "$LOOP" "$B/functions/test_net.elf" "$B/functions/test_globals.elf"
 need_kvm
 need_cmd podman conmon runc
 podman_setup
@@ -28,6 +28,13 @@ check "podman run hello output" "Hello from a funk unikernel!" "$out"
 out=$(echo "through podman stdin" | $PODMAN_RUN --rm -i funk-test-echo 2>"$T/err")
 check "podman run -i echo exits 0" 0 $?
 check "podman run -i echo output" "through podman stdin" "$out"
+"$IMAGE" build "$B/functions/test_globals.elf" -t funk-test-globals --cmdline "default args" --archive "$T/globals.tar" >/dev/null &&
+    podman load -q -i "$T/globals.tar" >/dev/null
+out=$($PODMAN_RUN --rm funk-test-globals 2>&1)
+contains "podman: the image's default command line reaches the guest" "[default] [args]" "$out"
+out=$($PODMAN_RUN --rm -e GREETING=from-podman funk-test-globals one two 2>&1)
+contains "podman: run arguments replace the default ones" "[one] [two]" "$out"
+contains "podman: -e reaches the guest's environment" "GREETING=from-podman" "$out"
 $PODMAN_RUN --rm funk-test-abort >/dev/null 2>&1
 check "podman run abort: the guest's exit status" 255 $?
 $PODMAN_RUN --rm -t funk-test-hello >"$T/tty.out" 2>&1
