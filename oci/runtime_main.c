@@ -188,6 +188,14 @@ static int delegate(void)
     const char *rt = getenv("FUNK_RUNTIME_DELEGATE");
     if (!rt || !*rt)
         rt = "runc";
+    if (getenv("FUNK_RUNTIME_DELEGATED")) {
+        rt_log(RT_ERROR,
+               "the delegate runtime '%s' is funk-runtime itself: set FUNK_RUNTIME_DELEGATE to "
+               "runc or crun",
+               rt);
+        return 1;
+    }
+    setenv("FUNK_RUNTIME_DELEGATED", "1", 1);
     rt_log(RT_DEBUG, "not a unikernel: handing over to %s", rt);
     if (g_logf)
         fclose(g_logf);

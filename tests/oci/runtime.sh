@@ -213,6 +213,9 @@ bad() { # NAME EXPECTED-TEXT COMMAND...
     contains "$name: message" "$text" "$(cat "$T/bad.out")"
     check "$name: nothing left in the state root" "" "$(ls "$ROOT" 2>/dev/null)"
 }
+mkdir -p "$T/plain/rootfs" && echo '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"]}}' >"$T/plain/config.json"
+bad "delegate loop" "is funk-runtime itself" env FUNK_RUNTIME_DELEGATE="$(realpath "$RUNTIME")" "$RUNTIME" --root "$ROOT" create --bundle "$T/plain" b0
+bad "missing delegate" "cannot run the delegate OCI runtime" env FUNK_RUNTIME_DELEGATE=/nonexistent/runc "$RUNTIME" --root "$ROOT" create --bundle "$T/plain" b00
 mkdir -p "$T/empty"
 bad "missing config.json" "config.json: no such file" RT create --bundle "$T/empty" b1
 mkdir -p "$T/badjson" && echo '{"root": ' >"$T/badjson/config.json"
