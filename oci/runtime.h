@@ -12,17 +12,25 @@
 
 /* What the runtime needs from a bundle's config.json to run a unikernel. */
 struct rt_bundle {
-    char *dir;        /* absolute bundle path */
-    char *rootfs;     /* absolute rootfs path */
-    char *binary;     /* unikernel path inside the rootfs ("/hello.elf") */
-    char *cmdline;    /* guest command line (args after the binary, or the annotation) */
-    char *mode;       /* "console" (default) or "fn": stdin is one request, body to stdout */
-    int isolation;    /* FUNK_ISOLATION_KVM, _PROCESS or _AUTO (resolved in the container) */
-    char *net;        /* manifest name of the guest's network device, or NULL for none */
-    char **env;       /* NULL-terminated KEY=VALUE list from process.env */
-    char *hostname;   /* may be NULL */
-    size_t mem_bytes; /* guest memory */
-    int terminal;     /* process.terminal */
+    char *dir;         /* absolute bundle path */
+    char *rootfs;      /* absolute rootfs path */
+    char *binary;      /* unikernel path inside the rootfs ("/hello.elf") */
+    char *cmdline;     /* guest command line (args after the binary, or the annotation) */
+    char *mode;        /* "console" (default) or "fn": stdin is one request, body to stdout */
+    int isolation;     /* FUNK_ISOLATION_KVM, _PROCESS or _AUTO (resolved in the container) */
+    char *net;         /* manifest name of the guest's network device, or NULL for none */
+    char **env;        /* NULL-terminated KEY=VALUE list from process.env */
+    char *hostname;    /* may be NULL */
+    size_t mem_bytes;  /* guest memory */
+    int terminal;      /* process.terminal */
+    uint32_t uid, gid; /* process.user: the monitor drops to them once its files are open */
+    uint32_t *groups;  /* process.user.additionalGids */
+    size_t ngroups;
+    struct {
+        int resource;
+        uint64_t soft, hard;
+    } rlimit[16]; /* process.rlimits */
+    size_t nrlimit;
     struct {
         int type;   /* CLONE_NEW* */
         char *path; /* NULL: a new namespace */

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,73 @@ static int parse_blocks(const char *spec, struct rt_bundle *b, char *err, size_t
     return 0;
 }
 
+static const struct {
+    const char *name;
+    int res;
+} rlimit_names[] = {
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+/* process.user (uid, gid, additionalGids) and process.rlimits. */
+static int parse_user_rlimits(json_t *proc, struct rt_bundle *b, char *err, size_t errlen)
+{
+    json_t *user = json_object_get(proc, "user");
+    json_t *uid = json_object_get(user, "uid"), *gid = json_object_get(user, "gid");
+    if ((uid && (!json_is_integer(uid) || json_integer_value(uid) < 0 ||
+                 json_integer_value(uid) > UINT32_MAX - 1)) ||
+        (gid && (!json_is_integer(gid) || json_integer_value(gid) < 0 ||
+                 json_integer_value(gid) > UINT32_MAX - 1)))
+        return fail(err, errlen, -EINVAL, "process.user: uid/gid must be integers");
+    b->uid = uid ? (uint32_t)json_integer_value(uid) : 0;
+    b->gid = gid ? (uint32_t)json_integer_value(gid) : 0;
+    json_t *extra = json_object_get(user, "additionalGids");
+    size_t n = json_array_size(extra), i;
+    json_t *e;
+    b->groups = n ? calloc(n, sizeof *b->groups) : NULL;
+    json_array_foreach(extra, i, e)
+    {
+        if (!json_is_integer(e) || json_integer_value(e) < 0)
+            return fail(err, errlen, -EINVAL, "process.user.additionalGids[%zu] is not a gid", i);
+        b->groups[b->ngroups++] = (uint32_t)json_integer_value(e);
+    }
+    json_t *rl = json_object_get(proc, "rlimits");
+    json_array_foreach(rl, i, e)
+    {
+        const char *t = jstr(e, "type");
+        json_t *soft = json_object_get(e, "soft"), *hard = json_object_get(e, "hard");
+        int res = -1;
+        for (size_t k = 0; t && k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
+            if (strcmp(t, rlimit_names[k].name) == 0)
+                res = rlimit_names[k].res;
+        if (res < 0 || !json_is_integer(soft) || !json_is_integer(hard))
+            return fail(err, errlen, -EINVAL,
+                        "process.rlimits[%zu]: unknown type '%s' or bad soft/hard", i,
+                        t ? t : "(none)");
+        if (b->nrlimit == sizeof b->rlimit / sizeof b->rlimit[0])
+            return fail(err, errlen, -EINVAL, "process.rlimits: too many entries");
+        b->rlimit[b->nrlimit].resource = res;
+        b->rlimit[b->nrlimit].soft = (uint64_t)json_integer_value(soft);
+        b->rlimit[b->nrlimit].hard = (uint64_t)json_integer_value(hard);
+        b->nrlimit++;
+    }
+    return 0;
+}
+
 /* Joins args[from..] with spaces; NULL when there are none. */
 static char *join_args(json_t *args, size_t from)
 {
@@ -345,6 +413,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     if (!b->cmdline)
         b->cmdline = strdup(cmdline ? cmdline : "");
     b->terminal = json_is_true(json_object_get(proc, "terminal"));
+    if ((rc = parse_user_rlimits(proc, b, err, errlen)) < 0)
+        goto out;
 
     json_t *env = json_object_get(proc, "env");
     size_t nenv = json_array_size(env);
@@ -420,5 +490,6 @@ void rt_bundle_free(struct rt_bundle *b)
         free(b->block[i].path);
     }
     free(b->annotations_json);
+    free(b->groups);
     memset(b, 0, sizeof *b);
 }

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -274,6 +276,18 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
             child_fail(syncfd, "cannot enter the rootfs %s: %s", b->rootfs, strerror(errno));
     }
     close(rootfd);
+    for (size_t i = 0; i < b->nrlimit; i++) {
+        struct rlimit rl = {.rlim_cur = b->rlimit[i].soft, .rlim_max = b->rlimit[i].hard};
+        if (setrlimit(b->rlimit[i].resource, &rl) < 0)
+            child_fail(syncfd, "process.rlimits[%zu]: setrlimit: %s", i, strerror(errno));
+    }
+    /* Every file is open: the monitor needs no root from here (process.user). */
+    if (b->uid || b->gid || b->ngroups) {
+        if (setgroups(b->ngroups, (const gid_t *)b->groups) < 0 ||
+            setresgid(b->gid, b->gid, b->gid) < 0 || setresuid(b->uid, b->uid, b->uid) < 0)
+            child_fail(syncfd, "cannot switch to process.user %u:%u: %s", b->uid, b->gid,
+                       strerror(errno));
+    }
     /* Ready: the parent records the state and returns; an empty sync message means success. */
     close(syncfd);
 

@@ -77,6 +77,33 @@ done
 out=$(cd "$T/hello" && FUNK_RUNTIME_ISOLATION=process RT run iso-env 2>&1)
 check "FUNK_RUNTIME_ISOLATION=process: hello runs" "Hello from a funk unikernel!" "$out"
 
+# ---- process.user and process.rlimits apply to the monitor once its files are open ----
+for iso in kvm process; do
+    bundle "$T/user-$iso" "$HELLO"
+    python3 - "$T/user-$iso/config.json" "$iso" <<'EOP'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [1001]}
+c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024}]
+c["annotations"]["org.funk.unikernel.isolation"] = sys.argv[2]
+json.dump(c, open(p, "w"))
+EOP
+    (cd "$T/user-$iso" && RT create "user-$iso" >"$T/user.out" 2>&1)
+    check "user ($iso): create" 0 $?
+    upid=$(RT state "user-$iso" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+    check "user ($iso): the monitor runs as process.user" "1000 1000" "$(awk '/^Uid:/ {u=$2} /^Gid:/ {g=$2} END {print u, g}' /proc/$upid/status)"
+    check "user ($iso): additionalGids" "1001" "$(awk '/^Groups:/ {print $2}' /proc/$upid/status)"
+    check "user ($iso): rlimits applied" "512 1024" "$(awk '/Max open files/ {print $4, $5}' /proc/$upid/limits)"
+    RT start "user-$iso"
+    for _ in $(seq 200); do [ "$(RT state "user-$iso" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = stopped ] && break; sleep 0.02; done
+    check "user ($iso): the guest ran" "Hello from a funk unikernel!" "$(cat "$T/user.out")"
+    RT delete "user-$iso"
+done
+bundle "$T/badrl" "$HELLO" && sed -i 's|"cwd":"/"|"cwd":"/","rlimits":[{"type":"RLIMIT_BOGUS","soft":1,"hard":1}]|' "$T/badrl/config.json"
+out=$(cd "$T/badrl" && RT create badrl 2>&1)
+check "bad rlimit refused" 1 $?
+contains "bad rlimit named" "RLIMIT_BOGUS" "$out"
+
 # ---- fn mode: stdin is the request body ----
 bundle "$T/echo" "$ECHO"
 sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.mode":"fn","org.funk.unikernel.binary"|' "$T/echo/config.json"
