@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -370,11 +371,23 @@ static int build(int argc, char **argv)
             json_array_append_new(cmd, json_string(t));
         free(copy);
     }
+    /* The config's date: SOURCE_DATE_EPOCH for reproducible images, else now. File times in the
+     * layer are always 0, so the same ELF always gives the same layer digest. */
+    char created[32];
+    {
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        char *end = NULL;
+        long long e = sde && *sde ? strtoll(sde, &end, 10) : -1;
+        time_t t = sde && *sde && end && !*end && e >= 0 ? (time_t)e : time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
     json_t *config = json_pack(
-        "{s:s, s:s, s:s, s:{s:o, s:o, s:O, s:[s]}, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created",
-        "1970-01-01T00:00:00Z", "architecture", "amd64", "os", "linux", "config", "Entrypoint",
-        entry, "Cmd", cmd, "Labels", ann, "Env", "PATH=/", "rootfs", "type", "layers", "diff_ids",
-        lb.digest, "history", "created_by", "funk image build", "comment", "unikernel");
+        "{s:s, s:s, s:s, s:{s:o, s:o, s:O, s:[s]}, s:{s:s, s:[s]}, s:[{s:s, s:s, s:s}]}", "created",
+        created, "architecture", "amd64", "os", "linux", "config", "Entrypoint", entry, "Cmd", cmd,
+        "Labels", ann, "Env", "PATH=/", "rootfs", "type", "layers", "diff_ids", lb.digest,
+        "history", "created", created, "created_by", "funk image build", "comment", "unikernel");
     cfg = config ? dumps(config) : NULL;
     if (!cfg) {
         json_decref(ann);

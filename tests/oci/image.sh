@@ -53,9 +53,16 @@ mkdir -p "$T/unpacked" && tar -xf "$T/hello.tar" -C "$T/unpacked"
 check "archive is a tar" 0 $?
 diff -r "$T/layout" "$T/unpacked" >/dev/null
 check "archive holds the same layout" 0 $?
-"$IMAGE" build "$HELLO" -t funk-hello --cmdline "a b" --memory 16M --isolation process --net net0 --archive "$T/again.tar" >/dev/null
-cmp -s "$T/hello.tar" "$T/again.tar"
-check "builds are reproducible (same bytes)" 0 $?
+SOURCE_DATE_EPOCH=1700000000 "$IMAGE" build "$HELLO" -t funk-hello --archive "$T/r1.tar" >/dev/null
+sleep 1.1
+SOURCE_DATE_EPOCH=1700000000 "$IMAGE" build "$HELLO" -t funk-hello --archive "$T/r2.tar" >/dev/null
+cmp -s "$T/r1.tar" "$T/r2.tar"
+check "SOURCE_DATE_EPOCH builds are reproducible (same bytes)" 0 $?
+layer_of() { python3 -c 'import json,sys,tarfile; t=tarfile.open(sys.argv[1]); i=json.load(t.extractfile("index.json")); m=json.load(t.extractfile("blobs/sha256/"+i["manifests"][0]["digest"][7:])); c=json.load(t.extractfile("blobs/sha256/"+m["config"]["digest"][7:])); print(m["layers"][0]["digest"], c["created"])' "$1"; }
+check "the config date follows SOURCE_DATE_EPOCH" "2023-11-14T22:13:20Z" "$(layer_of "$T/r1.tar" | cut -d' ' -f2)"
+"$IMAGE" build "$HELLO" -t funk-hello --archive "$T/now.tar" >/dev/null
+check "same ELF, same layer digest whatever the date" "$(layer_of "$T/r1.tar" | cut -d' ' -f1)" "$(layer_of "$T/now.tar" | cut -d' ' -f1)"
+check "without SOURCE_DATE_EPOCH the date is today" "$(date -u +%Y-%m-%d)" "$(layer_of "$T/now.tar" | cut -d' ' -f2 | cut -c1-10)"
 
 bad() { # NAME TEXT ARGS...
     local name=$1 text=$2
