@@ -133,6 +133,43 @@ else
     echo "note: containerd/ctr missing: ctr rows left out" >&2
 fi
 
+# ---- funk-watchdog (serializing): one unikernel per request vs one native process per request ----
+WATCHDOG=$(pick "$FUNK_PREFIX/bin/funk-watchdog" "$FUNK_MESON_DIR/oci/funk-watchdog")
+MONITOR=$(pick "$FUNK_PREFIX/bin/funk-monitor" "$FUNK_MESON_DIR/monitor/funk-monitor")
+ECHO=$(pick "$FUNK_PREFIX/unikernels/echo.elf" "$FUNK_MESON_DIR/functions/echo.elf")
+NATIVE=$(pick "$FUNK_PREFIX/bin/funk-echo-native" "$FUNK_MESON_DIR/functions/funk-echo-native")
+wd_bench() { # NAME FPROCESS
+    local port=$((30000 + RANDOM % 20000))
+    env TMPDIR="$T" port=$port mode=serializing fprocess="$2" "$WATCHDOG" 2>/dev/null &
+    local pid=$!
+    python3 - "$1" "$((N * 5))" "$port" >>"$RES" <<'EOP' || echo "bench/oci: $1 failed" >&2
+import http.client, sys, time
+name, n, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for _ in range(100):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port); c.request("GET", "/_/health"); c.getresponse().read(); break
+    except OSError:
+        time.sleep(0.05)
+def one():
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("POST", "/", body=b"bench body")
+    r = c.getresponse(); b = r.read()
+    if r.status != 200 or b != b"bench body":
+        sys.exit("%s: %d %r" % (name, r.status, b[:80]))
+for _ in range(5): one()
+xs = []
+for _ in range(n):
+    t = time.perf_counter(); one(); xs.append((time.perf_counter() - t) * 1e3)
+print(name, " ".join("%.3f" % x for x in xs))
+EOP
+    kill $pid 2>/dev/null
+    wait $pid 2>/dev/null || true
+}
+if [ -x "$WATCHDOG" ] && [ -x "$MONITOR" ] && [ -e "$ECHO" ]; then
+    wd_bench "watchdog:funk-monitor(unikernel)" "$MONITOR $ECHO"
+    [ -x "$NATIVE" ] && wd_bench "watchdog:native-process" "$NATIVE"
+fi
+
 echo "bench/oci: $(nproc) CPUs, $(uname -r), N=$N per row, wall time of the whole client command (ms)"
 python3 - "$RES" <<'EOP'
 import statistics, sys
@@ -142,9 +179,10 @@ for line in open(sys.argv[1]):
     rows[name] = sorted(float(x) for x in xs)
 def p99(xs): return xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))]
 print("%-38s %5s %9s %9s %9s %14s" % ("case", "N", "min", "median", "p99", "ratio-to-funk"))
+print("(watchdog rows: one HTTP request each, serializing mode, echo; others: one whole client command)")
 for name, xs in rows.items():
     group = name.split(":")[0]
-    funk = rows.get(group + ":funk-runtime(unikernel)")
+    funk = next(v for k, v in rows.items() if k.split(":")[0] == group)  # each group's first row: funk
     ratio = statistics.median(xs) / statistics.median(funk) if funk else float("nan")
     print("%-38s %5d %9.2f %9.2f %9.2f %13.2fx" % (name, len(xs), xs[0], statistics.median(xs), p99(xs), ratio))
 EOP
