@@ -138,6 +138,7 @@ void gw_call_free(struct gw_call *c);
 void gw_exec_invoke(struct gw_function *fn, struct gw_call *c);
 int gw_pool_init(void);
 void gw_pool_stop(void);
+void gw_instances_shutdown(double grace);
 void gw_fn_stop_instances(struct gw_function *fn, int keep);
 void gw_fn_ensure_instances(struct gw_function *fn);
 int gw_pool_ready(void);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <funk/abi/funk.h>
 #include <funk/vm.h>
@@ -32,6 +33,7 @@ static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t pool_th, wd_th;
 static int pool_running;
+static int live_insts; /* instance threads still running (atomic) */
 
 static struct shell_pool *pool_find(size_t mem, unsigned flags)
 {
@@ -215,6 +217,26 @@ int gw_pool_init(void)
         pthread_create(&wd_th, NULL, wd_main, NULL) != 0)
         return -EAGAIN;
     return 0;
+}
+
+/* Shutdown: idle instances end at once (gw_stopping); calls in flight get `grace` seconds, then
+ * every running guest is kicked; returns when no instance thread is left (or after 5 s more). */
+void gw_instances_shutdown(double grace)
+{
+    double end = gw_now() + grace;
+    while (__atomic_load_n(&live_insts, __ATOMIC_SEQ_CST) > 0 && gw_now() < end)
+        usleep(10000);
+    pthread_mutex_lock(&wd_mu);
+    for (struct wd_entry *e = wd_head.next; e != &wd_head; e = e->next) {
+        e->fired = 1;
+        funk_vm_kick(e->vm);
+    }
+    pthread_mutex_unlock(&wd_mu);
+    end = gw_now() + 5;
+    while (__atomic_load_n(&live_insts, __ATOMIC_SEQ_CST) > 0 && gw_now() < end)
+        usleep(10000);
+    if (live_insts > 0)
+        gw_warn("%d instance(s) still running at exit", live_insts);
 }
 
 void gw_pool_stop(void)
@@ -722,6 +744,7 @@ static void *inst_main(void *arg)
     free(in->con.data);
     free(in);
     gw_fn_put(fn);
+    __atomic_sub_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -737,6 +760,7 @@ static int inst_spawn_locked(struct gw_function *fn)
     in->con.fn_key = fn->key;
     in->con.inst = in->name;
     gw_fn_ref(fn);
+    __atomic_add_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -745,6 +769,7 @@ static int inst_spawn_locked(struct gw_function *fn)
         pthread_attr_destroy(&at);
         free(in);
         gw_fn_put(fn);
+        __atomic_sub_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
         return -EAGAIN;
     }
     pthread_attr_destroy(&at);
@@ -802,10 +827,14 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
          * the refills (which go on in the background) */
         if (!fn->no_preboot && fn->nstarting < fn->preboot && fn->ninst < inst_cap(fn))
             inst_spawn_locked(fn);
+        fn->inflight++;
         pthread_mutex_unlock(&fn->mu);
         pthread_cond_destroy(&r.cv);
         gw_dbg("%s: call %s: no pre-booted guest ready, booting one", fn->key, c->call_id);
         invoke_per_request(fn, c);
+        pthread_mutex_lock(&fn->mu);
+        fn->inflight--;
+        pthread_mutex_unlock(&fn->mu);
         return;
     }
     fn->inflight++;
@@ -855,12 +884,28 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
     c->status = 0;
     c->reason[0] = '\0';
     gw_metrics_started(fn->key);
-    if (fn->exec_path)
-        gw_exec_invoke(fn, c);
-    else if (fn->mode == GW_MODE_WARM || (fn->preboot && !fn->no_preboot))
-        invoke_warm(fn, c);
-    else
-        invoke_per_request(fn, c);
+    if (fn->mode == GW_MODE_WARM || (!fn->exec_path && fn->preboot && !fn->no_preboot)) {
+        invoke_warm(fn, c); /* queues, counts and limits its calls itself */
+    } else {
+        pthread_mutex_lock(&fn->mu);
+        int over = fn->max_inflight > 0 && fn->inflight >= fn->max_inflight;
+        if (!over)
+            fn->inflight++;
+        pthread_mutex_unlock(&fn->mu);
+        if (over) {
+            c->status = 429;
+            snprintf(c->reason, sizeof c->reason,
+                     "Concurrent request limit exceeded. Max concurrent requests: %d", fn->max_inflight);
+        } else {
+            if (fn->exec_path)
+                gw_exec_invoke(fn, c);
+            else
+                invoke_per_request(fn, c);
+            pthread_mutex_lock(&fn->mu);
+            fn->inflight--;
+            pthread_mutex_unlock(&fn->mu);
+        }
+    }
     c->duration = gw_now() - t0;
     pthread_mutex_lock(&fn->mu);
     fn->invocations++;

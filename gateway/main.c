@@ -259,6 +259,7 @@ int main(int argc, char **argv)
     gw_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     gw_stopping = 1;
     gw_logs_shutdown();
+    gw_instances_shutdown(3.0);
     gw_queue_stop();
     gw_http_stop();
     gw_pool_stop();

@@ -105,6 +105,11 @@ class Funkd:
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
+                import shutil
+                if shutil.which("gdb"):  # show where it hangs before killing it
+                    r = subprocess.run(["gdb", "-batch", "-p", str(self.proc.pid), "-ex", "thread apply all bt"],
+                                       capture_output=True, text=True, timeout=60)
+                    print(r.stdout[-20000:])
                 self.proc.kill()
                 self.proc.wait()
                 check(False, "funkd stops within 20 s of SIGTERM")

@@ -102,7 +102,7 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
     st, h, b = gw.req("GET", "/function/hello")
     check(st == 200 and b"Hello from a funk unikernel" in b, "console output becomes the answer", (st, b))
     st, h, b = gw.req("GET", "/function/hello")
-    check(st == 200 and b"Hello" in b and gw.status("hello")["preboot"] == 0,
+    check(st == 200 and b"Hello" in b and wait_for(lambda: gw.status("hello")["preboot"] == 0, 10),
           "a guest that never asks for requests is booted per call instead of pre-booted", (st, b))
 
     # exec: a native program forked per call (the benchmark's baseline), CGI style
@@ -226,6 +226,17 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
     check(slow == [200], "the call in flight still completes", slow)
     st, _, _ = gw.req("POST", "/function/one", b"x")
     check(st == 200, "accepts again after the burst")
+    # the same limit on per-request functions (pre-booted or booted on the call) and exec ones
+    for name, labels, path in [("pr1", {"com.funk.max_inflight": "1"}, "/sleep?ms=1500"),
+                               ("pr0", {"com.funk.max_inflight": "1", "com.funk.preboot": "0"}, "/sleep?ms=1500")]:
+        gw.deploy(name, ELF["gwtest"], labels=labels)
+        slow = []
+        t = threading.Thread(target=lambda: slow.append(gw.req("POST", "/function/%s%s" % (name, path), b"")[0]))
+        t.start()
+        time.sleep(0.5)
+        st, _, b = gw.req("POST", "/function/" + name, b"x")
+        t.join()
+        check(st == 429 and slow == [200], "per-request max_inflight 429 (%s)" % name, (st, b, slow))
 
     # short wrk soak against a warm function (60 s one lives in bench/gateway)
     if shutil.which("wrk"):
