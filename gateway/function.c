@@ -58,6 +58,7 @@ static void fn_free(struct gw_function *fn)
     json_decref(fn->spec);
     free(fn->elf);
     free(fn->exec_path);
+    gw_snap_release(fn->snap);
     for (size_t i = 0; fn->env && fn->env[i]; i++)
         free(fn->env[i]);
     free(fn->env);
@@ -302,10 +303,9 @@ loaded:;
     else if (strcmp(m, "warm") == 0)
         fn->mode = GW_MODE_WARM;
     else if (strcmp(m, "snapshot") == 0)
-        BAD("label com.funk.mode=snapshot is not supported by this funkd yet (use per-request or "
-            "warm)");
+        fn->mode = GW_MODE_SNAPSHOT;
     else
-        BAD("label com.funk.mode: '%s' is not per-request or warm", m);
+        BAD("label com.funk.mode: '%s' is not per-request, warm or snapshot", m);
     if (inv && strcmp(inv, "console") != 0 && strcmp(inv, "fn") != 0)
         BAD("label com.funk.invoke: '%s' is not fn, console or exec", inv);
     fn->console = inv ? strcmp(inv, "console") == 0 : !funk;
@@ -324,8 +324,9 @@ loaded:;
         want = process_ok ? funk_vm_isolation_auto() : FUNK_ISOLATION_KVM;
     fn->isolation = want;
     fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
-    if (fn->console && fn->mode == GW_MODE_WARM)
-        BAD("console-mode functions (plain Solo5 guests) cannot be warm");
+    if (fn->console && fn->mode != GW_MODE_PER_REQUEST)
+        BAD("console-mode functions (plain Solo5 guests) run per request only (not warm or "
+            "snapshot)");
 limits:
     /* timeouts and limits (labels first, then of-watchdog's envVars names) */
     fn->timeout = gw_cfg.timeout;
@@ -406,6 +407,12 @@ limits:
         free(v);
         fn->secrets[si] = strdup(json_string_value(val));
     }
+    if (fn->mode == GW_MODE_SNAPSHOT) {
+        /* boot it now: a guest that cannot be snapshot is refused at deploy, with the reason */
+        char serr[400];
+        if (gw_fn_snapshot(fn, serr, sizeof serr) != 0)
+            BAD("snapshot mode: %s", serr);
+    }
     return fn;
 bad:
     free(oci_mem);
@@ -471,7 +478,10 @@ int gw_fn_deploy(json_t *spec, int update, char *err, size_t errlen)
     }
     install(fn);
     gw_info("%s %s (%s, %s, %s, %zu MiB)", update ? "updated" : "deployed", fn->key,
-            fn->mode == GW_MODE_WARM ? "warm" : "per-request", fn->console ? "console" : "fn",
+            fn->mode == GW_MODE_WARM       ? "warm"
+            : fn->mode == GW_MODE_SNAPSHOT ? "snapshot"
+                                           : "per-request",
+            fn->console ? "console" : "fn",
             fn->isolation == FUNK_ISOLATION_PROCESS ? "process" : "kvm", fn->mem_bytes >> 20);
     return 0;
 }
@@ -552,7 +562,10 @@ json_t *gw_fn_status(struct gw_function *fn)
                         json_pack("{s:f,s:I}", "cpu", 0.0, "totalMemoryBytes",
                                   (json_int_t)fn->mem_bytes * (replicas ? replicas : 0)));
     /* funk's own fields (ignored by OpenFaaS clients) */
-    json_object_set_new(s, "mode", json_string(fn->mode == GW_MODE_WARM ? "warm" : "per-request"));
+    json_object_set_new(s, "mode",
+                        json_string(fn->mode == GW_MODE_WARM       ? "warm"
+                                    : fn->mode == GW_MODE_SNAPSHOT ? "snapshot"
+                                                                   : "per-request"));
     json_object_set_new(s, "invocation",
                         json_string(fn->exec_path ? "exec"
                                     : fn->console ? "console"

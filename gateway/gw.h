@@ -45,9 +45,9 @@ struct gw_config {
     int isolation;       /* enum funk_isolation requested for functions (AUTO by default) */
     unsigned pool_size;
     unsigned preboot;
-        /* per-request functions: guests kept booted ahead (0: boot per call) */ /* pre-created VM
-                                                                                    shells per
-                                                                                    memory size */
+    /* per-request functions: guests kept booted ahead (0: boot per call) */ /* pre-created VM
+                                                                                shells per
+                                                                                memory size */
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
@@ -55,10 +55,11 @@ struct gw_config {
 extern struct gw_config gw_cfg;
 
 /* ---- functions ---------------------------------------------------------------------------- */
-enum gw_mode { GW_MODE_PER_REQUEST = 0, GW_MODE_WARM = 1 };
+enum gw_mode { GW_MODE_PER_REQUEST = 0, GW_MODE_WARM = 1, GW_MODE_SNAPSHOT = 2 };
 
 struct gw_req;
 struct gw_inst;
+struct gw_snap;
 
 struct gw_function {
     char name[GW_NAME_MAX];
@@ -80,6 +81,7 @@ struct gw_function {
     int max_inflight; /* 0: no limit */
     int preboot;      /* per-request: guests booted ahead to their first FN_RECV, one call each */
     int no_preboot;   /* set when a pre-booted guest ended before asking for a request */
+    struct gw_snap *snap; /* snapshot mode: the guest at its first FN_RECV (guarded by mu) */
     int scale_min, scale_max;
     char **env;     /* envVars as KEY=VALUE (secrets are added per instance) */
     char **secrets; /* secret names */
@@ -139,6 +141,9 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c);
 int gw_pool_init(void);
 void gw_pool_stop(void);
 void gw_instances_shutdown(double grace);
+/* Snapshot mode: boots the guest to its first FN_RECV and keeps it as fn->snap. */
+int gw_fn_snapshot(struct gw_function *fn, char *err, size_t errlen);
+void gw_snap_release(struct gw_snap *s);
 void gw_fn_stop_instances(struct gw_function *fn, int keep);
 void gw_fn_ensure_instances(struct gw_function *fn);
 int gw_pool_ready(void);

@@ -509,6 +509,148 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     free(x.con.data);
 }
 
+/* ---- snapshot mode: every call restores the guest as it was at its first FN_RECV ---------- */
+struct gw_snap {
+    struct funk_vm_snapshot *s;
+    struct funk_vm *tpl; /* the shell it was taken in, kept as long as the snapshot */
+    int refs;            /* the function's own + calls restoring from it (atomic) */
+    int gen;             /* gw_secrets_gen of the environment baked into it */
+};
+
+void gw_snap_release(struct gw_snap *s)
+{
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST) > 0)
+        return;
+    funk_vm_snapshot_delete(s->s);
+    if (s->tpl)
+        shell_reap(s->tpl);
+    free(s);
+}
+
+static void snap_console(void *opaque, const char *data, size_t len)
+{
+    console_add(opaque, data, len);
+}
+
+int gw_fn_snapshot(struct gw_function *fn, char *err, size_t errlen)
+{
+    if (!fn->funk_guest) {
+        snprintf(err, errlen, "snapshots need a funk guest (FN_RECV), not a plain Solo5 one");
+        return -ENOTSUP;
+    }
+    struct funk_vm *vm = NULL;
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    if (rc != 0) {
+        snprintf(err, errlen, "no VM available: %s", strerror(-rc));
+        return rc;
+    }
+    int gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
+    char **env = build_env(fn);
+    struct funk_vm_boot boot = {.env = (const char *const *)env};
+    rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
+    free_env(env);
+    if (rc != 0) {
+        snprintf(err, errlen, "function image refused: %s", funk_vm_error(vm));
+        shell_reap(vm);
+        return rc;
+    }
+    char inst[GW_NAME_MAX + 24];
+    snprintf(inst, sizeof inst, "%s-snapshot", fn->name);
+    struct console_buf con = {.fn_key = fn->key, .inst = inst};
+    struct funk_vm_io io = {.console = snap_console, .opaque = &con};
+    struct funk_vm_result res;
+    memset(&res, 0, sizeof res);
+    struct wd_entry wd;
+    wd_add(&wd, vm, gw_now() + fn->timeout); /* a guest that never asks for a request */
+    struct funk_vm_snapshot *s = NULL;
+    rc = funk_vm_snapshot_new(vm, &io, &res, &s);
+    int kicked = wd_del(&wd);
+    console_flush(&con);
+    free(con.data);
+    if (rc != 0) {
+        if (rc == -ECHILD)
+            snprintf(err, errlen, "the guest ended before asking for a request (%s)",
+                     kicked          ? "timed out"
+                     : res.reason[0] ? res.reason
+                                     : "halted");
+        else if (rc == -ENOTSUP)
+            snprintf(err, errlen, "this guest cannot be snapshot (devices, or no funk note)");
+        else
+            snprintf(err, errlen, "cannot take the snapshot: %s", strerror(-rc));
+        shell_reap(vm);
+        return rc;
+    }
+    struct gw_snap *gs = calloc(1, sizeof *gs);
+    if (!gs) {
+        funk_vm_snapshot_delete(s);
+        shell_reap(vm);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    gs->s = s;
+    gs->tpl = vm;
+    gs->refs = 1;
+    gs->gen = gen;
+    pthread_mutex_lock(&fn->mu);
+    struct gw_snap *old = fn->snap;
+    fn->snap = gs;
+    pthread_mutex_unlock(&fn->mu);
+    gw_snap_release(old);
+    return 0;
+}
+
+static void invoke_snapshot(struct gw_function *fn, struct gw_call *c)
+{
+    pthread_mutex_lock(&fn->mu);
+    int stale = fn->snap && fn->snap->gen != __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&fn->mu);
+    if (stale) { /* secrets changed since the snapshot: take a new one */
+        char err[400];
+        if (gw_fn_snapshot(fn, err, sizeof err) != 0)
+            gw_warn("%s: cannot renew the snapshot: %s", fn->key, err);
+    }
+    pthread_mutex_lock(&fn->mu);
+    struct gw_snap *s = fn->snap;
+    if (s)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&fn->mu);
+    if (!s) {
+        set_reason(c, 503, "the function has no snapshot%s", "");
+        return;
+    }
+    struct funk_vm *vm = NULL;
+    char inst[GW_NAME_MAX + 24];
+    snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
+    struct pr_ctx x = {.c = c, .con = {.fn_key = fn->key, .inst = inst}};
+    x.t0 = gw_now();
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    if (rc == 0 && (rc = funk_vm_restore(vm, s->s)) != 0) {
+        shell_reap(vm);
+        vm = NULL;
+    }
+    gw_snap_release(s);
+    if (rc != 0) {
+        set_reason(c, 503, "cannot restore the snapshot: %s", strerror(-rc));
+        return;
+    }
+    struct funk_vm_io io = {.recv = pr_recv, .send = pr_send, .console = pr_console, .opaque = &x};
+    struct wd_entry wd;
+    wd_add(&wd, vm, gw_now() + fn->timeout);
+    struct funk_vm_result res;
+    memset(&res, 0, sizeof res);
+    rc = funk_vm_run(vm, &io, &res);
+    int kicked = wd_del(&wd);
+    shell_reap(vm);
+    console_flush(&x.con);
+    if (rc != 0)
+        set_reason(c, 502, "cannot run the function: %s", strerror(-rc));
+    else if (!x.sent)
+        failed_run(c, &res, kicked);
+    else if (res.exit != FUNK_VM_EXIT_HALT)
+        gw_warn("%s: %s after its response", fn->key, res.reason);
+    free(x.con.data);
+}
+
 /* ---- warm mode: instances that loop on FN_RECV -------------------------------------------- */
 struct gw_req {
     struct gw_call *c;
@@ -895,10 +1037,13 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
         if (over) {
             c->status = 429;
             snprintf(c->reason, sizeof c->reason,
-                     "Concurrent request limit exceeded. Max concurrent requests: %d", fn->max_inflight);
+                     "Concurrent request limit exceeded. Max concurrent requests: %d",
+                     fn->max_inflight);
         } else {
             if (fn->exec_path)
                 gw_exec_invoke(fn, c);
+            else if (fn->mode == GW_MODE_SNAPSHOT)
+                invoke_snapshot(fn, c);
             else
                 invoke_per_request(fn, c);
             pthread_mutex_lock(&fn->mu);

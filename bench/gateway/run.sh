@@ -35,6 +35,8 @@ deploy native "$NATIVE" '{"com.funk.invoke":"exec"}'
 deploy cold-proc "$ECHO" '{"com.funk.isolation":"process"}'
 if [ $KVM = 1 ]; then deploy cold-kvm "$ECHO" '{"com.funk.isolation":"kvm"}'; fi
 deploy boot-proc "$ECHO" '{"com.funk.isolation":"process","com.funk.preboot":"0"}'
+deploy snap-proc "$ECHO" '{"com.funk.isolation":"process","com.funk.mode":"snapshot"}'
+if [ $KVM = 1 ]; then deploy snap-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.funk.mode":"snapshot"}'; fi
 if [ $KVM = 1 ]; then deploy boot-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.funk.preboot":"0"}'; fi
 deploy warm-proc "$ECHO" '{"com.funk.isolation":"process","com.funk.mode":"warm","com.openfaas.scale.min":"2","com.openfaas.scale.max":"2"}'
 if [ $KVM = 1 ]; then deploy warm-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.funk.mode":"warm","com.openfaas.scale.min":"2","com.openfaas.scale.max":"2"}'; fi
@@ -42,7 +44,7 @@ if [ $KVM = 1 ]; then deploy warm-kvm "$ECHO" '{"com.funk.isolation":"kvm","com.
 echo "funkd cold invocation over HTTP, echo, 64-byte body, one keep-alive connection, N=$N (us)"
 printf "%-44s %9s %9s %9s %6s\n" case min median p99 N
 declare -A MED
-for c in native cold-proc boot-proc cold-kvm boot-kvm warm-proc warm-kvm; do
+for c in native cold-proc boot-proc snap-proc cold-kvm boot-kvm snap-kvm warm-proc warm-kvm; do
   [ $KVM = 1 ] || [ "${c%-kvm}" = "$c" ] || continue
   read -r mn md p99 n err < <("$CLIENT" 127.0.0.1 "$PORT" "/function/$c" "$N" 64 20)
   MED[$c]=$md
@@ -52,6 +54,8 @@ for c in native cold-proc boot-proc cold-kvm boot-kvm warm-proc warm-kvm; do
     boot-proc) label="fresh unikernel/request, booted on call (process)";;
     cold-kvm) label="fresh unikernel/request, pre-booted (kvm)";;
     boot-kvm) label="fresh unikernel/request, booted on call (kvm)";;
+    snap-proc) label="snapshot restore per request (process)";;
+    snap-kvm) label="snapshot restore per request (kvm)";;
     warm-proc) label="warm unikernel (process backend)";;
     warm-kvm) label="warm unikernel (kvm backend)";;
   esac
@@ -59,14 +63,14 @@ for c in native cold-proc boot-proc cold-kvm boot-kvm warm-proc warm-kvm; do
 done
 # Sparse arrivals: one call every 5 ms, the case pre-booting is for (the pool refills between calls).
 GAP_N=$(( N < 300 ? N : 300 ))
-for c in native cold-proc boot-proc; do
+for c in native cold-proc boot-proc snap-proc; do
   read -r mn md p99 n err < <("$CLIENT" 127.0.0.1 "$PORT" "/function/$c" "$GAP_N" 64 5 5000)
   MED[gap-$c]=$md
   printf "%-44s %9s %9s %9s %6s\n" "$c, one call every 5 ms" "$mn" "$md" "$p99" "$n"
 done
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "sparse arrivals: native-fork median / pre-booted unikernel median = $(ratio "${MED[gap-native]}" "${MED[gap-cold-proc]}")x"
-echo "ratio native-fork median / fresh-unikernel median (>1: unikernel faster): pre-booted process $(ratio "${MED[native]}" "${MED[cold-proc]}")x, booted on call process $(ratio "${MED[native]}" "${MED[boot-proc]}")x"
+echo "ratio native-fork median / fresh-unikernel median (>1: unikernel faster): pre-booted process $(ratio "${MED[native]}" "${MED[cold-proc]}")x, booted on call process $(ratio "${MED[native]}" "${MED[boot-proc]}")x, snapshot process $(ratio "${MED[native]}" "${MED[snap-proc]}")x"
 if [ $KVM = 1 ]; then echo "  kvm backend: pre-booted $(ratio "${MED[native]}" "${MED[cold-kvm]}")x, booted on call $(ratio "${MED[native]}" "${MED[boot-kvm]}")x"; fi
 
 if command -v wrk >/dev/null; then
@@ -74,7 +78,7 @@ if command -v wrk >/dev/null; then
   echo "warm throughput: wrk -t2 -c$WRK_CONN -d${WRK_SECONDS}s, echo, 2 instances (req/s; non-2xx)"
   printf "%-44s %10s %8s\n" case req/s non2xx
   declare -A RPS
-  for c in warm-proc warm-kvm native cold-proc boot-proc; do
+  for c in warm-proc warm-kvm native cold-proc boot-proc snap-proc; do
     [ $KVM = 1 ] || [ "${c%-kvm}" = "$c" ] || continue
     secs=$WRK_SECONDS
     [ "$c" = warm-proc ] || secs=$(( WRK_SECONDS < 10 ? WRK_SECONDS : 10 ))
@@ -89,5 +93,5 @@ if command -v wrk >/dev/null; then
 else
   echo "wrk not installed: warm throughput skipped"
 fi
-echo "not measured: snapshot-restore invocation (funkd has no snapshot mode yet); crun run per"
-echo "request (crun needs the cgroup workaround of notes/machine.md and an OCI bundle per call)"
+echo "not measured: crun run per request (crun needs the cgroup workaround of notes/machine.md"
+echo "and an OCI bundle per call; bench/oci measures crun)"

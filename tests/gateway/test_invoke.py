@@ -97,6 +97,34 @@ with Funkd("--max-body", "65536", "--read-timeout", "2") as gw:
                                                      "labels": {"com.funk.preboot": "many"}})
     check(st == 400 and b"preboot" in b, "bad com.funk.preboot 400", (st, b))
 
+    # snapshot mode: each call restores the guest as it was at its first FN_RECV
+    gw.req("POST", "/system/secrets", {"name": "snap-key", "value": "before"})
+    gw.deploy("snap", ELF["gwtest"], labels={"com.funk.mode": "snapshot", "com.funk.timeout": "1"},
+              env={"GREETING": "from snapshot"}, secrets=["snap-key"])
+    f = gw.status("snap")
+    check(f["mode"] == "snapshot", "snapshot mode in the status", f)
+    counts = [gw.req("GET", "/function/snap/count")[2] for _ in range(4)]
+    check(counts == [b"1"] * 4, "snapshot: every call starts from the snapshot (fresh guest)", counts)
+    st, _, b = gw.req("GET", "/function/snap/env?GREETING")
+    check(st == 200 and b == b"from snapshot", "snapshot: envVars baked in", (st, b))
+    gw.req("PUT", "/system/secrets", {"name": "snap-key", "value": "after"})
+    st, _, b = gw.req("GET", "/function/snap/env?snap-key")
+    check(st == 200 and b == b"after", "snapshot: renewed after a secret change", (st, b))
+    st, _, b = gw.req("POST", "/function/snap/crash", b"")
+    check(st == 502 and b"page fault" in b, "snapshot: crash 502", (st, b))
+    st, _, b = gw.req("POST", "/function/snap/spin", b"")
+    check(st == 504, "snapshot: timeout 504", (st, b))
+    st, _, b = gw.req("POST", "/function/snap", b"still here")
+    check(st == 200 and b == b"still here", "snapshot: serves after failures", (st, b))
+    _, _, lg = gw.req("GET", "/system/logs?name=snap")
+    check(lg.count(b"gwtest: ready") >= 1 and b"snap-snapshot" in lg, "snapshot: start-up ran once, logged", lg[:300])
+    st, _, b = gw.req("POST", "/system/functions", {"service": "snaphello", "image": ELF["hello"],
+                                                     "labels": {"com.funk.mode": "snapshot"}})
+    check(st == 400 and b"ended before asking for a request" in b, "snapshot of a guest that never asks: 400", (st, b))
+    st, _, b = gw.req("POST", "/system/functions", {"service": "snaploop", "image": ELF["loop"],
+                                                     "labels": {"com.funk.mode": "snapshot", "com.funk.timeout": "0.5"}})
+    check(st == 400 and b"timed out" in b, "snapshot of a guest that spins before asking: 400", (st, b))
+
     # console mode: a guest that never asks for a request answers with its console output
     gw.deploy("hello", ELF["hello"])
     st, h, b = gw.req("GET", "/function/hello")
