@@ -8,7 +8,7 @@
 
 /* Every hypercall module; the run loop only ever sees the table built from this list. */
 static const struct hc_module *const modules[] = {
-    &hc_console, &hc_clock, &hc_poll, &hc_block, &hc_net, &hc_halt, &hc_fn, &hc_fault,
+    &hc_console, &hc_clock, &hc_poll, &hc_block, &hc_net, &hc_halt, &hc_fn, &hc_fault, &hc_accel_module,
 };
 
 static const struct hc_call *table[FUNK_HC_MAX];

@@ -27,9 +27,12 @@ static void usage(FILE *f)
             "usage: funk-monitor [--mem=MiB] [--timeout=SEC] [--block:NAME=PATH]\n"
             "                    [--net:NAME=TAP|@FD] [--fn-input=FILE|-] [--fn-method=M]\n"
             "                    [--fn-path=P] [--fn-header='Name: value'] [--env=KEY=VALUE]\n"
-            "                    [--isolation=kvm|process|auto] [--verbose] KERNEL.elf [ARGS...]\n"
+            "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
+            "                    [--verbose] KERNEL.elf [ARGS...]\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
+            "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
+            "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
@@ -240,6 +243,10 @@ static int run_cli(int argc, char **argv)
             isolation = funk_vm_isolation_parse(a + 12);
             if (isolation < 0)
                 return die_usage("--isolation: '%s' is not kvm, process or auto", a + 12);
+        } else if (strncmp(a, "--accel=", 8) == 0) {
+            if (funk_vm_accel_set(a + 8) < 0)
+                return die_usage("--accel: '%s' is not inproc or agent:ADDR (unix:///path, "
+                                 "vsock://CID:PORT, tcp://HOST:PORT)", a + 8);
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             flags |= FUNK_VM_F_VERBOSE;
         } else {

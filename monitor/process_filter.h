@@ -12,7 +12,8 @@
 /*
  * The child's filter (default action TRAP -> reported as a sandbox violation): what the
  * hypercall modules need, on the fds they own. layout has one character per manifest entry:
- * 'b' block, 'n' net, '-' not attached. Returns NULL on failure.
+ * 'b' block, 'n' net, '-' not attached; then 'a' when the ACCEL agent connection is at the next
+ * fd, 'T' for a snapshot template, 'I' for in-process ACCEL plugins. Returns NULL on failure.
  */
 scmp_filter_ctx vm_process_filter(const char *layout);
 

@@ -300,13 +300,19 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     int devhi[MFT_MAX_ENTRIES];
     for (unsigned i = 0; i < vm->ndev; i++)
         devhi[i] = vm->dev[i].fd >= 0 ? fcntl(vm->dev[i].fd, F_DUPFD, 100 + 1 + i) : -1;
+    /* ACCEL's agent connection (hc_accel.c) follows the devices. */
+    int accel_hi = hc_accel_fd(vm) >= 0 ? fcntl(hc_accel_fd(vm), F_DUPFD, 100 + 1 + MFT_MAX_ENTRIES) : -1;
     dup2(hi, CHAN_FD);
     for (unsigned i = 0; i < vm->ndev; i++)
         if (devhi[i] >= 0) {
             dup2(devhi[i], DEV_FD0 + (int)i);
             vm->dev[i].fd = DEV_FD0 + (int)i;
         }
-    syscall(SYS_close_range, DEV_FD0 + vm->ndev, ~0u, 0);
+    if (accel_hi >= 0) {
+        dup2(accel_hi, DEV_FD0 + (int)vm->ndev);
+        hc_accel_fd_moved(vm, DEV_FD0 + (int)vm->ndev);
+    }
+    syscall(SYS_close_range, DEV_FD0 + vm->ndev + (accel_hi >= 0 ? 1 : 0), ~0u, 0);
 
     /* Namespaces where the kernel allows them: a user namespace drops every host privilege
      * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
@@ -706,18 +712,22 @@ void vm_process_kick(struct funk_vm *vm)
 
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
-static char bpf_key[MFT_MAX_ENTRIES + 2];
+static char bpf_key[MFT_MAX_ENTRIES + 4];
 static struct sock_filter *bpf_prog;
 static size_t bpf_len;
 
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 {
-    char key[MFT_MAX_ENTRIES + 2];
+    char key[MFT_MAX_ENTRIES + 4];
     unsigned n = 0;
     for (unsigned i = 0; i < vm->ndev; i++)
         key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
+    if (hc_accel_fd(vm) >= 0)
+        key[n++] = 'a'; /* at DEV_FD0 + ndev, right after the devices */
     if (vm->snapshot_mode)
         key[n++] = 'T'; /* after the devices: index i of a device stays its fd offset */
+    if (hc_accel_inproc(vm))
+        key[n++] = 'I';
     key[n] = '\0';
     if (strspn(key, "-") == n) {
         /* No attached device: the program generated at build time (process_filter_gen.c). */

@@ -73,6 +73,8 @@ int funk_vm_sandbox(struct funk_vm *vm)
     /* funk_vm_kick from a timer signal handler signals this very process only. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+    /* ACCEL: the agent socket, or what in-process plugins need (hc_accel.c). */
+    rc |= hc_accel_seccomp(vm, ctx);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

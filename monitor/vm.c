@@ -332,6 +332,7 @@ void funk_vm_delete(struct funk_vm *vm)
 {
     if (!vm)
         return;
+    hc_accel_free(vm);
     if (vm->backend == FUNK_ISOLATION_KVM)
         vm_kvm_delete(vm);
     if (vm->restored_fd >= 0)

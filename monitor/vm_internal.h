@@ -61,6 +61,7 @@ struct funk_vm {
     volatile sig_atomic_t running;
     pthread_t thread; /* the thread inside funk_vm_run, for funk_vm_kick */
     char err[256];
+    void *accel; /* hc_accel.c state (NULL: the guest does not use ACCEL) */
 };
 
 /*
@@ -140,6 +141,14 @@ struct hc_module {
     const struct hc_call *calls;
     size_t ncalls;
 };
+
+/* ACCEL (hc_accel.c): prepared by its setup, sandbox rules, freed with the VM. */
+extern const struct hc_module hc_accel_module;
+int hc_accel_seccomp(const struct funk_vm *vm, void *scmp_ctx);
+int hc_accel_fd(const struct funk_vm *vm);      /* agent connection, or -1 */
+bool hc_accel_inproc(const struct funk_vm *vm); /* plugins in this process */
+void hc_accel_fd_moved(struct funk_vm *vm, int fd);
+void hc_accel_free(struct funk_vm *vm);
 
 extern const struct hc_module hc_console, hc_clock, hc_poll, hc_block, hc_net, hc_halt, hc_fn,
     hc_fault;

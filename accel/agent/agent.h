@@ -19,12 +19,12 @@
 #define agent_debug(...) funk_accel_log(FUNK_LOG_DEBUG, AGENT_LOG, __VA_ARGS__)
 
 struct agent_limits {
-    uint32_t max_frame;      /* payload bytes of one frame */
-    uint32_t max_sessions;   /* per connection */
-    uint32_t max_resources;  /* registrations per connection */
-    uint32_t max_clients;    /* connections at once */
-    uint64_t cache_max;      /* bytes of cached resource blobs */
-    int frame_timeout_ms;    /* the rest of a frame once its first byte arrived */
+    uint32_t max_frame;     /* payload bytes of one frame */
+    uint32_t max_sessions;  /* per connection */
+    uint32_t max_resources; /* registrations per connection */
+    uint32_t max_clients;   /* connections at once */
+    uint64_t cache_max;     /* bytes of cached resource blobs */
+    int frame_timeout_ms;   /* the rest of a frame once its first byte arrived */
 };
 
 extern struct agent_limits agent_limits;

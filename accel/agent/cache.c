@@ -84,8 +84,7 @@ bool cache_have(const uint8_t hash[FUNK_ACCEL_HASH_SIZE])
     return b != NULL;
 }
 
-int cache_put(uint32_t type, const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const void *data,
-              size_t len)
+int cache_put(uint32_t type, const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const void *data, size_t len)
 {
     if (len > agent_limits.cache_max)
         return -ENOSPC;

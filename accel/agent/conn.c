@@ -272,8 +272,8 @@ static int do_image(struct conn *c, const struct fkp_msg *m)
         rc = funk_accel_image_detect(s, model, m->u.image.image.p, m->u.image.image.len,
                                      m->u.image.min_pct, res, max);
     else
-        rc = funk_accel_image_classify(s, model, m->u.image.image.p, m->u.image.image.len, res,
-                                       max);
+        rc =
+            funk_accel_image_classify(s, model, m->u.image.image.p, m->u.image.image.len, res, max);
     if (rc < 0)
         goto err;
     if ((size_t)rc > max)
@@ -422,8 +422,8 @@ static void serve(struct conn *c)
             /* Cannot find the next frame boundary: say why, then close. */
             atomic_fetch_add(&agent_n_bad_frames, 1);
             agent_warn("connection %llu (%s): %s frame header (%s): closing",
-                       (unsigned long long)c->id, c->peer, rc == -EPROTO ? "malformed" : "oversized",
-                       strerror(-rc));
+                       (unsigned long long)c->id, c->peer,
+                       rc == -EPROTO ? "malformed" : "oversized", strerror(-rc));
             if (fkp_enc_error(&c->out, rc == -EMSGSIZE ? h.type : 0, rc == -EMSGSIZE ? h.id : 0,
                               rc) == 0)
                 send_out(c);

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Little-endian access --------------------------------------------------------------------- */
+/* ---- Little-endian access ---------------------------------------------------------------------
+ */
 
 static inline uint32_t ld32(const uint8_t *p)
 {
@@ -39,13 +40,20 @@ static inline uint32_t pad8(uint32_t n)
 }
 
 static const char *const type_names[FKP_TYPE_MAX] = {
-    [FKP_SESSION_NEW] = "session_new", [FKP_SESSION_DELETE] = "session_delete",
-    [FKP_RES_HAVE] = "resource_have",  [FKP_RES_PUT] = "resource_put",
-    [FKP_REGISTER] = "register",       [FKP_UNREGISTER] = "unregister",
-    [FKP_NOOP] = "noop",               [FKP_EXEC] = "exec",
-    [FKP_SGEMM] = "sgemm",             [FKP_CLASSIFY] = "classify",
-    [FKP_DETECT] = "detect",           [FKP_OP] = "op",
-    [FKP_PLUGINS] = "plugins",         [FKP_STATS] = "stats",
+    [FKP_SESSION_NEW] = "session_new",
+    [FKP_SESSION_DELETE] = "session_delete",
+    [FKP_RES_HAVE] = "resource_have",
+    [FKP_RES_PUT] = "resource_put",
+    [FKP_REGISTER] = "register",
+    [FKP_UNREGISTER] = "unregister",
+    [FKP_NOOP] = "noop",
+    [FKP_EXEC] = "exec",
+    [FKP_SGEMM] = "sgemm",
+    [FKP_CLASSIFY] = "classify",
+    [FKP_DETECT] = "detect",
+    [FKP_OP] = "op",
+    [FKP_PLUGINS] = "plugins",
+    [FKP_STATS] = "stats",
 };
 
 const char *fkp_type_name(uint32_t type)
@@ -53,7 +61,8 @@ const char *fkp_type_name(uint32_t type)
     return type > 0 && type < FKP_TYPE_MAX ? type_names[type] : "unknown";
 }
 
-/* ---- Decoding ----------------------------------------------------------------------------------- */
+/* ---- Decoding -----------------------------------------------------------------------------------
+ */
 
 int fkp_decode_header(const uint8_t raw[FKP_HDR_SIZE], uint32_t max_payload, struct fkp_hdr *h)
 {
@@ -296,7 +305,8 @@ static void decode_request(struct rd *r, struct fkp_msg *m)
         r_u32(r);
         m->u.put.hash = r_raw(r, FUNK_ACCEL_HASH_SIZE);
         m->u.put.data = r_bytes(r);
-        if (r->ok && (m->u.put.type < FUNK_ACCEL_RES_MODEL || m->u.put.type > FUNK_ACCEL_RES_LIBRARY))
+        if (r->ok &&
+            (m->u.put.type < FUNK_ACCEL_RES_MODEL || m->u.put.type > FUNK_ACCEL_RES_LIBRARY))
             r->ok = false;
         break;
     case FKP_REGISTER:
@@ -304,7 +314,8 @@ static void decode_request(struct rd *r, struct fkp_msg *m)
         m->u.reg.type = r_u32(r);
         m->u.reg.hash = r_raw(r, FUNK_ACCEL_HASH_SIZE);
         m->u.reg.attrs = r_list(r, FKP_MAX_ATTRS, rec_attr);
-        if (r->ok && (m->u.reg.type < FUNK_ACCEL_RES_MODEL || m->u.reg.type > FUNK_ACCEL_RES_LIBRARY))
+        if (r->ok &&
+            (m->u.reg.type < FUNK_ACCEL_RES_MODEL || m->u.reg.type > FUNK_ACCEL_RES_LIBRARY))
             r->ok = false;
         break;
     case FKP_UNREGISTER:
@@ -339,9 +350,9 @@ static void decode_request(struct rd *r, struct fkp_msg *m)
         m->u.image.min_pct = r_u32(r);
         m->u.image.max = r_u32(r);
         m->u.image.image = r_bytes(r);
-        if (r->ok && (m->u.image.image.len == 0 || m->u.image.max == 0 ||
-                      m->u.image.max > FKP_MAX_RESULTS || m->u.image.min_pct > 100 ||
-                      (m->h.type == FKP_CLASSIFY && m->u.image.min_pct != 0)))
+        if (r->ok &&
+            (m->u.image.image.len == 0 || m->u.image.max == 0 || m->u.image.max > FKP_MAX_RESULTS ||
+             m->u.image.min_pct > 100 || (m->h.type == FKP_CLASSIFY && m->u.image.min_pct != 0)))
             r->ok = false;
         break;
     default:
@@ -426,7 +437,8 @@ int fkp_decode(const struct fkp_hdr *h, const uint8_t *payload, struct fkp_msg *
     return 0;
 }
 
-/* ---- Iterators (over lists fkp_decode validated: reads cannot fail) --------------------------- */
+/* ---- Iterators (over lists fkp_decode validated: reads cannot fail) ---------------------------
+ */
 
 void fkp_iter_init(struct fkp_iter *it, const struct fkp_list *l)
 {
@@ -527,7 +539,8 @@ void fkp_get_detection(const struct fkp_list *l, uint32_t i, funk_accel_detectio
     out->h = f32_of(ld32(p + 12));
 }
 
-/* ---- Encoding --------------------------------------------------------------------------------- */
+/* ---- Encoding ---------------------------------------------------------------------------------
+ */
 
 void fkp_buf_free(struct fkp_buf *b)
 {
@@ -737,8 +750,8 @@ static void put_arg(struct fkp_buf *b, const funk_accel_arg *a, bool with_data)
 }
 
 int fkp_enc_call(struct fkp_buf *b, uint16_t type, uint64_t id, uint32_t sid, uint32_t rid,
-                 const char *name, const funk_accel_arg *in, size_t n_in,
-                 const funk_accel_arg *out, size_t n_out)
+                 const char *name, const funk_accel_arg *in, size_t n_in, const funk_accel_arg *out,
+                 size_t n_out)
 {
     fkp_begin(b, type, 0, id);
     if (n_in > FKP_MAX_ARGS || n_out > FKP_MAX_ARGS)

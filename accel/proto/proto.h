@@ -82,8 +82,8 @@ struct fkp_stats {
     uint64_t registrations;
     uint64_t cache_entries; /* resource blobs cached by hash */
     uint64_t cache_bytes;
-    uint64_t frames;        /* frames answered since start */
-    uint64_t bad_frames;    /* frames refused as malformed */
+    uint64_t frames;     /* frames answered since start */
+    uint64_t bad_frames; /* frames refused as malformed */
     uint64_t connections_total;
 };
 
@@ -134,10 +134,10 @@ struct fkp_msg {
         struct {
             uint32_t sid, rid, min_pct, max;
             struct fkp_bytes image;
-        } image; /* CLASSIFY / DETECT request */
+        } image;                 /* CLASSIFY / DETECT request */
         struct fkp_list results; /* CLASSIFY / DETECT reply */
-        struct fkp_list plugins;  /* PLUGINS reply */
-        struct fkp_stats stats;   /* STATS reply */
+        struct fkp_list plugins; /* PLUGINS reply */
+        struct fkp_stats stats;  /* STATS reply */
     } u;
 };
 
@@ -218,8 +218,8 @@ int fkp_enc_register(struct fkp_buf *b, uint64_t id, uint32_t sid, uint32_t type
 int fkp_enc_unregister(struct fkp_buf *b, uint64_t id, uint32_t sid, uint32_t rid);
 /* EXEC (rid, symbol) and OP (rid 0, name). */
 int fkp_enc_call(struct fkp_buf *b, uint16_t type, uint64_t id, uint32_t sid, uint32_t rid,
-                 const char *name, const funk_accel_arg *in, size_t n_in,
-                 const funk_accel_arg *out, size_t n_out);
+                 const char *name, const funk_accel_arg *in, size_t n_in, const funk_accel_arg *out,
+                 size_t n_out);
 /* Packs A, B (and C when beta != 0) from their leading dimensions. */
 int fkp_enc_sgemm(struct fkp_buf *b, uint64_t id, uint32_t sid, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *bm, int ldb, float beta, const float *c,
@@ -234,7 +234,8 @@ void fkp_put_label(struct fkp_buf *b, const funk_accel_label *l);
 void fkp_put_detection(struct fkp_buf *b, const funk_accel_detection *d);
 void fkp_put_stats(struct fkp_buf *b, const struct fkp_stats *s);
 
-/* ---- Transport helpers (io.c) ------------------------------------------------------------------ */
+/* ---- Transport helpers (io.c) ------------------------------------------------------------------
+ */
 
 /*
  * Addresses: unix:///abs/path (or unix:relative/path), vsock://CID:PORT, tcp://HOST:PORT with

@@ -182,6 +182,11 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
 int funk_vm_restore(struct funk_vm *shell, struct funk_vm_snapshot *snap);
 void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap);
 
+/* ACCEL for the guests started afterwards (process-wide): "inproc" (libfunk-accel in this
+ * process; the default) or "agent:ADDR" (funk-accel-agent at unix:///path, vsock://CID:PORT or
+ * tcp://HOST:PORT). Returns 0 or -EINVAL. */
+int funk_vm_accel_set(const char *spec);
+
 /* Parses "kvm", "process", "auto"; returns enum funk_isolation or -EINVAL. */
 int funk_vm_isolation_parse(const char *s);
 

@@ -49,8 +49,8 @@ static int classify(const char *img, char *out, size_t outlen)
         rc = funk_accel_image_classify(s, NULL, data, len, l, 5);
         size_t at = 0;
         for (int i = 0; i < rc && at < outlen; i++)
-            at += (size_t)snprintf(out + at, outlen - at, "%s %d %.9g\n", l[i].label,
-                                   l[i].class_id, (double)l[i].score);
+            at += (size_t)snprintf(out + at, outlen - at, "%s %d %.9g\n", l[i].label, l[i].class_id,
+                                   (double)l[i].score);
         funk_accel_session_delete(s);
     }
     free(data);
@@ -83,8 +83,8 @@ static int sgemm_fixed(void)
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    printf("sgemm %dx%dx%d fnv1a=%016llx c[0]=%.9g c[last]=%.9g\n", M, N, K,
-           (unsigned long long)h, (double)c[0], (double)c[M * N - 1]);
+    printf("sgemm %dx%dx%d fnv1a=%016llx c[0]=%.9g c[last]=%.9g\n", M, N, K, (unsigned long long)h,
+           (double)c[0], (double)c[M * N - 1]);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the accel wire protocol codec: round trips of every message, every malformed frame. */
+/* Unit tests of the accel wire protocol codec: round trips of every message, every malformed frame.
+ */
 #include "proto.h"
 
 #include <errno.h>
@@ -38,9 +39,9 @@ static void teardown_all(void)
     payload = NULL;
 }
 
-static const uint8_t hash[FUNK_ACCEL_HASH_SIZE] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                                   15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
-                                                   27, 28, 29, 30, 31, 32};
+static const uint8_t hash[FUNK_ACCEL_HASH_SIZE] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                                   12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                                   23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void test_simple_requests(void **st)
 {
@@ -192,9 +193,9 @@ static void test_sgemm(void **st)
     /* Encoder refuses inconsistent strides and sizes. */
     assert_int_equal(fkp_enc_sgemm(&b, 5, 1, 2, 2, 3, 1.0f, a, 2, bm, 2, 0.0f, NULL, 2), -EINVAL);
     assert_int_equal(fkp_enc_sgemm(&b, 5, 1, 0, 2, 3, 1.0f, a, 4, bm, 2, 0.0f, NULL, 2), -EINVAL);
-    assert_int_equal(fkp_enc_sgemm(&b, 5, 1, 70000, 70000, 3, 1.0f, a, 4, bm, 70000, 0.0f, NULL,
-                                   70000),
-                     -EINVAL);
+    assert_int_equal(
+        fkp_enc_sgemm(&b, 5, 1, 70000, 70000, 3, 1.0f, a, 4, bm, 70000, 0.0f, NULL, 70000),
+        -EINVAL);
     /* Reply. */
     struct fkp_hdr req = {.type = FKP_SGEMM, .id = 5};
     fkp_reply_begin(&b, &req, 0);
@@ -219,9 +220,10 @@ static void test_images(void **st)
     assert_int_equal(m.u.image.min_pct, 40);
     assert_int_equal(m.u.image.rid, 2);
 
-    funk_accel_label l[2] = {{"dog", 16, 0.5f}, {"a label exactly sixty-three characters long, "
-                                                 "padded to the end.",
-                                                 3, 0.25f}};
+    funk_accel_label l[2] = {{"dog", 16, 0.5f},
+                             {"a label exactly sixty-three characters long, "
+                              "padded to the end.",
+                              3, 0.25f}};
     assert_int_equal(strlen(l[1].label), 63);
     struct fkp_hdr req = {.type = FKP_CLASSIFY, .id = 6};
     fkp_reply_begin(&b, &req, 2);
@@ -401,15 +403,33 @@ static void test_truncated_and_trailing(void **st)
     /* Every request type with a body: each must refuse truncation and trailing bytes. */
     for (int t = 0; t < 9; t++) {
         switch (t) {
-        case 0: fkp_enc_sid(&b, FKP_NOOP, 1, 1); break;
-        case 1: fkp_enc_have(&b, 1, hash); break;
-        case 2: fkp_enc_put(&b, 1, 1, hash, "xyz", 3); break;
-        case 3: fkp_enc_register(&b, 1, 1, 1, hash, attrs, 1); break;
-        case 4: fkp_enc_unregister(&b, 1, 1, 1); break;
-        case 5: fkp_enc_call(&b, FKP_EXEC, 1, 1, 1, "f", in, 1, in, 1); break;
-        case 6: fkp_enc_sgemm(&b, 1, 1, 2, 2, 2, 1.0f, a, 2, a, 2, 0.0f, NULL, 2); break;
-        case 7: fkp_enc_image(&b, FKP_CLASSIFY, 1, 1, 0, 0, 5, "img", 3); break;
-        case 8: fkp_enc_call(&b, FKP_OP, 1, 1, 0, "echo", in, 1, in, 1); break;
+        case 0:
+            fkp_enc_sid(&b, FKP_NOOP, 1, 1);
+            break;
+        case 1:
+            fkp_enc_have(&b, 1, hash);
+            break;
+        case 2:
+            fkp_enc_put(&b, 1, 1, hash, "xyz", 3);
+            break;
+        case 3:
+            fkp_enc_register(&b, 1, 1, 1, hash, attrs, 1);
+            break;
+        case 4:
+            fkp_enc_unregister(&b, 1, 1, 1);
+            break;
+        case 5:
+            fkp_enc_call(&b, FKP_EXEC, 1, 1, 1, "f", in, 1, in, 1);
+            break;
+        case 6:
+            fkp_enc_sgemm(&b, 1, 1, 2, 2, 2, 1.0f, a, 2, a, 2, 0.0f, NULL, 2);
+            break;
+        case 7:
+            fkp_enc_image(&b, FKP_CLASSIFY, 1, 1, 0, 0, 5, "img", 3);
+            break;
+        case 8:
+            fkp_enc_call(&b, FKP_OP, 1, 1, 0, "echo", in, 1, in, 1);
+            break;
         }
         assert_int_equal(b.err, 0);
         expect_bad(truncate1, "truncated by one byte");

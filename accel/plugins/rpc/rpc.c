@@ -18,7 +18,7 @@
 
 /* Attributes shipped with a resource (the runtime has no enumeration of attributes): every key
  * the bundled plugins read. */
-static const char *const rpc_attr_keys[] = {"kind",   "labels", "input",    "mean",   "scale",
+static const char *const rpc_attr_keys[] = {"kind",     "labels", "input",  "mean",   "scale",
                                             "channels", "layout", "format", "softmax"};
 #define RPC_N_ATTR_KEYS (sizeof(rpc_attr_keys) / sizeof(rpc_attr_keys[0]))
 
@@ -60,8 +60,8 @@ static int env_int(const char *name, long min, long max, long def, long *out)
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || *end != '\0' || n < min || n > max) {
-        funk_accel_log(FUNK_LOG_ERROR, RPC_LOG, "%s=%s: expected a number from %ld to %ld", name,
-                       v, min, max);
+        funk_accel_log(FUNK_LOG_ERROR, RPC_LOG, "%s=%s: expected a number from %ld to %ld", name, v,
+                       min, max);
         return -EINVAL;
     }
     *out = n;
@@ -268,7 +268,7 @@ static int remote_rid(struct rpc *p, struct rpc_sess *s, funk_accel_resource *r,
     pthread_mutex_lock(&s->lock);                                                                  \
     int rc = ensure(p, s);                                                                         \
     if (rc < 0)                                                                                    \
-        goto out
+    goto out
 
 static int rpc_noop(const funk_accel_call *c)
 {
@@ -429,8 +429,8 @@ static int rpc_local_op(const funk_accel_call *c, const char *name, funk_accel_a
     fkp_iter_init(&it, &s->reply.u.plugins);
     while (fkp_next_plugin(&it, &pl)) {
         char line[512];
-        int n = snprintf(line, sizeof(line), "%s %s %d 0x%x %u\n", pl.name, pl.version,
-                         pl.priority, pl.ops, pl.available);
+        int n = snprintf(line, sizeof(line), "%s %s %d 0x%x %u\n", pl.name, pl.version, pl.priority,
+                         pl.ops, pl.available);
         if (n > 0 && at + (size_t)n < out[0].size)
             memcpy(dst + at, line, (size_t)n);
         at += n > 0 ? (size_t)n : 0;
@@ -447,8 +447,8 @@ out:
     return rc;
 }
 
-static int rpc_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
-                  size_t n_in, funk_accel_arg *out, size_t n_out)
+static int rpc_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in, size_t n_in,
+                  funk_accel_arg *out, size_t n_out)
 {
     if (!strcmp(name, "stats") || !strcmp(name, "plugins"))
         return rpc_local_op(c, name, out, n_out);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Seccomp rules for the ACCEL hypercall, shared by the KVM run-loop sandbox, the process
+ * backend's child filter and its build-time generator (plain libseccomp, nothing else). */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "hc_accel_filter.h"
+
+int hc_accel_filter_rules(scmp_filter_ctx ctx, int agent_fd, bool inproc)
+{
+    int rc = 0;
+    if (agent_fd >= 0) {
+        /* Agent mode: the one connected socket (made before the sandbox), polled with timeouts. */
+        scmp_datum_t d = (scmp_datum_t)agent_fd;
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(close), 1, SCMP_A0(SCMP_CMP_EQ, d));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(poll), 0);
+    }
+    if (inproc) {
+        /* In process: plugins were loaded before the sandbox, but their libraries still create
+         * threads, read model files and map memory on first use. Never executable memory,
+         * never a file opened for writing, no sockets. */
+        static const int plain[] = {
+            SCMP_SYS(futex),
+            SCMP_SYS(clone),
+            SCMP_SYS(clone3),
+            SCMP_SYS(set_robust_list),
+            SCMP_SYS(rseq),
+            SCMP_SYS(rt_sigprocmask),
+            SCMP_SYS(madvise),
+            SCMP_SYS(munmap),
+            SCMP_SYS(brk),
+            SCMP_SYS(read),
+            SCMP_SYS(pread64),
+            SCMP_SYS(close),
+            SCMP_SYS(fstat),
+            SCMP_SYS(newfstatat),
+            SCMP_SYS(statx),
+            SCMP_SYS(lseek),
+            SCMP_SYS(sched_getaffinity),
+            SCMP_SYS(sched_yield),
+            SCMP_SYS(getpid),
+            SCMP_SYS(gettid),
+            SCMP_SYS(getrandom),
+            SCMP_SYS(sysinfo),
+            SCMP_SYS(prlimit64),
+            SCMP_SYS(uname),
+            SCMP_SYS(readlink),
+            SCMP_SYS(access),
+            SCMP_SYS(faccessat),
+            SCMP_SYS(faccessat2),
+            SCMP_SYS(nanosleep),
+            SCMP_SYS(clock_nanosleep),
+            SCMP_SYS(exit),
+            SCMP_SYS(getcwd),
+            SCMP_SYS(mremap),
+            SCMP_SYS(sched_setaffinity),
+            SCMP_SYS(getdents64),
+            SCMP_SYS(fcntl),
+            SCMP_SYS(clock_getres),
+            SCMP_SYS(sched_getparam),
+            SCMP_SYS(sched_getscheduler),
+            SCMP_SYS(write),
+            SCMP_SYS(pipe2),
+        };
+        for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++)
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                               SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    }
+    return rc ? -1 : 0;
+}
