@@ -396,8 +396,35 @@ static void failed_run(struct gw_call *c, const struct funk_vm_result *res, int 
 }
 
 /* ---- per-request mode: a fresh VM for every call ------------------------------------------ */
+/* A fresh-VM call run on its own thread, so that the caller can answer as soon as the guest
+ * has sent its response while the guest's exit and teardown go on (see run_detached). */
+struct run_job {
+    struct gw_function *fn;
+    struct gw_call *c;
+    void (*run)(struct gw_function *, struct gw_call *);
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int answered; /* the response is in c: the caller may go (c is then off limits here) */
+    int finished;
+    int refs;
+};
+static __thread struct run_job *cur_job;
+
+static void job_put(struct run_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (last) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+}
+
 struct pr_ctx {
     struct gw_call *c;
+    struct run_job *job; /* NULL when run on the caller's thread */
     int given, sent;
     double t0;
     struct console_buf con;
@@ -421,7 +448,16 @@ static int pr_send(void *opaque, const struct funk_vm_response *r)
     if (x->sent)
         return -EINVAL;
     x->sent = 1;
-    return copy_response(x->c, r);
+    int rc = copy_response(x->c, r);
+    if (x->job) {
+        /* hand the answer over now; the guest's exit and teardown need not delay it */
+        pthread_mutex_lock(&x->job->mu);
+        x->job->answered = 1;
+        pthread_cond_signal(&x->job->cv);
+        pthread_mutex_unlock(&x->job->mu);
+        x->c = NULL;
+    }
+    return rc;
 }
 
 static void pr_console(void *opaque, const char *data, size_t len)
@@ -434,7 +470,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     struct funk_vm *vm = NULL;
     char inst[GW_NAME_MAX + 24];
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
-    struct pr_ctx x = {.c = c, .con = {.fn_key = fn->key, .inst = inst}};
+    struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
     int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
     if (rc != 0) {
@@ -621,7 +657,7 @@ static void invoke_snapshot(struct gw_function *fn, struct gw_call *c)
     struct funk_vm *vm = NULL;
     char inst[GW_NAME_MAX + 24];
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
-    struct pr_ctx x = {.c = c, .con = {.fn_key = fn->key, .inst = inst}};
+    struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
     int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
     if (rc == 0 && (rc = funk_vm_restore(vm, s->s)) != 0) {
@@ -1020,6 +1056,61 @@ static void invoke_warm(struct gw_function *fn, struct gw_call *c)
         invoke_per_request(fn, c);
 }
 
+static void *job_main(void *arg)
+{
+    struct run_job *j = arg;
+    cur_job = j;
+    j->run(j->fn, j->c);
+    cur_job = NULL;
+    pthread_mutex_lock(&j->mu);
+    j->finished = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    gw_fn_put(j->fn);
+    job_put(j);
+    __atomic_sub_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Runs a fresh-VM call on a new thread and returns once its response is in c (or it ended). */
+static void run_detached(struct gw_function *fn, struct gw_call *c,
+                         void (*run)(struct gw_function *, struct gw_call *))
+{
+    struct run_job *j = calloc(1, sizeof *j);
+    pthread_attr_t at;
+    pthread_t th;
+    if (!j) {
+        run(fn, c);
+        return;
+    }
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->fn = fn;
+    j->c = c;
+    j->run = run;
+    j->refs = 2;
+    gw_fn_ref(fn);
+    __atomic_add_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, job_main, j) != 0) {
+        pthread_attr_destroy(&at);
+        __atomic_sub_fetch(&live_insts, 1, __ATOMIC_SEQ_CST);
+        gw_fn_put(fn);
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+        run(fn, c);
+        return;
+    }
+    pthread_attr_destroy(&at);
+    pthread_mutex_lock(&j->mu);
+    while (!j->answered && !j->finished)
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    job_put(j);
+}
+
 void gw_invoke(struct gw_function *fn, struct gw_call *c)
 {
     double t0 = gw_now();
@@ -1043,9 +1134,9 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
             if (fn->exec_path)
                 gw_exec_invoke(fn, c);
             else if (fn->mode == GW_MODE_SNAPSHOT)
-                invoke_snapshot(fn, c);
+                run_detached(fn, c, invoke_snapshot);
             else
-                invoke_per_request(fn, c);
+                run_detached(fn, c, invoke_per_request);
             pthread_mutex_lock(&fn->mu);
             fn->inflight--;
             pthread_mutex_unlock(&fn->mu);
