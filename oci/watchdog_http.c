@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funk-watchdog: the small HTTP/1.1 server side: request parsing (Content-Length and chunked
  * bodies) and response writing. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,7 +163,8 @@ static int read_chunked(struct rbuf *b, struct wd_request *r)
         char *end;
         errno = 0;
         unsigned long n = strtoul(line, &end, 16);
-        if (end == line || errno)
+        /* strtoul also takes a sign and spaces: "-1" would be ULONG_MAX */
+        if (end == line || errno || !isxdigit((unsigned char)line[0]))
             return 400;
         if (n == 0) {
             /* trailers until the empty line */
@@ -170,7 +172,7 @@ static int read_chunked(struct rbuf *b, struct wd_request *r)
                 ;
             return line ? 0 : 400;
         }
-        if (r->body_len + n > WD_MAX_BODY)
+        if (n > WD_MAX_BODY - r->body_len) /* body_len <= WD_MAX_BODY: cannot wrap */
             return 413;
         if (rb_fill(b, n + 2) < 0)
             return 400;

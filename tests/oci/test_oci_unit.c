@@ -306,6 +306,11 @@ static void test_http_errors(void **state)
         {"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort", 400},
         {"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        /* a chunk size that wraps body_len + n past zero must not reach memcpy */
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"
+         "ffffffffffffffff\r\nxy",
+         413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400},
         {"GET / HTTP/1.1\r\nNoColonHere\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: x\r\n", 400}, /* closed before the blank line */
         {"", -1},
