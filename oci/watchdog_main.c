@@ -500,7 +500,8 @@ static void serve_http(int fd, const struct wd_request *r)
         char *body = eoh + 4;
         size_t blen = c.len - (size_t)(body - c.p);
         int chunked = 0;
-        char *hdrs = malloc(strlen(c.p) + 256), *save = NULL;
+        /* A bare-LF header line comes out one byte longer (CRLF): room for twice the input. */
+        char *hdrs = malloc(2 * strlen(c.p) + 256), *save = NULL;
         size_t hn = 0;
         if (hdrs) {
             hn += (size_t)sprintf(hdrs, "HTTP/1.1 %u %s\r\n", status, wd_reason(status));

@@ -89,6 +89,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0)); body = self.rfile.read(n)
         if self.path.startswith("/slow"): time.sleep(3)
+        if self.path.startswith("/lf"):  # bare-LF header lines grow by one byte when relayed
+            self.wfile.write(b"HTTP/1.1 200 OK\n" + b"a:b\n" * 2000 + b"X-Up: lf\r\n\r\nok"); return
         out = b"upstream:" + body
         self.send_response(201); self.send_header("X-Up", "1"); self.send_header("Content-Length", str(len(out)))
         self.end_headers(); self.wfile.write(out)
@@ -102,6 +104,9 @@ check "http: upstream body" "upstream:proxied" "$(cat "$T/body")"
 contains "http: upstream status relayed" "HTTP/1.1 201" "$hdrs"
 contains "http: upstream header relayed" "X-Up: 1" "$hdrs"
 contains "http: X-Duration-Seconds" "X-Duration-Seconds" "$hdrs"
+hdrs=$(curl -s -D - -o "$T/body" -d x "$U/lf")
+check "http: 2000 bare-LF upstream headers relayed" "ok" "$(cat "$T/body")"
+contains "http: last bare-LF header relayed" "X-Up: lf" "$hdrs"
 check "http: upstream over exec_timeout: 504" 504 "$(code -d x "$U/slow")"
 for up in $(pgrep -P "$WPID"); do kill "$up"; done # the watchdog's upstream child, by pid
 sleep 0.3
