@@ -11,6 +11,7 @@
 #include <funk/accel.h>
 
 #include "direct.h"
+#include "slurp.h"
 
 static double now_ms(void)
 {
@@ -39,24 +40,6 @@ static stats summarize(double *v, int n)
 static void row(const char *name, stats s, int n, const char *unit)
 {
     printf("  %-40s %9.3f %9.3f %9.3f %5d  %s\n", name, s.min, s.med, s.p99, n, unit);
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static int bench_sgemm(funk_accel_session *s, int dim, int iters)

@@ -14,28 +14,12 @@
 #include <cmocka.h>
 #include <funk/accel.h>
 
+#include "slurp.h"
+
 #define DOG "/usr/share/darknet/data/dog.jpg"
 
 static char tmpdir[] = "/tmp/funk-cpu-badmodel-XXXXXX";
 static char real_model[4096];
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void write_file(const char *name, const void *data, size_t len)
 {

@@ -14,29 +14,12 @@
 #include <cmocka.h>
 #include <funk/accel.h>
 
+#include "slurp.h"
 #include "textimg.h"
 
 #define DARKNET "/usr/share/darknet/data/"
 
 static char model_dir[4096];
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void model_path(char *out, size_t len, const char *name)
 {
