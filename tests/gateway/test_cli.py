@@ -48,7 +48,7 @@ tmp = tempfile.TemporaryDirectory()
 port = free_port()
 gwurl = "http://127.0.0.1:%d" % port
 rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
-                    env={"FUNKD": FUNKD})
+                    env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd.log")})
 check(rc == 0 and "is up" in out, "funk up -d", (rc, out, err))
 import re  # noqa: E402
 m = re.search(r"pid (\d+)", out)
@@ -146,7 +146,7 @@ functions:
     check(rc == 1 and "404" in err, "rm again: 404 reported", err)
     rc, out, err = funk("secret", "rm", "token", gateway=gwurl)
     check(rc == 0, "secret rm", err)
-    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD})
+    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd.log")})
     check(rc == 0 and "already" in err, "funk up -d when funkd is already up", err)
 finally:
     if pid:
