@@ -2,7 +2,6 @@
 /* The cpu plugin: sgemm on OpenBLAS, image classify/detect on OpenCV DNN (via accel_dnn). */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cblas.h>
 #include <funk/accel_plugin.h>
@@ -15,20 +14,6 @@ typedef struct cpu_plugin {
     dnn_ctx *dnn;
 } cpu_plugin;
 
-static int cpu_threads(void)
-{
-    const char *env = getenv("FUNK_ACCEL_CPU_THREADS");
-    if (env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end == '\0' && v > 0 && v <= 1024)
-            return (int)v;
-        funk_accel_log(FUNK_LOG_WARN, CPU_LOG, "FUNK_ACCEL_CPU_THREADS='%s' ignored", env);
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static int cpu_init(void **state)
 {
     cpu_plugin *p = calloc(1, sizeof(*p));
@@ -39,7 +24,7 @@ static int cpu_init(void **state)
         free(p);
         return rc;
     }
-    int threads = cpu_threads();
+    int threads = dnn_ctx_threads(p->dnn); /* FUNK_ACCEL_CPU_THREADS, read once for both */
     openblas_set_num_threads(threads);
     funk_accel_log(FUNK_LOG_INFO, CPU_LOG, "OpenBLAS (%s) and OpenCV DNN on %d threads",
                    openblas_get_config(), threads);

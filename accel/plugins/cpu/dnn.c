@@ -51,6 +51,7 @@ typedef struct dnn_model {
 
 struct dnn_ctx {
     dnn_target target;
+    int threads;
     char component[16];
     pthread_mutex_t lock; /* guards def */
     dnn_model *def;
@@ -58,7 +59,7 @@ struct dnn_ctx {
 
 #define LOG(ctx, lvl, ...) funk_accel_log(lvl, (ctx)->component, __VA_ARGS__)
 
-static int online_cpus(void)
+static int cpu_threads(const dnn_ctx *ctx)
 {
     const char *env = getenv("FUNK_ACCEL_CPU_THREADS");
     if (env && *env) {
@@ -66,6 +67,7 @@ static int online_cpus(void)
         long v = strtol(env, &end, 10);
         if (*end == '\0' && v > 0 && v <= 1024)
             return (int)v;
+        LOG(ctx, FUNK_LOG_WARN, "FUNK_ACCEL_CPU_THREADS='%s' ignored", env);
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -79,9 +81,15 @@ int dnn_ctx_new(dnn_ctx **out, dnn_target target, const char *component)
     ctx->target = target;
     snprintf(ctx->component, sizeof(ctx->component), "%s", component ? component : "dnn");
     pthread_mutex_init(&ctx->lock, NULL);
-    dnn_cv_set_threads(online_cpus());
+    ctx->threads = cpu_threads(ctx);
+    dnn_cv_set_threads(ctx->threads);
     *out = ctx;
     return 0;
+}
+
+int dnn_ctx_threads(const dnn_ctx *ctx)
+{
+    return ctx->threads;
 }
 
 static void model_free(dnn_model *m)

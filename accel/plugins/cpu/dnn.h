@@ -38,6 +38,8 @@ typedef struct dnn_ctx dnn_ctx;
 /* threads for OpenCV's parallel loops: FUNK_ACCEL_CPU_THREADS, else the online CPU count. */
 int dnn_ctx_new(dnn_ctx **out, dnn_target target, const char *component);
 void dnn_ctx_free(dnn_ctx *ctx);
+/* The thread count dnn_ctx_new chose (the cpu plugin gives OpenBLAS the same). */
+int dnn_ctx_threads(const dnn_ctx *ctx);
 
 /* Whether OpenCV can run nets on this target here (OpenCL: an OpenCL device is usable). */
 int dnn_target_available(dnn_target target);
