@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <string>
 #include <vector>
@@ -60,6 +61,9 @@ extern "C" int dnn_cv_blob_from_rgb(const unsigned char *rgb, int w, int h, cons
     } catch (const cv::Exception &) {
         delete b;
         return -EBADMSG;
+    } catch (const std::exception &) { // e.g. length_error: nothing may unwind into C
+        delete b;
+        return -EIO;
     }
 }
 
@@ -149,6 +153,9 @@ extern "C" int dnn_cv_forward(dnn_cv_net *n, dnn_cv_blob *blob, const char *cons
     } catch (const cv::Exception &e) {
         set_err(err, err_len, e.err.c_str());
         return -EBADMSG;
+    } catch (const std::exception &e) {
+        set_err(err, err_len, e.what());
+        return -EIO;
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <new>
 
 #include <opencv2/core/ocl.hpp>
@@ -58,6 +59,12 @@ int get_dnn(ocl_plugin *p, ocl_dnn **out)
             delete d;
             d = nullptr;
             rc = -ENOTSUP;
+        } catch (const std::exception &e) { // nothing may unwind into the C runtime
+            funk_accel_log(FUNK_LOG_WARN, "opencl", "DNN set-up on %s: %s", p->device_name,
+                           e.what());
+            delete d;
+            d = nullptr;
+            rc = -EIO;
         }
     }
     pthread_mutex_unlock(&p->dnn_lock);
@@ -94,7 +101,7 @@ extern "C" int ocl_dnn_warm_up(ocl_plugin *p)
         funk_accel_detection det[1];
         cv::ocl::OpenCLExecutionContextScope scope(d->exec);
         rc = dnn_detect(d->ctx, &call, nullptr, png.data(), png.size(), 0, det, 1);
-    } catch (const cv::Exception &e) {
+    } catch (const std::exception &e) { // cv::Exception, bad_alloc from imencode
         funk_accel_log(FUNK_LOG_WARN, "opencl", "DNN warm-up: %s", e.what());
         return -EIO;
     }
@@ -122,7 +129,7 @@ extern "C" int ocl_image_classify(const funk_accel_call *c, funk_accel_resource 
             // OpenCV picks its OpenCL context per thread: make it ours for this call.
             cv::ocl::OpenCLExecutionContextScope scope(d->exec);
             rc = dnn_classify(d->ctx, c, model, image, image_len, out, max);
-        } catch (const cv::Exception &e) {
+        } catch (const std::exception &e) {
             funk_accel_log(FUNK_LOG_ERROR, "opencl", "classify: %s", e.what());
             rc = -EIO;
         }
@@ -143,7 +150,7 @@ extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *m
         try {
             cv::ocl::OpenCLExecutionContextScope scope(d->exec);
             rc = dnn_detect(d->ctx, c, model, image, image_len, min_score_pct, out, max);
-        } catch (const cv::Exception &e) {
+        } catch (const std::exception &e) {
             funk_accel_log(FUNK_LOG_ERROR, "opencl", "detect: %s", e.what());
             rc = -EIO;
         }
