@@ -55,6 +55,8 @@ FUNK_API void funk_accel_log(funk_accel_log_level level, const char *component, 
                      (unsigned)level < 4 ? tag[level] : "");
     if (n < 0)
         return;
+    if ((size_t)n >= sizeof(buf)) /* a very long component: the message starts at the end */
+        n = (int)sizeof(buf) - 1;
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);

@@ -88,6 +88,39 @@ static void test_version_and_names(void **state)
     assert_non_null(funk_accel_strerror(-ENOEXEC));
 }
 
+/* A component or message longer than the log buffer is cut to one line, never overrun. */
+static void test_log_long_line(void **state)
+{
+    (void)state;
+    char comp[3000], msg[3000];
+    memset(comp, 'c', sizeof(comp) - 1);
+    comp[sizeof(comp) - 1] = '\0';
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    FILE *cap = tmpfile();
+    assert_non_null(cap);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fileno(cap), 2), 2);
+    funk_accel_log(FUNK_LOG_ERROR, comp, "%s", msg);
+    funk_accel_log(FUNK_LOG_ERROR, "short", "%s", msg);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    char line[4096];
+    rewind(cap);
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(fgets(line, sizeof(line), cap));
+        size_t n = strlen(line);
+        assert_true(n > 1 && n < 1024);
+        assert_int_equal(line[n - 1], '\n');
+        assert_int_equal(line[0], '[');
+    }
+    assert_null(fgets(line, sizeof(line), cap));
+    fclose(cap);
+}
+
 /* ---- Sessions ------------------------------------------------------------------------------- */
 
 static void test_session_lifecycle(void **state)
@@ -864,6 +897,7 @@ int main(int argc, char **argv)
     unsetenv("FUNK_ACCEL_PLUGINS");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_version_and_names, teardown),
+        cmocka_unit_test_teardown(test_log_long_line, teardown),
         cmocka_unit_test_teardown(test_session_lifecycle, teardown),
         cmocka_unit_test_teardown(test_many_sessions_no_cap, teardown),
         cmocka_unit_test_teardown(test_fini_deletes_sessions, teardown),
