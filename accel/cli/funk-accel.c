@@ -185,6 +185,8 @@ static int parse_image_opts(int argc, char **argv, bool detect, struct image_opt
                     break;
             if (k == sizeof(attr_opts) / sizeof(attr_opts[0]))
                 return usage_error("unknown option '%s'", a);
+            if (o->n_attrs == (int)(sizeof(o->attr_keys) / sizeof(o->attr_keys[0])))
+                return usage_error("too many model options (at '%s')", a);
             o->attr_keys[o->n_attrs] = attr_opts[k] + 2;
             o->attr_vals[o->n_attrs++] = v;
         }

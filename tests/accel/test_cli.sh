@@ -91,6 +91,9 @@ expect 2 "classify --top 0" -- classify "$tmp/a.jpg" --top 0
 expect 2 "classify --top word" -- classify "$tmp/a.jpg" --top many
 expect 2 "classify --labels without --model" -- classify "$tmp/a.jpg" --labels "$tmp/b.jpg"
 expect 2 "detect --min 101" -- detect "$tmp/a.jpg" --min 101
+expect 2 "classify: more model options than it keeps" -- classify "$tmp/a.jpg" --model "$tmp/b.jpg" \
+  --kind classifier --input 8x8 --mean 0 --scale 1 --channels rgb --layout nchw --kind classifier \
+  --input 8x8 --mean 0
 expect 2 "sgemm missing sizes" -- sgemm 3 3
 expect 2 "sgemm zero size" -- sgemm 0 3 3
 expect 2 "sgemm negative size" -- sgemm 3 -3 3
