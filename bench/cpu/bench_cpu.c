@@ -48,13 +48,15 @@ static int bench_sgemm(funk_accel_session *s, int dim, int iters)
     float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float));
     float *c = malloc(nn * sizeof(float));
     double *ta = malloc(iters * sizeof(double)), *td = malloc(iters * sizeof(double));
-    if (!a || !b || !c || !ta || !td)
-        return -ENOMEM;
+    int rc = 0;
+    if (!a || !b || !c || !ta || !td) {
+        rc = -ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < nn; i++) {
         a[i] = (float)(i % 17) / 17.0f;
         b[i] = (float)(i % 13) / 13.0f;
     }
-    int rc = 0;
     for (int i = 0; i < 3; i++) { /* warm-up: thread pool, page faults */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1, a, dim, b, dim, 0,
                     c, dim);
@@ -117,6 +119,10 @@ static int bench_classify(funk_accel_session *s, const char *model, const char *
     funk_accel_label l[5];
     direct_label d[5];
     int rc = 0;
+    if (!ta || !td) {
+        rc = -ENOMEM;
+        goto out;
+    }
     for (int i = 0; i < 2; i++) {
         rc = funk_accel_image_classify(s, NULL, img, len, l, 5);
         if (rc < 0 || direct_classify(img, len, d, 5) < 0) {
