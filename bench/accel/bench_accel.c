@@ -78,18 +78,24 @@ static int run_threads(funk_accel_session *shared, long batches, long calls, dou
     pthread_t t[THREADS];
     struct thread_arg a[THREADS];
     funk_accel_session *own[THREADS] = {0};
-    int rc = 0;
-    for (int i = 0; i < THREADS; i++) {
+    int rc = 0, started = 0;
+    /* Threads already running use a[] on this stack: a failure still joins them. */
+    for (; started < THREADS; started++) {
+        int i = started;
         if (shared == NULL && (rc = funk_accel_session_new(&own[i])) < 0)
-            return rc;
+            break;
         a[i] = (struct thread_arg){shared ? shared : own[i], batches, calls, out + i * batches};
-        pthread_create(&t[i], NULL, thread_main, &a[i]);
+        if ((rc = -pthread_create(&t[i], NULL, thread_main, &a[i])) < 0)
+            break;
     }
     for (int i = 0; i < THREADS; i++) {
-        pthread_join(t[i], NULL);
+        if (i < started)
+            pthread_join(t[i], NULL);
         if (own[i])
             funk_accel_session_delete(own[i]);
     }
+    if (rc < 0)
+        return rc;
     for (long i = 0; i < THREADS * batches; i++)
         if (out[i] < 0)
             rc = -1;
