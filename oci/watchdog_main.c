@@ -61,7 +61,7 @@ static int parse_duration(const char *s, uint64_t *ms)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
+    if (errno || end == s || !(v >= 0) || v > 1e9) /* also refuses nan and inf */
         return -1;
     double mul;
     if (*end == '\0' || strcmp(end, "s") == 0)
@@ -120,6 +120,11 @@ static int config(void)
         return -1;
     for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
         cfg.argv[cfg.argc++] = t;
+    if (cfg.argc == 0) {
+        fprintf(stderr, "funk-watchdog: fprocess='%s' names no command\n", fp);
+        free(copy);
+        return -1;
+    }
     const char *base = strrchr(cfg.argv[0], '/');
     base = base ? base + 1 : cfg.argv[0];
     cfg.is_monitor = strcmp(base, "funk-monitor") == 0;

@@ -139,4 +139,11 @@ check "bad duration: exit 2" 2 $?
 contains "bad duration: message" "exec_timeout='soon'" "$out"
 out=$(fprocess=cat max_inflight=-3 port=$PORT "$WATCHDOG" 2>&1)
 check "bad max_inflight: exit 2" 2 $?
+out=$(fprocess="   " port=$PORT "$WATCHDOG" 2>&1)
+check "blank fprocess: exit 2" 2 $?
+contains "blank fprocess: message" "names no command" "$out"
+out=$(fprocess=cat exec_timeout=nan port=$PORT "$WATCHDOG" 2>&1)
+check "exec_timeout=nan: exit 2" 2 $?
+out=$(fprocess=cat read_timeout=inf port=$PORT "$WATCHDOG" 2>&1)
+check "read_timeout=inf: exit 2" 2 $?
 finish
