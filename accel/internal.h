@@ -92,7 +92,6 @@ static inline struct accel_dtable *accel_table(int *rc)
     return dt;
 }
 
-int accel_plugin_load_locked(const char *name_or_path, bool explicit_name);
 void accel_plugins_unload_all(void);
 extern pthread_mutex_t accel_plugin_lock;
 

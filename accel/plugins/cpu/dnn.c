@@ -117,11 +117,6 @@ void dnn_resource_free(void *slot)
     model_free(slot);
 }
 
-int dnn_target_available(dnn_target target)
-{
-    return target == DNN_TARGET_CPU ? 1 : dnn_cv_have_opencl();
-}
-
 /* ---- default model lookup ------------------------------------------------------------------ */
 
 static int has_model(const char *dir)

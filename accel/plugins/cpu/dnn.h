@@ -41,9 +41,6 @@ void dnn_ctx_free(dnn_ctx *ctx);
 /* The thread count dnn_ctx_new chose (the cpu plugin gives OpenBLAS the same). */
 int dnn_ctx_threads(const dnn_ctx *ctx);
 
-/* Whether OpenCV can run nets on this target here (OpenCL: an OpenCL device is usable). */
-int dnn_target_available(dnn_target target);
-
 int dnn_classify(dnn_ctx *ctx, const funk_accel_call *c, funk_accel_resource *model,
                  const void *image, size_t image_len, funk_accel_label *out, size_t max);
 int dnn_detect(dnn_ctx *ctx, const funk_accel_call *c, funk_accel_resource *model,

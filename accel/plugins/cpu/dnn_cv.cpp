@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/core/ocl.hpp>
 #include <opencv2/dnn.hpp>
 
 struct dnn_cv_blob {
@@ -162,13 +161,4 @@ extern "C" int dnn_cv_forward(dnn_cv_net *n, dnn_cv_blob *blob, const char *cons
 extern "C" void dnn_cv_set_threads(int threads)
 {
     cv::setNumThreads(threads);
-}
-
-extern "C" int dnn_cv_have_opencl(void)
-{
-    try {
-        return cv::ocl::haveOpenCL() ? 1 : 0;
-    } catch (const cv::Exception &) {
-        return 0;
-    }
 }

@@ -50,7 +50,6 @@ int dnn_cv_forward(dnn_cv_net *n, dnn_cv_blob *blob, const char *const *names, s
 
 /* OpenCV's global thread count for parallel loops. */
 void dnn_cv_set_threads(int threads);
-int dnn_cv_have_opencl(void);
 
 #ifdef __cplusplus
 }
