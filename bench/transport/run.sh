@@ -60,6 +60,10 @@ for r in $(seq "$ROUNDS"); do
   uk agent cpu "$T/cls-ag.bin" >>"$T/samples"
 done
 grep -h '^ERROR' "$T/samples" | sort -u | sed 's|^|bench/transport: unikernel row failed: |' || true
+if [ -x "$MONITOR" ] && ! ldd "$MONITOR" 2>/dev/null | grep -q libfunk-accel; then
+  echo "bench/transport: this funk-monitor is static-pie (no libfunk-accel in process): the"
+  echo "  in-process unikernel rows need a dynamically linked monitor; the agent rows still run"
+fi
 grep -h "in-process libfunk-accel" "$T/uk.err" 2>/dev/null | sort -u | sed 's|^|bench/transport: |' || true
 
 python3 - "$T/samples" <<'PY'
