@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <funk/accel.h>
@@ -219,6 +221,26 @@ static void test_corrupt_model(void **state)
     free(img);
 }
 
+/* Descriptors of this process that are the runtime's memfd copies of buffer resources. */
+static int resource_memfds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[300], target[256];
+        snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+        ssize_t l = readlink(p, target, sizeof(target) - 1);
+        if (l <= 0)
+            continue;
+        target[l] = '\0';
+        n += strstr(target, "memfd:funk-accel-resource") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
 static void test_centernet_resource(void **state)
 {
     fixture *f = *state;
@@ -241,6 +263,19 @@ static void test_centernet_resource(void **state)
     }
     assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
     assert_int_equal(funk_accel_resource_release(r), 0);
+
+    /* The same bytes as a buffer: the same answer, and no memfd copy of the model made. */
+    size_t mlen;
+    void *model = slurp(path, &mlen);
+    assert_non_null(model);
+    r = model_res(model, mlen, NULL);
+    assert_int_equal(funk_accel_session_register(f->s, r), 0);
+    assert_int_equal(funk_accel_image_classify(f->s, r, img, ilen, a, 3), 3);
+    assert_string_equal(a[0].label, b[0].label);
+    assert_int_equal(resource_memfds(), 0);
+    assert_int_equal(funk_accel_session_unregister(f->s, r), 0);
+    assert_int_equal(funk_accel_resource_release(r), 0);
+    free(model);
     free(img);
 }
 

@@ -279,10 +279,21 @@ static int looks_like_onnx(const void *data, size_t len)
     return len >= 2 && ((const unsigned char *)data)[0] == 0x08;
 }
 
-static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *what, dnn_model **out)
+/* A model's name in logs: its file, else the resource's path. Asked only on failure: for a
+ * buffer resource the runtime makes that path by copying the bytes into a memfd. */
+static const char *model_name(const char *what, const funk_accel_resource *r)
+{
+    const char *p = what ? what : funk_accel_resource_path(r);
+    return p ? p : "(buffer)";
+}
+
+/* what: the file the bytes came from; NULL for resource r. */
+static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *what,
+                      const funk_accel_resource *r, dnn_model **out)
 {
     if (!looks_like_onnx(data, len)) {
-        LOG(ctx, FUNK_LOG_WARN, "model %s: not an ONNX model (%zu bytes): declined", what, len);
+        LOG(ctx, FUNK_LOG_WARN, "model %s: not an ONNX model (%zu bytes): declined",
+            model_name(what, r), len);
         return -ENOTSUP;
     }
     dnn_model *m = calloc(1, sizeof(*m));
@@ -292,8 +303,8 @@ static int model_load(dnn_ctx *ctx, const void *data, size_t len, const char *wh
     char err[256] = "";
     int rc = dnn_cv_net_load(&m->net, data, len, ctx->target, err, sizeof(err));
     if (rc < 0) {
-        LOG(ctx, FUNK_LOG_ERROR, "model %s: cannot load (%s): %s", what, strerror(-rc),
-            err[0] ? err : "unknown reason");
+        LOG(ctx, FUNK_LOG_ERROR, "model %s: cannot load (%s): %s", model_name(what, r),
+            strerror(-rc), err[0] ? err : "unknown reason");
         model_free(m);
         return rc;
     }
@@ -348,7 +359,7 @@ static int default_model(dnn_ctx *ctx, dnn_model **out)
         goto out;
     }
     dnn_model *m = NULL;
-    rc = model_load(ctx, data, len, path, &m);
+    rc = model_load(ctx, data, len, path, NULL, &m);
     free(data);
     if (rc == -ENOTSUP)
         rc = -EBADMSG; /* our own default model must be ONNX: it is corrupt */
@@ -467,8 +478,7 @@ static int resource_model(dnn_ctx *ctx, const funk_accel_call *c, funk_accel_res
         LOG(ctx, FUNK_LOG_WARN, "model format '%s' not supported (onnx only): declined", fmt);
         return -ENOTSUP;
     }
-    const char *path = funk_accel_resource_path(r);
-    rc = model_load(ctx, data, len, path ? path : "(buffer)", &m);
+    rc = model_load(ctx, data, len, NULL, r, &m);
     if (rc < 0)
         return rc;
     rc = apply_attrs(ctx, m, r);
