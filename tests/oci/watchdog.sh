@@ -18,7 +18,7 @@ start_wd() {
     stop_wd
     env TMPDIR="$T" port="$PORT" "$@" "$WATCHDOG" 2>>"$T/wd.log" &
     WPID=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/_/health" && return 0; sleep 0.05; done
+    for _ in $(seq 400); do curl -s -o /dev/null "http://127.0.0.1:$PORT/_/health" && return 0; sleep 0.05; done
     fail "watchdog did not start ($*): $(tail -3 "$T/wd.log")"
 }
 U="http://127.0.0.1:$PORT"
@@ -98,7 +98,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOP
 start_wd mode=http fprocess="python3 $T/up.py $UPORT" upstream_url="http://127.0.0.1:$UPORT" exec_timeout=1s
-for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $UPORT))" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $UPORT))" 2>/dev/null && break; sleep 0.05; done
 hdrs=$(curl -s -D - -o "$T/body" -d 'proxied' "$U/x")
 check "http: upstream body" "upstream:proxied" "$(cat "$T/body")"
 contains "http: upstream status relayed" "HTTP/1.1 201" "$hdrs"
