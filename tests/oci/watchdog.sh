@@ -8,7 +8,9 @@ set -u
 need_bin "$WATCHDOG" "$MONITOR" "$ECHO"
 need_cmd curl python3
 T=$(mktemp -d /tmp/funk-oci-wd.XXXXXX)
-PORT=$((20000 + $$ % 20000))
+# Ports the kernel says are free now (a fixed pid-derived port could collide with other tests).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
 WPID=
 stop_wd() { [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=; }
 trap 'stop_wd; rm -rf "$T"' EXIT
@@ -82,7 +84,7 @@ check "health stays 200 when busy" 200 "$(code "$U/_/health")"
 wait $busy
 
 # ---- http mode: one long-running upstream, proxied ----
-UPORT=$((PORT + 1))
+UPORT=$(free_port)
 cat >"$T/up.py" <<'EOP'
 import http.server, os, sys, time
 class H(http.server.BaseHTTPRequestHandler):
