@@ -51,6 +51,7 @@ struct gw_config {
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
+    const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
 };
 extern struct gw_config gw_cfg;
 

@@ -25,6 +25,7 @@ struct gw_config gw_cfg = {
     .async_workers = 2,
     .callback_retries = 8,
     .callback_backoff = 0.2,
+    .accel = "inproc",
 };
 volatile int gw_stopping;
 
@@ -56,6 +57,11 @@ static void usage(FILE *f)
         "  --pool N               pre-created VM shells per memory size (default 4)\n"
         "  --async-workers N      threads running async jobs (default 2)\n"
         "  --callback-retries N   attempts to deliver an async result (default 8)\n"
+        "  --accel MODE           how guests' ACCEL calls (<funk/accel.h>) are served: inproc\n"
+        "                         (default: libfunk-accel plugins in funkd, FUNK_ACCEL_PLUGINS)\n"
+        "                         or agent:ADDR (funk-accel-agent at unix:///path, tcp://H:P,\n"
+        "                         vsock://CID:PORT; one connection per instance, so not with\n"
+        "                         snapshot mode)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
         "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
                                          {"log-level", required_argument, 0, 'L'},
                                          {"isolation", required_argument, 0, 'I'},
                                          {"preboot", required_argument, 0, 'P'},
+                                         {"accel", required_argument, 0, 'A'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
@@ -198,6 +205,11 @@ int main(int argc, char **argv)
             if ((gw_cfg.isolation = funk_vm_isolation_parse(optarg)) < 0)
                 return bad("--isolation", optarg);
             break;
+        case 'A':
+            if (funk_vm_accel_set(optarg) != 0)
+                return bad("--accel", optarg);
+            gw_cfg.accel = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -252,8 +264,8 @@ int main(int argc, char **argv)
         gw_err("cannot start the async workers");
         return 1;
     }
-    gw_info("listening on http://%s:%u (state %s, auth %s)", gw_cfg.listen_host, gw_cfg.listen_port,
-            gw_cfg.state_dir, gw_cfg.auth ? "on" : "off");
+    gw_info("listening on http://%s:%u (state %s, auth %s, accel %s)", gw_cfg.listen_host,
+            gw_cfg.listen_port, gw_cfg.state_dir, gw_cfg.auth ? "on" : "off", gw_cfg.accel);
     int sig = 0;
     sigwait(&set, &sig);
     gw_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A quick look for one funk ELF note in an unloaded image (before choosing how to run it). */
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+
+#define FUNK_ABI_HOST
+#include <funk/abi/funk.h>
+
+#include "elf_note.h"
+
+int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags)
+{
+    const unsigned char *b = elf;
+    Elf64_Ehdr eh;
+    if (flags)
+        *flags = 0;
+    if (elf == NULL || len < sizeof eh)
+        return -ENOEXEC;
+    memcpy(&eh, b, sizeof eh);
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+        return -ENOEXEC;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, b + eh.e_phoff + (size_t)i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE || ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
+            continue;
+        uint64_t off = ph.p_offset, end = ph.p_offset + ph.p_filesz;
+        while (end - off >= 12) {
+            uint32_t nh[3];
+            memcpy(nh, b + off, 12);
+            uint64_t nsz = ((uint64_t)nh[0] + 3) & ~3ull, dsz = ((uint64_t)nh[1] + 3) & ~3ull;
+            if (nsz + dsz > end - off - 12)
+                break;
+            if (nh[0] == sizeof FUNK_NOTE_OWNER && nh[2] == type &&
+                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0) {
+                struct funk_note_info ni;
+                if (flags && nh[1] >= sizeof ni) {
+                    memcpy(&ni, b + off + 12 + nsz, sizeof ni);
+                    *flags = ni.flags;
+                }
+                return 1;
+            }
+            off += 12 + nsz + dsz;
+        }
+    }
+    return 0;
+}
