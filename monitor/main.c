@@ -16,6 +16,8 @@
 #include <funk/abi/funk.h>
 #include <funk/vm.h>
 
+#include "accel_reexec.h"
+
 #define MAX_DEVS 64
 #define MAX_HEADERS 64
 
@@ -33,6 +35,8 @@ static void usage(FILE *f)
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
             "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
+            "                   (a static funk-monitor runs ACCEL guests in funk-monitor-accel,\n"
+            "                   found beside it or at $FUNK_MONITOR_ACCEL)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
@@ -174,6 +178,7 @@ static int run_cli(int argc, char **argv)
     size_t headers_len = 0;
     const char *env[MAX_HEADERS + 1];
     size_t nenv = 0;
+    bool accel_agent = false;
     int i;
 
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -247,6 +252,7 @@ static int run_cli(int argc, char **argv)
             if (funk_vm_accel_set(a + 8) < 0)
                 return die_usage("--accel: '%s' is not inproc or agent:ADDR (unix:///path, "
                                  "vsock://CID:PORT, tcp://HOST:PORT)", a + 8);
+            accel_agent = strncmp(a + 8, "agent:", 6) == 0;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             flags |= FUNK_VM_F_VERBOSE;
         } else {
@@ -277,13 +283,50 @@ static int run_cli(int argc, char **argv)
     if (chosen == FUNK_ISOLATION_PROCESS)
         flags |= FUNK_VM_F_PROCESS;
 
+    /* The ELF first: a guest this monitor cannot serve is handed on before stdin is read. */
+    char *elf;
+    size_t elf_len;
+    int rc = read_file(kernel, &elf, &elf_len);
+    if (rc) {
+        fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
+        return FUNK_EXIT_LOAD;
+    }
+#ifdef FUNK_MONITOR_ACCEL_SIBLING
+    /* No in-process libfunk-accel here (static-pie, for boot speed): a guest that uses ACCEL
+     * in process runs in the dynamically linked variant instead, with the same arguments. */
+    char exe[4096], target[4096];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[el > 0 ? el : 0] = '\0';
+    rc = accel_reexec_target(elf, elf_len, accel_agent, getenv(ACCEL_REEXEC_ENV),
+                             getenv(ACCEL_REEXEC_GUARD), exe, FUNK_MONITOR_ACCEL_SIBLING, target,
+                             sizeof target);
+    if (rc == 1) {
+        if (flags & FUNK_VM_F_VERBOSE)
+            fprintf(stderr, "funk-monitor: %s uses ACCEL in process: running %s\n", kernel, target);
+        setenv(ACCEL_REEXEC_GUARD, "1", 1);
+        execv(target, argv);
+        rc = -errno;
+    }
+    if (rc < 0) {
+        fprintf(stderr,
+                "funk-monitor: %s uses ACCEL, which this (static) monitor cannot serve in process, "
+                "and running the in-process variant %s failed: %s (set %s to its path, or use "
+                "--accel=agent:ADDR)\n",
+                kernel, rc == -ELOOP ? "again" : target, strerror(-rc), ACCEL_REEXEC_ENV);
+        return FUNK_EXIT_SETUP;
+    }
+#else
+    (void)accel_agent;
+#endif
+
     struct cli_fn fn = {.req = {.method = method, .path = path}};
     if (fn_input) {
         char *body;
         size_t blen;
-        int rc = read_file(fn_input, &body, &blen);
+        rc = read_file(fn_input, &body, &blen);
         if (rc) {
             fprintf(stderr, "funk-monitor: --fn-input: cannot read '%s': %s\n", fn_input, strerror(-rc));
+            free(elf);
             return FUNK_EXIT_SETUP;
         }
         fn.given = 1;
@@ -292,14 +335,6 @@ static int run_cli(int argc, char **argv)
         fn.req.headers = headers;
         fn.req.headers_len = headers_len;
         fn.req.id = 1;
-    }
-
-    char *elf;
-    size_t elf_len;
-    int rc = read_file(kernel, &elf, &elf_len);
-    if (rc) {
-        fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
-        return FUNK_EXIT_LOAD;
     }
 
     rc = funk_vm_shell_new((size_t)mem_mib << 20, flags, &g_vm);

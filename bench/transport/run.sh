@@ -35,7 +35,8 @@ for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 export FUNK_ACCEL_RPC_ADDRESS=unix://$SOCK
 
 # Unikernel rows: the guest times its own ACCEL calls (bench_transport_uk.elf). A static-pie
-# monitor has no in-process libfunk-accel: its in-process rows are reported missing, not faked.
+# monitor has no in-process libfunk-accel: it execs funk-monitor-accel for them (monitor/
+# accel_reexec.c); without that binary the in-process rows are reported missing, not faked.
 (printf 'classify %s classify-uk-inproc\n' $((CLS_N + 1)); cat "$IMG") >"$T/cls-in.bin"
 (printf 'classify %s classify-uk-agent\n' $((CLS_N + 1)); cat "$IMG") >"$T/cls-ag.bin"
 printf 'noop %s noop-uk-inproc\n' $((NOOP_N / 100)) >"$T/noop-in.txt"
@@ -61,8 +62,13 @@ for r in $(seq "$ROUNDS"); do
 done
 grep -h '^ERROR' "$T/samples" | sort -u | sed 's|^|bench/transport: unikernel row failed: |' || true
 if [ -x "$MONITOR" ] && ! ldd "$MONITOR" 2>/dev/null | grep -q libfunk-accel; then
-  echo "bench/transport: this funk-monitor is static-pie (no libfunk-accel in process): the"
-  echo "  in-process unikernel rows need a dynamically linked monitor; the agent rows still run"
+  if [ -x "$(dirname "$(readlink -f "$MONITOR")")/funk-monitor-accel" ]; then
+    echo "bench/transport: funk-monitor is static-pie: its in-process unikernel rows ran in"
+    echo "  funk-monitor-accel (exec'd for ACCEL guests; the exec is inside each row's process)"
+  else
+    echo "bench/transport: this funk-monitor is static-pie and has no funk-monitor-accel beside it:"
+    echo "  the in-process unikernel rows are missing; the agent rows still run"
+  fi
 fi
 grep -h "in-process libfunk-accel" "$T/uk.err" 2>/dev/null | sort -u | sed 's|^|bench/transport: |' || true
 

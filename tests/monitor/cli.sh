@@ -55,5 +55,42 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 else
     echo "SKIP (partly): /dev/kvm not usable: load/run checks NOT RUN"
 fi
+
+# A monitor without in-process ACCEL (the static release build) hands guests that use ACCEL in
+# process to the dynamically linked one, with the same arguments, and keeps every other guest.
+# The sanitized build has a test-only funk-monitor-noaccel that does so with funk-monitor.
+B="${FUNK_BUILD_ROOT:-}"
+NOACC="$B/monitor/funk-monitor-noaccel"
+REL="$B/monitor/funk-monitor-accel"
+CLS="$B/functions/classify.elf" HELLO="$B/functions/hello.elf" IMG=/usr/share/darknet/data/dog.jpg
+if [ ! -x "$NOACC" ] && [ -x "$REL" ]; then NOACC=$MON; fi # a release build: the real static one
+if [ -x "$NOACC" ] && [ -f "$CLS" ] && [ -f "$HELLO" ] && [ -r "$IMG" ] &&
+    [ -r "${FUNK_MODEL_DIR:-}/centernet.onnx" ] &&
+    "$MON" --isolation=process "$HELLO" >/dev/null 2>&1; then
+    MON0=$MON
+    MON=$NOACC
+    export FUNK_ACCEL_PLUGINS=cpu
+    expect 0 '"label":"dog"' -- --isolation=process --mem=64 --fn-input=$IMG "$CLS"
+    expect 0 "uses ACCEL in process: running .*/funk-monitor(-accel)?\b" -- --verbose --isolation=process --mem=64 --fn-input=$IMG "$CLS"
+    # stdin given with --fn-input=- reaches the guest through the exec (read after the decision)
+    "$MON" --isolation=process --mem=64 --fn-input=- "$CLS" <"$IMG" >"$T/stdin.out" 2>&1
+    if grep -q '"label":"dog"' "$T/stdin.out"; then echo "ok: --fn-input=- survives the exec"
+    else echo "FAIL: --fn-input=- through the exec:"; sed 's/^/  | /' "$T/stdin.out"; fails=$((fails + 1)); fi
+    # no ACCEL note: runs here, no exec
+    "$MON" --verbose --isolation=process "$HELLO" >"$T/hello.out" 2>&1
+    if grep -q "Hello" "$T/hello.out" && ! grep -q "uses ACCEL" "$T/hello.out"; then
+        echo "ok: a guest without ACCEL runs in this monitor"
+    else echo "FAIL: hello under the no-ACCEL monitor:"; sed 's/^/  | /' "$T/hello.out"; fails=$((fails + 1)); fi
+    # --accel=agent: served from here through the agent (unreachable here: the guest says so)
+    expect 1 "no accelerator session" -- --verbose --isolation=process --mem=64 --accel=agent:unix://$T/none.sock --fn-input=$IMG "$CLS"
+    if grep -q "uses ACCEL in process" "$T/out"; then echo "FAIL: --accel=agent re-executed"; fails=$((fails + 1)); fi
+    # a missing or looping target: a clear error, exit 66
+    FUNK_MONITOR_ACCEL=/nonexistent/funk-monitor-accel expect 66 "running the in-process variant /nonexistent/funk-monitor-accel failed: No such file" -- --isolation=process --mem=64 --fn-input=$IMG "$CLS"
+    FUNK_MONITOR_ACCEL=$NOACC expect 66 "in-process variant again failed: Too many levels" -- --isolation=process --mem=64 --fn-input=$IMG "$CLS"
+    unset FUNK_ACCEL_PLUGINS
+    MON=$MON0
+else
+    echo "note: ACCEL re-exec checks NOT RUN (needs funk-monitor-noaccel, classify.elf, hello.elf, $IMG, the model, the process backend)"
+fi
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all CLI checks passed"
