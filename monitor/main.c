@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -28,7 +29,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: funk-monitor [--mem=MiB] [--timeout=SEC] [--block:NAME=PATH]\n"
             "                    [--net:NAME=TAP|@FD] [--fn-input=FILE|-] [--fn-method=M]\n"
-            "                    [--fn-path=P] [--fn-header='Name: value'] [--env=KEY=VALUE]\n"
+            "                    [--fn-path=P] [--fn-header='Name: value'] [--fn-output=body|http]\n"
+            "                    [--env=KEY=VALUE]\n"
             "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
             "                    [--verbose] KERNEL.elf [ARGS...]\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
@@ -39,6 +41,8 @@ static void usage(FILE *f)
             "                   found beside it or at $FUNK_MONITOR_ACCEL)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
+            "  --fn-output=http the response as HTTP/1.1: status line, the guest's headers,\n"
+            "                   Content-Length, blank line, body (default body: the body only)\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
             "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
             "  74 bad guest pointer, 75 timeout, 76 host I/O error\n");
@@ -128,6 +132,7 @@ struct cli_fn {
     struct funk_vm_request req;
     int given;
     int served;
+    int http; /* --fn-output=http: status line, headers and Content-Length before the body */
     unsigned status;
 };
 
@@ -141,10 +146,66 @@ static int cli_recv(void *opaque, struct funk_vm_request *req)
     return 0;
 }
 
+static const char *reason_phrase(unsigned status)
+{
+    static const struct {
+        unsigned code;
+        const char *text;
+    } t[] = {{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+             {301, "Moved Permanently"}, {302, "Found"}, {304, "Not Modified"},
+             {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+             {405, "Method Not Allowed"}, {409, "Conflict"}, {413, "Content Too Large"},
+             {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
+             {429, "Too Many Requests"}, {500, "Internal Server Error"}, {501, "Not Implemented"},
+             {502, "Bad Gateway"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].code == status)
+            return t[i].text;
+    return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirection"
+         : status < 500 ? "Client Error" : "Server Error";
+}
+
+/* True for a header this monitor writes itself (framing) rather than relays. */
+static int framing_header(const char *h, size_t len)
+{
+    static const char *const own[] = {"content-length", "transfer-encoding", "connection"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        size_t n = strlen(own[i]);
+        if (len > n && h[n] == ':' && strncasecmp(h, own[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* --fn-output=http: "HTTP/1.1 STATUS REASON", the guest's header lines as CRLF lines (framing
+ * ones and lines that are not "Name: value" dropped), Content-Length, a blank line. Runs in the
+ * sandbox: stdio into the buffer given before it, no new syscalls but write. */
+static int write_http_head(const struct funk_vm_response *resp)
+{
+    unsigned st = resp->status >= 100 && resp->status <= 999 ? resp->status : 502;
+    if (fprintf(stdout, "HTTP/1.1 %u %s\r\n", st, reason_phrase(st)) < 0)
+        return -EIO;
+    const char *h = resp->headers, *end = h ? h + resp->headers_len : NULL;
+    while (h && h < end) {
+        const char *nl = memchr(h, '\n', (size_t)(end - h));
+        size_t len = (size_t)((nl ? nl : end) - h);
+        if (len && h[len - 1] == '\r')
+            len--;
+        const char *colon = memchr(h, ':', len);
+        if (colon && colon != h && !memchr(h, '\r', len) && !framing_header(h, len) &&
+            (fwrite(h, 1, len, stdout) != len || fwrite("\r\n", 1, 2, stdout) != 2))
+            return -EIO;
+        h = nl ? nl + 1 : end;
+    }
+    return fprintf(stdout, "Content-Length: %zu\r\n\r\n", resp->body_len) < 0 ? -EIO : 0;
+}
+
 static int cli_send(void *opaque, const struct funk_vm_response *resp)
 {
     struct cli_fn *c = opaque;
     c->status = resp->status;
+    if (c->http && write_http_head(resp))
+        return -EIO;
     if (resp->body_len && fwrite(resp->body, 1, resp->body_len, stdout) != resp->body_len)
         return -EIO;
     return fflush(stdout) == 0 ? 0 : -EIO;
@@ -174,6 +235,7 @@ static int run_cli(int argc, char **argv)
     struct funk_vm_device devs[MAX_DEVS];
     size_t ndevs = 0;
     const char *fn_input = NULL, *method = "POST", *path = "/";
+    int fn_http = 0;
     static char headers[16384];
     size_t headers_len = 0;
     const char *env[MAX_HEADERS + 1];
@@ -220,6 +282,13 @@ static int run_cli(int argc, char **argv)
             fn_input = a + 11;
             if (!*fn_input)
                 return die_usage("--fn-input: empty file name%s", "");
+        } else if (strncmp(a, "--fn-output=", 12) == 0) {
+            if (strcmp(a + 12, "body") == 0)
+                fn_http = 0;
+            else if (strcmp(a + 12, "http") == 0)
+                fn_http = 1;
+            else
+                return die_usage("--fn-output: '%s' is not body or http", a + 12);
         } else if (strncmp(a, "--fn-method=", 12) == 0) {
             method = a + 12;
             if (!*method || strpbrk(method, " \r\n:"))
@@ -319,7 +388,7 @@ static int run_cli(int argc, char **argv)
     (void)accel_agent;
 #endif
 
-    struct cli_fn fn = {.req = {.method = method, .path = path}};
+    struct cli_fn fn = {.req = {.method = method, .path = path}, .http = fn_http};
     if (fn_input) {
         char *body;
         size_t blen;

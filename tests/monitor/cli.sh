@@ -92,5 +92,44 @@ if [ -x "$NOACC" ] && [ -f "$CLS" ] && [ -f "$HELLO" ] && [ -r "$IMG" ] &&
 else
     echo "note: ACCEL re-exec checks NOT RUN (needs funk-monitor-noaccel, classify.elf, hello.elf, $IMG, the model, the process backend)"
 fi
+# --fn-output=http: the guest's response as HTTP/1.1 (status line, its headers, Content-Length,
+# blank line, body) for funk-watchdog to relay; body (default) writes the body alone.
+expect 64 "--fn-output: 'json' is not body or http" -- --fn-output=json x.elf
+ECHO="$B/functions/echo.elf"
+if [ -f "$ECHO" ] && "$MON" --isolation=process --fn-input=/dev/null "$ECHO" >/dev/null 2>&1; then
+    printf 'hello\r\nworld, %s' "$(head -c 3000 /dev/zero | tr '\0' x)" >"$T/req.bin"
+    for iso in process kvm; do
+        [ $iso = kvm ] && ! { [ -r /dev/kvm ] && [ -w /dev/kvm ]; } && continue
+        "$MON" --isolation=$iso --fn-input="$T/req.bin" --fn-method=PUT --fn-path=/a/b \
+            --fn-header='X-Test: v1' --fn-output=http "$ECHO" >"$T/http.out" 2>"$T/http.err"
+        rc=$?
+        if python3 - "$T/http.out" "$T/req.bin" <<'PY'
+import sys
+out, body = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+head, sep, rest = out.partition(b"\r\n\r\n")
+lines = head.split(b"\r\n")
+h = {}
+for l in lines[1:]:
+    k, _, v = l.partition(b": ")
+    h.setdefault(k.lower(), []).append(v)
+ok = (sep and lines[0] == b"HTTP/1.1 200 OK" and h.get(b"content-length") == [str(len(body)).encode()]
+      and h.get(b"x-echo-method") == [b"PUT"] and h.get(b"x-echo-path") == [b"/a/b"]
+      and h.get(b"x-echo-h-x-test") == [b"v1"] and rest == body
+      and all(b"\n" not in l and b":" in l for l in lines[1:]))
+if not ok:
+    print("  | " + repr(out[:600]))
+sys.exit(0 if ok else 1)
+PY
+        then echo "ok: --fn-output=http ($iso): status line, guest headers, Content-Length, body"
+        else echo "FAIL: --fn-output=http ($iso), rc=$rc: $(tail -2 "$T/http.err")"; fails=$((fails + 1)); fi
+    done
+    "$MON" --isolation=process --fn-input="$T/req.bin" "$ECHO" >"$T/body.out" 2>/dev/null
+    "$MON" --isolation=process --fn-input="$T/req.bin" --fn-output=body "$ECHO" >"$T/body2.out" 2>/dev/null
+    if cmp -s "$T/body.out" "$T/req.bin" && cmp -s "$T/body2.out" "$T/req.bin"; then
+        echo "ok: --fn-output=body (and the default): the body alone"
+    else echo "FAIL: --fn-output=body is not the body alone"; fails=$((fails + 1)); fi
+else
+    echo "note: --fn-output runs NOT RUN (needs $ECHO and the process backend)"
+fi
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all CLI checks passed"
