@@ -9,6 +9,7 @@
 /* The file's bytes in a malloc'ed buffer (free it), or NULL when it cannot be read whole. */
 static inline void *slurp(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
