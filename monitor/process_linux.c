@@ -110,7 +110,32 @@ static struct funk_vm *child_vm;
 static struct sock_fprog child_prog; /* set by the parent just before fork */
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out);
 static struct funk_vm_result child_res;
+
+/*
+ * The child must never touch the heap (malloc/free/stdio buffers): it is forked from
+ * multi-threaded funkd, and a lock another thread held at the fork stays held forever in the
+ * child. glibc's malloc re-initialises its locks after fork, but the sanitizer allocator of
+ * ASan builds (GCC 12's libasan) does not: a child whose thread cache needed a refill hung in
+ * SizeClassAllocator64::GetFromAllocator on a region mutex, with the call handed to it. So the
+ * request buffer is its own mapping (mmap/munmap are plain system calls).
+ */
 static uint8_t *child_req_buf;
+static size_t child_req_cap;
+
+static uint8_t *child_req_reserve(size_t len)
+{
+    if (len <= child_req_cap)
+        return child_req_buf;
+    size_t cap = (len + 4095) & ~(size_t)4095;
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (child_req_buf)
+        munmap(child_req_buf, child_req_cap);
+    child_req_buf = p;
+    child_req_cap = cap;
+    return child_req_buf;
+}
 
 /* Functions that run on the guest's stack or a signal stack and end the process are not
  * ASan-instrumented: its no-return hook would inspect the "switched" stack via /proc, which the
@@ -195,9 +220,7 @@ static int child_recv(void *opaque, struct funk_vm_request *req)
         h.len < sizeof m || read_full(CHAN_FD, &m, sizeof m))
         return -EIO;
     size_t rest = h.len - sizeof m;
-    free(child_req_buf);
-    child_req_buf = malloc(rest + 5);
-    if (!child_req_buf || read_full(CHAN_FD, child_req_buf, rest))
+    if (!child_req_reserve(rest + 5) || read_full(CHAN_FD, child_req_buf, rest))
         return -EIO;
     if (m.rc != 0)
         return m.rc;
@@ -317,7 +340,7 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     /* Namespaces where the kernel allows them: a user namespace drops every host privilege
      * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
      * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
+    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
         vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
 
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
@@ -371,8 +394,8 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         mprotect((void *)(uintptr_t)a, e - a, prot);
         a = e;
     }
-    free(vm->elf_copy);
-    vm->elf_copy = NULL;
+    /* vm->elf_copy is not freed here: no heap calls in the child (see child_req_buf); it is the
+     * parent's copy-on-write page range and goes with the process. */
 
     /* Faults and forbidden syscalls are reported from an alternate stack. */
     static uint8_t altstack[1 << 16] __attribute__((aligned(16)));

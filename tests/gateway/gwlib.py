@@ -18,6 +18,35 @@ ELF = {k: os.environ.get(v, "") for k, v in [("echo", "ECHO_ELF"), ("gwtest", "G
                                               ("abort", "ABORT_ELF")]}
 
 failures = []
+live = []  # running Funkd instances: their logs and children are shown when a check fails
+
+
+def _proc_state(pid):
+    """State letter and wait channel of a process (best effort)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open("/proc/%d/wchan" % pid) as f:
+            return "state %s, wchan %s" % (state, f.read().strip() or "-")
+    except (OSError, IndexError) as e:
+        return "(no /proc info: %s)" % e
+
+
+def diagnose():
+    """Prints what the running funkd processes were doing: their children (pre-booted and
+    running guests) with state and wait channel, and funkd's log."""
+    for gw in live:
+        if not gw.proc or gw.proc.poll() is not None:
+            continue
+        pid = gw.proc.pid
+        print("---- funkd pid %d (port %d): %s" % (pid, gw.port, _proc_state(pid)), flush=True)
+        try:
+            kids = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid=,stat=,etimes=,wchan:30=,cmd="],
+                                  capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            kids = "(ps failed: %s)\n" % e
+        print("---- its children (pid stat elapsed-s wchan cmd):\n" + (kids or "(none)\n"), end="")
+        print("---- funkd log:\n" + gw.logtext()[-20000:] + "\n---- end of funkd log", flush=True)
 
 
 def skip(why):
@@ -46,6 +75,7 @@ def check(cond, what, detail=""):
     else:
         print("FAIL " + what + (": " + str(detail) if detail != "" else ""), flush=True)
         failures.append(what)
+        diagnose()
 
 
 def done():
@@ -81,6 +111,8 @@ class Funkd:
         cmd = [FUNKD, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state] + self.args
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
+        if self not in live:
+            live.append(self)
         if wait:
             deadline = time.time() + 20
             while time.time() < deadline:
