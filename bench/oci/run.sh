@@ -33,8 +33,9 @@ cleanup() {
     [ -n "$CPID" ] && kill "$CPID" 2>/dev/null && sleep 0.5
     podman rm -af >/dev/null 2>&1 || true
     podman rmi -af >/dev/null 2>&1 || true
-    grep " $T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+    { grep " $T/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$T"
+    return 0
 }
 trap cleanup EXIT
 RUNTIME=$(realpath "$RUNTIME")
