@@ -12,6 +12,7 @@
 
 #include <funk/abi/funk.h>
 
+#include "elf_note.h"
 #include "gw.h"
 
 int gw_log_level = GW_LOG_INFO;
@@ -84,40 +85,7 @@ void gw_uuid(char out[37])
 int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags)
 {
     *flags = 0;
-    const unsigned char *b = elf;
-    Elf64_Ehdr eh;
-    if (len < sizeof eh)
-        return -ENOEXEC;
-    memcpy(&eh, b, sizeof eh);
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
-        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
-        return -ENOEXEC;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        memcpy(&ph, b + eh.e_phoff + i * sizeof ph, sizeof ph);
-        if (ph.p_type != PT_NOTE || ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
-            continue;
-        uint64_t off = ph.p_offset, end = ph.p_offset + ph.p_filesz;
-        while (end - off >= 12) {
-            uint32_t nh[3];
-            memcpy(nh, b + off, 12);
-            uint64_t nsz = ((uint64_t)nh[0] + 3) & ~3ull, dsz = ((uint64_t)nh[1] + 3) & ~3ull;
-            if (nsz + dsz > end - off - 12)
-                break;
-            if (nh[0] == sizeof FUNK_NOTE_OWNER && nh[2] == FUNK_NOTE_TYPE &&
-                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0) {
-                struct funk_note_info ni;
-                if (nh[1] >= sizeof ni) {
-                    memcpy(&ni, b + off + 12 + nsz, sizeof ni);
-                    *flags = ni.flags;
-                }
-                return 1;
-            }
-            off += 12 + nsz + dsz;
-        }
-    }
-    return 0;
+    return elf_note_find(elf, len, FUNK_NOTE_TYPE, flags);
 }
 
 /* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */
