@@ -170,6 +170,21 @@ static int sgemm_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, const f
     return *am && *bm && *cm ? 0 : -EFAULT;
 }
 
+/* Checks classify/detect's image and (4-byte aligned) result array against guest memory. */
+static int image_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, bool det,
+                      const void **img, void **out)
+{
+    uint64_t max = a->p[3];
+    size_t rec = det ? sizeof(funk_accel_detection) : sizeof(funk_accel_label);
+    if (max == 0 || max > FUNK_HC_ACCEL_MAX_RESULTS)
+        return -EINVAL;
+    *img = guest_buf(vm, a->p[0], a->p[1]);
+    *out = (a->p[2] & 3) ? NULL : guest_buf(vm, a->p[2], max * rec);
+    if (*img == NULL || *out == NULL)
+        return a->p[1] == 0 ? -EINVAL : -EFAULT;
+    return 0;
+}
+
 static float f32_bits(uint32_t u)
 {
     float f;
@@ -268,13 +283,11 @@ static int ip_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel 
     case FUNK_HC_ACCEL_DETECT: {
         bool det = a->op == FUNK_HC_ACCEL_DETECT;
         uint64_t max = a->p[3];
-        size_t rec = det ? sizeof(funk_accel_detection) : sizeof(funk_accel_label);
-        if (max == 0 || max > FUNK_HC_ACCEL_MAX_RESULTS)
-            return -EINVAL;
-        const void *img = guest_buf(vm, a->p[0], a->p[1]);
-        void *out = (a->p[2] & 3) ? NULL : guest_buf(vm, a->p[2], max * rec);
-        if (img == NULL || out == NULL)
-            return a->p[1] == 0 ? -EINVAL : -EFAULT;
+        const void *img;
+        void *out;
+        int rc = image_bufs(vm, a, det, &img, &out);
+        if (rc < 0)
+            return rc;
         funk_accel_resource *model = NULL;
         if (a->resource != 0 && (model = ip_res(x, a->resource)) == NULL)
             return -EBADF;
@@ -533,13 +546,10 @@ static int ag_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel 
     case FUNK_HC_ACCEL_DETECT: {
         bool det = a->op == FUNK_HC_ACCEL_DETECT;
         uint64_t max = a->p[3];
-        size_t rec = det ? sizeof(funk_accel_detection) : sizeof(funk_accel_label);
-        if (max == 0 || max > FUNK_HC_ACCEL_MAX_RESULTS)
-            return -EINVAL;
-        const void *img = guest_buf(vm, a->p[0], a->p[1]);
-        void *out = (a->p[2] & 3) ? NULL : guest_buf(vm, a->p[2], max * rec);
-        if (img == NULL || out == NULL)
-            return a->p[1] == 0 ? -EINVAL : -EFAULT;
+        const void *img;
+        void *out;
+        if ((rc = image_bufs(vm, a, det, &img, &out)) < 0)
+            return rc;
         uint32_t rid;
         if ((rc = ag_rid(x, a->session, a->resource, &rid)) < 0)
             return rc;
