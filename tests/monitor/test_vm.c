@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -130,6 +131,67 @@ static int on_send(void *opaque, const struct funk_vm_response *resp)
     return 0;
 }
 
+/* A bounded wait for a call that must return (a lost kick leaves a spinning guest and a run that
+ * never returns). Past the deadline the guard reports it and SIGKILLs the children of the
+ * running thread (the process backend's guest), so the run returns and the other tests still
+ * run; with no child to kill it fails the binary at once. */
+struct guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, expired;
+    pid_t tid; /* the thread in funk_vm_run */
+};
+
+static int kill_children(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)tid);
+    FILE *f = fopen(path, "r");
+    int pid, n = 0;
+    while (f && fscanf(f, "%d", &pid) == 1)
+        n += kill(pid, SIGKILL) == 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void *guard_main(void *p)
+{
+    struct guard *g = p;
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += 10;
+    pthread_mutex_lock(&g->mu);
+    while (!g->done)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &end) == ETIMEDOUT && !g->done) {
+            if (g->expired || kill_children(g->tid) == 0) {
+                fprintf(stderr, "FAIL: funk_vm_run did not return within 10 s\n");
+                _exit(1);
+            }
+            g->expired = 1;
+            end.tv_sec += 10;
+        }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* funk_vm_run under a guard; *expired says the guard had to end the guest. */
+static int guarded_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
+                       int *expired)
+{
+    struct guard gd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, gettid()};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, guard_main, &gd), 0);
+    int rc = funk_vm_run(vm, io, res);
+    pthread_mutex_lock(&gd.mu);
+    gd.done = 1;
+    pthread_cond_signal(&gd.cv);
+    pthread_mutex_unlock(&gd.mu);
+    pthread_join(t, NULL);
+    *expired = gd.expired;
+    return rc;
+}
+
 struct kick {
     struct funk_vm *vm;
     unsigned ms;
@@ -160,9 +222,14 @@ static void run_guest(struct gen *g, const struct funk_vm_boot *boot, unsigned k
         struct kick k = {vm, kick_ms};
         if (kick_ms)
             pthread_create(&t, NULL, kicker, &k);
-        assert_int_equal(funk_vm_run(vm, &io, &r->res), 0);
+        int expired;
+        assert_int_equal(guarded_run(vm, &io, &r->res, &expired), 0);
         if (kick_ms)
             pthread_join(t, NULL);
+        if (expired) {
+            funk_vm_delete(vm);
+            fail_msg("the guest still ran 10 s after its start (killed by the test)");
+        }
         if (!g_process) /* the process backend's guest memory lived in the child */
             memcpy(r->mem_copy, vm->mem + GEN_DATA, sizeof r->mem_copy);
     }
@@ -839,6 +906,47 @@ static void test_process_fn(void **state)
     g_process = 0;
 }
 
+/* funk_vm_kick before funk_vm_run (a watchdog deadline that fires while the run is still being
+ * set up) must not be lost: the run returns at once with the timeout. */
+static void kick_before_run(unsigned flags, const char *what)
+{
+    g_process = flags != 0;
+    static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp . */
+    struct gen g;
+    gen_init(&g, spin, sizeof spin);
+    gen_funk(&g);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, flags, &vm), 0);
+    assert_int_equal(funk_vm_load(vm, b, len, NULL), 0);
+    funk_vm_kick(vm);
+    struct funk_vm_result res;
+    int expired;
+    int rc = guarded_run(vm, NULL, &res, &expired);
+    funk_vm_delete(vm);
+    free(b);
+    g_process = 0;
+    if (expired)
+        fail_msg("%s: the kick was lost: the guest still ran 10 s later (killed by the test)", what);
+    assert_int_equal(rc, 0);
+    if (res.exit != FUNK_VM_EXIT_TIMEOUT || !strstr(res.reason, "timed out"))
+        fail_msg("%s: expected the timeout, got %d '%s'", what, res.exit, res.reason);
+}
+
+static void test_kick_before_run(void **state)
+{
+    (void)state;
+    need_kvm();
+    kick_before_run(0, "kvm: kick before run");
+}
+
+static void test_process_kick_before_run(void **state)
+{
+    (void)state;
+    kick_before_run(FUNK_VM_F_PROCESS, "process: kick before run");
+}
+
 /* Snapshot guest: PUTS "init", FN_RECV, then optionally a raw syscall, FN_SEND(body), HALT 3. */
 static void snapshot_guest(struct gen *g, struct code *c, int syscall_nr)
 {
@@ -1101,6 +1209,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_invalid_opcode),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_timeout_kick),
+        cmocka_unit_test(test_kick_before_run),
         cmocka_unit_test(test_fn_roundtrip),
         cmocka_unit_test(test_fn_send_bad),
         cmocka_unit_test(test_boot_info),
@@ -1113,6 +1222,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_process_faults),
         cmocka_unit_test(test_process_escapes),
         cmocka_unit_test(test_process_fn),
+        cmocka_unit_test(test_process_kick_before_run),
         cmocka_unit_test(test_process_snapshot),
         cmocka_unit_test(test_kvm_snapshot),
     };
