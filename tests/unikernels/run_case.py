@@ -80,9 +80,14 @@ class Tap:
     """A tap device for the net case, plus a raw socket on it that answers the guest's ping."""
 
     def __init__(self):
-        self.name = "funkt%d" % (os.getpid() % 100000)
-        r = subprocess.run(["ip", "tuntap", "add", "dev", self.name, "mode", "tap"],
-                           capture_output=True, text=True)
+        # A fresh random name per try: a device left by another run (or another test) only
+        # costs a retry, never a skip.
+        for _ in range(8):
+            self.name = "funkt" + os.urandom(4).hex()  # 13 characters, within IFNAMSIZ
+            r = subprocess.run(["ip", "tuntap", "add", "dev", self.name, "mode", "tap"],
+                               capture_output=True, text=True)
+            if r.returncode == 0 or "exists" not in r.stderr and "busy" not in r.stderr:
+                break
         if r.returncode != 0:
             skip("cannot create a tap device (%s)" % r.stderr.strip())
         subprocess.run(["ip", "link", "set", self.name, "up"], check=True)
