@@ -453,7 +453,8 @@ int main(int argc, char **argv)
     if (argc >= 7 && strcmp(argv[1], "interleave") == 0) {
         int rc = bench_interleave(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
         if (rc == 64)
-            fprintf(stderr, "usage: funk-bench-monitor interleave N -- LABEL EVERY CMD... [-- ...]\n");
+            fprintf(stderr,
+                    "usage: funk-bench-monitor interleave N -- LABEL EVERY CMD... [-- ...]\n");
         return rc;
     }
     if (argc == 4 && strcmp(argv[1], "inproc") == 0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libfunk-vm with hand-assembled guests on both backends: hypercalls, faults, bad pointers, devices. */
+/* libfunk-vm on both backends with hand-assembled guests: hypercalls, faults, pointers, devices. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -928,7 +928,8 @@ static void kick_before_run(unsigned flags, const char *what)
     free(b);
     g_process = 0;
     if (expired)
-        fail_msg("%s: the kick was lost: the guest still ran 10 s later (killed by the test)", what);
+        fail_msg("%s: the kick was lost: the guest still ran 10 s later (killed by the test)",
+                 what);
     assert_int_equal(rc, 0);
     if (res.exit != FUNK_VM_EXIT_TIMEOUT || !strstr(res.reason, "timed out"))
         fail_msg("%s: expected the timeout, got %d '%s'", what, res.exit, res.reason);
