@@ -33,10 +33,12 @@ extern struct agent_limits agent_limits;
 extern atomic_ullong agent_n_conns, agent_n_conns_total, agent_n_sessions, agent_n_regs,
     agent_n_frames, agent_n_bad_frames;
 
-/* ---- Content cache (cache.c): resources by SHA-256, shared by every connection ------------ */
+/* ---- Content cache (cache.c): blobs by SHA-256, stored once; conn.c lets a connection name
+ * only the hashes whose bytes it sent itself (per-connection tenants). ------------------------ */
 struct cache_var;
 
-/* Stores bytes under their hash (verified). -EBADMSG: hash mismatch; -ENOSPC: over cache_max. */
+/* Stores bytes under their hash (always verified, also when cached already). -EBADMSG: hash
+ * mismatch; -ENOSPC: over cache_max with every cached blob in use. */
 int cache_put(uint32_t type, const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const void *data,
               size_t len);
 bool cache_have(const uint8_t hash[FUNK_ACCEL_HASH_SIZE]);

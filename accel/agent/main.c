@@ -44,7 +44,11 @@ static const char usage_text[] =
     "  --max-clients N      connections at once (default 1024)\n"
     "  --cache-max BYTES    bytes of resources cached by hash (default 4 GiB)\n"
     "  --frame-timeout MS   time for the rest of a started frame (default 10000)\n"
-    "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH\n";
+    "  --exec-dir DIR       the operator's exec libraries: exec runs a LIBRARY resource only when\n"
+    "                       its bytes are a file's here (default FUNK_ACCEL_EXEC_DIR, else\n"
+    "                       <prefix>/lib/funk/exec)\n"
+    "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH,\n"
+    "             FUNK_ACCEL_EXEC_DIR\n";
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -118,6 +122,9 @@ int main(int argc, char **argv)
             listen_addr[n_listen++] = v;
         } else if (!strcmp(a, "--plugins")) {
             plugins = v;
+        } else if (!strcmp(a, "--exec-dir") && *v == '/') {
+            /* The runtime reads it where exec looks a library up. */
+            setenv("FUNK_ACCEL_EXEC_DIR", v, 1);
         } else if (!strcmp(a, "--max-frame") && parse_num(v, 64, FKP_MAX_FRAME_LIMIT, &n)) {
             agent_limits.max_frame = (uint32_t)n;
         } else if (!strcmp(a, "--max-sessions") && parse_num(v, 1, 1u << 20, &n)) {

@@ -3,7 +3,7 @@
 # End-to-end transport test on the real binaries: native (cpu plugin) vs rpc plugin + agent give
 # identical results; caching, exec, kill mid-call, 100 concurrent clients, reconnect, shutdown.
 set -uo pipefail
-AGENT=$1 TCLIENT=$2 TLIB=$3 FUNK_ACCEL=$4
+AGENT=$1 TCLIENT=$2 TLIB=$3 FUNK_ACCEL=$4 EVILLIB=$5
 IMG=/usr/share/darknet/data/dog.jpg
 T=$(mktemp -d /tmp/funk-transport.XXXXXX)
 SOCK=$T/accel.sock
@@ -28,11 +28,17 @@ if [ ! -r "$FUNK_MODEL_DIR/centernet.onnx" ]; then
   exit 77
 fi
 
+# The operator's exec directory: tlib installed (mode 0644, ours); evillib is not. evillib's
+# constructor creates $MARKER if the agent ever loads it.
+mkdir -p "$T/exec"
+install -m 0644 "$TLIB" "$T/exec/tlib.so"
+export FUNK_TEST_MARKER=$T/evil-ran
+
 # Starts an agent listening on $1 with plugins $2 (extra args after); waits until it answers.
 start_agent() {
   local addr=$1 plugins=$2 log=$3
   shift 3
-  FUNK_ACCEL_LOG_LEVEL=info "$AGENT" --listen "$addr" --plugins "$plugins" "$@" 2>"$log" &
+  FUNK_ACCEL_LOG_LEVEL=info "$AGENT" --listen "$addr" --plugins "$plugins" --exec-dir "$T/exec" "$@" 2>"$log" &
   AGENT_PID=$!
   PIDS+=("$AGENT_PID")
   for _ in $(seq 200); do
@@ -92,17 +98,27 @@ else
   bad "detect differs"; diff "$T/det-native.txt" "$T/det-rpc.txt"
 fi
 
-# ---- 2. exec with a shipped library; content cache; unknown symbol; generic op, plugins -------
+# ---- 2. exec of an installed library; per-connection cache; unknown symbol; op, plugins -------
 out=$(FUNK_ACCEL_LOG_LEVEL=debug rpc "$TCLIENT" exec "$TLIB" add_i32 40 2 2>"$T/exec1.err")
-[ "$out" = "add_i32(40, 2) = 42 (used 4)" ] && ok "exec through the agent: $out" || bad "exec: '$out' $(cat "$T/exec1.err")"
+[ "$out" = "add_i32(40, 2) = 42 (used 4)" ] && ok "exec of an installed library through the agent: $out" || bad "exec: '$out' $(cat "$T/exec1.err")"
 grep -q "shipping a resource" "$T/exec1.err" && ok "first client shipped the library" || bad "library not shipped? $(cat "$T/exec1.err")"
 out=$(FUNK_ACCEL_LOG_LEVEL=debug rpc "$TCLIENT" exec "$TLIB" add_i32 1 2 2>"$T/exec2.err")
-if [ "$out" = "add_i32(1, 2) = 3 (used 4)" ] && ! grep -q "shipping a resource" "$T/exec2.err"; then
-  ok "second client: library found in the agent's cache by hash (not shipped again)"
+# A client sees only what it sent itself: the second one ships the bytes again (its proof of
+# holding them), and the agent still stores them once.
+if [ "$out" = "add_i32(1, 2) = 3 (used 4)" ] && grep -q "shipping a resource" "$T/exec2.err"; then
+  ok "second client: the first one's upload is invisible to it, it ships the library itself"
 else
   bad "second exec: '$out' $(cat "$T/exec2.err")"
 fi
-[ "$(stats_field cache_entries)" = 1 ] && ok "agent caches one blob" || bad "cache_entries=$(stats_field cache_entries)"
+[ "$(stats_field cache_entries)" = 1 ] && ok "agent stores the blob once" || bad "cache_entries=$(stats_field cache_entries)"
+# A library the operator did not install: shipped, refused, never loaded.
+out=$(rpc "$TCLIENT" exec "$EVILLIB" add_i32 1 2 2>&1); rc=$?
+if [ $rc != 0 ] && echo "$out" | grep -q "(-1)" && [ ! -e "$FUNK_TEST_MARKER" ]; then
+  ok "client-shipped library: exec -> -EPERM, its constructor never ran in the agent"
+else
+  bad "client-shipped library: rc=$rc '$out' marker: $(ls "$FUNK_TEST_MARKER" 2>&1)"
+fi
+grep -q "exec refused: library resource" "$T/agent.log" && ok "agent logs the refused exec" || bad "no 'exec refused' log line"
 rpc "$TCLIENT" exec "$TLIB" no_such_symbol 1 2 2>"$T/nosym.err" && bad "missing symbol succeeded"
 grep -q "(-2)" "$T/nosym.err" && ok "missing symbol: -ENOENT through the agent" || bad "missing symbol: $(cat "$T/nosym.err")"
 rpc "$TCLIENT" op no.such.op >"$T/op.txt" 2>&1
