@@ -62,6 +62,17 @@ run4 classify "$CLS_NATIVE" "$CLS_UK" "$IMG"
 grep -q '"label":"dog"' "$T/classify.native" && ok "classify finds the dog: $(head -c 120 "$T/classify.native")" || bad "no dog in $(cat "$T/classify.native")"
 run4 sgemm "$SG_NATIVE" "$SG_UK" "$T/sg.bin"
 [ "$(stat -c %s "$T/sgemm.native")" = $((37 * 29 * 4)) ] && ok "sgemm: 37x29 product, $(stat -c %s "$T/sgemm.native") bytes" || bad "sgemm output size"
+# The four agree; an independent naive product (its own parsing of the body) says they are right.
+out=$(python3 "$(dirname "$0")/sgemm_ref.py" body "$T/sg.bin" "$T/sgemm.native" 2>&1) && ok "sgemm vs naive reference: $out" || bad "sgemm vs naive reference: $out"
+# M, N, K in another order: a mixed-up dimension in the function's parsing shows here.
+python3 -c 'import struct,sys; m,n,k=3,7,5; open(sys.argv[1],"wb").write(struct.pack("<III",m,n,k)+struct.pack("<%df"%(m*k+k*n),*[(i%11-5)/4.0 for i in range(m*k+k*n)]))' "$T/sg2.bin"
+for w in native uk; do
+  if [ $w = native ]; then FUNK_ACCEL_PLUGINS=cpu "$SG_NATIVE" <"$T/sg2.bin" >"$T/sg2.$w" 2>"$T/sg2.err"
+  else FUNK_ACCEL_PLUGINS=cpu "$MONITOR" --isolation=$ISO --mem=64 --timeout=60 --fn-input="$T/sg2.bin" "$SG_UK" >"$T/sg2.$w" 2>"$T/sg2.err"; fi
+  rc=$?
+  out=$(python3 "$(dirname "$0")/sgemm_ref.py" body "$T/sg2.bin" "$T/sg2.$w" 2>&1); prc=$?
+  [ $rc = 0 ] && [ $prc = 0 ] && ok "sgemm 3x7x5 ($w) vs naive reference: $out" || bad "sgemm 3x7x5 ($w) rc=$rc: $out $(tail -2 "$T/sg2.err")"
+done
 
 # Bad input to the functions: a clear error, not a crash.
 echo "not an image" >"$T/bad.txt"
