@@ -49,6 +49,15 @@ void cache_release(struct cache_var *v);
 void cache_stats(uint64_t *entries, uint64_t *bytes);
 void cache_clear(void);
 
+/* ---- Sandbox (sandbox.c) ------------------------------------------------------------------- */
+#include <sys/types.h>
+/* "UID:GID", both numeric and non-zero. */
+int agent_parse_user(const char *s, uid_t *uid, gid_t *gid);
+/* setgroups(0), gid, uid, then checks that root cannot be regained. */
+int agent_drop_user(uid_t uid, gid_t gid);
+/* Refuses exec, ptrace-like, namespace, mount, module, network-socket calls in every thread. */
+int agent_seccomp(void);
+
 /* ---- Connections (conn.c) ----------------------------------------------------------------- */
 struct conn;
 /* Starts serving an accepted socket on its own thread; -EBUSY over max_clients. */
