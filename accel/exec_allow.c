@@ -18,8 +18,8 @@
 #define FUNK_PLUGIN_INSTALL_DIR "/usr/local/lib/funk"
 #endif
 
-#define EXEC_MAX_ENTRIES 1024          /* files looked at per scan */
-#define EXEC_MAX_FILE (256ull << 20)   /* a bigger file is not a library we load */
+#define EXEC_MAX_ENTRIES 1024        /* files looked at per scan */
+#define EXEC_MAX_FILE (256ull << 20) /* a bigger file is not a library we load */
 
 /* Hashes of files already read, by identity, so a lookup re-reads only what changed. */
 struct known {

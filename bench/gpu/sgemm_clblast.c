@@ -20,10 +20,10 @@ static int direct(void *ctx, int n, const float *a, const float *b, float *c)
     if (e == CL_SUCCESS)
         e = clEnqueueWriteBuffer(x->q, x->db, CL_FALSE, 0, x->bytes, b, 0, NULL, NULL);
     CLBlastStatusCode st =
-        e != CL_SUCCESS ? CLBlastSuccess
-                        : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo,
-                                       n, n, n, 1.0f, x->da, 0, n, x->db, 0, n, 0.0f, x->dc, 0, n,
-                                       &x->q, NULL);
+        e != CL_SUCCESS
+            ? CLBlastSuccess
+            : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n,
+                           1.0f, x->da, 0, n, x->db, 0, n, 0.0f, x->dc, 0, n, &x->q, NULL);
     if (e == CL_SUCCESS && st == CLBlastSuccess)
         e = clEnqueueReadBuffer(x->q, x->dc, CL_TRUE, 0, x->bytes, c, 0, NULL, NULL);
     if (e != CL_SUCCESS || st != CLBlastSuccess) {

@@ -28,10 +28,10 @@ static int direct(void *ctx, int n, const float *a, const float *b, float *c)
     struct cu *x = ctx;
     size_t row = (size_t)n * sizeof(float);
     const float alpha = 1.0f, beta = 0.0f;
-    if (ck(cudaMemcpy2DAsync(x->da, row, a, row, row, (size_t)n, cudaMemcpyHostToDevice,
-                             x->stream), "cudaMemcpy2DAsync(A)") < 0 ||
-        ck(cudaMemcpy2DAsync(x->db, row, b, row, row, (size_t)n, cudaMemcpyHostToDevice,
-                             x->stream), "cudaMemcpy2DAsync(B)") < 0)
+    if (ck(cudaMemcpy2DAsync(x->da, row, a, row, row, (size_t)n, cudaMemcpyHostToDevice, x->stream),
+           "cudaMemcpy2DAsync(A)") < 0 ||
+        ck(cudaMemcpy2DAsync(x->db, row, b, row, row, (size_t)n, cudaMemcpyHostToDevice, x->stream),
+           "cudaMemcpy2DAsync(B)") < 0)
         return -1;
     /* Row-major C = A B is column-major C^T = B^T A^T, as in the plugin. */
     if (cublasSgemm(x->h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, x->db, n, x->da, n, &beta,
@@ -39,8 +39,8 @@ static int direct(void *ctx, int n, const float *a, const float *b, float *c)
         fprintf(stderr, "sgemm-cublas: cublasSgemm failed\n");
         return -1;
     }
-    if (ck(cudaMemcpy2DAsync(c, row, x->dc, row, row, (size_t)n, cudaMemcpyDeviceToHost,
-                             x->stream), "cudaMemcpy2DAsync(C)") < 0)
+    if (ck(cudaMemcpy2DAsync(c, row, x->dc, row, row, (size_t)n, cudaMemcpyDeviceToHost, x->stream),
+           "cudaMemcpy2DAsync(C)") < 0)
         return -1;
     return ck(cudaStreamSynchronize(x->stream), "cudaStreamSynchronize");
 }
@@ -52,7 +52,8 @@ int main(int argc, char **argv)
         return 2;
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
-    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || (e == cudaSuccess && !count)) {
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+        (e == cudaSuccess && !count)) {
         fprintf(stderr, "sgemm-cublas: no CUDA device\n");
         return 77;
     }

@@ -286,9 +286,11 @@ static int reconnect(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: tclient classify IMG | sgemm | sgemm-dump | exec LIB SYM A B | hold LIB MS | "
-                        "stats | plugins | echo TEXT | op NAME | concurrent N IMG EXPECTED | "
-                        "reconnect | noop N\n");
+        fprintf(
+            stderr,
+            "usage: tclient classify IMG | sgemm | sgemm-dump | exec LIB SYM A B | hold LIB MS | "
+            "stats | plugins | echo TEXT | op NAME | concurrent N IMG EXPECTED | "
+            "reconnect | noop N\n");
         return 2;
     }
     const char *cmd = argv[1];
