@@ -36,6 +36,8 @@ fi
 mkdir -p "$T/exec"
 install -m 0644 "$TLIB" "$T/exec/tlib.so"
 export FUNK_TEST_MARKER=$T/evil-ran
+# tlib's sleep_ms creates this once a long call is running inside the agent.
+export FUNK_TLIB_SLEEPING=$T/sleeping
 
 # Starts an agent listening on $1 with plugins $2 (extra args after); waits until it answers.
 # Returns 2 when the address was taken (the caller picks another port).
@@ -162,8 +164,9 @@ grep -q "^cpu " "$T/plugins.txt" && ok "rpc.plugins lists the agent's plugins" |
 FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=$ADDR "$TCLIENT" hold "$TLIB" 3000 >"$T/hold.txt" 2>&1 &
 HP=$!
 PIDS+=("$HP")
-for _ in $(seq 200); do grep -q holding "$T/hold.txt" && break; sleep 0.05; done
-sleep 0.3 # now inside a 3 s call on the agent
+rm -f "$FUNK_TLIB_SLEEPING"
+for _ in $(seq 200); do [ -e "$FUNK_TLIB_SLEEPING" ] && break; sleep 0.05; done
+[ -e "$FUNK_TLIB_SLEEPING" ] && ok "holding client is inside a 3 s call on the agent" || bad "the long call never started: $(cat "$T/hold.txt")"
 regs=$(stats_field registrations)
 [ "$regs" = 1 ] && ok "holding client has 1 registration" || bad "registrations while holding: $regs"
 kill -9 $HP
