@@ -73,15 +73,15 @@ def status_of(s, timeout):
     s.setblocking(True)
     s.settimeout(timeout)
     data = b""
-    try:
-        while b"\r\n" not in data:
+    try:  # (leading CRLFs: the end of an interim 100 Continue read earlier)
+        while b"\r\n" not in data.lstrip(b"\r\n"):
             d = s.recv(4096)
             if not d:
                 break
             data += d
     except OSError:
         pass
-    parts = data.split(b" ", 2)
+    parts = data.lstrip(b"\r\n").split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
@@ -267,6 +267,22 @@ def unknown_function_bodies():
         check(all(a == 404 for a in answered), "each of them got 404", answered)
         for s in conns:
             s.close()
+
+        # the function is found from the head; deleted while its body arrives, the call is 404
+        gw.deploy("echo", ELF["echo"])
+        s = connect_from("127.0.0.1", gw.port)
+        s.setblocking(True)
+        s.sendall(b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        st = status_of(s, 10.0)  # 100 Continue: funkd has routed the head and found echo
+        check(st == 100, "Expect: 100-continue to a function that exists gets 100", st)
+        s.sendall(b"hello")
+        st, _, b = gw.req("DELETE", "/system/functions", {"functionName": "echo"})
+        check(st == 202, "deleted meanwhile", (st, b))
+        s.sendall(b"world")
+        st = status_of(s, 10.0)
+        s.close()
+        check(st == 404, "a function deleted while the body arrived: 404", st)
 
 
 # ---- item 8c: bodies without credentials on a protected route --------------------------------
