@@ -46,6 +46,8 @@ struct gw_config {
     unsigned max_conns;  /* open HTTP connections in all */
     /* open HTTP connections per client address (0: no limit) */
     unsigned max_conns_per_ip;
+    /* bytes of request bodies buffered at once, over all connections; then 503 */
+    size_t max_body_total;
     double idle_timeout; /* default warm-instance idle timeout, seconds */
     int isolation;       /* enum funk_isolation requested for functions (AUTO by default) */
     unsigned pool_size;

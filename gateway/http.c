@@ -27,11 +27,49 @@ struct conn {
     char *uri; /* raw request target, query included */
     char *body;
     size_t len, cap;
-    size_t dropped;         /* chunked body bytes past --max-body, read and thrown away */
+    size_t limit;           /* Content-Length, or --max-body for a chunked body */
+    size_t dropped;         /* body bytes past a limit, read and thrown away */
     struct gw_function *fn; /* invocations: found from the head, reference held */
     int started;
-    int too_big;
+    int too_big; /* over --max-body: 413 */
+    int busy;    /* over --max-body-total: 503 */
 };
+
+/* Capacity of all request-body buffers together, bytes (atomic): at most --max-body-total. */
+static size_t bodies_bytes;
+
+/* Makes room for need bytes (plus a NUL) in x->body: 0, -EBUSY over --max-body-total, -ENOMEM. */
+static int body_reserve(struct conn *x, size_t need)
+{
+    if (need + 1 <= x->cap)
+        return 0;
+    size_t nc = x->cap ? x->cap : 4096;
+    while (nc < need + 1)
+        nc *= 2;
+    if (nc > x->limit + 1)
+        nc = x->limit + 1; /* need <= limit <= max_body */
+    size_t grow = nc - x->cap;
+    if (__atomic_add_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED) > gw_cfg.max_body_total) {
+        __atomic_sub_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED);
+        return -EBUSY;
+    }
+    char *nb = realloc(x->body, nc);
+    if (!nb) {
+        __atomic_sub_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED);
+        return -ENOMEM;
+    }
+    x->body = nb;
+    x->cap = nc;
+    return 0;
+}
+
+static void body_free(struct conn *x)
+{
+    __atomic_sub_fetch(&bodies_bytes, x->cap, __ATOMIC_RELAXED);
+    free(x->body);
+    x->body = NULL;
+    x->len = x->cap = 0;
+}
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -718,12 +756,14 @@ static int on_head(struct MHD_Connection *c, const char *url, const char *method
         return 0;
     }
     const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > gw_cfg.max_body) {
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : gw_cfg.max_body;
+    if (n > gw_cfg.max_body) {
         char msg[200];
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);
         *ret = send_text(c, 413, msg);
         return 0;
     }
+    x->limit = (size_t)n;
     return 1;
 }
 
@@ -892,7 +932,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
         if (x->fn)
             gw_fn_put(x->fn);
         free(x->uri);
-        free(x->body);
+        body_free(x);
         free(x);
     }
     *con_cls = NULL;
@@ -917,24 +957,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (x->too_big || n > gw_cfg.max_body - x->len) {
-            /* chunked body: read and drop up to another --max-body, then answer 413; a client
-             * that keeps sending past that is cut off */
-            x->too_big = 1;
+        if (!x->too_big && !x->busy && n > x->limit - x->len)
+            x->too_big = 1; /* chunked body over --max-body */
+        if (!x->too_big && !x->busy) {
+            int rc = body_reserve(x, x->len + n);
+            if (rc == -ENOMEM)
+                return MHD_NO;
+            if (rc == -EBUSY) {
+                x->busy = 1;
+                body_free(x);
+            }
+        }
+        if (x->too_big || x->busy) {
+            /* read and drop up to another --max-body, then answer 413 or 503; a client that
+             * keeps sending past that is cut off */
             x->dropped += n;
             return x->dropped > gw_cfg.max_body ? MHD_NO : MHD_YES;
-        }
-        if (x->len + n + 1 > x->cap) {
-            size_t nc = x->cap ? x->cap : 4096;
-            while (nc < x->len + n + 1)
-                nc *= 2;
-            if (nc > gw_cfg.max_body + 1)
-                nc = gw_cfg.max_body + 1; /* len + n <= max_body */
-            char *nb = realloc(x->body, nc);
-            if (!nb)
-                return MHD_NO;
-            x->body = nb;
-            x->cap = nc;
         }
         memcpy(x->body + x->len, upload, n);
         x->len += n;
@@ -946,6 +984,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);
         return send_text(c, 413, msg);
     }
+    if (x->busy)
+        return send_text(c, 503,
+                         "too many request bodies in flight (--max-body-total), try again later");
     return route(c, url, method, x);
 }
 

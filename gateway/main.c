@@ -19,6 +19,7 @@ struct gw_config gw_cfg = {
     .listen_host = "127.0.0.1",
     .listen_port = 8080,
     .max_body = 8u << 20,
+    .max_body_total = 512u << 20,
     .timeout = 30,
     .read_timeout = 30,
     .head_timeout = 10,
@@ -50,6 +51,8 @@ static void usage(FILE *f)
         "                         secrets dir; /function/*, /async-function/*, /healthz stay "
         "open)\n"
         "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
+        "  --max-body-total BYTES request bodies buffered at once over all connections;\n"
+        "                         a body that does not fit gets 503 (default 536870912)\n"
         "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
         "                         per function: label com.funk.timeout or envVars exec_timeout)\n"
         "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
                                          {"secrets-dir", required_argument, 0, 'S'},
                                          {"auth", no_argument, 0, 'a'},
                                          {"max-body", required_argument, 0, 'b'},
+                                         {"max-body-total", required_argument, 0, 'B'},
                                          {"timeout", required_argument, 0, 't'},
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"read-timeout", required_argument, 0, 'r'},
@@ -191,6 +195,11 @@ int main(int argc, char **argv)
             if (parse_num(optarg, 1, 1u << 30, &v))
                 return bad("--max-body", optarg);
             gw_cfg.max_body = (size_t)v;
+            break;
+        case 'B':
+            if (parse_num(optarg, 1, 1ull << 40, &v))
+                return bad("--max-body-total", optarg);
+            gw_cfg.max_body_total = (size_t)v;
             break;
         case 't':
             if (parse_num(optarg, 0.001, 3600, &gw_cfg.timeout))
