@@ -244,6 +244,25 @@ def total_limit():
             s.close()
 
 
+# the head deadline covers only the head: a call may run longer; an idle keep-alive connection
+# waits for its next head, so it is closed at the deadline too
+def long_call():
+    with Funkd("--head-timeout", "1") as gw:
+        gw.deploy("gwtest", ELF["gwtest"])
+        s = connect_from("127.0.0.1", gw.port)
+        s.setblocking(True)
+        t0 = time.time()
+        s.sendall(b"GET /function/gwtest/sleep?ms=2500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        st = status_of(s, 20.0)
+        check(st == 200 and time.time() - t0 >= 2.5, "a call running past --head-timeout is answered",
+              (st, time.time() - t0))
+        t1 = time.time()
+        got = wait_closed([s], t1 + 5)
+        check(s in got and got[s] - t1 < 4, "then the idle keep-alive connection is closed at the "
+              "head deadline", got.get(s, 0) - t1)
+        s.close()
+
+
 # ---- item 8b: unfinished bodies to a function that does not exist ----------------------------
 def unknown_function_bodies():
     with Funkd() as gw:
@@ -369,7 +388,7 @@ def bodies_without_credentials():
         check(st == 400 and b"malformed" in b, "an authorized bad body still gets 400", (st, b))
 
 
-for t in (busy_port, slowloris, total_limit, unknown_function_bodies, body_budget,
+for t in (busy_port, slowloris, total_limit, long_call, unknown_function_bodies, body_budget,
           bodies_without_credentials):
     try:
         t()
