@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# funkd's HTTP boundary against hostile clients, over real sockets: a second funkd on a busy
-# port, slowloris (per-address and total connection limits, the request-head deadline), and
-# unfinished large bodies to an unknown function or without credentials (answered from the head,
-# the body never read or buffered).
+# funkd's HTTP boundary against hostile clients, over real sockets (issue 11 items 8 and 9): a
+# second funkd on a busy port, slowloris (per-address and total connection limits, the
+# request-head deadline), unfinished large bodies to an unknown function or without credentials
+# (answered from the head, the body never read or buffered), and --max-body-total.
 import os
 import resource
 import select
@@ -18,7 +18,7 @@ MIB = 1 << 20
 EXIT_LISTEN = 3  # funkd: cannot listen on --listen (docs/gateway.md)
 
 need_kvm()
-# a few hundred sockets here; funkd raises its own limit
+# about 1100 sockets here (scaled down below where the hard limit is lower); funkd raises its own
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 if soft != resource.RLIM_INFINITY and soft < 4096:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard == resource.RLIM_INFINITY else min(hard, 4096), hard))
