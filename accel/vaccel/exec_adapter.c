@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libvaccel-exec.so: a funk exec library that calls a vAccel-ABI function (struct vaccel_arg
+ * arrays) of a library in the same operator exec directory, found by the SHA-256 of its bytes. */
+#include "internal.h"
+#include "sha256.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FILE (256ull << 20) /* as funk's exec allowlist: bigger is not a library we load */
+#define MAX_ARGS 4096
+
+typedef int (*vaccel_exec_fn)(struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write,
+                              size_t nr_write);
+
+struct loaded {
+    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+    void *dl;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct loaded *loaded;
+static size_t n_loaded;
+
+/* The operator's exec directory, as funk's runtime finds it: FUNK_ACCEL_EXEC_DIR, else
+ * <dir of libfunk-accel.so>/funk/exec. */
+static int exec_dir(char *out, size_t cap)
+{
+    const char *env = getenv("FUNK_ACCEL_EXEC_DIR");
+    int w;
+    if (env && *env) {
+        w = snprintf(out, cap, "%s", env);
+    } else {
+        Dl_info di;
+        if (dladdr((void *)funk_accel_version, &di) == 0 || di.dli_fname == NULL)
+            return -ENOENT;
+        char lib[PATH_MAX];
+        w = snprintf(lib, sizeof(lib), "%s", di.dli_fname);
+        if (w < 0 || (size_t)w >= sizeof(lib))
+            return -ENAMETOOLONG;
+        char *slash = strrchr(lib, '/');
+        if (slash == NULL)
+            return -ENOENT;
+        *slash = '\0';
+        w = snprintf(out, cap, "%s/funk/exec", lib);
+    }
+    return (w < 0 || (size_t)w >= cap) ? -ENAMETOOLONG : 0;
+}
+
+static int hash_fd(int fd, size_t size, uint8_t out[FUNK_ACCEL_HASH_SIZE])
+{
+    accel_sha256 c;
+    accel_sha256_init(&c);
+    static __thread uint8_t buf[65536];
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, buf, sizeof(buf), (off_t)got);
+        if (r <= 0)
+            return -EIO;
+        accel_sha256_update(&c, buf, (size_t)r);
+        got += (size_t)r;
+    }
+    accel_sha256_final(&c, out);
+    return 0;
+}
+
+/* Finds and dlopens the library of the exec directory whose bytes hash to `want`. Only regular
+ * files (no symlinks), owned by root or us, not writable by group/others: the rules funk's exec
+ * allowlist applies. Caller holds lock. */
+static void *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
+{
+    for (size_t i = 0; i < n_loaded; i++)
+        if (memcmp(loaded[i].hash, want, FUNK_ACCEL_HASH_SIZE) == 0)
+            return loaded[i].dl;
+    char dir[PATH_MAX];
+    if (exec_dir(dir, sizeof(dir)) < 0)
+        return NULL;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return NULL;
+    DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
+        return NULL;
+    }
+    void *dl = NULL;
+    struct dirent *e;
+    while (dl == NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        uint8_t h[FUNK_ACCEL_HASH_SIZE];
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (unsigned long long)st.st_size <= MAX_FILE &&
+            (st.st_uid == 0 || st.st_uid == geteuid()) && !(st.st_mode & (S_IWGRP | S_IWOTH)) &&
+            hash_fd(fd, (size_t)st.st_size, h) == 0 && memcmp(h, want, sizeof(h)) == 0) {
+            char p[64];
+            snprintf(p, sizeof(p), "/proc/self/fd/%d", fd); /* the very file we hashed */
+            dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+            if (dl == NULL)
+                funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec", "%s/%s: %s", dir, e->d_name,
+                               dlerror());
+        }
+        close(fd);
+    }
+    closedir(d);
+    if (dl == NULL) {
+        funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec",
+                       "exec refused: no library in %s has the requested bytes", dir);
+        return NULL;
+    }
+    struct loaded *n = realloc(loaded, (n_loaded + 1) * sizeof(*n));
+    if (n == NULL) {
+        dlclose(dl);
+        return NULL;
+    }
+    loaded = n;
+    memcpy(loaded[n_loaded].hash, want, FUNK_ACCEL_HASH_SIZE);
+    loaded[n_loaded++].dl = dl;
+    return dl;
+}
+
+/* funk's exec plugin dlcloses this library when the adapter resource dies: drop what we loaded */
+__attribute__((destructor)) static void adapter_fini(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_loaded; i++)
+        dlclose(loaded[i].dl);
+    free(loaded);
+    loaded = NULL;
+    n_loaded = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+EXPORT int vaccel_funk_exec(const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
+                            size_t n_out)
+{
+    /* everything here may come from a guest or an rpc client: check before use */
+    if (n_in < VACCEL_FUNK_EXEC_FIXED_IN || in[0].size != FUNK_ACCEL_HASH_SIZE ||
+        in[1].type != FUNK_ACCEL_ARG_STRING || in[1].size == 0 ||
+        memchr(in[1].data, 0, in[1].size) == NULL || in[2].size < 8 || in[2].size % 8)
+        return -EINVAL;
+    uint32_t nr[2];
+    memcpy(nr, in[2].data, sizeof(nr));
+    if (nr[0] > MAX_ARGS || nr[1] > MAX_ARGS || nr[0] != n_in - VACCEL_FUNK_EXEC_FIXED_IN ||
+        nr[1] != n_out || in[2].size != 8 + 8 * ((size_t)nr[0] + nr[1]))
+        return -EINVAL;
+    const uint8_t *hdr = (const uint8_t *)in[2].data + 8;
+    pthread_mutex_lock(&lock);
+    void *dl = find_locked(in[0].data);
+    pthread_mutex_unlock(&lock);
+    if (dl == NULL)
+        return -EPERM;
+    void *sym = dlsym(dl, in[1].data);
+    if (sym == NULL)
+        return -ENOENT;
+    vaccel_exec_fn fn;
+    *(void **)&fn = sym;
+    size_t total = (size_t)nr[0] + nr[1];
+    struct vaccel_arg stack[16];
+    struct vaccel_arg *a = total <= 16 ? stack : calloc(total ? total : 1, sizeof(*a));
+    if (a == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < total; i++) {
+        uint32_t tc[2];
+        memcpy(tc, hdr + 8 * i, sizeof(tc));
+        const funk_accel_arg *f = i < nr[0] ? &in[VACCEL_FUNK_EXEC_FIXED_IN + i] : &out[i - nr[0]];
+        if (tc[0] >= VACCEL_ARG_MAX) {
+            if (a != stack)
+                free(a);
+            return -EINVAL;
+        }
+        a[i] = (struct vaccel_arg){f->data, f->size, (vaccel_arg_type_t)tc[0], tc[1], false};
+    }
+    int rc = fn(a, nr[0], a + nr[0], nr[1]);
+    for (size_t i = 0; rc == 0 && i < nr[1]; i++)
+        out[i].used = out[i].size;
+    if (a != stack)
+        free(a);
+    return rc > 0 ? -rc : rc; /* vAccel codes are positive; funk carries errors negative */
+}
