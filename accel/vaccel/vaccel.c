@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,33 @@
 #include <unistd.h>
 
 #define LOG "vaccel"
+
+/* ---- logging --------------------------------------------------------------------------------- */
+
+EXPORT void vaccel_funk_log(vaccel_log_level_t level, const char *fmt, ...)
+{
+    static const funk_accel_log_level map[] = {FUNK_LOG_ERROR, FUNK_LOG_ERROR, FUNK_LOG_WARN,
+                                               FUNK_LOG_INFO, FUNK_LOG_DEBUG};
+    funk_accel_log_level l = (unsigned)level < VACCEL_LOG_MAX ? map[level] : FUNK_LOG_DEBUG;
+    if (fmt == NULL || !funk_accel_log_enabled(l))
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    funk_accel_log(l, "app", "%s", line);
+}
+
+EXPORT int vaccel_log_init(void)
+{
+    return VACCEL_OK;
+}
+
+EXPORT int vaccel_log_shutdown(void)
+{
+    return VACCEL_OK;
+}
 
 /* ---- configuration ------------------------------------------------------------------------- */
 

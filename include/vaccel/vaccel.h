@@ -153,6 +153,19 @@ typedef enum {
     VACCEL_PATH_MAX
 } vaccel_path_type_t;
 
+/* ---- logging: vAccel's macros, through funk's leveled log ("[app] ...", FUNK_ACCEL_LOG_LEVEL) -- */
+
+void vaccel_funk_log(vaccel_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define vaccel_error(...) vaccel_funk_log(VACCEL_LOG_ERROR, __VA_ARGS__)
+#define vaccel_fatal(...) vaccel_funk_log(VACCEL_LOG_ERROR, __VA_ARGS__)
+#define vaccel_warn(...) vaccel_funk_log(VACCEL_LOG_WARN, __VA_ARGS__)
+#define vaccel_info(...) vaccel_funk_log(VACCEL_LOG_INFO, __VA_ARGS__)
+#define vaccel_debug(...) vaccel_funk_log(VACCEL_LOG_DEBUG, __VA_ARGS__)
+#define vaccel_trace(...) vaccel_funk_log(VACCEL_LOG_DEBUG, __VA_ARGS__)
+int vaccel_log_init(void);
+int vaccel_log_shutdown(void);
+
 /* ---- core ---------------------------------------------------------------------------------- */
 
 struct vaccel_config {
