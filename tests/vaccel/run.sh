@@ -82,6 +82,15 @@ VACCEL_PLUGINS=cpu:libvaccel-exec.so suite native
 # vAccel's noop plugin name maps to funk's noop (+ exec): sgemm is its naive product
 VACCEL_PLUGINS=libvaccel-noop.so check "noop plugin sgemm" '^sgemm check: ok' "$SGEMM"
 
+# A vAccel backend funk has no counterpart of is skipped; nothing left fails the session (ENOENT)
+VACCEL_LOG_LEVEL=2 VACCEL_PLUGINS=libvaccel-tf.so "$NOOP" >"$T/out" 2>&1
+rc=$?
+if [ "$rc" = 2 ] && grep -q "no funk plugin for 'libvaccel-tf.so'" "$T/out"; then
+  ok "VACCEL_PLUGINS=libvaccel-tf.so: skipped with a warning (VACCEL_LOG_LEVEL=2), session ENOENT"
+else
+  bad "unmapped VACCEL_PLUGINS: rc=$rc"; cat "$T/out"
+fi
+
 ADDR=unix://$T/agent.sock
 FUNK_ACCEL_LOG_LEVEL=info "$AGENT" --listen "$ADDR" --plugins cpu:exec 2>"$T/agent.log" &
 AGENT_PID=$!
