@@ -24,6 +24,8 @@ typedef int (*vaccel_exec_fn)(struct vaccel_arg *read, size_t nr_read, struct va
 struct loaded {
     uint8_t hash[FUNK_ACCEL_HASH_SIZE];
     void *dl;
+    char *last_symbol; /* the last symbol looked up and what it resolved to: dlsym is costly */
+    void *last_sym;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -75,11 +77,11 @@ static int hash_fd(int fd, size_t size, uint8_t out[FUNK_ACCEL_HASH_SIZE])
 /* Finds and dlopens the library of the exec directory whose bytes hash to `want`. Only regular
  * files (no symlinks), owned by root or us, not writable by group/others: the rules funk's exec
  * allowlist applies. Caller holds lock. */
-static void *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
+static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
 {
     for (size_t i = 0; i < n_loaded; i++)
         if (memcmp(loaded[i].hash, want, FUNK_ACCEL_HASH_SIZE) == 0)
-            return loaded[i].dl;
+            return &loaded[i];
     char dir[PATH_MAX];
     if (exec_dir(dir, sizeof(dir)) < 0)
         return NULL;
@@ -126,17 +128,36 @@ static void *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
         return NULL;
     }
     loaded = n;
+    loaded[n_loaded] = (struct loaded){.dl = dl};
     memcpy(loaded[n_loaded].hash, want, FUNK_ACCEL_HASH_SIZE);
-    loaded[n_loaded++].dl = dl;
-    return dl;
+    return &loaded[n_loaded++];
+}
+
+/* dlsym, remembering the last answer per library. Caller holds lock. */
+static void *symbol_locked(struct loaded *l, const char *name)
+{
+    if (l->last_symbol && strcmp(l->last_symbol, name) == 0)
+        return l->last_sym;
+    void *sym = dlsym(l->dl, name);
+    if (sym == NULL)
+        return NULL;
+    char *copy = strdup(name);
+    if (copy) {
+        free(l->last_symbol);
+        l->last_symbol = copy;
+        l->last_sym = sym;
+    }
+    return sym;
 }
 
 /* funk's exec plugin dlcloses this library when the adapter resource dies: drop what we loaded */
 __attribute__((destructor)) static void adapter_fini(void)
 {
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_loaded; i++)
+    for (size_t i = 0; i < n_loaded; i++) {
+        free(loaded[i].last_symbol);
         dlclose(loaded[i].dl);
+    }
     free(loaded);
     loaded = NULL;
     n_loaded = 0;
@@ -158,11 +179,11 @@ EXPORT int vaccel_funk_exec(const funk_accel_arg *in, size_t n_in, funk_accel_ar
         return -EINVAL;
     const uint8_t *hdr = (const uint8_t *)in[2].data + 8;
     pthread_mutex_lock(&lock);
-    void *dl = find_locked(in[0].data);
+    struct loaded *l = find_locked(in[0].data);
+    void *sym = l ? symbol_locked(l, in[1].data) : NULL;
     pthread_mutex_unlock(&lock);
-    if (dl == NULL)
+    if (l == NULL)
         return -EPERM;
-    void *sym = dlsym(dl, in[1].data);
     if (sym == NULL)
         return -ENOENT;
     vaccel_exec_fn fn;
