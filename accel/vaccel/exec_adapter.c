@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,21 @@ static int hash_fd(int fd, size_t size, uint8_t out[FUNK_ACCEL_HASH_SIZE])
     return 0;
 }
 
+EXPORT int vaccel_funk_exec(const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
+                            size_t n_out);
+
+/* dlsym searches the library's dependencies too (libc, libvaccel, this adapter): a caller could
+ * name `system` or vaccel_funk_exec itself and have it called with vAccel's argument layout. Only
+ * a symbol the library itself defines is callable. */
+static bool defined_by(void *dl, void *sym)
+{
+    struct link_map *lm = NULL;
+    Dl_info di;
+    if (dlinfo(dl, RTLD_DI_LINKMAP, &lm) != 0 || lm == NULL || dladdr(sym, &di) == 0)
+        return false;
+    return (uintptr_t)di.dli_fbase == (uintptr_t)lm->l_addr;
+}
+
 /* Finds and dlopens the library of the exec directory whose bytes hash to `want`. Only regular
  * files (no symlinks), owned by root or us, not writable by group/others: the rules funk's exec
  * allowlist applies. Caller holds lock. */
@@ -122,6 +138,11 @@ static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
                        "exec refused: no library in %s has the requested bytes", dir);
         return NULL;
     }
+    if (defined_by(dl, (void *)vaccel_funk_exec)) { /* ourselves: calls would recurse/confuse */
+        funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec", "exec refused: the adapter itself");
+        dlclose(dl);
+        return NULL;
+    }
     struct loaded *n = realloc(loaded, (n_loaded + 1) * sizeof(*n));
     if (n == NULL) {
         dlclose(dl);
@@ -141,6 +162,11 @@ static void *symbol_locked(struct loaded *l, const char *name)
     void *sym = dlsym(l->dl, name);
     if (sym == NULL)
         return NULL;
+    if (!defined_by(l->dl, sym)) {
+        funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec",
+                       "exec refused: '%s' is not defined by the library itself", name);
+        return NULL;
+    }
     char *copy = strdup(name);
     if (copy) {
         free(l->last_symbol);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vAccel-style exec programs: exec <lib_file> [iterations] | exec_generic <lib_file> |
- * exec_with_resource <lib_file> (a file resource and a buffer resource, "output1/2: N"). */
+ * exec_with_resource <lib_file> (a file resource and a buffer resource, "output1/2: N") |
+ * exec_symbol <lib_file> <symbol> (prints the return code). */
 #include "utils/fs.h"
 #include "vaccel.h"
 #include <inttypes.h>
@@ -97,6 +98,14 @@ int main(int argc, char *argv[])
     if ((ret = vaccel_arg_array_init(&write_args, 1)))
         goto release_read;
 
+    if (!strcmp(mode, "exec_symbol") && argc == 4) { /* exec_symbol <lib> <symbol>: rc only */
+        if (!(ret = vaccel_arg_array_add_int32(&read_args, &input)) &&
+            !(ret = vaccel_arg_array_add_int32(&write_args, &output)))
+            ret = vaccel_exec(&sess, argv[2], argv[3], read_args.args, read_args.count,
+                              write_args.args, write_args.count);
+        printf("exec_symbol %s: %d\n", argv[3], ret);
+        goto release_write;
+    }
     if (!strcmp(mode, "exec_with_resource")) {
         if (!(ret = vaccel_arg_array_add_int32(&read_args, &input)))
             ret = with_resource(&sess, argv[2], &read_args, &write_args);

@@ -78,6 +78,18 @@ else
   bad "exec outside the exec dir: rc=$rc"; cat "$T/out"
 fi
 
+# Only symbols the library itself defines are callable: not libc's (reached through dlsym's
+# dependency search), not the adapter's own entry point.
+for sym in "$LIB system" "$LIB vaccel_arg_array_wrap" "$T/exec/$(basename "$ADAPTER") vaccel_funk_exec"; do
+  set -- $sym
+  VACCEL_PLUGINS=cpu:libvaccel-exec.so "$EXEC" exec_symbol "$1" "$2" >"$T/out" 2>&1
+  if grep -Eq "^exec_symbol $2: (1|2)$" "$T/out"; then # EPERM / ENOENT
+    ok "exec of '$2' in $(basename "$1") refused: $(grep '^exec_symbol' "$T/out")"
+  else
+    bad "exec of '$2' in $(basename "$1")"; cat "$T/out"
+  fi
+done
+
 VACCEL_PLUGINS=cpu:libvaccel-exec.so suite native
 # vAccel's noop plugin name maps to funk's noop (+ exec): sgemm is its naive product
 VACCEL_PLUGINS=libvaccel-noop.so check "noop plugin sgemm" '^sgemm check: ok' "$SGEMM"
