@@ -194,7 +194,7 @@ EXPORT int vaccel_bootstrap_with_config(struct vaccel_config *config)
                                 config->profiling_enabled, config->version_ignore);
         if (rc == VACCEL_OK && (rc = boot_locked(&cfg)) != VACCEL_OK)
             vaccel_config_release(&cfg);
-        booted = rc == VACCEL_OK;
+        __atomic_store_n(&booted, rc == VACCEL_OK, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&boot_lock);
     return rc;
@@ -224,7 +224,7 @@ EXPORT int vaccel_cleanup(void)
     if (booted) {
         funk_accel_fini();
         vaccel_config_release(&cfg);
-        booted = false;
+        __atomic_store_n(&booted, false, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&boot_lock);
     return VACCEL_OK;

@@ -16,9 +16,12 @@ trap cleanup EXIT
 ok() { echo "ok   - $*"; }
 bad() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
 
+# Without the photo or the model the image checks cannot run; everything else still does.
+IMAGES=1
 if [ ! -r "$IMG" ] || [ ! -r "$FUNK_MODEL_DIR/centernet.onnx" ]; then
-  echo "SKIP: $IMG or $FUNK_MODEL_DIR/centernet.onnx missing (scripts/deps.sh, scripts/models.sh)"
-  exit 77
+  echo "SKIP (image checks only): $IMG or $FUNK_MODEL_DIR/centernet.onnx missing" \
+    "(scripts/deps.sh, scripts/models.sh)"
+  IMAGES=0
 fi
 
 # The operator's exec directory: real copies (funk's allowlist ignores symlinks), not writable
@@ -49,17 +52,21 @@ suite() { # suite LABEL: every program once under the current VACCEL_PLUGINS / r
     && ok "$L noop profiling region printed" || { bad "$L noop profiling line"; cat "$T/err"; }
   check "$L sgemm" '^sgemm check: ok' "$SGEMM"
   check "$L sgemm_generic" '^sgemm check: ok' "$SGEMM" generic
-  check "$L classify" '^classification tags: .*dog' "$IMAGE" classify "$IMG"
-  check "$L classify_generic" '^classification tags: .*dog' "$IMAGE" classify_generic "$IMG"
-  check "$L detect" '^detection imagename: .*dog 0\.[0-9]+' "$IMAGE" detect "$IMG"
-  check "$L detect_generic" '^detection imagename: .*dog' "$IMAGE" detect_generic "$IMG"
+  if [ "$IMAGES" = 0 ]; then
+    echo "SKIP - $L classify/detect: no photo or model"
+  else
+    check "$L classify" '^classification tags: .*dog' "$IMAGE" classify "$IMG"
+    check "$L classify_generic" '^classification tags: .*dog' "$IMAGE" classify_generic "$IMG"
+    check "$L detect" '^detection imagename: .*dog 0\.[0-9]+' "$IMAGE" detect "$IMG"
+    check "$L detect_generic" '^detection imagename: .*dog' "$IMAGE" detect_generic "$IMG"
+  fi
   check "$L exec x3" '^output: 20$' "$EXEC" exec "$LIB" 3
   check "$L exec_generic" '^output: 20$' "$EXEC" exec_generic "$LIB"
   check "$L exec_with_resource (file)" '^output1: 20$' "$EXEC" exec_with_resource "$LIB"
   grep -q '^output2: 20$' "$T/out" && ok "$L exec_with_resource (buffer): output2: 20" \
     || bad "$L exec_with_resource buffer resource"
   for op in segment pose depth; do
-    "$IMAGE" "$op" "$IMG" >"$T/out" 2>&1
+    "$IMAGE" "$op" "$LIB" >"$T/out" 2>&1 # any bytes: no plugin gets to decode them
     rc=$?
     [ "$rc" = "$(python3 -c 'import errno; print(errno.ENOTSUP)')" ] \
       && ok "$L $op: VACCEL_ENOTSUP" || { bad "$L $op rc=$rc"; cat "$T/out"; }
