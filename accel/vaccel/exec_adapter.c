@@ -18,6 +18,7 @@
 
 #define MAX_FILE (256ull << 20) /* as funk's exec allowlist: bigger is not a library we load */
 #define MAX_ARGS 4096
+#define MAX_FILES 1024 /* directory entries looked at per scan, as funk's allowlist */
 
 typedef int (*vaccel_exec_fn)(struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write,
                               size_t nr_write);
@@ -60,19 +61,61 @@ static int exec_dir(char *out, size_t cap)
 
 static int hash_fd(int fd, size_t size, uint8_t out[FUNK_ACCEL_HASH_SIZE])
 {
+    enum { CHUNK = 65536 };
+    uint8_t *buf = malloc(CHUNK);
+    if (buf == NULL)
+        return -ENOMEM;
     accel_sha256 c;
     accel_sha256_init(&c);
-    static __thread uint8_t buf[65536];
     size_t got = 0;
+    int rc = 0;
     while (got < size) {
-        ssize_t r = pread(fd, buf, sizeof(buf), (off_t)got);
-        if (r <= 0)
-            return -EIO;
+        ssize_t r = pread(fd, buf, CHUNK, (off_t)got);
+        if (r <= 0) {
+            rc = -EIO;
+            break;
+        }
         accel_sha256_update(&c, buf, (size_t)r);
         got += (size_t)r;
     }
-    accel_sha256_final(&c, out);
-    return 0;
+    free(buf);
+    if (rc == 0)
+        accel_sha256_final(&c, out);
+    return rc;
+}
+
+/* Hashes of exec-directory files already read, by identity: a caller sending hashes that match
+ * nothing costs a stat per file, not a re-read of every library. Caller holds lock. */
+struct known {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+};
+static struct known *known;
+static size_t n_known;
+
+static int hash_known_locked(int fd, const struct stat *st, uint8_t out[FUNK_ACCEL_HASH_SIZE])
+{
+    for (size_t i = 0; i < n_known; i++) {
+        struct known *k = &known[i];
+        if (k->dev == st->st_dev && k->ino == st->st_ino && k->size == st->st_size &&
+            k->mtime.tv_sec == st->st_mtim.tv_sec && k->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+            memcpy(out, k->hash, FUNK_ACCEL_HASH_SIZE);
+            return 0;
+        }
+    }
+    int rc = hash_fd(fd, (size_t)st->st_size, out);
+    if (rc == 0 && n_known < MAX_FILES * 4) { /* bounded: files replaced often just re-hash */
+        struct known *n = realloc(known, (n_known + 1) * sizeof(*n));
+        if (n) {
+            known = n;
+            known[n_known] = (struct known){st->st_dev, st->st_ino, st->st_size, st->st_mtim, {0}};
+            memcpy(known[n_known++].hash, out, FUNK_ACCEL_HASH_SIZE);
+        }
+    }
+    return rc;
 }
 
 EXPORT int vaccel_funk_exec(const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
@@ -111,7 +154,8 @@ static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
     }
     void *dl = NULL;
     struct dirent *e;
-    while (dl == NULL && (e = readdir(d)) != NULL) {
+    size_t seen = 0;
+    while (dl == NULL && seen++ < MAX_FILES && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -122,7 +166,7 @@ static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
             (unsigned long long)st.st_size <= MAX_FILE &&
             (st.st_uid == 0 || st.st_uid == geteuid()) && !(st.st_mode & (S_IWGRP | S_IWOTH)) &&
-            hash_fd(fd, (size_t)st.st_size, h) == 0 && memcmp(h, want, sizeof(h)) == 0) {
+            hash_known_locked(fd, &st, h) == 0 && memcmp(h, want, sizeof(h)) == 0) {
             char p[64];
             snprintf(p, sizeof(p), "/proc/self/fd/%d", fd); /* the very file we hashed */
             dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
@@ -187,6 +231,9 @@ __attribute__((destructor)) static void adapter_fini(void)
     free(loaded);
     loaded = NULL;
     n_loaded = 0;
+    free(known);
+    known = NULL;
+    n_known = 0;
     pthread_mutex_unlock(&lock);
 }
 
