@@ -191,20 +191,20 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
 }
 
 #define DEFINE_ARG_FUNCS(NAME, CT, T, TA)                                                          \
-    EXPORT int vaccel_arg_array_add_##NAME(struct vaccel_arg_array *array, CT *value)             \
+    EXPORT int vaccel_arg_array_add_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
         if (value == NULL)                                                                         \
             return VACCEL_EINVAL;                                                                  \
         return array_push(array, value, sizeof(CT), T, 0);                                         \
     }                                                                                              \
-    EXPORT int vaccel_arg_array_add_##NAME##_array(struct vaccel_arg_array *array, CT *values,    \
+    EXPORT int vaccel_arg_array_add_##NAME##_array(struct vaccel_arg_array *array, CT *values,     \
                                                    size_t count)                                   \
     {                                                                                              \
         if (values == NULL || count == 0 || count > SIZE_MAX / sizeof(CT))                         \
             return VACCEL_EINVAL;                                                                  \
         return array_push(array, values, count * sizeof(CT), TA, 0);                               \
     }                                                                                              \
-    EXPORT int vaccel_arg_array_get_##NAME(struct vaccel_arg_array *array, CT *value)             \
+    EXPORT int vaccel_arg_array_get_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
         int rc = array_next(array, T, &a);                                                         \
@@ -216,7 +216,7 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
         array->position++;                                                                         \
         return VACCEL_OK;                                                                          \
     }                                                                                              \
-    EXPORT int vaccel_arg_array_get_##NAME##_array(struct vaccel_arg_array *array, CT **values,   \
+    EXPORT int vaccel_arg_array_get_##NAME##_array(struct vaccel_arg_array *array, CT **values,    \
                                                    size_t *count)                                  \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
@@ -231,7 +231,7 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
         array->position++;                                                                         \
         return VACCEL_OK;                                                                          \
     }                                                                                              \
-    EXPORT int vaccel_arg_array_set_##NAME(struct vaccel_arg_array *array, CT *value)             \
+    EXPORT int vaccel_arg_array_set_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
         int rc = array_next(array, T, &a);                                                         \
@@ -243,14 +243,14 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
         array->position++;                                                                         \
         return VACCEL_OK;                                                                          \
     }                                                                                              \
-    EXPORT int vaccel_arg_array_set_##NAME##_array(struct vaccel_arg_array *array, CT *values,    \
+    EXPORT int vaccel_arg_array_set_##NAME##_array(struct vaccel_arg_array *array, CT *values,     \
                                                    size_t count)                                   \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
         int rc = array_next(array, TA, &a);                                                        \
         if (rc)                                                                                    \
             return rc;                                                                             \
-        if (values == NULL || count > SIZE_MAX / sizeof(CT) || a->size != count * sizeof(CT))     \
+        if (values == NULL || count > SIZE_MAX / sizeof(CT) || a->size != count * sizeof(CT))      \
             return VACCEL_EINVAL;                                                                  \
         memcpy(a->buf, values, count * sizeof(CT));                                                \
         array->position++;                                                                         \

@@ -27,8 +27,8 @@ static int genop_exec(struct vaccel_session *sess, struct vaccel_arg_array *r,
     return vaccel_exec_with_resource(sess, res, symbol, rest, n_rest, write, (size_t)nr_write);
 }
 
-static int genop_image(struct vaccel_session *sess, vaccel_op_type_t op,
-                       struct vaccel_arg_array *r, struct vaccel_arg_array *w)
+static int genop_image(struct vaccel_session *sess, vaccel_op_type_t op, struct vaccel_arg_array *r,
+                       struct vaccel_arg_array *w)
 {
     void *img;
     size_t len_img;
@@ -37,8 +37,7 @@ static int genop_image(struct vaccel_session *sess, vaccel_op_type_t op,
     if (vaccel_arg_array_get_buffer(r, &img, &len_img) ||
         vaccel_arg_array_get_uchar_array(w, &name, &len_name))
         return VACCEL_EINVAL;
-    if (op == VACCEL_OP_IMAGE_CLASSIFY &&
-        vaccel_arg_array_get_uchar_array(w, &text, &len_text))
+    if (op == VACCEL_OP_IMAGE_CLASSIFY && vaccel_arg_array_get_uchar_array(w, &text, &len_text))
         return VACCEL_EINVAL;
     switch (op) {
     case VACCEL_OP_IMAGE_CLASSIFY:
@@ -113,20 +112,35 @@ EXPORT int vaccel_genop(struct vaccel_session *sess, struct vaccel_arg *read, in
 
 EXPORT const char *vaccel_op_type_to_str(vaccel_op_type_t op_type)
 {
-    static const char *const names[VACCEL_OP_MAX] = {
-        "VACCEL_OP_NOOP", "VACCEL_OP_EXEC", "VACCEL_OP_EXEC_WITH_RESOURCE",
-        "VACCEL_OP_IMAGE_CLASSIFY", "VACCEL_OP_IMAGE_DETECT", "VACCEL_OP_IMAGE_SEGMENT",
-        "VACCEL_OP_IMAGE_POSE", "VACCEL_OP_IMAGE_DEPTH", "VACCEL_OP_TF_MODEL_LOAD",
-        "VACCEL_OP_TF_MODEL_UNLOAD", "VACCEL_OP_TF_MODEL_RUN", "VACCEL_OP_TFLITE_MODEL_LOAD",
-        "VACCEL_OP_TFLITE_MODEL_UNLOAD", "VACCEL_OP_TFLITE_MODEL_RUN",
-        "VACCEL_OP_TORCH_MODEL_LOAD", "VACCEL_OP_TORCH_MODEL_RUN", "VACCEL_OP_TORCH_SGEMM",
-        "VACCEL_OP_BLAS_SGEMM", "VACCEL_OP_FPGA_ARRAYCOPY", "VACCEL_OP_FPGA_MMULT",
-        "VACCEL_OP_FPGA_PARALLEL", "VACCEL_OP_FPGA_VECTORADD", "VACCEL_OP_MINMAX",
-        "VACCEL_OP_OPENCV"};
+    static const char *const names[VACCEL_OP_MAX] = {"VACCEL_OP_NOOP",
+                                                     "VACCEL_OP_EXEC",
+                                                     "VACCEL_OP_EXEC_WITH_RESOURCE",
+                                                     "VACCEL_OP_IMAGE_CLASSIFY",
+                                                     "VACCEL_OP_IMAGE_DETECT",
+                                                     "VACCEL_OP_IMAGE_SEGMENT",
+                                                     "VACCEL_OP_IMAGE_POSE",
+                                                     "VACCEL_OP_IMAGE_DEPTH",
+                                                     "VACCEL_OP_TF_MODEL_LOAD",
+                                                     "VACCEL_OP_TF_MODEL_UNLOAD",
+                                                     "VACCEL_OP_TF_MODEL_RUN",
+                                                     "VACCEL_OP_TFLITE_MODEL_LOAD",
+                                                     "VACCEL_OP_TFLITE_MODEL_UNLOAD",
+                                                     "VACCEL_OP_TFLITE_MODEL_RUN",
+                                                     "VACCEL_OP_TORCH_MODEL_LOAD",
+                                                     "VACCEL_OP_TORCH_MODEL_RUN",
+                                                     "VACCEL_OP_TORCH_SGEMM",
+                                                     "VACCEL_OP_BLAS_SGEMM",
+                                                     "VACCEL_OP_FPGA_ARRAYCOPY",
+                                                     "VACCEL_OP_FPGA_MMULT",
+                                                     "VACCEL_OP_FPGA_PARALLEL",
+                                                     "VACCEL_OP_FPGA_VECTORADD",
+                                                     "VACCEL_OP_MINMAX",
+                                                     "VACCEL_OP_OPENCV"};
     return (unsigned)op_type < VACCEL_OP_MAX ? names[op_type] : "VACCEL_OP_MAX";
 }
 
-/* ---- tensor containers (plain data) and model operations (ENOTSUP) ---------------------------- */
+/* ---- tensor containers (plain data) and model operations (ENOTSUP) ----------------------------
+ */
 
 static int dims_copy(void **out, const void *dims, size_t n, size_t elem)
 {
@@ -173,8 +187,8 @@ EXPORT int vaccel_tf_node_release(struct vaccel_tf_node *node)
     *node = (struct vaccel_tf_node){0};
     return VACCEL_OK;
 }
-EXPORT int vaccel_tf_tensor_init(struct vaccel_tf_tensor *tensor, int nr_dims,
-                                 const int64_t *dims, enum vaccel_tf_data_type type)
+EXPORT int vaccel_tf_tensor_init(struct vaccel_tf_tensor *tensor, int nr_dims, const int64_t *dims,
+                                 enum vaccel_tf_data_type type)
 {
     if (tensor == NULL || nr_dims < 0)
         return VACCEL_EINVAL;
@@ -185,8 +199,8 @@ EXPORT int vaccel_tf_tensor_init(struct vaccel_tf_tensor *tensor, int nr_dims,
     *tensor = (struct vaccel_tf_tensor){NULL, 0, false, nr_dims, d, type};
     return VACCEL_OK;
 }
-EXPORT int vaccel_tf_tensor_new(struct vaccel_tf_tensor **tensor, int nr_dims,
-                                const int64_t *dims, enum vaccel_tf_data_type type)
+EXPORT int vaccel_tf_tensor_new(struct vaccel_tf_tensor **tensor, int nr_dims, const int64_t *dims,
+                                enum vaccel_tf_data_type type)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
@@ -228,8 +242,7 @@ EXPORT int vaccel_tf_tensor_delete(struct vaccel_tf_tensor *tensor)
         free(tensor);
     return rc;
 }
-EXPORT int vaccel_tf_status_init(struct vaccel_tf_status *status, uint8_t code,
-                                 const char *message)
+EXPORT int vaccel_tf_status_init(struct vaccel_tf_status *status, uint8_t code, const char *message)
 {
     if (status == NULL)
         return VACCEL_EINVAL;
@@ -368,8 +381,7 @@ EXPORT int vaccel_torch_tensor_new(struct vaccel_torch_tensor **tensor, int64_t 
     *tensor = t;
     return VACCEL_OK;
 }
-EXPORT int vaccel_torch_tensor_set_data(struct vaccel_torch_tensor *tensor, void *data,
-                                        size_t size)
+EXPORT int vaccel_torch_tensor_set_data(struct vaccel_torch_tensor *tensor, void *data, size_t size)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;

@@ -254,7 +254,7 @@ static size_t n_live, cap_live;
 
 static funk_accel_resource_type funk_type(vaccel_resource_type_t t)
 {
-    return t == VACCEL_RESOURCE_LIB ? FUNK_ACCEL_RES_LIBRARY
+    return t == VACCEL_RESOURCE_LIB     ? FUNK_ACCEL_RES_LIBRARY
            : t == VACCEL_RESOURCE_MODEL ? FUNK_ACCEL_RES_MODEL
                                         : FUNK_ACCEL_RES_DATA;
 }
@@ -440,8 +440,8 @@ EXPORT int vaccel_resource_init_from_buf(struct vaccel_resource *res, const void
     int rc = ensure_booted();
     if (rc)
         return rc;
-    *res = (struct vaccel_resource){.remote_id = -1, .type = type,
-                                    .path_type = VACCEL_PATH_LOCAL_FILE};
+    *res = (struct vaccel_resource){
+        .remote_id = -1, .type = type, .path_type = VACCEL_PATH_LOCAL_FILE};
     struct vres *v = calloc(1, sizeof(*v));
     res->priv = v;
     if (v == NULL || (v->blobs = calloc(1, sizeof(*v->blobs))) == NULL)
@@ -489,23 +489,17 @@ EXPORT int vaccel_resource_release(struct vaccel_resource *res)
     return VACCEL_OK;
 
 EXPORT int vaccel_resource_new(struct vaccel_resource **res, const char *path,
-                               vaccel_resource_type_t type)
-{
-    NEW_WRAPPER(vaccel_resource_init(r, path, type))
-}
+                               vaccel_resource_type_t type){
+    NEW_WRAPPER(vaccel_resource_init(r, path, type))}
 
 EXPORT int vaccel_resource_multi_new(struct vaccel_resource **res, const char **paths,
-                                     size_t nr_paths, vaccel_resource_type_t type)
-{
-    NEW_WRAPPER(vaccel_resource_init_multi(r, paths, nr_paths, type))
-}
+                                     size_t nr_paths, vaccel_resource_type_t type){
+    NEW_WRAPPER(vaccel_resource_init_multi(r, paths, nr_paths, type))}
 
-EXPORT int vaccel_resource_from_buf(struct vaccel_resource **res, const void *buf,
-                                    size_t nr_bytes, vaccel_resource_type_t type,
-                                    const char *filename, bool mem_only)
-{
-    NEW_WRAPPER(vaccel_resource_init_from_buf(r, buf, nr_bytes, type, filename, mem_only))
-}
+EXPORT
+    int vaccel_resource_from_buf(struct vaccel_resource **res, const void *buf, size_t nr_bytes,
+                                 vaccel_resource_type_t type, const char *filename, bool mem_only){
+        NEW_WRAPPER(vaccel_resource_init_from_buf(r, buf, nr_bytes, type, filename, mem_only))}
 
 EXPORT int vaccel_resource_delete(struct vaccel_resource *res)
 {
@@ -560,8 +554,11 @@ EXPORT int vaccel_session_init(struct vaccel_session *sess, uint32_t flags)
     bool remote = false;
     for (int i = 0; i < np && i < 16; i++)
         remote |= strcmp(info[i].name, "rpc") == 0;
-    *sess = (struct vaccel_session){.id = atomic_fetch_add(&next_id, 1), .remote_id = -1,
-                                    .hint = flags, .is_virtio = remote, .priv = v};
+    *sess = (struct vaccel_session){.id = atomic_fetch_add(&next_id, 1),
+                                    .remote_id = -1,
+                                    .hint = flags,
+                                    .is_virtio = remote,
+                                    .priv = v};
     return VACCEL_OK;
 }
 
@@ -758,8 +755,7 @@ EXPORT int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64
 
 EXPORT int vaccel_image_classification(struct vaccel_session *sess, const void *img,
                                        unsigned char *out_text, unsigned char *out_imgname,
-                                       size_t len_img, size_t len_out_text,
-                                       size_t len_out_imgname)
+                                       size_t len_img, size_t len_out_text, size_t len_out_imgname)
 {
     struct vsess *v = vs_of(sess);
     if (v == NULL || img == NULL || len_img == 0)
@@ -891,8 +887,10 @@ static int adapter_locked(struct vsess *v)
     char p[PATH_MAX];
     int rc = adapter_path(p, sizeof(p));
     if (rc) {
-        funk_accel_log(FUNK_LOG_ERROR, LOG, "exec: %s not found (FUNK_ACCEL_EXEC_DIR or "
-                       "<libdir>/funk/exec)", VACCEL_FUNK_EXEC_LIB);
+        funk_accel_log(FUNK_LOG_ERROR, LOG,
+                       "exec: %s not found (FUNK_ACCEL_EXEC_DIR or "
+                       "<libdir>/funk/exec)",
+                       VACCEL_FUNK_EXEC_LIB);
         return rc;
     }
     funk_accel_resource *r;
@@ -1007,8 +1005,8 @@ EXPORT int vaccel_exec(struct vaccel_session *sess, const char *library, const c
 }
 
 EXPORT int vaccel_exec_with_resource(struct vaccel_session *sess, struct vaccel_resource *resource,
-                                     const char *fn_symbol, struct vaccel_arg *read,
-                                     size_t nr_read, struct vaccel_arg *write, size_t nr_write)
+                                     const char *fn_symbol, struct vaccel_arg *read, size_t nr_read,
+                                     struct vaccel_arg *write, size_t nr_write)
 {
     struct vsess *v = vs_of(sess);
     if (v == NULL || resource == NULL || resource->priv == NULL ||

@@ -153,7 +153,8 @@ typedef enum {
     VACCEL_PATH_MAX
 } vaccel_path_type_t;
 
-/* ---- logging: vAccel's macros, through funk's leveled log ("[app] ...", FUNK_ACCEL_LOG_LEVEL) -- */
+/* ---- logging: vAccel's macros, through funk's leveled log ("[app] ...", FUNK_ACCEL_LOG_LEVEL) --
+ */
 
 void vaccel_funk_log(vaccel_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -169,9 +170,9 @@ int vaccel_log_shutdown(void);
 /* ---- core ---------------------------------------------------------------------------------- */
 
 struct vaccel_config {
-    char *plugins;               /* vAccel plugin names/paths, ':'-separated (mapped to funk's) */
+    char *plugins; /* vAccel plugin names/paths, ':'-separated (mapped to funk's) */
     vaccel_log_level_t log_level;
-    char *log_file;              /* accepted; funk logs to stderr */
+    char *log_file; /* accepted; funk logs to stderr */
     bool profiling_enabled;
     bool version_ignore;
 };
@@ -201,8 +202,8 @@ struct vaccel_arg {
 
 int vaccel_arg_init(struct vaccel_arg *arg, const void *buf, size_t size, vaccel_arg_type_t type,
                     uint32_t custom_id);
-int vaccel_arg_init_from_buf(struct vaccel_arg *arg, void *buf, size_t size,
-                             vaccel_arg_type_t type, uint32_t custom_id);
+int vaccel_arg_init_from_buf(struct vaccel_arg *arg, void *buf, size_t size, vaccel_arg_type_t type,
+                             uint32_t custom_id);
 int vaccel_arg_release(struct vaccel_arg *arg);
 int vaccel_arg_new(struct vaccel_arg **arg, const void *buf, size_t size, vaccel_arg_type_t type,
                    uint32_t custom_id);
@@ -249,14 +250,14 @@ void vaccel_arg_array_clear(struct vaccel_arg_array *array);
     X(uchar, unsigned char, VACCEL_ARG_UCHAR, VACCEL_ARG_UCHAR_ARRAY)
 
 #define VACCEL_FUNK_DECLARE_ARG_FUNCS(NAME, CT, T, TA)                                             \
-    int vaccel_arg_array_add_##NAME(struct vaccel_arg_array *array, CT *value);                   \
-    int vaccel_arg_array_add_##NAME##_array(struct vaccel_arg_array *array, CT *values,           \
+    int vaccel_arg_array_add_##NAME(struct vaccel_arg_array *array, CT *value);                    \
+    int vaccel_arg_array_add_##NAME##_array(struct vaccel_arg_array *array, CT *values,            \
                                             size_t count);                                         \
-    int vaccel_arg_array_get_##NAME(struct vaccel_arg_array *array, CT *value);                   \
-    int vaccel_arg_array_get_##NAME##_array(struct vaccel_arg_array *array, CT **values,          \
+    int vaccel_arg_array_get_##NAME(struct vaccel_arg_array *array, CT *value);                    \
+    int vaccel_arg_array_get_##NAME##_array(struct vaccel_arg_array *array, CT **values,           \
                                             size_t *count);                                        \
-    int vaccel_arg_array_set_##NAME(struct vaccel_arg_array *array, CT *value);                   \
-    int vaccel_arg_array_set_##NAME##_array(struct vaccel_arg_array *array, CT *values,           \
+    int vaccel_arg_array_set_##NAME(struct vaccel_arg_array *array, CT *value);                    \
+    int vaccel_arg_array_set_##NAME##_array(struct vaccel_arg_array *array, CT *values,            \
                                             size_t count);
 VACCEL_ARG_NUMERIC_TYPES(VACCEL_FUNK_DECLARE_ARG_FUNCS)
 #undef VACCEL_FUNK_DECLARE_ARG_FUNCS
@@ -274,16 +275,14 @@ int vaccel_arg_array_get_string(struct vaccel_arg_array *array, char **str);
 int vaccel_arg_array_get_buffer(struct vaccel_arg_array *array, void **buf, size_t *size);
 int vaccel_arg_array_get_custom(struct vaccel_arg_array *array, uint32_t expected_id, void **buf,
                                 size_t *size, vaccel_arg_type_validator_fn validator);
-int vaccel_arg_array_get_serialized(struct vaccel_arg_array *array,
-                                    vaccel_arg_type_t expected_type, uint32_t expected_custom_id,
-                                    void *data, size_t expected_size,
+int vaccel_arg_array_get_serialized(struct vaccel_arg_array *array, vaccel_arg_type_t expected_type,
+                                    uint32_t expected_custom_id, void *data, size_t expected_size,
                                     vaccel_arg_deserializer_fn deserializer);
 int vaccel_arg_array_set_raw(struct vaccel_arg_array *array, void *buf, size_t size);
 int vaccel_arg_array_set_string(struct vaccel_arg_array *array, char *str);
 int vaccel_arg_array_set_buffer(struct vaccel_arg_array *array, void *buf, size_t size);
-int vaccel_arg_array_set_serialized(struct vaccel_arg_array *array,
-                                    vaccel_arg_type_t expected_type, uint32_t expected_custom_id,
-                                    void *data, size_t data_size,
+int vaccel_arg_array_set_serialized(struct vaccel_arg_array *array, vaccel_arg_type_t expected_type,
+                                    uint32_t expected_custom_id, void *data, size_t data_size,
                                     vaccel_arg_serializer_fn serializer);
 int vaccel_arg_array_get_remaining(struct vaccel_arg_array *array, struct vaccel_arg **args,
                                    size_t *count);
@@ -312,8 +311,7 @@ int vaccel_resource_init(struct vaccel_resource *res, const char *path,
 int vaccel_resource_init_multi(struct vaccel_resource *res, const char **paths, size_t nr_paths,
                                vaccel_resource_type_t type);
 int vaccel_resource_init_from_buf(struct vaccel_resource *res, const void *buf, size_t nr_bytes,
-                                  vaccel_resource_type_t type, const char *filename,
-                                  bool mem_only);
+                                  vaccel_resource_type_t type, const char *filename, bool mem_only);
 int vaccel_resource_release(struct vaccel_resource *res);
 int vaccel_resource_new(struct vaccel_resource **res, const char *path,
                         vaccel_resource_type_t type);
@@ -361,8 +359,7 @@ int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k, f
 
 /* The library must be a file of the operator's exec directory (see docs/vaccel.md). */
 int vaccel_exec(struct vaccel_session *sess, const char *library, const char *fn_symbol,
-                struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write,
-                size_t nr_write);
+                struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write, size_t nr_write);
 int vaccel_exec_with_resource(struct vaccel_session *sess, struct vaccel_resource *resource,
                               const char *fn_symbol, struct vaccel_arg *read, size_t nr_read,
                               struct vaccel_arg *write, size_t nr_write);
@@ -372,10 +369,10 @@ int vaccel_genop(struct vaccel_session *sess, struct vaccel_arg *read, int nr_re
                  struct vaccel_arg *write, int nr_write);
 
 int vaccel_image_classification(struct vaccel_session *sess, const void *img,
-                                unsigned char *out_text, unsigned char *out_imgname,
-                                size_t len_img, size_t len_out_text, size_t len_out_imgname);
-int vaccel_image_detection(struct vaccel_session *sess, const void *img,
-                           unsigned char *out_imgname, size_t len_img, size_t len_out_imgname);
+                                unsigned char *out_text, unsigned char *out_imgname, size_t len_img,
+                                size_t len_out_text, size_t len_out_imgname);
+int vaccel_image_detection(struct vaccel_session *sess, const void *img, unsigned char *out_imgname,
+                           size_t len_img, size_t len_out_imgname);
 int vaccel_image_segmentation(struct vaccel_session *sess, const void *img,
                               unsigned char *out_imgname, size_t len_img, size_t len_out_imgname);
 int vaccel_image_pose(struct vaccel_session *sess, const void *img, unsigned char *out_imgname,
@@ -383,23 +380,55 @@ int vaccel_image_pose(struct vaccel_session *sess, const void *img, unsigned cha
 int vaccel_image_depth(struct vaccel_session *sess, const void *img, unsigned char *out_imgname,
                        size_t len_img, size_t len_out_imgname);
 
-/* ---- TensorFlow / TF Lite / Torch: the types, and VACCEL_ENOTSUP from every model op ---------- */
+/* ---- TensorFlow / TF Lite / Torch: the types, and VACCEL_ENOTSUP from every model op ----------
+ */
 
 enum vaccel_tf_data_type {
-    VACCEL_TF_FLOAT = 1, VACCEL_TF_DOUBLE = 2, VACCEL_TF_INT32 = 3, VACCEL_TF_UINT8 = 4,
-    VACCEL_TF_INT16 = 5, VACCEL_TF_INT8 = 6, VACCEL_TF_STRING = 7, VACCEL_TF_COMPLEX64 = 8,
-    VACCEL_TF_COMPLEX = 8, VACCEL_TF_INT64 = 9, VACCEL_TF_BOOL = 10, VACCEL_TF_QINT8 = 11,
-    VACCEL_TF_QUINT8 = 12, VACCEL_TF_QINT32 = 13, VACCEL_TF_BFLOAT16 = 14, VACCEL_TF_QINT16 = 15,
-    VACCEL_TF_QUINT16 = 16, VACCEL_TF_UINT16 = 17, VACCEL_TF_COMPLEX128 = 18, VACCEL_TF_HALF = 19,
-    VACCEL_TF_RESOURCE = 20, VACCEL_TF_VARIANT = 21, VACCEL_TF_UINT32 = 22, VACCEL_TF_UINT64 = 23,
+    VACCEL_TF_FLOAT = 1,
+    VACCEL_TF_DOUBLE = 2,
+    VACCEL_TF_INT32 = 3,
+    VACCEL_TF_UINT8 = 4,
+    VACCEL_TF_INT16 = 5,
+    VACCEL_TF_INT8 = 6,
+    VACCEL_TF_STRING = 7,
+    VACCEL_TF_COMPLEX64 = 8,
+    VACCEL_TF_COMPLEX = 8,
+    VACCEL_TF_INT64 = 9,
+    VACCEL_TF_BOOL = 10,
+    VACCEL_TF_QINT8 = 11,
+    VACCEL_TF_QUINT8 = 12,
+    VACCEL_TF_QINT32 = 13,
+    VACCEL_TF_BFLOAT16 = 14,
+    VACCEL_TF_QINT16 = 15,
+    VACCEL_TF_QUINT16 = 16,
+    VACCEL_TF_UINT16 = 17,
+    VACCEL_TF_COMPLEX128 = 18,
+    VACCEL_TF_HALF = 19,
+    VACCEL_TF_RESOURCE = 20,
+    VACCEL_TF_VARIANT = 21,
+    VACCEL_TF_UINT32 = 22,
+    VACCEL_TF_UINT64 = 23,
 };
-struct vaccel_tf_buffer { void *data; size_t size; };
-struct vaccel_tf_node { char *name; int id; };
+struct vaccel_tf_buffer {
+    void *data;
+    size_t size;
+};
+struct vaccel_tf_node {
+    char *name;
+    int id;
+};
 struct vaccel_tf_tensor {
-    void *data; size_t size; bool owned; int nr_dims; int64_t *dims;
+    void *data;
+    size_t size;
+    bool owned;
+    int nr_dims;
+    int64_t *dims;
     enum vaccel_tf_data_type data_type;
 };
-struct vaccel_tf_status { uint8_t code; char *message; };
+struct vaccel_tf_status {
+    uint8_t code;
+    char *message;
+};
 
 int vaccel_tf_buffer_init(struct vaccel_tf_buffer *buffer, void *data, size_t size);
 int vaccel_tf_buffer_release(struct vaccel_tf_buffer *buffer);
@@ -427,36 +456,63 @@ int vaccel_tf_model_unload(struct vaccel_session *sess, struct vaccel_resource *
                            struct vaccel_tf_status *status);
 
 enum vaccel_tflite_data_type {
-    VACCEL_TFLITE_NOTYPE = 0, VACCEL_TFLITE_FLOAT32 = 1, VACCEL_TFLITE_INT32 = 2,
-    VACCEL_TFLITE_UINT8 = 3, VACCEL_TFLITE_INT64 = 4, VACCEL_TFLITE_STRING = 5,
-    VACCEL_TFLITE_BOOL = 6, VACCEL_TFLITE_INT16 = 7, VACCEL_TFLITE_COMPLEX64 = 8,
-    VACCEL_TFLITE_INT8 = 9, VACCEL_TFLITE_FLOAT16 = 10, VACCEL_TFLITE_FLOAT64 = 11,
-    VACCEL_TFLITE_COMPLEX128 = 12, VACCEL_TFLITE_UINT64 = 13, VACCEL_TFLITE_RESOURCE = 14,
-    VACCEL_TFLITE_VARIANT = 15, VACCEL_TFLITE_UINT32 = 16, VACCEL_TFLITE_UINT16 = 17,
+    VACCEL_TFLITE_NOTYPE = 0,
+    VACCEL_TFLITE_FLOAT32 = 1,
+    VACCEL_TFLITE_INT32 = 2,
+    VACCEL_TFLITE_UINT8 = 3,
+    VACCEL_TFLITE_INT64 = 4,
+    VACCEL_TFLITE_STRING = 5,
+    VACCEL_TFLITE_BOOL = 6,
+    VACCEL_TFLITE_INT16 = 7,
+    VACCEL_TFLITE_COMPLEX64 = 8,
+    VACCEL_TFLITE_INT8 = 9,
+    VACCEL_TFLITE_FLOAT16 = 10,
+    VACCEL_TFLITE_FLOAT64 = 11,
+    VACCEL_TFLITE_COMPLEX128 = 12,
+    VACCEL_TFLITE_UINT64 = 13,
+    VACCEL_TFLITE_RESOURCE = 14,
+    VACCEL_TFLITE_VARIANT = 15,
+    VACCEL_TFLITE_UINT32 = 16,
+    VACCEL_TFLITE_UINT16 = 17,
     VACCEL_TFLITE_INT4 = 18,
 };
 struct vaccel_tflite_tensor {
-    void *data; size_t size; bool owned; int nr_dims; int32_t *dims;
+    void *data;
+    size_t size;
+    bool owned;
+    int nr_dims;
+    int32_t *dims;
     enum vaccel_tflite_data_type data_type;
 };
-int vaccel_tflite_tensor_new(struct vaccel_tflite_tensor **tensor, int nr_dims,
-                             const int32_t *dims, enum vaccel_tflite_data_type type);
+int vaccel_tflite_tensor_new(struct vaccel_tflite_tensor **tensor, int nr_dims, const int32_t *dims,
+                             enum vaccel_tflite_data_type type);
 int vaccel_tflite_tensor_delete(struct vaccel_tflite_tensor *tensor);
 int vaccel_tflite_tensor_set_data(struct vaccel_tflite_tensor *tensor, void *data, size_t size);
 int vaccel_tflite_model_load(struct vaccel_session *sess, struct vaccel_resource *model);
 int vaccel_tflite_model_run(struct vaccel_session *sess, struct vaccel_resource *model,
                             struct vaccel_tflite_tensor *const *inputs, int nr_inputs,
-                            struct vaccel_tflite_tensor **outputs, int nr_outputs,
-                            uint8_t *status);
+                            struct vaccel_tflite_tensor **outputs, int nr_outputs, uint8_t *status);
 int vaccel_tflite_model_unload(struct vaccel_session *sess, struct vaccel_resource *model);
 
 enum vaccel_torch_data_type {
-    VACCEL_TORCH_BYTE = 1, VACCEL_TORCH_CHAR = 2, VACCEL_TORCH_SHORT = 3, VACCEL_TORCH_INT = 4,
-    VACCEL_TORCH_LONG = 5, VACCEL_TORCH_HALF = 6, VACCEL_TORCH_FLOAT = 7
+    VACCEL_TORCH_BYTE = 1,
+    VACCEL_TORCH_CHAR = 2,
+    VACCEL_TORCH_SHORT = 3,
+    VACCEL_TORCH_INT = 4,
+    VACCEL_TORCH_LONG = 5,
+    VACCEL_TORCH_HALF = 6,
+    VACCEL_TORCH_FLOAT = 7
 };
-struct vaccel_torch_buffer { char *data; size_t size; };
+struct vaccel_torch_buffer {
+    char *data;
+    size_t size;
+};
 struct vaccel_torch_tensor {
-    void *data; size_t size; bool owned; int64_t nr_dims; int64_t *dims;
+    void *data;
+    size_t size;
+    bool owned;
+    int64_t nr_dims;
+    int64_t *dims;
     enum vaccel_torch_data_type data_type;
 };
 int vaccel_torch_buffer_init(struct vaccel_torch_buffer *buffer, char *data, size_t size);
@@ -486,7 +542,10 @@ struct vaccel_prof_region {
     size_t size;
 };
 
-#define VACCEL_PROF_REGION_INIT(name) {(name), false, 0, NULL, 0}
+#define VACCEL_PROF_REGION_INIT(name)                                                              \
+    {                                                                                              \
+        (name), false, 0, NULL, 0                                                                  \
+    }
 
 /* Regions record and print only when profiling is on (VACCEL_PROFILING_ENABLED=1 or the config). */
 bool vaccel_prof_enabled(void);

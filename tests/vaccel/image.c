@@ -11,8 +11,8 @@
 
 enum { STR_SIZE_MAX = 512 };
 
-static int generic(struct vaccel_session *sess, vaccel_op_type_t op, char *image,
-                   size_t image_size, unsigned char *out_imagename, unsigned char *out_text)
+static int generic(struct vaccel_session *sess, vaccel_op_type_t op, char *image, size_t image_size,
+                   unsigned char *out_imagename, unsigned char *out_text)
 {
     struct vaccel_arg_array read_args, write_args;
     int ret = vaccel_arg_array_init(&read_args, 2);
@@ -94,11 +94,10 @@ int main(int argc, char *argv[])
             ret = vaccel_image_segmentation(&sess, image, out_imagename, image_size,
                                             sizeof(out_imagename));
         else if (!strcmp(op, "pose"))
-            ret = vaccel_image_pose(&sess, image, out_imagename, image_size,
-                                    sizeof(out_imagename));
+            ret = vaccel_image_pose(&sess, image, out_imagename, image_size, sizeof(out_imagename));
         else if (!strcmp(op, "depth"))
-            ret = vaccel_image_depth(&sess, image, out_imagename, image_size,
-                                     sizeof(out_imagename));
+            ret =
+                vaccel_image_depth(&sess, image, out_imagename, image_size, sizeof(out_imagename));
         else
             ret = VACCEL_EINVAL;
         vaccel_prof_region_stop(&stats);

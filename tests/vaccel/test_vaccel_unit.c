@@ -115,9 +115,9 @@ static void test_resources(void **state)
     struct vaccel_resource r, *found;
     static const char bytes[] = "not a library";
     assert_int_equal(vaccel_session_init(&s, 0), 0);
-    assert_int_equal(vaccel_resource_init_from_buf(&r, bytes, sizeof(bytes), VACCEL_RESOURCE_LIB,
-                                                   "x.so", true),
-                     0);
+    assert_int_equal(
+        vaccel_resource_init_from_buf(&r, bytes, sizeof(bytes), VACCEL_RESOURCE_LIB, "x.so", true),
+        0);
     assert_int_equal(vaccel_resource_get_by_id(&found, r.id), 0);
     assert_ptr_equal(found, &r);
     int32_t x = 1;
@@ -136,8 +136,7 @@ static void test_resources(void **state)
     /* a missing file, and a URL */
     assert_int_equal(vaccel_resource_init(&r, "/nonexistent/m.onnx", VACCEL_RESOURCE_MODEL),
                      VACCEL_ENOENT);
-    assert_int_equal(vaccel_resource_init(&r, "https://example.org/m.onnx",
-                                          VACCEL_RESOURCE_MODEL),
+    assert_int_equal(vaccel_resource_init(&r, "https://example.org/m.onnx", VACCEL_RESOURCE_MODEL),
                      VACCEL_ENOTSUP);
     assert_int_equal(vaccel_session_release(&s), 0);
 }
