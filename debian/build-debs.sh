@@ -34,7 +34,7 @@ put() {
 
 pkgs=(funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models)
 put funk bin/funk bin/funkd 'bin/funk-*' 'lib/libfunk-accel.so.*' lib/funk/libfunk-accel-noop.so \
-  lib/funk/libfunk-accel-exec.so lib/funk/libfunk-accel-rpc.so unikernels share/man share/doc/funk
+  lib/funk/libfunk-accel-exec.so lib/funk/libfunk-accel-rpc.so unikernels share/man share/doc/funk lib/systemd
 rm -f "$W/funk/usr/bin/funk-bench-http" # benchmark client, not a product binary
 echo usr/bin/funk-bench-http >>"$W/placed"
 put funk-dev include lib/libfunk-accel.so 'lib/*.a' lib/pkgconfig share/funk/guest.ld

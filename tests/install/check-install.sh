@@ -8,7 +8,8 @@
 #      every libfunk file mapped into it comes from PREFIX (LD_DEBUG=libs agrees);
 #   3. hello.c builds as a unikernel with `pkg-config funk-guest` and runs under the installed
 #      funk-monitor; a program links the static libfunk-vm with `pkg-config funk-vm`;
-#   4. the installed funk-accel/funkd answer from PREFIX with a clean environment;
+#   4. the installed funk-accel/funkd answer from PREFIX with a clean environment, and the
+#      installed systemd units pass `systemd-analyze verify`;
 #   5. make uninstall leaves exactly the other file; DESTDIR installs land under DESTDIR only.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +32,7 @@ for f in bin/funk bin/funkd bin/funk-monitor bin/funk-accel lib/libfunk-accel.so
          lib/funk/libfunk-accel-cpu.so lib/libfunk-guest.a lib/libfunk-vm.a include/funk/accel.h \
          lib/pkgconfig/funk-accel.pc lib/pkgconfig/funk-guest.pc lib/pkgconfig/funk-vm.pc \
          unikernels/hello.elf share/funk/models/centernet.onnx share/man/man1/funkd.1 \
+         lib/systemd/system/funkd.service lib/systemd/system/funk-accel-agent.service \
          share/doc/funk/README.md; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
@@ -89,6 +91,17 @@ grep -q "$P/lib/funk/libfunk-accel-cpu.so\|cpu" <<<"$out" && ok "installed funk-
   fail "funk-accel plugins: $out"
 env -i PATH=/usr/bin:/bin "$P/bin/funkd" --help >/dev/null 2>&1 && ok "installed funkd --help" ||
   fail "installed funkd --help"
+units=("$P"/lib/systemd/system/funkd.service "$P"/lib/systemd/system/funk-accel-agent.service)
+if command -v systemd-analyze >/dev/null; then
+  # Offline check (PID 1 need not be systemd): syntax, ExecStart executable, man pages found.
+  out=$(MANPATH=$P/share/man systemd-analyze verify "${units[@]}" 2>&1)
+  rc=$?
+  [ $rc -eq 0 ] && [ -z "$out" ] && ok "systemd-analyze verify: funkd.service, funk-accel-agent.service" ||
+    fail "systemd-analyze verify (rc $rc): $out"
+  grep -q "^ExecStart=$P/bin/funkd " "${units[0]}" || fail "funkd.service does not start $P/bin/funkd"
+else
+  echo "WARNING: systemd-analyze not installed (apt-get install systemd): units NOT verified"
+fi
 cd "$ROOT" || exit 1
 
 make -s -C "$ROOT" uninstall PREFIX="$P" >"$TMP/uninstall.log" 2>&1 || { cat "$TMP/uninstall.log"; fail "make uninstall"; }
