@@ -117,7 +117,7 @@ bench: deps models
 # Fuzz targets need the sanitized tree (libFuzzer + ASan).
 fuzz: deps
 	$(MAKE) build-test
-	MESON_DIR=$(TEST_DIR) FUNK_BUILD_ROOT=$(TEST_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	MESON_DIR=$(patsubst $(CURDIR)/%,%,$(TEST_DIR)) FUNK_BUILD_ROOT=$(TEST_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # Installs through a staging folder so the manifest (share/funk/install-manifest) lists every
 # file put there and every folder that did not exist before; make uninstall reads it back.
