@@ -1,8 +1,8 @@
 # funk top-level driver: Meson does the building; this file names the few commands people type.
 #   make            build the optimized product (release, no sanitizers) and install it into
 #                   build/{bin,lib,lib/funk,include,unikernels,share}
-#   make test       install missing Debian packages, build the ASan+UBSan tree in build/test
-#                   (its own meson folder), run every test (unit + end-to-end) against it
+#   make test       install missing Debian packages, build the ASan+UBSan tree (build/test/meson,
+#                   installed into build/test; `make build-test` builds only), run every test
 #   make run        install, build the product, run the most complete end-to-end demo
 #   make bench      build the product and print the benchmark tables (same optimized tree)
 #   make fuzz       run the fuzz targets of the sanitized tree for longer (FUZZ_SECONDS, default 600)
@@ -13,7 +13,7 @@
 #   make check-deb  unpack the packages into a throwaway root and run them from there
 #
 # MESON_OPTS (e.g. -Dcuda=disabled) go to every tree, so the product and the tested tree differ
-# only in sanitizers and optimisation.
+# only in sanitizers and optimisation. docs/install.md describes the trees and the packages.
 
 BUILD     ?= $(CURDIR)/build
 MESON_OPTS ?=
