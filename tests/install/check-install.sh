@@ -79,6 +79,12 @@ if cc -c -o hello.o hello.c $(pkg-config --cflags funk-guest) &&
 else
   fail "hello.c does not build with pkg-config funk-guest"
 fi
+# Installed to a system prefix (/usr: the funk-dev package), pkg-config drops -I<prefix>/include:
+# the guest flags must still find <funk/guest.h>.
+# shellcheck disable=SC2046
+PKG_CONFIG_SYSTEM_INCLUDE_PATH=$P/include cc -c -o hello2.o hello.c $(PKG_CONFIG_SYSTEM_INCLUDE_PATH=$P/include pkg-config --cflags funk-guest) &&
+  cmp -s hello.o hello2.o && ok "funk-guest cflags work when pkg-config strips -I$P/include" ||
+  fail "funk-guest cflags with -I$P/include stripped (as for /usr)"
 # shellcheck disable=SC2046
 if cc -o vm_link vm_link.c $(pkg-config --cflags --libs funk-vm) && [ "$(./vm_link)" = "exit code 7" ]; then
   ok "vm_link.c links the static libfunk-vm with pkg-config funk-vm"
