@@ -62,6 +62,8 @@ else
   dst=$$2
   [ -f "$$dst/$$man" ] || { echo "uninstall: no $$dst/$$man: nothing installed there by make install" >&2; exit 1; }
   list=$$(mktemp); cp "$$dst/$$man" "$$list"
+  if grep -vE '^[fd] [^/]' "$$list" | grep -q . || grep -qE '(^[fd] |/)\.\.(/|$$)' "$$list"; then
+    echo "uninstall: $$dst/$$man has entries outside the prefix; refusing" >&2; rm -f "$$list"; exit 1; fi
   grep '^f ' "$$list" | cut -c3- | while read -r f; do rm -f "$$dst/$$f"; done
   grep '^d ' "$$list" | cut -c3- | sort -r | while read -r d; do
     rmdir "$$dst/$$d" 2>/dev/null || [ ! -d "$$dst/$$d" ] || echo "uninstall: kept $$dst/$$d (not empty)"; done
