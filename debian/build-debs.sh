@@ -3,10 +3,10 @@
 # make deb: splits the tree `make install PREFIX=/usr DESTDIR=ROOT` produced (the optimized
 # product built for /usr) into the binary packages of debian/control, computes library
 # dependencies with dpkg-shlibdeps, writes each DEBIAN/control with dpkg-gencontrol and builds
-# the .debs with dpkg-deb into OUT. Every installed file must land in exactly one package.
+# the .debs with dpkg-deb into OUT (debian/rules runs it too, for dpkg-buildpackage -b). Every installed file must land in exactly one package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$1 OUT=$2
+ROOT=$1 OUT=$2 FILES=${3:-$2/pkgs/files} # FILES: dpkg-gencontrol's list (debian/rules: debian/files)
 U=$ROOT/usr
 W=$OUT/pkgs
 rm -rf "$W" "$OUT"/*.deb
@@ -67,7 +67,7 @@ for pkg in "${pkgs[@]}"; do
     dpkg-shlibdeps -T"$W/$pkg.substvars" -l"$U/lib" -l"$U/lib/funk" "${elfs[@]}" 2>"$W/$pkg.shlibdeps.log" ||
       { cat "$W/$pkg.shlibdeps.log" >&2; exit 1; }
   fi
-  dpkg-gencontrol -p"$pkg" -P"$d" -T"$W/$pkg.substvars" -f"$W/files"
+  dpkg-gencontrol -p"$pkg" -P"$d" -T"$W/$pkg.substvars" -f"$FILES"
   dpkg-deb --root-owner-group -Zxz --build "$d" "$OUT/" >/dev/null
 done
 ls -1 "$OUT"/*.deb | while read -r deb; do
