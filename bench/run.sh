@@ -3,7 +3,7 @@
 # build) and prints their tables. Each script measures its figure and its baseline in one run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+export FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 export FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 rc=0
 ran=() skipped=() failed=()

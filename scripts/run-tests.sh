@@ -3,7 +3,7 @@
 # and closes with one plain "tests: N passed, N failed, N skipped" line for CI, after a line that
 # counts and names the expected failures (counted in none of the three).
 set -uo pipefail
-MESON_DIR=${1:-build/meson}
+MESON_DIR=${1:-build/test/meson}
 export FUNK_PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$MESON_DIR")" && pwd)}
 # KVM tests run where /dev/kvm works and skip loudly otherwise; say which up front.
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then

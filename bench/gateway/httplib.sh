@@ -5,7 +5,7 @@
 # evloop, latency with funk-bench-http and throughput with wrk, in one run.
 set -euo pipefail
 cd "$(dirname "$0")"
-PREFIX=${FUNK_PREFIX:-$(cd ../.. && pwd)/build/release}
+PREFIX=${FUNK_PREFIX:-$(cd ../.. && pwd)/build}
 CLIENT=$PREFIX/bin/funk-bench-http
 SECS=${SECS:-5}
 TMP=$(mktemp -d)

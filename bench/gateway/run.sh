@@ -9,7 +9,7 @@
 # out of the latencies; any failure makes the run fail. Exit 77 when funkd cannot run a unikernel.
 # Short run: N=100 ROUNDS=2 WRK_SECONDS=2 bench/gateway/run.sh
 set -euo pipefail
-PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build/release}
+PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 exec python3 - "$PREFIX" <<'PY'
 import http.client, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
 

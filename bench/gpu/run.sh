@@ -3,14 +3,14 @@
 # sgemm through libfunk-accel on the cpu, opencl and (when a GPU is there) cuda plugins, each
 # interleaved call by call (A B, B A, ...) with the same work done by calling its library
 # directly, in one process: min/median/p99, N (>= 20). Exit 77 when nothing could be measured.
-#   FUNK_PREFIX     installed tree (plugins in $FUNK_PREFIX/lib/funk)   default build/release
+#   FUNK_PREFIX     installed tree (plugins in $FUNK_PREFIX/lib/funk)   default build
 #   FUNK_MESON_DIR  meson build dir holding bench/gpu/funk-bench-*      default $FUNK_PREFIX/meson
 #   SIZES           matrix sizes for cpu and cuda (default "1024 4096")
 #   OCL_SIZES       for opencl (default "1024": PoCL on a 2-core host takes ~4 s per 4096^3 call)
 #   ITERS           calls per side and size (default 20, at least 20)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+PREFIX=${FUNK_PREFIX:-$PWD/build}
 MESON_DIR=${FUNK_MESON_DIR:-$PREFIX/meson}
 BIN=$MESON_DIR/bench/gpu
 SIZES=${SIZES:-1024 4096}

@@ -5,7 +5,7 @@
 # request), interleaved in one run; then the guest-side cost of SDK primitives next to their
 # naive baselines (guestops unikernel).
 set -euo pipefail
-PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build/release}
+PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 N=${N:-300}
 KVM=1
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ] ||

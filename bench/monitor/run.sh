@@ -5,7 +5,7 @@
 # Uses FUNK_PREFIX (installed funk-monitor + unikernels) and FUNK_MESON_DIR (bench binaries).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 N=${BENCH_N:-1000}            # funk-monitor, posix_spawn, in-process
 NB=${BENCH_CONTAINER_N:-200}  # crun / runc (each run costs 6-25 ms here)

@@ -5,7 +5,7 @@
 # a vAccel application would be built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 PC=$FUNK_PREFIX/lib/pkgconfig
 if [ ! -r "$PC/vaccel.pc" ] || [ ! -r "$FUNK_PREFIX/lib/funk/exec/libvaccel-exec.so" ]; then
   echo "bench/vaccel: $PC/vaccel.pc or lib/funk/exec/libvaccel-exec.so missing (make bench installs them)" >&2
