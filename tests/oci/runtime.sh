@@ -51,6 +51,19 @@ RT delete hello1
 check "delete of a stopped container" 0 $?
 check "delete removed the state dir" "" "$(ls "$ROOT")"
 
+# ---- a state root whose parents do not exist (the runc shim's --root /run/containerd/runc/NS on
+# a fresh host): created recursively, mode 0700 like runc ----
+DEEP=$T/fresh/containerd/runc/ns$$
+out=$(cd "$T/hello" && "$RUNTIME" --root "$DEEP" run deep1 2>&1)
+check "run with a --root whose parents are missing exits 0" 0 $?
+check "run with a fresh --root: guest ran" "Hello from a funk unikernel!" "$out"
+check "fresh --root is a directory of mode 700" "700 700" "$(stat -c %a "$DEEP" "$T/fresh/containerd" | xargs)"
+check "fresh --root: nothing left after run" "" "$(ls "$DEEP")"
+echo x >"$T/notadir"
+out=$(cd "$T/hello" && "$RUNTIME" --root "$T/notadir/sub" create deep2 2>&1)
+check "--root under a regular file refused" 1 $?
+contains "--root under a file: says why" "cannot create the state root" "$out"
+
 # ---- run: exit codes, args and env reach the guest ----
 (cd "$T/hello" && RT run hello2 >"$T/out")
 check "run hello exits 0" 0 $?
