@@ -26,10 +26,6 @@ cleanup() {
     rm -rf "$D"
 }
 trap cleanup EXIT
-# show_err FILE: a failed step's stderr goes to the test log, not away with the temp dir
-show_err() { [ -s "$1" ] && { echo "--- stderr of the failed step:"; cat "$1"; echo "---"; }; return 0; }
-# checkrc DESCRIPTION EXPECTED ACTUAL STDERR-FILE
-checkrc() { local f=$FAILS; check "$1" "$2" "$3"; [ "$FAILS" -eq "$f" ] || show_err "$4"; }
 cat >"$D/config.toml" <<EOC
 version = 2
 root = "$D/root"
