@@ -256,7 +256,7 @@ static int parse(const char *raw, size_t len, struct wd_request *r)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(write(sv[1], raw, len), (ssize_t)len);
     shutdown(sv[1], SHUT_WR);
-    int rc = wd_read_request(sv[0], r);
+    int rc = wd_read_request(sv[0], r, 5000);
     close(sv[0]);
     close(sv[1]);
     return rc;
