@@ -125,8 +125,8 @@ int rt_walk_in_root(int rootfd, const char *path, int flags)
             int real = openat(stack[depth - 1], name, flags | O_NOFOLLOW | O_CLOEXEC);
             struct stat st2;
             rc = real < 0 ? -errno : 0;
-            if (real >= 0 && (fstat(real, &st2) < 0 || st2.st_dev != st.st_dev ||
-                              st2.st_ino != st.st_ino)) {
+            if (real >= 0 &&
+                (fstat(real, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)) {
                 close(real);
                 real = -1;
                 rc = -ESTALE;

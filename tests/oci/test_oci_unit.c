@@ -370,12 +370,12 @@ static void check_resolver(const char *t, resolve_fn fn, const char *what)
         {"/inner/file.txt", "INNER", 0},
         {"inner/file.txt", "INNER", 0},
         {"//inner/./file.txt", "INNER", 0},
-        {"/abs", "INNER", 0},                 /* abs -> /inner/file.txt */
-        {"/rel", "INNER", 0},                 /* rel -> inner/file.txt */
-        {"/d/victim.img", "IN-ROOTFS", 0},    /* d -> T/host: the rootfs's T/host */
-        {"/last", "IN-ROOTFS", 0},            /* last -> T/host/victim.img */
-        {"/d/hello.elf", NULL, -ENOENT},      /* only the host has it */
-        {"/up/victim.img", NULL, -ENOENT},    /* up -> ../host */
+        {"/abs", "INNER", 0},              /* abs -> /inner/file.txt */
+        {"/rel", "INNER", 0},              /* rel -> inner/file.txt */
+        {"/d/victim.img", "IN-ROOTFS", 0}, /* d -> T/host: the rootfs's T/host */
+        {"/last", "IN-ROOTFS", 0},         /* last -> T/host/victim.img */
+        {"/d/hello.elf", NULL, -ENOENT},   /* only the host has it */
+        {"/up/victim.img", NULL, -ENOENT}, /* up -> ../host */
         {"/../host/victim.img", NULL, -ENOENT},
         {"/inner/../../host/victim.img", NULL, -ENOENT},
         {"/inner/../../../../../../../../", NULL, -EISDIR}, /* "..": stays at the root */
@@ -440,9 +440,8 @@ static void test_path_in_root(void **state)
     put(p, "IN-ROOTFS");
     struct {
         const char *name, *target; /* target: %s is T */
-    } links[] = {{"d", "%s/host"},         {"last", "%s/host/victim.img"},
-                 {"up", "../host"},        {"abs", "/inner/file.txt"},
-                 {"rel", "inner/file.txt"}, {"loop", "loop"}};
+    } links[] = {{"d", "%s/host"},           {"last", "%s/host/victim.img"}, {"up", "../host"},
+                 {"abs", "/inner/file.txt"}, {"rel", "inner/file.txt"},      {"loop", "loop"}};
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
         snprintf(p, sizeof p, "%s/root/%s", t, links[i].name);
         snprintf(q, sizeof q, links[i].target, t);
