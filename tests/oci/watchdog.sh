@@ -132,10 +132,10 @@ for mode in streaming serializing; do
     t0=$(date +%s%N)
     for _ in $(seq 200); do [ "$(code "$U/_/ready")" = 429 ] && break; sleep 0.02; done
     check "write_timeout ($mode): the stalled client holds the slot" 429 "$(code "$U/_/ready")"
-    for _ in $(seq 400); do [ "$(code "$U/_/ready")" = 200 ] && break; sleep 0.02; done
+    for _ in $(seq 700); do [ "$(code "$U/_/ready")" = 200 ] && break; sleep 0.02; done
     ms=$((($(date +%s%N) - t0) / 1000000))
     check "write_timeout ($mode): the slot is free again" 200 "$(code "$U/_/ready")"
-    [ "$ms" -lt 6000 ] && ok "write_timeout ($mode): freed after ${ms} ms" || fail "write_timeout ($mode): took ${ms} ms"
+    [ "$ms" -lt 15000 ] && ok "write_timeout ($mode): freed after ${ms} ms (exec_timeout is 60 s)" || fail "write_timeout ($mode): took ${ms} ms"
     no_children && ok "write_timeout ($mode): the process is gone" || fail "write_timeout ($mode): still running: $(pgrep -a -P "$WPID")"
     kill $nr 2>/dev/null
     wait $nr 2>/dev/null
