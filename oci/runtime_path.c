@@ -91,8 +91,8 @@ int rt_walk_in_root(int rootfd, const char *path, int flags)
         if (S_ISLNK(st.st_mode)) {
             ssize_t tl = readlinkat(fd, "", target, sizeof target);
             close(fd);
-            if (tl < 0 || (size_t)tl >= sizeof target) {
-                rc = tl < 0 ? -errno : -ENAMETOOLONG;
+            if (tl <= 0 || (size_t)tl >= sizeof target) {
+                rc = tl < 0 ? -errno : tl == 0 ? -ENOENT : -ENAMETOOLONG; /* "" names nothing */
                 goto out;
             }
             if (++links > MAX_LINKS) {
