@@ -52,6 +52,17 @@ void rt_bundle_free(struct rt_bundle *b);
 /* Parses "64M", "64Mi", "64MiB", "1G", "67108864"; returns 0 or -EINVAL. */
 int rt_parse_size(const char *s, uint64_t *out);
 
+/* Every file a bundle names inside its rootfs is opened through these (runtime_path.c): the path
+ * resolves as if ROOTFD were "/" (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, or the same
+ * walk done one component at a time where the kernel lacks openat2), so neither a symlinked
+ * directory, an absolute symlink nor ".." reaches a host file.
+ * rt_open_in_root opens only a regular file (else -EINVAL; the type is checked before the open,
+ * so a device node or fifo is never opened); rt_resolve_in_root opens whatever the path names
+ * (O_PATH for a lookup); rt_walk_in_root is the fallback walk itself. Negative errno on error. */
+int rt_open_in_root(int rootfd, const char *path, int flags);
+int rt_resolve_in_root(int rootfd, const char *path, int flags);
+int rt_walk_in_root(int rootfd, const char *path, int flags);
+
 /* Creates the container process (namespaces entered, VM loaded, waiting on the exec fifo).
  * Returns its pid or a negative errno with a message in err. */
 pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err,

@@ -104,14 +104,19 @@ static char *join(const char *a, const char *b)
     return r;
 }
 
-/* Reads ROOTFS/funk.json (written by `funk image build`), when there is one. */
+/* Reads ROOTFS/funk.json (written by `funk image build`), when there is one: a regular file
+ * resolved inside the rootfs (an image's funk.json -> /etc/shadow names the rootfs's own file). */
 static json_t *load_funk_json(const char *rootfs)
 {
-    char *p = join(rootfs, "funk.json");
-    if (!p)
+    int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
         return NULL;
-    json_t *j = json_load_file(p, 0, NULL);
-    free(p);
+    int fd = rt_open_in_root(rootfd, "/funk.json", O_RDONLY);
+    close(rootfd);
+    if (fd < 0)
+        return NULL;
+    json_t *j = json_loadfd(fd, 0, NULL);
+    close(fd);
     if (j && !json_is_object(j)) {
         json_decref(j);
         return NULL;

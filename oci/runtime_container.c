@@ -51,15 +51,13 @@ static void child_fail(int syncfd, const char *fmt, ...)
     _exit(127);
 }
 
-static int read_file(int dirfd, const char *path, char **out, size_t *len)
+static int read_file(int rootfd, const char *path, char **out, size_t *len)
 {
-    while (*path == '/')
-        path++;
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = rt_open_in_root(rootfd, path, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
         close(fd);
         return -EINVAL;
     }
@@ -208,13 +206,11 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         child_fail(syncfd, "rootfs '%s': %s", b->rootfs, strerror(errno));
     struct funk_vm_device devs[RT_MAX_BLOCK + 1];
     for (size_t i = 0; i < b->nblock; i++) {
-        const char *p = b->block[i].path;
-        while (*p == '/')
-            p++;
-        int fd = openat(rootfd, p, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        int fd = rt_open_in_root(rootfd, b->block[i].path, O_RDWR);
         if (fd < 0)
             child_fail(syncfd, "block device %s: cannot open %s in the rootfs: %s",
-                       b->block[i].name, b->block[i].path, strerror(errno));
+                       b->block[i].name, b->block[i].path,
+                       fd == -EINVAL ? "not a regular file" : strerror(-fd));
         devs[i] =
             (struct funk_vm_device){.name = b->block[i].name, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
     }

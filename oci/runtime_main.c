@@ -215,6 +215,32 @@ struct create_opts {
     int detach;
 };
 
+/* Creates DIR and every missing parent with mode 0700, as runc does for its --root: the runc shim
+ * passes --root /run/containerd/runc/<namespace>, whose parents need not exist on a fresh host.
+ * Returns 0 when DIR is (now) a directory, else a negative errno. */
+static int mkdir_p(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p)
+        return -ENAMETOOLONG;
+    memcpy(p, dir, n + 1);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(p, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 static int write_file_atomic(const char *path, const char *data)
 {
     char tmp[PATH_MAX];
@@ -257,8 +283,8 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
         rt_bundle_free(&b);
         return 1;
     }
-    if (mkdir(g_root, 0700) < 0 && errno != EEXIST) {
-        rt_log(RT_ERROR, "cannot create the state root %s: %s", g_root, strerror(errno));
+    if ((rc = mkdir_p(g_root)) < 0) {
+        rt_log(RT_ERROR, "cannot create the state root %s: %s", g_root, strerror(-rc));
         rt_bundle_free(&b);
         return 1;
     }

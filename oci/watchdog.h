@@ -27,10 +27,10 @@ struct wd_request {
     char *raw; /* storage for the strings above */
 };
 
-/* Reads one request from fd (SO_RCVTIMEO applies). Returns 0, or the HTTP status to answer with
- * (400 bad request, 408 timeout, 413 too large, 431 headers too large), or -1 when the peer
- * closed before sending anything. */
-int wd_read_request(int fd, struct wd_request *r);
+/* Reads one request from fd, all of it (head and body) within timeout_ms (0 = no limit). Returns
+ * 0, or the HTTP status to answer with (400 bad request, 408 timeout, 413 too large, 431 headers
+ * too large), or -1 when the peer closed before sending anything. */
+int wd_read_request(int fd, struct wd_request *r, uint64_t timeout_ms);
 void wd_request_free(struct wd_request *r);
 const char *wd_header_get(const struct wd_request *r, const char *name);
 
@@ -41,13 +41,15 @@ int wd_respond(int fd, unsigned status, const char *ctype, const char *extra, co
                size_t len);
 const char *wd_reason(unsigned status);
 
-/* Output sink of a function process: returns 0 to continue, -1 to stop (client gone). */
+/* Output sink of a function process: returns 0 to continue, -1 to stop (client gone, or output
+ * over a cap): the process group is then killed. */
 typedef int (*wd_output_fn)(void *opaque, const char *data, size_t len);
 
 struct wd_proc_result {
     int exit_status; /* exit code, or 128+signal */
     int timed_out;   /* exec_timeout expired and the process group was killed */
     int spawn_error; /* errno when the process could not start */
+    int sink_failed; /* the output sink refused data: the process group was killed */
     char *err;       /* captured stderr (NUL-terminated), may be NULL */
     size_t err_len;
 };

@@ -3,11 +3,13 @@
  * bodies) and response writing. */
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "watchdog.h"
@@ -95,10 +97,31 @@ void wd_request_free(struct wd_request *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Reads more bytes into buf; returns bytes read, 0 on EOF, -1 on error/timeout (errno kept). */
-static ssize_t rd(int fd, char *buf, size_t n)
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads more bytes into buf; returns bytes read, 0 on EOF, -1 on error (errno kept) or when the
+ * deadline (monotonic ms, 0 = none) has passed (errno EAGAIN). The deadline is for the whole
+ * request: a client trickling a byte at a time does not extend it. */
+static ssize_t rd(int fd, char *buf, size_t n, uint64_t deadline)
 {
     for (;;) {
+        if (deadline) {
+            uint64_t now = mono_ms();
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            int left = now >= deadline ? 0 : (int)(deadline - now);
+            int pr = left ? poll(&p, 1, left) : 0;
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr == 0) {
+                errno = EAGAIN;
+                return -1;
+            }
+        }
         ssize_t r = recv(fd, buf, n, 0);
         if (r < 0 && errno == EINTR)
             continue;
@@ -110,7 +133,8 @@ static ssize_t rd(int fd, char *buf, size_t n)
 struct rbuf {
     int fd;
     char *p;
-    size_t len, off;
+    size_t len, off, cap; /* cap: allocated bytes of p */
+    uint64_t deadline;
 };
 
 static int rb_fill(struct rbuf *b, size_t want)
@@ -121,11 +145,16 @@ static int rb_fill(struct rbuf *b, size_t want)
             b->len -= b->off;
             b->off = 0;
         }
-        char *np = realloc(b->p, b->len + 65536);
-        if (!np)
-            return -1;
-        b->p = np;
-        ssize_t r = rd(b->fd, b->p + b->len, 65536);
+        if (b->cap < b->len + 65536) {
+            /* doubling: a 60 MiB body costs a few copies, not one per 64 KiB read */
+            size_t cap = b->cap * 2 > b->len + 65536 ? b->cap * 2 : b->len + 65536;
+            char *np = realloc(b->p, cap);
+            if (!np)
+                return -1;
+            b->p = np;
+            b->cap = cap;
+        }
+        ssize_t r = rd(b->fd, b->p + b->len, 65536, b->deadline);
         if (r == 0)
             errno = ECONNRESET; /* closed early: a bad request, not a timeout */
         if (r <= 0)
@@ -192,10 +221,10 @@ static int read_chunked(struct rbuf *b, struct wd_request *r)
     }
 }
 
-int wd_read_request(int fd, struct wd_request *r)
+int wd_read_request(int fd, struct wd_request *r, uint64_t timeout_ms)
 {
     memset(r, 0, sizeof *r);
-    struct rbuf b = {.fd = fd};
+    struct rbuf b = {.fd = fd, .deadline = timeout_ms ? mono_ms() + timeout_ms : 0};
     /* Headers: read until the blank line. */
     char *end = NULL;
     while (!end) {
@@ -209,7 +238,8 @@ int wd_read_request(int fd, struct wd_request *r)
             return 500;
         }
         b.p = np;
-        ssize_t n = rd(fd, b.p + b.len, 8192);
+        b.cap = b.len + 8192 + 1;
+        ssize_t n = rd(fd, b.p + b.len, 8192, b.deadline);
         if (n <= 0) {
             int timeout = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
             int empty = b.len == 0;

@@ -367,6 +367,12 @@ static void serve_fork(int fd, const struct wd_request *r)
             int n = snprintf(msg, sizeof msg, "Function timed out after %.3fs\n",
                              (double)cfg.exec_timeout_ms / 1e3);
             wd_respond(fd, 504, NULL, extra, msg, (size_t)n);
+            fprintf(stderr, "funk-watchdog: %s %s: exec timeout (%.3fs), process killed\n",
+                    r->method, r->path, (double)cfg.exec_timeout_ms / 1e3);
+        } else if (res.sink_failed) {
+            int n = snprintf(msg, sizeof msg, "function output over %u MiB: process killed\n",
+                             WD_MAX_BODY >> 20);
+            wd_respond(fd, 500, NULL, extra, msg, (size_t)n);
         } else if (res.exit_status != 0) {
             /* of-watchdog answers 500 with the error; stderr says why when there is any */
             int n = snprintf(msg, sizeof msg, "exit status %d\n%.400s", res.exit_status,
@@ -422,6 +428,31 @@ static int is_hop(const char *name)
     return 0;
 }
 
+/* Writes all of p to the upstream before the deadline (seconds, now_s clock; 0 = none): returns
+ * 0, -1 on an error, -ETIMEDOUT when the upstream did not take it in time (it stopped reading). */
+static int upstream_write(int up, const char *p, size_t n, double deadline)
+{
+    while (n) {
+        if (deadline) {
+            double left = deadline - now_s();
+            struct pollfd pf = {.fd = up, .events = POLLOUT};
+            int pr = left > 0 ? poll(&pf, 1, (int)(left * 1000) + 1) : 0;
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr == 0)
+                return -ETIMEDOUT;
+        }
+        ssize_t w = send(up, p, n, MSG_NOSIGNAL | (deadline ? MSG_DONTWAIT : 0));
+        if (w < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 static void serve_http(int fd, const struct wd_request *r)
 {
     double t0 = now_s();
@@ -454,14 +485,17 @@ static void serve_http(int fd, const struct wd_request *r)
             hl += (size_t)sprintf(head + hl, "%s: %s\r\n", r->h[i].name, r->h[i].value);
     hl +=
         (size_t)sprintf(head + hl, "Content-Length: %zu\r\nConnection: close\r\n\r\n", r->body_len);
-    int ok = wd_write_all(up, head, hl) == 0 &&
-             (r->body_len == 0 || wd_write_all(up, r->body, r->body_len) == 0);
+    /* exec_timeout covers the whole exchange: an upstream that stops reading the request gets
+     * the same 504 as one that does not answer. */
+    double deadline = cfg.exec_timeout_ms ? t0 + (double)cfg.exec_timeout_ms / 1e3 : 0;
+    int wr = upstream_write(up, head, hl, deadline);
+    if (wr == 0 && r->body_len)
+        wr = upstream_write(up, r->body, r->body_len, deadline);
+    int ok = wr == 0, timed_out = wr == -ETIMEDOUT;
     free(head);
 
     /* Response: read it whole within exec_timeout, then answer with our X-Duration-Seconds. */
     struct collect c = {0};
-    double deadline = cfg.exec_timeout_ms ? t0 + (double)cfg.exec_timeout_ms / 1e3 : 0;
-    int timed_out = 0;
     char buf[65536];
     while (ok) {
         int wait = -1;
@@ -572,16 +606,12 @@ static pid_t start_upstream(void)
 static void *conn_thread(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    struct timeval rt = {.tv_sec = (time_t)(cfg.read_timeout_ms / 1000),
-                         .tv_usec = (suseconds_t)(cfg.read_timeout_ms % 1000) * 1000};
     struct timeval wt = {.tv_sec = (time_t)(cfg.write_timeout_ms / 1000),
                          .tv_usec = (suseconds_t)(cfg.write_timeout_ms % 1000) * 1000};
-    if (cfg.read_timeout_ms)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
     if (cfg.write_timeout_ms)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
     struct wd_request r;
-    int rc = wd_read_request(fd, &r);
+    int rc = wd_read_request(fd, &r, cfg.read_timeout_ms);
     if (rc < 0)
         goto out;
     if (rc > 0) {
@@ -645,6 +675,10 @@ int main(void)
         fprintf(stderr, "funk-watchdog: cannot listen on port %d: %s\n", cfg.port, strerror(errno));
         return 1;
     }
+    /* port=0: the kernel picked a free port; the start-up line below names it. */
+    socklen_t salen = sizeof sa;
+    if (getsockname(ls, (struct sockaddr *)&sa, &salen) == 0)
+        cfg.port = ntohs(sa.sin_port);
     if (cfg.mode == MODE_HTTP && (g_upstream_pid = start_upstream()) < 0)
         return 1;
     struct sigaction act;

@@ -117,8 +117,13 @@ int wd_run_process(char *const argv[], char *const env[], const char *body, size
         }
         if (io >= 0 && p[io].revents) {
             ssize_t r = read(o[0], buf, sizeof buf);
-            if (r > 0 && sink_ok && out(opaque, buf, (size_t)r) < 0)
+            if (r > 0 && sink_ok && out(opaque, buf, (size_t)r) < 0) {
+                /* Nobody takes the output any more (client gone or stalled past write_timeout,
+                 * or over the size cap): end the process group now, not at exec_timeout. */
                 sink_ok = 0;
+                res->sink_failed = 1;
+                kill(-pid, SIGKILL);
+            }
             if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
                 out_open = 0;
         }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/oci: the hello unikernel image through funk-runtime vs the same static hello as an
 # ordinary container with runc and crun, under podman run, ctr run (private containerd) and the
-# bare runtime CLI, all measured in this run: min/median/p99 wall time, N, ratio to funk.
+# bare runtime CLI, all measured in this run and interleaved per iteration (interleave.py):
+# min/median/p99 wall time of the successful runs, their N, the failed runs, ratio to funk.
+# Exits 77 (skipped) where it cannot run.
 set -euo pipefail
 SELF=$(realpath "$0")
 cd "$(dirname "$0")/../.."
@@ -18,8 +20,9 @@ for f in "$RUNTIME" "$IMAGE" "$HELLO"; do
 done
 if [ "$(id -u)" -ne 0 ] || ! [ -w /dev/kvm ]; then
     echo "bench/oci: needs root and /dev/kvm: SKIPPED" >&2
-    exit 0
+    exit 77
 fi
+DRIVER=$(dirname "$SELF")/interleave.py
 # crun 1.8 refuses cgroup "hybrid" mode: run everything in a private mount namespace without
 # the cgroup2 mount at /sys/fs/cgroup/unified (shared/notes/machine.md).
 if [ -z "${FUNK_BENCH_OCI_NS:-}" ]; then
@@ -30,7 +33,10 @@ umount /sys/fs/cgroup/unified 2>/dev/null || true
 T=$(mktemp -d /tmp/funk-bench-oci.XXXXXX)
 CPID=
 cleanup() {
-    [ -n "$CPID" ] && kill "$CPID" 2>/dev/null && sleep 0.5
+    for p in ${WDPIDS:-}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    if [ -n "$CPID" ] && kill "$CPID" 2>/dev/null; then
+        for _ in $(seq 100); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.05; done
+    fi
     podman rm -af >/dev/null 2>&1 || true
     podman rmi -af >/dev/null 2>&1 || true
     { grep " $T/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
@@ -50,24 +56,23 @@ EOC
 cc -static -Os -o "$T/static-hello" "$T/hello.c"
 mkdir -p "$T/rootfs" && cp "$T/static-hello" "$T/rootfs/hello"
 
-# timeit NAME CMD...: N runs after 3 warm-ups, one line of milliseconds per run into RES
-timeit() {
-    local name=$1
-    shift
-    python3 - "$name" "$N" "$@" >>"$RES" <<'EOP' || echo "bench/oci: $1 failed" >&2
-import subprocess, sys, time
-name, n, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-for _ in range(3):
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True)
-xs = []
-for _ in range(n):
-    t = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    xs.append((time.perf_counter() - t) * 1e3)
-    if r.returncode != 0:
-        sys.exit(name + ": " + r.stderr.decode()[-300:])
-print(name, " ".join("%.3f" % x for x in xs))
+# group NAME ARGV... [-- NAME ARGV...]...: one group of cases timed interleaved; the first case
+# is funk's, the others its baselines.
+group() {
+    python3 - "$T/spec.json" "$@" <<'EOP'
+import json, sys
+cases, cur = [], None
+for a in sys.argv[2:]:
+    if a == "--":
+        cur = None
+    elif cur is None:
+        cur = {"name": a, "cmd": []}
+        cases.append(cur)
+    else:
+        cur["cmd"].append(a)
+json.dump({"cases": cases}, open(sys.argv[1], "w"))
 EOP
+    python3 "$DRIVER" "$RES" "$N" "$T/spec.json" || echo "bench/oci: the driver failed" >&2
 }
 
 have() { command -v "$1" >/dev/null; }
@@ -87,9 +92,10 @@ c["process"]["args"] = ["/hello.elf"]; c["process"]["terminal"] = False
 c.setdefault("annotations", {})["org.funk.unikernel.binary"] = "/hello.elf"
 json.dump(c, open(p, "w"))
 EOP
-timeit "runtime-cli:funk-runtime(unikernel)" "$RUNTIME" --root "$T/rt" run -b "$T/ubundle" b-funk
-have runc && timeit "runtime-cli:runc(static)" runc --root "$T/runc" run -b "$T/probe" b-runc
-[ $crun_ok = 1 ] && timeit "runtime-cli:crun(static)" crun --root "$T/crun" run -b "$T/probe" b-crun
+args=("runtime-cli:funk-runtime(unikernel)" "$RUNTIME" --root "$T/rt" run -b "$T/ubundle" b-funk)
+have runc && args+=(-- "runtime-cli:runc(static)" runc --root "$T/runc" run -b "$T/probe" b-runc)
+[ $crun_ok = 1 ] && args+=(-- "runtime-cli:crun(static)" crun --root "$T/crun" run -b "$T/probe" b-crun)
+group "${args[@]}"
 
 # ---- podman run ----
 if have podman && have conmon; then
@@ -105,9 +111,10 @@ EOC
     podman load -q -i "$T/hello-uk.tar" >/dev/null
     tar -C "$T/rootfs" -cf "$T/static.tar" . && podman import -q "$T/static.tar" funk-bench-static >/dev/null
     P="podman run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=1024:1024"
-    timeit "podman-run:funk-runtime(unikernel)" $P --runtime "$RUNTIME" funk-bench-hello
-    have runc && timeit "podman-run:runc(static)" $P --runtime "$(command -v runc)" funk-bench-static /hello
-    [ $crun_ok = 1 ] && timeit "podman-run:crun(static)" $P --runtime "$(command -v crun)" funk-bench-static /hello
+    args=("podman-run:funk-runtime(unikernel)" $P --runtime "$RUNTIME" funk-bench-hello)
+    have runc && args+=(-- "podman-run:runc(static)" $P --runtime "$(command -v runc)" funk-bench-static /hello)
+    [ $crun_ok = 1 ] && args+=(-- "podman-run:crun(static)" $P --runtime "$(command -v crun)" funk-bench-static /hello)
+    group "${args[@]}"
     podman save -q --format oci-archive -o "$T/static-oci.tar" localhost/funk-bench-static:latest
 else
     echo "note: podman/conmon missing: podman rows left out" >&2
@@ -122,14 +129,17 @@ if have containerd && have ctr && [ -f "$T/static-oci.tar" ]; then
     containerd --config "$D/config.toml" >"$D/log" 2>&1 &
     CPID=$!
     for _ in $(seq 100); do [ -S "$D/c.sock" ] && break; sleep 0.1; done
-    C="ctr -a $D/c.sock"
+    # a namespace of its own and the shim's runtime state under $T, not /run/containerd/runc
+    C="ctr -a $D/c.sock -n funk-bench-$$"
     $C images import "$T/hello-uk.tar" >/dev/null
     $C images import --index-name funk-bench-static:latest "$T/static-oci.tar" >/dev/null 2>&1 ||
         $C images import "$T/static-oci.tar" >/dev/null
     SREF=$($C images ls -q | grep funk-bench-static | head -1)
-    timeit "ctr-run:funk-runtime(unikernel)" $C run --rm --runtime io.containerd.runc.v2 --runc-binary "$RUNTIME" funk-bench-hello:latest c-funk
-    have runc && timeit "ctr-run:runc(static)" $C run --rm --runtime io.containerd.runc.v2 --runc-binary "$(command -v runc)" "$SREF" c-runc /hello
-    [ $crun_ok = 1 ] && timeit "ctr-run:crun(static)" $C run --rm --runtime io.containerd.runc.v2 --runc-binary "$(command -v crun)" "$SREF" c-crun /hello
+    R="$C run --rm --runtime io.containerd.runc.v2 --runc-root $T/ctr-runc"
+    args=("ctr-run:funk-runtime(unikernel)" $R --runc-binary "$RUNTIME" funk-bench-hello:latest c-funk)
+    have runc && args+=(-- "ctr-run:runc(static)" $R --runc-binary "$(command -v runc)" "$SREF" c-runc /hello)
+    [ $crun_ok = 1 ] && args+=(-- "ctr-run:crun(static)" $R --runc-binary "$(command -v crun)" "$SREF" c-crun /hello)
+    group "${args[@]}"
 else
     echo "note: containerd/ctr missing: ctr rows left out" >&2
 fi
@@ -139,51 +149,56 @@ WATCHDOG=$(pick "$FUNK_PREFIX/bin/funk-watchdog" "$FUNK_MESON_DIR/oci/funk-watch
 MONITOR=$(pick "$FUNK_PREFIX/bin/funk-monitor" "$FUNK_MESON_DIR/monitor/funk-monitor")
 ECHO=$(pick "$FUNK_PREFIX/unikernels/echo.elf" "$FUNK_MESON_DIR/functions/echo.elf")
 NATIVE=$(pick "$FUNK_PREFIX/bin/funk-echo-native" "$FUNK_MESON_DIR/functions/funk-echo-native")
-wd_bench() { # NAME FPROCESS
-    local port=$((30000 + RANDOM % 20000))
-    env TMPDIR="$T" port=$port mode=serializing fprocess="$2" "$WATCHDOG" 2>/dev/null &
-    local pid=$!
-    python3 - "$1" "$((N * 5))" "$port" >>"$RES" <<'EOP' || echo "bench/oci: $1 failed" >&2
-import http.client, sys, time
-name, n, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for _ in range(100):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port); c.request("GET", "/_/health"); c.getresponse().read(); break
-    except OSError:
-        time.sleep(0.05)
-def one():
-    c = http.client.HTTPConnection("127.0.0.1", port)
-    c.request("POST", "/", body=b"bench body")
-    r = c.getresponse(); b = r.read()
-    if r.status != 200 or b != b"bench body":
-        sys.exit("%s: %d %r" % (name, r.status, b[:80]))
-for _ in range(5): one()
-xs = []
-for _ in range(n):
-    t = time.perf_counter(); one(); xs.append((time.perf_counter() - t) * 1e3)
-print(name, " ".join("%.3f" % x for x in xs))
-EOP
-    kill $pid 2>/dev/null
-    wait $pid 2>/dev/null || true
+# start_wd VAR FPROCESS: a serializing watchdog on a kernel-picked port, stored in VAR ("" when
+# it did not start)
+WDPIDS=
+start_wd() {
+    local dir port=
+    dir=$(mktemp -d "$T/wd.XXXXXX")
+    env TMPDIR="$dir" port=0 mode=serializing fprocess="$2" "$WATCHDOG" >/dev/null 2>"$dir/log" &
+    WDPIDS="$WDPIDS $!"
+    for _ in $(seq 200); do
+        port=$(sed -n 's/^funk-watchdog: listening on :\([0-9]*\),.*/\1/p' "$dir/log")
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    [ -n "$port" ] || echo "bench/oci: the watchdog for '$2' did not start: $(tail -2 "$dir/log")" >&2
+    printf -v "$1" '%s' "$port"
 }
-if [ -x "$WATCHDOG" ] && [ -x "$MONITOR" ] && [ -e "$ECHO" ]; then
-    wd_bench "watchdog:funk-monitor(unikernel)" "$MONITOR $ECHO"
-    [ -x "$NATIVE" ] && wd_bench "watchdog:native-process" "$NATIVE"
+if [ -x "$WATCHDOG" ] && [ -x "$MONITOR" ] && [ -e "$ECHO" ] && [ -x "$NATIVE" ]; then
+    # both watchdogs run side by side; requests alternate between them
+    start_wd up "$MONITOR $ECHO"
+    start_wd np "$NATIVE"
+    if [ -n "$up" ] && [ -n "$np" ]; then
+        printf '{"cases": [{"name": "watchdog:funk-monitor(unikernel)", "http": %s}, {"name": "watchdog:native-process", "http": %s}]}\n' \
+            "$up" "$np" >"$T/spec.json"
+        python3 "$DRIVER" "$RES" "$((N * 5))" "$T/spec.json" || echo "bench/oci: the driver failed" >&2
+    fi
+else
+    echo "note: funk-watchdog, funk-monitor, echo.elf or funk-echo-native missing: watchdog rows left out" >&2
 fi
 
-echo "bench/oci: $(nproc) CPUs, $(uname -r), N=$N per row, wall time of the whole client command (ms)"
+echo "bench/oci: $(nproc) CPUs, $(uname -r), N=$N runs per case (watchdog: $((N * 5)) requests), cases of a group interleaved"
 python3 - "$RES" <<'EOP'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    name, *xs = line.split()
-    rows[name] = sorted(float(x) for x in xs)
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
 def p99(xs): return xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))]
-print("%-38s %5s %9s %9s %9s %14s" % ("case", "N", "min", "median", "p99", "ratio-to-funk"))
-print("(watchdog rows: one HTTP request each, serializing mode, echo; others: one whole client command)")
-for name, xs in rows.items():
-    group = name.split(":")[0]
-    funk = next(v for k, v in rows.items() if k.split(":")[0] == group)  # each group's first row: funk
-    ratio = statistics.median(xs) / statistics.median(funk) if funk else float("nan")
-    print("%-38s %5d %9.2f %9.2f %9.2f %13.2fx" % (name, len(xs), xs[0], statistics.median(xs), p99(xs), ratio))
+print("%-38s %5s %6s %9s %9s %9s %14s" % ("case", "N", "errors", "min", "median", "p99", "ratio-to-funk"))
+print("(ms; watchdog rows: one HTTP request each, serializing mode, echo; others: one whole client command;")
+print(" N counts successful runs; failed runs are counted in errors and not timed)")
+errors = 0
+for r in rows:
+    xs = sorted(r["xs"])
+    errors += r["errors"]
+    group = r["name"].split(":")[0]
+    funk = sorted(next(q for q in rows if q["name"].split(":")[0] == group)["xs"])  # the group's first: funk
+    if not xs:
+        print("%-38s %5d %6d %9s %9s %9s %14s" % (r["name"], 0, r["errors"], "-", "-", "-", "-"))
+        continue
+    ratio = "%13.2fx" % (statistics.median(xs) / statistics.median(funk)) if funk else "%14s" % "-"
+    print("%-38s %5d %6d %9.2f %9.2f %9.2f %s" % (r["name"], len(xs), r["errors"], xs[0],
+                                                 statistics.median(xs), p99(xs), ratio))
+if errors:
+    print("bench/oci: %d failed run(s) in total (the first error of each case is on stderr)" % errors)
+    sys.exit(1)
 EOP

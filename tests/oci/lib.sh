@@ -20,6 +20,10 @@ ok() { echo "ok: $*"; }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
 # contains DESCRIPTION NEEDLE HAYSTACK
 contains() { case "$3" in *"$2"*) ok "$1" ;; *) fail "$1: '$2' not in: $3" ;; esac; }
+# show_err FILE: a failed step's stderr goes to the test log, not away with the temp dir
+show_err() { [ -s "$1" ] && { echo "--- stderr of the failed step:"; cat "$1"; echo "---"; }; return 0; }
+# checkrc DESCRIPTION EXPECTED ACTUAL STDERR-FILE: check, printing the step's stderr on a mismatch
+checkrc() { local f=$FAILS; check "$1" "$2" "$3"; [ "$FAILS" -eq "$f" ] || show_err "$4"; }
 finish() { if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi; echo "all checks passed"; exit 0; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, /dev/kvm, container engines)"; }

@@ -51,6 +51,19 @@ RT delete hello1
 check "delete of a stopped container" 0 $?
 check "delete removed the state dir" "" "$(ls "$ROOT")"
 
+# ---- a state root whose parents do not exist (the runc shim's --root /run/containerd/runc/NS on
+# a fresh host): created recursively, mode 0700 like runc ----
+DEEP=$T/fresh/containerd/runc/ns$$
+out=$(cd "$T/hello" && "$RUNTIME" --root "$DEEP" run deep1 2>&1)
+check "run with a --root whose parents are missing exits 0" 0 $?
+check "run with a fresh --root: guest ran" "Hello from a funk unikernel!" "$out"
+check "fresh --root is a directory of mode 700" "700 700" "$(stat -c %a "$DEEP" "$T/fresh/containerd" | xargs)"
+check "fresh --root: nothing left after run" "" "$(ls "$DEEP")"
+echo x >"$T/notadir"
+out=$(cd "$T/hello" && "$RUNTIME" --root "$T/notadir/sub" create deep2 2>&1)
+check "--root under a regular file refused" 1 $?
+contains "--root under a file: says why" "cannot create the state root" "$out"
+
 # ---- run: exit codes, args and env reach the guest ----
 (cd "$T/hello" && RT run hello2 >"$T/out")
 check "run hello exits 0" 0 $?
@@ -168,6 +181,79 @@ open(sys.argv[1], "wb").write(d)' "$T/blk/rootfs/disk.img"
 else
     echo "note: test_block.elf not built: block devices not checked"
 fi
+
+# ---- hostile rootfs: every bundle path resolves inside the rootfs (symlinked directories,
+# absolute symlinks and ".." lead to the rootfs's own files, never to the host's) ----
+HOST=$T/hostdir
+mkdir -p "$HOST"
+# The victim looks like test_block's disk: a guest given it would read it and write "abcdef".
+python3 -c '
+import os, sys
+d = bytearray(os.urandom(16384)); d[512:527] = b"funk-block-test"; d[4096:4111] = b"funk-block-test"
+open(sys.argv[1], "wb").write(d)' "$HOST/victim.img"
+cp "$HELLO" "$HOST/hello.elf"
+vsum=$(sha256sum <"$HOST/victim.img")
+hostile() { # DIR ELF: a bundle whose rootfs has d -> $HOST, up -> ../../hostdir, last -> $HOST/victim.img
+    bundle "$1" "$2"
+    ln -s "$HOST" "$1/rootfs/d"
+    ln -s ../../hostdir "$1/rootfs/up"
+    ln -s "$HOST/victim.img" "$1/rootfs/last"
+}
+[ -x "$BLKELF" ] || fail "test_block.elf is not built (the hostile block checks need it)"
+for dev in /d/victim.img /up/victim.img /last; do
+    hostile "$T/hb" "$BLKELF"
+    sed -i "s|\"org.funk.unikernel.binary\"|\"org.funk.unikernel.block\":\"disk=$dev\",\"org.funk.unikernel.binary\"|" "$T/hb/config.json"
+    out=$(cd "$T/hb" && RT run hb1 2>&1)
+    check "hostile block $dev: refused" 1 $?
+    contains "hostile block $dev: says the file is not in the rootfs" "No such file or directory" "$out"
+    check "hostile block $dev: the host file is untouched" "$vsum" "$(sha256sum <"$HOST/victim.img")"
+    rm -rf "$T/hb"
+done
+for bin in /d/hello.elf /up/hello.elf; do
+    hostile "$T/hx" "$HELLO"
+    sed -i "s|\"org.funk.unikernel.binary\":\"/hello.elf\"|\"org.funk.unikernel.binary\":\"$bin\"|" "$T/hx/config.json"
+    out=$(cd "$T/hx" && RT run hx1 2>&1)
+    check "hostile binary $bin: refused" 1 $?
+    contains "hostile binary $bin: not loaded from the host" "unikernel binary '$bin'" "$out"
+    rm -rf "$T/hx"
+done
+# /funk.json as a symlink to a host file naming a host binary: not read
+hostile "$T/hj" "$HELLO"
+python3 - "$T/hj/config.json" <<'EOP2'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); c["annotations"] = {}; json.dump(c, open(p, "w"))
+EOP2
+echo '{"binary":"/hello.elf"}' >"$HOST/funk.json"
+ln -s "$HOST/funk.json" "$T/hj/rootfs/funk.json"
+(cd "$T/hj" && FUNK_RUNTIME_DELEGATE=/nonexistent/delegate RT create hj1 >"$T/hj.out" 2>&1)
+check "hostile /funk.json -> host file: not read (handed to the delegate)" 1 $?
+contains "hostile /funk.json: the delegate was asked" "cannot run the delegate" "$(cat "$T/hj.out")"
+RT delete --force hj1 2>/dev/null
+rm -rf "$T/hj"
+# Symlinks that stay inside the rootfs keep working (images use them): an absolute symlink is
+# resolved from the rootfs, so d -> $HOST finds the rootfs's own copy at rootfs$HOST.
+hostile "$T/hin" "$BLKELF"
+mkdir -p "$T/hin/rootfs$HOST"
+python3 -c '
+import sys
+d = bytearray(16384); d[512:527] = b"funk-block-test"; d[4096:4111] = b"funk-block-test"
+open(sys.argv[1], "wb").write(d)' "$T/hin/rootfs$HOST/victim.img"
+sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.block":"disk=/d/victim.img","org.funk.unikernel.binary"|' "$T/hin/config.json"
+out=$(cd "$T/hin" && RT run hin1 2>&1)
+check "in-rootfs symlink: guest exits 0" 0 $?
+check "in-rootfs symlink: the guest wrote the rootfs's copy" "abcdef" "$(head -c 6 "$T/hin/rootfs$HOST/victim.img")"
+check "in-rootfs symlink: the host file is untouched" "$vsum" "$(sha256sum <"$HOST/victim.img")"
+mkdir "$T/hin/rootfs/bin" && ln -s ../hello.elf "$T/hin/rootfs/bin/fn.elf" # relative, inside
+sed -i 's|"org.funk.unikernel.binary":"/test_block.elf"|"org.funk.unikernel.binary":"/bin/fn.elf"|; s|"org.funk.unikernel.block":"disk=/d/victim.img",||; s|"args":\["/test_block.elf"\]|"args":["/bin/fn.elf"]|' "$T/hin/config.json"
+cp "$HELLO" "$T/hin/rootfs/hello.elf"
+out=$(cd "$T/hin" && RT run hin2 2>&1)
+check "in-rootfs relative symlink as binary: runs" "Hello from a funk unikernel!" "$out"
+mkfifo "$T/hin/rootfs/fifo.img"
+sed -i 's|"org.funk.unikernel.binary"|"org.funk.unikernel.block":"disk=/fifo.img","org.funk.unikernel.binary"|' "$T/hin/config.json"
+out=$(cd "$T/hin" && timeout 20 "$RUNTIME" --root "$ROOT" run hin3 2>&1)
+check "block that is a fifo: refused (not opened)" 1 $?
+contains "block that is a fifo: says why" "not a regular file" "$out"
+check "hostile rootfs: nothing left in the state root" "" "$(ls "$ROOT")"
 
 # ---- network: a tap in the container's netns, bridged to its interface by tc ----
 NETELF=$B/functions/test_net.elf

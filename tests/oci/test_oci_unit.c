@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the oci part: sizes, bundle classification and parsing (funk-runtime), HTTP
- * request parsing (funk-watchdog). */
+/* Unit tests of the oci part: sizes, bundle classification and parsing, path resolution inside a
+ * hostile rootfs (funk-runtime), HTTP request parsing (funk-watchdog). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,7 +256,7 @@ static int parse(const char *raw, size_t len, struct wd_request *r)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(write(sv[1], raw, len), (ssize_t)len);
     shutdown(sv[1], SHUT_WR);
-    int rc = wd_read_request(sv[0], r);
+    int rc = wd_read_request(sv[0], r, 5000);
     close(sv[0]);
     close(sv[1]);
     return rc;
@@ -332,13 +333,148 @@ static void test_http_errors(void **state)
     free(big);
 }
 
+/* ---- paths inside a hostile rootfs --------------------------------------------------------- */
+
+static void put(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+/* What fd holds (a short file), or "" */
+static const char *slurp_fd(int fd, char *buf, size_t n)
+{
+    ssize_t r = pread(fd, buf, n - 1, 0);
+    buf[r > 0 ? r : 0] = '\0';
+    return buf;
+}
+
+typedef int (*resolve_fn)(int rootfd, const char *path, int flags);
+
+/* T/host is the host: a victim file and an ELF; T/root is the rootfs, with every way out we know:
+ * an absolute symlink to the host dir (and an in-rootfs copy of that same path, which is what
+ * the lookup must reach), a relative symlink climbing out, "..", a symlink as the last component,
+ * a loop, a fifo. Both the openat2 lookup and the fallback walk must give the same answers. */
+static void check_resolver(const char *t, resolve_fn fn, const char *what)
+{
+    char p[512], buf[64];
+    snprintf(p, sizeof p, "%s/root", t);
+    int rootfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(rootfd >= 0);
+    static const struct {
+        const char *path, *want; /* want: the file's bytes, or NULL for an error */
+        int err;
+    } cases[] = {
+        {"/inner/file.txt", "INNER", 0},
+        {"inner/file.txt", "INNER", 0},
+        {"//inner/./file.txt", "INNER", 0},
+        {"/abs", "INNER", 0},              /* abs -> /inner/file.txt */
+        {"/rel", "INNER", 0},              /* rel -> inner/file.txt */
+        {"/d/victim.img", "IN-ROOTFS", 0}, /* d -> T/host: the rootfs's T/host */
+        {"/last", "IN-ROOTFS", 0},         /* last -> T/host/victim.img */
+        {"/d/hello.elf", NULL, -ENOENT},   /* only the host has it */
+        {"/up/victim.img", NULL, -ENOENT}, /* up -> ../host */
+        {"/../host/victim.img", NULL, -ENOENT},
+        {"/inner/../../host/victim.img", NULL, -ENOENT},
+        {"/inner/../../../../../../../../", NULL, -EISDIR}, /* "..": stays at the root */
+        {"/loop", NULL, -ELOOP},
+        {"/inner/file.txt/x", NULL, -ENOTDIR},
+        {"/missing", NULL, -ENOENT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fd = fn(rootfd, cases[i].path, O_RDONLY);
+        if (cases[i].want) {
+            if (fd < 0)
+                fail_msg("%s: %s: %s", what, cases[i].path, strerror(-fd));
+            assert_string_equal(slurp_fd(fd, buf, sizeof buf), cases[i].want);
+            close(fd);
+        } else if (cases[i].err == -EISDIR) {
+            /* The root directory itself: it opens, and it is the rootfs. */
+            struct stat a, b;
+            assert_true(fd >= 0);
+            assert_int_equal(fstat(fd, &a), 0);
+            assert_int_equal(fstat(rootfd, &b), 0);
+            assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+            close(fd);
+        } else {
+            if (fd != cases[i].err)
+                fail_msg("%s: %s: expected %s, got %s", what, cases[i].path,
+                         strerror(-cases[i].err), fd >= 0 ? "an open file" : strerror(-fd));
+        }
+    }
+    /* Writable opens reach only the rootfs's copy. */
+    int fd = fn(rootfd, "/d/victim.img", O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "OVERWRITE", 9, 0), 9);
+    close(fd);
+    snprintf(p, sizeof p, "%s/host/victim.img", t);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    assert_string_equal(slurp_fd(fd, buf, sizeof buf), "VICTIM");
+    close(fd);
+    snprintf(p, sizeof p, "%s/root%s/host/victim.img", t, t);
+    put(p, "IN-ROOTFS");
+    close(rootfd);
+}
+
+static void test_path_in_root(void **state)
+{
+    (void)state;
+    char t[] = "/tmp/funk-oci-unit-path.XXXXXX", p[512], q[512];
+    assert_non_null(mkdtemp(t));
+    const char *dirs[] = {"host", "root", "root/inner"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", t, dirs[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+    }
+    snprintf(p, sizeof p, "%s/host/victim.img", t);
+    put(p, "VICTIM");
+    snprintf(p, sizeof p, "%s/host/hello.elf", t);
+    put(p, "HOST-ELF");
+    snprintf(p, sizeof p, "%s/root/inner/file.txt", t);
+    put(p, "INNER");
+    snprintf(p, sizeof p, "mkdir -p '%s/root%s/host'", t, t);
+    assert_int_equal(system(p), 0);
+    snprintf(p, sizeof p, "%s/root%s/host/victim.img", t, t);
+    put(p, "IN-ROOTFS");
+    struct {
+        const char *name, *target; /* target: %s is T */
+    } links[] = {{"d", "%s/host"},           {"last", "%s/host/victim.img"}, {"up", "../host"},
+                 {"abs", "/inner/file.txt"}, {"rel", "inner/file.txt"},      {"loop", "loop"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(p, sizeof p, "%s/root/%s", t, links[i].name);
+        snprintf(q, sizeof q, links[i].target, t);
+        assert_int_equal(symlink(q, p), 0);
+    }
+    snprintf(p, sizeof p, "%s/root/fifo", t);
+    assert_int_equal(mkfifo(p, 0600), 0);
+
+    check_resolver(t, rt_resolve_in_root, "openat2");
+    check_resolver(t, rt_walk_in_root, "walk");
+
+    /* rt_open_in_root: regular files only, and a fifo is refused without being opened (an open
+     * for reading would block here forever). */
+    snprintf(p, sizeof p, "%s/root", t);
+    int rootfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(rt_open_in_root(rootfd, "/fifo", O_RDONLY), -EINVAL);
+    assert_int_equal(rt_open_in_root(rootfd, "/inner", O_RDONLY), -EINVAL);
+    assert_int_equal(rt_open_in_root(rootfd, "/d/hello.elf", O_RDONLY), -ENOENT);
+    int fd = rt_open_in_root(rootfd, "/abs", O_RDONLY);
+    assert_true(fd >= 0);
+    close(fd);
+    close(rootfd);
+    char *d = strdup(t);
+    rmbundle(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),          cmocka_unit_test(test_bundle_annotations),
         cmocka_unit_test(test_bundle_memory_limit), cmocka_unit_test(test_bundle_classification),
         cmocka_unit_test(test_bundle_errors),       cmocka_unit_test(test_http_parse),
-        cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_http_errors),       cmocka_unit_test(test_path_in_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

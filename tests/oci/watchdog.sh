@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # funk-watchdog driven with curl: streaming, serializing and http modes, a unikernel per request
-# (fprocess="funk-monitor echo.elf"), Http_* environment, exec timeout (504), overload (429),
+# (fprocess="funk-monitor echo.elf"), Http_* environment, exec timeout (504), a spinning unikernel
+# stopped by it, overload (429), read/write timeouts against stalling clients and upstreams,
 # upstream down (502), health/ready with the lock file, SIGTERM, bad configuration.
 set -u
 . "$(dirname "$0")/lib.sh"
-need_bin "$WATCHDOG" "$MONITOR" "$ECHO"
+need_bin "$WATCHDOG" "$MONITOR" "$ECHO" "$LOOP"
 need_cmd curl python3
 T=$(mktemp -d /tmp/funk-oci-wd.XXXXXX)
-# Ports the kernel says are free now (a fixed pid-derived port could collide with other tests).
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-WPID=
+# The watchdog listens on a port the kernel picks (port=0) and names it in its start-up line: no
+# port chosen here can be taken by someone else in between.
+WPID= PORT= U= NSTART=0
 stop_wd() { [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=; }
 trap 'stop_wd; rm -rf "$T"' EXIT
 
-# start_wd ENV=VALUE...: a watchdog on $PORT, waits until it answers
+# start_wd ENV=VALUE...: a watchdog on a fresh port; waits until it says where it listens
 start_wd() {
     stop_wd
-    env TMPDIR="$T" port="$PORT" "$@" "$WATCHDOG" 2>>"$T/wd.log" &
+    NSTART=$((NSTART + 1))
+    WLOG=$T/wd.$NSTART.log
+    env TMPDIR="$T" port=0 "$@" "$WATCHDOG" 2>"$WLOG" &
     WPID=$!
-    for _ in $(seq 400); do curl -s -o /dev/null "http://127.0.0.1:$PORT/_/health" && return 0; sleep 0.05; done
-    fail "watchdog did not start ($*): $(tail -3 "$T/wd.log")"
+    PORT=
+    for _ in $(seq 400); do
+        PORT=$(sed -n 's/^funk-watchdog: listening on :\([0-9]*\),.*/\1/p' "$WLOG")
+        [ -n "$PORT" ] && break
+        kill -0 "$WPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    U="http://127.0.0.1:$PORT"
+    [ -n "$PORT" ] || fail "watchdog did not start ($*): $(tail -3 "$WLOG")"
 }
-U="http://127.0.0.1:$PORT"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 # ---- streaming (default mode) ----
@@ -73,18 +81,83 @@ start_wd mode=serializing fprocess="sleep 5" exec_timeout=1
 check "serializing: exec_timeout (bare seconds): 504" 504 "$(code -d x "$U/")"
 
 # ---- overload: max_inflight ----
-start_wd mode=serializing fprocess="sleep 2" max_inflight=1 exec_timeout=10s
+start_wd mode=serializing fprocess="sleep 4" max_inflight=1 exec_timeout=10s
 curl -s -o /dev/null -d x "$U/" &
 busy=$!
-sleep 0.5
+# wait for the event (the first request holds the only slot: ready says 429), not for a time
+for _ in $(seq 200); do [ "$(code "$U/_/ready")" = 429 ] && break; sleep 0.02; done
 check "second request over max_inflight: 429" 429 "$(code -d x "$U/")"
 contains "429 message" "Concurrent request limit exceeded. Max concurrent requests: 1" "$(curl -s -d x "$U/")"
 check "ready at max_inflight: 429" 429 "$(code "$U/_/ready")"
 check "health stays 200 when busy" 200 "$(code "$U/_/health")"
 wait $busy
 
+PEERS=$(dirname "$0")/wd_peers.py
+# lt A B: A < B for decimal seconds
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+# no_children: waits (bounded) until the watchdog has no child process left
+no_children() { for _ in $(seq 250); do [ -z "$(pgrep -P "$WPID")" ] && return 0; sleep 0.02; done; return 1; }
+
+# ---- a spinning unikernel: exec_timeout stops it, the client gets 504 ----
+for mode in serializing streaming; do
+    start_wd mode=$mode fprocess="$MONITOR $LOOP" exec_timeout=1s
+    res=$(curl -s -o "$T/spin.body" -w '%{http_code} %{time_total}' --max-time 20 -d x "$U/")
+    check "spinning unikernel ($mode): 504" 504 "${res% *}"
+    check "spinning unikernel ($mode): the documented message" "Function timed out after 1.000s" "$(cat "$T/spin.body")"
+    lt "${res#* }" 4 && ok "spinning unikernel ($mode): answered after ${res#* } s" || fail "spinning unikernel ($mode): took ${res#* } s"
+    no_children && ok "spinning unikernel ($mode): the monitor is gone" || fail "spinning unikernel ($mode): still running: $(pgrep -a -P "$WPID")"
+    contains "spinning unikernel ($mode): logged" "exec timeout" "$(cat "$WLOG")"
+done
+
+# ---- read_timeout: clients that stall (before the end of the head, in the body) or trickle
+# a byte at a time (each read is quick; the request as a whole must still end in time) ----
+start_wd mode=serializing fprocess="cat" read_timeout=1s
+for how in stall stall-body trickle; do
+    res=$(python3 "$PEERS" "$how" "$PORT" 8)
+    check "read_timeout: a client that does '$how' gets 408" 408 "${res% *}"
+    lt "${res#* }" 4 && ok "read_timeout ($how): after ${res#* } s" || fail "read_timeout ($how): took ${res#* } s"
+done
+check "read_timeout: the watchdog still serves" "still here" "$(curl -s -d 'still here' "$U/")"
+
+# ---- write_timeout: a client that never reads its answer frees its slot (max_inflight=1) and
+# its process, long before exec_timeout ----
+for mode in streaming serializing; do
+    fp="cat /dev/zero"
+    [ $mode = serializing ] && fp="head -c 30000000 /dev/zero"
+    start_wd mode=$mode fprocess="$fp" write_timeout=1s exec_timeout=60s max_inflight=1
+    rm -f "$T/noread.ready"
+    python3 "$PEERS" no-read "$PORT" 30 "$T/noread.ready" &
+    nr=$!
+    for _ in $(seq 250); do [ -e "$T/noread.ready" ] && break; sleep 0.02; done
+    t0=$(date +%s%N)
+    for _ in $(seq 200); do [ "$(code "$U/_/ready")" = 429 ] && break; sleep 0.02; done
+    check "write_timeout ($mode): the stalled client holds the slot" 429 "$(code "$U/_/ready")"
+    for _ in $(seq 700); do [ "$(code "$U/_/ready")" = 200 ] && break; sleep 0.02; done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    check "write_timeout ($mode): the slot is free again" 200 "$(code "$U/_/ready")"
+    [ "$ms" -lt 15000 ] && ok "write_timeout ($mode): freed after ${ms} ms (exec_timeout is 60 s)" || fail "write_timeout ($mode): took ${ms} ms"
+    no_children && ok "write_timeout ($mode): the process is gone" || fail "write_timeout ($mode): still running: $(pgrep -a -P "$WPID")"
+    kill $nr 2>/dev/null
+    wait $nr 2>/dev/null
+done
+
+# ---- an upstream that stalls: never reads the request, or sends half an answer ----
+for how in noread headers; do
+    rm -f "$T/stall.port"
+    python3 "$PEERS" upstream "$T/stall.port" $how &
+    sp=$!
+    for _ in $(seq 250); do [ -e "$T/stall.port" ] && break; sleep 0.02; done
+    start_wd mode=http fprocess="sleep 600" upstream_url="http://127.0.0.1:$(cat "$T/stall.port")" exec_timeout=1s
+    [ $how = noread ] && head -c 30000000 /dev/zero >"$T/up.body" || echo x >"$T/up.body"
+    res=$(curl -s -o "$T/stall.body" -w '%{http_code} %{time_total}' --max-time 20 --data-binary @"$T/up.body" "$U/")
+    check "upstream that stalls ($how): 504" 504 "${res% *}"
+    lt "${res#* }" 4 && ok "upstream that stalls ($how): answered after ${res#* } s" || fail "upstream that stalls ($how): took ${res#* } s"
+    kill $sp
+    wait $sp 2>/dev/null
+done
+rm -f "$T/up.body"
+
 # ---- http mode: one long-running upstream, proxied ----
-UPORT=$(free_port)
 cat >"$T/up.py" <<'EOP'
 import http.server, os, sys, time
 class H(http.server.BaseHTTPRequestHandler):
@@ -99,8 +172,22 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOP
-start_wd mode=http fprocess="python3 $T/up.py $UPORT" upstream_url="http://127.0.0.1:$UPORT" exec_timeout=1s
-for _ in $(seq 400); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $UPORT))" 2>/dev/null && break; sleep 0.05; done
+# The upstream's port must be in upstream_url before it starts: take a free one from the kernel
+# and, when someone else binds it first (EADDRINUSE in the upstream's log), retry with another.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+up_state() { # up | inuse | down | starting
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $UPORT), timeout=1)" 2>/dev/null && { echo up; return; }
+    grep -q "Address already in use" "$WLOG" && { echo inuse; return; }
+    [ -n "$(pgrep -P "$WPID")" ] && echo starting || echo down
+}
+for attempt in 1 2 3 4 5; do
+    UPORT=$(free_port)
+    start_wd mode=http fprocess="python3 $T/up.py $UPORT" upstream_url="http://127.0.0.1:$UPORT" exec_timeout=1s
+    for _ in $(seq 400); do st=$(up_state); [ "$st" = starting ] || break; sleep 0.05; done
+    [ "$st" = inuse ] && { echo "note: upstream port $UPORT taken meanwhile (attempt $attempt), another one"; continue; }
+    break
+done
+check "http: the upstream listens" up "$st"
 hdrs=$(curl -s -D - -o "$T/body" -d 'proxied' "$U/x")
 check "http: upstream body" "upstream:proxied" "$(cat "$T/body")"
 contains "http: upstream status relayed" "HTTP/1.1 201" "$hdrs"
@@ -111,7 +198,7 @@ check "http: 2000 bare-LF upstream headers relayed" "ok" "$(cat "$T/body")"
 contains "http: last bare-LF header relayed" "X-Up: lf" "$hdrs"
 check "http: upstream over exec_timeout: 504" 504 "$(code -d x "$U/slow")"
 for up in $(pgrep -P "$WPID"); do kill "$up"; done # the watchdog's upstream child, by pid
-sleep 0.3
+for _ in $(seq 200); do [ "$(up_state)" != up ] && break; sleep 0.02; done
 check "http: upstream down: 502" 502 "$(code -d x "$U/x")"
 
 # ---- SIGTERM: lock file removed, process exits ----
