@@ -8,7 +8,7 @@
 set -euo pipefail
 SELF=$(realpath "$0")
 cd "$(dirname "$0")/../.."
-FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 N=${BENCH_OCI_N:-40}
 pick() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; echo "$1"; }

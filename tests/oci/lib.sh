@@ -2,7 +2,7 @@
 # Shared helpers of the oci end-to-end tests: paths, skips, assertions, private podman set-up.
 # Sourced by the test scripts; expects FUNK_BUILD_ROOT (meson's test_env) or BUILD.
 
-B=${FUNK_BUILD_ROOT:-${BUILD:-build/meson}}
+B=${FUNK_BUILD_ROOT:-${BUILD:-build/test/meson}}
 RUNTIME=$B/oci/funk-runtime
 IMAGE=$B/oci/funk-image
 WATCHDOG=$B/oci/funk-watchdog
