@@ -213,10 +213,8 @@ int main(void)
     setenv("VACCEL_PLUGINS", "libvaccel-noop.so", 1);
     setenv("VACCEL_PROFILING_ENABLED", "1", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arg_array),
-        cmocka_unit_test(test_genop),
-        cmocka_unit_test(test_resources),
-        cmocka_unit_test(test_tensors),
+        cmocka_unit_test(test_arg_array), cmocka_unit_test(test_genop),
+        cmocka_unit_test(test_resources), cmocka_unit_test(test_tensors),
         cmocka_unit_test(test_prof),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
