@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The exec allowlist: a LIBRARY resource may be loaded only when its bytes are those of a library
- * the operator installed in the exec directory; guest- or client-supplied code never runs. */
+ * the operator installed in the exec directory, and only the symbols that library defines may be
+ * called; guest- or client-supplied code never runs. */
 #include "internal.h"
 #include "sha256.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,44 @@ int accel_exec_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], int *fd_out)
     pthread_mutex_unlock(&known_lock);
     closedir(d);
     return rc;
+}
+
+FUNK_API int funk_accel_library_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], void **dl)
+{
+    if (hash == NULL || dl == NULL)
+        return -EINVAL;
+    int fd;
+    int rc = accel_exec_open(hash, &fd);
+    if (rc < 0) {
+        char dir[PATH_MAX] = "?";
+        accel_exec_dir(dir, sizeof(dir));
+        accel_err("exec refused: sha256 %02x%02x%02x%02x... is not an operator-installed library "
+                  "in %s (FUNK_ACCEL_EXEC_DIR)",
+                  hash[0], hash[1], hash[2], hash[3], dir);
+        return rc;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd); /* the very file that was hashed */
+    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    close(fd);
+    if (*dl == NULL) {
+        accel_err("exec: installed library cannot be loaded: %s", dlerror());
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+FUNK_API void *funk_accel_library_lookup(void *dl, const char *name)
+{
+    if (dl == NULL || name == NULL)
+        return NULL;
+    void *sym = dlsym(dl, name);
+    struct link_map *lib = NULL, *owner = NULL;
+    Dl_info di;
+    if (sym == NULL || dlinfo(dl, RTLD_DI_LINKMAP, &lib) != 0 || lib == NULL ||
+        dladdr1(sym, &di, (void **)&owner, RTLD_DL_LINKMAP) == 0 || owner != lib)
+        return NULL;
+    return sym;
 }
 
 void accel_exec_forget(void)

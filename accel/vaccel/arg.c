@@ -42,15 +42,17 @@ EXPORT int vaccel_arg_release(struct vaccel_arg *arg)
     return VACCEL_OK;
 }
 
-EXPORT int vaccel_arg_new(struct vaccel_arg **arg, const void *buf, size_t size,
-                          vaccel_arg_type_t type, uint32_t custom_id)
+/* A heap vaccel_arg: a copy of buf's bytes (vaccel_arg_init) or buf itself (init_from_buf). */
+static int arg_new(struct vaccel_arg **arg, bool copy, void *buf, size_t size,
+                   vaccel_arg_type_t type, uint32_t custom_id)
 {
     if (arg == NULL)
         return VACCEL_EINVAL;
     struct vaccel_arg *a = malloc(sizeof(*a));
     if (a == NULL)
         return VACCEL_ENOMEM;
-    int rc = vaccel_arg_init(a, buf, size, type, custom_id);
+    int rc = copy ? vaccel_arg_init(a, buf, size, type, custom_id)
+                  : vaccel_arg_init_from_buf(a, buf, size, type, custom_id);
     if (rc) {
         free(a);
         return rc;
@@ -59,21 +61,16 @@ EXPORT int vaccel_arg_new(struct vaccel_arg **arg, const void *buf, size_t size,
     return VACCEL_OK;
 }
 
+EXPORT int vaccel_arg_new(struct vaccel_arg **arg, const void *buf, size_t size,
+                          vaccel_arg_type_t type, uint32_t custom_id)
+{
+    return arg_new(arg, true, (void *)buf, size, type, custom_id); /* only read: it is copied */
+}
+
 EXPORT int vaccel_arg_from_buf(struct vaccel_arg **arg, void *buf, size_t size,
                                vaccel_arg_type_t type, uint32_t custom_id)
 {
-    if (arg == NULL)
-        return VACCEL_EINVAL;
-    struct vaccel_arg *a = malloc(sizeof(*a));
-    if (a == NULL)
-        return VACCEL_ENOMEM;
-    int rc = vaccel_arg_init_from_buf(a, buf, size, type, custom_id);
-    if (rc) {
-        free(a);
-        return rc;
-    }
-    *arg = a;
-    return VACCEL_OK;
+    return arg_new(arg, false, buf, size, type, custom_id);
 }
 
 EXPORT int vaccel_arg_delete(struct vaccel_arg *arg)
@@ -190,6 +187,16 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
     return VACCEL_OK;
 }
 
+/* The next arg for get/set of one value: of `type`, exactly `size` bytes, value non-NULL. */
+static int array_next_value(struct vaccel_arg_array *array, vaccel_arg_type_t type,
+                            const void *value, size_t size, struct vaccel_arg **out)
+{
+    int rc = array_next(array, type, out);
+    if (rc == VACCEL_OK && (value == NULL || (*out)->size != size))
+        rc = VACCEL_EINVAL;
+    return rc;
+}
+
 #define DEFINE_ARG_FUNCS(NAME, CT, T, TA)                                                          \
     EXPORT int vaccel_arg_array_add_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
@@ -207,11 +214,9 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
     EXPORT int vaccel_arg_array_get_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
-        int rc = array_next(array, T, &a);                                                         \
+        int rc = array_next_value(array, T, value, sizeof(CT), &a);                                \
         if (rc)                                                                                    \
             return rc;                                                                             \
-        if (value == NULL || a->size != sizeof(CT))                                                \
-            return VACCEL_EINVAL;                                                                  \
         memcpy(value, a->buf, sizeof(CT));                                                         \
         array->position++;                                                                         \
         return VACCEL_OK;                                                                          \
@@ -234,11 +239,9 @@ static int array_next(struct vaccel_arg_array *array, vaccel_arg_type_t type,
     EXPORT int vaccel_arg_array_set_##NAME(struct vaccel_arg_array *array, CT *value)              \
     {                                                                                              \
         struct vaccel_arg *a;                                                                      \
-        int rc = array_next(array, T, &a);                                                         \
+        int rc = array_next_value(array, T, value, sizeof(CT), &a);                                \
         if (rc)                                                                                    \
             return rc;                                                                             \
-        if (value == NULL || a->size != sizeof(CT))                                                \
-            return VACCEL_EINVAL;                                                                  \
         memcpy(a->buf, value, sizeof(CT));                                                         \
         array->position++;                                                                         \
         return VACCEL_OK;                                                                          \

@@ -2,23 +2,14 @@
 /* libvaccel-exec.so: a funk exec library that calls a vAccel-ABI function (struct vaccel_arg
  * arrays) of a library in the same operator exec directory, found by the SHA-256 of its bytes. */
 #include "internal.h"
-#include "sha256.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <link.h>
+#include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define MAX_FILE (256ull << 20) /* as funk's exec allowlist: bigger is not a library we load */
 #define MAX_ARGS 4096
-#define MAX_FILES 1024 /* directory entries looked at per scan, as funk's allowlist */
 
 typedef int (*vaccel_exec_fn)(struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write,
                               size_t nr_write);
@@ -34,155 +25,21 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loaded *loaded;
 static size_t n_loaded;
 
-/* The operator's exec directory, as funk's runtime finds it: FUNK_ACCEL_EXEC_DIR, else
- * <dir of libfunk-accel.so>/funk/exec. */
-static int exec_dir(char *out, size_t cap)
-{
-    const char *env = getenv("FUNK_ACCEL_EXEC_DIR");
-    int w;
-    if (env && *env) {
-        w = snprintf(out, cap, "%s", env);
-    } else {
-        Dl_info di;
-        if (dladdr((void *)funk_accel_version, &di) == 0 || di.dli_fname == NULL)
-            return -ENOENT;
-        char lib[PATH_MAX];
-        w = snprintf(lib, sizeof(lib), "%s", di.dli_fname);
-        if (w < 0 || (size_t)w >= sizeof(lib))
-            return -ENAMETOOLONG;
-        char *slash = strrchr(lib, '/');
-        if (slash == NULL)
-            return -ENOENT;
-        *slash = '\0';
-        w = snprintf(out, cap, "%s/funk/exec", lib);
-    }
-    return (w < 0 || (size_t)w >= cap) ? -ENAMETOOLONG : 0;
-}
-
-static int hash_fd(int fd, size_t size, uint8_t out[FUNK_ACCEL_HASH_SIZE])
-{
-    enum { CHUNK = 65536 };
-    uint8_t *buf = malloc(CHUNK);
-    if (buf == NULL)
-        return -ENOMEM;
-    accel_sha256 c;
-    accel_sha256_init(&c);
-    size_t got = 0;
-    int rc = 0;
-    while (got < size) {
-        ssize_t r = pread(fd, buf, CHUNK, (off_t)got);
-        if (r <= 0) {
-            rc = -EIO;
-            break;
-        }
-        accel_sha256_update(&c, buf, (size_t)r);
-        got += (size_t)r;
-    }
-    free(buf);
-    if (rc == 0)
-        accel_sha256_final(&c, out);
-    return rc;
-}
-
-/* Hashes of exec-directory files already read, by identity: a caller sending hashes that match
- * nothing costs a stat per file, not a re-read of every library. Caller holds lock. */
-struct known {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
-};
-static struct known *known;
-static size_t n_known;
-
-static int hash_known_locked(int fd, const struct stat *st, uint8_t out[FUNK_ACCEL_HASH_SIZE])
-{
-    for (size_t i = 0; i < n_known; i++) {
-        struct known *k = &known[i];
-        if (k->dev == st->st_dev && k->ino == st->st_ino && k->size == st->st_size &&
-            k->mtime.tv_sec == st->st_mtim.tv_sec && k->mtime.tv_nsec == st->st_mtim.tv_nsec) {
-            memcpy(out, k->hash, FUNK_ACCEL_HASH_SIZE);
-            return 0;
-        }
-    }
-    int rc = hash_fd(fd, (size_t)st->st_size, out);
-    if (rc == 0 && n_known < MAX_FILES * 4) { /* bounded: files replaced often just re-hash */
-        struct known *n = realloc(known, (n_known + 1) * sizeof(*n));
-        if (n) {
-            known = n;
-            known[n_known] = (struct known){st->st_dev, st->st_ino, st->st_size, st->st_mtim, {0}};
-            memcpy(known[n_known++].hash, out, FUNK_ACCEL_HASH_SIZE);
-        }
-    }
-    return rc;
-}
-
 EXPORT int vaccel_funk_exec(const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
                             size_t n_out);
 
-/* dlsym searches the library's dependencies too (libc, libvaccel, this adapter): a caller could
- * name `system` or vaccel_funk_exec itself and have it called with vAccel's argument layout. Only
- * a symbol the library itself defines is callable. */
-static bool defined_by(void *dl, void *sym)
-{
-    struct link_map *lm = NULL;
-    Dl_info di;
-    if (dlinfo(dl, RTLD_DI_LINKMAP, &lm) != 0 || lm == NULL || dladdr(sym, &di) == 0)
-        return false;
-    return (uintptr_t)di.dli_fbase == (uintptr_t)lm->l_addr;
-}
-
-/* Finds and dlopens the library of the exec directory whose bytes hash to `want`. Only regular
- * files (no symlinks), owned by root or us, not writable by group/others: the rules funk's exec
- * allowlist applies. Caller holds lock. */
+/* The library of the exec directory whose bytes hash to `want`, loaded by funk's runtime under
+ * its exec allowlist rules (it logs a refusal). Caller holds lock. */
 static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
 {
     for (size_t i = 0; i < n_loaded; i++)
         if (memcmp(loaded[i].hash, want, FUNK_ACCEL_HASH_SIZE) == 0)
             return &loaded[i];
-    char dir[PATH_MAX];
-    if (exec_dir(dir, sizeof(dir)) < 0)
+    void *dl;
+    if (funk_accel_library_open(want, &dl) < 0)
         return NULL;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return NULL;
-    DIR *d = fdopendir(dfd);
-    if (d == NULL) {
-        close(dfd);
-        return NULL;
-    }
-    void *dl = NULL;
-    struct dirent *e;
-    size_t seen = 0;
-    while (dl == NULL && seen++ < MAX_FILES && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-            continue;
-        struct stat st;
-        uint8_t h[FUNK_ACCEL_HASH_SIZE];
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-            (unsigned long long)st.st_size <= MAX_FILE &&
-            (st.st_uid == 0 || st.st_uid == geteuid()) && !(st.st_mode & (S_IWGRP | S_IWOTH)) &&
-            hash_known_locked(fd, &st, h) == 0 && memcmp(h, want, sizeof(h)) == 0) {
-            char p[64];
-            snprintf(p, sizeof(p), "/proc/self/fd/%d", fd); /* the very file we hashed */
-            dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
-            if (dl == NULL)
-                funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec", "%s/%s: %s", dir, e->d_name,
-                               dlerror());
-        }
-        close(fd);
-    }
-    closedir(d);
-    if (dl == NULL) {
-        funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec",
-                       "exec refused: no library in %s has the requested bytes", dir);
-        return NULL;
-    }
-    if (defined_by(dl, (void *)vaccel_funk_exec)) { /* ourselves: calls would recurse/confuse */
+    /* ourselves: calls would recurse/confuse */
+    if (funk_accel_library_lookup(dl, VACCEL_FUNK_EXEC_SYMBOL) == (void *)vaccel_funk_exec) {
         funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec", "exec refused: the adapter itself");
         dlclose(dl);
         return NULL;
@@ -203,10 +60,8 @@ static void *symbol_locked(struct loaded *l, const char *name)
 {
     if (l->last_symbol && strcmp(l->last_symbol, name) == 0)
         return l->last_sym;
-    void *sym = dlsym(l->dl, name);
-    if (sym == NULL)
-        return NULL;
-    if (!defined_by(l->dl, sym)) {
+    void *sym = funk_accel_library_lookup(l->dl, name);
+    if (sym == NULL) {
         funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec",
                        "exec refused: '%s' is not defined by the library itself", name);
         return NULL;
@@ -231,9 +86,6 @@ __attribute__((destructor)) static void adapter_fini(void)
     free(loaded);
     loaded = NULL;
     n_loaded = 0;
-    free(known);
-    known = NULL;
-    n_known = 0;
     pthread_mutex_unlock(&lock);
 }
 

@@ -155,6 +155,31 @@ static int dims_copy(void **out, const void *dims, size_t n, size_t elem)
     return VACCEL_OK;
 }
 
+/* The three frameworks' tensors share data/size/owned and a dims array the library copied:
+ * these are the common parts of their functions. */
+static void tensor_data_set(void **data, size_t *size, bool *owned, void *new_data, size_t new_size)
+{
+    if (*owned)
+        free(*data);
+    *data = new_data;
+    *size = new_size;
+    *owned = false;
+}
+
+/* A tensor struct of `size` bytes (filled in by the caller) and a copy of its dims. */
+static int tensor_alloc(size_t size, const void *dims, size_t nr_dims, size_t elem, void **t,
+                        void **d)
+{
+    if ((*t = malloc(size)) == NULL)
+        return VACCEL_ENOMEM;
+    int rc = dims_copy(d, dims, nr_dims, elem);
+    if (rc) {
+        free(*t);
+        *t = NULL;
+    }
+    return rc;
+}
+
 EXPORT int vaccel_tf_buffer_init(struct vaccel_tf_buffer *buffer, void *data, size_t size)
 {
     if (buffer == NULL)
@@ -218,19 +243,14 @@ EXPORT int vaccel_tf_tensor_set_data(struct vaccel_tf_tensor *tensor, void *data
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
-    tensor->data = data;
-    tensor->size = size;
-    tensor->owned = false;
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, data, size);
     return VACCEL_OK;
 }
 EXPORT int vaccel_tf_tensor_release(struct vaccel_tf_tensor *tensor)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, NULL, 0);
     free(tensor->dims);
     *tensor = (struct vaccel_tf_tensor){0};
     return VACCEL_OK;
@@ -297,17 +317,12 @@ EXPORT int vaccel_tflite_tensor_new(struct vaccel_tflite_tensor **tensor, int nr
 {
     if (tensor == NULL || nr_dims < 0)
         return VACCEL_EINVAL;
-    struct vaccel_tflite_tensor *t = malloc(sizeof(*t));
-    void *d;
-    if (t == NULL)
-        return VACCEL_ENOMEM;
-    int rc = dims_copy(&d, dims, (size_t)nr_dims, sizeof(int32_t));
-    if (rc) {
-        free(t);
+    void *t, *d;
+    int rc = tensor_alloc(sizeof(**tensor), dims, (size_t)nr_dims, sizeof(int32_t), &t, &d);
+    if (rc)
         return rc;
-    }
-    *t = (struct vaccel_tflite_tensor){NULL, 0, false, nr_dims, d, type};
     *tensor = t;
+    **tensor = (struct vaccel_tflite_tensor){NULL, 0, false, nr_dims, d, type};
     return VACCEL_OK;
 }
 EXPORT int vaccel_tflite_tensor_set_data(struct vaccel_tflite_tensor *tensor, void *data,
@@ -315,19 +330,14 @@ EXPORT int vaccel_tflite_tensor_set_data(struct vaccel_tflite_tensor *tensor, vo
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
-    tensor->data = data;
-    tensor->size = size;
-    tensor->owned = false;
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, data, size);
     return VACCEL_OK;
 }
 EXPORT int vaccel_tflite_tensor_delete(struct vaccel_tflite_tensor *tensor)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, NULL, 0);
     free(tensor->dims);
     free(tensor);
     return VACCEL_OK;
@@ -368,36 +378,26 @@ EXPORT int vaccel_torch_tensor_new(struct vaccel_torch_tensor **tensor, int64_t 
 {
     if (tensor == NULL || nr_dims < 0 || (uint64_t)nr_dims > SIZE_MAX)
         return VACCEL_EINVAL;
-    struct vaccel_torch_tensor *t = malloc(sizeof(*t));
-    void *d;
-    if (t == NULL)
-        return VACCEL_ENOMEM;
-    int rc = dims_copy(&d, dims, (size_t)nr_dims, sizeof(int64_t));
-    if (rc) {
-        free(t);
+    void *t, *d;
+    int rc = tensor_alloc(sizeof(**tensor), dims, (size_t)nr_dims, sizeof(int64_t), &t, &d);
+    if (rc)
         return rc;
-    }
-    *t = (struct vaccel_torch_tensor){NULL, 0, false, nr_dims, d, type};
     *tensor = t;
+    **tensor = (struct vaccel_torch_tensor){NULL, 0, false, nr_dims, d, type};
     return VACCEL_OK;
 }
 EXPORT int vaccel_torch_tensor_set_data(struct vaccel_torch_tensor *tensor, void *data, size_t size)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
-    tensor->data = data;
-    tensor->size = size;
-    tensor->owned = false;
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, data, size);
     return VACCEL_OK;
 }
 EXPORT int vaccel_torch_tensor_delete(struct vaccel_torch_tensor *tensor)
 {
     if (tensor == NULL)
         return VACCEL_EINVAL;
-    if (tensor->owned)
-        free(tensor->data);
+    tensor_data_set(&tensor->data, &tensor->size, &tensor->owned, NULL, 0);
     free(tensor->dims);
     free(tensor);
     return VACCEL_OK;

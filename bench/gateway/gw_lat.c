@@ -117,14 +117,10 @@ int main(int argc, char **argv)
     size_t cap = blen + (1 << 16);
     char *buf = malloc(cap);
     double *lat = malloc(sizeof(double) * (size_t)n);
+    int rc = 1, fd = -1;
     if (!req || !buf || !lat) {
         fprintf(stderr, "funk-bench-http: out of memory\n");
-        free(req);
-        free(buf);
-        free(lat);
-        if (rawf)
-            fclose(rawf);
-        return 1;
+        goto out;
     }
     int hl = snprintf(req, 512,
                       "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
@@ -132,16 +128,11 @@ int main(int argc, char **argv)
                       path, host, blen);
     memset(req + hl, 'x', blen);
     size_t reqlen = (size_t)hl + blen;
-    int fd = connect_to(host, port);
+    fd = connect_to(host, port);
     if (fd < 0) {
         fprintf(stderr, "funk-bench-http: cannot connect to %s:%d: %s\n", host, port,
                 strerror(errno));
-        free(req);
-        free(buf);
-        free(lat);
-        if (rawf)
-            fclose(rawf);
-        return 1;
+        goto out;
     }
     int errors = 0, warm_errors = 0, nok = 0, last_status = 0;
     for (int i = -warm; i < n; i++) {
@@ -177,12 +168,14 @@ int main(int argc, char **argv)
             "funk-bench-http: %s: %d of %d requests failed (+%d in warm-up), last status %d%s\n",
             path, errors, n, warm_errors, last_status, last_status < 0 ? " (no answer)" : "");
     print_stats(lat, nok, errors);
+    rc = errors ? 1 : 0;
+out:
     if (fd >= 0)
         close(fd);
     if (rawf && fclose(rawf) != 0)
-        errors++;
+        rc = 1;
     free(req);
     free(buf);
     free(lat);
-    return errors ? 1 : 0;
+    return rc;
 }

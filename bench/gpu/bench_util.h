@@ -63,18 +63,16 @@ static inline void bench_report(const char *what, int n, double *ms, int iters)
            ms[0], med, ms[p99], gflops);
 }
 
-/* The plugin funk_accel_sgemm dispatches to under FUNK_ACCEL_PLUGINS, and a session on it.
- * 77: none is available (a silent fallback to another plugin would measure the wrong thing). */
-static inline int bench_accel_open(funk_accel_session **s, char name[32])
+/* Initialises libfunk-accel, names the plugin funk_accel_sgemm will dispatch to and opens a
+ * session. 77: no available plugin implements sgemm (only a plugin that is really there may be
+ * measured: a silent fallback to another would measure the wrong thing). */
+static inline int bench_accel_session(funk_accel_session **s, char name[32])
 {
     const char *plugins = getenv("FUNK_ACCEL_PLUGINS");
-    if (plugins == NULL || *plugins == '\0') {
-        fprintf(stderr, "bench: set FUNK_ACCEL_PLUGINS to the plugin to compare with\n");
-        return 2;
-    }
     int rc = funk_accel_init(NULL);
     if (rc < 0) {
-        fprintf(stderr, "bench: init (%s): %s\n", plugins, funk_accel_strerror(rc));
+        fprintf(stderr, "bench: init (%s): %s\n", plugins ? plugins : "default",
+                funk_accel_strerror(rc));
         return 1;
     }
     funk_accel_plugin_info info[16];
@@ -84,13 +82,26 @@ static inline int bench_accel_open(funk_accel_session **s, char name[32])
             (best < 0 || info[i].priority > info[best].priority))
             best = i;
     if (best < 0) {
-        fprintf(stderr, "bench: no available plugin implements sgemm (%s)\n", plugins);
+        fprintf(stderr, "bench: no available plugin implements sgemm (%s)\n",
+                plugins ? plugins : "default");
         return 77;
     }
     fprintf(stderr, "bench: accel side dispatches to %s: %s\n", info[best].name,
             info[best].description);
     snprintf(name, 32, "%s", info[best].name);
     return funk_accel_session_new(s) < 0 ? 1 : 0;
+}
+
+/* bench_accel_session for the pair programs, which compare with one named plugin: 2 when
+ * FUNK_ACCEL_PLUGINS does not name it. */
+static inline int bench_accel_open(funk_accel_session **s, char name[32])
+{
+    const char *plugins = getenv("FUNK_ACCEL_PLUGINS");
+    if (plugins == NULL || *plugins == '\0') {
+        fprintf(stderr, "bench: set FUNK_ACCEL_PLUGINS to the plugin to compare with\n");
+        return 2;
+    }
+    return bench_accel_session(s, name);
 }
 
 /* One direct sgemm C = A*B (n x n x n, row-major); 0 or -1 (it printed why). */

@@ -9,32 +9,16 @@ int main(int argc, char **argv)
     int n, iters;
     if (bench_args(argc, argv, &n, &iters) < 0)
         return 2;
-    const char *plugins = getenv("FUNK_ACCEL_PLUGINS");
-    int rc = funk_accel_init(NULL);
-    if (rc < 0) {
-        fprintf(stderr, "sgemm-accel: init (%s): %s\n", plugins ? plugins : "default",
-                funk_accel_strerror(rc));
-        return 1;
-    }
-    /* Only a plugin that is really there may be measured: a silent fallback would lie. */
-    funk_accel_plugin_info info[16];
-    int np = funk_accel_plugins(info, 16), best = -1;
-    for (int i = 0; i < np && i < 16; i++)
-        if (info[i].available && (info[i].ops & (1u << FUNK_ACCEL_OP_SGEMM)) &&
-            (best < 0 || info[i].priority > info[best].priority))
-            best = i;
-    if (best < 0) {
-        fprintf(stderr, "sgemm-accel: no available plugin implements sgemm\n");
-        return 77;
-    }
-    fprintf(stderr, "sgemm-accel: dispatching to %s: %s\n", info[best].name,
-            info[best].description);
+    funk_accel_session *s = NULL;
+    char name[32];
+    int rc = bench_accel_session(&s, name);
+    if (rc != 0)
+        return rc;
     size_t nn = (size_t)n * n;
     float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float));
     float *c = malloc(nn * sizeof(float));
     double *ms = calloc((size_t)iters, sizeof(double));
-    funk_accel_session *s = NULL;
-    if (!a || !b || !c || !ms || funk_accel_session_new(&s) < 0) {
+    if (!a || !b || !c || !ms) {
         fprintf(stderr, "sgemm-accel: out of memory\n");
         return 1;
     }
@@ -56,7 +40,7 @@ int main(int argc, char **argv)
         }
     }
     char what[64];
-    snprintf(what, sizeof(what), "accel-%s", info[best].name);
+    snprintf(what, sizeof(what), "accel-%s", name);
     bench_report(what, n, ms, iters);
     funk_accel_session_delete(s);
     funk_accel_fini();

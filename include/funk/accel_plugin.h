@@ -108,6 +108,21 @@ const char *funk_accel_resource_path(const funk_accel_resource *r);
  */
 int funk_accel_resource_library_path(funk_accel_resource *r, const char **path);
 /*
+ * Loads the operator-installed library whose bytes hash to `hash` (the rules of
+ * funk_accel_resource_library_path: a file in the exec directory, found and verified by
+ * content), dlopen(RTLD_NOW | RTLD_LOCAL) of the very file that was hashed; for exec libraries
+ * that call into another installed library named by hash (the vAccel adapter). The caller
+ * dlcloses *dl. -EPERM: no installed library has these bytes; -EBADMSG: that file is not a
+ * loadable shared object (both logged).
+ */
+int funk_accel_library_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], void **dl);
+/*
+ * dlsym(dl, name) restricted to what the library itself defines: dlsym also finds the symbols
+ * of its dependencies (libc's system, libfunk-accel's functions), and a symbol name arrives from
+ * a guest or a client. NULL: not found, or found only in a dependency.
+ */
+void *funk_accel_library_lookup(void *dl, const char *name);
+/*
  * One pointer per (resource, plugin) for what the plugin derives from the resource (a loaded
  * network, a dlopen handle). The runtime serialises calls to this per resource and calls the
  * plugin's resource_free with the pointer when the resource dies.

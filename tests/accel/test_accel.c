@@ -3,6 +3,7 @@
 #include <funk/accel.h>
 #include <funk/accel_plugin.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -784,6 +785,10 @@ static void test_exec(void **state)
     }
     assert_int_equal(funk_accel_exec(s, lib, "fail_42", in, 2, out, 1), -42);
     assert_int_equal(funk_accel_exec(s, lib, "no_such_symbol", in, 2, out, 1), -ENOENT);
+    /* dlsym on the library also finds its dependencies' symbols: libc's system must not be
+     * callable through exec (were it called, system(NULL) would only ask whether a shell exists
+     * and return nonzero, not -ENOENT). */
+    assert_int_equal(funk_accel_exec(s, lib, "system", NULL, 0, NULL, 0), -ENOENT);
     assert_int_equal(funk_accel_exec(other, lib, "add_i32", in, 2, out, 1), -EPERM);
     assert_int_equal(funk_accel_exec(s, NULL, "add_i32", in, 2, out, 1), -EINVAL);
     assert_int_equal(funk_accel_exec(s, lib, NULL, in, 2, out, 1), -EINVAL);
@@ -872,6 +877,38 @@ static void test_exec_allowlist(void **state)
     assert_int_equal(funk_accel_resource_release(ok), 0);
     assert_int_equal(funk_accel_session_delete(s), 0);
     assert_int_equal(access(marker, F_OK), -1);
+}
+
+/* What an exec library that calls another installed library by hash (the vAccel adapter) uses:
+ * the same allowlist, and only the library's own symbols. */
+static void test_library_open(void **state)
+{
+    (void)state;
+    assert_int_equal(funk_accel_init("noop"), 0);
+    funk_accel_resource *ok, *evil, *junk;
+    uint8_t h[FUNK_ACCEL_HASH_SIZE];
+    void *dl = NULL;
+    assert_int_equal(funk_accel_resource_new_file(&ok, FUNK_ACCEL_RES_LIBRARY, testlib()), 0);
+    assert_int_equal(funk_accel_resource_hash(ok, h), 0);
+    assert_int_equal(funk_accel_library_open(h, &dl), 0);
+    assert_non_null(funk_accel_library_lookup(dl, "add_i32"));
+    assert_null(funk_accel_library_lookup(dl, "system")); /* libc's, not the library's */
+    assert_null(funk_accel_library_lookup(dl, "no_such_symbol"));
+    assert_null(funk_accel_library_lookup(dl, NULL));
+    dlclose(dl);
+
+    assert_int_equal(funk_accel_resource_new_file(&evil, FUNK_ACCEL_RES_LIBRARY, evillib()), 0);
+    assert_int_equal(funk_accel_resource_hash(evil, h), 0);
+    assert_int_equal(funk_accel_library_open(h, &dl), -EPERM); /* not installed: never loaded */
+    assert_int_equal(access(marker, F_OK), -1);
+    assert_int_equal(funk_accel_resource_new_buffer(&junk, FUNK_ACCEL_RES_LIBRARY, "junk", 4), 0);
+    assert_int_equal(funk_accel_resource_hash(junk, h), 0);
+    assert_int_equal(funk_accel_library_open(h, &dl), -EBADMSG); /* installed, not a library */
+    assert_int_equal(funk_accel_library_open(NULL, &dl), -EINVAL);
+
+    assert_int_equal(funk_accel_resource_release(ok), 0);
+    assert_int_equal(funk_accel_resource_release(evil), 0);
+    assert_int_equal(funk_accel_resource_release(junk), 0);
 }
 
 /* ---- Concurrency ----------------------------------------------------------------------------- */
@@ -1042,6 +1079,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_op_args, teardown),
         cmocka_unit_test_teardown(test_exec, teardown),
         cmocka_unit_test_teardown(test_exec_allowlist, teardown),
+        cmocka_unit_test_teardown(test_library_open, teardown),
         cmocka_unit_test_teardown(test_concurrency, teardown),
         cmocka_unit_test_teardown(test_delete_while_in_use, teardown),
     };

@@ -129,6 +129,33 @@ def push_body(s, head, total, stall=0.5):
     return sent
 
 
+def head_status(port, data, timeout=5.0):
+    """The status funkd answers to data (a request head, no body) on a new connection."""
+    s = connect_from("127.0.0.1", port)
+    s.setblocking(True)
+    s.sendall(data)
+    st = status_of(s, timeout)
+    s.close()
+    return st
+
+
+def held_bodies(gw, head):
+    """M connections that each send head and all but the last byte of a BODY-byte body, then
+    hold: (how much funkd's VmRSS grew meanwhile, the status each gets within 5 s)."""
+    rss0 = vmrss(gw.proc.pid)
+    conns = []
+    for i in range(M):
+        s = connect_from("127.0.0.1", gw.port)
+        push_body(s, head, BODY - 1)
+        conns.append(s)
+    grown = vmrss(gw.proc.pid) - rss0
+    until = time.time() + 5
+    answered = [status_of(s, max(0.1, until - time.time())) for s in conns]
+    for s in conns:
+        s.close()
+    return grown, answered
+
+
 # ---- item 9: a busy port is a start-up error, the first funkd keeps every call --------------
 def busy_port():
     with Funkd() as a:
@@ -267,33 +294,15 @@ def long_call():
 def unknown_function_bodies():
     with Funkd() as gw:
         head = b"POST /function/nosuch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY
-        s = connect_from("127.0.0.1", gw.port)
-        s.setblocking(True)
-        s.sendall(head)  # and not one byte of the body
-        st = status_of(s, 5.0)
-        s.close()
+        st = head_status(gw.port, head)  # and not one byte of the body
         check(st == 404, "404 for an unknown function from the head alone, before the body", st)
-        s = connect_from("127.0.0.1", gw.port)
-        s.setblocking(True)
-        s.sendall(head[:-2] + b"Expect: 100-continue\r\n\r\n")
-        st = status_of(s, 5.0)
-        s.close()
+        st = head_status(gw.port, head[:-2] + b"Expect: 100-continue\r\n\r\n")
         check(st == 404, "Expect: 100-continue to an unknown function gets 404, not 100", st)
 
-        rss0 = vmrss(gw.proc.pid)
-        conns = []
-        for i in range(M):  # each sends all but the last byte, then holds the connection open
-            s = connect_from("127.0.0.1", gw.port)
-            push_body(s, head, BODY - 1)
-            conns.append(s)
-        grown = vmrss(gw.proc.pid) - rss0
+        grown, answered = held_bodies(gw, head)
         check(grown < M * MIB, "%d unfinished 8 MiB bodies to an unknown function cost funkd < %d MiB"
               % (M, M), "VmRSS grew %.1f MiB" % (grown / MIB))
-        until = time.time() + 5
-        answered = [status_of(s, max(0.1, until - time.time())) for s in conns]
         check(all(a == 404 for a in answered), "each of them got 404", answered)
-        for s in conns:
-            s.close()
 
         # the function is found from the head; deleted while its body arrives, the call is 404
         gw.deploy("echo", ELF["echo"])
@@ -359,28 +368,14 @@ def bodies_without_credentials():
     with a:
         for method, path in (("POST", "/system/functions"), ("PUT", "/system/secrets"),
                              ("POST", "/system/scale-function/x")):
-            s = connect_from("127.0.0.1", a.port)
-            s.setblocking(True)
-            s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                      % (method.encode(), path.encode(), BODY))
-            st = status_of(s, 5.0)
-            s.close()
+            st = head_status(a.port, b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                             % (method.encode(), path.encode(), BODY))
             check(st == 401, "%s %s without credentials: 401 from the head, body unread" % (method, path), st)
-        rss0 = vmrss(a.proc.pid)
-        conns = []
-        for i in range(M):
-            s = connect_from("127.0.0.1", a.port)
-            push_body(s, b"POST /system/functions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY,
-                      BODY - 1)
-            conns.append(s)
-        grown = vmrss(a.proc.pid) - rss0
+        grown, answered = held_bodies(
+            a, b"POST /system/functions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY)
         check(grown < M * MIB, "%d unfinished 8 MiB bodies without credentials cost funkd < %d MiB"
               % (M, M), "VmRSS grew %.1f MiB" % (grown / MIB))
-        until = time.time() + 5
-        answered = [status_of(s, max(0.1, until - time.time())) for s in conns]
         check(all(x == 401 for x in answered), "each of them got 401", answered)
-        for s in conns:
-            s.close()
         # with credentials the body is still read and used
         st, _, b = a.req("POST", "/system/functions", {"service": "e", "image": ELF["echo"]})
         check(st == 202, "an authorized deploy still reads its body", (st, b))

@@ -5,27 +5,18 @@
 # another (RES_HAVE says absent, REGISTER by the hash says -ENOENT, as for a hash nobody sent).
 import hashlib
 import os
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
-import time
+
+import agentwire
+from agentwire import check, connect, frame, read_reply
 
 AGENT = sys.argv[1]
-MAGIC, VERSION, HDR = 0x50414B46, 1, 24
 T_SESSION_NEW, T_RES_HAVE, T_RES_PUT, T_REGISTER, T_UNREGISTER, T_STATS = 1, 3, 4, 5, 6, 14
 T_DATA = 2
 ENOENT, ENOSPC, EBADMSG = 2, 28, 74
 BLOB = 1000
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   - " if cond else "FAIL - ") + what, flush=True)
-    if not cond:
-        fails += 1
 
 
 def pad8(b):
@@ -38,29 +29,18 @@ def bytes_field(b):
 
 class Client:
     def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(10)
-        self.s.connect(path)
+        self.s = connect(path)
         self.next = 1
 
     def call(self, ftype, payload=b""):
         fid = self.next
         self.next += 1
-        self.s.sendall(struct.pack("<IHHIIQ", MAGIC, VERSION, ftype, 0, len(payload), fid) + payload)
-        h = self.recv(HDR)
-        magic, ver, rtype, flags, n, rid = struct.unpack("<IHHIIQ", h)
-        assert magic == MAGIC and rtype == ftype and rid == fid, "bad reply header"
-        p = self.recv(n)
-        return struct.unpack("<i", p[:4])[0], p[8:]
-
-    def recv(self, n):
-        b = b""
-        while len(b) < n:
-            c = self.s.recv(n - len(b))
-            if not c:
-                raise ConnectionError("agent closed the connection")
-            b += c
-        return b
+        self.s.sendall(frame(ftype, payload, fid=fid))
+        r = read_reply(self.s)
+        if r is None:
+            raise ConnectionError("agent closed the connection")
+        assert r[0] == ftype and r[2] == fid, "bad reply header"
+        return r[3], r[4]
 
     def session(self):
         st, body = self.call(T_SESSION_NEW)
@@ -103,18 +83,10 @@ tmp = tempfile.mkdtemp(prefix="funk-cache.")
 sock = os.path.join(tmp, "accel.sock")
 log = open(os.path.join(tmp, "agent.log"), "w+")
 # Room for exactly three blobs.
-agent = subprocess.Popen([AGENT, "--listen", "unix://" + sock, "--plugins", "noop",
-                          "--cache-max", str(3 * BLOB)], stderr=log,
-                         env=dict(os.environ, FUNK_ACCEL_LOG_LEVEL="info"))
+agent = agentwire.start_agent(AGENT, sock, ["--plugins", "noop", "--cache-max", str(3 * BLOB)], log)
+if agent is None:
+    sys.exit(1)
 try:
-    deadline = time.monotonic() + 10
-    while not os.path.exists(sock) and agent.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not os.path.exists(sock):
-        log.seek(0)
-        print("agent did not start: " + log.read())
-        sys.exit(1)
-
     # ---- LRU order, in-use blobs kept, ENOSPC -------------------------------------------------
     c = Client(sock)
     sid = c.session()
@@ -174,5 +146,5 @@ finally:
         os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)
 
-print("agent cache: %d failure(s)" % fails)
-sys.exit(1 if fails else 0)
+print("agent cache: %d failure(s)" % agentwire.fails)
+sys.exit(1 if agentwire.fails else 0)

@@ -10,57 +10,14 @@ import sys
 import tempfile
 import time
 
+import agentwire
+from agentwire import check, connect, frame, read_reply
+
 AGENT, TCLIENT = sys.argv[1], sys.argv[2]
-MAGIC, VERSION, HDR = 0x50414B46, 1, 24
 T_SESSION_NEW, T_NOOP, T_RES_PUT, T_EXEC, T_STATS = 1, 7, 4, 8, 14
 F_REPLY, F_ERROR = 1, 2
 ERRNO = {"EPROTO": 71, "EMSGSIZE": 90, "ENOSYS": 38, "EBADMSG": 74, "EPROTONOSUPPORT": 93,
          "EMFILE": 24, "EBADF": 9}
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   - " if cond else "FAIL - ") + what, flush=True)
-    if not cond:
-        fails += 1
-
-
-def frame(ftype, payload=b"", fid=1, flags=0, version=VERSION, length=None, magic=MAGIC):
-    n = len(payload) if length is None else length
-    return struct.pack("<IHHIIQ", magic, version, ftype, flags, n, fid) + payload
-
-
-def connect(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
-    return s
-
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        try:
-            c = s.recv(n - len(b))
-        except ConnectionResetError:  # the agent closed with our unread bytes queued
-            return None
-        if not c:
-            return None
-        b += c
-    return b
-
-
-def read_reply(s):
-    """(type, flags, id, status, body) or None when the agent closed the connection."""
-    h = recv_exact(s, HDR)
-    if h is None:
-        return None
-    magic, ver, ftype, flags, n, fid = struct.unpack("<IHHIIQ", h)
-    assert magic == MAGIC and ver == VERSION, "agent sent a bad header"
-    p = recv_exact(s, n)
-    status = struct.unpack("<i", p[:4])[0]
-    return ftype, flags, fid, status, p[8:]
 
 
 def closed(s):
@@ -84,16 +41,13 @@ def main():
     path = os.path.join(tmp, "a.sock")
     addr = "unix://" + path
     log = open(os.path.join(tmp, "agent.log"), "w+")
-    agent = subprocess.Popen([AGENT, "--listen", addr, "--plugins", "noop", "--max-frame", "65536",
-                              "--max-sessions", "2", "--frame-timeout", "500"],
-                             stderr=log, env=dict(os.environ, FUNK_ACCEL_LOG_LEVEL="info"))
+    agent = agentwire.start_agent(AGENT, path, ["--plugins", "noop", "--max-frame", "65536",
+                                                "--max-sessions", "2", "--frame-timeout", "500"],
+                                  log)
+    check(agent is not None, "agent listening on " + addr)
+    if agent is None:
+        return 1
     try:
-        for _ in range(200):
-            if os.path.exists(path):
-                break
-            time.sleep(0.05)
-        check(os.path.exists(path), "agent listening on " + addr)
-
         # A peer that stays connected and well-behaved during the whole attack.
         good = connect(path)
         good.sendall(frame(T_SESSION_NEW, fid=100))
@@ -212,11 +166,11 @@ def main():
             agent.kill()
         log.seek(0)
         text = log.read()
-        if fails:
+        if agentwire.fails:
             print("---- agent log ----\n" + text)
         log.close()
-    print("hostile: %d failure(s)" % fails)
-    return 1 if fails else 0
+    print("hostile: %d failure(s)" % agentwire.fails)
+    return 1 if agentwire.fails else 0
 
 
 if __name__ == "__main__":

@@ -14,16 +14,12 @@ enum { STR_SIZE_MAX = 512 };
 static int generic(struct vaccel_session *sess, vaccel_op_type_t op, char *image, size_t image_size,
                    unsigned char *out_imagename, unsigned char *out_text)
 {
-    struct vaccel_arg_array read_args, write_args;
-    int ret = vaccel_arg_array_init(&read_args, 2);
-    if (ret)
-        return ret;
-    if ((ret = vaccel_arg_array_init(&write_args, 2))) {
-        vaccel_arg_array_release(&read_args);
-        return ret;
-    }
+    struct vaccel_arg_array read_args = {0}, write_args = {0}; /* releasing these is a no-op */
     const uint8_t op_type = (uint8_t)op;
-    if ((ret = vaccel_arg_array_add_uint8(&read_args, (uint8_t *)&op_type)) ||
+    int ret;
+    if ((ret = vaccel_arg_array_init(&read_args, 2)) ||
+        (ret = vaccel_arg_array_init(&write_args, 2)) ||
+        (ret = vaccel_arg_array_add_uint8(&read_args, (uint8_t *)&op_type)) ||
         (ret = vaccel_arg_array_add_buffer(&read_args, image, image_size)) ||
         (ret = vaccel_arg_array_add_uchar_array(&write_args, out_imagename, STR_SIZE_MAX)) ||
         (op == VACCEL_OP_IMAGE_CLASSIFY &&

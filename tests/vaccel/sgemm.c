@@ -31,17 +31,12 @@ static int run_generic(struct vaccel_session *sess, float alpha, float *a, float
                        float *c)
 {
     int64_t m = M, n = N, k = K, lda = K, ldb = N, ldc = N;
-    struct vaccel_arg_array read_args, write_args;
-    int ret = vaccel_arg_array_init(&read_args, 11);
-    if (ret)
-        return ret;
-    ret = vaccel_arg_array_init(&write_args, 1);
-    if (ret) {
-        vaccel_arg_array_release(&read_args);
-        return ret;
-    }
+    struct vaccel_arg_array read_args = {0}, write_args = {0}; /* releasing these is a no-op */
     const uint8_t op_type = (uint8_t)VACCEL_OP_BLAS_SGEMM;
-    if ((ret = vaccel_arg_array_add_uint8(&read_args, (uint8_t *)&op_type)) ||
+    int ret;
+    if ((ret = vaccel_arg_array_init(&read_args, 11)) ||
+        (ret = vaccel_arg_array_init(&write_args, 1)) ||
+        (ret = vaccel_arg_array_add_uint8(&read_args, (uint8_t *)&op_type)) ||
         (ret = vaccel_arg_array_add_int64(&read_args, &m)) ||
         (ret = vaccel_arg_array_add_int64(&read_args, &n)) ||
         (ret = vaccel_arg_array_add_int64(&read_args, &k)) ||

@@ -141,6 +141,48 @@ static void test_resources(void **state)
     assert_int_equal(vaccel_session_release(&s), 0);
 }
 
+/* The three frameworks' tensor helpers: dims are copied, data is the caller's, bad input refused
+ * (leaks and double frees are the sanitizers' to catch). */
+static void test_tensors(void **state)
+{
+    (void)state;
+    int64_t d64[2] = {2, 3};
+    int32_t d32[2] = {4, 5};
+    float data[6] = {0};
+    struct vaccel_tf_tensor *tf;
+    assert_int_equal(vaccel_tf_tensor_new(&tf, 2, d64, VACCEL_TF_FLOAT), 0);
+    d64[0] = 9;
+    assert_int_equal(tf->dims[0], 2);
+    assert_int_equal(vaccel_tf_tensor_set_data(tf, data, sizeof(data)), 0);
+    assert_ptr_equal(tf->data, data);
+    assert_int_equal(tf->size, sizeof(data));
+    assert_false(tf->owned);
+    assert_int_equal(vaccel_tf_tensor_delete(tf), 0);
+    assert_int_equal(vaccel_tf_tensor_new(&tf, -1, d64, VACCEL_TF_FLOAT), VACCEL_EINVAL);
+    assert_int_equal(vaccel_tf_tensor_set_data(NULL, data, 1), VACCEL_EINVAL);
+
+    struct vaccel_tflite_tensor *tl;
+    assert_int_equal(vaccel_tflite_tensor_new(&tl, 2, d32, VACCEL_TFLITE_FLOAT32), 0);
+    d32[1] = 9;
+    assert_int_equal(tl->nr_dims, 2);
+    assert_int_equal(tl->dims[1], 5);
+    assert_int_equal(vaccel_tflite_tensor_set_data(tl, data, sizeof(data)), 0);
+    assert_ptr_equal(tl->data, data);
+    assert_int_equal(vaccel_tflite_tensor_delete(tl), 0);
+    assert_int_equal(vaccel_tflite_tensor_new(&tl, 1, NULL, VACCEL_TFLITE_FLOAT32), VACCEL_EINVAL);
+    assert_int_equal(vaccel_tflite_tensor_new(NULL, 1, d32, VACCEL_TFLITE_FLOAT32), VACCEL_EINVAL);
+    assert_int_equal(vaccel_tflite_tensor_delete(NULL), VACCEL_EINVAL);
+
+    struct vaccel_torch_tensor *tt;
+    assert_int_equal(vaccel_torch_tensor_new(&tt, 0, NULL, VACCEL_TORCH_FLOAT), 0);
+    assert_null(tt->dims);
+    assert_int_equal(vaccel_torch_tensor_set_data(tt, data, sizeof(data)), 0);
+    assert_int_equal(tt->size, sizeof(data));
+    assert_int_equal(vaccel_torch_tensor_delete(tt), 0);
+    assert_int_equal(vaccel_torch_tensor_new(&tt, -1, d64, VACCEL_TORCH_FLOAT), VACCEL_EINVAL);
+    assert_int_equal(vaccel_torch_tensor_delete(NULL), VACCEL_EINVAL);
+}
+
 static void test_prof(void **state)
 {
     (void)state;
@@ -171,9 +213,8 @@ int main(void)
     setenv("VACCEL_PLUGINS", "libvaccel-noop.so", 1);
     setenv("VACCEL_PROFILING_ENABLED", "1", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arg_array),
-        cmocka_unit_test(test_genop),
-        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_arg_array), cmocka_unit_test(test_genop),
+        cmocka_unit_test(test_resources), cmocka_unit_test(test_tensors),
         cmocka_unit_test(test_prof),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* exec plugin: dlopen a LIBRARY resource once (cached in its slot) and call a symbol of it. Only
- * libraries the operator installed are loaded: the runtime hands out the allowlisted file. */
+/* exec plugin: dlopen a LIBRARY resource once (cached in its slot) and call a symbol it defines.
+ * Only libraries the operator installed are loaded: the runtime hands out the allowlisted file. */
 #include <funk/accel_plugin.h>
 
 #include <dlfcn.h>
@@ -29,10 +29,13 @@ static int exec_exec(const funk_accel_call *c, funk_accel_resource *library, con
             return -ENOMEM;
         funk_accel_log(FUNK_LOG_DEBUG, LOG, "loaded library resource from %s", path);
     }
-    /* POSIX guarantees a data-to-function pointer conversion for dlsym results. */
-    void *sym = dlsym(dl, symbol);
+    /* Only what the library itself defines: never libc's system or the runtime's own functions
+     * that dlsym would find among its dependencies. POSIX guarantees a data-to-function pointer
+     * conversion for dlsym results. */
+    void *sym = funk_accel_library_lookup(dl, symbol);
     if (sym == NULL) {
-        funk_accel_log(FUNK_LOG_INFO, LOG, "symbol '%s' not found in library resource", symbol);
+        funk_accel_log(FUNK_LOG_INFO, LOG, "symbol '%s' is not defined by the library resource",
+                       symbol);
         return -ENOENT;
     }
     funk_accel_exec_fn fn;
