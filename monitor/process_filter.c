@@ -51,6 +51,9 @@ scmp_filter_ctx vm_process_filter(const char *layout)
                                    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM, 0));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
                                    SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+            /* each fork's pidfd goes back to the supervisor (CHAN_FORKED) */
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                    SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
             static const int tpl[] = {SCMP_SYS(dup2), SCMP_SYS(close), SCMP_SYS(seccomp),

@@ -5,9 +5,7 @@
 
 #include <seccomp.h>
 
-/* The child's fixed fds: the parent channel, then attached device i at DEV_FD0 + i. */
-#define CHAN_FD 3
-#define DEV_FD0 4
+#include "chan.h" /* the fixed fds: CHAN_FD, then attached device i at DEV_FD0 + i */
 
 /*
  * The child's filter (default action TRAP -> reported as a sandbox violation): what the

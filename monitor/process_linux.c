@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "process_filter.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
@@ -33,37 +35,6 @@
  * CPU faults arrive as signals and are reported in the KVM wording; a forbidden system call
  * raises SIGSYS (seccomp TRAP) and is reported as a sandbox violation.
  */
-
-enum msg_type { MSG_CONSOLE = 1, MSG_RECV, MSG_SEND, MSG_RESULT, MSG_TEMPLATE, MSG_HELLO };
-
-/* Parent -> snapshot template commands (a uint32_t, CMD_FORK carries a socket in SCM_RIGHTS). */
-enum tpl_cmd { CMD_FORK = 1, CMD_EXIT = 2 };
-
-struct msg_hdr {
-    uint32_t type;
-    uint32_t len; /* payload bytes */
-};
-
-struct msg_request { /* parent -> child reply to MSG_RECV, then the strings */
-    int32_t rc;
-    uint32_t len[5]; /* method, path, query, headers, body */
-    uint64_t id;
-};
-
-struct msg_send { /* child -> parent, then headers and body */
-    uint32_t status;
-    uint32_t headers_len;
-    uint64_t body_len;
-};
-
-struct msg_result {
-    int32_t exit;
-    int32_t status;
-    uint64_t hypercalls;
-    uint64_t first_hypercall_ns;
-    char reason[256];
-};
-
 
 static int write_full(int fd, const void *p, size_t n)
 {
@@ -97,7 +68,7 @@ static int read_full(int fd, void *p, size_t n)
 
 static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
 {
-    struct msg_hdr h = {type, (uint32_t)(alen + blen)};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, (uint8_t)type, (uint32_t)(alen + blen)};
     if (write_full(fd, &h, sizeof h) || (alen && write_full(fd, a, alen)) ||
         (blen && write_full(fd, b, blen)))
         return -EIO;
@@ -144,21 +115,26 @@ static uint8_t *child_req_reserve(size_t len)
 
 static NO_ASAN void __attribute__((noreturn)) child_finish(void)
 {
-    struct msg_result r = {.exit = child_res.exit,
+    struct chan_result r = {.exit = child_res.exit,
                            .status = child_res.status,
                            .hypercalls = child_res.hypercalls,
                            .first_hypercall_ns = child_res.first_hypercall_ns};
     memcpy(r.reason, child_res.reason, sizeof r.reason);
-    send_msg(CHAN_FD, MSG_RESULT, &r, sizeof r, NULL, 0);
+    send_msg(CHAN_FD, CHAN_RESULT, &r, sizeof r, NULL, 0);
     _exit(0);
 }
+
+static uint64_t child_console_total; /* the supervisor ends a guest that sends more than the cap */
 
 static void child_console(void *opaque, const char *data, size_t len)
 {
     (void)opaque;
-    while (len) {
-        size_t n = len > (1u << 20) ? (1u << 20) : len;
-        send_msg(CHAN_FD, MSG_CONSOLE, data, n, NULL, 0);
+    while (len && child_console_total < CHAN_CONSOLE_CALL_MAX) {
+        size_t n = len > CHAN_CONSOLE_MSG_MAX ? CHAN_CONSOLE_MSG_MAX : len;
+        if (n > CHAN_CONSOLE_CALL_MAX - child_console_total)
+            n = (size_t)(CHAN_CONSOLE_CALL_MAX - child_console_total);
+        send_msg(CHAN_FD, CHAN_CONSOLE, data, n, NULL, 0);
+        child_console_total += n;
         data += n;
         len -= n;
     }
@@ -166,14 +142,41 @@ static void child_console(void *opaque, const char *data, size_t len)
 
 static struct sock_fprog instance_prog; /* the extra filter a snapshot instance stacks */
 
+/* Sends the pidfd of a new instance to the supervisor (a CHAN_FORKED frame with SCM_RIGHTS). */
+static NO_ASAN void template_forked(int pidfd)
+{
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_FORKED, 0};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+    if (pidfd < 0) {
+        mh.msg_control = NULL; /* the fork failed: an answer without a pidfd */
+        mh.msg_controllen = 0;
+    }
+    while (sendmsg(CHAN_FD, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
 /*
  * Snapshot template: the guest has booted and asked for its first request. Report that, then
- * serve CMD_FORK forever: each fork is a copy-on-write instance that continues this very call
- * on its own channel, after stacking a filter that takes fork and fd passing away again.
+ * serve CHAN_CMD_FORK forever: each fork is a copy-on-write instance that continues this very
+ * call on its own channel, after stacking a filter that takes fork and fd passing away again.
+ * The supervisor learns the instance from the pidfd the kernel gave the template (CLONE_PIDFD),
+ * never from anything the instance says.
  */
 static NO_ASAN void template_loop(void)
 {
-    send_msg(CHAN_FD, MSG_TEMPLATE, NULL, 0, NULL, 0);
+    send_msg(CHAN_FD, CHAN_TEMPLATE, NULL, 0, NULL, 0);
     for (;;) {
         uint32_t cmd = 0;
         union {
@@ -186,26 +189,30 @@ static NO_ASAN void template_loop(void)
         ssize_t n = recvmsg(CHAN_FD, &mh, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n != sizeof cmd || cmd != CMD_FORK)
-            _exit(0); /* CMD_EXIT or the parent is gone */
+        if (n != sizeof cmd || cmd != CHAN_CMD_FORK)
+            _exit(0); /* CHAN_CMD_EXIT or the parent is gone */
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         if (!c || c->cmsg_type != SCM_RIGHTS)
-            continue;
+            _exit(0);
         int fd;
         memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        pid_t pid = fork();
+        int pidfd = -1;
+        /* A plain fork (no thread, no shared memory) that also returns a pidfd. */
+        long pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), 0UL, &pidfd, 0UL, 0UL);
         if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* the template ends when funkd does */
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* the instance ends when its template does */
             dup2(fd, CHAN_FD);
             close(fd);
             child_vm->snapshot_mode = 0;
+            child_console_total = 0;
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &instance_prog) != 0)
                 _exit(1);
-            int32_t me = getpid();
-            send_msg(CHAN_FD, MSG_HELLO, &me, sizeof me, NULL, 0);
             return;
         }
         close(fd);
+        template_forked(pid > 0 ? pidfd : -1);
+        if (pid > 0)
+            close(pidfd);
     }
 }
 
@@ -214,9 +221,9 @@ static int child_recv(void *opaque, struct funk_vm_request *req)
     (void)opaque;
     if (child_vm->snapshot_mode)
         template_loop();
-    struct msg_request m;
-    struct msg_hdr h;
-    if (send_msg(CHAN_FD, MSG_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
+    struct chan_request m;
+    struct chan_hdr h;
+    if (send_msg(CHAN_FD, CHAN_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
         h.len < sizeof m || read_full(CHAN_FD, &m, sizeof m))
         return -EIO;
     size_t rest = h.len - sizeof m;
@@ -248,11 +255,12 @@ static int child_recv(void *opaque, struct funk_vm_request *req)
 static int child_send(void *opaque, const struct funk_vm_response *resp)
 {
     (void)opaque;
-    struct msg_send m = {resp->status, (uint32_t)resp->headers_len, resp->body_len};
-    struct msg_hdr h = {MSG_SEND, (uint32_t)(sizeof m + resp->headers_len + resp->body_len)};
-    int32_t rc;
-    if (resp->headers_len > UINT32_MAX / 2 || resp->body_len > UINT32_MAX / 2)
+    if (resp->headers_len > CHAN_HEADERS_MAX || resp->body_len > CHAN_BODY_MAX)
         return -E2BIG;
+    struct chan_send m = {resp->status, (uint32_t)resp->headers_len, resp->body_len};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_SEND,
+                         (uint32_t)(sizeof m + resp->headers_len + resp->body_len)};
+    int32_t rc;
     if (write_full(CHAN_FD, &h, sizeof h) || write_full(CHAN_FD, &m, sizeof m) ||
         (resp->headers_len && write_full(CHAN_FD, resp->headers, resp->headers_len)) ||
         (resp->body_len && write_full(CHAN_FD, resp->body, resp->body_len)) ||
@@ -435,7 +443,7 @@ static int serve_recv(struct funk_vm *vm, int fd)
 {
     struct funk_vm_request q;
     memset(&q, 0, sizeof q);
-    struct msg_request m = {0};
+    struct chan_request m = {0};
     m.rc = vm->io->recv ? vm->io->recv(vm->io->opaque, &q) : 1;
     const char *s[3] = {q.method, q.path, q.query};
     if (m.rc == 0) {
@@ -453,7 +461,7 @@ static int serve_recv(struct funk_vm *vm, int fd)
             total += m.len[i];
     else
         memset(m.len, 0, sizeof m.len);
-    struct msg_hdr h = {MSG_RECV, (uint32_t)total};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_RECV, (uint32_t)total};
     if (write_full(fd, &h, sizeof h) || write_full(fd, &m, sizeof m))
         return -EIO;
     if (m.rc == 0) {
@@ -467,80 +475,85 @@ static int serve_recv(struct funk_vm *vm, int fd)
     return 0;
 }
 
-static int serve_send(struct funk_vm *vm, int fd, uint32_t len)
-{
-    struct msg_send m;
-    if (len < sizeof m || read_full(fd, &m, sizeof m))
-        return -EIO;
-    size_t rest = len - sizeof m;
-    if (rest != m.headers_len + m.body_len)
-        return -EPROTO;
-    uint8_t *b = malloc(rest ? rest : 1);
-    if (!b || read_full(fd, b, rest)) {
-        free(b);
-        return -EIO;
-    }
-    struct funk_vm_response r = {.status = m.status,
-                                 .headers = m.headers_len ? (const char *)b : NULL,
-                                 .headers_len = m.headers_len,
-                                 .body = m.body_len ? b + m.headers_len : NULL,
-                                 .body_len = m.body_len};
-    int32_t rc = vm->io->send ? vm->io->send(vm->io->opaque, &r) : 0;
-    free(b);
-    return write_full(fd, &rc, sizeof rc);
-}
+enum serve_end { SERVE_EOF = 0, SERVE_RESULT = 1, SERVE_TEMPLATE = 2, SERVE_PROTOCOL = 3 };
 
-/* Serves one child's channel until its result (1), a template report (2) or EOF (0). */
-static int serve(struct funk_vm *vm, int fd)
+/*
+ * Serves one guest's channel until its result, a template report, EOF or a protocol error.
+ * Every frame passes chan_check_hdr before its payload is read and chan_decode after; nothing
+ * else here interprets guest bytes. *why is set for SERVE_PROTOCOL.
+ */
+static enum serve_end serve(struct funk_vm *vm, int fd, enum chan_mode mode, const char **why)
 {
     struct funk_vm_result *res = vm->res;
+    struct chan_state st = {.mode = mode};
+    uint8_t small[CHAN_CONSOLE_MSG_MAX];
     for (;;) {
-        struct msg_hdr h;
+        struct chan_hdr h;
+        struct chan_msg msg;
         if (read_full(fd, &h, sizeof h))
-            return 0;
-        if (h.type == MSG_CONSOLE) {
-            uint8_t *b = malloc(h.len ? h.len : 1);
-            if (!b || read_full(fd, b, h.len)) {
-                free(b);
-                return 0;
-            }
+            return SERVE_EOF;
+        if (chan_check_hdr(&st, &h, why))
+            return SERVE_PROTOCOL;
+        uint8_t *b = h.len <= sizeof small ? small : malloc(h.len);
+        if (!b) {
+            *why = "out of memory for a frame";
+            return SERVE_PROTOCOL;
+        }
+        int rd = h.len ? read_full(fd, b, h.len) : 0;
+        int rc = rd ? 0 : chan_decode(&st, &h, b, h.len, &msg, why);
+        enum serve_end end = SERVE_EOF;
+        int more = 0;
+        if (rd)
+            end = SERVE_EOF;
+        else if (rc)
+            end = SERVE_PROTOCOL;
+        else if (msg.type == CHAN_CONSOLE) {
             if (vm->io->console) {
-                vm->io->console(vm->io->opaque, (const char *)b, h.len);
+                vm->io->console(vm->io->opaque, (const char *)msg.data, msg.len);
             } else {
-                fwrite(b, 1, h.len, stdout);
+                fwrite(msg.data, 1, msg.len, stdout);
                 fflush(stdout);
             }
-            free(b);
-        } else if (h.type == MSG_RECV) {
-            if (serve_recv(vm, fd))
-                return 0;
-        } else if (h.type == MSG_SEND) {
-            if (serve_send(vm, fd, h.len))
-                return 0;
-        } else if (h.type == MSG_TEMPLATE && h.len == 0) {
-            return 2;
-        } else if (h.type == MSG_HELLO && h.len == sizeof(int32_t)) {
-            int32_t pid;
-            if (read_full(fd, &pid, sizeof pid))
-                return 0;
-            vm->child_pid = pid; /* a restored instance says who it is, for funk_vm_kick */
-            if (vm->kicked)
-                kill(pid, SIGKILL);
-        } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
-            struct msg_result r;
-            if (read_full(fd, &r, sizeof r))
-                return 0;
-            res->exit = (enum funk_vm_exit)r.exit;
-            res->status = r.status;
-            res->hypercalls = r.hypercalls;
-            res->first_hypercall_ns = r.first_hypercall_ns;
-            memcpy(res->reason, r.reason, sizeof res->reason);
+            more = 1;
+        } else if (msg.type == CHAN_RECV) {
+            more = serve_recv(vm, fd) == 0;
+        } else if (msg.type == CHAN_SEND) {
+            struct funk_vm_response r = {.status = msg.send.status,
+                                         .headers = msg.send.headers_len ? (const char *)msg.headers : NULL,
+                                         .headers_len = msg.send.headers_len,
+                                         .body = msg.send.body_len ? msg.body : NULL,
+                                         .body_len = (size_t)msg.send.body_len};
+            int32_t src = vm->io->send ? vm->io->send(vm->io->opaque, &r) : 0;
+            more = write_full(fd, &src, sizeof src) == 0;
+        } else if (msg.type == CHAN_TEMPLATE) {
+            end = SERVE_TEMPLATE;
+        } else if (msg.type == CHAN_RESULT) {
+            res->exit = (enum funk_vm_exit)msg.result.exit;
+            res->status = msg.result.status;
+            res->hypercalls = msg.result.hypercalls;
+            res->first_hypercall_ns = msg.result.first_hypercall_ns;
+            memcpy(res->reason, msg.result.reason, sizeof res->reason);
             res->reason[sizeof res->reason - 1] = '\0';
-            return 1;
+            end = SERVE_RESULT;
         } else {
-            return 0;
+            *why = "frame out of turn";
+            end = SERVE_PROTOCOL;
         }
+        if (b != small)
+            free(b);
+        if (!more)
+            return end;
     }
+}
+
+/* Ends a guest that broke the protocol: killed by what the kernel told us, and the reason. */
+static void protocol_kill(struct funk_vm *vm, const char *why)
+{
+    if (vm->child_pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0);
+    else if (vm->child_pid > 0)
+        kill(vm->child_pid, SIGKILL);
+    vm_stop(vm, FUNK_VM_EXIT_PROTOCOL, "channel: %s; guest process killed", why);
 }
 
 /* Forks the child that boots the guest; its channel is *fd_out. */
@@ -591,28 +604,43 @@ static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 
 int vm_process_run(struct funk_vm *vm)
 {
-    int fd, done, st = 0;
+    int fd, st = 0;
+    const char *why = NULL;
+    enum serve_end end;
     if (vm->restored_fd >= 0) {
-        /* An instance forked from a snapshot template: not our child, no waitpid. */
+        /* An instance forked from a snapshot template: not our child; known by its pidfd. */
         fd = vm->restored_fd;
         vm->restored_fd = -1;
-        done = serve(vm, fd) == 1;
+        end = serve(vm, fd, CHAN_MODE_RUN, &why);
+        if (end == SERVE_PROTOCOL)
+            protocol_kill(vm, why);
         close(fd);
-        vm->child_pid = -1;
-        if (!done)
+        int pidfd = vm->child_pidfd;
+        vm->child_pidfd = -1;
+        if (pidfd >= 0) {
+            /* A result is the guest's last word: whatever still runs of it is a stray. */
+            syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+            close(pidfd);
+        }
+        if (end == SERVE_EOF || end == SERVE_TEMPLATE)
             ended_without_result(vm, 0, 0);
         return 0;
     }
     int rc = spawn_child(vm, &fd);
     if (rc)
         return rc;
-    done = serve(vm, fd) == 1;
+    end = serve(vm, fd, CHAN_MODE_RUN, &why);
+    if (end == SERVE_PROTOCOL)
+        protocol_kill(vm, why);
     close(fd);
     pid_t pid = vm->child_pid;
+    /* Our child, not reaped yet, so the pid is still its own. After its result (its last
+     * word) or EOF, whatever still runs is a stray: a guest cannot keep the call waiting. */
+    kill(pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     vm->child_pid = -1;
-    if (!done)
+    if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
     return 0;
 }
@@ -626,7 +654,8 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     scmp_filter_ctx ictx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ictx ? 0 : -ENOMEM;
     static const int deny[] = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork),
-                               SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(dup2),
+                               SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+                               SCMP_SYS(dup2),
                                SCMP_SYS(dup3), SCMP_SYS(seccomp), SCMP_SYS(close),
                                SCMP_SYS(prctl)};
     for (size_t i = 0; rc == 0 && i < sizeof deny / sizeof deny[0]; i++)
@@ -654,14 +683,18 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     instance_prog.filter = NULL;
     if (rc)
         return rc;
-    int how = serve(vm, fd);
-    if (how != 2) {
-        /* The guest ended (or failed) before asking for a request: no template. */
+    const char *why = NULL;
+    enum serve_end how = serve(vm, fd, CHAN_MODE_TEMPLATE, &why);
+    if (how != SERVE_TEMPLATE) {
+        /* The guest ended (or failed, or broke the protocol) before its first request. */
+        if (how == SERVE_PROTOCOL)
+            protocol_kill(vm, why);
         close(fd);
+        kill(vm->child_pid, SIGKILL);
         int st = 0;
         while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
             ;
-        if (how == 0)
+        if (how == SERVE_EOF)
             ended_without_result(vm, 1, st);
         vm->child_pid = -1;
         return -ECHILD;
@@ -683,12 +716,46 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     return 0;
 }
 
+/* Reads the template's CHAN_FORKED answer: the new instance's pidfd, or -1. Bounded wait. */
+static int template_answer(int chan)
+{
+    struct pollfd pfd = {.fd = chan, .events = POLLIN};
+    if (poll(&pfd, 1, 10000) != 1)
+        return -1;
+    struct chan_hdr h;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    while ((n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+        ;
+    int fd = -1;
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    const char *why;
+    struct chan_state st = {.mode = CHAN_MODE_FORK};
+    /* The frame must be a whole CHAN_FORKED header, and the fd a pidfd (signal 0 probes it). */
+    if (n != (ssize_t)sizeof h || (mh.msg_flags & MSG_CTRUNC) || chan_check_hdr(&st, &h, &why) ||
+        fd < 0 || syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    uint32_t cmd = CMD_FORK;
+    uint32_t cmd = CHAN_CMD_FORK;
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -704,14 +771,15 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
     pthread_mutex_lock(&snap->lock);
     ssize_t n = sendmsg(snap->chan, &mh, MSG_NOSIGNAL);
+    int pidfd = n == sizeof cmd ? template_answer(snap->chan) : -1;
     pthread_mutex_unlock(&snap->lock);
     close(sv[1]);
-    if (n != sizeof cmd) {
+    if (pidfd < 0) {
         close(sv[0]);
-        return -ECHILD; /* the template is gone */
+        return -ECHILD; /* the template is gone or did not answer as the protocol says */
     }
-    /* The instance introduces itself (MSG_HELLO) on its channel; funk_vm_run reads it. */
     vm->restored_fd = sv[0];
+    vm->child_pidfd = pidfd;
     vm->child_pid = -1;
     vm->loaded = true;
     vm->funk_guest = true;
@@ -720,7 +788,8 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 {
-    close(snap->chan); /* the template exits when its channel closes */
+    close(snap->chan); /* an honest template exits when its channel closes; */
+    kill(snap->pid, SIGKILL); /* any other does now (our child: the pid is its own) */
     while (waitpid(snap->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&snap->lock);
@@ -729,7 +798,10 @@ void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 void vm_process_kick(struct funk_vm *vm)
 {
     vm->kicked = 1;
-    if (vm->child_pid > 0)
+    int pidfd = vm->child_pidfd;
+    if (pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    else if (vm->child_pid > 0)
         kill(vm->child_pid, SIGKILL);
 }
 

@@ -38,7 +38,8 @@ struct funk_vm {
     uint8_t *elf_copy;
     size_t elf_len;
     uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
-    int child_pid;
+    int child_pid;     /* a fresh guest: the pid fork returned (our child) */
+    int child_pidfd;   /* a restored instance: the pidfd its template's clone returned, else -1 */
     int restored_fd;   /* channel of an instance forked from a snapshot template, else -1 */
     int snapshot_mode; /* run as a snapshot template (stop at the first FN_RECV) */
     int snap_ready;        /* KVM: stopped at the first FN_RECV for a snapshot */
