@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,8 @@ static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const voi
 static struct funk_vm *child_vm;
 static struct sock_fprog child_prog; /* set by the parent just before fork */
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out);
+static int instance_filter(void);
+static int reap_child(struct funk_vm *vm);
 static struct funk_vm_result child_res;
 
 /*
@@ -321,10 +324,14 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     vm->io = &child_io;
     vm->res = &child_res;
     child_res.exit = FUNK_VM_EXIT_IO;
-    /* Die with the thread that runs us. A snapshot template instead outlives its creating
+    /* Die with our parent. A launched guest's parent is the library user's launcher thread,
+     * which never exits (launcher.c); a legacy snapshot template instead outlives its creating
      * thread (a pool worker may exit) and ends when its channel closes. */
-    if (!vm->snapshot_mode)
+    if (!vm->snapshot_mode || vm->launched)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The library user already gone? (A template's parent is outside its pid namespace: 0.) */
+    if (vm->launched && getppid() != vm->launched && getppid() != 0)
+        _exit(FUNK_EXIT_SETUP);
 
     /* Keep only the channel (3) and the devices (4..): move them above, then down. */
     int hi = fcntl(chan, F_DUPFD_CLOEXEC, 100);
@@ -385,6 +392,14 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         child_finish();
     }
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    if (vm->funk_guest) {
+        /* The hypercall entry is this process's own (a launched guest's differs from its
+         * library user's: a separate exec, its own load address). */
+        uint64_t entry = vm_process_entry_addr();
+        memcpy((uint8_t *)m + (FUNK_BOOT_INFO_GPA - PROCESS_MEM_BASE) +
+                   offsetof(struct funk_boot_info, hypercall),
+               &entry, sizeof entry);
+    }
     vm->mem = m;
     vm->mem_base = base;
     vm->mem_end = vm->mem_size;
@@ -556,9 +571,29 @@ static void protocol_kill(struct funk_vm *vm, const char *why)
     vm_stop(vm, FUNK_VM_EXIT_PROTOCOL, "channel: %s; guest process killed", why);
 }
 
-/* Forks the child that boots the guest; its channel is *fd_out. */
+/* Legacy path (issue 11): the guest forked from the library user itself. Only for guests that
+ * use in-process ACCEL plugins (loaded in this process), or FUNK_PROCESS_LAUNCHER=off. */
+bool vm_process_legacy(const struct funk_vm *vm)
+{
+    if (hc_accel_inproc(vm))
+        return true;
+    const char *e = getenv("FUNK_PROCESS_LAUNCHER");
+    return e && strcmp(e, "off") == 0;
+}
+
+/* Starts the process that boots the guest; its channel is *fd_out. Launched guests are known
+ * by a pidfd (vm->child_pidfd), legacy ones by their fork pid (vm->child_pid). */
 static int spawn_child(struct funk_vm *vm, int *fd_out)
 {
+    if (!vm_process_legacy(vm)) {
+        int pidfd = -1;
+        int rc = vm_launch(vm, fd_out, &pidfd);
+        if (rc)
+            return rc;
+        vm->child_pidfd = pidfd;
+        vm->child_pid = -1;
+        return 0;
+    }
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);
     if (rc)
@@ -588,6 +623,38 @@ static int spawn_child(struct funk_vm *vm, int *fd_out)
     vm->child_pid = pid;
     *fd_out = sv[0];
     return 0;
+}
+
+/* Runs in a launched child (launcher.c): the filters, then the guest. */
+void vm_process_child_start(struct funk_vm *vm, int chan)
+{
+    if (filter_bpf(vm, &child_prog) != 0 || (vm->snapshot_mode && instance_filter() != 0))
+        _exit(FUNK_EXIT_SETUP);
+    child_main(vm, chan);
+}
+
+/* Kills (a stray after its result, or anything after EOF) and reaps our guest child; returns
+ * its wait status. Both kinds are our children: the launcher clones with CLONE_PARENT. */
+static int reap_child(struct funk_vm *vm)
+{
+    int st = 0;
+    if (vm->child_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        while (waitid((idtype_t)P_PIDFD, (id_t)vm->child_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+        int fd = vm->child_pidfd;
+        vm->child_pidfd = -1;
+        close(fd);
+    } else if (vm->child_pid > 0) {
+        kill(vm->child_pid, SIGKILL); /* not reaped yet: the pid is still its own */
+        while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    vm->child_pid = -1;
+    return st;
 }
 
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
@@ -633,13 +700,7 @@ int vm_process_run(struct funk_vm *vm)
     if (end == SERVE_PROTOCOL)
         protocol_kill(vm, why);
     close(fd);
-    pid_t pid = vm->child_pid;
-    /* Our child, not reaped yet, so the pid is still its own. After its result (its last
-     * word) or EOF, whatever still runs is a stray: a guest cannot keep the call waiting. */
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    vm->child_pid = -1;
+    st = reap_child(vm);
     if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
     return 0;
@@ -647,10 +708,11 @@ int vm_process_run(struct funk_vm *vm)
 
 /* ---- Snapshots: a template process paused at the guest's first FN_RECV ---------------- */
 
-int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+/* The filter each instance stacks on the template's: no more fork, fd passing, filters. The
+ * program lives in static storage: the template reads it after its fork. */
+static int instance_filter(void)
 {
-    vm->snapshot_mode = 1;
-    /* The filter each instance stacks on the template's: no more fork, fd passing, filters. */
+    static struct sock_filter ibuf[512];
     scmp_filter_ctx ictx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ictx ? 0 : -ENOMEM;
     static const int deny[] = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork),
@@ -661,7 +723,6 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     for (size_t i = 0; rc == 0 && i < sizeof deny / sizeof deny[0]; i++)
         rc = seccomp_rule_add(ictx, SCMP_ACT_TRAP, deny[i], 0);
     int p[2] = {-1, -1};
-    struct sock_filter ibuf[512];
     if (rc == 0 && (pipe2(p, O_CLOEXEC) != 0 || seccomp_export_bpf(ictx, p[1]) != 0))
         rc = -EINVAL;
     if (p[1] >= 0)
@@ -676,11 +737,18 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     if (rc)
         return rc;
     instance_prog.len = (unsigned short)(got / (ssize_t)sizeof ibuf[0]);
-    instance_prog.filter = ibuf; /* read by the template after fork (its own copy of memory) */
+    instance_prog.filter = ibuf;
+    return 0;
+}
 
+int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+{
+    vm->snapshot_mode = 1;
+    int rc = vm_process_legacy(vm) ? instance_filter() : 0; /* a launched template builds its own */
+    if (rc)
+        return rc;
     int fd;
     rc = spawn_child(vm, &fd);
-    instance_prog.filter = NULL;
     if (rc)
         return rc;
     const char *why = NULL;
@@ -690,24 +758,21 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
         if (how == SERVE_PROTOCOL)
             protocol_kill(vm, why);
         close(fd);
-        kill(vm->child_pid, SIGKILL);
-        int st = 0;
-        while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
-            ;
+        int st = reap_child(vm);
         if (how == SERVE_EOF)
             ended_without_result(vm, 1, st);
-        vm->child_pid = -1;
         return -ECHILD;
     }
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap) {
         close(fd);
-        kill(vm->child_pid, SIGKILL);
-        waitpid(vm->child_pid, NULL, 0);
+        reap_child(vm);
         return -ENOMEM;
     }
     snap->backend = FUNK_ISOLATION_PROCESS;
     snap->pid = vm->child_pid;
+    snap->pidfd = vm->child_pidfd;
+    vm->child_pidfd = -1;
     snap->chan = fd;
     snap->mem_size = vm->mem_size;
     pthread_mutex_init(&snap->lock, NULL);
@@ -788,10 +853,9 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 {
-    close(snap->chan); /* an honest template exits when its channel closes; */
-    kill(snap->pid, SIGKILL); /* any other does now (our child: the pid is its own) */
-    while (waitpid(snap->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    close(snap->chan); /* an honest template exits when its channel closes; any other now: */
+    struct funk_vm tmp = {.child_pid = snap->pid, .child_pidfd = snap->pidfd};
+    reap_child(&tmp); /* and with it (init of its pid namespace) all it forked */
     pthread_mutex_destroy(&snap->lock);
 }
 

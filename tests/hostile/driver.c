@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -123,9 +126,76 @@ static int fail(const char *fmt, const char *a)
     return 1;
 }
 
+/* Processes whose parent is us (the subreaper of everything the guests fork), except the
+ * launcher and the sleeper: a guest's stray. Returns how many. */
+static int strays(pid_t sleeper)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *rp = strrchr(buf, ')');
+        char state = 0;
+        int ppid = 0;
+        if (!rp || sscanf(rp + 2, "%c %d", &state, &ppid) != 2)
+            continue;
+        if (ppid != getpid() || atoi(e->d_name) == sleeper || strstr(buf, "(funk-launcher)") ||
+            state == 'Z')
+            continue;
+        fprintf(stderr, "stray: %s", buf);
+        n++;
+    }
+    if (d)
+        closedir(d);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return n;
+}
+
+/* A secret where the library user keeps its data: heap, environment, shared mappings (like the
+ * SQLite WAL index or another VM's kvm_run page). Appends their addresses to cmdline. */
+static void plant_canaries(char *cmdline, size_t cap)
+{
+    char secret[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(secret, sizeof secret, "FUNKCANARY-%ld-%ld", (long)getpid(), (long)ts.tv_nsec);
+    static char *heap; /* reachable: not a leak */
+    heap = strdup(secret);
+    setenv("FUNK_HOSTILE_CANARY", secret, 1);
+    char *env = getenv("FUNK_HOSTILE_CANARY");
+    char *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int mfd = memfd_create("hostile-shm", MFD_CLOEXEC);
+    char *mshm = MAP_FAILED;
+    if (mfd >= 0 && ftruncate(mfd, 4096) == 0)
+        mshm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    void *addrs[4] = {heap, env, shm != MAP_FAILED ? shm : NULL, mshm != MAP_FAILED ? mshm : NULL};
+    if (shm != MAP_FAILED)
+        strcpy(shm, secret);
+    if (mshm != MAP_FAILED)
+        strcpy(mshm, secret);
+    for (int i = 0; i < 4; i++)
+        if (addrs[i]) {
+            char num[32];
+            snprintf(num, sizeof num, " %lx", (unsigned long)(uintptr_t)addrs[i]);
+            strncat(cmdline, num, cap - strlen(cmdline) - 1);
+        }
+}
+
 int main(int argc, char **argv)
 {
-    int iso = FUNK_ISOLATION_PROCESS, expect_exit = -1, sleeper = 0, snapshot = 0;
+    int iso = FUNK_ISOLATION_PROCESS, expect_exit = -1, sleeper = 0, snapshot = 0, canary = 0;
+    int no_strays = 0;
     long max_rss = -1;
     const char *expect_reason = NULL, *expect_console = NULL, *reject_console = NULL;
     struct funk_vm_device devs[4];
@@ -150,6 +220,10 @@ int main(int argc, char **argv)
             sleeper = 1;
         else if (strcmp(a, "--snapshot") == 0)
             snapshot = 1;
+        else if (strcmp(a, "--canary") == 0)
+            canary = 1;
+        else if (strcmp(a, "--no-strays") == 0)
+            no_strays = 1;
         else if (strncmp(a, "--max-rss-mib=", 14) == 0)
             max_rss = atol(a + 14);
         else if (strncmp(a, "--block=", 8) == 0 && ndevs < 4) {
@@ -196,6 +270,14 @@ int main(int argc, char **argv)
         snprintf(num, sizeof num, "%d", (int)sleeper_pid);
         strncat(cmdline, num, sizeof cmdline - strlen(cmdline) - 1);
     }
+    if (canary) {
+        size_t l = strlen(cmdline);
+        if (l && cmdline[l - 1] == ' ')
+            cmdline[l - 1] = '\0';
+        plant_canaries(cmdline, sizeof cmdline);
+    }
+    if (no_strays)
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
     off_t size_before = -1;
     struct stat sb;
     if (size_path && stat(size_path, &sb) == 0)
@@ -264,6 +346,14 @@ int main(int argc, char **argv)
             bad |= fail("%s", "the unrelated sleeper process was killed");
         kill(sleeper_pid, SIGKILL);
         waitpid(sleeper_pid, &st, 0);
+    }
+    if (no_strays) {
+        /* Everything the guest or its template forked must be gone, promptly. */
+        int left = 0;
+        for (int t = 0; t < 30 && (left = strays(sleeper_pid)) > 0; t++)
+            usleep(100000);
+        if (left)
+            bad |= fail("%s", "a process the guest forked outlived its template and the call");
     }
     if (size_path && stat(size_path, &sb) == 0 && sb.st_size != size_before)
         bad |= fail("%s", "the block device's backing file changed size");
