@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -75,6 +76,10 @@ static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const voi
         return -EIO;
     return 0;
 }
+
+/* The guest process's uid/gid when the library user is root (nobody/nogroup on Debian). */
+#define GUEST_UID 65534
+#define GUEST_GID 65534
 
 /* ---- Child side -------------------------------------------------------------------------- */
 
@@ -352,12 +357,6 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     }
     syscall(SYS_close_range, DEV_FD0 + vm->ndev + (accel_hi >= 0 ? 1 : 0), ~0u, 0);
 
-    /* Namespaces where the kernel allows them: a user namespace drops every host privilege
-     * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
-     * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
-        vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
-
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
     unsigned long vm_pages = 0;
     int sfd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -375,6 +374,38 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         struct rlimit rl = {cap, cap};
         setrlimit(RLIMIT_AS, &rl);
     }
+
+    /* fds 0 and 1 are nobody's business; fd 2 (the library user's log) only when verbose:
+     * otherwise a guest's raw bytes there would forge its log lines. */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        if (!(vm->flags & FUNK_VM_F_VERBOSE))
+            dup2(nul, 2);
+        close(nul);
+    }
+    /* A real unprivileged uid/gid (nobody), so no host file is open to it even through a
+     * filter hole: a user namespace alone leaves root's file access (issue 11 item 11). */
+    if (geteuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setresgid(GUEST_GID, GUEST_GID, GUEST_GID) != 0 ||
+         setresuid(GUEST_UID, GUEST_UID, GUEST_UID) != 0)) {
+        child_res.exit = FUNK_VM_EXIT_INTERNAL;
+        snprintf(child_res.reason, sizeof child_res.reason,
+                 "process backend: cannot drop to uid/gid %d: %s", GUEST_UID, strerror(errno));
+        child_finish();
+    }
+    /* Changing credentials cleared the parent-death signal: set it again. */
+    if (!vm->snapshot_mode || vm->launched)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (vm->launched && getppid() != vm->launched && getppid() != 0)
+        _exit(FUNK_EXIT_SETUP);
+
+    /* Namespaces where the kernel allows them: a user namespace drops every host privilege
+     * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
+     * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
+    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
+        vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
 
     /* Guest memory at its own addresses, never overlapping the monitor's mappings. */
     uint64_t base = PROCESS_MEM_BASE, size = vm->mem_size - base;
@@ -871,16 +902,23 @@ void vm_process_kick(struct funk_vm *vm)
 
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
-static char bpf_key[MFT_MAX_ENTRIES + 4];
+static char bpf_key[MFT_MAX_ENTRIES * 48 + 8];
 static struct sock_filter *bpf_prog;
 static size_t bpf_len;
 
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 {
     char key[MFT_MAX_ENTRIES + 4];
+    char geo[MFT_MAX_ENTRIES * 48 + 8]; /* the cache key: layout plus block geometry */
+    size_t gl = 0;
     unsigned n = 0;
-    for (unsigned i = 0; i < vm->ndev; i++)
+    for (unsigned i = 0; i < vm->ndev; i++) {
         key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
+        if (key[n - 1] == 'b')
+            gl += (size_t)snprintf(geo + gl, sizeof geo - gl, "%u:%llu:%u,", i,
+                                   (unsigned long long)vm->dev[i].capacity, vm->dev[i].block_size);
+    }
+    geo[gl] = '\0';
     if (hc_accel_fd(vm) >= 0)
         key[n++] = 'a'; /* at DEV_FD0 + ndev, right after the devices */
     if (vm->snapshot_mode)
@@ -888,6 +926,9 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
     if (hc_accel_inproc(vm))
         key[n++] = 'I';
     key[n] = '\0';
+    if (gl + n + 2 > sizeof geo)
+        return -E2BIG;
+    memcpy(geo + gl, key, n + 1);
     if (strspn(key, "-") == n) {
         /* No attached device: the program generated at build time (process_filter_gen.c). */
         out->len = (unsigned short)vm_process_filter_nodev_len;
@@ -899,8 +940,11 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
     }
     int rc = 0;
     pthread_mutex_lock(&bpf_lock);
-    if (!bpf_prog || strcmp(key, bpf_key) != 0) {
-        scmp_filter_ctx ctx = vm_process_filter(key);
+    if (!bpf_prog || strcmp(geo, bpf_key) != 0) {
+        struct proc_dev_geo dg[MFT_MAX_ENTRIES];
+        for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++)
+            dg[i] = (struct proc_dev_geo){vm->dev[i].capacity, vm->dev[i].block_size};
+        scmp_filter_ctx ctx = vm_process_filter(key, dg);
         int p[2] = {-1, -1};
         rc = -EINVAL;
         if (ctx && pipe2(p, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, p[1]) == 0) {
@@ -914,7 +958,7 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
                 if (bpf_prog) {
                     memcpy(bpf_prog, buf, (size_t)got);
                     bpf_len = (size_t)got / sizeof(struct sock_filter);
-                    memcpy(bpf_key, key, n + 1);
+                    memcpy(bpf_key, geo, strlen(geo) + 1);
                     rc = 0;
                 }
             }

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,8 +193,48 @@ static void plant_canaries(char *cmdline, size_t cap)
         }
 }
 
+/* --each=NR,NR,...: this driver once per number with guest args "sys NR"; all must pass. */
+static int run_each(int argc, char **argv, int each_idx)
+{
+    char *list = strdup(argv[each_idx] + 7);
+    int fails = 0, runs = 0;
+    for (char *save = NULL, *nr = strtok_r(list, ",", &save); nr; nr = strtok_r(NULL, ",", &save)) {
+        char *args[64];
+        int k = 0;
+        for (int i = 0; i < argc && k < 60; i++)
+            if (i != each_idx)
+                args[k++] = argv[i];
+        args[k++] = "sys";
+        args[k++] = nr;
+        args[k] = NULL;
+        pid_t pid;
+        int st = 0;
+        extern char **environ;
+        if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0 ||
+            waitpid(pid, &st, 0) < 0) {
+            fails++;
+            continue;
+        }
+        runs++;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+            free(list);
+            return 77;
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "FAIL: system call %s was not refused as expected\n", nr);
+            fails++;
+        }
+    }
+    free(list);
+    printf("%d system call(s) probed, %d not refused as expected\n", runs, fails);
+    return fails ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    for (int j = 1; j < argc && strncmp(argv[j], "--", 2) == 0; j++)
+        if (strncmp(argv[j], "--each=", 7) == 0)
+            return run_each(argc, argv, j);
     int iso = FUNK_ISOLATION_PROCESS, expect_exit = -1, sleeper = 0, snapshot = 0, canary = 0;
     int no_strays = 0;
     long max_rss = -1;
@@ -226,7 +267,16 @@ int main(int argc, char **argv)
             no_strays = 1;
         else if (strncmp(a, "--max-rss-mib=", 14) == 0)
             max_rss = atol(a + 14);
-        else if (strncmp(a, "--block=", 8) == 0 && ndevs < 4) {
+        else if (strncmp(a, "--block-tmp=", 12) == 0 && ndevs < 4) {
+            /* A fresh 64 KiB backing file, gone when we exit. */
+            static char tmpl[4][64];
+            snprintf(tmpl[ndevs], sizeof tmpl[ndevs], "/tmp/funk-hostile-blockXXXXXX");
+            int fd = mkstemp(tmpl[ndevs]);
+            if (fd < 0 || ftruncate(fd, 64 << 10) != 0)
+                return fail("cannot create %s", tmpl[ndevs]);
+            devs[ndevs] = (struct funk_vm_device){a + 12, FUNK_VM_DEV_BLOCK, fd};
+            size_path = tmpl[ndevs++];
+        } else if (strncmp(a, "--block=", 8) == 0 && ndevs < 4) {
             char *eq = strchr(a + 8, '=');
             if (!eq)
                 return fail("bad %s", a);
@@ -357,6 +407,8 @@ int main(int argc, char **argv)
     }
     if (size_path && stat(size_path, &sb) == 0 && sb.st_size != size_before)
         bad |= fail("%s", "the block device's backing file changed size");
+    if (size_path && strncmp(size_path, "/tmp/funk-hostile-block", 23) == 0)
+        unlink(size_path);
     if (!bad)
         printf("ok\n");
     return bad;
