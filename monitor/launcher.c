@@ -67,6 +67,8 @@ struct launch_req {
     uint32_t ndev;
     struct launch_dev dev[MFT_MAX_ENTRIES];
     int32_t accel_fd_index; /* agent connection, or -1 */
+    uint32_t accel_inproc;  /* ACCEL by in-process plugins, loaded in the guest process */
+    char accel_env[2048];   /* their settings: FUNK_ACCEL_* and FUNK_MODEL_DIR, NUL-separated */
 };
 
 struct launch_reply {
@@ -111,9 +113,16 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     }
     /* ACCEL reaches funk-accel-agent over the connection the library user opened (in-process
      * plugins never run in a launched guest: such guests take the legacy path). */
-    if (vm->img.has_accel &&
-        hc_accel_adopt(vm, q->accel_fd_index >= 0 ? fds[q->accel_fd_index] : -1) != 0)
+    if (q->accel_inproc) {
+        /* In-process plugins are loaded here, in the guest's own process, with the library
+         * user's plugin settings (the launcher has an empty environment). */
+        for (const char *e = q->accel_env; *e && e < q->accel_env + sizeof q->accel_env;
+             e += strlen(e) + 1)
+            putenv((char *)e);
+    } else if (vm->img.has_accel &&
+               hc_accel_adopt(vm, q->accel_fd_index >= 0 ? fds[q->accel_fd_index] : -1) != 0) {
         _exit(FUNK_EXIT_SETUP);
+    }
     if (hc_setup(vm) != 0) /* the dispatch table of this fresh process */
         _exit(FUNK_EXIT_SETUP);
     vm_process_child_start(vm, fds[1]);
@@ -147,7 +156,8 @@ static int launch_one(int ctl)
              q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
              nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
              q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
-             q.accel_fd_index < (int32_t)nfds;
+             q.accel_fd_index < (int32_t)nfds && q.accel_env[sizeof q.accel_env - 1] == '\0' &&
+             q.accel_env[sizeof q.accel_env - 2] == '\0';
     for (unsigned i = 0; ok && i < q.ndev; i++)
         ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
     int pidfd = -1;
@@ -391,6 +401,19 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         fds[nfds++] = hc_accel_fd(vm);
     }
     q.nfds = nfds;
+    if (hc_accel_inproc(vm)) {
+        q.accel_inproc = 1;
+        extern char **environ;
+        size_t used = 0;
+        for (char **e = environ; e && *e; e++) {
+            size_t l = strlen(*e) + 1;
+            if ((strncmp(*e, "FUNK_ACCEL_", 11) == 0 || strncmp(*e, "FUNK_MODEL_DIR=", 15) == 0) &&
+                used + l + 2 <= sizeof q.accel_env) {
+                memcpy(q.accel_env + used, *e, l);
+                used += l;
+            }
+        }
+    }
     union {
         char buf[CMSG_SPACE(LAUNCH_MAX_FDS * sizeof(int))];
         struct cmsghdr align;

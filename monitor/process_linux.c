@@ -602,12 +602,11 @@ static void protocol_kill(struct funk_vm *vm, const char *why)
     vm_stop(vm, FUNK_VM_EXIT_PROTOCOL, "channel: %s; guest process killed", why);
 }
 
-/* Legacy path (issue 11): the guest forked from the library user itself. Only for guests that
- * use in-process ACCEL plugins (loaded in this process), or FUNK_PROCESS_LAUNCHER=off. */
+/* Legacy path (issue 11): the guest forked from the library user itself, only with
+ * FUNK_PROCESS_LAUNCHER=off (an operator's switch, for comparison and emergencies). */
 bool vm_process_legacy(const struct funk_vm *vm)
 {
-    if (hc_accel_inproc(vm))
-        return true;
+    (void)vm;
     const char *e = getenv("FUNK_PROCESS_LAUNCHER");
     return e && strcmp(e, "off") == 0;
 }
