@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,8 +231,41 @@ static int run_each(int argc, char **argv, int each_idx)
     return fails ? 1 : 0;
 }
 
+/* --sandbox-trap ELF: under KVM, a system call the run-loop filter forbids ends the process
+ * with FUNK_EXIT_SANDBOX (78) and a line saying so, not a bare SIGSYS (exit 159). */
+static int sandbox_trap(const char *elf_path)
+{
+    if (access("/dev/kvm", R_OK | W_OK) != 0) {
+        fprintf(stderr, "SKIP: /dev/kvm is not usable here\n");
+        return 77;
+    }
+    FILE *f = fopen(elf_path, "rb");
+    static unsigned char elf[8 << 20];
+    size_t len = f ? fread(elf, 1, sizeof elf, f) : 0;
+    if (f)
+        fclose(f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct funk_vm *vm;
+        if (funk_vm_shell_new(2u << 20, 0, &vm) || funk_vm_load(vm, elf, len, NULL) ||
+            funk_vm_sandbox(vm))
+            _exit(2);
+        syscall(SYS_getppid); /* not in the run loop's list */
+        _exit(3);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    printf("child: %s %d\n", WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 78)
+        return fail("%s", "a forbidden call in the KVM run loop did not end with exit 78");
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--sandbox-trap") == 0)
+        return sandbox_trap(argv[2]);
     for (int j = 1; j < argc && strncmp(argv[j], "--", 2) == 0; j++)
         if (strncmp(argv[j], "--each=", 7) == 0)
             return run_each(argc, argv, j);
