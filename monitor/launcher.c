@@ -241,6 +241,8 @@ static pthread_cond_t lcv = PTHREAD_COND_INITIALIZER;
 static int lfd = -1;        /* control socket to the launcher */
 static pid_t lowner;        /* the process that started it (a fork must start its own) */
 static int lstate;          /* 0 none, 1 starting, 2 up, <0 -errno */
+static int lserved;         /* the launcher has answered a request (it can run here) */
+static int lbroken;         /* it cannot run in this process (e.g. after a chroot) */
 
 /* The launcher's parent: spawns it, then waits forever (see the comment at the top). */
 static void *launcher_parent(void *arg)
@@ -304,16 +306,14 @@ static int launcher_fd(void)
         pthread_attr_setstacksize(&a, 64 << 10);
         int rc = pthread_create(&t, &a, launcher_parent, NULL);
         pthread_attr_destroy(&a);
-        if (rc)
-            lstate = 0;
-        else
-            while (lstate == 1)
-                pthread_cond_wait(&lcv, &lmu);
         if (rc) {
+            lstate = 0;
             pthread_mutex_unlock(&lmu);
             return -rc;
         }
     }
+    while (lstate == 1) /* another thread is starting it */
+        pthread_cond_wait(&lcv, &lmu);
     int fd = lstate == 2 ? lfd : lstate;
     if (lstate < 0)
         lstate = 0; /* try again next time */
@@ -359,9 +359,13 @@ static int make_image_fd(const struct funk_vm *vm, size_t staging_len)
 
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
 {
+    if (lbroken)
+        return VM_LAUNCH_UNAVAILABLE;
     int ctl = launcher_fd();
-    if (ctl < 0)
-        return ctl;
+    if (ctl < 0) {
+        lbroken = 1; /* /proc/self/exe cannot be spawned here */
+        return VM_LAUNCH_UNAVAILABLE;
+    }
     struct launch_req q;
     memset(&q, 0, sizeof q);
     q.magic = LAUNCH_MAGIC;
@@ -450,8 +454,19 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
             lfd = -1;
             lstate = 0;
         }
+        if (!lserved)
+            lbroken = 1; /* it died before its first answer: it cannot run here */
+    } else if (m == (ssize_t)sizeof r) {
+        lserved = 1;
     }
+    int broken = lbroken;
     pthread_mutex_unlock(&lmu);
+    if (broken) {
+        close(img);
+        close(sv[0]);
+        close(sv[1]);
+        return VM_LAUNCH_UNAVAILABLE;
+    }
     close(img);
     close(sv[1]);
     int pidfd = -1;

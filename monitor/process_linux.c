@@ -387,9 +387,11 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     }
     /* A real unprivileged uid/gid (nobody), so no host file is open to it even through a
      * filter hole: a user namespace alone leaves root's file access (issue 11 item 11). */
+    /* (EPERM: a root without CAP_SETUID/SETGID, like funk-runtime's container process, which
+     * dropped its capabilities itself: nothing more to drop here.) */
     if (geteuid() == 0 &&
         (setgroups(0, NULL) != 0 || setresgid(GUEST_GID, GUEST_GID, GUEST_GID) != 0 ||
-         setresuid(GUEST_UID, GUEST_UID, GUEST_UID) != 0)) {
+         setresuid(GUEST_UID, GUEST_UID, GUEST_UID) != 0) && errno != EPERM) {
         child_res.exit = FUNK_VM_EXIT_INTERNAL;
         snprintf(child_res.reason, sizeof child_res.reason,
                  "process backend: cannot drop to uid/gid %d: %s", GUEST_UID, strerror(errno));
@@ -618,11 +620,19 @@ static int spawn_child(struct funk_vm *vm, int *fd_out)
     if (!vm_process_legacy(vm)) {
         int pidfd = -1;
         int rc = vm_launch(vm, fd_out, &pidfd);
-        if (rc)
+        if (rc == 0) {
+            vm->child_pidfd = pidfd;
+            vm->child_pid = -1;
+            return 0;
+        }
+        if (rc != VM_LAUNCH_UNAVAILABLE)
             return rc;
-        vm->child_pidfd = pidfd;
-        vm->child_pid = -1;
-        return 0;
+        /* No launcher can run in this process (funk-runtime inside its container's chroot):
+         * fork from here, as before issue 11. Said once per process. */
+        vm_log(vm, "process backend: the launcher cannot run in this process (/proc/self/exe "
+                   "not executable here): the guest forks from it");
+        if (vm->snapshot_mode && instance_filter() != 0)
+            return -EINVAL;
     }
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);

@@ -3,6 +3,7 @@
 #ifndef FUNK_MONITOR_VM_INTERNAL_H
 #define FUNK_MONITOR_VM_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -92,6 +93,9 @@ int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the
 bool vm_process_legacy(const struct funk_vm *vm); /* guest forked from the library user */
 /* launcher.c: starts the guest from the clean launcher; its channel and pidfd. */
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);
+/* vm_launch's answer when no launcher can run in this process (its binary cannot be exec'd:
+ * a chroot without it, no /proc): the process backend then forks from the library user. */
+#define VM_LAUNCH_UNAVAILABLE (-EHOSTDOWN)
 /* In the launched child: filters, then the guest (never returns). */
 void vm_process_child_start(struct funk_vm *vm, int chan) __attribute__((noreturn));
 /* A snapshot: a paused template process (process backend) or a memory image + vCPU state. */

@@ -295,6 +295,8 @@ int main(int argc, char **argv)
             sleeper = 1;
         else if (strcmp(a, "--snapshot") == 0)
             snapshot = 1;
+        else if (strncmp(a, "--accel=", 8) == 0)
+            funk_vm_accel_set(a + 8);
         else if (strcmp(a, "--canary") == 0)
             canary = 1;
         else if (strcmp(a, "--no-strays") == 0)
