@@ -6,7 +6,10 @@
  *   setown            fcntl(3, F_SETOWN, 1)         setsig    fcntl(3, F_SETSIG, SIGKILL)
  *   async             fcntl(3, F_SETFL, O_ASYNC)    clone     clone(SIGCHLD)
  *   write0, write1    write(0|1, "x", 1)            int80     int $0x80 (32-bit ABI)
- * Prints "sys: allowed <ret>" and exits 3 if the call came back. */
+ * Prints "sys: allowed <ret>" and exits 3 if the call came back with success, "sys: failed
+ * <-ret>" and exits 4 if it came back with an error (a filter let it through; the kernel said
+ * no). Built twice: hostile_sys.elf and hostile_sys_accel.elf, which carries the accel note
+ * (the note widened the process filter before issue 11). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +21,16 @@
 static const char shadow[] = "/etc/shadow";
 static uint64_t lim[2] = {1, 1};
 
+#ifdef HOSTILE_ACCEL
+#include <funk/accel.h>
+#endif
+
 int main(int argc, char **argv)
 {
+#ifdef HOSTILE_ACCEL
+    if (argc > 99)
+        return (int)funk_accel_version(); /* links the accel note */
+#endif
     if (argc < 2) {
         HOSTILE_SAY("sys: usage\n");
         return 2;
@@ -56,9 +67,10 @@ int main(int argc, char **argv)
         HOSTILE_SAY("sys: unknown mode\n");
         return 2;
     }
-    char line[64] = "sys: allowed ";
+    char line[64];
+    strcpy(line, r < 0 ? "sys: failed " : "sys: allowed ");
     size_t n = strlen(line);
-    unsigned long v = (unsigned long)r;
+    unsigned long v = (unsigned long)(r < 0 ? -r : r);
     char tmp[24];
     int k = 0;
     do
@@ -68,5 +80,5 @@ int main(int argc, char **argv)
         line[n++] = tmp[--k];
     line[n++] = '\n';
     funk_console_write(line, n);
-    return 3;
+    return r < 0 ? 4 : 3;
 }
