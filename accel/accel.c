@@ -29,7 +29,8 @@ FUNK_API const char *funk_accel_strerror(int err)
     case EBADF:
         return "handle is not live (released or deleted)";
     case EPERM:
-        return "resource not registered to this session";
+        return "not permitted (resource not registered to this session, or exec of a library "
+               "the operator did not install)";
     case ENOSPC:
         return "output buffer too small";
     case ENODEV:

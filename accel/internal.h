@@ -163,6 +163,8 @@ struct accel_resource {
     size_t len;
     char *path; /* file resources: absolute path; buffers: memfd path once asked for */
     int memfd;
+    int exec_fd;     /* LIBRARY: the allowlisted file with these bytes, once looked up */
+    char *exec_path; /* /proc/self/fd/<exec_fd> */
 
     pthread_mutex_t lock; /* attributes, slots, memfd */
     struct accel_attr *attrs;
@@ -178,6 +180,15 @@ int accel_resource_reg_add(struct accel_resource *r);
 void accel_resource_reg_drop(struct accel_resource *r);
 /* Frees the slots of plugin p in every live resource (before p is unloaded). */
 void accel_resources_drop_slots(struct accel_plugin *p);
+
+/* ---- The exec allowlist (exec_allow.c) ------------------------------------------------------ */
+/* The operator's exec directory: FUNK_ACCEL_EXEC_DIR, else <dir of libfunk-accel>/funk/exec. */
+int accel_exec_dir(char *buf, size_t len);
+/* An fd of the allowlisted library whose bytes hash to hash (verified on that fd); -EPERM: none. */
+int accel_exec_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], int *fd);
+void accel_exec_forget(void);
+/* The directory holding libfunk-accel.so, plus "/funk" (plugin.c). */
+int accel_self_plugin_dir(char *buf, size_t len);
 
 /* ---- Logging (log.c) ------------------------------------------------------------------------ */
 void accel_log_reload(void);

@@ -90,7 +90,7 @@ static char *try_dir(const char *dir, size_t dlen, const char *name)
 }
 
 /* The directory holding libfunk-accel.so itself, plus "/funk" (build/lib -> build/lib/funk). */
-static int self_plugin_dir(char *buf, size_t len)
+int accel_self_plugin_dir(char *buf, size_t len)
 {
     Dl_info info;
     if (dladdr((void *)&funk_accel_init, &info) == 0 || info.dli_fname == NULL)
@@ -115,14 +115,14 @@ static char *resolve(const char *name)
         env = end ? end + 1 : NULL;
     }
     char self[PATH_MAX];
-    if (path == NULL && self_plugin_dir(self, sizeof(self)) == 0)
+    if (path == NULL && accel_self_plugin_dir(self, sizeof(self)) == 0)
         path = try_dir(self, strlen(self), name);
     if (path == NULL)
         path = try_dir(FUNK_PLUGIN_INSTALL_DIR, strlen(FUNK_PLUGIN_INSTALL_DIR), name);
     if (path == NULL) {
         const char *e = getenv("FUNK_ACCEL_PLUGIN_PATH");
         accel_debug("plugin '%s' not found in FUNK_ACCEL_PLUGIN_PATH=%s, %s, %s", name,
-                    e ? e : "(unset)", self_plugin_dir(self, sizeof(self)) == 0 ? self : "?",
+                    e ? e : "(unset)", accel_self_plugin_dir(self, sizeof(self)) == 0 ? self : "?",
                     FUNK_PLUGIN_INSTALL_DIR);
     }
     return path;

@@ -31,6 +31,9 @@ static void resource_free(struct accel_resource *r)
     free(r->attrs);
     if (r->memfd >= 0)
         close(r->memfd);
+    if (r->exec_fd >= 0)
+        close(r->exec_fd);
+    free(r->exec_path);
     free(r->path);
     free(r->data);
     pthread_mutex_destroy(&r->lock);
@@ -106,6 +109,7 @@ static struct accel_resource *resource_alloc(funk_accel_resource_type type)
     r->ext_refs = 1;
     r->type = type;
     r->memfd = -1;
+    r->exec_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     return r;
 }
@@ -360,6 +364,52 @@ FUNK_API int funk_accel_resource_data(const funk_accel_resource *h, const void *
     return 0;
 }
 
+/* r->lock held. Finds the allowlisted file with r's bytes (see exec_allow.c). */
+static int library_path_locked(struct accel_resource *r, const char **path)
+{
+    if (r->exec_path == NULL) {
+        int fd;
+        int rc = accel_exec_open(r->hash, &fd);
+        if (rc < 0) {
+            char dir[PATH_MAX] = "?";
+            accel_exec_dir(dir, sizeof(dir));
+            accel_err("exec refused: library resource sha256 %02x%02x%02x%02x... (%s) is not an "
+                      "operator-installed library in %s (FUNK_ACCEL_EXEC_DIR): code from a guest "
+                      "or client is never loaded",
+                      r->hash[0], r->hash[1], r->hash[2], r->hash[3], r->path ? r->path : "buffer",
+                      dir);
+            return -EPERM;
+        }
+        char buf[64];
+        snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
+        r->exec_path = strdup(buf);
+        if (r->exec_path == NULL) {
+            close(fd);
+            return -ENOMEM;
+        }
+        r->exec_fd = fd;
+    }
+    *path = r->exec_path;
+    return 0;
+}
+
+FUNK_API int funk_accel_resource_library_path(funk_accel_resource *h, const char **path)
+{
+    if (h == NULL || path == NULL)
+        return -EINVAL;
+    struct accel_resource *r = accel_resource_acquire(h);
+    if (r == NULL)
+        return -EBADF;
+    int rc = -EINVAL;
+    if (r->type == FUNK_ACCEL_RES_LIBRARY) {
+        pthread_mutex_lock(&r->lock);
+        rc = library_path_locked(r, path);
+        pthread_mutex_unlock(&r->lock);
+    }
+    accel_resource_put(r);
+    return rc;
+}
+
 FUNK_API const char *funk_accel_resource_path(const funk_accel_resource *h)
 {
     struct accel_resource *r = accel_resource_acquire(h);
@@ -367,6 +417,12 @@ FUNK_API const char *funk_accel_resource_path(const funk_accel_resource *h)
         return NULL;
     const char *p = NULL;
     pthread_mutex_lock(&r->lock);
+    if (r->type == FUNK_ACCEL_RES_LIBRARY) {
+        /* Loadable code: only ever the operator's own file, never the caller's bytes. */
+        if (library_path_locked(r, &p) < 0)
+            p = NULL;
+        goto unlock;
+    }
     if (r->path == NULL) {
         /* A buffer resource: give path-only loaders (dlopen, model readers) a memfd. */
         int fd = memfd_create("funk-accel-resource", MFD_CLOEXEC);

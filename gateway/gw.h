@@ -41,6 +41,13 @@ struct gw_config {
     size_t max_body;     /* bytes; larger requests get 413 */
     double timeout;      /* default function exec timeout, seconds */
     double read_timeout; /* idle HTTP connection timeout, seconds */
+    double head_timeout; /* a request head must be complete this long after the connection opened
+                            or the previous response ended; trickling does not extend it */
+    unsigned max_conns;  /* open HTTP connections in all */
+    /* open HTTP connections per client address (0: no limit) */
+    unsigned max_conns_per_ip;
+    /* bytes of request bodies buffered at once, over all connections; then 503 */
+    size_t max_body_total;
     double idle_timeout; /* default warm-instance idle timeout, seconds */
     int isolation;       /* enum funk_isolation requested for functions (AUTO by default) */
     unsigned pool_size;
@@ -216,7 +223,15 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
 
 extern volatile int gw_stopping;
 
+/* Binds and listens on --listen before anything else starts: 0 or a negative errno (logged with
+ * the address); main exits with GW_EXIT_LISTEN on failure. */
+int gw_http_bind(void);
 int gw_http_start(void);
 void gw_http_stop(void);
+
+/* funkd exit statuses (documented in docs/gateway.md) */
+#define GW_EXIT_FAIL 1   /* start-up failed: state dir, VM pool, async workers */
+#define GW_EXIT_USAGE 2  /* bad option or value */
+#define GW_EXIT_LISTEN 3 /* cannot listen on --listen (address in use, not available) */
 
 #endif /* FUNK_GW_H */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funkd HTTP API (libmicrohttpd): routing, basic auth, the OpenFaaS endpoints, invocations. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,13 +17,59 @@
 
 #include "gw.h"
 
+/* libmicrohttpd's memory per connection: request line, headers and I/O buffers (larger heads
+ * are refused); bodies are ours, at most --max-body. */
+#define GW_HTTP_HEAD_MAX (32 * 1024)
+
+/* One request. Its body is read only once the head has been routed, authorized and (for
+ * invocations) its function found: see on_head. */
 struct conn {
     char *uri; /* raw request target, query included */
     char *body;
     size_t len, cap;
+    size_t limit;           /* Content-Length, or --max-body for a chunked body */
+    size_t dropped;         /* body bytes past a limit, read and thrown away */
+    struct gw_function *fn; /* invocations: found from the head, reference held */
     int started;
-    int too_big;
+    int too_big; /* over --max-body: 413 */
+    int busy;    /* over --max-body-total: 503 */
 };
+
+/* Capacity of all request-body buffers together, bytes (atomic): at most --max-body-total. */
+static size_t bodies_bytes;
+
+/* Makes room for need bytes (plus a NUL) in x->body: 0, -EBUSY over --max-body-total, -ENOMEM. */
+static int body_reserve(struct conn *x, size_t need)
+{
+    if (need + 1 <= x->cap)
+        return 0;
+    size_t nc = x->cap ? x->cap : 4096;
+    while (nc < need + 1)
+        nc *= 2;
+    if (nc > x->limit + 1)
+        nc = x->limit + 1; /* need <= limit <= max_body */
+    size_t grow = nc - x->cap;
+    if (__atomic_add_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED) > gw_cfg.max_body_total) {
+        __atomic_sub_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED);
+        return -EBUSY;
+    }
+    char *nb = realloc(x->body, nc);
+    if (!nb) {
+        __atomic_sub_fetch(&bodies_bytes, grow, __ATOMIC_RELAXED);
+        return -ENOMEM;
+    }
+    x->body = nb;
+    x->cap = nc;
+    return 0;
+}
+
+static void body_free(struct conn *x)
+{
+    __atomic_sub_fetch(&bodies_bytes, x->cap, __ATOMIC_RELAXED);
+    free(x->body);
+    x->body = NULL;
+    x->len = x->cap = 0;
+}
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -492,19 +540,60 @@ static int split_target(const char *rest, char name[GW_NAME_MAX], char ns[GW_NAM
     return gw_split_name(full, name, ns);
 }
 
-static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, const char *rest,
-                                struct conn *x, int async)
+/* From the head of an invocation: finds the function and keeps a reference in x->fn (1), or
+ * queues the answer in *ret (0: bad name, wrong method, unknown function). */
+static int invoke_head(struct MHD_Connection *c, const char *method, const char *rest, int async,
+                       struct conn *x, enum MHD_Result *ret)
 {
     char name[GW_NAME_MAX], ns[GW_NAME_MAX], msg[400];
     const char *sub;
-    if (!split_target(rest, name, ns, &sub))
-        return send_text(c, 404, "no such function (bad name)");
-    if (async && strcmp(method, "POST") != 0)
-        return send_text(c, 405, "async invocations use POST");
-    struct gw_function *fn = gw_fn_get(name, ns);
-    if (!fn) {
+    if (!split_target(rest, name, ns, &sub)) {
+        *ret = send_text(c, 404, "no such function (bad name)");
+        return 0;
+    }
+    if (async && strcmp(method, "POST") != 0) {
+        *ret = send_text(c, 405, "async invocations use POST");
+        return 0;
+    }
+    x->fn = gw_fn_get(name, ns);
+    if (!x->fn) {
         snprintf(msg, sizeof msg, "function %s not found in namespace %s", name, ns);
-        return send_text(c, 404, msg);
+        *ret = send_text(c, 404, msg);
+        return 0;
+    }
+    const char *cb = async ? header(c, "X-Callback-Url") : NULL;
+    if (cb && *cb &&
+        ((strncmp(cb, "http://", 7) != 0 && strncmp(cb, "https://", 8) != 0) || strlen(cb) < 9 ||
+         cb[strncmp(cb, "https", 5) == 0 ? 8 : 7] == '/' || strpbrk(cb, " \r\n"))) {
+        gw_fn_put(x->fn);
+        x->fn = NULL;
+        *ret = send_text(c, 400, "X-Callback-Url must be an http:// or https:// URL");
+        return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, const char *rest,
+                                struct conn *x, int async)
+{
+    char name[GW_NAME_MAX], ns[GW_NAME_MAX];
+    const char *sub = "/";
+    enum MHD_Result ret;
+    if (!x->fn && !invoke_head(c, method, rest, async, x, &ret))
+        return ret;
+    split_target(rest, name, ns, &sub); /* succeeded in invoke_head */
+    struct gw_function *fn = x->fn;     /* this call drops the reference */
+    x->fn = NULL;
+    pthread_mutex_lock(&fn->mu);
+    int gone = fn->deleted;
+    pthread_mutex_unlock(&fn->mu);
+    if (gone) { /* deleted or updated while its body arrived: call what is deployed now */
+        gw_fn_put(fn);
+        if (!(fn = gw_fn_get(name, ns))) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "function %s not found in namespace %s", name, ns);
+            return send_text(c, 404, msg);
+        }
     }
     const char *q = x->uri ? strchr(x->uri, '?') : NULL;
     char call_id[64];
@@ -520,18 +609,9 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
     MHD_get_connection_values(c, MHD_HEADER_KIND, hb_iter, &hb);
     hb_add(&hb, "X-Call-Id", call_id);
     hb_add(&hb, "X-Start-Time", start_s);
-    enum MHD_Result ret;
 
     if (async) {
-        const char *cb = header(c, "X-Callback-Url");
-        if (cb && *cb &&
-            ((strncmp(cb, "http://", 7) != 0 && strncmp(cb, "https://", 8) != 0) ||
-             strlen(cb) < 9 || cb[strncmp(cb, "https", 5) == 0 ? 8 : 7] == '/' ||
-             strpbrk(cb, " \r\n"))) {
-            gw_fn_put(fn);
-            free(hb.p);
-            return send_text(c, 400, "X-Callback-Url must be an http:// or https:// URL");
-        }
+        const char *cb = header(c, "X-Callback-Url"); /* checked in invoke_head */
         struct gw_job j = {.method = (char *)method,
                            .path = (char *)sub,
                            .query = (char *)(q ? q + 1 : ""),
@@ -640,6 +720,198 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
     return send_text(c, 404, "not found");
 }
 
+/* Whether a /system/ route (after the prefix) reads a request body for this method. */
+static int system_takes_body(const char *s, const char *method)
+{
+    int write =
+        strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+    if (strcmp(s, "functions") == 0 || strcmp(s, "secrets") == 0)
+        return write;
+    return strncmp(s, "scale-function/", 15) == 0 && strcmp(method, "POST") == 0;
+}
+
+/* Decides from the request head alone, before a byte of the body is read: unknown routes and
+ * functions, missing credentials, bodies over --max-body and every request that takes no body
+ * are answered now (libmicrohttpd then closes the connection instead of reading what is left).
+ * Only invocations of a function that exists and the /system writes that passed auth go on to
+ * read their body: 1. Otherwise 0 with the answer in *ret. */
+static int on_head(struct MHD_Connection *c, const char *url, const char *method, struct conn *x,
+                   enum MHD_Result *ret)
+{
+    int body = 0;
+    if (strncmp(url, "/function/", 10) == 0 || strncmp(url, "/async-function/", 16) == 0) {
+        int async = url[1] == 'a';
+        if (!invoke_head(c, method, url + (async ? 16 : 10), async, x, ret))
+            return 0;
+        body = 1;
+    } else if (strncmp(url, "/system/", 8) == 0) {
+        if (gw_cfg.auth && !authorized(c)) {
+            *ret = send_unauthorized(c);
+            return 0;
+        }
+        body = system_takes_body(url + 8, method);
+    }
+    if (!body) {
+        *ret = route(c, url, method, x);
+        return 0;
+    }
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : gw_cfg.max_body;
+    if (n > gw_cfg.max_body) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);
+        *ret = send_text(c, 413, msg);
+        return 0;
+    }
+    x->limit = (size_t)n;
+    return 1;
+}
+
+/* ---- connection limits and the request-head deadline -------------------------------------- */
+
+/* One open connection (libmicrohttpd's socket context). libmicrohttpd's own timeout restarts
+ * on every byte received, so a client sending its head a byte at a time would hold the
+ * connection and its thread for ever (slowloris). A head must instead be complete by
+ * head_deadline, set when the connection opens and again when a response ends (an idle
+ * keep-alive connection waits for its next head); 0 while a request is served. */
+struct gw_sock {
+    struct gw_sock *prev, *next; /* guarded by socks_mu */
+    int fd;                      /* libmicrohttpd's; closed only after NOTIFY_CLOSED unlinks us */
+    int cut;                     /* guarded by socks_mu */
+    int64_t head_deadline;       /* CLOCK_MONOTONIC ns, atomic; 0: not waiting for a head */
+};
+
+static pthread_mutex_t socks_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t socks_cv; /* CLOCK_MONOTONIC; signalled to stop the reaper */
+static struct gw_sock *socks;
+static pthread_t reaper;
+static int reaper_started, reaper_stop;
+static uint64_t heads_cut;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void head_clock(struct MHD_Connection *c, int start)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct gw_sock *s = i ? i->socket_context : NULL;
+    if (s)
+        __atomic_store_n(&s->head_deadline,
+                         start ? mono_ns() + (int64_t)(gw_cfg.head_timeout * 1e9) : 0,
+                         __ATOMIC_RELAXED);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    struct gw_sock *s = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        s = i ? calloc(1, sizeof *s) : NULL;
+        if (!s) { /* untracked it could trickle for ever: refuse it */
+            if (i)
+                shutdown(i->connect_fd, SHUT_RDWR);
+            return;
+        }
+        s->fd = i->connect_fd;
+        s->head_deadline = mono_ns() + (int64_t)(gw_cfg.head_timeout * 1e9);
+        pthread_mutex_lock(&socks_mu);
+        s->next = socks;
+        if (socks)
+            socks->prev = s;
+        socks = s;
+        pthread_mutex_unlock(&socks_mu);
+        *socket_context = s;
+        return;
+    }
+    if (!s)
+        return;
+    pthread_mutex_lock(&socks_mu); /* before libmicrohttpd closes fd: the reaper never sees a
+                                      reused fd number */
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&socks_mu);
+    free(s);
+    *socket_context = NULL;
+}
+
+/* Cuts connections whose head is overdue: shutdown() wakes the connection's thread with EOF and
+ * libmicrohttpd closes it. Sleeps until the earliest deadline (at most 1 s; --head-timeout is
+ * at least 1 s, so a deadline set during the sleep is never earlier than the wake-up). */
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&socks_mu);
+    while (!reaper_stop) {
+        int64_t now = mono_ns(), next = now + 1000000000;
+        unsigned cut = 0;
+        for (struct gw_sock *s = socks; s; s = s->next) {
+            int64_t d = __atomic_load_n(&s->head_deadline, __ATOMIC_RELAXED);
+            if (!d || s->cut)
+                continue;
+            if (d <= now) {
+                shutdown(s->fd, SHUT_RDWR);
+                s->cut = 1;
+                cut++;
+            } else if (d < next) {
+                next = d;
+            }
+        }
+        heads_cut += cut;
+        if (cut)
+            gw_dbg("http: closed %u connection(s) without a complete request head after %.1f s "
+                   "(%llu so far)",
+                   cut, gw_cfg.head_timeout, (unsigned long long)heads_cut);
+        struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
+        pthread_cond_timedwait(&socks_cv, &socks_mu, &ts);
+    }
+    pthread_mutex_unlock(&socks_mu);
+    return NULL;
+}
+
+/* libmicrohttpd's messages (e.g. one per connection refused at a limit), at most one a second
+ * so that a flood of connections cannot flood the log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static double last = -1e9;
+    static unsigned quiet;
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t l = strlen(msg);
+    while (l && (msg[l - 1] == '\n' || msg[l - 1] == '\r'))
+        msg[--l] = '\0';
+    double now = gw_now();
+    pthread_mutex_lock(&mu);
+    unsigned skipped = quiet;
+    int show = now - last >= 1.0;
+    if (show) {
+        last = now;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (show && skipped)
+        gw_warn("http: %s (%u more message(s) not shown)", msg, skipped);
+    else if (show)
+        gw_warn("http: %s", msg);
+}
+
+/* ---- libmicrohttpd callbacks --------------------------------------------------------------- */
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     (void)cls;
@@ -654,15 +926,17 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
     (void)toe;
     struct conn *x = *con_cls;
     if (x) {
+        if (x->fn)
+            gw_fn_put(x->fn);
         free(x->uri);
-        free(x->body);
+        body_free(x);
         free(x);
     }
     *con_cls = NULL;
+    head_clock(c, 1); /* the next request's head */
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -674,32 +948,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn *x = *con_cls;
     if (!x)
         return MHD_NO;
-    if (!x->started) {
+    if (!x->started) { /* the head is complete; nothing of the body has been read */
         x->started = 1;
-        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > gw_cfg.max_body) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);
-            return send_text(c, 413, msg);
-        }
-        return MHD_YES;
+        head_clock(c, 0);
+        enum MHD_Result ret = MHD_NO;
+        return on_head(c, url, method, x, &ret) ? MHD_YES : ret;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (x->too_big || x->len + n > gw_cfg.max_body) {
-            x->too_big = 1; /* chunked body: read and drop the rest, then answer 413 */
-            return MHD_YES;
-        }
-        if (x->len + n + 1 > x->cap) {
-            size_t nc = x->cap ? x->cap : 4096;
-            while (nc < x->len + n + 1)
-                nc *= 2;
-            char *nb = realloc(x->body, nc);
-            if (!nb)
+        if (!x->too_big && !x->busy && n > x->limit - x->len)
+            x->too_big = 1; /* chunked body over --max-body */
+        if (!x->too_big && !x->busy) {
+            int rc = body_reserve(x, x->len + n);
+            if (rc == -ENOMEM)
                 return MHD_NO;
-            x->body = nb;
-            x->cap = nc;
+            if (rc == -EBUSY) {
+                x->busy = 1;
+                body_free(x);
+            }
+        }
+        if (x->too_big || x->busy) {
+            /* read and drop up to another --max-body, then answer 413 or 503; a client that
+             * keeps sending past that is cut off */
+            x->dropped += n;
+            return x->dropped > gw_cfg.max_body ? MHD_NO : MHD_YES;
         }
         memcpy(x->body + x->len, upload, n);
         x->len += n;
@@ -711,12 +984,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);
         return send_text(c, 413, msg);
     }
+    if (x->busy)
+        return send_text(c, 503,
+                         "too many request bodies in flight (--max-body-total), try again later");
     return route(c, url, method, x);
 }
 
-static struct MHD_Daemon *daemon_;
+/* ---- start and stop ------------------------------------------------------------------------- */
 
-int gw_http_start(void)
+static struct MHD_Daemon *daemon_;
+static int listen_fd = -1;
+
+int gw_http_bind(void)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -726,16 +1005,59 @@ int gw_http_start(void)
         gw_err("--listen: '%s' is not an IPv4 address", gw_cfg.listen_host);
         return -EINVAL;
     }
-    daemon_ = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw_cfg.read_timeout, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)4000, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
-    if (!daemon_) {
-        gw_err("cannot listen on %s:%u (in use?)", gw_cfg.listen_host, gw_cfg.listen_port);
-        return -EADDRINUSE;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        gw_err("cannot listen on %s:%u: socket: %s", gw_cfg.listen_host, gw_cfg.listen_port,
+               strerror(e));
+        return -e;
     }
+    /* SO_REUSEADDR lets a restarted funkd bind while its old connections sit in TIME_WAIT; it
+     * does not let two sockets listen on one address. SO_REUSEPORT (libmicrohttpd's
+     * LISTENING_ADDRESS_REUSE) would: a second funkd started there would take half the calls. */
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        gw_err("cannot listen on %s:%u: %s%s", gw_cfg.listen_host, gw_cfg.listen_port, strerror(e),
+               e == EADDRINUSE ? " (another process listens there)" : "");
+        close(fd);
+        return -e;
+    }
+    listen_fd = fd;
+    return 0;
+}
+
+int gw_http_start(void)
+{
+    if (listen_fd < 0)
+        return -EBADF;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&socks_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&reaper, NULL, reaper_main, NULL) != 0) {
+        gw_err("cannot start the HTTP head-deadline thread");
+        return -EAGAIN;
+    }
+    reaper_started = 1;
+    /* poll(), not select(): connection fds can be above FD_SETSIZE */
+    daemon_ = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw_cfg.read_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, gw_cfg.max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        gw_cfg.max_conns_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HTTP_HEAD_MAX,
+        MHD_OPTION_END);
+    if (!daemon_) {
+        gw_err("cannot start the HTTP server on %s:%u", gw_cfg.listen_host, gw_cfg.listen_port);
+        return -EIO;
+    }
+    listen_fd = -1; /* libmicrohttpd's now */
     return 0;
 }
 
@@ -744,4 +1066,15 @@ void gw_http_stop(void)
     if (daemon_)
         MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (reaper_started) {
+        pthread_mutex_lock(&socks_mu);
+        reaper_stop = 1;
+        pthread_cond_signal(&socks_cv);
+        pthread_mutex_unlock(&socks_mu);
+        pthread_join(reaper, NULL);
+        reaper_started = 0;
+    }
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
 }

@@ -736,6 +736,16 @@ static int inst_cap(const struct gw_function *fn)
 
 static int inst_spawn_locked(struct gw_function *fn);
 
+/* Instances not already on their way out: ninst drops only in inst_remove, so instances that
+ * went idle together would each see the others and all leave, below scale.min. fn->mu held. */
+static int staying_instances(const struct gw_function *fn)
+{
+    int live = 0;
+    for (const struct gw_inst *o = fn->insts; o; o = o->next)
+        live += !o->stop;
+    return live;
+}
+
 static int warm_recv(void *opaque, struct funk_vm_request *req)
 {
     struct gw_inst *in = opaque;
@@ -783,8 +793,10 @@ static int warm_recv(void *opaque, struct funk_vm_request *req)
             break;
         double idle_end = in->idle_since + fn->idle_timeout;
         if (gw_now() >= idle_end) {
-            if (fn->ninst > warm_keep(fn))
-                break; /* scale down, eventually to zero */
+            if (staying_instances(fn) > warm_keep(fn)) {
+                in->stop = 1; /* counted as leaving from now on, before inst_remove */
+                break;        /* scale down, eventually to zero */
+            }
             in->idle_since = gw_now();
             continue;
         }

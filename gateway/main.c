@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <sys/resource.h>
+
 #include <funk/vm.h>
 
 #include "gw.h"
@@ -16,8 +19,12 @@ struct gw_config gw_cfg = {
     .listen_host = "127.0.0.1",
     .listen_port = 8080,
     .max_body = 8u << 20,
+    .max_body_total = 512u << 20,
     .timeout = 30,
     .read_timeout = 30,
+    .head_timeout = 10,
+    .max_conns = 1000,
+    .max_conns_per_ip = 100,
     .idle_timeout = 60,
     .isolation = 0, /* FUNK_ISOLATION_AUTO */
     .pool_size = 4,
@@ -44,11 +51,19 @@ static void usage(FILE *f)
         "                         secrets dir; /function/*, /async-function/*, /healthz stay "
         "open)\n"
         "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
+        "  --max-body-total BYTES request bodies buffered at once over all connections;\n"
+        "                         a body that does not fit gets 503 (default 536870912)\n"
         "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
         "                         per function: label com.funk.timeout or envVars exec_timeout)\n"
         "  --idle-timeout SEC     warm instances idle longer end (scale to zero; default 60;\n"
         "                         per function: label com.funk.idle_timeout)\n"
-        "  --read-timeout SEC     close idle or slow HTTP connections after SEC (default 30)\n"
+        "  --read-timeout SEC     close HTTP connections silent for SEC (default 30)\n"
+        "  --head-timeout SEC     a request head (line and headers) must be complete SEC after\n"
+        "                         the connection opened or the last response ended, however\n"
+        "                         slowly it trickles in (default 10)\n"
+        "  --max-connections N    open HTTP connections in all (default 1000)\n"
+        "  --max-connections-per-ip N  open HTTP connections per client address (default\n"
+        "                         100, 0: no limit)\n"
         "  --isolation MODE       kvm, process or auto (default: kvm with hardware\n"
         "                         virtualization, else process; label com.funk.isolation)\n"
         "  --preboot N            per-request functions: guests booted ahead to their first\n"
@@ -64,6 +79,8 @@ static void usage(FILE *f)
         "                         snapshot mode)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
+        "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"
+        "workers), 2 bad option, 3 cannot listen on --listen (e.g. another process has it).\n"
         "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
         "com.funk.max_inflight=N (warm: 429 above it), com.openfaas.scale.min/max.\n");
 }
@@ -71,7 +88,7 @@ static void usage(FILE *f)
 static int bad(const char *opt, const char *val)
 {
     fprintf(stderr, "funkd: %s: bad value '%s' (see funkd --help)\n", opt, val);
-    return 2;
+    return GW_EXIT_USAGE;
 }
 
 static char *read_trimmed(const char *dir, const char *name)
@@ -94,6 +111,24 @@ static char *read_trimmed(const char *dir, const char *name)
     return strdup(s);
 }
 
+/* Every HTTP connection holds a file descriptor (and guests need theirs): take the hard limit
+ * rather than a soft 1024, and say when --max-connections cannot be reached. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)gw_cfg.max_conns + 256)
+        gw_warn("only %llu file descriptors (RLIMIT_NOFILE): fewer than --max-connections %u "
+                "connections can be open",
+                (unsigned long long)rl.rlim_cur, gw_cfg.max_conns);
+}
+
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -111,9 +146,13 @@ int main(int argc, char **argv)
                                          {"secrets-dir", required_argument, 0, 'S'},
                                          {"auth", no_argument, 0, 'a'},
                                          {"max-body", required_argument, 0, 'b'},
+                                         {"max-body-total", required_argument, 0, 'B'},
                                          {"timeout", required_argument, 0, 't'},
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"read-timeout", required_argument, 0, 'r'},
+                                         {"head-timeout", required_argument, 0, 'H'},
+                                         {"max-connections", required_argument, 0, 'C'},
+                                         {"max-connections-per-ip", required_argument, 0, 'c'},
                                          {"pool", required_argument, 0, 'p'},
                                          {"async-workers", required_argument, 0, 'w'},
                                          {"callback-retries", required_argument, 0, 'R'},
@@ -157,6 +196,11 @@ int main(int argc, char **argv)
                 return bad("--max-body", optarg);
             gw_cfg.max_body = (size_t)v;
             break;
+        case 'B':
+            if (parse_num(optarg, 1, 1ull << 40, &v))
+                return bad("--max-body-total", optarg);
+            gw_cfg.max_body_total = (size_t)v;
+            break;
         case 't':
             if (parse_num(optarg, 0.001, 3600, &gw_cfg.timeout))
                 return bad("--timeout", optarg);
@@ -168,6 +212,20 @@ int main(int argc, char **argv)
         case 'r':
             if (parse_num(optarg, 1, 3600, &gw_cfg.read_timeout))
                 return bad("--read-timeout", optarg);
+            break;
+        case 'H':
+            if (parse_num(optarg, 1, 3600, &gw_cfg.head_timeout))
+                return bad("--head-timeout", optarg);
+            break;
+        case 'C':
+            if (parse_num(optarg, 1, 1000000, &v) || v != (unsigned)v)
+                return bad("--max-connections", optarg);
+            gw_cfg.max_conns = (unsigned)v;
+            break;
+        case 'c':
+            if (parse_num(optarg, 0, 1000000, &v) || v != (unsigned)v)
+                return bad("--max-connections-per-ip", optarg);
+            gw_cfg.max_conns_per_ip = (unsigned)v;
             break;
         case 'p':
             if (parse_num(optarg, 0, 64, &v))
@@ -215,12 +273,12 @@ int main(int argc, char **argv)
             return 0;
         default:
             fprintf(stderr, "(see funkd --help)\n");
-            return 2;
+            return GW_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "funkd: unexpected argument '%s' (see funkd --help)\n", argv[optind]);
-        return 2;
+        return GW_EXIT_USAGE;
     }
     gw_cfg.state_dir = state && *state ? state : "funk-state";
     static char secdir[4096];
@@ -237,9 +295,18 @@ int main(int argc, char **argv)
                     "funkd: --auth needs non-empty files basic-auth-user and "
                     "basic-auth-password in %s\n",
                     secrets);
-            return 2;
+            return GW_EXIT_USAGE;
         }
     }
+    struct in_addr ia;
+    if (inet_pton(AF_INET, gw_cfg.listen_host, &ia) != 1) {
+        fprintf(stderr, "funkd: --listen: '%s' is not an IPv4 address\n", gw_cfg.listen_host);
+        return GW_EXIT_USAGE;
+    }
+    raise_fd_limit();
+    /* the address first: a busy port ends start-up before the state is opened or guests boot */
+    if (gw_http_bind() != 0)
+        return GW_EXIT_LISTEN;
 
     /* SIGINT/SIGTERM go to sigwait below; every other thread inherits the mask */
     sigset_t set;
@@ -250,19 +317,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (gw_store_open(gw_cfg.state_dir) != 0)
-        return 1;
+        return GW_EXIT_FAIL;
     if (gw_pool_init() != 0) {
         gw_err("cannot start the VM pool");
-        return 1;
+        return GW_EXIT_FAIL;
     }
     int n = gw_fn_load_all();
     if (n > 0)
         gw_info("restored %d function(s) from %s", n, gw_cfg.state_dir);
     if (gw_http_start() != 0)
-        return 1;
+        return GW_EXIT_FAIL;
     if (gw_queue_start() != 0) {
         gw_err("cannot start the async workers");
-        return 1;
+        return GW_EXIT_FAIL;
     }
     gw_info("listening on http://%s:%u (state %s, auth %s, accel %s)", gw_cfg.listen_host,
             gw_cfg.listen_port, gw_cfg.state_dir, gw_cfg.auth ? "on" : "off", gw_cfg.accel);

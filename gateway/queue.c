@@ -140,8 +140,10 @@ static void run_job(struct gw_job *j, int state, struct gw_call *c)
         gw_store_job_finish(j->id, 1, 0);
         return;
     }
+    /* attempts made so far, this one included: --callback-retries is the number of attempts
+     * (was compared with '>', which made one attempt more than documented) */
     int attempts = gw_store_job_attempts(j->id) + 1;
-    if ((unsigned)attempts > gw_cfg.callback_retries) {
+    if ((unsigned)attempts >= gw_cfg.callback_retries) {
         gw_err("async %s: callback %s failed %d times: giving up", j->call_id, j->callback,
                attempts);
         gw_store_job_finish(j->id, 0, 0);

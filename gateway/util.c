@@ -2,11 +2,11 @@
 /* funkd helpers: levelled logging, clocks, RFC 3339 times, call ids, ELF note probe. */
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,11 +65,19 @@ void gw_rfc3339(double unix_s, char out[40])
 
 void gw_uuid(char out[37])
 {
-    static __thread int fd = -1;
+    /* getrandom(2), not a descriptor: a per-thread /dev/urandom fd was never closed, and every
+     * HTTP connection runs on a new thread, so funkd leaked one descriptor per connection */
     unsigned char b[16];
-    if (fd < 0)
-        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+    ssize_t got = 0;
+    while (got < (ssize_t)sizeof b) {
+        ssize_t r = getrandom(b + got, sizeof b - (size_t)got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += r;
+    }
+    if (got != (ssize_t)sizeof b) {
         /* no entropy source: fall back to time and address bits (unique enough for call ids) */
         uint64_t t = (uint64_t)(gw_wall() * 1e9), a = (uint64_t)(uintptr_t)&t;
         memcpy(b, &t, 8);

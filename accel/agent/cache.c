@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* funk-accel-agent content cache: resources shipped once, kept by SHA-256 across connections. */
+/* funk-accel-agent content cache: blobs stored once by SHA-256. Who may name a blob is decided
+ * per connection (conn.c): only a client that sent its bytes. */
 #include "agent.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -88,19 +90,19 @@ int cache_put(uint32_t type, const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const voi
 {
     if (len > agent_limits.cache_max)
         return -ENOSPC;
+    /* The bytes are always checked, also when the blob is cached already: a put is the client's
+     * proof that it holds the content, and it is what lets it name the hash afterwards. Hashing
+     * and copying happen outside the lock: models can be large. */
+    uint8_t got[FUNK_ACCEL_HASH_SIZE];
+    accel_sha256_digest(data, len, got);
+    if (memcmp(got, hash, sizeof(got)) != 0)
+        return -EBADMSG;
     if (cache_have(hash))
         return 0;
-    /* Copy and hash outside the lock: models can be large. */
     funk_accel_resource *r;
     int rc = funk_accel_resource_new_buffer(&r, (funk_accel_resource_type)type, data, len);
     if (rc < 0)
         return rc;
-    uint8_t got[FUNK_ACCEL_HASH_SIZE];
-    funk_accel_resource_hash(r, got);
-    if (memcmp(got, hash, sizeof(got)) != 0) {
-        funk_accel_resource_release(r);
-        return -EBADMSG;
-    }
     struct cache_blob *b = calloc(1, sizeof(*b));
     if (b == NULL) {
         funk_accel_resource_release(r);

@@ -26,6 +26,10 @@ struct conn {
     uint32_t n_sess, live_sess;
     struct reg *regs; /* index rid-1 */
     uint32_t n_regs, live_regs;
+    /* The hashes this connection proved it holds (sent the bytes of): the only cached blobs it
+     * may ask about or register. Other clients' uploads stay invisible. */
+    uint8_t (*proven)[FUNK_ACCEL_HASH_SIZE];
+    uint32_t n_proven, cap_proven;
     uint8_t *rbuf;
     size_t rcap;
     struct fkp_buf out;
@@ -37,6 +41,35 @@ static pthread_cond_t conns_gone = PTHREAD_COND_INITIALIZER;
 static struct conn *conns;
 static unsigned n_threads;
 static bool stopping;
+
+/* ---- What this connection may name ----------------------------------------------------------- */
+
+static bool proved(const struct conn *c, const uint8_t hash[FUNK_ACCEL_HASH_SIZE])
+{
+    for (uint32_t i = 0; i < c->n_proven; i++)
+        if (!memcmp(c->proven[i], hash, FUNK_ACCEL_HASH_SIZE))
+            return true;
+    return false;
+}
+
+static int do_put(struct conn *c, const struct fkp_msg *m)
+{
+    if (!proved(c, m->u.put.hash) && c->n_proven >= agent_limits.max_resources)
+        return -EMFILE;
+    int rc = cache_put(m->u.put.type, m->u.put.hash, m->u.put.data.p, m->u.put.data.len);
+    if (rc < 0 || proved(c, m->u.put.hash))
+        return rc;
+    if (c->n_proven == c->cap_proven) {
+        uint32_t cap = c->cap_proven ? c->cap_proven * 2 : 8;
+        void *p = realloc(c->proven, (size_t)cap * sizeof(*c->proven));
+        if (p == NULL)
+            return -ENOMEM;
+        c->proven = p;
+        c->cap_proven = cap;
+    }
+    memcpy(c->proven[c->n_proven++], m->u.put.hash, FUNK_ACCEL_HASH_SIZE);
+    return 0;
+}
 
 /* ---- Sessions and registrations ------------------------------------------------------------- */
 
@@ -115,6 +148,9 @@ static int do_register(struct conn *c, const struct fkp_msg *m, uint32_t *rid)
     }
     struct cache_var *v;
     funk_accel_resource *r;
+    /* Another client's blob answers exactly like one nobody cached. */
+    if (!proved(c, m->u.reg.hash))
+        return -ENOENT;
     int rc = cache_get(m->u.reg.hash, m->u.reg.type, &m->u.reg.attrs, &v, &r);
     if (rc < 0)
         return rc;
@@ -348,10 +384,10 @@ static int handle(struct conn *c, const struct fkp_msg *m)
         rc = sess_delete(c, m->u.sess.sid);
         break;
     case FKP_RES_HAVE:
-        v = cache_have(m->u.have.hash) ? 1 : 0;
+        v = proved(c, m->u.have.hash) && cache_have(m->u.have.hash) ? 1 : 0;
         break;
     case FKP_RES_PUT:
-        rc = cache_put(m->u.put.type, m->u.put.hash, m->u.put.data.p, m->u.put.data.len);
+        rc = do_put(c, m);
         break;
     case FKP_REGISTER:
         rc = do_register(c, m, &v);
@@ -462,6 +498,7 @@ static void conn_free(struct conn *c)
                (unsigned long long)c->id, c->peer, s, r);
     free(c->sess);
     free(c->regs);
+    free(c->proven);
     free(c->rbuf);
     fkp_buf_free(&c->out);
     close(c->fd);

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,13 @@ static const char usage_text[] =
     "  --max-clients N      connections at once (default 1024)\n"
     "  --cache-max BYTES    bytes of resources cached by hash (default 4 GiB)\n"
     "  --frame-timeout MS   time for the rest of a started frame (default 10000)\n"
-    "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH\n";
+    "  --exec-dir DIR       the operator's exec libraries: exec runs a LIBRARY resource only when\n"
+    "                       its bytes are a file's here (default FUNK_ACCEL_EXEC_DIR, else\n"
+    "                       <prefix>/lib/funk/exec)\n"
+    "  --user UID:GID       after binding the sockets, drop to this unprivileged uid/gid\n"
+    "  --no-seccomp         skip the seccomp filter loaded after plugin init (default: loaded)\n"
+    "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH,\n"
+    "             FUNK_ACCEL_EXEC_DIR\n";
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -96,6 +103,9 @@ int main(int argc, char **argv)
     const char *listen_addr[MAX_LISTEN];
     int n_listen = 0;
     const char *plugins = NULL;
+    bool drop = false, filter = true;
+    uid_t uid = 0;
+    gid_t gid = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -103,6 +113,10 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return 0;
+        }
+        if (!strcmp(a, "--no-seccomp")) {
+            filter = false;
+            continue;
         }
         if (v == NULL) {
             fprintf(stderr, "funk-accel-agent: %s: unknown option or missing value\n%s", a,
@@ -118,6 +132,11 @@ int main(int argc, char **argv)
             listen_addr[n_listen++] = v;
         } else if (!strcmp(a, "--plugins")) {
             plugins = v;
+        } else if (!strcmp(a, "--user") && agent_parse_user(v, &uid, &gid) == 0) {
+            drop = true;
+        } else if (!strcmp(a, "--exec-dir") && *v == '/') {
+            /* The runtime reads it where exec looks a library up. */
+            setenv("FUNK_ACCEL_EXEC_DIR", v, 1);
         } else if (!strcmp(a, "--max-frame") && parse_num(v, 64, FKP_MAX_FRAME_LIMIT, &n)) {
             agent_limits.max_frame = (uint32_t)n;
         } else if (!strcmp(a, "--max-sessions") && parse_num(v, 1, 1u << 20, &n)) {
@@ -185,6 +204,15 @@ int main(int argc, char **argv)
         funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "listening on %s", listen_addr[i]);
     }
     pfd[n_listen] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
+
+    /* Sockets bound and plugins initialised (devices opened, models found): from here on the
+     * agent needs neither root nor the calls the filter refuses. */
+    if ((drop && agent_drop_user(uid, gid) < 0) || (filter && agent_seccomp() < 0)) {
+        for (int i = 0; i < n_listen; i++)
+            close(pfd[i].fd);
+        funk_accel_fini();
+        return 1;
+    }
 
     int sig = 0;
     while (sig == 0) {

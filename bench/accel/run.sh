@@ -4,7 +4,7 @@
 # Uses FUNK_PREFIX (installed plugins) and FUNK_MESON_DIR (the bench binary); make bench sets both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 BIN=$FUNK_MESON_DIR/bench/accel/funk-bench-accel
 if [ ! -x "$BIN" ]; then

@@ -71,11 +71,16 @@ static int bench_sgemm(funk_accel_session *s, int dim, int iters)
         for (int j = 0; j < 2; j++) {
             double t0 = now_ms();
             if ((i + j) % 2 == 0)
-                funk_accel_sgemm(s, dim, dim, dim, 1, a, dim, b, dim, 0, c, dim);
+                rc = funk_accel_sgemm(s, dim, dim, dim, 1, a, dim, b, dim, 0, c, dim);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1, a, dim, b,
                             dim, 0, c, dim);
             double t = now_ms() - t0;
+            if (rc < 0) { /* a failed call is not a fast one */
+                fprintf(stderr, "bench: funk_accel_sgemm (timed loop): %s\n",
+                        funk_accel_strerror(rc));
+                goto out;
+            }
             if ((i + j) % 2 == 0)
                 ta[i] = t;
             else
@@ -140,11 +145,18 @@ static int bench_classify(funk_accel_session *s, const char *model, const char *
     for (int i = 0; i < iters; i++) {
         for (int j = 0; j < 2; j++) {
             double t0 = now_ms();
+            int got;
             if ((i + j) % 2 == 0)
-                funk_accel_image_classify(s, NULL, img, len, l, 5);
+                got = funk_accel_image_classify(s, NULL, img, len, l, 5);
             else
-                direct_classify(img, len, d, 5);
+                got = direct_classify(img, len, d, 5);
             double t = now_ms() - t0;
+            if (got < 1) { /* a failed call is not a fast one */
+                fprintf(stderr, "bench: %s classify failed in the timed loop (%d)\n",
+                        (i + j) % 2 == 0 ? "accel" : "direct", got);
+                rc = got < 0 && (i + j) % 2 == 0 ? got : -EIO;
+                goto out;
+            }
             if ((i + j) % 2 == 0)
                 ta[i] = t;
             else

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Baseline for bench/cpu: CenterNet classification with plain OpenCV DNN calls, no funk layers.
+// The image is decoded by the same libjpeg/libpng code the plugin uses (accel/plugins/cpu/
+// image.c): the comparison measures funk's layers, not two different JPEG decoders.
 #include "direct.h"
+
+extern "C" {
+#include "image.h"
+}
 
 #include <algorithm>
 #include <vector>
@@ -27,12 +33,14 @@ extern "C" int direct_init(const char *onnx_path, int threads)
 
 extern "C" int direct_classify(const void *image, size_t len, direct_label *out, int k)
 {
-    cv::Mat raw(1, (int)len, CV_8U, const_cast<void *>(image));
-    cv::Mat img = cv::imdecode(raw, cv::IMREAD_COLOR);
-    if (img.empty())
+    image_rgb rgb;
+    if (image_decode(image, len, &rgb) < 0)
         return -1;
+    cv::Mat img(rgb.h, rgb.w, CV_8UC3, rgb.rgb);
+    // Pixels are already R,G,B, as the network wants: no channel swap (the plugin's path).
     cv::Mat blob =
-        cv::dnn::blobFromImage(img, 1.0, cv::Size(512, 512), cv::Scalar(), true, false, CV_32F);
+        cv::dnn::blobFromImage(img, 1.0, cv::Size(512, 512), cv::Scalar(), false, false, CV_32F);
+    image_free(&rgb);
     net->setInput(blob);
     net->forward(outs, std::vector<cv::String>{"keypoints", "wh"});
     const cv::Mat &kp = outs[0];

@@ -16,7 +16,8 @@ typedef struct direct_label {
 
 /* Loads the CenterNet ONNX model with OpenCV's own calls; threads as the plugin sets them. */
 int direct_init(const char *onnx_path, int threads);
-/* imdecode, blobFromImage (512x512, RGB), forward keypoints+wh, per-class max, top-k. */
+/* image_decode (the plugin's libjpeg/libpng code), blobFromImage (512x512, RGB), forward
+ * keypoints+wh, per-class max, top-k. -1: the image did not decode. */
 int direct_classify(const void *image, size_t len, direct_label *out, int k);
 void direct_fini(void);
 

@@ -40,10 +40,8 @@ build "$CC" "${CF[@]}" "${CUDA_CF[@]}" -fPIC -shared accel/plugins/cuda/cuda.c \
   -o "$B/plugins/libfunk-accel-cuda.so" -L"$B" -lfunk-accel "${CUDA_LD[@]}" -lpthread
 build "$CC" "${CF[@]}" tests/gpu/gpu_check.c -o "$B/gpu-check" -L"$B" -lfunk-accel \
   -Wl,-rpath,"$PWD/$B" -lm
-build "$CC" "${CF[@]}" bench/gpu/sgemm_accel.c -o "$B/funk-bench-sgemm-accel" -L"$B" -lfunk-accel \
-  -Wl,-rpath,"$PWD/$B"
 build "$CC" "${CF[@]}" "${CUDA_CF[@]}" bench/gpu/sgemm_cublas.c -o "$B/funk-bench-sgemm-cublas" \
-  "${CUDA_LD[@]}"
+  -L"$B" -lfunk-accel -Wl,-rpath,"$PWD/$B" "${CUDA_LD[@]}" -lm
 export FUNK_ACCEL_PLUGIN_PATH=$PWD/$B/plugins
 export FUNK_ACCEL_LOG_LEVEL=${FUNK_ACCEL_LOG_LEVEL:-info}
 echo "  built in $(( $(date +%s) - t_start )) s"
@@ -67,17 +65,20 @@ rc=$?
 if [ $rc -eq 77 ]; then echo "ok   FUNK_ACCEL_CUDA_DEVICE=999: plugin not available"; else
   echo "FAIL: FUNK_ACCEL_CUDA_DEVICE=999 gave exit $rc, want 77"; fail=1; fi
 
-echo "== bench: sgemm n x n x n fp32, host arrays in and out, ms per call"
+echo "== bench: sgemm n x n x n fp32, host arrays in and out, ms per call (accel and direct"
+echo "   interleaved call by call in one process, N >= 20 each)"
 unset FUNK_ACCEL_LOG_LEVEL
-res=$(mktemp)
+res=$(mktemp /tmp/funk-bench-device.XXXXXX)
 for n in $SIZES; do
-  FUNK_ACCEL_PLUGINS=cuda FUNK_ACCEL_CUDA_STAGING=0 "$B/funk-bench-sgemm-accel" "$n" 2>/dev/null \
-    | sed 's/^RESULT accel-cuda/RESULT accel-cuda(pageable)/' >>"$res"
-  FUNK_ACCEL_PLUGINS=cuda FUNK_ACCEL_CUDA_STAGING=1 "$B/funk-bench-sgemm-accel" "$n" 2>/dev/null \
-    | sed 's/^RESULT accel-cuda/RESULT accel-cuda(staged)/' >>"$res"
-  "$B/funk-bench-sgemm-cublas" "$n" 2>&1 >>"$res" | tail -1
+  for mode in pageable staged; do
+    staging=0; [ $mode = staged ] && staging=1
+    FUNK_ACCEL_PLUGINS=cuda FUNK_ACCEL_CUDA_STAGING=$staging "$B/funk-bench-sgemm-cublas" "$n" \
+      2>"$res.err" | sed "s/^RESULT \(accel-cuda\|direct-cublas\|cublas-compute-only\)/RESULT \1($mode)/" >>"$res"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "FAIL: sgemm pair n=$n $mode: $(tail -1 "$res.err")"; fail=1; }
+  done
   echo "  n=$n done ($(( $(date +%s) - t_start )) s)"
 done
+rm -f "$res.err"
 python3 - "$res" <<'PY' || cat "$res"
 import re, sys
 rows = {}
@@ -85,18 +86,20 @@ for line in open(sys.argv[1]):
     m = re.match(r"RESULT (\S+) n=(\d+) iters=(\d+) min=([\d.]+) median=([\d.]+) p99=([\d.]+) gflops=([\d.]+)", line)
     if m:
         rows[(m.group(1), int(m.group(2)))] = m.groups()
-print("%-22s %6s %4s %10s %10s %10s %9s %12s" % ("path", "n", "N", "min ms", "median ms", "p99 ms", "GFLOP/s", "vs direct"))
+print("%-30s %6s %4s %10s %10s %10s %9s %12s" % ("path", "n", "N", "min ms", "median ms", "p99 ms", "GFLOP/s", "vs direct"))
 for n in sorted({k[1] for k in rows}):
-    d = rows.get(("direct-cublas", n))
-    for name in ("accel-cuda(pageable)", "accel-cuda(staged)", "direct-cublas", "cublas-compute-only"):
-        g = rows.get((name, n))
-        if not g:
-            continue
-        r = "%.3f" % (float(g[4]) / float(d[4])) if d and name.startswith("accel") else ""
-        print("%-22s %6d %4s %10s %10s %10s %9s %12s" % (name, n, g[2], g[3], g[4], g[5], g[6], r))
-print("vs direct: median via funk_accel_sgemm / median of the same cuBLAS work called directly"
-      " (cudaMemcpy in/out + cublasSgemm); compute-only: cublasSgemm on resident data;"
-      " pageable is the plugin's default, staged = FUNK_ACCEL_CUDA_STAGING=1")
+    for mode in ("pageable", "staged"):
+        d = rows.get(("direct-cublas(%s)" % mode, n))
+        for name in ("accel-cuda", "direct-cublas", "cublas-compute-only"):
+            g = rows.get(("%s(%s)" % (name, mode), n))
+            if not g:
+                continue
+            r = "%.3f" % (float(g[4]) / float(d[4])) if d and name.startswith("accel") else ""
+            print("%-30s %6d %4s %10s %10s %10s %9s %12s" % (g[0], n, g[2], g[3], g[4], g[5], g[6], r))
+print("vs direct: median via funk_accel_sgemm / median of the same cuBLAS work called directly in"
+      " the same process, calls interleaved (async copies on its own stream, as the plugin does);"
+      " compute-only: cublasSgemm on resident data; pageable is the plugin's default,"
+      " staged = FUNK_ACCEL_CUDA_STAGING=1 (the direct side never stages)")
 PY
 rm -f "$res"
 echo "bench/device: finished in $(( $(date +%s) - t_start )) s, $([ $fail = 0 ] && echo 'tests passed' || echo 'TESTS FAILED')"

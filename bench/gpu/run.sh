@@ -1,41 +1,49 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # sgemm through libfunk-accel on the cpu, opencl and (when a GPU is there) cuda plugins, each
-# next to the same work done by calling its library directly, in one run: min/median/p99, N.
-#   FUNK_PREFIX     installed tree (plugins in $FUNK_PREFIX/lib/funk)   default build/release
+# interleaved call by call (A B, B A, ...) with the same work done by calling its library
+# directly, in one process: min/median/p99, N (>= 20). Exit 77 when nothing could be measured.
+#   FUNK_PREFIX     installed tree (plugins in $FUNK_PREFIX/lib/funk)   default build
 #   FUNK_MESON_DIR  meson build dir holding bench/gpu/funk-bench-*      default $FUNK_PREFIX/meson
-#   SIZES           matrix sizes (default "1024 4096"); ITERS overrides the per-size count
+#   SIZES           matrix sizes for cpu and cuda (default "1024 4096")
+#   OCL_SIZES       for opencl (default "1024": PoCL on a 2-core host takes ~4 s per 4096^3 call)
+#   ITERS           calls per side and size (default 20, at least 20)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+PREFIX=${FUNK_PREFIX:-$PWD/build}
 MESON_DIR=${FUNK_MESON_DIR:-$PREFIX/meson}
 BIN=$MESON_DIR/bench/gpu
 SIZES=${SIZES:-1024 4096}
+OCL_SIZES=${OCL_SIZES:-1024}
 export FUNK_ACCEL_PLUGIN_PATH=$PREFIX/lib/funk
-if [ ! -x "$BIN/funk-bench-sgemm-accel" ]; then
-  echo "bench/gpu: $BIN/funk-bench-sgemm-accel missing: build first (make bench)" >&2
+if [ ! -x "$BIN/funk-bench-sgemm-openblas" ]; then
+  echo "bench/gpu: $BIN/funk-bench-sgemm-openblas missing: build first (make bench)" >&2
   exit 1
 fi
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+out=$(mktemp /tmp/funk-bench-gpu.XXXXXX)
+err=$(mktemp /tmp/funk-bench-gpu-err.XXXXXX)
+trap 'rm -f "$out" "$err"' EXIT
+FAILED=0
 
-# run LABEL PROGRAM N [ENV...]: appends "LABEL RESULT-LINE" or a note why it did not run.
+# run PATH PROGRAM N PLUGIN: the pair program times funk_accel_sgemm on PLUGIN and its library
+# directly, interleaved; appends "PATH-accel RESULT", "PATH-direct RESULT" or why not.
 run() {
-  local label=$1 prog=$2 n=$3
-  shift 3
+  local label=$1 prog=$2 n=$3 plugin=$4
   if [ ! -x "$BIN/$prog" ]; then
     echo "$label n=$n: not built here" >>"$out"
     return
   fi
   local line rc
-  line=$(env "$@" "$BIN/$prog" "$n" ${ITERS:-} 2>/tmp/funk-bench-gpu.err)
+  line=$(FUNK_ACCEL_PLUGINS=$plugin "$BIN/$prog" "$n" ${ITERS:-} 2>"$err")
   rc=$?
   if [ $rc -eq 77 ]; then
-    echo "$label n=$n: skipped ($(tail -1 /tmp/funk-bench-gpu.err))" >>"$out"
+    echo "$label n=$n: skipped ($(tail -1 "$err"))" >>"$out"
   elif [ $rc -ne 0 ]; then
-    echo "$label n=$n: FAILED rc=$rc ($(tail -1 /tmp/funk-bench-gpu.err))" >>"$out"
+    echo "$label n=$n: FAILED rc=$rc ($(tail -1 "$err"))" >>"$out"
+    FAILED=1
   else
-    echo "$label $(grep '^RESULT' <<<"$line" | head -1)" >>"$out"
+    grep '^RESULT accel-' <<<"$line" | head -1 | sed "s/^/${label}-accel /" >>"$out"
+    grep '^RESULT direct-' <<<"$line" | head -1 | sed "s/^/${label}-direct /" >>"$out"
     # cuBLAS's baseline also reports compute alone
     grep '^RESULT cublas-compute-only' <<<"$line" | sed "s/^/${label}-compute /" >>"$out"
   fi
@@ -51,16 +59,18 @@ else
   echo "bench/gpu: no CUDA device here: cuda rows are skipped"
 fi
 for n in $SIZES; do
-  run cpu-accel    funk-bench-sgemm-accel    "$n" FUNK_ACCEL_PLUGINS=cpu
-  run cpu-direct   funk-bench-sgemm-openblas "$n"
-  run ocl-accel    funk-bench-sgemm-accel    "$n" FUNK_ACCEL_PLUGINS=opencl
-  run ocl-direct   funk-bench-sgemm-clblast  "$n"
-  if [ $have_gpu = 1 ]; then
-    run cuda-accel  funk-bench-sgemm-accel   "$n" FUNK_ACCEL_PLUGINS=cuda
-    run cuda-direct funk-bench-sgemm-cublas  "$n"
-  fi
+  run cpu funk-bench-sgemm-openblas "$n" cpu
+  [ $have_gpu = 1 ] && run cuda funk-bench-sgemm-cublas "$n" cuda
+done
+for n in $OCL_SIZES; do
+  run ocl funk-bench-sgemm-clblast "$n" opencl
 done
 
+if ! grep -q ' RESULT ' "$out"; then
+  cat "$out"
+  echo "bench/gpu: SKIPPED: nothing could be measured here"
+  exit 77
+fi
 python3 - "$out" <<'PY'
 import re, sys
 rows, notes = {}, []
@@ -81,5 +91,6 @@ for (label, n), g in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
 for n in notes:
     print("note:", n)
 print("accel/direct: median through funk_accel_sgemm divided by the same library called directly"
-      " (1.000 = no overhead)")
+      " in the same process, calls interleaved (1.000 = no overhead)")
 PY
+exit $FAILED

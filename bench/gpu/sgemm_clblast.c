@@ -1,10 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Baseline: the same sgemm as the opencl plugin does, calling OpenCL + CLBlast directly. */
+/* The opencl plugin's sgemm vs OpenCL + CLBlast called directly (buffers made once, A and B
+ * written and C read per call), interleaved in one process (FUNK_ACCEL_PLUGINS=opencl). */
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #include <clblast_c.h>
 
 #include "bench_util.h"
+
+struct cl {
+    cl_command_queue q;
+    cl_mem da, db, dc;
+    size_t bytes;
+};
+
+static int direct(void *ctx, int n, const float *a, const float *b, float *c)
+{
+    struct cl *x = ctx;
+    cl_int e = clEnqueueWriteBuffer(x->q, x->da, CL_FALSE, 0, x->bytes, a, 0, NULL, NULL);
+    if (e == CL_SUCCESS)
+        e = clEnqueueWriteBuffer(x->q, x->db, CL_FALSE, 0, x->bytes, b, 0, NULL, NULL);
+    CLBlastStatusCode st =
+        e != CL_SUCCESS
+            ? CLBlastSuccess
+            : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n,
+                           1.0f, x->da, 0, n, x->db, 0, n, 0.0f, x->dc, 0, n, &x->q, NULL);
+    if (e == CL_SUCCESS && st == CLBlastSuccess)
+        e = clEnqueueReadBuffer(x->q, x->dc, CL_TRUE, 0, x->bytes, c, 0, NULL, NULL);
+    if (e != CL_SUCCESS || st != CLBlastSuccess) {
+        fprintf(stderr, "sgemm-clblast: status %d / %d\n", (int)st, e);
+        return -1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -19,38 +46,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "sgemm-clblast: no OpenCL device\n");
         return 77;
     }
+    funk_accel_session *s;
+    char name[32];
+    int rc = bench_accel_open(&s, name);
+    if (rc != 0)
+        return rc;
+    struct cl x = {.bytes = (size_t)n * n * sizeof(float)};
     cl_context ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &e);
-    cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
-    size_t bytes = (size_t)n * n * sizeof(float);
-    cl_mem da = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
-    cl_mem db = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
-    cl_mem dc = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
-    float *a = malloc(bytes), *b = malloc(bytes), *c = malloc(bytes);
-    double *ms = calloc((size_t)iters, sizeof(double));
-    if (e != CL_SUCCESS || !a || !b || !c || !ms) {
+    if (e == CL_SUCCESS)
+        x.q = clCreateCommandQueue(ctx, dev, 0, &e);
+    if (e == CL_SUCCESS)
+        x.da = clCreateBuffer(ctx, CL_MEM_READ_WRITE, x.bytes, NULL, &e);
+    if (e == CL_SUCCESS)
+        x.db = clCreateBuffer(ctx, CL_MEM_READ_WRITE, x.bytes, NULL, &e);
+    if (e == CL_SUCCESS)
+        x.dc = clCreateBuffer(ctx, CL_MEM_READ_WRITE, x.bytes, NULL, &e);
+    if (e != CL_SUCCESS) {
         fprintf(stderr, "sgemm-clblast: set-up failed (%d)\n", e);
         return 1;
     }
-    bench_fill(a, (size_t)n * n, 1);
-    bench_fill(b, (size_t)n * n, 2);
-    for (int i = -2; i < iters; i++) { /* two untimed warm-up rounds */
-        double t0 = bench_now_ms();
-        clEnqueueWriteBuffer(q, da, CL_FALSE, 0, bytes, a, 0, NULL, NULL);
-        clEnqueueWriteBuffer(q, db, CL_FALSE, 0, bytes, b, 0, NULL, NULL);
-        CLBlastStatusCode st =
-            CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n,
-                         1.0f, da, 0, n, db, 0, n, 0.0f, dc, 0, n, &q, NULL);
-        e = clEnqueueReadBuffer(q, dc, CL_TRUE, 0, bytes, c, 0, NULL, NULL);
-        if (st != CLBlastSuccess || e != CL_SUCCESS) {
-            fprintf(stderr, "sgemm-clblast: status %d / %d\n", (int)st, e);
-            return 1;
-        }
-        if (i >= 0)
-            ms[i] = bench_now_ms() - t0;
-    }
-    bench_report("direct-clblast", n, ms, iters);
-    clReleaseMemObject(da), clReleaseMemObject(db), clReleaseMemObject(dc);
-    clReleaseCommandQueue(q), clReleaseContext(ctx);
-    free(a), free(b), free(c), free(ms);
-    return 0;
+    rc = bench_pair(s, name, "direct-clblast", direct, &x, n, iters);
+    clReleaseMemObject(x.da), clReleaseMemObject(x.db), clReleaseMemObject(x.dc);
+    clReleaseCommandQueue(x.q), clReleaseContext(ctx);
+    funk_accel_session_delete(s);
+    funk_accel_fini();
+    return rc;
 }

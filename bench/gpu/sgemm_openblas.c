@@ -1,30 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Baseline: the same sgemm as the cpu plugin does, calling OpenBLAS's cblas_sgemm directly. */
+/* The cpu plugin's sgemm vs OpenBLAS's cblas_sgemm called directly, interleaved in one process
+ * (FUNK_ACCEL_PLUGINS=cpu). */
 #include <cblas.h>
 
 #include "bench_util.h"
+
+static int direct(void *ctx, int n, const float *a, const float *b, float *c)
+{
+    (void)ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     int n, iters;
     if (bench_args(argc, argv, &n, &iters) < 0)
         return 2;
-    size_t nn = (size_t)n * n;
-    float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float));
-    float *c = malloc(nn * sizeof(float));
-    double *ms = calloc((size_t)iters, sizeof(double));
-    if (!a || !b || !c || !ms)
-        return 1;
-    bench_fill(a, nn, 1);
-    bench_fill(b, nn, 2);
-    for (int i = -2; i < iters; i++) {
-        double t0 = bench_now_ms();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
-                    n);
-        if (i >= 0)
-            ms[i] = bench_now_ms() - t0;
-    }
-    bench_report("direct-openblas", n, ms, iters);
-    free(a), free(b), free(c), free(ms);
-    return 0;
+    funk_accel_session *s;
+    char name[32];
+    int rc = bench_accel_open(&s, name);
+    if (rc != 0)
+        return rc;
+    rc = bench_pair(s, name, "direct-openblas", direct, NULL, n, iters);
+    funk_accel_session_delete(s);
+    funk_accel_fini();
+    return rc;
 }

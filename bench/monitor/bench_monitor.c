@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Boot benchmarks for bench/monitor/run.sh: process spawn timing, in-process boot, idle RSS. */
+/* Boot benchmarks for bench/monitor/run.sh: interleaved spawn timing, in-process boot, idle RSS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -31,14 +31,15 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* One result line: LABEL N MIN_US MEDIAN_US P99_US (parsed by run.sh). */
-static void report(const char *label, uint64_t *v, size_t n)
+/* One result line: LABEL N MIN_US MEDIAN_US P99_US ERRORS (parsed by run.sh). */
+static void report(const char *label, uint64_t *v, size_t n, size_t errors)
 {
     qsort(v, n, sizeof *v, cmp_u64);
     size_t p99 = (n * 99 + 99) / 100;
     if (p99 >= n)
         p99 = n - 1;
-    printf("%s %zu %.1f %.1f %.1f\n", label, n, v[0] / 1e3, v[n / 2] / 1e3, v[p99] / 1e3);
+    printf("%s %zu %.1f %.1f %.1f %zu\n", label, n, v[0] / 1e3, v[n / 2] / 1e3, v[p99] / 1e3,
+           errors);
     fflush(stdout);
 }
 
@@ -60,31 +61,81 @@ static char *read_file(const char *path, size_t *len)
     return b;
 }
 
-/* spawn LABEL N CMD...: posix_spawn + wait, stdout/stderr to /dev/null; fails on non-zero exit. */
-static int bench_spawn(const char *label, size_t n, char **cmd)
+/* One timed posix_spawn -> exit, output to /dev/null; 0 when it did not exit 0. */
+static uint64_t spawn_once(char **cmd, const posix_spawn_file_actions_t *fa)
 {
-    uint64_t *t = calloc(n, sizeof *t);
+    uint64_t t0 = now_ns();
+    pid_t pid;
+    if (posix_spawn(&pid, cmd[0], fa, NULL, cmd, environ) != 0)
+        return 0;
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return 0;
+    uint64_t t = now_ns() - t0;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? t : 0;
+}
+
+struct icase {
+    const char *label;
+    unsigned every; /* measured in one round out of this many (slow baselines) */
+    char **cmd;
+    uint64_t *t;
+    size_t n, errors;
+};
+
+/* interleave N -- LABEL EVERY CMD... -- LABEL EVERY CMD...: every case is measured in turn
+ * within each of N rounds (a case with EVERY=k in every k-th round), the order rotating by one
+ * each round, so that drift from other load hits every case alike. A run that fails is counted
+ * as an error and left out of the times. One line per case: LABEL N MIN MED P99 ERRORS. */
+static int bench_interleave(size_t rounds, int argc, char **argv)
+{
+    enum { MAXC = 16 };
+    struct icase c[MAXC];
+    size_t nc = 0;
+    if (rounds == 0 || argc < 1 || strcmp(argv[0], "--") != 0)
+        return 64;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") != 0)
+            continue;
+        argv[i] = NULL; /* ends the previous case's command (argv[argc] ends the last) */
+        char *end;
+        unsigned long every = i + 3 < argc ? strtoul(argv[i + 2], &end, 10) : 0;
+        if (nc == MAXC || every == 0 || *end || strcmp(argv[i + 3], "--") == 0)
+            return 64;
+        c[nc] = (struct icase){.label = argv[i + 1], .every = (unsigned)every, .cmd = argv + i + 3};
+        if (!(c[nc].t = calloc(rounds, sizeof *c[nc].t)))
+            return 1;
+        nc++;
+        i += 3;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = now_ns();
-        pid_t pid;
-        if (posix_spawn(&pid, cmd[0], &fa, NULL, cmd, environ) != 0) {
-            fprintf(stderr, "bench: cannot spawn %s\n", cmd[0]);
-            return 1;
-        }
-        int st;
-        waitpid(pid, &st, 0);
-        t[i] = now_ns() - t0;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "bench: %s exited with status 0x%x (run %zu)\n", cmd[0], st, i);
-            return 1;
+    for (size_t k = 0; k < nc; k++) /* warm-up: caches, page tables, first-run set-up */
+        if (!spawn_once(c[k].cmd, &fa))
+            fprintf(stderr, "bench: warm-up of %s failed\n", c[k].label);
+    for (size_t r = 0; r < rounds; r++) {
+        for (size_t j = 0; j < nc; j++) {
+            struct icase *x = &c[(r + j) % nc];
+            if (r % x->every)
+                continue;
+            uint64_t t = spawn_once(x->cmd, &fa);
+            if (t)
+                x->t[x->n++] = t;
+            else
+                x->errors++;
         }
     }
-    report(label, t, n);
-    free(t);
+    for (size_t k = 0; k < nc; k++) {
+        if (c[k].n)
+            report(c[k].label, c[k].t, c[k].n, c[k].errors);
+        else
+            printf("%s 0 0 0 0 %zu\n", c[k].label, c[k].errors);
+        free(c[k].t);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    fflush(stdout);
     return 0;
 }
 
@@ -145,13 +196,18 @@ static int bench_inproc(size_t n, const char *kernel, unsigned flags, const char
     }
     char l[64];
     snprintf(l, sizeof l, "%s-first-hypercall", tag);
-    report(l, first, n);
+    report(l, first, n, 0);
     snprintf(l, sizeof l, "%s-halt", tag);
-    report(l, halt, n);
+    report(l, halt, n, 0);
     if (!flags) {
-        report("shell-create", create, n);
-        report("shell-teardown", teardown, n);
+        report("shell-create", create, n, 0);
+        report("shell-teardown", teardown, n, 0);
     }
+    free(first);
+    free(halt);
+    free(create);
+    free(teardown);
+    free(elf);
     return 0;
 }
 
@@ -267,11 +323,14 @@ static int bench_snapshot(size_t n, const char *kernel, unsigned flags, const ch
     }
     char l[64];
     snprintf(l, sizeof l, "%s-snapshot-restore-response", tag);
-    report(l, resp, n);
+    report(l, resp, n, 0);
     snprintf(l, sizeof l, "%s-snapshot-restore-halt", tag);
-    report(l, halt, n);
+    report(l, halt, n, 0);
     funk_vm_snapshot_delete(snap);
     funk_vm_delete(tpl);
+    free(resp);
+    free(halt);
+    free(elf);
     return 0;
 }
 
@@ -391,8 +450,13 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "loops") == 0)
         return bench_loops(strcmp(argv[2], "kvm") == 0);
-    if (argc >= 5 && strcmp(argv[1], "spawn") == 0)
-        return bench_spawn(argv[2], strtoul(argv[3], NULL, 10), argv + 4);
+    if (argc >= 7 && strcmp(argv[1], "interleave") == 0) {
+        int rc = bench_interleave(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
+        if (rc == 64)
+            fprintf(stderr,
+                    "usage: funk-bench-monitor interleave N -- LABEL EVERY CMD... [-- ...]\n");
+        return rc;
+    }
     if (argc == 4 && strcmp(argv[1], "inproc") == 0)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], 0, "inproc");
     if (argc == 4 && strcmp(argv[1], "inproc-process") == 0)
@@ -402,7 +466,8 @@ int main(int argc, char **argv)
                               strcmp(argv[4], "kvm") == 0 ? 0 : FUNK_VM_F_PROCESS, argv[4]);
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return bench_rss(argv[2]);
-    fprintf(stderr, "usage: funk-bench-monitor spawn LABEL N CMD... | inproc[-process] N KERNEL | rss KERNEL"
+    fprintf(stderr, "usage: funk-bench-monitor interleave N -- LABEL EVERY CMD... [-- ...] | "
+                    "inproc[-process] N KERNEL | rss KERNEL"
                     " | loops kvm|nokvm | snapshot N ECHO kvm|process\n");
     return 64;
 }

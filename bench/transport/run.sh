@@ -6,7 +6,7 @@
 # Uses FUNK_PREFIX (installed binaries/plugins) and FUNK_MESON_DIR (the samplers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build/release}
+FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
 FUNK_MESON_DIR=${FUNK_MESON_DIR:-$FUNK_PREFIX/meson}
 BIN=$FUNK_MESON_DIR/bench/transport/funk-bench-transport
 UK=$FUNK_MESON_DIR/bench/transport/bench_transport_uk.elf

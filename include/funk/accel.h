@@ -30,7 +30,8 @@ uint32_t funk_accel_version(void);
  *   -EBADMSG  input that cannot be decoded: not an image, a corrupt or unreadable model
  *   -ENOEXEC  a shared object that is not a funk plugin, or one built for another ABI major
  *   -EBADF    a handle that is not live (released twice, session already deleted)
- *   -EPERM    a resource used with a session it is not registered to
+ *   -EPERM    a resource used with a session it is not registered to; exec of a library the
+ *             operator did not install (see funk_accel_exec)
  *   -ENOSPC   an output buffer too small (the call says how much was needed where it can)
  *   -ENODEV   a plugin whose device is absent (reported at load; dispatch skips it)
  *   -EIO, -ETIMEDOUT, -ECONNRESET, -EPROTO  transport failures (rpc plugin, guest hypercall)
@@ -45,6 +46,7 @@ const char *funk_accel_strerror(int err);
  *                          then next to the library: ../lib/funk, then the install dir) or
  *                          absolute paths to shared objects. Default: "cpu:exec" (noop only when named).
  *   FUNK_ACCEL_PLUGIN_PATH colon-separated directories searched for "libfunk-accel-NAME.so".
+ *   FUNK_ACCEL_EXEC_DIR    the operator's exec libraries (default <dir of libfunk-accel>/funk/exec)
  *   FUNK_ACCEL_LOG_LEVEL   error | warn | info | debug (default warn)
  *   FUNK_ACCEL_PROFILE=1   print per-operation count/total/mean to stderr at exit
  * funk_accel_init() may be called instead with an explicit plugin list (NULL: environment).
@@ -169,6 +171,9 @@ int funk_accel_noop(funk_accel_session *s);
 /*
  * Calls `symbol` of a registered LIBRARY resource. The symbol must have the type
  * funk_accel_exec_fn; its return value is returned (negative: an error of the callee).
+ * Only libraries the operator installed run: the resource's bytes must be those of a file in
+ * FUNK_ACCEL_EXEC_DIR on the host that executes it (for the rpc plugin: the agent's host);
+ * anything else (a guest's or client's own code) is -EPERM and is never loaded.
  */
 typedef int (*funk_accel_exec_fn)(const funk_accel_arg *in, size_t n_in, funk_accel_arg *out,
                                   size_t n_out);

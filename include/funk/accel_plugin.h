@@ -96,8 +96,17 @@ funk_accel_resource_type funk_accel_resource_get_type(const funk_accel_resource 
 /* The resource's bytes (read-only, stable for its lifetime). */
 int funk_accel_resource_data(const funk_accel_resource *r, const void **data, size_t *len);
 /* A path to the bytes on a filesystem (the original file, or a memfd path such as
- * /proc/self/fd/N for buffer resources) for libraries that only load from paths. */
+ * /proc/self/fd/N for buffer resources) for libraries that only load from paths. For a LIBRARY
+ * resource this is funk_accel_resource_library_path's answer (NULL when refused). */
 const char *funk_accel_resource_path(const funk_accel_resource *r);
+/*
+ * The path to dlopen for a LIBRARY resource: the operator-installed library (a file in the exec
+ * directory, FUNK_ACCEL_EXEC_DIR, see accel.h) whose bytes were verified to hash to the
+ * resource's, as /proc/self/fd/N of the verified file (valid while the resource lives).
+ * -EPERM (and a log line) when no installed library has these bytes: code that a guest or an
+ * rpc client supplied is never given a loadable path. -EINVAL: not a LIBRARY resource.
+ */
+int funk_accel_resource_library_path(funk_accel_resource *r, const char **path);
 /*
  * One pointer per (resource, plugin) for what the plugin derives from the resource (a loaded
  * network, a dlopen handle). The runtime serialises calls to this per resource and calls the

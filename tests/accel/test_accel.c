@@ -11,9 +11,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *test_dir; /* build dir holding the test plugins and testlib */
@@ -32,6 +34,67 @@ static const char *testlib(void)
     static char b[PATH_MAX];
     snprintf(b, sizeof(b), "%s/libfunk-accel-testlib.so", test_dir);
     return b;
+}
+
+static const char *evillib(void)
+{
+    static char b[PATH_MAX];
+    snprintf(b, sizeof(b), "%s/libfunk-accel-evillib.so", test_dir);
+    return b;
+}
+
+/* The exec allowlist of this run (FUNK_ACCEL_EXEC_DIR): a copy of testlib and a junk file. */
+static char exec_dir[64];
+static char marker[PATH_MAX]; /* evillib's constructor creates it if it is ever loaded */
+
+static size_t slurp(const char *path, void *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n < cap ? n : 0;
+}
+
+static int put_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = write(fd, data, len) == (ssize_t)len && fchmod(fd, mode) == 0 ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+static int make_exec_dir(void)
+{
+    static char bytes[1 << 20];
+    strcpy(exec_dir, "/tmp/funk-accel-exec-XXXXXX");
+    if (mkdtemp(exec_dir) == NULL)
+        return -1;
+    size_t n = slurp(testlib(), bytes, sizeof(bytes));
+    if (n == 0 || put_file(exec_dir, "testlib.so", bytes, n, 0644) < 0 ||
+        put_file(exec_dir, "junk.so", "junk", 4, 0644) < 0)
+        return -1;
+    snprintf(marker, sizeof(marker), "%s.marker", exec_dir);
+    setenv("FUNK_ACCEL_EXEC_DIR", exec_dir, 1);
+    setenv("FUNK_TEST_MARKER", marker, 1);
+    return 0;
+}
+
+static void remove_exec_dir(void)
+{
+    char p[PATH_MAX];
+    const char *names[] = {"testlib.so", "junk.so", "shared.so"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", exec_dir, names[i]);
+        unlink(p);
+    }
+    rmdir(exec_dir);
+    unlink(marker);
 }
 
 /* Writes a temporary file with the given bytes; returns its path (static buffer). */
@@ -727,20 +790,17 @@ static void test_exec(void **state)
     assert_int_equal(funk_accel_exec(s, lib, "", in, 2, out, 1), -EINVAL);
     assert_int_equal(funk_accel_exec(s, lib, "add_i32", NULL, 2, out, 1), -EINVAL);
 
-    /* The same library shipped as bytes (loaded through a memfd). */
-    FILE *f = fopen(testlib(), "rb");
-    assert_non_null(f);
+    /* The same bytes shipped as a buffer: they are the installed library's, which is loaded. */
     static char bytes[1 << 20];
-    size_t n = fread(bytes, 1, sizeof(bytes), f);
-    fclose(f);
-    assert_true(n > 0 && n < sizeof(bytes));
+    size_t n = slurp(testlib(), bytes, sizeof(bytes));
+    assert_true(n > 0);
     assert_int_equal(funk_accel_resource_new_buffer(&libbuf, FUNK_ACCEL_RES_LIBRARY, bytes, n), 0);
     assert_int_equal(funk_accel_session_register(s, libbuf), 0);
     r = 0;
     assert_int_equal(funk_accel_exec(s, libbuf, "add_i32", in, 2, out, 1), 0);
     assert_int_equal(r, 42);
 
-    /* Bytes that are not a shared object, and a resource of the wrong type. */
+    /* An installed file that is not a shared object, and a resource of the wrong type. */
     assert_int_equal(funk_accel_resource_new_buffer(&junk, FUNK_ACCEL_RES_LIBRARY, "junk", 4), 0);
     assert_int_equal(funk_accel_session_register(s, junk), 0);
     assert_int_equal(funk_accel_exec(s, junk, "add_i32", in, 2, out, 1), -EBADMSG);
@@ -756,6 +816,62 @@ static void test_exec(void **state)
     assert_int_equal(funk_accel_session_delete(s), 0);
     assert_int_equal(funk_accel_exec(other, lib, "add_i32", in, 2, out, 1), -EBADF);
     assert_int_equal(funk_accel_session_delete(other), 0);
+}
+
+/* Code the operator did not install is never loaded: not from a buffer, not from a file
+ * outside the exec directory, not from a file others may write in it, not without a directory. */
+static void test_exec_allowlist(void **state)
+{
+    (void)state;
+    assert_int_equal(funk_accel_init("exec"), 0);
+    unlink(marker);
+    funk_accel_session *s;
+    funk_accel_resource *file, *buf, *ok;
+    assert_int_equal(funk_accel_session_new(&s), 0);
+    int32_t x = 1, y = 2, r = 0;
+    funk_accel_arg in[2] = {FUNK_ACCEL_ARG_I32_OF(&x), FUNK_ACCEL_ARG_I32_OF(&y)};
+    funk_accel_arg out[1] = {FUNK_ACCEL_ARG_I32_OF(&r)};
+
+    /* A file outside the allowlist. */
+    assert_int_equal(funk_accel_resource_new_file(&file, FUNK_ACCEL_RES_LIBRARY, evillib()), 0);
+    assert_int_equal(funk_accel_session_register(s, file), 0);
+    assert_int_equal(funk_accel_exec(s, file, "add_i32", in, 2, out, 1), -EPERM);
+    assert_null(funk_accel_resource_path(file)); /* no plugin gets a loadable path either */
+    const char *p = "unset";
+    assert_int_equal(funk_accel_resource_library_path(file, &p), -EPERM);
+
+    /* The same bytes as a buffer (what a guest or an rpc client ships). */
+    static char bytes[1 << 20];
+    size_t n = slurp(evillib(), bytes, sizeof(bytes));
+    assert_true(n > 0);
+    assert_int_equal(funk_accel_resource_new_buffer(&buf, FUNK_ACCEL_RES_LIBRARY, bytes, n), 0);
+    assert_int_equal(funk_accel_session_register(s, buf), 0);
+    assert_int_equal(funk_accel_exec(s, buf, "add_i32", in, 2, out, 1), -EPERM);
+    assert_int_equal(access(marker, F_OK), -1); /* its constructor never ran */
+
+    /* Installed, but writable by others: not the operator's word, ignored. */
+    assert_int_equal(put_file(exec_dir, "shared.so", bytes, n, 0666), 0);
+    assert_int_equal(funk_accel_exec(s, buf, "add_i32", in, 2, out, 1), -EPERM);
+    assert_int_equal(access(marker, F_OK), -1);
+
+    /* No exec directory at all: nothing runs, the allowlisted library neither. */
+    assert_int_equal(funk_accel_resource_new_file(&ok, FUNK_ACCEL_RES_LIBRARY, testlib()), 0);
+    assert_int_equal(funk_accel_session_register(s, ok), 0);
+    setenv("FUNK_ACCEL_EXEC_DIR", "/nonexistent/funk-exec", 1);
+    assert_int_equal(funk_accel_exec(s, ok, "add_i32", in, 2, out, 1), -EPERM);
+    setenv("FUNK_ACCEL_EXEC_DIR", exec_dir, 1);
+    assert_int_equal(funk_accel_exec(s, ok, "add_i32", in, 2, out, 1), 0);
+    assert_int_equal(r, 3);
+    /* What is loaded is the installed copy, not the caller's path. */
+    assert_int_equal(funk_accel_resource_library_path(ok, &p), 0);
+    assert_true(strncmp(p, "/proc/self/fd/", 14) == 0);
+    assert_int_equal(funk_accel_resource_library_path(buf, NULL), -EINVAL);
+
+    assert_int_equal(funk_accel_resource_release(file), 0);
+    assert_int_equal(funk_accel_resource_release(buf), 0);
+    assert_int_equal(funk_accel_resource_release(ok), 0);
+    assert_int_equal(funk_accel_session_delete(s), 0);
+    assert_int_equal(access(marker, F_OK), -1);
 }
 
 /* ---- Concurrency ----------------------------------------------------------------------------- */
@@ -895,6 +1011,10 @@ int main(int argc, char **argv)
     test_dir = argv[1];
     /* Tests choose their plugins explicitly; the environment must not add any. */
     unsetenv("FUNK_ACCEL_PLUGINS");
+    if (make_exec_dir() < 0) {
+        fprintf(stderr, "cannot set up the exec directory in /tmp\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_version_and_names, teardown),
         cmocka_unit_test_teardown(test_log_long_line, teardown),
@@ -921,8 +1041,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_image_args, teardown),
         cmocka_unit_test_teardown(test_bad_op_args, teardown),
         cmocka_unit_test_teardown(test_exec, teardown),
+        cmocka_unit_test_teardown(test_exec_allowlist, teardown),
         cmocka_unit_test_teardown(test_concurrency, teardown),
         cmocka_unit_test_teardown(test_delete_while_in_use, teardown),
     };
-    return cmocka_run_group_tests_name("accel", tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name("accel", tests, NULL, NULL);
+    remove_exec_dir();
+    return rc;
 }

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,11 +88,25 @@ def done():
 
 
 def free_port():
+    """A port the kernel says is free now. Someone else may take it before funkd binds it: Funkd
+    retries with a new one when funkd reports the address in use (see Funkd.start)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def dead_port():
+    """(socket, port): a port bound and never listened on, held by the caller for as long as it
+    keeps the socket: connecting is refused, and nobody else can start listening there."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
+
+
+ADDR_IN_USE = re.compile(r"in use|EADDRINUSE", re.I)
+START_TRIES = 5
 
 
 class Funkd:
@@ -100,6 +115,7 @@ class Funkd:
     def __init__(self, *args, state=None, port=None, auth=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="funkd-test-")
         self.state = state or os.path.join(self.tmp.name, "state")
+        self.fixed_port = port is not None  # a caller's port is never swapped for another
         self.port = port or free_port()
         # GW_FUNKD_ARGS: extra options for every funkd of a test (e.g. "--isolation kvm")
         self.args = os.environ.get("GW_FUNKD_ARGS", "").split() + list(args)
@@ -107,29 +123,62 @@ class Funkd:
         self.proc = None
         self.log = os.path.join(self.tmp.name, "funkd.log")
 
-    def start(self, wait=True):
+    def _spawn(self):
         cmd = [FUNKD, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state] + self.args
+        if getattr(self, "logf", None):
+            self.logf.close()
         self.logf = open(self.log, "ab")
+        self.log_from = self.logf.tell()
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         if self not in live:
             live.append(self)
-        if wait:
+
+    def start(self, wait=True):
+        """Starts funkd and (wait) returns once it answers /healthz. The port came from
+        free_port() and another process may have bound it in between: when funkd exits at
+        start-up saying the address is in use, it is started again on a fresh port (up to
+        START_TRIES times), unless the caller chose the port."""
+        for attempt in range(1, START_TRIES + 1):
+            self._spawn()
+            if not wait:
+                return self
             deadline = time.time() + 20
             while time.time() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("funkd exited with %d:\n%s" % (self.proc.returncode, self.logtext()))
+                    break
                 try:
-                    if self.req("GET", "/healthz", timeout=1)[0] == 200:
+                    if self.req("GET", "/healthz", timeout=1)[0] == 200 and self.proc.poll() is None:
                         return self
                 except OSError:
                     pass
                 time.sleep(0.05)
-            raise RuntimeError("funkd did not answer /healthz:\n" + self.logtext())
-        return self
+            else:
+                raise RuntimeError("funkd did not answer /healthz within 20 s:\n" + self.logtext())
+            text = self.logtext()[self.log_from:]
+            if ADDR_IN_USE.search(text) and not self.fixed_port and attempt < START_TRIES:
+                old, self.port = self.port, free_port()
+                print("note: port %d was taken before funkd bound it (%s); retrying on %d"
+                      % (old, text.strip().splitlines()[-1] if text.strip() else "", self.port), flush=True)
+                continue
+            raise RuntimeError("funkd exited with %d:\n%s" % (self.proc.returncode, self.logtext()))
+        raise RuntimeError("unreachable")
 
     def logtext(self):
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def logs(self, name, tail=None):
+        """The function's log lines (texts) from GET /system/logs."""
+        q = "/system/logs?name=" + name + ("&tail=%d" % tail if tail is not None else "")
+        st, _, b = self.req("GET", q)
+        if st != 200:
+            return []
+        return [json.loads(x)["text"] for x in b.decode(errors="replace").splitlines() if x]
+
+    def wait_log(self, name, text, timeout=20.0):
+        """Waits (bounded) until a log line of the function contains text: the event a test
+        waits on instead of sleeping (e.g. gwtest's /hold says "gwtest: holding QUERY")."""
+        return wait_for(lambda: any(text in t for t in self.logs(name)), timeout, 0.02)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

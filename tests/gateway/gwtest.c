@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Test unikernel for funkd: behaves by request path (count, sleep, spin, crash, exit without
- * answer, log, env); anything else is echoed. */
+/* Test unikernel for funkd: behaves by request path (count, sleep, hold, spin, crash, exit
+ * without answer, log, env); anything else is echoed. */
 #include <stdint.h>
 #include <string.h>
 
@@ -51,6 +51,17 @@ int main(void)
             while (funk_clock_monotonic() < end)
                 funk_yield(end, NULL);
             funk_fn_send(200, "Content-Type: text/plain\n", "slept\n", 6);
+        } else if (strcmp(req.path, "/hold") == 0) {
+            /* like /sleep, but first says on the console that the call has arrived ("gwtest:
+             * holding " + query), so a test can wait for that event instead of guessing */
+            static const char pre[] = "gwtest: holding ";
+            funk_console_write(pre, sizeof pre - 1);
+            funk_console_write(req.query, strlen(req.query));
+            funk_console_write("\n", 1);
+            funk_time_t end = funk_clock_monotonic() + query_num(req.query, "ms") * 1000000ull;
+            while (funk_clock_monotonic() < end)
+                funk_yield(end, NULL);
+            funk_fn_send(200, "Content-Type: text/plain\n", "held\n", 5);
         } else if (strcmp(req.path, "/spin") == 0) {
             for (;;)
                 __asm__ __volatile__("" ::: "memory");

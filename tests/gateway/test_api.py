@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwlib import ELF, FUNKD, Funkd, check, done, need_kvm, wait_for  # noqa: E402
@@ -171,14 +170,18 @@ with Funkd() as gw:
     check(st == 404, "logs of a missing function 404")
     st, _, _ = gw.req("GET", "/system/logs?name=gwlog&since=yesterday")
     check(st == 400, "logs with a bad since 400")
-    # follow: a streaming reader sees a line logged after it connected
+    # follow: a streaming reader sees a line logged after it connected. funkd registers the
+    # reader (its position: the end of the log) before it sends the response headers, so the
+    # line is logged once the reader has the headers: an event, not a guessed delay.
     got = []
+    connected = threading.Event()
 
     def follow():
         import http.client
         c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=20)
         c.request("GET", "/system/logs?name=gwlog&tail=0&follow=true")
         r = c.getresponse()
+        connected.set()
         while True:
             line = r.fp.readline()
             if not line:
@@ -189,7 +192,7 @@ with Funkd() as gw:
         c.close()
     t = threading.Thread(target=follow, daemon=True)
     t.start()
-    time.sleep(0.5)
+    check(connected.wait(20), "logs follow answers with headers before any line")
     gw.req("POST", "/function/gwlog/log", "followed-line\n")
     t.join(15)
     check(len(got) == 1, "logs follow streams new lines", got)
@@ -280,5 +283,70 @@ with a:
     check(st == 202, "/async-function/* stays open")
     st, _, _ = a.req("POST", "/system/functions", {"service": "y", "image": ELF["echo"]}, auth=False)
     check(st == 401, "deploy without credentials 401")
+
+    # every /system route and method: 401 without credentials and with each kind of wrong ones
+    # (and no effect), the route's own answer with the right ones. In order: the right-credential
+    # pass creates what the later rows update or delete.
+    a.deploy("authdel", ELF["echo"])
+
+    def basic(raw):
+        return "Basic " + base64.b64encode(raw).decode()
+    wrong = {"no header": None,
+             "wrong password": basic(b"admin:wrong"),
+             "wrong user": basic(b"root:s3cret"),
+             "password prefix": basic(b"admin:s3cre"),
+             "password plus a byte": basic(b"admin:s3cretX"),
+             "untrimmed password": basic(b"admin:  s3cret "),
+             "empty password": basic(b"admin:"),
+             "user only": basic(b"admin"),
+             "NUL after the password": basic(b"admin:s3cret\x00tail"),
+             "not base64": "Basic !!!",
+             "other scheme": "Bearer " + base64.b64encode(b"admin:s3cret").decode(),
+             "empty": ""}
+    table = [("GET", "/system/functions", None, 200),
+             ("POST", "/system/functions", {"service": "authnew", "image": ELF["echo"]}, 202),
+             ("PUT", "/system/functions", {"service": "echo", "image": ELF["echo"]}, 202),
+             ("DELETE", "/system/functions", {"functionName": "authdel"}, 202),
+             ("GET", "/system/function/echo", None, 200),
+             ("GET", "/system/function/echo?namespace=openfaas-fn", None, 200),
+             ("POST", "/system/scale-function/echo", {"replicas": 1}, 202),
+             ("GET", "/system/namespaces", None, 200),
+             ("GET", "/system/info", None, 200),
+             ("POST", "/system/info", None, 405),
+             ("GET", "/system/logs?name=echo&tail=5", None, 200),
+             ("GET", "/system/secrets", None, 200),
+             ("POST", "/system/secrets", {"name": "authsec", "value": "v1"}, 201),
+             ("PUT", "/system/secrets", {"name": "authsec", "value": "v2"}, 200),
+             ("DELETE", "/system/secrets", {"name": "authsec"}, 204),
+             ("PATCH", "/system/secrets", {"name": "x"}, 405),
+             ("GET", "/system/nowhere", None, 404),
+             ("GET", "/system/", None, 404)]
+    fns_before = sorted(f["name"] for f in json.loads(a.req("GET", "/system/functions")[2]))
+    secs_before = a.req("GET", "/system/secrets")[2]
+    bad_rows = []
+    for method, path, body, want in table:
+        for what, h in wrong.items():
+            st, hh, b = a.req(method, path, body, headers={"Authorization": h} if h is not None else {}, auth=False)
+            if st != 401 or hh.get("www-authenticate") != 'Basic realm="Restricted"' or b"invalid credentials" not in b:
+                bad_rows.append((method, path, what, st, b[:60]))
+    check(not bad_rows, "every /system route and method: 401 without or with wrong credentials (%d requests)"
+          % (len(table) * len(wrong)), bad_rows)
+    fns = sorted(f["name"] for f in json.loads(a.req("GET", "/system/functions")[2]))
+    check(fns == fns_before and a.req("GET", "/system/secrets")[2] == secs_before,
+          "refused requests changed nothing (functions, secrets)", (fns_before, fns))
+    got = [(m, p, a.req(m, p, body)[0], want) for m, p, body, want in table]
+    check(all(st == want for _, _, st, want in got), "every /system route and method: its own answer with the right credentials",
+          [g for g in got if g[2] != g[3]])
+    st, _, _ = a.req("GET", "/system/functions", headers={"Authorization": "basic " + base64.b64encode(b"admin:s3cret").decode()})
+    check(st == 200, "the scheme name is case-insensitive (RFC 7617)", st)
+    # path spellings that must not reach a /system handler without credentials
+    leaks = []
+    for p in ["/%73ystem/functions", "/system/%66unctions", "//system/functions", "/system//functions",
+              "/system/./functions", "/function/../system/functions", "/system/functions/", "/SYSTEM/functions",
+              "/system/functions?namespace=openfaas-fn", "/system/function/echo/"]:
+        st, _, b = a.req("GET", p, auth=False)
+        if st not in (401, 404):
+            leaks.append((p, st, b[:80]))
+    check(not leaks, "no path spelling reaches /system without credentials (401 or 404)", leaks)
 
 done()

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwlib import ELF, FUNK_CLI, FUNKD, Funkd, check, done, free_port, need_kvm  # noqa: E402
+from gwlib import ADDR_IN_USE, ELF, FUNK_CLI, FUNKD, START_TRIES, Funkd, check, dead_port, done, free_port, need_kvm, wait_for  # noqa: E402
 
 need_kvm()
 
@@ -31,7 +31,8 @@ rc, out, _ = funk("--help")
 check(rc == 0 and "deploy" in out and "invoke" in out, "funk --help")
 rc, _, err = funk("frobnicate")
 check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
-down = "http://127.0.0.1:%d" % free_port()
+down_sock, down_port = dead_port()  # bound, never listening: refused for as long as the test holds it
+down = "http://127.0.0.1:%d" % down_port
 rc, _, err = funk("ls", gateway=down)
 check(rc == 1 and "cannot reach funkd" in err and "funk up" in err, "clear error when funkd is down", err)
 for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["scale", "x"], "scale without --replicas"),
@@ -40,15 +41,29 @@ for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["sca
                    (["deploy", "--env", "novalue", "--name", "x", "--image", "y"], "deploy --env without '='")]:
     rc, out, err = funk(*args, gateway=down)
     check(rc == 2 and err.strip() != "", "usage error: " + what, (rc, err))
+# the oci part is always built in: `funk image` without a subcommand is a usage error (exit 2, usage
+# on stderr), like every other CLI usage error; --help is exit 0 with the usage on stdout
 rc, out, err = funk("image")
-check(0 <= rc < 128 and (out + err).strip() != "", "funk image dispatches (the oci part, or 'not built')", (rc, out, err))
+check(rc == 2 and "usage: funk image build" in err and out == "", "funk image without a subcommand: exit 2 and usage",
+      (rc, out, err))
+rc, out, err = funk("image", "--help")
+check(rc == 0 and "usage: funk image build" in out, "funk image --help: exit 0 and usage on stdout", (rc, out, err))
+rc, out, err = funk("image", "frob")
+check(rc == 2 and "usage: funk image build" in err, "funk image with an unknown subcommand: exit 2", (rc, out, err))
 
 # funk up -d starts funkd and waits for it
+# (on a free port; when another process takes it first funkd exits saying the address is in use,
+# and the start is tried again on a fresh port)
 tmp = tempfile.TemporaryDirectory()
-port = free_port()
-gwurl = "http://127.0.0.1:%d" % port
-rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
-                    env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd.log")})
+for attempt in range(1, START_TRIES + 1):
+    port = free_port()
+    gwurl = "http://127.0.0.1:%d" % port
+    uplog = os.path.join(tmp.name, "funkd-%d.log" % attempt)
+    rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
+                        env={"FUNKD": FUNKD, "FUNK_LOG": uplog})
+    if rc == 0 or attempt == START_TRIES or not os.path.exists(uplog) or not ADDR_IN_USE.search(open(uplog).read()):
+        break
+    print("note: port %d was taken before funkd bound it; retrying" % port, flush=True)
 check(rc == 0 and "is up" in out, "funk up -d", (rc, out, err))
 import re  # noqa: E402
 m = re.search(r"pid (\d+)", out)
@@ -146,12 +161,19 @@ functions:
     check(rc == 1 and "404" in err, "rm again: 404 reported", err)
     rc, out, err = funk("secret", "rm", "token", gateway=gwurl)
     check(rc == 0, "secret rm", err)
-    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd.log")})
+    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd-again.log")})
     check(rc == 0 and "already" in err, "funk up -d when funkd is already up", err)
 finally:
-    if pid:
+    if pid:  # not our child (funk up -d detached it): wait until it is gone, bounded
         os.kill(pid, signal.SIGTERM)
-        time.sleep(0.5)
+
+        def gone():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                return True
+        check(wait_for(gone, 20), "funkd started by funk up -d stops on SIGTERM")
 
 # basic auth through the CLI
 a = Funkd("--auth")

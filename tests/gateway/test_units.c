@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,44 @@ static void test_time_and_ids(void **state)
     assert_true(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-' && a[14] == '4');
     assert_string_not_equal(a, b);
     assert_true(gw_now() > 0 && gw_wall() > 1.7e9);
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void *uuid_thread(void *arg)
+{
+    gw_uuid(arg);
+    return NULL;
+}
+
+/* funkd runs every connection on a thread of its own: call ids made on 300 short-lived threads
+ * must not leave a descriptor each behind (a per-thread /dev/urandom fd did: funkd ran out of
+ * descriptors after about 1000 connections under the default limit of 1024) */
+static void test_uuid_threads_no_fd_leak(void **state)
+{
+    (void)state;
+    char ids[300][37];
+    int before = open_fds();
+    assert_true(before > 0);
+    for (int i = 0; i < 300; i++) {
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, uuid_thread, ids[i]), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+    }
+    int after = open_fds();
+    assert_true(after - before <= 2);
+    for (int i = 1; i < 300; i++)
+        assert_string_not_equal(ids[i], ids[i - 1]);
 }
 
 static void test_elf_probe(void **state)
@@ -201,7 +241,7 @@ int main(void)
         cmocka_unit_test(test_names),     cmocka_unit_test(test_mem),
         cmocka_unit_test(test_secs),      cmocka_unit_test(test_time_and_ids),
         cmocka_unit_test(test_elf_probe), cmocka_unit_test(test_oci_refusals),
-        cmocka_unit_test(test_yaml),
+        cmocka_unit_test(test_yaml),      cmocka_unit_test(test_uuid_threads_no_fd_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

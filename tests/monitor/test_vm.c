@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* KVM tests of libfunk-vm with hand-assembled guests: hypercalls, faults, bad pointers, devices. */
+/* libfunk-vm on both backends with hand-assembled guests: hypercalls, faults, pointers, devices. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/kvm.h>
+#include <sched.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +131,67 @@ static int on_send(void *opaque, const struct funk_vm_response *resp)
     return 0;
 }
 
+/* A bounded wait for a call that must return (a lost kick leaves a spinning guest and a run that
+ * never returns). Past the deadline the guard reports it and SIGKILLs the children of the
+ * running thread (the process backend's guest), so the run returns and the other tests still
+ * run; with no child to kill it fails the binary at once. */
+struct guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, expired;
+    pid_t tid; /* the thread in funk_vm_run */
+};
+
+static int kill_children(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)tid);
+    FILE *f = fopen(path, "r");
+    int pid, n = 0;
+    while (f && fscanf(f, "%d", &pid) == 1)
+        n += kill(pid, SIGKILL) == 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void *guard_main(void *p)
+{
+    struct guard *g = p;
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += 10;
+    pthread_mutex_lock(&g->mu);
+    while (!g->done)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &end) == ETIMEDOUT && !g->done) {
+            if (g->expired || kill_children(g->tid) == 0) {
+                fprintf(stderr, "FAIL: funk_vm_run did not return within 10 s\n");
+                _exit(1);
+            }
+            g->expired = 1;
+            end.tv_sec += 10;
+        }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* funk_vm_run under a guard; *expired says the guard had to end the guest. */
+static int guarded_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_result *res,
+                       int *expired)
+{
+    struct guard gd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, gettid()};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, guard_main, &gd), 0);
+    int rc = funk_vm_run(vm, io, res);
+    pthread_mutex_lock(&gd.mu);
+    gd.done = 1;
+    pthread_cond_signal(&gd.cv);
+    pthread_mutex_unlock(&gd.mu);
+    pthread_join(t, NULL);
+    *expired = gd.expired;
+    return rc;
+}
+
 struct kick {
     struct funk_vm *vm;
     unsigned ms;
@@ -157,9 +222,14 @@ static void run_guest(struct gen *g, const struct funk_vm_boot *boot, unsigned k
         struct kick k = {vm, kick_ms};
         if (kick_ms)
             pthread_create(&t, NULL, kicker, &k);
-        assert_int_equal(funk_vm_run(vm, &io, &r->res), 0);
+        int expired;
+        assert_int_equal(guarded_run(vm, &io, &r->res, &expired), 0);
         if (kick_ms)
             pthread_join(t, NULL);
+        if (expired) {
+            funk_vm_delete(vm);
+            fail_msg("the guest still ran 10 s after its start (killed by the test)");
+        }
         if (!g_process) /* the process backend's guest memory lived in the child */
             memcpy(r->mem_copy, vm->mem + GEN_DATA, sizeof r->mem_copy);
     }
@@ -174,10 +244,25 @@ static void expect(const struct run *r, enum funk_vm_exit exit, const char *reas
         fail_msg("expected exit %d '%s', got %d '%s'", exit, reason, r->res.exit, r->res.reason);
 }
 
+/* ---- Which backends this host can test -------------------------------------------------- */
+/* KVM tests skip one by one without a usable /dev/kvm; the process backend (what `auto` picks on
+ * such hosts) is tested everywhere. */
+static int g_kvm;
+static char g_kvm_why[160];
+
+static void need_kvm(void)
+{
+    if (g_kvm)
+        return;
+    print_message("SKIP: %s: this KVM test is NOT RUN\n", g_kvm_why);
+    skip();
+}
+
 /* ---- Tests ---------------------------------------------------------------------------------- */
 static void test_halt_status(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA);
     struct gen g;
@@ -195,6 +280,7 @@ static void test_halt_status(void **state)
 static void test_puts_walltime(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
     hcall(&c, HVT_HYPERCALL_WALLTIME, GEN_DATA + 0x40);
@@ -216,6 +302,7 @@ static void test_puts_walltime(void **state)
 static void test_entry_stub(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall_entry(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
     hcall_entry(&c, HVT_HYPERCALL_HALT, GEN_DATA + 0x20);
@@ -236,6 +323,7 @@ static void test_entry_stub(void **state)
 static void test_unknown_port(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, 0x100, GEN_DATA); /* port 0x600 */
     struct gen g;
@@ -249,6 +337,7 @@ static void test_unknown_port(void **state)
 static void test_unknown_hypercall(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, 20, GEN_DATA);
     struct gen g;
@@ -261,6 +350,7 @@ static void test_unknown_hypercall(void **state)
 static void test_funk_call_needs_note(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, FUNK_HC_FN_RECV, GEN_DATA);
     struct gen g;
@@ -273,6 +363,7 @@ static void test_funk_call_needs_note(void **state)
 static void test_unaligned_arg(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_HALT, GEN_DATA + 4);
     struct gen g;
@@ -286,6 +377,7 @@ static void test_unaligned_arg(void **state)
 static void test_arg_outside_memory(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_HALT, MEM - 8); /* struct straddles the end */
     struct gen g;
@@ -303,6 +395,7 @@ static void test_arg_outside_memory(void **state)
 static void test_puts_overflowing_buffer(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_PUTS, GEN_DATA);
     struct gen g;
@@ -317,6 +410,7 @@ static void test_puts_overflowing_buffer(void **state)
 static void test_null_deref(void **state)
 {
     (void)state;
+    need_kvm();
     static const uint8_t code[] = {0x8b, 0x04, 0x25, 0, 0, 0, 0}; /* mov 0x0,%eax */
     struct gen g;
     gen_init(&g, code, sizeof code);
@@ -329,6 +423,7 @@ static void test_null_deref(void **state)
 static void test_write_to_code(void **state)
 {
     (void)state;
+    need_kvm();
     uint8_t code[] = {0xc6, 0x04, 0x25, 0, 0, 0, 0, 0x01}; /* movb $1,GEN_TEXT */
     uint32_t a = GEN_TEXT;
     memcpy(code + 3, &a, 4);
@@ -342,6 +437,7 @@ static void test_write_to_code(void **state)
 static void test_exec_data(void **state)
 {
     (void)state;
+    need_kvm();
     uint8_t code[] = {0xb8, 0, 0, 0, 0, 0xff, 0xe0}; /* mov $GEN_DATA,%eax; jmp *%rax */
     uint32_t a = GEN_DATA;
     memcpy(code + 1, &a, 4);
@@ -356,6 +452,7 @@ static void test_exec_data(void **state)
 static void test_invalid_opcode(void **state)
 {
     (void)state;
+    need_kvm();
     static const uint8_t code[] = {0x0f, 0x0b}; /* ud2 */
     struct gen g;
     gen_init(&g, code, sizeof code);
@@ -367,6 +464,7 @@ static void test_invalid_opcode(void **state)
 static void test_triple_fault(void **state)
 {
     (void)state;
+    need_kvm();
     uint8_t code[] = {0x0f, 0x01, 0x1c, 0x25, 0, 0, 0, 0, 0x0f, 0x0b}; /* lidt zeros; ud2 */
     uint32_t a = GEN_DATA + 0x200;
     memcpy(code + 4, &a, 4);
@@ -381,6 +479,7 @@ static void test_triple_fault(void **state)
 static void test_timeout_kick(void **state)
 {
     (void)state;
+    need_kvm();
     static const uint8_t code[] = {0xeb, 0xfe}; /* jmp . */
     struct gen g;
     gen_init(&g, code, sizeof code);
@@ -393,6 +492,7 @@ static void test_timeout_kick(void **state)
 static void test_fn_roundtrip(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, FUNK_HC_FN_RECV, GEN_DATA);        /* too small */
     hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0x40); /* fits */
@@ -446,6 +546,7 @@ static void test_fn_roundtrip(void **state)
 static void test_fn_send_bad(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, FUNK_HC_FN_SEND, GEN_DATA); /* before any request: EINVAL, guest continues */
     hcall(&c, FUNK_HC_FN_RECV, GEN_DATA + 0x40);
@@ -469,6 +570,7 @@ static void test_fn_send_bad(void **state)
 static void test_boot_info(void **state)
 {
     (void)state;
+    need_kvm();
     /* Copy boot info, funk boot info, cmdline and env into the data page with rep movsb. */
     struct code c = {0};
     uint8_t cp[] = {0xbe, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0, 0xb9, 0, 0, 0, 0, 0xf3, 0xa4};
@@ -517,6 +619,7 @@ static void test_boot_info(void **state)
 static void test_plain_guest_has_no_funk_info(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     uint8_t cp[] = {0xbe, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0, 0xb9, 0x48, 0, 0, 0, 0xf3, 0xa4};
     uint32_t src = FUNK_BOOT_INFO_GPA, dst = GEN_DATA + 0x100;
@@ -543,6 +646,7 @@ static void test_plain_guest_has_no_funk_info(void **state)
 static void test_devices(void **state)
 {
     (void)state;
+    need_kvm();
     struct code c = {0};
     hcall(&c, HVT_HYPERCALL_BLOCK_WRITE, GEN_DATA + 0x40);
     hcall(&c, HVT_HYPERCALL_BLOCK_READ, GEN_DATA + 0x80);
@@ -602,24 +706,55 @@ static void test_devices(void **state)
     close(fd);
 }
 
-static void test_shell_args(void **state)
+/* An empty shell of either backend: nothing to run, junk refused with a message. */
+static void empty_shell(unsigned flags)
 {
-    (void)state;
     struct funk_vm *vm;
-    assert_int_equal(funk_vm_shell_new(3u << 20, 0, &vm), -EINVAL);
-    assert_int_equal(funk_vm_shell_new(0, 0, &vm), -EINVAL);
-    assert_int_equal(funk_vm_shell_new(MEM, 0, NULL), -EINVAL);
-    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    assert_int_equal(funk_vm_shell_new(MEM, flags, &vm), 0);
     struct funk_vm_result res;
     assert_int_equal(funk_vm_run(vm, NULL, &res), -ENOEXEC); /* nothing loaded */
     static const uint8_t junk[100] = {0x7f, 'E', 'L', 'F'};
     assert_int_equal(funk_vm_load(vm, junk, sizeof junk, NULL), -ENOEXEC);
     assert_true(strlen(funk_vm_error(vm)) > 0);
     funk_vm_delete(vm);
+}
+
+/* Argument checks come before any backend is touched: they hold on every host. */
+static void test_shell_args(void **state)
+{
+    (void)state;
+    struct funk_vm *vm;
+    for (unsigned flags = 0; flags <= FUNK_VM_F_PROCESS; flags += FUNK_VM_F_PROCESS) {
+        assert_int_equal(funk_vm_shell_new(3u << 20, flags, &vm), -EINVAL);
+        assert_int_equal(funk_vm_shell_new(0, flags, &vm), -EINVAL);
+        assert_int_equal(funk_vm_shell_new(MEM, flags, NULL), -EINVAL);
+    }
     assert_int_equal(funk_vm_isolation_parse("kvm"), FUNK_ISOLATION_KVM);
     assert_int_equal(funk_vm_isolation_parse("process"), FUNK_ISOLATION_PROCESS);
     assert_int_equal(funk_vm_isolation_parse("auto"), FUNK_ISOLATION_AUTO);
     assert_int_equal(funk_vm_isolation_parse("xen"), -EINVAL);
+    empty_shell(FUNK_VM_F_PROCESS);
+}
+
+static void test_kvm_shell(void **state)
+{
+    (void)state;
+    need_kvm();
+    empty_shell(0);
+}
+
+/* Without /dev/kvm a KVM shell is refused with an error, not a crash; `auto` picks process. */
+static void test_no_kvm(void **state)
+{
+    (void)state;
+    if (g_kvm) {
+        print_message("SKIP: KVM works here: the no-KVM refusal is checked by monitor-vm-nokvm\n");
+        skip();
+    }
+    struct funk_vm *vm = NULL;
+    assert_true(funk_vm_shell_new(MEM, 0, &vm) < 0);
+    assert_null(vm);
+    assert_int_equal(funk_vm_isolation_auto(), FUNK_ISOLATION_PROCESS);
 }
 
 /* ---- Process backend ------------------------------------------------------------------ */
@@ -771,6 +906,48 @@ static void test_process_fn(void **state)
     g_process = 0;
 }
 
+/* funk_vm_kick before funk_vm_run (a watchdog deadline that fires while the run is still being
+ * set up) must not be lost: the run returns at once with the timeout. */
+static void kick_before_run(unsigned flags, const char *what)
+{
+    g_process = flags != 0;
+    static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp . */
+    struct gen g;
+    gen_init(&g, spin, sizeof spin);
+    gen_funk(&g);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, flags, &vm), 0);
+    assert_int_equal(funk_vm_load(vm, b, len, NULL), 0);
+    funk_vm_kick(vm);
+    struct funk_vm_result res;
+    int expired;
+    int rc = guarded_run(vm, NULL, &res, &expired);
+    funk_vm_delete(vm);
+    free(b);
+    g_process = 0;
+    if (expired)
+        fail_msg("%s: the kick was lost: the guest still ran 10 s later (killed by the test)",
+                 what);
+    assert_int_equal(rc, 0);
+    if (res.exit != FUNK_VM_EXIT_TIMEOUT || !strstr(res.reason, "timed out"))
+        fail_msg("%s: expected the timeout, got %d '%s'", what, res.exit, res.reason);
+}
+
+static void test_kick_before_run(void **state)
+{
+    (void)state;
+    need_kvm();
+    kick_before_run(0, "kvm: kick before run");
+}
+
+static void test_process_kick_before_run(void **state)
+{
+    (void)state;
+    kick_before_run(FUNK_VM_F_PROCESS, "process: kick before run");
+}
+
 /* Snapshot guest: PUTS "init", FN_RECV, then optionally a raw syscall, FN_SEND(body), HALT 3. */
 static void snapshot_guest(struct gen *g, struct code *c, int syscall_nr)
 {
@@ -846,6 +1023,7 @@ static void snapshot_roundtrip(int process)
 static void test_kvm_snapshot(void **state)
 {
     (void)state;
+    need_kvm();
     snapshot_roundtrip(0);
     /* A guest that halts before its first request leaves no snapshot. */
     struct code c = {0};
@@ -950,22 +1128,72 @@ static void test_process_snapshot(void **state)
     g_process = 0;
 }
 
+/* Why /dev/kvm cannot be used here, in g_kvm_why; 0 if it can. */
 static int kvm_usable(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        snprintf(g_kvm_why, sizeof g_kvm_why, "cannot open /dev/kvm: %s", strerror(errno));
         return 0;
-    int ok = ioctl(fd, KVM_GET_API_VERSION, 0) == 12;
+    }
+    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (v != 12)
+        snprintf(g_kvm_why, sizeof g_kvm_why, "/dev/kvm is not KVM API 12 (%d, %s)", v,
+                 v < 0 ? strerror(errno) : "-");
     close(fd);
-    return ok;
+    return v == 12;
 }
 
-int main(void)
+/* --hide-kvm: run as a host without KVM, in a private mount namespace where /dev/kvm is an empty
+ * read-only file (open and access(W_OK) fail even for root). Proves the process backend, which
+ * `auto` picks on such hosts, needs nothing from KVM. 0, or 77 with the reason printed. */
+static int hide_kvm(void)
 {
-    if (!kvm_usable()) {
-        fprintf(stderr, "SKIP: /dev/kvm is not usable here: KVM tests of libfunk-vm NOT RUN\n");
-        return 77;
+    char path[] = "/tmp/funk-test-nokvm-XXXXXX";
+    const char *step = "unshare(CLONE_NEWNS)";
+    int fd = -1, rc = 77;
+    if (unshare(CLONE_NEWNS) < 0)
+        goto out;
+    step = "making / private";
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        goto out;
+    step = "a temporary file";
+    if ((fd = mkstemp(path)) < 0)
+        goto out;
+    step = "bind-mounting over /dev/kvm";
+    if (access("/dev/kvm", F_OK) == 0 &&
+        (mount(path, "/dev/kvm", NULL, MS_BIND, NULL) < 0 ||
+         mount(NULL, "/dev/kvm", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0))
+        goto out;
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "SKIP: cannot hide /dev/kvm (%s: %s): no-KVM run NOT RUN\n", step,
+                strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
     }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--hide-kvm") == 0) {
+        if (hide_kvm())
+            return 77;
+        if (kvm_usable()) {
+            fprintf(stderr, "FAIL: /dev/kvm still usable after hiding it\n");
+            return 1;
+        }
+    } else if (argc > 1) {
+        fprintf(stderr, "usage: %s [--hide-kvm]\n", argv[0]);
+        return 64;
+    }
+    g_kvm = kvm_usable();
+    if (!g_kvm)
+        fprintf(stderr, "SKIP (partly): %s: the KVM tests of libfunk-vm are NOT RUN, the process "
+                        "backend's are\n", g_kvm_why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_halt_status),
         cmocka_unit_test(test_puts_walltime),
@@ -982,16 +1210,20 @@ int main(void)
         cmocka_unit_test(test_invalid_opcode),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_timeout_kick),
+        cmocka_unit_test(test_kick_before_run),
         cmocka_unit_test(test_fn_roundtrip),
         cmocka_unit_test(test_fn_send_bad),
         cmocka_unit_test(test_boot_info),
         cmocka_unit_test(test_plain_guest_has_no_funk_info),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_shell_args),
+        cmocka_unit_test(test_kvm_shell),
+        cmocka_unit_test(test_no_kvm),
         cmocka_unit_test(test_process_basics),
         cmocka_unit_test(test_process_faults),
         cmocka_unit_test(test_process_escapes),
         cmocka_unit_test(test_process_fn),
+        cmocka_unit_test(test_process_kick_before_run),
         cmocka_unit_test(test_process_snapshot),
         cmocka_unit_test(test_kvm_snapshot),
     };

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,10 @@ static int classify(const char *img, char *out, size_t outlen)
     return rc;
 }
 
-/* A fixed product with strided A and beta != 0, so packing and C shipping are exercised. */
-static int sgemm_fixed(void)
+/* A fixed product with strided A and beta != 0, so packing and C shipping are exercised.
+ * tests/transport/sgemm_ref.py builds the same inputs for its naive reference: keep in step.
+ * dump: every element of C, one per line, instead of a digest. */
+static int sgemm_fixed(bool dump)
 {
     enum { M = 67, N = 45, K = 33, LDA = 40 };
     static float a[M * LDA], b[K * N], c[M * N];
@@ -77,6 +80,12 @@ static int sgemm_fixed(void)
     funk_accel_session_delete(s);
     if (rc < 0)
         return fail("sgemm", rc);
+    if (dump) {
+        printf("sgemm %d %d %d\n", M, N, K);
+        for (int i = 0; i < M * N; i++)
+            printf("%.9g\n", (double)c[i]);
+        return 0;
+    }
     uint64_t h = 0xcbf29ce484222325ULL;
     const unsigned char *p = (const unsigned char *)c;
     for (size_t i = 0; i < sizeof(c); i++) {
@@ -277,9 +286,11 @@ static int reconnect(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: tclient classify IMG | sgemm | exec LIB SYM A B | hold LIB MS | "
-                        "stats | plugins | echo TEXT | op NAME | concurrent N IMG EXPECTED | "
-                        "reconnect | noop N\n");
+        fprintf(
+            stderr,
+            "usage: tclient classify IMG | sgemm | sgemm-dump | exec LIB SYM A B | hold LIB MS | "
+            "stats | plugins | echo TEXT | op NAME | concurrent N IMG EXPECTED | "
+            "reconnect | noop N\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -292,7 +303,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "sgemm"))
-        return sgemm_fixed();
+        return sgemm_fixed(false);
+    if (!strcmp(cmd, "sgemm-dump"))
+        return sgemm_fixed(true);
     if (!strcmp(cmd, "exec") && argc == 6)
         return exec_lib(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
     if (!strcmp(cmd, "hold") && argc == 4)

@@ -31,7 +31,10 @@ if [ -z "$ISO" ]; then
 fi
 echo "backend: --isolation=$ISO"
 
-FUNK_ACCEL_LOG_LEVEL=info "$AGENT" --listen "unix://$SOCK" --plugins cpu:noop 2>"$T/agent.log" &
+# An exec directory with nothing in it: no guest-sent library may ever run (hostile checks).
+mkdir "$T/exec"
+export FUNK_ACCEL_EXEC_DIR=$T/exec
+FUNK_ACCEL_LOG_LEVEL=info "$AGENT" --listen "unix://$SOCK" --plugins cpu:noop:exec --exec-dir "$T/exec" 2>"$T/agent.log" &
 AP=$!
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || { echo "agent did not start"; cat "$T/agent.log"; exit 1; }
@@ -62,6 +65,17 @@ run4 classify "$CLS_NATIVE" "$CLS_UK" "$IMG"
 grep -q '"label":"dog"' "$T/classify.native" && ok "classify finds the dog: $(head -c 120 "$T/classify.native")" || bad "no dog in $(cat "$T/classify.native")"
 run4 sgemm "$SG_NATIVE" "$SG_UK" "$T/sg.bin"
 [ "$(stat -c %s "$T/sgemm.native")" = $((37 * 29 * 4)) ] && ok "sgemm: 37x29 product, $(stat -c %s "$T/sgemm.native") bytes" || bad "sgemm output size"
+# The four agree; an independent naive product (its own parsing of the body) says they are right.
+out=$(python3 "$(dirname "$0")/sgemm_ref.py" body "$T/sg.bin" "$T/sgemm.native" 2>&1) && ok "sgemm vs naive reference: $out" || bad "sgemm vs naive reference: $out"
+# M, N, K in another order: a mixed-up dimension in the function's parsing shows here.
+python3 -c 'import struct,sys; m,n,k=3,7,5; open(sys.argv[1],"wb").write(struct.pack("<III",m,n,k)+struct.pack("<%df"%(m*k+k*n),*[(i%11-5)/4.0 for i in range(m*k+k*n)]))' "$T/sg2.bin"
+for w in native uk; do
+  if [ $w = native ]; then FUNK_ACCEL_PLUGINS=cpu "$SG_NATIVE" <"$T/sg2.bin" >"$T/sg2.$w" 2>"$T/sg2.err"
+  else FUNK_ACCEL_PLUGINS=cpu "$MONITOR" --isolation=$ISO --mem=64 --timeout=60 --fn-input="$T/sg2.bin" "$SG_UK" >"$T/sg2.$w" 2>"$T/sg2.err"; fi
+  rc=$?
+  out=$(python3 "$(dirname "$0")/sgemm_ref.py" body "$T/sg2.bin" "$T/sg2.$w" 2>&1); prc=$?
+  [ $rc = 0 ] && [ $prc = 0 ] && ok "sgemm 3x7x5 ($w) vs naive reference: $out" || bad "sgemm 3x7x5 ($w) rc=$rc: $out $(tail -2 "$T/sg2.err")"
+done
 
 # Bad input to the functions: a clear error, not a crash.
 echo "not an image" >"$T/bad.txt"
@@ -71,14 +85,17 @@ printf 'abc' >"$T/bad.bin"
 FUNK_ACCEL_PLUGINS=cpu "$MONITOR" --isolation=$ISO --mem=64 --fn-input="$T/bad.bin" "$SG_UK" >"$T/bad2.out" 2>&1
 grep -q "body must start with" "$T/bad2.out" && ok "sgemm unikernel: short body -> 400 reason" || bad "short sgemm body: $(cat "$T/bad2.out")"
 
-# Hostile unikernel, both modes (noop plugin: the checks are about the transport).
+# Hostile unikernel, both modes (noop plugin: the checks are about the transport; exec plugin:
+# the guest's own bytes sent as a LIBRARY must be refused, -EPERM, never loaded).
 for mode in inproc agent:unix://$SOCK; do
-  out=$(FUNK_ACCEL_PLUGINS=noop "$MONITOR" --isolation=$ISO --mem=16 --accel=$mode "$HOSTILE_UK" 2>&1); rc=$?
+  out=$(FUNK_ACCEL_PLUGINS=noop:exec "$MONITOR" --isolation=$ISO --mem=16 --accel=$mode "$HOSTILE_UK" 2>&1); rc=$?
   if [ $rc = 0 ] && echo "$out" | grep -q "refused as expected"; then
     ok "hostile unikernel ($mode): $(echo "$out" | grep 'refused as expected')"
   else
     bad "hostile unikernel ($mode) rc=$rc:"; echo "$out" | grep -v "^ok  " | tail -20
   fi
+  echo "$out" | grep -q "^guest library exec: -1$" && ok "hostile unikernel ($mode): its own bytes as a library -> exec -EPERM" ||
+    bad "hostile unikernel ($mode): guest library exec: $(echo "$out" | grep 'guest library exec' || echo "$out" | tail -3)"
 done
 # Plugins that fail to load: every call answers the load error; nothing retries inside the sandbox.
 for b in process kvm; do

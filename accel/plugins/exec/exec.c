@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* exec plugin: dlopen a LIBRARY resource once (cached in its slot) and call a symbol of it. */
+/* exec plugin: dlopen a LIBRARY resource once (cached in its slot) and call a symbol of it. Only
+ * libraries the operator installed are loaded: the runtime hands out the allowlisted file. */
 #include <funk/accel_plugin.h>
 
 #include <dlfcn.h>
@@ -12,9 +13,10 @@ static int exec_exec(const funk_accel_call *c, funk_accel_resource *library, con
 {
     void *dl = funk_accel_resource_slot_get(library, c);
     if (dl == NULL) {
-        const char *path = funk_accel_resource_path(library);
-        if (path == NULL)
-            return -EIO;
+        const char *path;
+        int rc = funk_accel_resource_library_path(library, &path);
+        if (rc < 0)
+            return rc; /* -EPERM: not an operator-installed library (the runtime logged why) */
         void *mine = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (mine == NULL) {
             funk_accel_log(FUNK_LOG_ERROR, LOG, "library resource cannot be loaded: %s", dlerror());

@@ -2,10 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # Fuzzes the accel wire decoder (proto-fuzzer) for SECONDS, seeded with one valid frame per
 # message type (requests and replies) so mutations start deep; fails on a crash.
+# Crashing inputs are kept (FUNK_FUZZ_ARTIFACTS, default: artifacts/ next to the fuzzer, i.e. in
+# the build dir), named proto-<UTC time>-crash-<sha1>, with the command that replays each.
 set -euo pipefail
 FUZZER=$(realpath "${1:?usage: run.sh FUZZER [SECONDS] [CORPUS_DIR]}")
 SECONDS_MAX=${2:-20}
 CORPUS=${3:-}
+ARTIFACTS=${FUNK_FUZZ_ARTIFACTS:-$(dirname "$FUZZER")/artifacts}
+mkdir -p "$ARTIFACTS"
+ARTIFACTS=$(realpath "$ARTIFACTS")
+PREFIX=$ARTIFACTS/proto-$(date -u +%Y%m%dT%H%M%SZ)-$$-
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 [ -n "$CORPUS" ] || CORPUS=$WORK/corpus
@@ -47,11 +53,17 @@ PY
 echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, corpus $CORPUS"
 cd "$WORK"
 if ! "$FUZZER" -max_total_time="$SECONDS_MAX" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
-        -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
+        -artifact_prefix="$PREFIX" -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
     tail -40 "$WORK/log"
-    for a in "$WORK"/crash-* "$WORK"/leak-* "$WORK"/timeout-*; do
-        [ -f "$a" ] && { echo "artifact: $a"; xxd "$a" | head -20; }
+    found=0
+    for a in "$PREFIX"*; do
+        [ -f "$a" ] || continue
+        found=1
+        echo "artifact (kept): $a"
+        xxd "$a" | head -20
+        echo "replay: $FUZZER $a"
     done
+    [ $found = 1 ] || echo "no artifact was written (see the log above)"
     echo "FAIL: the wire decoder fuzzer found a crash"
     exit 1
 fi

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to libvaccel: funk state behind vAccel's structs and the exec adapter's wire format. */
+#ifndef FUNK_VACCEL_INTERNAL_H
+#define FUNK_VACCEL_INTERNAL_H
+
+#include <funk/accel.h>
+#include <funk/accel_plugin.h>
+#include <vaccel.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The exec adapter (libvaccel-exec.so, a funk exec library in the operator's exec directory)
+ * calls vAccel-ABI functions of another library of that directory, found by content hash.
+ *   in[0]  BYTES  32-byte SHA-256 of the vAccel library
+ *   in[1]  STRING the symbol
+ *   in[2]  BYTES  header: u32 nr_read, u32 nr_write, then (u32 vaccel type, u32 custom id) per
+ *                 read arg and per write arg
+ *   in[3..] BYTES the read args' bytes;  out[0..] BYTES the write args' buffers */
+#define VACCEL_FUNK_EXEC_LIB "libvaccel-exec.so"
+#define VACCEL_FUNK_EXEC_SYMBOL "vaccel_funk_exec"
+#define VACCEL_FUNK_EXEC_FIXED_IN 3
+
+bool vaccel_funk_profiling(void);
+/* funk's negative errno -> vAccel's positive code */
+static inline int vaccel_funk_err(int rc)
+{
+    return rc < 0 ? -rc : 0;
+}
+
+#endif

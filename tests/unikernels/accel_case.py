@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# ACCEL from a unikernel under one backend and one path (in-process plugin, or a funk-accel-agent
+# this runner starts): classify or sgemm, each answer checked against a value computed here.
+"""Exit codes follow meson's protocol: 0 pass, 1 fail, 77 skip (with a loud reason)."""
+import argparse
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_case import kvm_problem, skip  # noqa: E402
+
+DOG = "/usr/share/darknet/data/dog.jpg"
+M64 = (1 << 64) - 1
+
+
+def fnv1a(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & M64
+    return h
+
+
+def noop_labels_json(body):
+    """What classify answers with the noop plugin, derived from the request bytes alone (the
+    plugin hashes the image it is given): proof that the guest's buffer crossed intact."""
+    h, labels = fnv1a(body), []
+    for i in range(5):
+        x = h ^ ((0x9e3779b97f4a7c15 * (i + 1)) & M64)
+        x ^= x >> 29
+        cid = x % 1000
+        labels.append('{"label":"noop%03d","class_id":%d,"score":%s}'
+                      % (cid, cid, ("%.6f" % (0.9 - 0.15 * i))))
+    return "{\"labels\":[%s]}\n" % ",".join(labels)
+
+
+def sgemm_case(m, n, k):
+    """A request body and the exact product: entries are multiples of 1/16 below 1, so every
+    product and partial sum is exact in float32 whatever the summation order."""
+    a = [((i * 7) % 19 - 9) / 16.0 for i in range(m * k)]
+    b = [((i * 5) % 23 - 11) / 16.0 for i in range(k * n)]
+    c = [sum(a[i * k + p] * b[p * n + j] for p in range(k)) for i in range(m) for j in range(n)]
+    body = struct.pack("<III", m, n, k) + struct.pack("<%df" % len(a), *a)
+    body += struct.pack("<%df" % len(b), *b)
+    return body, struct.pack("<%df" % len(c), *c)
+
+
+class Agent:
+    """funk-accel-agent on a socket in a private directory; ready when it says it listens."""
+
+    def __init__(self, path, plugin, tmp, deadline_s=20.0):
+        self.addr = "unix://" + os.path.join(tmp, "accel.sock")
+        env = dict(os.environ, FUNK_ACCEL_LOG_LEVEL="info")
+        self.p = subprocess.Popen([path, "--listen", self.addr, "--plugins", plugin],
+                                  stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+        self.log = b""
+        end = time.monotonic() + deadline_s
+        while b"listening on " + self.addr.encode() not in self.log:
+            left = end - time.monotonic()
+            if left <= 0 or self.p.poll() is not None:
+                self.stop()
+                print("FAIL: the agent did not listen within %.0f s:\n%s"
+                      % (deadline_s, self.log.decode(errors="replace")))
+                sys.exit(1)
+            r, _, _ = select.select([self.p.stderr], [], [], left)
+            if r:
+                chunk = os.read(self.p.stderr.fileno(), 4096)
+                if not chunk:
+                    self.p.wait(5)
+                self.log += chunk
+
+    def stop(self):
+        """Stops the agent; returns its whole log."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            _, rest = self.p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            _, rest = self.p.communicate()
+        self.log += rest or b""
+        return self.log.decode(errors="replace")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--monitor", required=True)
+    ap.add_argument("--agent", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--function", required=True, choices=["classify", "sgemm"])
+    ap.add_argument("--isolation", required=True, choices=["kvm", "process"])
+    ap.add_argument("--accel", required=True, choices=["inproc", "agent"])
+    ap.add_argument("--plugin", required=True, choices=["noop", "cpu"])
+    ap.add_argument("--limit", type=float, default=120.0)
+    a = ap.parse_args()
+
+    if a.isolation == "kvm":
+        problem = kvm_problem()
+        if problem:
+            skip("ACCEL under KVM needs a working /dev/kvm: " + problem)
+    tmp = tempfile.TemporaryDirectory(prefix="funk-accel-uk-")
+    req = os.path.join(tmp.name, "request.bin")
+    want_labels = None
+    if a.function == "sgemm":
+        body, want = sgemm_case(7, 5, 6)
+    elif a.plugin == "noop":
+        # Any bytes do for the noop plugin; the size makes the image span several pages.
+        body = bytes((i * 131 + (i >> 7)) & 0xFF for i in range(20000))
+        want = noop_labels_json(body).encode()
+    else:
+        model = os.path.join(os.environ.get("FUNK_MODEL_DIR", ""), "centernet.onnx")
+        if not os.access(DOG, os.R_OK) or not os.access(model, os.R_OK):
+            skip("classify with the cpu plugin needs %s (Debian darknet) and %s "
+                 "(scripts/models.sh)" % (DOG, model))
+        body, want, want_labels = open(DOG, "rb").read(), None, ['"label":"dog"', '"label":"car"']
+    with open(req, "wb") as f:
+        f.write(body)
+
+    env = dict(os.environ)
+    cmd = [a.monitor, "--isolation=" + a.isolation, "--mem=64", "--timeout=%d" % a.limit]
+    agent = None
+    if a.accel == "agent":
+        agent = Agent(a.agent, a.plugin, tmp.name)
+        cmd.append("--accel=agent:" + agent.addr)
+        env["FUNK_ACCEL_PLUGINS"] = "none-in-the-monitor"  # any in-process use would fail
+    else:
+        env["FUNK_ACCEL_PLUGINS"] = a.plugin
+    cmd += ["--fn-input=" + req, a.kernel]
+    print("run: " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=a.limit + 30, env=env)
+    except subprocess.TimeoutExpired:
+        p = None
+    wall = time.monotonic() - t0
+    agent_log = agent.stop() if agent else ""
+
+    problems = []
+    if p is None:
+        problems.append("the monitor did not finish within %.0f s" % (a.limit + 30))
+    else:
+        out, err = p.stdout, p.stderr.decode(errors="replace")
+        shown = out if len(out) < 1200 else out[:1200] + b"..."
+        print("exit %d after %.3f s\n--- stdout ---\n%r\n--- stderr ---\n%s--------------"
+              % (p.returncode, wall, shown, err), flush=True)
+        if p.returncode < 0:
+            sig = -p.returncode
+            problems.append("monitor killed by signal %d (%s)%s" % (
+                sig, signal.Signals(sig).name,
+                ": a system call outside its seccomp filter" if sig == signal.SIGSYS else ""))
+        elif p.returncode != 0:
+            problems.append("exit code %d, expected 0" % p.returncode)
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if bad in err:
+                problems.append("sanitizer report in the monitor's stderr")
+        if want is not None and out != want:
+            if a.function == "sgemm" and len(out) == len(want):
+                got = struct.unpack("<%df" % (len(out) // 4), out)
+                exp = struct.unpack("<%df" % (len(want) // 4), want)
+                i = next(i for i in range(len(got)) if got[i] != exp[i])
+                problems.append("product differs from the reference at C[%d][%d]: %r, want %r"
+                                % (i // 5, i % 5, got[i], exp[i]))
+            else:
+                problems.append("answer (%d bytes) is not the expected %d bytes: %r"
+                                % (len(out), len(want), want[:300]))
+        for s in want_labels or []:
+            if s.encode() not in out:
+                problems.append("answer lacks %s" % s)
+    if agent:
+        print("--- agent ---\n" + agent_log + "-------------")
+        # The answer must have come through the agent: one connection, nothing malformed.
+        if "1 connections served" not in agent_log:
+            problems.append("the agent did not serve exactly one connection")
+        if " 0 refused as malformed" not in agent_log:
+            problems.append("the agent refused malformed frames")
+    if problems:
+        for pr in problems:
+            print("FAIL: " + pr)
+        return 1
+    print("PASS: %s via %s (%s plugin) under %s, answer checked" %
+          (a.function, a.accel, a.plugin, a.isolation))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
