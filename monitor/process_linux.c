@@ -718,6 +718,9 @@ int vm_process_run(struct funk_vm *vm)
         /* An instance forked from a snapshot template: not our child; known by its pidfd. */
         fd = vm->restored_fd;
         vm->restored_fd = -1;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (vm->kicked)
+            vm_process_kick(vm);
         end = serve(vm, fd, CHAN_MODE_RUN, &why);
         if (end == SERVE_PROTOCOL)
             protocol_kill(vm, why);
@@ -736,6 +739,11 @@ int vm_process_run(struct funk_vm *vm)
     int rc = spawn_child(vm, &fd);
     if (rc)
         return rc;
+    /* A kick that came before there was a process to kill: the kicker set kicked and then
+     * looked for the pid; we set the pid and now look at kicked, so one of us sees the other. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (vm->kicked)
+        vm_process_kick(vm);
     end = serve(vm, fd, CHAN_MODE_RUN, &why);
     if (end == SERVE_PROTOCOL)
         protocol_kill(vm, why);
@@ -902,6 +910,7 @@ void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 void vm_process_kick(struct funk_vm *vm)
 {
     vm->kicked = 1;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int pidfd = vm->child_pidfd;
     if (pidfd >= 0)
         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
