@@ -84,6 +84,7 @@ int hc_accel_filter_rules(scmp_filter_ctx ctx, int agent_fd, bool inproc)
             SCMP_SYS(sched_getparam),
             SCMP_SYS(sched_getscheduler),
             SCMP_SYS(pipe2),
+            SCMP_SYS(mbind), /* OpenBLAS's memory policy for its own buffers */
         };
         for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++)
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
