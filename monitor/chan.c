@@ -38,7 +38,8 @@ int chan_check_hdr(const struct chan_state *st, const struct chan_hdr *h, const 
             return bad(why, "response frame too short");
         return 0; /* the sizes inside are checked by chan_decode */
     case CHAN_RESULT:
-        return h->len == sizeof(struct chan_result) ? 0 : bad(why, "result frame of the wrong size");
+        return h->len == sizeof(struct chan_result) ? 0
+                                                    : bad(why, "result frame of the wrong size");
     case CHAN_TEMPLATE:
         if (st->mode != CHAN_MODE_TEMPLATE)
             return bad(why, "template frame outside a snapshot");
@@ -66,8 +67,8 @@ static int known_exit(int32_t e)
     }
 }
 
-int chan_decode(struct chan_state *st, const struct chan_hdr *h, const uint8_t *payload,
-                size_t len, struct chan_msg *out, const char **why)
+int chan_decode(struct chan_state *st, const struct chan_hdr *h, const uint8_t *payload, size_t len,
+                struct chan_msg *out, const char **why)
 {
     int rc = chan_check_hdr(st, h, why);
     if (rc)

@@ -134,7 +134,7 @@ int chan_check_hdr(const struct chan_state *st, const struct chan_hdr *h, const 
  * Decodes the payload of a frame whose header chan_check_hdr accepted: fills *out and updates
  * st (console accounting). 0, or -EPROTO with *why set.
  */
-int chan_decode(struct chan_state *st, const struct chan_hdr *h, const uint8_t *payload,
-                size_t len, struct chan_msg *out, const char **why);
+int chan_decode(struct chan_state *st, const struct chan_hdr *h, const uint8_t *payload, size_t len,
+                struct chan_msg *out, const char **why);
 
 #endif /* FUNK_MONITOR_CHAN_H */

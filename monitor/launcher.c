@@ -59,9 +59,9 @@ struct launch_req {
     uint32_t magic, version;
     uint64_t mem_size;
     uint32_t flags;
-    uint32_t snapshot;  /* a template: CLONE_NEWPID where allowed */
-    int32_t owner;      /* the library user's pid (the guest's parent) */
-    uint32_t nfds;      /* memfd, channel, then devices */
+    uint32_t snapshot; /* a template: CLONE_NEWPID where allowed */
+    int32_t owner;     /* the library user's pid (the guest's parent) */
+    uint32_t nfds;     /* memfd, channel, then devices */
     uint64_t staging_len, elf_len;
     struct elf_image img;
     uint32_t ndev;
@@ -136,8 +136,8 @@ static int launch_one(int ctl)
         struct cmsghdr align;
     } u;
     struct iovec iov = {&q, sizeof q};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR)
         return 0;
@@ -238,11 +238,11 @@ __attribute__((constructor)) static void launcher_ctor(int argc, char **argv, ch
 
 static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lcv = PTHREAD_COND_INITIALIZER;
-static int lfd = -1;        /* control socket to the launcher */
-static pid_t lowner;        /* the process that started it (a fork must start its own) */
-static int lstate;          /* 0 none, 1 starting, 2 up, <0 -errno */
-static int lserved;         /* the launcher has answered a request (it can run here) */
-static int lbroken;         /* it cannot run in this process (e.g. after a chroot) */
+static int lfd = -1; /* control socket to the launcher */
+static pid_t lowner; /* the process that started it (a fork must start its own) */
+static int lstate;   /* 0 none, 1 starting, 2 up, <0 -errno */
+static int lserved;  /* the launcher has answered a request (it can run here) */
+static int lbroken;  /* it cannot run in this process (e.g. after a chroot) */
 
 /* The launcher's parent: spawns it, then waits forever (see the comment at the top). */
 static void *launcher_parent(void *arg)
@@ -424,7 +424,9 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     } u;
     memset(&u, 0, sizeof u);
     struct iovec iov = {&q, sizeof q};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = u.buf,
                         .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
@@ -438,8 +440,8 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         struct cmsghdr align;
     } v;
     struct iovec riov = {&r, sizeof r};
-    struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = v.buf,
-                        .msg_controllen = sizeof v.buf};
+    struct msghdr rh = {
+        .msg_iov = &riov, .msg_iovlen = 1, .msg_control = v.buf, .msg_controllen = sizeof v.buf};
     /* One request, one answer: the launcher serves them in order, one at a time. */
     pthread_mutex_lock(&lmu);
     ssize_t n = sendmsg(ctl, &mh, MSG_NOSIGNAL);

@@ -107,7 +107,8 @@ static void *timer_main(void *arg)
 static void on_deadline(int sig)
 {
     (void)sig;
-    static const char m[] = "FAIL: the run did not end within the deadline (the call never answers)\n";
+    static const char m[] =
+        "FAIL: the run did not end within the deadline (the call never answers)\n";
     if (write(2, m, sizeof m - 1) < 0) {
     }
     _exit(1);
@@ -255,7 +256,8 @@ static int sandbox_trap(const char *elf_path)
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    printf("child: %s %d\n", WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    printf("child: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 78)
         return fail("%s", "a forbidden call in the KVM run loop did not end with exit 78");
     printf("ok\n");
