@@ -666,6 +666,20 @@ static int hc_accel_setup(struct funk_vm *vm)
     return 0;
 }
 
+int hc_accel_adopt(struct funk_vm *vm, int fd)
+{
+    if (vm->accel != NULL)
+        return -EALREADY;
+    struct vm_accel *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return -ENOMEM;
+    x->agent = true;
+    x->fd = fd;
+    x->next_id = 1;
+    vm->accel = x;
+    return 0;
+}
+
 /* The run-loop sandbox's part for ACCEL (KVM backend: the monitor serves the calls itself). */
 int hc_accel_seccomp(const struct funk_vm *vm, void *ctx)
 {

@@ -45,7 +45,8 @@ static void usage(FILE *f)
             "                   Content-Length, blank line, body (default body: the body only)\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
             "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
-            "  74 bad guest pointer, 75 timeout, 76 host I/O error\n");
+            "  74 bad guest pointer, 75 timeout, 76 host I/O error, 78 sandbox (forbidden\n"
+            "  system call), 79 process backend: the guest broke the channel protocol\n");
 }
 
 static int die_usage(const char *fmt, const char *arg)

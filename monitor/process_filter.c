@@ -8,7 +8,7 @@
 #include "hc_accel_filter.h"
 #include "process_filter.h"
 
-scmp_filter_ctx vm_process_filter(const char *layout)
+scmp_filter_ctx vm_process_filter(const char *layout, const struct proc_dev_geo *dev)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
@@ -20,8 +20,15 @@ scmp_filter_ctx vm_process_filter(const char *layout)
     for (unsigned i = 0; layout[i]; i++) {
         scmp_datum_t d = (scmp_datum_t)(DEV_FD0 + (int)i);
         if (layout[i] == 'b') {
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, d));
-            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1, SCMP_A0(SCMP_CMP_EQ, d));
+            if (!dev || dev[i].block_size == 0 || dev[i].capacity < dev[i].block_size) {
+                rc = -1;
+                continue;
+            }
+            scmp_datum_t bs = dev[i].block_size, last = dev[i].capacity - dev[i].block_size;
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 3, SCMP_A0(SCMP_CMP_EQ, d),
+                                   SCMP_A2(SCMP_CMP_EQ, bs), SCMP_A3(SCMP_CMP_LE, last));
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 3, SCMP_A0(SCMP_CMP_EQ, d),
+                                   SCMP_A2(SCMP_CMP_EQ, bs), SCMP_A3(SCMP_CMP_LE, last));
         } else if (layout[i] == 'a') {
             rc |= hc_accel_filter_rules(ctx, DEV_FD0 + (int)i, false);
         } else if (layout[i] == 'I') {
@@ -50,6 +57,9 @@ scmp_filter_ctx vm_process_filter(const char *layout)
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM, 0));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+            /* each fork's pidfd goes back to the supervisor (CHAN_FORKED) */
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
                                    SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                    SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));

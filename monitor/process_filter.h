@@ -5,9 +5,7 @@
 
 #include <seccomp.h>
 
-/* The child's fixed fds: the parent channel, then attached device i at DEV_FD0 + i. */
-#define CHAN_FD 3
-#define DEV_FD0 4
+#include "chan.h" /* the fixed fds: CHAN_FD, then attached device i at DEV_FD0 + i */
 
 /*
  * The child's filter (default action TRAP -> reported as a sandbox violation): what the
@@ -15,6 +13,16 @@
  * 'b' block, 'n' net, '-' not attached; then 'a' when the ACCEL agent connection is at the next
  * fd, 'T' for a snapshot template, 'I' for in-process ACCEL plugins. Returns NULL on failure.
  */
-scmp_filter_ctx vm_process_filter(const char *layout);
+#include <stdint.h>
+
+struct proc_dev_geo {
+    uint64_t capacity; /* block: bytes */
+    uint32_t block_size;
+};
+
+/* dev: the attached devices (index = manifest index), NULL when the layout has none: a block
+ * device's rules pin pread64/pwrite64 to its fd, size == its block size and offset <= capacity -
+ * block size (its module's own rules, like Solo5 spt's block module). */
+scmp_filter_ctx vm_process_filter(const char *layout, const struct proc_dev_geo *dev);
 
 #endif /* FUNK_MONITOR_PROCESS_FILTER_H */

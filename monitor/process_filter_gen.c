@@ -13,7 +13,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s OUTPUT.h\n", argv[0]);
         return 64;
     }
-    scmp_filter_ctx ctx = vm_process_filter("");
+    scmp_filter_ctx ctx = vm_process_filter("", NULL);
     int p[2];
     if (!ctx || pipe(p) != 0 || seccomp_export_bpf(ctx, p[1]) != 0) {
         fprintf(stderr, "process_filter_gen: cannot build the filter\n");

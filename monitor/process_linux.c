@@ -7,19 +7,23 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "process_filter.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
@@ -33,37 +37,6 @@
  * CPU faults arrive as signals and are reported in the KVM wording; a forbidden system call
  * raises SIGSYS (seccomp TRAP) and is reported as a sandbox violation.
  */
-
-enum msg_type { MSG_CONSOLE = 1, MSG_RECV, MSG_SEND, MSG_RESULT, MSG_TEMPLATE, MSG_HELLO };
-
-/* Parent -> snapshot template commands (a uint32_t, CMD_FORK carries a socket in SCM_RIGHTS). */
-enum tpl_cmd { CMD_FORK = 1, CMD_EXIT = 2 };
-
-struct msg_hdr {
-    uint32_t type;
-    uint32_t len; /* payload bytes */
-};
-
-struct msg_request { /* parent -> child reply to MSG_RECV, then the strings */
-    int32_t rc;
-    uint32_t len[5]; /* method, path, query, headers, body */
-    uint64_t id;
-};
-
-struct msg_send { /* child -> parent, then headers and body */
-    uint32_t status;
-    uint32_t headers_len;
-    uint64_t body_len;
-};
-
-struct msg_result {
-    int32_t exit;
-    int32_t status;
-    uint64_t hypercalls;
-    uint64_t first_hypercall_ns;
-    char reason[256];
-};
-
 
 static int write_full(int fd, const void *p, size_t n)
 {
@@ -97,18 +70,24 @@ static int read_full(int fd, void *p, size_t n)
 
 static int send_msg(int fd, uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
 {
-    struct msg_hdr h = {type, (uint32_t)(alen + blen)};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, (uint8_t)type, (uint32_t)(alen + blen)};
     if (write_full(fd, &h, sizeof h) || (alen && write_full(fd, a, alen)) ||
         (blen && write_full(fd, b, blen)))
         return -EIO;
     return 0;
 }
 
+/* The guest process's uid/gid when the library user is root (nobody/nogroup on Debian). */
+#define GUEST_UID 65534
+#define GUEST_GID 65534
+
 /* ---- Child side -------------------------------------------------------------------------- */
 
 static struct funk_vm *child_vm;
 static struct sock_fprog child_prog; /* set by the parent just before fork */
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out);
+static int instance_filter(void);
+static int reap_child(struct funk_vm *vm);
 static struct funk_vm_result child_res;
 
 /*
@@ -144,21 +123,26 @@ static uint8_t *child_req_reserve(size_t len)
 
 static NO_ASAN void __attribute__((noreturn)) child_finish(void)
 {
-    struct msg_result r = {.exit = child_res.exit,
+    struct chan_result r = {.exit = child_res.exit,
                            .status = child_res.status,
                            .hypercalls = child_res.hypercalls,
                            .first_hypercall_ns = child_res.first_hypercall_ns};
     memcpy(r.reason, child_res.reason, sizeof r.reason);
-    send_msg(CHAN_FD, MSG_RESULT, &r, sizeof r, NULL, 0);
+    send_msg(CHAN_FD, CHAN_RESULT, &r, sizeof r, NULL, 0);
     _exit(0);
 }
+
+static uint64_t child_console_total; /* the supervisor ends a guest that sends more than the cap */
 
 static void child_console(void *opaque, const char *data, size_t len)
 {
     (void)opaque;
-    while (len) {
-        size_t n = len > (1u << 20) ? (1u << 20) : len;
-        send_msg(CHAN_FD, MSG_CONSOLE, data, n, NULL, 0);
+    while (len && child_console_total < CHAN_CONSOLE_CALL_MAX) {
+        size_t n = len > CHAN_CONSOLE_MSG_MAX ? CHAN_CONSOLE_MSG_MAX : len;
+        if (n > CHAN_CONSOLE_CALL_MAX - child_console_total)
+            n = (size_t)(CHAN_CONSOLE_CALL_MAX - child_console_total);
+        send_msg(CHAN_FD, CHAN_CONSOLE, data, n, NULL, 0);
+        child_console_total += n;
         data += n;
         len -= n;
     }
@@ -166,14 +150,41 @@ static void child_console(void *opaque, const char *data, size_t len)
 
 static struct sock_fprog instance_prog; /* the extra filter a snapshot instance stacks */
 
+/* Sends the pidfd of a new instance to the supervisor (a CHAN_FORKED frame with SCM_RIGHTS). */
+static NO_ASAN void template_forked(int pidfd)
+{
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_FORKED, 0};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+    if (pidfd < 0) {
+        mh.msg_control = NULL; /* the fork failed: an answer without a pidfd */
+        mh.msg_controllen = 0;
+    }
+    while (sendmsg(CHAN_FD, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
 /*
  * Snapshot template: the guest has booted and asked for its first request. Report that, then
- * serve CMD_FORK forever: each fork is a copy-on-write instance that continues this very call
- * on its own channel, after stacking a filter that takes fork and fd passing away again.
+ * serve CHAN_CMD_FORK forever: each fork is a copy-on-write instance that continues this very
+ * call on its own channel, after stacking a filter that takes fork and fd passing away again.
+ * The supervisor learns the instance from the pidfd the kernel gave the template (CLONE_PIDFD),
+ * never from anything the instance says.
  */
 static NO_ASAN void template_loop(void)
 {
-    send_msg(CHAN_FD, MSG_TEMPLATE, NULL, 0, NULL, 0);
+    send_msg(CHAN_FD, CHAN_TEMPLATE, NULL, 0, NULL, 0);
     for (;;) {
         uint32_t cmd = 0;
         union {
@@ -186,26 +197,30 @@ static NO_ASAN void template_loop(void)
         ssize_t n = recvmsg(CHAN_FD, &mh, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n != sizeof cmd || cmd != CMD_FORK)
-            _exit(0); /* CMD_EXIT or the parent is gone */
+        if (n != sizeof cmd || cmd != CHAN_CMD_FORK)
+            _exit(0); /* CHAN_CMD_EXIT or the parent is gone */
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         if (!c || c->cmsg_type != SCM_RIGHTS)
-            continue;
+            _exit(0);
         int fd;
         memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        pid_t pid = fork();
+        int pidfd = -1;
+        /* A plain fork (no thread, no shared memory) that also returns a pidfd. */
+        long pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), 0UL, &pidfd, 0UL, 0UL);
         if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* the template ends when funkd does */
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* the instance ends when its template does */
             dup2(fd, CHAN_FD);
             close(fd);
             child_vm->snapshot_mode = 0;
+            child_console_total = 0;
             if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &instance_prog) != 0)
                 _exit(1);
-            int32_t me = getpid();
-            send_msg(CHAN_FD, MSG_HELLO, &me, sizeof me, NULL, 0);
             return;
         }
         close(fd);
+        template_forked(pid > 0 ? pidfd : -1);
+        if (pid > 0)
+            close(pidfd);
     }
 }
 
@@ -214,9 +229,9 @@ static int child_recv(void *opaque, struct funk_vm_request *req)
     (void)opaque;
     if (child_vm->snapshot_mode)
         template_loop();
-    struct msg_request m;
-    struct msg_hdr h;
-    if (send_msg(CHAN_FD, MSG_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
+    struct chan_request m;
+    struct chan_hdr h;
+    if (send_msg(CHAN_FD, CHAN_RECV, NULL, 0, NULL, 0) || read_full(CHAN_FD, &h, sizeof h) ||
         h.len < sizeof m || read_full(CHAN_FD, &m, sizeof m))
         return -EIO;
     size_t rest = h.len - sizeof m;
@@ -248,11 +263,12 @@ static int child_recv(void *opaque, struct funk_vm_request *req)
 static int child_send(void *opaque, const struct funk_vm_response *resp)
 {
     (void)opaque;
-    struct msg_send m = {resp->status, (uint32_t)resp->headers_len, resp->body_len};
-    struct msg_hdr h = {MSG_SEND, (uint32_t)(sizeof m + resp->headers_len + resp->body_len)};
-    int32_t rc;
-    if (resp->headers_len > UINT32_MAX / 2 || resp->body_len > UINT32_MAX / 2)
+    if (resp->headers_len > CHAN_HEADERS_MAX || resp->body_len > CHAN_BODY_MAX)
         return -E2BIG;
+    struct chan_send m = {resp->status, (uint32_t)resp->headers_len, resp->body_len};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_SEND,
+                         (uint32_t)(sizeof m + resp->headers_len + resp->body_len)};
+    int32_t rc;
     if (write_full(CHAN_FD, &h, sizeof h) || write_full(CHAN_FD, &m, sizeof m) ||
         (resp->headers_len && write_full(CHAN_FD, resp->headers, resp->headers_len)) ||
         (resp->body_len && write_full(CHAN_FD, resp->body, resp->body_len)) ||
@@ -313,10 +329,14 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     vm->io = &child_io;
     vm->res = &child_res;
     child_res.exit = FUNK_VM_EXIT_IO;
-    /* Die with the thread that runs us. A snapshot template instead outlives its creating
+    /* Die with our parent. A launched guest's parent is the library user's launcher thread,
+     * which never exits (launcher.c); a legacy snapshot template instead outlives its creating
      * thread (a pool worker may exit) and ends when its channel closes. */
-    if (!vm->snapshot_mode)
+    if (!vm->snapshot_mode || vm->launched)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The library user already gone? (A template's parent is outside its pid namespace: 0.) */
+    if (vm->launched && getppid() != vm->launched && getppid() != 0)
+        _exit(FUNK_EXIT_SETUP);
 
     /* Keep only the channel (3) and the devices (4..): move them above, then down. */
     int hi = fcntl(chan, F_DUPFD_CLOEXEC, 100);
@@ -337,12 +357,6 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     }
     syscall(SYS_close_range, DEV_FD0 + vm->ndev + (accel_hi >= 0 ? 1 : 0), ~0u, 0);
 
-    /* Namespaces where the kernel allows them: a user namespace drops every host privilege
-     * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
-     * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
-        vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
-
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
     unsigned long vm_pages = 0;
     int sfd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -361,6 +375,40 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         setrlimit(RLIMIT_AS, &rl);
     }
 
+    /* fds 0 and 1 are nobody's business; fd 2 (the library user's log) only when verbose:
+     * otherwise a guest's raw bytes there would forge its log lines. */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        if (!(vm->flags & FUNK_VM_F_VERBOSE))
+            dup2(nul, 2);
+        close(nul);
+    }
+    /* A real unprivileged uid/gid (nobody), so no host file is open to it even through a
+     * filter hole: a user namespace alone leaves root's file access (issue 11 item 11). */
+    /* (EPERM: a root without CAP_SETUID/SETGID, like funk-runtime's container process, which
+     * dropped its capabilities itself: nothing more to drop here.) */
+    if (geteuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setresgid(GUEST_GID, GUEST_GID, GUEST_GID) != 0 ||
+         setresuid(GUEST_UID, GUEST_UID, GUEST_UID) != 0) && errno != EPERM) {
+        child_res.exit = FUNK_VM_EXIT_INTERNAL;
+        snprintf(child_res.reason, sizeof child_res.reason,
+                 "process backend: cannot drop to uid/gid %d: %s", GUEST_UID, strerror(errno));
+        child_finish();
+    }
+    /* Changing credentials cleared the parent-death signal: set it again. */
+    if (!vm->snapshot_mode || vm->launched)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (vm->launched && getppid() != vm->launched && getppid() != 0)
+        _exit(FUNK_EXIT_SETUP);
+
+    /* Namespaces where the kernel allows them: a user namespace drops every host privilege
+     * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
+     * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
+    if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
+        vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
+
     /* Guest memory at its own addresses, never overlapping the monitor's mappings. */
     uint64_t base = PROCESS_MEM_BASE, size = vm->mem_size - base;
     void *m = mmap((void *)(uintptr_t)base, size, PROT_READ | PROT_WRITE,
@@ -377,6 +425,14 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         child_finish();
     }
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    if (vm->funk_guest) {
+        /* The hypercall entry is this process's own (a launched guest's differs from its
+         * library user's: a separate exec, its own load address). */
+        uint64_t entry = vm_process_entry_addr();
+        memcpy((uint8_t *)m + (FUNK_BOOT_INFO_GPA - PROCESS_MEM_BASE) +
+                   offsetof(struct funk_boot_info, hypercall),
+               &entry, sizeof entry);
+    }
     vm->mem = m;
     vm->mem_base = base;
     vm->mem_end = vm->mem_size;
@@ -435,7 +491,7 @@ static int serve_recv(struct funk_vm *vm, int fd)
 {
     struct funk_vm_request q;
     memset(&q, 0, sizeof q);
-    struct msg_request m = {0};
+    struct chan_request m = {0};
     m.rc = vm->io->recv ? vm->io->recv(vm->io->opaque, &q) : 1;
     const char *s[3] = {q.method, q.path, q.query};
     if (m.rc == 0) {
@@ -453,7 +509,7 @@ static int serve_recv(struct funk_vm *vm, int fd)
             total += m.len[i];
     else
         memset(m.len, 0, sizeof m.len);
-    struct msg_hdr h = {MSG_RECV, (uint32_t)total};
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_RECV, (uint32_t)total};
     if (write_full(fd, &h, sizeof h) || write_full(fd, &m, sizeof m))
         return -EIO;
     if (m.rc == 0) {
@@ -467,85 +523,117 @@ static int serve_recv(struct funk_vm *vm, int fd)
     return 0;
 }
 
-static int serve_send(struct funk_vm *vm, int fd, uint32_t len)
-{
-    struct msg_send m;
-    if (len < sizeof m || read_full(fd, &m, sizeof m))
-        return -EIO;
-    size_t rest = len - sizeof m;
-    if (rest != m.headers_len + m.body_len)
-        return -EPROTO;
-    uint8_t *b = malloc(rest ? rest : 1);
-    if (!b || read_full(fd, b, rest)) {
-        free(b);
-        return -EIO;
-    }
-    struct funk_vm_response r = {.status = m.status,
-                                 .headers = m.headers_len ? (const char *)b : NULL,
-                                 .headers_len = m.headers_len,
-                                 .body = m.body_len ? b + m.headers_len : NULL,
-                                 .body_len = m.body_len};
-    int32_t rc = vm->io->send ? vm->io->send(vm->io->opaque, &r) : 0;
-    free(b);
-    return write_full(fd, &rc, sizeof rc);
-}
+enum serve_end { SERVE_EOF = 0, SERVE_RESULT = 1, SERVE_TEMPLATE = 2, SERVE_PROTOCOL = 3 };
 
-/* Serves one child's channel until its result (1), a template report (2) or EOF (0). */
-static int serve(struct funk_vm *vm, int fd)
+/*
+ * Serves one guest's channel until its result, a template report, EOF or a protocol error.
+ * Every frame passes chan_check_hdr before its payload is read and chan_decode after; nothing
+ * else here interprets guest bytes. *why is set for SERVE_PROTOCOL.
+ */
+static enum serve_end serve(struct funk_vm *vm, int fd, enum chan_mode mode, const char **why)
 {
     struct funk_vm_result *res = vm->res;
+    struct chan_state st = {.mode = mode};
+    uint8_t small[CHAN_CONSOLE_MSG_MAX];
     for (;;) {
-        struct msg_hdr h;
+        struct chan_hdr h;
+        struct chan_msg msg;
         if (read_full(fd, &h, sizeof h))
-            return 0;
-        if (h.type == MSG_CONSOLE) {
-            uint8_t *b = malloc(h.len ? h.len : 1);
-            if (!b || read_full(fd, b, h.len)) {
-                free(b);
-                return 0;
-            }
+            return SERVE_EOF;
+        if (chan_check_hdr(&st, &h, why))
+            return SERVE_PROTOCOL;
+        uint8_t *b = h.len <= sizeof small ? small : malloc(h.len);
+        if (!b) {
+            *why = "out of memory for a frame";
+            return SERVE_PROTOCOL;
+        }
+        int rd = h.len ? read_full(fd, b, h.len) : 0;
+        int rc = rd ? 0 : chan_decode(&st, &h, b, h.len, &msg, why);
+        enum serve_end end = SERVE_EOF;
+        int more = 0;
+        if (rd)
+            end = SERVE_EOF;
+        else if (rc)
+            end = SERVE_PROTOCOL;
+        else if (msg.type == CHAN_CONSOLE) {
             if (vm->io->console) {
-                vm->io->console(vm->io->opaque, (const char *)b, h.len);
+                vm->io->console(vm->io->opaque, (const char *)msg.data, msg.len);
             } else {
-                fwrite(b, 1, h.len, stdout);
+                fwrite(msg.data, 1, msg.len, stdout);
                 fflush(stdout);
             }
-            free(b);
-        } else if (h.type == MSG_RECV) {
-            if (serve_recv(vm, fd))
-                return 0;
-        } else if (h.type == MSG_SEND) {
-            if (serve_send(vm, fd, h.len))
-                return 0;
-        } else if (h.type == MSG_TEMPLATE && h.len == 0) {
-            return 2;
-        } else if (h.type == MSG_HELLO && h.len == sizeof(int32_t)) {
-            int32_t pid;
-            if (read_full(fd, &pid, sizeof pid))
-                return 0;
-            vm->child_pid = pid; /* a restored instance says who it is, for funk_vm_kick */
-            if (vm->kicked)
-                kill(pid, SIGKILL);
-        } else if (h.type == MSG_RESULT && h.len == sizeof(struct msg_result)) {
-            struct msg_result r;
-            if (read_full(fd, &r, sizeof r))
-                return 0;
-            res->exit = (enum funk_vm_exit)r.exit;
-            res->status = r.status;
-            res->hypercalls = r.hypercalls;
-            res->first_hypercall_ns = r.first_hypercall_ns;
-            memcpy(res->reason, r.reason, sizeof res->reason);
+            more = 1;
+        } else if (msg.type == CHAN_RECV) {
+            more = serve_recv(vm, fd) == 0;
+        } else if (msg.type == CHAN_SEND) {
+            struct funk_vm_response r = {.status = msg.send.status,
+                                         .headers = msg.send.headers_len ? (const char *)msg.headers : NULL,
+                                         .headers_len = msg.send.headers_len,
+                                         .body = msg.send.body_len ? msg.body : NULL,
+                                         .body_len = (size_t)msg.send.body_len};
+            int32_t src = vm->io->send ? vm->io->send(vm->io->opaque, &r) : 0;
+            more = write_full(fd, &src, sizeof src) == 0;
+        } else if (msg.type == CHAN_TEMPLATE) {
+            end = SERVE_TEMPLATE;
+        } else if (msg.type == CHAN_RESULT) {
+            res->exit = (enum funk_vm_exit)msg.result.exit;
+            res->status = msg.result.status;
+            res->hypercalls = msg.result.hypercalls;
+            res->first_hypercall_ns = msg.result.first_hypercall_ns;
+            memcpy(res->reason, msg.result.reason, sizeof res->reason);
             res->reason[sizeof res->reason - 1] = '\0';
-            return 1;
+            end = SERVE_RESULT;
         } else {
-            return 0;
+            *why = "frame out of turn";
+            end = SERVE_PROTOCOL;
         }
+        if (b != small)
+            free(b);
+        if (!more)
+            return end;
     }
 }
 
-/* Forks the child that boots the guest; its channel is *fd_out. */
+/* Ends a guest that broke the protocol: killed by what the kernel told us, and the reason. */
+static void protocol_kill(struct funk_vm *vm, const char *why)
+{
+    if (vm->child_pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0);
+    else if (vm->child_pid > 0)
+        kill(vm->child_pid, SIGKILL);
+    vm_stop(vm, FUNK_VM_EXIT_PROTOCOL, "channel: %s; guest process killed", why);
+}
+
+/* Legacy path (issue 11): the guest forked from the library user itself, only with
+ * FUNK_PROCESS_LAUNCHER=off (an operator's switch, for comparison and emergencies). */
+bool vm_process_legacy(const struct funk_vm *vm)
+{
+    (void)vm;
+    const char *e = getenv("FUNK_PROCESS_LAUNCHER");
+    return e && strcmp(e, "off") == 0;
+}
+
+/* Starts the process that boots the guest; its channel is *fd_out. Launched guests are known
+ * by a pidfd (vm->child_pidfd), legacy ones by their fork pid (vm->child_pid). */
 static int spawn_child(struct funk_vm *vm, int *fd_out)
 {
+    if (!vm_process_legacy(vm)) {
+        int pidfd = -1;
+        int rc = vm_launch(vm, fd_out, &pidfd);
+        if (rc == 0) {
+            vm->child_pidfd = pidfd;
+            vm->child_pid = -1;
+            return 0;
+        }
+        if (rc != VM_LAUNCH_UNAVAILABLE)
+            return rc;
+        /* No launcher can run in this process (funk-runtime inside its container's chroot):
+         * fork from here, as before issue 11. Said once per process. */
+        vm_log(vm, "process backend: the launcher cannot run in this process (/proc/self/exe "
+                   "not executable here): the guest forks from it");
+        if (vm->snapshot_mode && instance_filter() != 0)
+            return -EINVAL;
+    }
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);
     if (rc)
@@ -577,6 +665,38 @@ static int spawn_child(struct funk_vm *vm, int *fd_out)
     return 0;
 }
 
+/* Runs in a launched child (launcher.c): the filters, then the guest. */
+void vm_process_child_start(struct funk_vm *vm, int chan)
+{
+    if (filter_bpf(vm, &child_prog) != 0 || (vm->snapshot_mode && instance_filter() != 0))
+        _exit(FUNK_EXIT_SETUP);
+    child_main(vm, chan);
+}
+
+/* Kills (a stray after its result, or anything after EOF) and reaps our guest child; returns
+ * its wait status. Both kinds are our children: the launcher clones with CLONE_PARENT. */
+static int reap_child(struct funk_vm *vm)
+{
+    int st = 0;
+    if (vm->child_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        while (waitid((idtype_t)P_PIDFD, (id_t)vm->child_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+        int fd = vm->child_pidfd;
+        vm->child_pidfd = -1;
+        close(fd);
+    } else if (vm->child_pid > 0) {
+        kill(vm->child_pid, SIGKILL); /* not reaped yet: the pid is still its own */
+        while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    vm->child_pid = -1;
+    return st;
+}
+
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 {
     if (vm->kicked)
@@ -591,48 +711,66 @@ static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 
 int vm_process_run(struct funk_vm *vm)
 {
-    int fd, done, st = 0;
+    int fd, st = 0;
+    const char *why = NULL;
+    enum serve_end end;
     if (vm->restored_fd >= 0) {
-        /* An instance forked from a snapshot template: not our child, no waitpid. */
+        /* An instance forked from a snapshot template: not our child; known by its pidfd. */
         fd = vm->restored_fd;
         vm->restored_fd = -1;
-        done = serve(vm, fd) == 1;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (vm->kicked)
+            vm_process_kick(vm);
+        end = serve(vm, fd, CHAN_MODE_RUN, &why);
+        if (end == SERVE_PROTOCOL)
+            protocol_kill(vm, why);
         close(fd);
-        vm->child_pid = -1;
-        if (!done)
+        int pidfd = vm->child_pidfd;
+        vm->child_pidfd = -1;
+        if (pidfd >= 0) {
+            /* A result is the guest's last word: whatever still runs of it is a stray. */
+            syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+            close(pidfd);
+        }
+        if (end == SERVE_EOF || end == SERVE_TEMPLATE)
             ended_without_result(vm, 0, 0);
         return 0;
     }
     int rc = spawn_child(vm, &fd);
     if (rc)
         return rc;
-    done = serve(vm, fd) == 1;
+    /* A kick that came before there was a process to kill: the kicker set kicked and then
+     * looked for the pid; we set the pid and now look at kicked, so one of us sees the other. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (vm->kicked)
+        vm_process_kick(vm);
+    end = serve(vm, fd, CHAN_MODE_RUN, &why);
+    if (end == SERVE_PROTOCOL)
+        protocol_kill(vm, why);
     close(fd);
-    pid_t pid = vm->child_pid;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    vm->child_pid = -1;
-    if (!done)
+    st = reap_child(vm);
+    if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
     return 0;
 }
 
 /* ---- Snapshots: a template process paused at the guest's first FN_RECV ---------------- */
 
-int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+/* The filter each instance stacks on the template's: no more fork, fd passing, filters. The
+ * program lives in static storage: the template reads it after its fork. */
+static int instance_filter(void)
 {
-    vm->snapshot_mode = 1;
-    /* The filter each instance stacks on the template's: no more fork, fd passing, filters. */
+    static struct sock_filter ibuf[512];
     scmp_filter_ctx ictx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = ictx ? 0 : -ENOMEM;
     static const int deny[] = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork),
-                               SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(dup2),
+                               SCMP_SYS(vfork), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+                               SCMP_SYS(dup2),
                                SCMP_SYS(dup3), SCMP_SYS(seccomp), SCMP_SYS(close),
                                SCMP_SYS(prctl)};
     for (size_t i = 0; rc == 0 && i < sizeof deny / sizeof deny[0]; i++)
         rc = seccomp_rule_add(ictx, SCMP_ACT_TRAP, deny[i], 0);
     int p[2] = {-1, -1};
-    struct sock_filter ibuf[512];
     if (rc == 0 && (pipe2(p, O_CLOEXEC) != 0 || seccomp_export_bpf(ictx, p[1]) != 0))
         rc = -EINVAL;
     if (p[1] >= 0)
@@ -647,34 +785,42 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     if (rc)
         return rc;
     instance_prog.len = (unsigned short)(got / (ssize_t)sizeof ibuf[0]);
-    instance_prog.filter = ibuf; /* read by the template after fork (its own copy of memory) */
+    instance_prog.filter = ibuf;
+    return 0;
+}
 
-    int fd;
-    rc = spawn_child(vm, &fd);
-    instance_prog.filter = NULL;
+int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+{
+    vm->snapshot_mode = 1;
+    int rc = vm_process_legacy(vm) ? instance_filter() : 0; /* a launched template builds its own */
     if (rc)
         return rc;
-    int how = serve(vm, fd);
-    if (how != 2) {
-        /* The guest ended (or failed) before asking for a request: no template. */
+    int fd;
+    rc = spawn_child(vm, &fd);
+    if (rc)
+        return rc;
+    const char *why = NULL;
+    enum serve_end how = serve(vm, fd, CHAN_MODE_TEMPLATE, &why);
+    if (how != SERVE_TEMPLATE) {
+        /* The guest ended (or failed, or broke the protocol) before its first request. */
+        if (how == SERVE_PROTOCOL)
+            protocol_kill(vm, why);
         close(fd);
-        int st = 0;
-        while (waitpid(vm->child_pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        if (how == 0)
+        int st = reap_child(vm);
+        if (how == SERVE_EOF)
             ended_without_result(vm, 1, st);
-        vm->child_pid = -1;
         return -ECHILD;
     }
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap) {
         close(fd);
-        kill(vm->child_pid, SIGKILL);
-        waitpid(vm->child_pid, NULL, 0);
+        reap_child(vm);
         return -ENOMEM;
     }
     snap->backend = FUNK_ISOLATION_PROCESS;
     snap->pid = vm->child_pid;
+    snap->pidfd = vm->child_pidfd;
+    vm->child_pidfd = -1;
     snap->chan = fd;
     snap->mem_size = vm->mem_size;
     pthread_mutex_init(&snap->lock, NULL);
@@ -683,12 +829,46 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     return 0;
 }
 
+/* Reads the template's CHAN_FORKED answer: the new instance's pidfd, or -1. Bounded wait. */
+static int template_answer(int chan)
+{
+    struct pollfd pfd = {.fd = chan, .events = POLLIN};
+    if (poll(&pfd, 1, 10000) != 1)
+        return -1;
+    struct chan_hdr h;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    while ((n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+        ;
+    int fd = -1;
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    const char *why;
+    struct chan_state st = {.mode = CHAN_MODE_FORK};
+    /* The frame must be a whole CHAN_FORKED header, and the fd a pidfd (signal 0 probes it). */
+    if (n != (ssize_t)sizeof h || (mh.msg_flags & MSG_CTRUNC) || chan_check_hdr(&st, &h, &why) ||
+        fd < 0 || syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    uint32_t cmd = CMD_FORK;
+    uint32_t cmd = CHAN_CMD_FORK;
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -704,14 +884,15 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
     pthread_mutex_lock(&snap->lock);
     ssize_t n = sendmsg(snap->chan, &mh, MSG_NOSIGNAL);
+    int pidfd = n == sizeof cmd ? template_answer(snap->chan) : -1;
     pthread_mutex_unlock(&snap->lock);
     close(sv[1]);
-    if (n != sizeof cmd) {
+    if (pidfd < 0) {
         close(sv[0]);
-        return -ECHILD; /* the template is gone */
+        return -ECHILD; /* the template is gone or did not answer as the protocol says */
     }
-    /* The instance introduces itself (MSG_HELLO) on its channel; funk_vm_run reads it. */
     vm->restored_fd = sv[0];
+    vm->child_pidfd = pidfd;
     vm->child_pid = -1;
     vm->loaded = true;
     vm->funk_guest = true;
@@ -720,31 +901,42 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
 {
-    close(snap->chan); /* the template exits when its channel closes */
-    while (waitpid(snap->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    close(snap->chan); /* an honest template exits when its channel closes; any other now: */
+    struct funk_vm tmp = {.child_pid = snap->pid, .child_pidfd = snap->pidfd};
+    reap_child(&tmp); /* and with it (init of its pid namespace) all it forked */
     pthread_mutex_destroy(&snap->lock);
 }
 
 void vm_process_kick(struct funk_vm *vm)
 {
     vm->kicked = 1;
-    if (vm->child_pid > 0)
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    int pidfd = vm->child_pidfd;
+    if (pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    else if (vm->child_pid > 0)
         kill(vm->child_pid, SIGKILL);
 }
 
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
-static char bpf_key[MFT_MAX_ENTRIES + 4];
+static char bpf_key[MFT_MAX_ENTRIES * 48 + 8];
 static struct sock_filter *bpf_prog;
 static size_t bpf_len;
 
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 {
     char key[MFT_MAX_ENTRIES + 4];
+    char geo[MFT_MAX_ENTRIES * 48 + 8]; /* the cache key: layout plus block geometry */
+    size_t gl = 0;
     unsigned n = 0;
-    for (unsigned i = 0; i < vm->ndev; i++)
+    for (unsigned i = 0; i < vm->ndev; i++) {
         key[n++] = vm->dev[i].fd < 0 ? '-' : vm->dev[i].type == MFT_DEV_BLOCK_BASIC ? 'b' : 'n';
+        if (key[n - 1] == 'b')
+            gl += (size_t)snprintf(geo + gl, sizeof geo - gl, "%u:%llu:%u,", i,
+                                   (unsigned long long)vm->dev[i].capacity, vm->dev[i].block_size);
+    }
+    geo[gl] = '\0';
     if (hc_accel_fd(vm) >= 0)
         key[n++] = 'a'; /* at DEV_FD0 + ndev, right after the devices */
     if (vm->snapshot_mode)
@@ -752,6 +944,9 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
     if (hc_accel_inproc(vm))
         key[n++] = 'I';
     key[n] = '\0';
+    if (gl + n + 2 > sizeof geo)
+        return -E2BIG;
+    memcpy(geo + gl, key, n + 1);
     if (strspn(key, "-") == n) {
         /* No attached device: the program generated at build time (process_filter_gen.c). */
         out->len = (unsigned short)vm_process_filter_nodev_len;
@@ -763,8 +958,11 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
     }
     int rc = 0;
     pthread_mutex_lock(&bpf_lock);
-    if (!bpf_prog || strcmp(key, bpf_key) != 0) {
-        scmp_filter_ctx ctx = vm_process_filter(key);
+    if (!bpf_prog || strcmp(geo, bpf_key) != 0) {
+        struct proc_dev_geo dg[MFT_MAX_ENTRIES];
+        for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++)
+            dg[i] = (struct proc_dev_geo){vm->dev[i].capacity, vm->dev[i].block_size};
+        scmp_filter_ctx ctx = vm_process_filter(key, dg);
         int p[2] = {-1, -1};
         rc = -EINVAL;
         if (ctx && pipe2(p, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, p[1]) == 0) {
@@ -778,7 +976,7 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
                 if (bpf_prog) {
                     memcpy(bpf_prog, buf, (size_t)got);
                     bpf_len = (size_t)got / sizeof(struct sock_filter);
-                    memcpy(bpf_key, key, n + 1);
+                    memcpy(bpf_key, geo, strlen(geo) + 1);
                     rc = 0;
                 }
             }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vm_backend.h"
@@ -269,6 +270,7 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
     vm->flags = flags;
     vm->mem_size = mem_bytes;
     vm->child_pid = -1;
+    vm->child_pidfd = -1;
     vm->restored_fd = -1;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
@@ -337,6 +339,10 @@ void funk_vm_delete(struct funk_vm *vm)
         vm_kvm_delete(vm);
     if (vm->restored_fd >= 0)
         close(vm->restored_fd); /* a restored instance never run: its channel closing ends it */
+    if (vm->child_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
+        close(vm->child_pidfd);
+    }
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);

@@ -3,6 +3,7 @@
 #ifndef FUNK_MONITOR_VM_INTERNAL_H
 #define FUNK_MONITOR_VM_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,7 +39,9 @@ struct funk_vm {
     uint8_t *elf_copy;
     size_t elf_len;
     uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
-    int child_pid;
+    int child_pid;     /* a fresh guest: the pid fork returned (our child) */
+    int child_pidfd;   /* a restored instance: the pidfd its template's clone returned, else -1 */
+    int launched;      /* in a launched guest process: the library user's pid (its parent) */
     int restored_fd;   /* channel of an instance forked from a snapshot template, else -1 */
     int snapshot_mode; /* run as a snapshot template (stop at the first FN_RECV) */
     int snap_ready;        /* KVM: stopped at the first FN_RECV for a snapshot */
@@ -87,12 +90,21 @@ void vm_kvm_delete(struct funk_vm *vm);
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
+bool vm_process_legacy(const struct funk_vm *vm); /* guest forked from the library user */
+/* launcher.c: starts the guest from the clean launcher; its channel and pidfd. */
+int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);
+/* vm_launch's answer when no launcher can run in this process (its binary cannot be exec'd:
+ * a chroot without it, no /proc): the process backend then forks from the library user. */
+#define VM_LAUNCH_UNAVAILABLE (-EHOSTDOWN)
+/* In the launched child: filters, then the guest (never returns). */
+void vm_process_child_start(struct funk_vm *vm, int chan) __attribute__((noreturn));
 /* A snapshot: a paused template process (process backend) or a memory image + vCPU state. */
 struct funk_vm_snapshot {
     int backend;
     uint64_t mem_size;
     /* process */
-    int pid;
+    int pid;   /* legacy template (forked from the library user), else -1 */
+    int pidfd; /* launched template, else -1 */
     int chan;
     pthread_mutex_t lock;
     /* kvm: the pages the guest had touched, packed, and where they go */
@@ -148,6 +160,8 @@ int hc_accel_seccomp(const struct funk_vm *vm, void *scmp_ctx);
 int hc_accel_fd(const struct funk_vm *vm);      /* agent connection, or -1 */
 bool hc_accel_inproc(const struct funk_vm *vm); /* plugins in this process */
 void hc_accel_fd_moved(struct funk_vm *vm, int fd);
+/* A launched guest process takes over the agent connection its library user opened (or -1). */
+int hc_accel_adopt(struct funk_vm *vm, int fd);
 void hc_accel_free(struct funk_vm *vm);
 
 extern const struct hc_module hc_console, hc_clock, hc_poll, hc_block, hc_net, hc_halt, hc_fn,

@@ -27,7 +27,10 @@ extern "C" {
  *    74      bad guest pointer/length or unaligned argument struct   FUNK_EXIT_BADPTR
  *    75      --timeout expired                                      FUNK_EXIT_TIMEOUT
  *    76      host I/O error while serving the guest (response sink, device) FUNK_EXIT_IO
- *    78      process backend: the sandbox killed the guest (forbidden syscall) FUNK_EXIT_SANDBOX
+ *    78      the sandbox stopped the guest: a forbidden system call (process backend's
+ *            seccomp trap or kill; a KVM monitor whose own filter killed it)  FUNK_EXIT_SANDBOX
+ *    79      process backend: the guest's process broke the channel protocol (bad frame,
+ *            unknown type, a size over its cap); the supervisor killed it  FUNK_EXIT_PROTOCOL
  */
 enum funk_exit_code {
     FUNK_EXIT_USAGE = 64,
@@ -40,7 +43,8 @@ enum funk_exit_code {
     FUNK_EXIT_BADPTR = 74,
     FUNK_EXIT_TIMEOUT = 75,
     FUNK_EXIT_IO = 76,
-    FUNK_EXIT_SANDBOX = 78
+    FUNK_EXIT_SANDBOX = 78,
+    FUNK_EXIT_PROTOCOL = 79
 };
 
 /* How a run ended. */
@@ -53,7 +57,8 @@ enum funk_vm_exit {
     FUNK_VM_EXIT_BADPTR = FUNK_EXIT_BADPTR,
     FUNK_VM_EXIT_TIMEOUT = FUNK_EXIT_TIMEOUT,
     FUNK_VM_EXIT_IO = FUNK_EXIT_IO,
-    FUNK_VM_EXIT_SANDBOX = FUNK_EXIT_SANDBOX
+    FUNK_VM_EXIT_SANDBOX = FUNK_EXIT_SANDBOX,
+    FUNK_VM_EXIT_PROTOCOL = FUNK_EXIT_PROTOCOL
 };
 
 struct funk_vm_result {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Fuzzes the ELF loader for SECONDS with a corpus seeded by the built unikernels; fails on a crash.
+# Runs a fuzz target for SECONDS; fails on a crash. SEEDS: elf (default: the built unikernels)
+# or chan (a few well-formed channel streams for fuzz-chan).
 set -euo pipefail
-FUZZER=$(realpath "${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR]}")
+FUZZER=$(realpath "${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR] [elf|chan]}")
 SECONDS_MAX=${2:-60}
 CORPUS=${3:-}
+SEEDS=${4:-elf}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 if [ -z "$CORPUS" ]; then
@@ -12,14 +14,25 @@ if [ -z "$CORPUS" ]; then
 fi
 mkdir -p "$CORPUS"
 n=0
+if [ "$SEEDS" = chan ]; then
+    # mode byte, then frames: magic 0x464b, version 1, type, len (little-endian), payload
+    printf '\x00\x4b\x46\x01\x01\x03\x00\x00\x00abc\x4b\x46\x01\x02\x00\x00\x00\x00' \
+        >"$CORPUS/seed-console-recv"
+    printf '\x00\x4b\x46\x01\x03\x13\x00\x00\x00\xc8\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00hbb' \
+        >"$CORPUS/seed-send"
+    printf '\x01\x4b\x46\x01\x05\x00\x00\x00\x00' >"$CORPUS/seed-template"
+    printf '\x02\x4b\x46\x01\x06\x00\x00\x00\x00' >"$CORPUS/seed-forked"
+    n=4
+fi
 for d in "${FUNK_BUILD_ROOT:-}/functions" "${FUNK_BUILD_ROOT:-}/unikernels"; do
+    [ "$SEEDS" = elf ] || break
     for f in "$d"/*.elf; do
         [ -f "$f" ] || continue
         cp -f "$f" "$CORPUS/seed-$(basename "$f")"
         n=$((n + 1))
     done
 done
-echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, $n unikernel seed(s), corpus $CORPUS"
+echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, $n $SEEDS seed(s), corpus $CORPUS"
 # -rss_limit_mb bounds memory; artifacts (crashing inputs) land in $WORK and are printed.
 cd "$WORK"
 if ! "$FUZZER" -max_total_time="$SECONDS_MAX" -max_len=262144 -rss_limit_mb=1024 \

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Process backend: the clean launcher that starts every guest process (never the library user). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "vm_internal.h"
+
+/*
+ * Why: a guest forked from funkd (or funk-runtime, the watchdog) holds a copy of its memory
+ * (other tenants' secrets, the API password) and its shared mappings (other VMs' kvm_run pages,
+ * the SQLite WAL index). So on first use the library starts a launcher: the library user's own
+ * binary (/proc/self/exe) exec'd as argv[0] "funk-launcher" with an empty environment, fds 0/1
+ * on /dev/null, its stderr, and one SOCK_SEQPACKET control socket at fd 3; a constructor in
+ * this file takes over before main() runs. It never receives tenant data except the one guest
+ * it is starting, and keeps nothing of it: per guest the library sends one request (struct
+ * launch_req) with, in SCM_RIGHTS, a sealed memfd holding the prepared boot area and the ELF
+ * (F_SEAL_WRITE|SHRINK|GROW|SEAL: nobody can change pages the guest copies), the guest's
+ * channel and its device fds. The launcher clones the guest with CLONE_PARENT (the library user
+ * stays its parent and reaps it) and CLONE_PIDFD, answers with the pidfd, and forgets it. The
+ * guest (in the clone) maps the memfd, rebuilds its struct funk_vm, closes every other fd,
+ * installs its filter and jumps (process_linux.c child_main). A snapshot template is also
+ * cloned with CLONE_NEWPID where the kernel allows it: it is init of its own pid namespace, so
+ * all it (or its instances) forked dies with it.
+ *
+ * The launcher is spawned by a thread of the library user that does nothing else and never
+ * exits, so PR_SET_PDEATHSIG in the launcher and in every guest (their parent thread is that
+ * one) fires only when the library user's process ends. The launcher also exits when its
+ * control socket closes.
+ */
+
+#define LAUNCHER_ARGV0 "funk-launcher"
+#define LAUNCHER_FD 3
+#define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
+#define LAUNCH_VERSION 1u
+#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
+
+struct launch_dev {
+    int32_t fd_index; /* into the SCM_RIGHTS array, -1 when not attached */
+    uint32_t type;
+    uint64_t capacity;
+    uint16_t block_size;
+};
+
+struct launch_req {
+    uint32_t magic, version;
+    uint64_t mem_size;
+    uint32_t flags;
+    uint32_t snapshot; /* a template: CLONE_NEWPID where allowed */
+    int32_t owner;     /* the library user's pid (the guest's parent) */
+    uint32_t nfds;     /* memfd, channel, then devices */
+    uint64_t staging_len, elf_len;
+    struct elf_image img;
+    uint32_t ndev;
+    struct launch_dev dev[MFT_MAX_ENTRIES];
+    int32_t accel_fd_index; /* agent connection, or -1 */
+    uint32_t accel_inproc;  /* ACCEL by in-process plugins, loaded in the guest process */
+    char accel_env[2048];   /* their settings: FUNK_ACCEL_* and FUNK_MODEL_DIR, NUL-separated */
+};
+
+struct launch_reply {
+    int32_t rc; /* 0 with the pidfd in SCM_RIGHTS, or -errno */
+};
+
+/* ---- Launcher side (a fresh exec; single-threaded) -------------------------------------- */
+
+static void __attribute__((noreturn)) launched_child(const struct launch_req *q, int *fds)
+{
+    /* The guest process: rebuild this guest's struct funk_vm from the request. */
+    size_t map_len = q->staging_len + q->elf_len;
+    uint8_t *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fds[0], 0);
+    if (m == MAP_FAILED)
+        _exit(FUNK_EXIT_SETUP);
+    close(fds[0]);
+    struct funk_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        _exit(FUNK_EXIT_SETUP);
+    vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+    vm->backend = FUNK_ISOLATION_PROCESS;
+    vm->flags = q->flags;
+    vm->mem_size = q->mem_size;
+    vm->staging = m;
+    vm->mem = m;
+    vm->mem_base = PROCESS_MEM_BASE;
+    vm->mem_end = PROCESS_STAGING_END;
+    vm->elf_copy = m + q->staging_len;
+    vm->elf_len = q->elf_len;
+    vm->child_pid = vm->child_pidfd = vm->restored_fd = -1;
+    vm->snapshot_mode = q->snapshot != 0;
+    vm->launched = q->owner;
+    vm->loaded = true;
+    vm->funk_guest = true;
+    vm->img = q->img;
+    vm->ndev = q->ndev;
+    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {
+        vm->dev[i].fd = i < q->ndev && q->dev[i].fd_index >= 0 ? fds[q->dev[i].fd_index] : -1;
+        vm->dev[i].type = q->dev[i].type;
+        vm->dev[i].capacity = q->dev[i].capacity;
+        vm->dev[i].block_size = q->dev[i].block_size;
+    }
+    /* ACCEL reaches funk-accel-agent over the connection the library user opened (in-process
+     * plugins never run in a launched guest: such guests take the legacy path). */
+    if (q->accel_inproc) {
+        /* In-process plugins are loaded here, in the guest's own process, with the library
+         * user's plugin settings (the launcher has an empty environment). */
+        for (const char *e = q->accel_env; *e && e < q->accel_env + sizeof q->accel_env;
+             e += strlen(e) + 1)
+            putenv((char *)e);
+    } else if (vm->img.has_accel &&
+               hc_accel_adopt(vm, q->accel_fd_index >= 0 ? fds[q->accel_fd_index] : -1) != 0) {
+        _exit(FUNK_EXIT_SETUP);
+    }
+    if (hc_setup(vm) != 0) /* the dispatch table of this fresh process */
+        _exit(FUNK_EXIT_SETUP);
+    vm_process_child_start(vm, fds[1]);
+}
+
+static int launch_one(int ctl)
+{
+    struct launch_req q;
+    union {
+        char buf[CMSG_SPACE(LAUNCH_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {&q, sizeof q};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR)
+        return 0;
+    if (n <= 0)
+        return -1; /* the library user is gone */
+    int fds[LAUNCH_MAX_FDS];
+    unsigned nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k && nfds < LAUNCH_MAX_FDS; i++)
+                memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        }
+    struct launch_reply r = {0};
+    int ok = n == (ssize_t)sizeof q && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+             q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
+             nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
+             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
+             q.accel_fd_index < (int32_t)nfds && q.accel_env[sizeof q.accel_env - 1] == '\0' &&
+             q.accel_env[sizeof q.accel_env - 2] == '\0';
+    for (unsigned i = 0; ok && i < q.ndev; i++)
+        ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
+    int pidfd = -1;
+    if (!ok) {
+        r.rc = -EPROTO;
+    } else {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_PARENT | CLONE_PIDFD;
+        ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+        ca.exit_signal = 0; /* CLONE_PARENT: the launcher's own exit signal (SIGCHLD) */
+        long pid = -1;
+        if (q.snapshot) {
+            static int newpid_ok = 1;
+            ca.flags |= CLONE_NEWPID;
+            if (newpid_ok) {
+                pid = syscall(SYS_clone3, &ca, sizeof ca);
+                if (pid < 0 && errno == EPERM)
+                    newpid_ok = 0; /* not allowed here: the template's PDEATHSIG still holds */
+            }
+            ca.flags &= ~(uint64_t)CLONE_NEWPID;
+            if (!newpid_ok && pid < 0)
+                pid = syscall(SYS_clone3, &ca, sizeof ca);
+        } else {
+            pid = syscall(SYS_clone3, &ca, sizeof ca);
+        }
+        if (pid == 0)
+            launched_child(&q, fds);
+        r.rc = pid < 0 ? -errno : 0;
+    }
+    for (unsigned i = 0; i < nfds; i++)
+        close(fds[i]);
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } v;
+    memset(&v, 0, sizeof v);
+    struct iovec riov = {&r, sizeof r};
+    struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
+    if (pidfd >= 0) {
+        rh.msg_control = v.buf;
+        rh.msg_controllen = sizeof v.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&rh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+    }
+    while (sendmsg(ctl, &rh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    if (pidfd >= 0)
+        close(pidfd);
+    return 0;
+}
+
+/* Runs before main() in every program that links the process backend: when this process is a
+ * launcher, it serves its control socket and exits, and main() never runs. */
+__attribute__((constructor)) static void launcher_ctor(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    if (argc < 1 || !argv || !argv[0] || strcmp(argv[0], LAUNCHER_ARGV0) != 0)
+        return;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(LAUNCHER_FD, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_SEQPACKET)
+        return;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (argc >= 2 && getppid() != (pid_t)atol(argv[1]))
+        _exit(0); /* the library user ended before we could watch it */
+    prctl(PR_SET_NAME, LAUNCHER_ARGV0, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    while (launch_one(LAUNCHER_FD) == 0)
+        ;
+    _exit(0);
+}
+
+/* ---- Library side ----------------------------------------------------------------------- */
+
+static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lcv = PTHREAD_COND_INITIALIZER;
+static int lfd = -1; /* control socket to the launcher */
+static pid_t lowner; /* the process that started it (a fork must start its own) */
+static int lstate;   /* 0 none, 1 starting, 2 up, <0 -errno */
+static int lserved;  /* the launcher has answered a request (it can run here) */
+static int lbroken;  /* it cannot run in this process (e.g. after a chroot) */
+
+/* The launcher's parent: spawns it, then waits forever (see the comment at the top). */
+static void *launcher_parent(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    int rc = 0;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        rc = -errno;
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    char owner[24];
+    snprintf(owner, sizeof owner, "%ld", (long)getpid());
+    char *const argv[] = {LAUNCHER_ARGV0, owner, NULL};
+    char *const envp[] = {NULL};
+    if (rc == 0) {
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, sv[1], LAUNCHER_FD);
+        posix_spawn_file_actions_addclosefrom_np(&fa, LAUNCHER_FD + 1);
+        rc = -posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        close(sv[1]);
+        if (rc)
+            close(sv[0]);
+    }
+    pthread_mutex_lock(&lmu);
+    if (rc == 0) {
+        lfd = sv[0];
+        lowner = getpid();
+        lstate = 2;
+    } else {
+        lstate = rc;
+    }
+    pthread_cond_broadcast(&lcv);
+    pthread_mutex_unlock(&lmu);
+    if (rc)
+        return NULL;
+    /* Stay: the launcher's and every guest's PDEATHSIG watch this thread. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;)
+        pause();
+}
+
+static int launcher_fd(void)
+{
+    pthread_mutex_lock(&lmu);
+    if (lstate == 2 && lowner != getpid()) {
+        lstate = 0; /* we are a fork of the process that started it */
+        lfd = -1;
+    }
+    if (lstate == 0) {
+        lstate = 1;
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 << 10);
+        int rc = pthread_create(&t, &a, launcher_parent, NULL);
+        pthread_attr_destroy(&a);
+        if (rc) {
+            lstate = 0;
+            pthread_mutex_unlock(&lmu);
+            return -rc;
+        }
+    }
+    while (lstate == 1) /* another thread is starting it */
+        pthread_cond_wait(&lcv, &lmu);
+    int fd = lstate == 2 ? lfd : lstate;
+    if (lstate < 0)
+        lstate = 0; /* try again next time */
+    pthread_mutex_unlock(&lmu);
+    return fd;
+}
+
+/* One memfd with the boot area and the ELF, sealed so no one can change it any more. */
+static int make_image_fd(const struct funk_vm *vm, size_t staging_len)
+{
+    int fd = memfd_create("funk-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    const uint8_t *parts[2] = {vm->staging, vm->elf_copy};
+    size_t lens[2] = {staging_len, vm->elf_len};
+    int rc = 0;
+    if (ftruncate(fd, (off_t)(staging_len + vm->elf_len)) != 0)
+        rc = -errno;
+    off_t off = 0;
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        size_t done = 0;
+        while (done < lens[i]) {
+            ssize_t w = pwrite(fd, parts[i] + done, lens[i] - done, off + (off_t)done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                rc = -EIO;
+                break;
+            }
+            done += (size_t)w;
+        }
+        off += (off_t)lens[i];
+    }
+    if (rc == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        rc = -errno;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
+{
+    if (lbroken)
+        return VM_LAUNCH_UNAVAILABLE;
+    int ctl = launcher_fd();
+    if (ctl < 0) {
+        lbroken = 1; /* /proc/self/exe cannot be spawned here */
+        return VM_LAUNCH_UNAVAILABLE;
+    }
+    struct launch_req q;
+    memset(&q, 0, sizeof q);
+    q.magic = LAUNCH_MAGIC;
+    q.version = LAUNCH_VERSION;
+    q.mem_size = vm->mem_size;
+    q.flags = vm->flags;
+    q.snapshot = (uint32_t)vm->snapshot_mode;
+    q.owner = (int32_t)getpid();
+    q.staging_len = PROCESS_STAGING_END - PROCESS_MEM_BASE;
+    q.elf_len = vm->elf_len;
+    q.img = vm->img;
+    q.ndev = vm->ndev;
+    q.accel_fd_index = -1;
+    int fds[LAUNCH_MAX_FDS];
+    unsigned nfds = 0;
+    int img = make_image_fd(vm, q.staging_len);
+    if (img < 0)
+        return img;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        int e = -errno;
+        close(img);
+        return e;
+    }
+    fds[nfds++] = img;
+    fds[nfds++] = sv[1];
+    for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++) {
+        q.dev[i].fd_index = vm->dev[i].fd >= 0 ? (int32_t)nfds : -1;
+        if (vm->dev[i].fd >= 0)
+            fds[nfds++] = vm->dev[i].fd;
+        q.dev[i].type = vm->dev[i].type;
+        q.dev[i].capacity = vm->dev[i].capacity;
+        q.dev[i].block_size = vm->dev[i].block_size;
+    }
+    if (hc_accel_fd(vm) >= 0) {
+        q.accel_fd_index = (int32_t)nfds;
+        fds[nfds++] = hc_accel_fd(vm);
+    }
+    q.nfds = nfds;
+    if (hc_accel_inproc(vm)) {
+        q.accel_inproc = 1;
+        extern char **environ;
+        size_t used = 0;
+        for (char **e = environ; e && *e; e++) {
+            size_t l = strlen(*e) + 1;
+            if ((strncmp(*e, "FUNK_ACCEL_", 11) == 0 || strncmp(*e, "FUNK_MODEL_DIR=", 15) == 0) &&
+                used + l + 2 <= sizeof q.accel_env) {
+                memcpy(q.accel_env + used, *e, l);
+                used += l;
+            }
+        }
+    }
+    union {
+        char buf[CMSG_SPACE(LAUNCH_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {&q, sizeof q};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = u.buf,
+                        .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+
+    struct launch_reply r = {-EIO};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } v;
+    struct iovec riov = {&r, sizeof r};
+    struct msghdr rh = {
+        .msg_iov = &riov, .msg_iovlen = 1, .msg_control = v.buf, .msg_controllen = sizeof v.buf};
+    /* One request, one answer: the launcher serves them in order, one at a time. */
+    pthread_mutex_lock(&lmu);
+    ssize_t n = sendmsg(ctl, &mh, MSG_NOSIGNAL);
+    ssize_t m = -1;
+    if (n == (ssize_t)sizeof q)
+        while ((m = recvmsg(ctl, &rh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+            ;
+    if (n < 0 || m == 0 || (m < 0 && errno != EINTR)) {
+        /* The launcher is gone: the next call starts a new one. */
+        if (lfd == ctl) {
+            close(lfd);
+            lfd = -1;
+            lstate = 0;
+        }
+        if (!lserved)
+            lbroken = 1; /* it died before its first answer: it cannot run here */
+    } else if (m == (ssize_t)sizeof r) {
+        lserved = 1;
+    }
+    int broken = lbroken;
+    pthread_mutex_unlock(&lmu);
+    if (broken) {
+        close(img);
+        close(sv[0]);
+        close(sv[1]);
+        return VM_LAUNCH_UNAVAILABLE;
+    }
+    close(img);
+    close(sv[1]);
+    int pidfd = -1;
+    struct cmsghdr *rc = m > 0 ? CMSG_FIRSTHDR(&rh) : NULL;
+    if (rc && rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS &&
+        rc->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
+    if (m != (ssize_t)sizeof r || r.rc != 0 || pidfd < 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        close(sv[0]);
+        return m == (ssize_t)sizeof r && r.rc ? r.rc : -ECHILD;
+    }
+    *chan_out = sv[0];
+    *pidfd_out = pidfd;
+    return 0;
+}
