@@ -2,7 +2,7 @@
 # Function output is hostile: a guest printing a forged funkd line, terminal escapes, CR and
 # invalid UTF-8 shows up escaped and tagged with the function's name in funkd's stderr log and
 # in /system/logs; a response body over funkd's --max-response cap gets 502, funkd stays healthy.
-import json
+import os
 import re
 
 from gwlib import ELF, Funkd, check, done, need_kvm, wait_for
@@ -53,6 +53,37 @@ with Funkd("--log-output", "--max-response", "4096", "--max-body", "65536") as g
     check(st == 200 and b == b"y" * 4096, "a response body at the cap passes", (st, len(b)))
     st, _, _ = gw.req("GET", "/healthz")
     check(st == 200 and gw.proc.poll() is None, "funkd healthy after an oversized response", st)
+
+    # exec mode (a native process): its stderr goes to the function's log, escaped and tagged,
+    # not raw onto funkd's stderr; its output is held to the same cap (and the child ended)
+    xdir = os.path.join(gw.tmp.name, "exec")
+    os.makedirs(xdir)
+    err = os.path.join(xdir, "err.sh")
+    with open(err, "w") as f:
+        f.write("#!/bin/sh\n"
+                "printf 'x1\\n%s\\n\\033[2Jxesc\\r\\n' >&2\n"
+                "printf 'Status: 200\\r\\n\\r\\nok'\n" % FORGED.decode().replace("guest", "exec"))
+    big = os.path.join(xdir, "big.sh")
+    with open(big, "w") as f:
+        f.write("#!/bin/sh\nprintf 'Status: 200\\r\\n\\r\\n'\n"
+                "exec head -c 100000000 /dev/zero\n")
+    os.chmod(err, 0o755)
+    os.chmod(big, 0o755)
+    gw.deploy("xerr", err, labels={"com.funk.invoke": "exec"})
+    gw.deploy("xbig", big, labels={"com.funk.invoke": "exec"})
+    st, _, b = gw.req("POST", "/function/xerr", b"")
+    check(st == 200 and b == b"ok", "exec function answers", (st, b))
+    texts = wait_for(lambda: [t for t in gw.logs("xerr") if "xesc" in t] and gw.logs("xerr")) or []
+    check("\\e[2Jxesc\\r" in texts and FORGED.decode().replace("guest", "exec") in texts,
+          "exec stderr reaches /system/logs escaped, line by line", texts)
+    raw = open(gw.log, "rb").read()
+    xl = [l for l in raw.split(b"\n") if b"forged-by-exec" in l or b"xesc" in l]
+    check(b"\x1b" not in raw and xl and all(re.match(rb"^\S+ fn xerr\.openfaas-fn\[", l) for l in xl),
+          "exec stderr on funkd's stderr only tagged and escaped", xl)
+    st, _, b = gw.req("POST", "/function/xbig", b"", timeout=30)
+    check(st == 502 and b"--max-response" in b, "exec output over --max-response gets 502", (st, b[:200]))
+    st, _, _ = gw.req("GET", "/healthz")
+    check(st == 200 and gw.proc.poll() is None, "funkd healthy after an oversized exec output", st)
 
 with Funkd() as gw:
     # without --log-output function output stays out of funkd's stderr (still in /system/logs)
