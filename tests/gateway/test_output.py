@@ -51,6 +51,12 @@ with Funkd("--log-output", "--max-response", "4096", "--max-body", "65536") as g
           "a response body over --max-response gets 502 with the reason", (st, b[:300]))
     st, _, b = gw.req("POST", "/function/gwout/echo", b"y" * 4096)
     check(st == 200 and b == b"y" * 4096, "a response body at the cap passes", (st, len(b)))
+    st, _, b = gw.req("GET", "/function/gwout/headers?bytes=100000")
+    check(st == 502 and b"headers of 100000 bytes" in b, "response headers over 64 KiB get 502",
+          (st, b[:300]))
+    st, h, b = gw.req("GET", "/function/gwout/headers?bytes=1000")
+    check(st == 200 and len(h.get("x-big", "")) == 1000 - 8, "response headers under the cap pass",
+          (st, b[:300]))
     st, _, _ = gw.req("GET", "/healthz")
     check(st == 200 and gw.proc.poll() is None, "funkd healthy after an oversized response", st)
 
