@@ -14,9 +14,29 @@
 
 #include "gw.h"
 
-#define EXEC_OUT_MAX (64u << 20)
-
 extern char **environ;
+
+/* The child's stderr: split into lines (at most GW_LOG_LINE_MAX bytes) for the function's log,
+ * where gw_logs_add escapes them; never onto funkd's own stderr raw. */
+struct err_lines {
+    const char *fn_key;
+    char inst[GW_NAME_MAX + 24];
+    char line[GW_LOG_LINE_MAX];
+    size_t len;
+};
+
+static void err_add(struct err_lines *e, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n' || e->len == sizeof e->line) {
+            gw_logs_add(e->fn_key, e->inst, e->line, e->len);
+            e->len = 0;
+            if (data[i] == '\n')
+                continue;
+        }
+        e->line[e->len++] = data[i];
+    }
+}
 
 static char *env_kv(const char *k, const char *v)
 {
@@ -122,12 +142,15 @@ static void parse_cgi(struct gw_call *c, char *out, size_t len)
 
 void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
 {
-    int in[2] = {-1, -1}, outp[2] = {-1, -1};
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    struct err_lines el = {.fn_key = fn->key};
+    snprintf(el.inst, sizeof el.inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     char **env = exec_env(fn, c);
     char *out = NULL;
     size_t olen = 0, ocap = 0;
     pid_t pid = -1;
-    if (!env || pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0) {
+    if (!env || pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0 ||
+        pipe2(errp, O_CLOEXEC) != 0) {
         c->status = 503;
         snprintf(c->reason, sizeof c->reason, "cannot start the function: %s", strerror(errno));
         goto out;
@@ -136,12 +159,15 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     char *argv[] = {fn->exec_path, NULL};
     int rc = posix_spawn(&pid, fn->exec_path, &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     close(in[0]);
     close(outp[1]);
-    in[0] = outp[1] = -1;
+    close(errp[1]);
+    in[0] = outp[1] = errp[1] = -1;
+    fcntl(errp[0], F_SETFL, O_NONBLOCK);
     if (rc != 0) {
         pid = -1;
         c->status = 502;
@@ -155,15 +181,30 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
         in[1] = -1;
     }
     double deadline = gw_now() + fn->timeout;
-    int timed_out = 0;
+    int timed_out = 0, over = 0;
+    /* CGI output: headers and body; both caps are at most 2^40, so the sum cannot wrap */
+    size_t out_max = gw_cfg.max_response + GW_RESP_HEADERS_MAX + 4;
+    /* stdout's end (and the child's exit) ends the call; stderr is read alongside and drained
+     * once the child has exited, so a descendant holding it open cannot hold the call */
     while (outp[0] >= 0) {
-        struct pollfd p[2] = {{outp[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
+        /* a closed pipe's slot has fd -1, which poll skips */
+        struct pollfd p[3] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
         int ms = (int)((deadline - gw_now()) * 1000) + 1;
-        if (ms <= 0 || poll(p, in[1] >= 0 ? 2 : 1, ms) == 0) {
+        if (ms <= 0 || poll(p, 3, ms) == 0) {
             timed_out = 1;
             break;
         }
-        if (in[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char eb[4096];
+            ssize_t r = read(errp[0], eb, sizeof eb);
+            if (r > 0)
+                err_add(&el, eb, (size_t)r);
+            else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+                close(errp[0]);
+                errp[0] = -1;
+            }
+        }
+        if (in[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(in[1], (const char *)c->body + woff, c->body_len - woff);
             if (w > 0)
                 woff += (size_t)w;
@@ -174,12 +215,22 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
                 in[1] = -1;
             }
         }
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (outp[0] >= 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (olen > out_max) {
+                /* over the cap: end the child, which could otherwise block on a full pipe while
+                 * we wait for it */
+                over = 1;
+                break;
+            }
             if (olen + 65536 + 1 > ocap) {
                 size_t nc = ocap ? ocap * 2 : 65536 * 2;
-                char *nb = nc <= EXEC_OUT_MAX ? realloc(out, nc) : NULL;
-                if (!nb)
+                if (nc > out_max + 65536 + 2)
+                    nc = out_max + 65536 + 2; /* room for out_max + 1 bytes and a full read */
+                char *nb = realloc(out, nc);
+                if (!nb) {
+                    over = 1;
                     break;
+                }
                 out = nb;
                 ocap = nc;
             }
@@ -192,12 +243,26 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
             }
         }
     }
-    if (timed_out)
+    if (timed_out || over)
         kill(pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (timed_out) {
+    for (int k = 0; errp[0] >= 0 && k < 64; k++) { /* what it wrote before it ended */
+        char eb[4096];
+        ssize_t r = read(errp[0], eb, sizeof eb);
+        if (r <= 0)
+            break;
+        err_add(&el, eb, (size_t)r);
+    }
+    if (el.len)
+        gw_logs_add(el.fn_key, el.inst, el.line, el.len);
+    if (over) {
+        c->status = 502;
+        snprintf(c->reason, sizeof c->reason,
+                 "function response over the limit of %zu bytes (funkd --max-response)",
+                 gw_cfg.max_response);
+    } else if (timed_out) {
         c->status = 504;
         snprintf(c->reason, sizeof c->reason, "function timed out");
     } else if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && olen == 0)) {
@@ -210,6 +275,17 @@ void gw_exec_invoke(struct gw_function *fn, struct gw_call *c)
             out = calloc(1, 1);
         parse_cgi(c, out, olen);
         out = NULL;
+        if (c->resp_body_len > gw_cfg.max_response || c->resp_headers_len > GW_RESP_HEADERS_MAX) {
+            free(c->resp_body);
+            free(c->resp_headers);
+            c->resp_body = c->resp_headers = NULL;
+            c->resp_body_len = c->resp_headers_len = 0;
+            c->status = 502;
+            snprintf(c->reason, sizeof c->reason,
+                     "function response over the limit of %zu bytes of body or %u of headers "
+                     "(funkd --max-response)",
+                     gw_cfg.max_response, GW_RESP_HEADERS_MAX);
+        }
     }
 out:
     for (size_t i = 0; env && env[i]; i++)
@@ -221,5 +297,7 @@ out:
             close(in[i]);
         if (outp[i] >= 0)
             close(outp[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
     }
 }

@@ -11,6 +11,8 @@
 
 #define GW_DEFAULT_NS "openfaas-fn"
 #define GW_NAME_MAX 128
+#define GW_RESP_HEADERS_MAX (64u << 10) /* bytes of a function's response headers */
+#define GW_LOG_LINE_MAX 1024 /* bytes of function output per log line (longer lines are split) */
 
 /* ---- logging ------------------------------------------------------------------------------ */
 enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARN = 1, GW_LOG_INFO = 2, GW_LOG_DEBUG = 3 };
@@ -20,6 +22,14 @@ void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
 #define gw_dbg(...) gw_log(GW_LOG_DEBUG, __VA_ARGS__)
+/* Copies len bytes of in to out (cap bytes, NUL-terminated) with every control byte escaped:
+ * \\, \n, \r, \t, \e (ESC), \xHH for other C0 bytes, DEL, C1 controls (U+0080..U+009F) and
+ * each byte of invalid UTF-8; valid UTF-8 text passes as is. Stops before an escape or character
+ * that does not fit. Returns the length written. */
+size_t gw_escape(const char *in, size_t len, char *out, size_t cap);
+/* A line of function output (already escaped) on funkd's stderr, tagged "fn NAME[INSTANCE]:"
+ * (with --log-output, at level info or more). */
+void gw_log_output(const char *fn, const char *instance, const char *text);
 
 double gw_now(void);  /* monotonic seconds */
 double gw_wall(void); /* Unix seconds */
@@ -39,6 +49,8 @@ struct gw_config {
     int auth;
     char *auth_user, *auth_pass;
     size_t max_body;     /* bytes; larger requests get 413 */
+    size_t max_response; /* bytes of a function's response body; larger ones get 502 */
+    int log_output;      /* also write function output lines to stderr (tagged, escaped) */
     double timeout;      /* default function exec timeout, seconds */
     double read_timeout; /* idle HTTP connection timeout, seconds */
     double head_timeout; /* a request head must be complete this long after the connection opened

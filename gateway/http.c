@@ -658,8 +658,12 @@ static enum MHD_Result h_invoke(struct MHD_Connection *c, const char *method, co
         if (r && call.resp_headers)
             add_guest_headers(r, call.resp_headers, call.resp_headers_len);
     } else {
-        char b[sizeof call.reason + 2];
-        snprintf(b, sizeof b, "%s\n", call.reason[0] ? call.reason : "no response");
+        /* the reason may quote what a guest or the library said: escaped, one line */
+        char b[4 * sizeof call.reason + 2];
+        const char *why = call.reason[0] ? call.reason : "no response";
+        size_t bl = gw_escape(why, strnlen(why, sizeof call.reason), b, sizeof b - 1);
+        b[bl++] = '\n';
+        b[bl] = '\0';
         r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_COPY);
         if (r)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");

@@ -266,7 +266,7 @@ struct console_buf {
     const char *inst;
     char *data;
     size_t len, cap;
-    char line[1024];
+    char line[GW_LOG_LINE_MAX];
     size_t line_len;
 };
 
@@ -353,6 +353,25 @@ static int copy_response(struct gw_call *c, const struct funk_vm_response *r)
 {
     free(c->resp_headers);
     free(c->resp_body);
+    c->resp_headers = c->resp_body = NULL;
+    c->resp_headers_len = c->resp_body_len = 0;
+    /* the sizes come from the guest (through the library): funkd's own caps, checked before any
+     * size is added to, so that + 1 cannot wrap */
+    if (r->headers_len > GW_RESP_HEADERS_MAX || (r->headers_len && !r->headers)) {
+        c->status = 502;
+        snprintf(c->reason, sizeof c->reason,
+                 "function response headers of %zu bytes are over funkd's limit of %u bytes",
+                 r->headers_len, GW_RESP_HEADERS_MAX);
+        return 0;
+    }
+    if (r->body_len > gw_cfg.max_response || (r->body_len && !r->body)) {
+        c->status = 502;
+        snprintf(c->reason, sizeof c->reason,
+                 "function response body of %zu bytes is over the limit of %zu bytes "
+                 "(funkd --max-response)",
+                 r->body_len, gw_cfg.max_response);
+        return 0;
+    }
     c->resp_headers = malloc(r->headers_len + 1);
     c->resp_body = malloc(r->body_len + 1);
     if (!c->resp_headers || !c->resp_body)

@@ -24,6 +24,13 @@ static int l_stopping;
 
 void gw_logs_add(const char *fn, const char *instance, const char *text, size_t len)
 {
+    /* guest bytes: stored escaped (one line, valid UTF-8, no terminal controls) so that neither
+     * the API nor a terminal that prints the text can be fooled by it */
+    if (len > GW_LOG_LINE_MAX)
+        len = GW_LOG_LINE_MAX;
+    char esc[4 * GW_LOG_LINE_MAX + 1];
+    gw_escape(text, len, esc, sizeof esc);
+    gw_log_output(fn, instance, esc);
     pthread_mutex_lock(&l_mu);
     struct entry *e = &ring[next_seq % RING];
     free(e->fn);
@@ -33,7 +40,7 @@ void gw_logs_add(const char *fn, const char *instance, const char *text, size_t 
     e->ts = gw_wall();
     e->fn = strdup(fn);
     e->inst = strdup(instance);
-    e->text = strndup(text, len);
+    e->text = strdup(esc);
     pthread_cond_broadcast(&l_cv);
     pthread_mutex_unlock(&l_mu);
 }

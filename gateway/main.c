@@ -19,6 +19,7 @@ struct gw_config gw_cfg = {
     .listen_host = "127.0.0.1",
     .listen_port = 8080,
     .max_body = 8u << 20,
+    .max_response = 64u << 20,
     .max_body_total = 512u << 20,
     .timeout = 30,
     .read_timeout = 30,
@@ -51,6 +52,10 @@ static void usage(FILE *f)
         "                         secrets dir; /function/*, /async-function/*, /healthz stay "
         "open)\n"
         "  --max-body BYTES       larger request bodies get 413 (default 8388608)\n"
+        "  --max-response BYTES   a function response body over BYTES gets 502 (default\n"
+        "                         67108864; headers: at most 65536 bytes)\n"
+        "  --log-output           also write function output to stderr, one escaped line each,\n"
+        "                         tagged \"fn NAME.NAMESPACE[INSTANCE]:\" (level info or debug)\n"
         "  --max-body-total BYTES request bodies buffered at once over all connections;\n"
         "                         a body that does not fit gets 503 (default 536870912)\n"
         "  --timeout SEC          default function timeout, 504 after it (default 30;\n"
@@ -76,7 +81,8 @@ static void usage(FILE *f)
         "                         (default: libfunk-accel plugins in funkd, FUNK_ACCEL_PLUGINS)\n"
         "                         or agent:ADDR (funk-accel-agent at unix:///path, tcp://H:P,\n"
         "                         vsock://CID:PORT; one connection per instance, so not with\n"
-        "                         snapshot mode)\n"
+        "                         snapshot mode; funkd starts no agent: run it sandboxed,\n"
+        "                         e.g. funk-accel-agent --listen ADDR --user 65534:65534)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"
@@ -147,6 +153,8 @@ int main(int argc, char **argv)
                                          {"auth", no_argument, 0, 'a'},
                                          {"max-body", required_argument, 0, 'b'},
                                          {"max-body-total", required_argument, 0, 'B'},
+                                         {"max-response", required_argument, 0, 0x100},
+                                         {"log-output", no_argument, 0, 0x101},
                                          {"timeout", required_argument, 0, 't'},
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"read-timeout", required_argument, 0, 'r'},
@@ -195,6 +203,14 @@ int main(int argc, char **argv)
             if (parse_num(optarg, 1, 1u << 30, &v))
                 return bad("--max-body", optarg);
             gw_cfg.max_body = (size_t)v;
+            break;
+        case 0x100:
+            if (parse_num(optarg, 1, 1ull << 40, &v))
+                return bad("--max-response", optarg);
+            gw_cfg.max_response = (size_t)v;
+            break;
+        case 0x101:
+            gw_cfg.log_output = 1;
             break;
         case 'B':
             if (parse_num(optarg, 1, 1ull << 40, &v))

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* funkd helpers: levelled logging, clocks, RFC 3339 times, call ids, ELF note probe. */
+/* funkd helpers: levelled logging (escaped), clocks, RFC 3339 times, call ids, ELF note probe. */
 #include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -17,22 +17,124 @@
 
 int gw_log_level = GW_LOG_INFO;
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not valid). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t l;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        l = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        l = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        l = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < l)
+        return 0;
+    for (size_t i = 1; i < l; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return l;
+}
+
+size_t gw_escape(const char *in, size_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        char esc[5] = {0};
+        size_t el = 0, take = 1;
+        unsigned c = p[i];
+        if (c == '\\') {
+            esc[0] = '\\', esc[1] = '\\', el = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t' || c == 0x1b) {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 'e';
+            el = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            el = 4;
+        } else if (c >= 0x80) {
+            take = utf8_len(p + i, len - i);
+            /* C1 controls (U+0080..U+009F, encoded C2 80..C2 9F) act like ESC on many terminals */
+            if (take == 0 || (take == 2 && c == 0xc2 && p[i + 1] < 0xa0)) {
+                take = 1;
+                el = 4;
+            }
+        }
+        if (el == 4) {
+            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15];
+        }
+        size_t need = el ? el : take;
+        if (need > cap - 1 - o)
+            break; /* never cut an escape or a character in half */
+        if (el)
+            memcpy(out + o, esc, el);
+        else
+            memcpy(out + o, p + i, take);
+        o += need;
+        i += take;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 void gw_log(int level, const char *fmt, ...)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
     if (level > gw_log_level)
         return;
-    char line[1024];
-    char ts[40];
-    gw_rfc3339(gw_wall(), ts);
-    int n = snprintf(line, sizeof line, "%s funkd %s: ", ts, names[level]);
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t l = strlen(line);
+    if (m < 0)
+        return;
+    char ts[40];
+    gw_rfc3339(gw_wall(), ts);
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s funkd %s: ", ts, names[level]);
+    /* messages carry function names, guest reasons and the like: escape every control byte so
+     * that one call is one line and nothing a guest wrote can pass for a line of funkd's own */
+    size_t l =
+        (size_t)n + gw_escape(msg, strnlen(msg, sizeof msg), line + n, sizeof line - (size_t)n - 1);
     line[l++] = '\n';
     /* one write per line so that concurrent threads do not interleave */
+    ssize_t w = write(2, line, l);
+    (void)w;
+}
+
+void gw_log_output(const char *fn, const char *instance, const char *text)
+{
+    if (gw_log_level < GW_LOG_INFO || !gw_cfg.log_output)
+        return;
+    char ts[40];
+    gw_rfc3339(gw_wall(), ts);
+    char line[4 * GW_LOG_LINE_MAX + 8 * GW_NAME_MAX + 64];
+    char f[2 * GW_NAME_MAX + 2], in[GW_NAME_MAX + 24];
+    gw_escape(fn, strlen(fn), f, sizeof f);
+    gw_escape(instance, strlen(instance), in, sizeof in);
+    /* "fn NAME[INSTANCE]:", never "funkd LEVEL:": output cannot pass for funkd's own lines */
+    int n = snprintf(line, sizeof line, "%s fn %s[%s]: %s", ts, f, in, text);
+    size_t l = n < 0 ? 0 : (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+    line[l++] = '\n';
     ssize_t w = write(2, line, l);
     (void)w;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Test unikernel for funkd: behaves by request path (count, sleep, hold, spin, crash, exit
- * without answer, log, env); anything else is echoed. */
+ * without answer, log, env, big headers); anything else is echoed. */
 #include <stdint.h>
 #include <string.h>
 
@@ -74,6 +74,19 @@ int main(void)
         } else if (strcmp(req.path, "/log") == 0) {
             funk_console_write(req.body, req.body_len);
             funk_fn_send(200, NULL, "logged\n", 7);
+        } else if (strcmp(req.path, "/headers") == 0) {
+            /* one header "X-Big: aaa...\n" of bytes=N bytes in all (at most 128 KiB) */
+            static char big[128 * 1024 + 1];
+            uint64_t n = query_num(req.query, "bytes");
+            if (n < 8)
+                n = 8;
+            if (n > sizeof big - 1)
+                n = sizeof big - 1;
+            memcpy(big, "X-Big: ", 7);
+            memset(big + 7, 'a', (size_t)n - 8);
+            big[n - 1] = '\n';
+            big[n] = '\0';
+            funk_fn_send(200, big, "big\n", 4);
         } else if (strcmp(req.path, "/env") == 0) {
             const char *v = funk_getenv(req.query);
             if (v)

@@ -155,6 +155,34 @@ static void test_elf_probe(void **state)
     assert_int_equal(gw_elf_is_funk(buf, 70, &flags), -ENOEXEC);
 }
 
+/* gw_escape: one line, no control bytes, valid UTF-8 kept, nothing cut in half. */
+static void test_escape(void **state)
+{
+    (void)state;
+    char out[256];
+    static const char in[] = "a\nb\rc\td\x1b[1me\\f\x01\x7f\xc2\x9b\xc2\xa0\xc3\xa9\xff"
+                             "\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82\xac";
+    size_t n = gw_escape(in, sizeof in - 1, out, sizeof out);
+    assert_string_equal(out, "a\\nb\\rc\\td\\e[1me\\\\f\\x01\\x7f\\xc2\\x9b\xc2\xa0\xc3\xa9\\xff"
+                             "\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\xe2\x82\xac");
+    assert_int_equal(n, strlen(out));
+    /* a NUL inside the text is escaped, not an end */
+    gw_escape("x\0y", 3, out, sizeof out);
+    assert_string_equal(out, "x\\x00y");
+    /* truncated input sequence: each byte escaped */
+    gw_escape("\xe2\x82", 2, out, sizeof out);
+    assert_string_equal(out, "\\xe2\\x82");
+    /* a small buffer stops before an escape or character that does not fit */
+    n = gw_escape("ab\x1b", 3, out, 4);
+    assert_string_equal(out, "ab");
+    assert_int_equal(n, 2);
+    n = gw_escape("a\xc3\xa9", 3, out, 3);
+    assert_string_equal(out, "a");
+    n = gw_escape("abc", 3, out, 1);
+    assert_int_equal(n, 0);
+    assert_string_equal(out, "");
+}
+
 static void test_oci_refusals(void **state)
 {
     (void)state;
@@ -238,10 +266,15 @@ static void test_yaml(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),     cmocka_unit_test(test_mem),
-        cmocka_unit_test(test_secs),      cmocka_unit_test(test_time_and_ids),
-        cmocka_unit_test(test_elf_probe), cmocka_unit_test(test_oci_refusals),
-        cmocka_unit_test(test_yaml),      cmocka_unit_test(test_uuid_threads_no_fd_leak),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_secs),
+        cmocka_unit_test(test_time_and_ids),
+        cmocka_unit_test(test_elf_probe),
+        cmocka_unit_test(test_oci_refusals),
+        cmocka_unit_test(test_yaml),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_uuid_threads_no_fd_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
