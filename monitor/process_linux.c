@@ -627,12 +627,14 @@ static int spawn_child(struct funk_vm *vm, int *fd_out)
         }
         if (rc != VM_LAUNCH_UNAVAILABLE)
             return rc;
-        /* No launcher can run in this process (funk-runtime inside its container's chroot):
-         * fork from here, as before issue 11. Said once per process. */
-        vm_log(vm, "process backend: the launcher cannot run in this process (/proc/self/exe "
-                   "not executable here): the guest forks from it");
-        if (vm->snapshot_mode && instance_filter() != 0)
-            return -EINVAL;
+        /* No launcher can run in this process (its binary cannot be exec'd here, e.g. after
+         * a chroot): a guest never forks from the library user unless the operator said so. */
+        snprintf(vm->err, sizeof vm->err,
+                 "process backend: no launcher can run in this process (/proc/self/exe cannot be "
+                 "exec'd here): call funk_vm_process_prepare() before a chroot, or set "
+                 "FUNK_PROCESS_LAUNCHER=off");
+        vm_log(vm, "%s", vm->err);
+        return -EHOSTDOWN;
     }
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);
