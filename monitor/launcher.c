@@ -276,12 +276,12 @@ __attribute__((constructor)) static void launcher_ctor(int argc, char **argv, ch
 
 static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lcv = PTHREAD_COND_INITIALIZER;
-static int lfd = -1; /* control socket to the launcher */
-static pid_t lowner; /* the process that started it (a fork must start its own) */
-static int lstate;   /* 0 none, 1 starting, 2 up, <0 -errno */
-static int lserved;  /* the launcher has answered a request (it can run here) */
-static int lbroken;  /* it cannot run in this process (e.g. after a chroot) */
-static int lprep;       /* funk_vm_process_prepare was called: the launcher takes... */
+static int lfd = -1;   /* control socket to the launcher */
+static pid_t lowner;   /* the process that started it (a fork must start its own) */
+static int lstate;     /* 0 none, 1 starting, 2 up, <0 -errno */
+static int lserved;    /* the launcher has answered a request (it can run here) */
+static int lbroken;    /* it cannot run in this process (e.g. after a chroot) */
+static int lprep;      /* funk_vm_process_prepare was called: the launcher takes... */
 static int lroot = -1; /* ...this root (chroot; -1: none) */
 static char lcred[48]; /* ...and this "UID:GID" */
 
@@ -297,8 +297,8 @@ static void *launcher_parent(void *arg)
     pid_t pid;
     char owner[24];
     snprintf(owner, sizeof owner, "%ld", (long)getpid());
-    char *const argv[] = {LAUNCHER_ARGV0, owner, lprep ? "prepared" : NULL,
-                          lroot >= 0 ? "chroot" : "-", lcred, NULL};
+    char *const argv[] = {
+        LAUNCHER_ARGV0, owner, lprep ? "prepared" : NULL, lroot >= 0 ? "chroot" : "-", lcred, NULL};
     char *const envp[] = {NULL};
     if (rc == 0) {
         posix_spawn_file_actions_init(&fa);

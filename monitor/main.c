@@ -451,7 +451,8 @@ static int run_cli(int argc, char **argv)
      * root no more, so a guest that subverts it through a hypercall gets an unprivileged user
      * (issue 11). The process backend drops in each guest process instead. */
     if (chosen == FUNK_ISOLATION_KVM && geteuid() == 0 && run_uid >= 0) {
-        if (setgroups(0, NULL) != 0 || setresgid((gid_t)run_gid, (gid_t)run_gid, (gid_t)run_gid) != 0 ||
+        if (setgroups(0, NULL) != 0 ||
+            setresgid((gid_t)run_gid, (gid_t)run_gid, (gid_t)run_gid) != 0 ||
             setresuid((uid_t)run_uid, (uid_t)run_uid, (uid_t)run_uid) != 0) {
             fprintf(stderr, "funk-monitor: cannot drop to uid/gid %ld:%ld: %s\n", run_uid, run_gid,
                     strerror(errno));

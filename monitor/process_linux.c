@@ -345,7 +345,8 @@ static void guest_limits(const struct funk_vm *vm)
 {
     uint64_t fsize = 0;
     for (unsigned i = 0; i < vm->ndev; i++)
-        if (vm->dev[i].fd >= 0 && vm->dev[i].type == MFT_DEV_BLOCK_BASIC && vm->dev[i].capacity > fsize)
+        if (vm->dev[i].fd >= 0 && vm->dev[i].type == MFT_DEV_BLOCK_BASIC &&
+            vm->dev[i].capacity > fsize)
             fsize = vm->dev[i].capacity;
     struct stat st2;
     bool log_file = fstat(2, &st2) == 0 && S_ISREG(st2.st_mode);
@@ -369,7 +370,8 @@ static void guest_limits(const struct funk_vm *vm)
         struct rlimit rl = {lim[i].v, lim[i].v};
         struct rlimit cur;
         /* Never above what the library user had (lowering is always allowed). */
-        if (getrlimit(lim[i].res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && cur.rlim_max < rl.rlim_max)
+        if (getrlimit(lim[i].res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+            cur.rlim_max < rl.rlim_max)
             rl.rlim_cur = rl.rlim_max = cur.rlim_max;
         setrlimit(lim[i].res, &rl);
     }
