@@ -2,6 +2,7 @@
 /* Process backend: the clean launcher that starts every guest process (never the library user). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,6 +42,14 @@
  * exits, so PR_SET_PDEATHSIG in the launcher and in every guest (their parent thread is that
  * one) fires only when the library user's process ends. The launcher also exits when its
  * control socket closes.
+ *
+ * A library user that later chroots, changes its user or drops its capabilities (funk-runtime
+ * in its container) starts the launcher first with funk_vm_process_prepare(root_fd, uid, gid):
+ * it is spawned with argv[2] "prepared", its working directory at root_fd and argv[3] "chroot"
+ * (else "-"), argv[4] "UID:GID"; it chroots there, becomes that user with no supplementary
+ * groups and drops every capability. Its guests then see the caller's root and run as the
+ * caller's user: the caller (without CAP_KILL) can still kill them, and they hold nothing of
+ * its memory.
  */
 
 #define LAUNCHER_ARGV0 "funk-launcher"
@@ -227,6 +237,34 @@ __attribute__((constructor)) static void launcher_ctor(int argc, char **argv, ch
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc >= 2 && getppid() != (pid_t)atol(argv[1]))
         _exit(0); /* the library user ended before we could watch it */
+    if (argc >= 5 && strcmp(argv[2], "prepared") == 0) {
+        /* funk_vm_process_prepare: our cwd (set by the spawn) is the caller's root-to-be when
+         * argv[3] is "chroot"; argv[4] "UID:GID" is the user the caller is about to become. */
+        if (strcmp(argv[3], "chroot") == 0 && (chroot(".") != 0 || chdir("/") != 0))
+            _exit(1);
+        char *end;
+        long uid = strtol(argv[4], &end, 10), gid = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+        if (*end || uid < 0 || gid < 0)
+            _exit(1);
+        for (int c = 0; c <= CAP_LAST_CAP; c++)
+            prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+        /* The caller's user, so the caller can kill our guests without CAP_KILL (it drops every
+         * capability); no supplementary groups. */
+        if ((getuid() != (uid_t)uid || getgid() != (gid_t)gid ||
+             (geteuid() == 0 && getgroups(0, NULL) > 0)) &&
+            (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 ||
+             setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0))
+            _exit(1);
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof d);
+        if (syscall(SYS_capset, &h, d) != 0)
+            _exit(1);
+        /* A credential change cleared the parent-death signal. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != (pid_t)atol(argv[1]))
+            _exit(0);
+    }
     prctl(PR_SET_NAME, LAUNCHER_ARGV0, 0, 0, 0);
     signal(SIGPIPE, SIG_IGN);
     while (launch_one(LAUNCHER_FD) == 0)
@@ -238,11 +276,14 @@ __attribute__((constructor)) static void launcher_ctor(int argc, char **argv, ch
 
 static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lcv = PTHREAD_COND_INITIALIZER;
-static int lfd = -1; /* control socket to the launcher */
-static pid_t lowner; /* the process that started it (a fork must start its own) */
-static int lstate;   /* 0 none, 1 starting, 2 up, <0 -errno */
-static int lserved;  /* the launcher has answered a request (it can run here) */
-static int lbroken;  /* it cannot run in this process (e.g. after a chroot) */
+static int lfd = -1;   /* control socket to the launcher */
+static pid_t lowner;   /* the process that started it (a fork must start its own) */
+static int lstate;     /* 0 none, 1 starting, 2 up, <0 -errno */
+static int lserved;    /* the launcher has answered a request (it can run here) */
+static int lbroken;    /* it cannot run in this process (e.g. after a chroot) */
+static int lprep;      /* funk_vm_process_prepare was called: the launcher takes... */
+static int lroot = -1; /* ...this root (chroot; -1: none) */
+static char lcred[48]; /* ...and this "UID:GID" */
 
 /* The launcher's parent: spawns it, then waits forever (see the comment at the top). */
 static void *launcher_parent(void *arg)
@@ -256,10 +297,13 @@ static void *launcher_parent(void *arg)
     pid_t pid;
     char owner[24];
     snprintf(owner, sizeof owner, "%ld", (long)getpid());
-    char *const argv[] = {LAUNCHER_ARGV0, owner, NULL};
+    char *const argv[] = {
+        LAUNCHER_ARGV0, owner, lprep ? "prepared" : NULL, lroot >= 0 ? "chroot" : "-", lcred, NULL};
     char *const envp[] = {NULL};
     if (rc == 0) {
         posix_spawn_file_actions_init(&fa);
+        if (lroot >= 0)
+            posix_spawn_file_actions_addfchdir_np(&fa, lroot);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, sv[1], LAUNCHER_FD);
@@ -319,6 +363,48 @@ static int launcher_fd(void)
         lstate = 0; /* try again next time */
     pthread_mutex_unlock(&lmu);
     return fd;
+}
+
+int funk_vm_process_prepare(int root_fd, long uid, long gid)
+{
+    if (uid < 0 || gid < 0 || uid > (long)UINT32_MAX - 1 || gid > (long)UINT32_MAX - 1)
+        return -EINVAL;
+    pthread_mutex_lock(&lmu);
+    int started = lstate != 0 && lowner == getpid();
+    if (!started) {
+        if (lroot >= 0)
+            close(lroot);
+        lroot = root_fd >= 0 ? fcntl(root_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (root_fd >= 0 && lroot < 0) {
+            int e = -errno;
+            pthread_mutex_unlock(&lmu);
+            return e;
+        }
+        snprintf(lcred, sizeof lcred, "%ld:%ld", uid, gid);
+        lprep = 1;
+    }
+    pthread_mutex_unlock(&lmu);
+    int ctl = launcher_fd();
+    if (ctl < 0)
+        return ctl;
+    /* A request it refuses (too short) is answered -EPROTO: proof it runs and serves here. */
+    uint32_t ping = 0;
+    struct launch_reply r = {0};
+    pthread_mutex_lock(&lmu);
+    ssize_t n = send(ctl, &ping, sizeof ping, MSG_NOSIGNAL), m = -1;
+    if (n == (ssize_t)sizeof ping)
+        while ((m = recv(ctl, &r, sizeof r, 0)) < 0 && errno == EINTR)
+            ;
+    int rc = m == (ssize_t)sizeof r && r.rc == -EPROTO ? 0 : -ECHILD;
+    if (rc == 0) {
+        lserved = 1;
+    } else if (lfd == ctl) {
+        close(lfd);
+        lfd = -1;
+        lstate = 0;
+    }
+    pthread_mutex_unlock(&lmu);
+    return rc;
 }
 
 /* One memfd with the boot area and the ELF, sealed so no one can change it any more. */

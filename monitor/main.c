@@ -2,6 +2,7 @@
 /* funk-monitor: the command-line front end of libfunk-vm (one guest, one request). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <signal.h>
@@ -32,13 +33,16 @@ static void usage(FILE *f)
             "                    [--fn-path=P] [--fn-header='Name: value'] [--fn-output=body|http]\n"
             "                    [--env=KEY=VALUE]\n"
             "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
-            "                    [--verbose] KERNEL.elf [ARGS...]\n"
+            "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
             "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
             "                   (a static funk-monitor runs ACCEL guests in funk-monitor-accel,\n"
             "                   found beside it or at $FUNK_MONITOR_ACCEL)\n"
+            "  --user=UID[:GID] started as root with the KVM backend: run the guest as this user\n"
+            "                   once /dev/kvm, the ELF and the devices are open (default 65534;\n"
+            "                   keep: stay root)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "  --fn-output=http the response as HTTP/1.1: status line, the guest's headers,\n"
@@ -242,6 +246,7 @@ static int run_cli(int argc, char **argv)
     const char *env[MAX_HEADERS + 1];
     size_t nenv = 0;
     bool accel_agent = false;
+    long run_uid = 65534, run_gid = 65534; /* -1: --user=keep */
     int i;
 
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -323,6 +328,18 @@ static int run_cli(int argc, char **argv)
                 return die_usage("--accel: '%s' is not inproc or agent:ADDR (unix:///path, "
                                  "vsock://CID:PORT, tcp://HOST:PORT)", a + 8);
             accel_agent = strncmp(a + 8, "agent:", 6) == 0;
+        } else if (strncmp(a, "--user=", 7) == 0) {
+            if (strcmp(a + 7, "keep") == 0) {
+                run_uid = run_gid = -1;
+            } else {
+                char *end;
+                errno = 0;
+                run_uid = strtol(a + 7, &end, 10);
+                run_gid = *end == ':' ? strtol(end + 1, &end, 10) : run_uid;
+                if (errno || *end || end == a + 7 || run_uid < 0 || run_gid < 0 ||
+                    run_uid >= 4294967295L || run_gid >= 4294967295L)
+                    return die_usage("--user: '%s' is not UID[:GID] (numbers) or keep", a + 7);
+            }
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             flags |= FUNK_VM_F_VERBOSE;
         } else {
@@ -429,6 +446,22 @@ static int run_cli(int argc, char **argv)
                     ? (chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
                                                     : "auto: no hardware virtualization here")
                     : "requested");
+
+    /* Everything is open (/dev/kvm, the VM, the ELF, block and net devices): a root monitor needs
+     * root no more, so a guest that subverts it through a hypercall gets an unprivileged user
+     * (issue 11). The process backend drops in each guest process instead. */
+    if (chosen == FUNK_ISOLATION_KVM && geteuid() == 0 && run_uid >= 0) {
+        if (setgroups(0, NULL) != 0 ||
+            setresgid((gid_t)run_gid, (gid_t)run_gid, (gid_t)run_gid) != 0 ||
+            setresuid((uid_t)run_uid, (uid_t)run_uid, (uid_t)run_uid) != 0) {
+            fprintf(stderr, "funk-monitor: cannot drop to uid/gid %ld:%ld: %s\n", run_uid, run_gid,
+                    strerror(errno));
+            funk_vm_delete(g_vm);
+            return FUNK_EXIT_SETUP;
+        }
+        if (flags & FUNK_VM_F_VERBOSE)
+            fprintf(stderr, "funk-monitor: running as uid/gid %ld:%ld\n", run_uid, run_gid);
+    }
 
     if (timeout > 0) {
         struct sigaction sa;

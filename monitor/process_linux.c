@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -322,6 +323,60 @@ static NO_ASAN void on_fault(int sig, siginfo_t *si, void *uc_)
     child_finish();
 }
 
+/*
+ * The guest process's resource limits, set before its filter:
+ *   RLIMIT_CORE 0     a crash never writes its memory (a tenant's data) to a core file
+ *   RLIMIT_FSIZE      the largest block device: writes stay inside the backing files
+ *                     (0 without one: no regular file can be written at all); not set when
+ *                     fd 2 (kept with --verbose) is a regular file: the log grows past it
+ *   RLIMIT_NOFILE     the fds it holds (channel, devices, ACCEL) and a few more for a template's
+ *                     fork commands; in-process ACCEL plugins open model files: 1024
+ *   RLIMIT_NPROC      1 for a guest that never clones (neither a template nor in-process
+ *                     ACCEL): the filter refuses clone already; this holds if it did not.
+ *                     RLIMIT_NPROC counts every process of the real uid, and every guest
+ *                     started by root shares uid 65534, so a larger per-guest number would be
+ *                     a budget all guests share (one guest's threads would starve another's):
+ *                     threaded and template guests get none until guests get their own uids.
+ *                     Root (a guest of a root funk-runtime) is not counted by the kernel.
+ * RLIMIT_CPU is not set: a guest's run time is the library user's wall-clock timeout, which
+ * kills the whole process (all its threads) by its pidfd; a template lives across requests.
+ */
+static void guest_limits(const struct funk_vm *vm)
+{
+    uint64_t fsize = 0;
+    for (unsigned i = 0; i < vm->ndev; i++)
+        if (vm->dev[i].fd >= 0 && vm->dev[i].type == MFT_DEV_BLOCK_BASIC &&
+            vm->dev[i].capacity > fsize)
+            fsize = vm->dev[i].capacity;
+    struct stat st2;
+    bool log_file = fstat(2, &st2) == 0 && S_ISREG(st2.st_mode);
+    bool inproc = hc_accel_inproc(vm);
+    rlim_t nofile = inproc ? 1024 : (rlim_t)DEV_FD0 + vm->ndev + 1 + 8;
+    struct {
+        int res;
+        rlim_t v;
+    } lim[] = {
+        {RLIMIT_CORE, 0},
+        {RLIMIT_FSIZE, (rlim_t)fsize},
+        {RLIMIT_NOFILE, nofile},
+        {RLIMIT_NPROC, 1},
+    };
+    size_t n = sizeof lim / sizeof lim[0];
+    if (vm->snapshot_mode || inproc)
+        n--; /* RLIMIT_NPROC, the last */
+    for (size_t i = 0; i < n; i++) {
+        if (lim[i].res == RLIMIT_FSIZE && log_file)
+            continue;
+        struct rlimit rl = {lim[i].v, lim[i].v};
+        struct rlimit cur;
+        /* Never above what the library user had (lowering is always allowed). */
+        if (getrlimit(lim[i].res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+            cur.rlim_max < rl.rlim_max)
+            rl.rlim_cur = rl.rlim_max = cur.rlim_max;
+        setrlimit(lim[i].res, &rl);
+    }
+}
+
 /* Runs in the child: its only exits are child_finish() or being killed. */
 static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
 {
@@ -402,6 +457,11 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (vm->launched && getppid() != vm->launched && getppid() != 0)
         _exit(FUNK_EXIT_SETUP);
+
+    /* Per-guest limits (issue 11), soft == hard: raising one needs CAP_SYS_RESOURCE in the
+     * initial user namespace, which no guest has (dropped uid, or a root without capabilities),
+     * and the filter refuses setrlimit and any prlimit64 but on itself. RLIMIT_AS is above. */
+    guest_limits(vm);
 
     /* Namespaces where the kernel allows them: a user namespace drops every host privilege
      * (root becomes an unmapped user), IPC and UTS cut the rest of the shared state. A new
@@ -627,12 +687,14 @@ static int spawn_child(struct funk_vm *vm, int *fd_out)
         }
         if (rc != VM_LAUNCH_UNAVAILABLE)
             return rc;
-        /* No launcher can run in this process (funk-runtime inside its container's chroot):
-         * fork from here, as before issue 11. Said once per process. */
-        vm_log(vm, "process backend: the launcher cannot run in this process (/proc/self/exe "
-                   "not executable here): the guest forks from it");
-        if (vm->snapshot_mode && instance_filter() != 0)
-            return -EINVAL;
+        /* No launcher can run in this process (its binary cannot be exec'd here, e.g. after
+         * a chroot): a guest never forks from the library user unless the operator said so. */
+        snprintf(vm->err, sizeof vm->err,
+                 "process backend: no launcher can run in this process (/proc/self/exe cannot be "
+                 "exec'd here): call funk_vm_process_prepare() before a chroot, or set "
+                 "FUNK_PROCESS_LAUNCHER=off");
+        vm_log(vm, "%s", vm->err);
+        return -EHOSTDOWN;
     }
     struct sock_fprog prog;
     int rc = filter_bpf(vm, &prog);

@@ -94,7 +94,8 @@ bool vm_process_legacy(const struct funk_vm *vm); /* guest forked from the libra
 /* launcher.c: starts the guest from the clean launcher; its channel and pidfd. */
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);
 /* vm_launch's answer when no launcher can run in this process (its binary cannot be exec'd:
- * a chroot without it, no /proc): the process backend then forks from the library user. */
+ * a chroot without it, no /proc): the run fails with -EHOSTDOWN (funk_vm_process_prepare
+ * starts one ahead of a chroot); only FUNK_PROCESS_LAUNCHER=off forks from the library user. */
 #define VM_LAUNCH_UNAVAILABLE (-EHOSTDOWN)
 /* In the launched child: filters, then the guest (never returns). */
 void vm_process_child_start(struct funk_vm *vm, int chan) __attribute__((noreturn));

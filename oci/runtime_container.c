@@ -150,6 +150,12 @@ static int read_stdin(struct rt_fn *f)
     }
 }
 
+static int process_launcher_off(void)
+{
+    const char *e = getenv("FUNK_PROCESS_LAUNCHER");
+    return e && strcmp(e, "off") == 0;
+}
+
 static void drop_capabilities(void)
 {
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -267,16 +273,25 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     int fifo = open(path, O_RDWR | O_CLOEXEC);
     if (fifo < 0)
         child_fail(syncfd, "exec fifo %s: %s", path, strerror(errno));
-    if (newns) {
-        if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
-            child_fail(syncfd, "cannot enter the rootfs %s: %s", b->rootfs, strerror(errno));
-    }
-    close(rootfd);
     for (size_t i = 0; i < b->nrlimit; i++) {
         struct rlimit rl = {.rlim_cur = b->rlimit[i].soft, .rlim_max = b->rlimit[i].hard};
         if (setrlimit(b->rlimit[i].resource, &rl) < 0)
             child_fail(syncfd, "process.rlimits[%zu]: setrlimit: %s", i, strerror(errno));
     }
+    /* A process guest comes from the clean launcher, never from this process (issue 11): start
+     * it now, while it can still be exec'd and with the limits above, inside the rootfs and as
+     * the user we are about to become, so that we can still kill its guests once every
+     * capability is gone. FUNK_PROCESS_LAUNCHER=off (the operator's switch) forks instead. */
+    if (iso == FUNK_ISOLATION_PROCESS && !process_launcher_off()) {
+        rc = funk_vm_process_prepare(newns ? rootfd : -1, (long)b->uid, (long)b->gid);
+        if (rc)
+            child_fail(syncfd, "cannot start the process backend's launcher: %s", strerror(-rc));
+    }
+    if (newns) {
+        if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+            child_fail(syncfd, "cannot enter the rootfs %s: %s", b->rootfs, strerror(errno));
+    }
+    close(rootfd);
     /* Every file is open: the monitor needs no root from here (process.user). */
     if (b->uid || b->gid || b->ngroups) {
         if (setgroups(b->ngroups, (const gid_t *)b->groups) < 0 ||

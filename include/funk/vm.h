@@ -161,6 +161,18 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
 #define FUNK_VM_KICK_SIGNAL (SIGRTMAX - 1)
 void funk_vm_kick(struct funk_vm *vm);
 
+/* Process backend: starts the clean launcher that every guest process comes from (docs/
+ * monitor.md) now, in this process, so guests run later still come from it after the caller
+ * chroots, changes its user or drops its capabilities (funk-runtime calls it before all three).
+ * The launcher chroots into root_fd (>= 0; -1: it shares the caller's root), becomes uid/gid
+ * (the user the caller will run as, so the caller can kill its guests without CAP_KILL; no
+ * supplementary groups) and drops every capability; its guests then run as that user, not as
+ * 65534. Without it, a process guest run where the launcher cannot be exec'd fails with
+ * -EHOSTDOWN (unless FUNK_PROCESS_LAUNCHER=off, which forks guests from the caller). 0 once
+ * the launcher has answered, or a negative errno. A started launcher is kept: a later call
+ * only checks that it still answers. */
+int funk_vm_process_prepare(int root_fd, long uid, long gid);
+
 /* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). Under the
  * process backend the guest's child always gets its own, stricter filter. */
 int funk_vm_sandbox(struct funk_vm *vm);

@@ -2,11 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs a fuzz target for SECONDS; fails on a crash. SEEDS: elf (default: the built unikernels)
 # or chan (a few well-formed channel streams for fuzz-chan).
+# Crashing inputs are kept (FUNK_FUZZ_ARTIFACTS, default: artifacts/ next to the fuzzer, i.e. in
+# the build dir), named <fuzzer>-<UTC time>-<pid>-crash-<sha1>, with the command that replays
+# each (the same scheme as accel/proto/fuzz/run.sh).
 set -euo pipefail
 FUZZER=$(realpath "${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR] [elf|chan]}")
 SECONDS_MAX=${2:-60}
 CORPUS=${3:-}
 SEEDS=${4:-elf}
+ARTIFACTS=${FUNK_FUZZ_ARTIFACTS:-$(dirname "$FUZZER")/artifacts}
+mkdir -p "$ARTIFACTS"
+ARTIFACTS=$(realpath "$ARTIFACTS")
+PREFIX=$ARTIFACTS/$(basename "$FUZZER")-$(date -u +%Y%m%dT%H%M%SZ)-$$-
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 if [ -z "$CORPUS" ]; then
@@ -33,14 +40,20 @@ for d in "${FUNK_BUILD_ROOT:-}/functions" "${FUNK_BUILD_ROOT:-}/unikernels"; do
     done
 done
 echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, $n $SEEDS seed(s), corpus $CORPUS"
-# -rss_limit_mb bounds memory; artifacts (crashing inputs) land in $WORK and are printed.
+# -rss_limit_mb bounds memory; artifacts (crashing inputs) land under $PREFIX and are kept.
 cd "$WORK"
 if ! "$FUZZER" -max_total_time="$SECONDS_MAX" -max_len=262144 -rss_limit_mb=1024 \
-        -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
+        -artifact_prefix="$PREFIX" -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
     tail -40 "$WORK/log"
-    for a in "$WORK"/crash-* "$WORK"/leak-* "$WORK"/timeout-*; do
-        [ -f "$a" ] && { echo "artifact: $a"; xxd "$a" | head -20; }
+    found=0
+    for a in "$PREFIX"*; do
+        [ -f "$a" ] || continue
+        found=1
+        echo "artifact (kept): $a"
+        xxd "$a" | head -20
+        echo "replay: $FUZZER $a"
     done
+    [ $found = 1 ] || echo "no artifact was written (see the log above)"
     echo "fuzz: FAILED"
     exit 1
 fi

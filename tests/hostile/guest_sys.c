@@ -6,6 +6,9 @@
  *   setown            fcntl(3, F_SETOWN, 1)         setsig    fcntl(3, F_SETSIG, SIGKILL)
  *   async             fcntl(3, F_SETFL, O_ASYNC)    clone     clone(SIGCHLD)
  *   write0, write1    write(0|1, "x", 1)            int80     int $0x80 (32-bit ABI)
+ *   rlimit-up RES     prlimit64(0, RES, {inf, inf}) setrlimit-up RES  setrlimit(RES, {inf, inf})
+ *   threads           clone a spinning thread (CLONE_THREAD|CLONE_VM), then spin: only the
+ *                     wall-clock timeout ends it, and it must end every thread
  * Prints "sys: allowed <ret>" and exits 3 if the call came back with success, "sys: failed
  * <-ret>" and exits 4 if it came back with an error (a filter let it through; the kernel said
  * no). Built twice: hostile_sys.elf and hostile_sys_accel.elf, which carries the accel note
@@ -20,6 +23,8 @@
 
 static const char shadow[] = "/etc/shadow";
 static uint64_t lim[2] = {1, 1};
+static uint64_t unlimited[2] = {~0ull, ~0ull};
+static uint8_t thread_stack[16384] __attribute__((aligned(16)));
 
 #ifdef HOSTILE_ACCEL
 #include <funk/accel.h>
@@ -46,6 +51,28 @@ int main(int argc, char **argv)
         r = hostile_sys(2, shadow, 0, 0);
     } else if (strcmp(m, "prlimit") == 0) {
         r = hostile_sys6(302, 1, 7, (long)lim, 0, 0, 0);
+    } else if (strcmp(m, "rlimit-up") == 0 && argc >= 3) {
+        r = hostile_sys6(302, 0, (long)strtoull(argv[2], NULL, 0), (long)unlimited, 0, 0, 0);
+    } else if (strcmp(m, "setrlimit-up") == 0 && argc >= 3) {
+        r = hostile_sys(160, (long)strtoull(argv[2], NULL, 0), unlimited, 0);
+    } else if (strcmp(m, "threads") == 0) {
+        /* CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM; the new thread spins on its own stack. */
+        register long r10 __asm__("r10") = 0;
+        register long r8 __asm__("r8") = 0;
+        __asm__ __volatile__("syscall\n\t"
+                             "test %%rax, %%rax\n\t"
+                             "jnz 1f\n"
+                             "2:\tjmp 2b\n"
+                             "1:"
+                             : "=a"(r)
+                             : "a"(56L), "D"(0x00050f00L), "S"(thread_stack + sizeof thread_stack),
+                               "d"(0L), "r"(r10), "r"(r8)
+                             : "rcx", "r11", "memory");
+        if (r > 0) {
+            HOSTILE_SAY("sys: thread started\n");
+            for (;;)
+                __asm__ __volatile__("" ::: "memory");
+        }
     } else if (strcmp(m, "setown") == 0) {
         r = hostile_sys(72, 3, 8, 1);
     } else if (strcmp(m, "setsig") == 0) {
