@@ -169,29 +169,116 @@ int accel_exec_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], int *fd_out)
     return rc;
 }
 
+/*
+ * Libraries are dlopened as /proc/self/fd/N of the verified file, and glibc keeps every name an
+ * object was opened by (also when it matched an already loaded file by identity) and takes such
+ * a name to be that object again. So each fd stays open as long as the object is loaded by us:
+ * were N closed and reused for another library, dlopen("/proc/self/fd/N") would hand back the
+ * first one. Objects by link map, with the fds of their names (one per open that holds them).
+ */
+struct opened {
+    struct link_map *lm;
+    int *fds;    /* one per open since it was loaded: each is a name glibc keeps for it */
+    size_t nfds;
+    size_t refs; /* opens not closed yet; the fds go when it reaches 0 */
+};
+/* Recursive: dlopen and dlclose run constructors and destructors under it, and a library's
+ * destructor may close what it opened (the vAccel adapter does). */
+static pthread_mutex_t opened_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static struct opened *opened;
+static size_t n_opened, cap_opened;
+
+static struct opened *opened_find(const struct link_map *lm)
+{
+    for (size_t i = 0; i < n_opened; i++)
+        if (opened[i].lm == lm)
+            return &opened[i];
+    return NULL;
+}
+
+/* Records fd as a name of lm. -ENOMEM. opened_lock held. */
+static int opened_add(struct link_map *lm, int fd)
+{
+    struct opened *o = opened_find(lm);
+    if (o == NULL) {
+        if (n_opened == cap_opened) {
+            size_t cap = cap_opened ? cap_opened * 2 : 8;
+            struct opened *n = realloc(opened, cap * sizeof(*n));
+            if (n == NULL)
+                return -ENOMEM;
+            opened = n;
+            cap_opened = cap;
+        }
+        o = &opened[n_opened++];
+        *o = (struct opened){lm, NULL, 0, 0};
+    }
+    int *fds = realloc(o->fds, (o->nfds + 1) * sizeof(*fds));
+    if (fds == NULL) {
+        if (o->refs == 0)
+            *o = opened[--n_opened];
+        return -ENOMEM;
+    }
+    o->fds = fds;
+    o->fds[o->nfds++] = fd;
+    o->refs++;
+    return 0;
+}
+
 FUNK_API int funk_accel_library_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], void **dl)
 {
     if (hash == NULL || dl == NULL)
         return -EINVAL;
+    *dl = NULL;
     int fd;
     int rc = accel_exec_open(hash, &fd);
     if (rc < 0) {
         char dir[PATH_MAX] = "?";
         accel_exec_dir(dir, sizeof(dir));
-        accel_err("exec refused: sha256 %02x%02x%02x%02x... is not an operator-installed library "
-                  "in %s (FUNK_ACCEL_EXEC_DIR)",
+        accel_err("exec refused: library resource sha256 %02x%02x%02x%02x... is not an "
+                  "operator-installed library in %s (FUNK_ACCEL_EXEC_DIR): code from a guest or "
+                  "client is never loaded",
                   hash[0], hash[1], hash[2], hash[3], dir);
         return rc;
     }
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd); /* the very file that was hashed */
-    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    close(fd);
-    if (*dl == NULL) {
+    pthread_mutex_lock(&opened_lock);
+    struct link_map *lm = NULL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL || dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || lm == NULL) {
         accel_err("exec: installed library cannot be loaded: %s", dlerror());
-        return -EBADMSG;
+        rc = -EBADMSG;
+    } else {
+        rc = opened_add(lm, fd); /* fd is a name of the object now: kept until its last close */
     }
-    return 0;
+    if (rc == 0) {
+        *dl = h;
+        fd = -1;
+    } else if (h) {
+        dlclose(h);
+    }
+    pthread_mutex_unlock(&opened_lock);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+FUNK_API void funk_accel_library_close(void *dl)
+{
+    struct link_map *lm = NULL;
+    if (dl == NULL || dlinfo(dl, RTLD_DI_LINKMAP, &lm) != 0)
+        return;
+    pthread_mutex_lock(&opened_lock);
+    struct opened *o = opened_find(lm), last = {0};
+    if (o && --o->refs == 0) { /* settled before dlclose: destructors may change the table */
+        last = *o;
+        *o = opened[--n_opened];
+    }
+    dlclose(dl); /* before the fds: their numbers must not name a new library while it lives */
+    pthread_mutex_unlock(&opened_lock);
+    for (size_t i = 0; i < last.nfds; i++)
+        close(last.fds[i]);
+    free(last.fds);
 }
 
 FUNK_API void *funk_accel_library_lookup(void *dl, const char *name)

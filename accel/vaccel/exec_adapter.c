@@ -41,12 +41,12 @@ static struct loaded *find_locked(const uint8_t want[FUNK_ACCEL_HASH_SIZE])
     /* ourselves: calls would recurse/confuse */
     if (funk_accel_library_lookup(dl, VACCEL_FUNK_EXEC_SYMBOL) == (void *)vaccel_funk_exec) {
         funk_accel_log(FUNK_LOG_ERROR, "vaccel-exec", "exec refused: the adapter itself");
-        dlclose(dl);
+        funk_accel_library_close(dl);
         return NULL;
     }
     struct loaded *n = realloc(loaded, (n_loaded + 1) * sizeof(*n));
     if (n == NULL) {
-        dlclose(dl);
+        funk_accel_library_close(dl);
         return NULL;
     }
     loaded = n;
@@ -81,7 +81,7 @@ __attribute__((destructor)) static void adapter_fini(void)
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_loaded; i++) {
         free(loaded[i].last_symbol);
-        dlclose(loaded[i].dl);
+        funk_accel_library_close(loaded[i].dl);
     }
     free(loaded);
     loaded = NULL;

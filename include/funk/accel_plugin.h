@@ -112,10 +112,12 @@ int funk_accel_resource_library_path(funk_accel_resource *r, const char **path);
  * funk_accel_resource_library_path: a file in the exec directory, found and verified by
  * content), dlopen(RTLD_NOW | RTLD_LOCAL) of the very file that was hashed; for exec libraries
  * that call into another installed library named by hash (the vAccel adapter). The caller
- * dlcloses *dl. -EPERM: no installed library has these bytes; -EBADMSG: that file is not a
+ * releases *dl with funk_accel_library_close (never dlclose). -EPERM: no installed library has these bytes; -EBADMSG: that file is not a
  * loadable shared object (both logged).
  */
 int funk_accel_library_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], void **dl);
+/* Releases what funk_accel_library_open gave; NULL is ignored. */
+void funk_accel_library_close(void *dl);
 /*
  * dlsym(dl, name) restricted to what the library itself defines: dlsym also finds the symbols
  * of its dependencies (libc's system, libfunk-accel's functions), and a symbol name arrives from

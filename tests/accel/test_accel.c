@@ -80,6 +80,9 @@ static int make_exec_dir(void)
     if (n == 0 || put_file(exec_dir, "testlib.so", bytes, n, 0644) < 0 ||
         put_file(exec_dir, "junk.so", "junk", 4, 0644) < 0)
         return -1;
+    n = slurp(tp("tphi"), bytes, sizeof(bytes)); /* a second installed library */
+    if (n == 0 || put_file(exec_dir, "tphi.so", bytes, n, 0644) < 0)
+        return -1;
     snprintf(marker, sizeof(marker), "%s.marker", exec_dir);
     setenv("FUNK_ACCEL_EXEC_DIR", exec_dir, 1);
     setenv("FUNK_TEST_MARKER", marker, 1);
@@ -89,7 +92,7 @@ static int make_exec_dir(void)
 static void remove_exec_dir(void)
 {
     char p[PATH_MAX];
-    const char *names[] = {"testlib.so", "junk.so", "shared.so"};
+    const char *names[] = {"testlib.so", "junk.so", "shared.so", "tphi.so"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(p, sizeof(p), "%s/%s", exec_dir, names[i]);
         unlink(p);
@@ -895,7 +898,20 @@ static void test_library_open(void **state)
     assert_null(funk_accel_library_lookup(dl, "system")); /* libc's, not the library's */
     assert_null(funk_accel_library_lookup(dl, "no_such_symbol"));
     assert_null(funk_accel_library_lookup(dl, NULL));
-    dlclose(dl);
+
+    /* A second library opened while the first is held is itself, not the first again: glibc
+     * takes a /proc/self/fd/N name it has loaded to be that object, so N must stay taken. */
+    funk_accel_resource *other;
+    void *dl2 = NULL;
+    assert_int_equal(funk_accel_resource_new_file(&other, FUNK_ACCEL_RES_LIBRARY, tp("tphi")), 0);
+    assert_int_equal(funk_accel_resource_hash(other, h), 0);
+    assert_int_equal(funk_accel_library_open(h, &dl2), 0);
+    assert_ptr_not_equal(dl2, dl);
+    assert_non_null(funk_accel_library_lookup(dl2, "funk_accel_plugin_descriptor"));
+    assert_null(funk_accel_library_lookup(dl2, "add_i32"));
+    funk_accel_library_close(dl2);
+    assert_int_equal(funk_accel_resource_release(other), 0);
+    funk_accel_library_close(dl);
 
     assert_int_equal(funk_accel_resource_new_file(&evil, FUNK_ACCEL_RES_LIBRARY, evillib()), 0);
     assert_int_equal(funk_accel_resource_hash(evil, h), 0);

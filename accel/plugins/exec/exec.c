@@ -3,7 +3,6 @@
  * Only libraries the operator installed are loaded: the runtime hands out the allowlisted file. */
 #include <funk/accel_plugin.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 
 #define LOG "exec"
@@ -13,21 +12,19 @@ static int exec_exec(const funk_accel_call *c, funk_accel_resource *library, con
 {
     void *dl = funk_accel_resource_slot_get(library, c);
     if (dl == NULL) {
-        const char *path;
-        int rc = funk_accel_resource_library_path(library, &path);
+        uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+        int rc = funk_accel_resource_hash(library, hash);
+        if (rc < 0)
+            return rc;
+        void *mine;
+        rc = funk_accel_library_open(hash, &mine);
         if (rc < 0)
             return rc; /* -EPERM: not an operator-installed library (the runtime logged why) */
-        void *mine = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (mine == NULL) {
-            funk_accel_log(FUNK_LOG_ERROR, LOG, "library resource cannot be loaded: %s", dlerror());
-            return -EBADMSG;
-        }
         dl = funk_accel_resource_slot_set(library, c, mine);
         if (dl != mine) /* another thread loaded it first, or the slot could not be set */
-            dlclose(mine);
+            funk_accel_library_close(mine);
         if (dl == NULL)
             return -ENOMEM;
-        funk_accel_log(FUNK_LOG_DEBUG, LOG, "loaded library resource from %s", path);
     }
     /* Only what the library itself defines: never libc's system or the runtime's own functions
      * that dlsym would find among its dependencies. POSIX guarantees a data-to-function pointer
@@ -46,7 +43,7 @@ static int exec_exec(const funk_accel_call *c, funk_accel_resource *library, con
 static void exec_resource_free(void *plugin_state, void *slot)
 {
     (void)plugin_state;
-    dlclose(slot);
+    funk_accel_library_close(slot);
 }
 
 FUNK_ACCEL_PLUGIN_DEFINE(.priority = 100, .name = "exec", .version = "0.1.0",
