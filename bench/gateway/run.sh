@@ -247,7 +247,7 @@ try:
                 print(TROW % (label, "%.0f" % rps[fn], ne, extra))
                 if ne:
                     failures.append(("wrk " + fn + (" (beside %s)" % c if fn == "native" else ""), ne))
-    print("not measured: crun run per request (crun needs the cgroup workaround of notes/machine.md")
+    print("not measured: crun run per request (crun needs the cgroup v1+v2 hybrid workaround that bench/oci/run.sh applies")
     print("and an OCI bundle per call; bench/oci measures crun)")
 finally:
     stop()

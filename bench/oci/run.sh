@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ] || ! [ -w /dev/kvm ]; then
 fi
 DRIVER=$(dirname "$SELF")/interleave.py
 # crun 1.8 refuses cgroup "hybrid" mode: run everything in a private mount namespace without
-# the cgroup2 mount at /sys/fs/cgroup/unified (shared/notes/machine.md).
+# the cgroup2 mount at /sys/fs/cgroup/unified (crun refuses the hybrid cgroup layout of such hosts).
 if [ -z "${FUNK_BENCH_OCI_NS:-}" ]; then
     exec unshare -m --propagation private env FUNK_BENCH_OCI_NS=1 "$SELF" "$@"
 fi
