@@ -111,6 +111,16 @@ static bool trusted(const struct stat *st)
            (unsigned long long)st->st_size <= EXEC_MAX_FILE;
 }
 
+void accel_exec_refused(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const char *what)
+{
+    char dir[PATH_MAX] = "?";
+    accel_exec_dir(dir, sizeof(dir));
+    accel_err("exec refused: library resource sha256 %02x%02x%02x%02x... (%s) is not an "
+              "operator-installed library in %s (FUNK_ACCEL_EXEC_DIR): code from a guest or "
+              "client is never loaded",
+              hash[0], hash[1], hash[2], hash[3], what, dir);
+}
+
 int accel_exec_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], int *fd_out)
 {
     char dir[PATH_MAX];
@@ -232,12 +242,7 @@ FUNK_API int funk_accel_library_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], v
     int fd;
     int rc = accel_exec_open(hash, &fd);
     if (rc < 0) {
-        char dir[PATH_MAX] = "?";
-        accel_exec_dir(dir, sizeof(dir));
-        accel_err("exec refused: library resource sha256 %02x%02x%02x%02x... is not an "
-                  "operator-installed library in %s (FUNK_ACCEL_EXEC_DIR): code from a guest or "
-                  "client is never loaded",
-                  hash[0], hash[1], hash[2], hash[3], dir);
+        accel_exec_refused(hash, "by hash");
         return rc;
     }
     char path[64];

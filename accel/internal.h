@@ -186,6 +186,8 @@ void accel_resources_drop_slots(struct accel_plugin *p);
 int accel_exec_dir(char *buf, size_t len);
 /* An fd of the allowlisted library whose bytes hash to hash (verified on that fd); -EPERM: none. */
 int accel_exec_open(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], int *fd);
+/* Logs why a library with these bytes is not loaded; `what` names where they came from. */
+void accel_exec_refused(const uint8_t hash[FUNK_ACCEL_HASH_SIZE], const char *what);
 void accel_exec_forget(void);
 /* The directory holding libfunk-accel.so, plus "/funk" (plugin.c). */
 int accel_self_plugin_dir(char *buf, size_t len);

@@ -371,13 +371,7 @@ static int library_path_locked(struct accel_resource *r, const char **path)
         int fd;
         int rc = accel_exec_open(r->hash, &fd);
         if (rc < 0) {
-            char dir[PATH_MAX] = "?";
-            accel_exec_dir(dir, sizeof(dir));
-            accel_err("exec refused: library resource sha256 %02x%02x%02x%02x... (%s) is not an "
-                      "operator-installed library in %s (FUNK_ACCEL_EXEC_DIR): code from a guest "
-                      "or client is never loaded",
-                      r->hash[0], r->hash[1], r->hash[2], r->hash[3], r->path ? r->path : "buffer",
-                      dir);
+            accel_exec_refused(r->hash, r->path ? r->path : "buffer");
             return -EPERM;
         }
         char buf[64];

@@ -10,10 +10,7 @@ FUZZER=$(realpath "${1:?usage: run_fuzz.sh FUZZER SECONDS [CORPUS_DIR] [elf|chan
 SECONDS_MAX=${2:-60}
 CORPUS=${3:-}
 SEEDS=${4:-elf}
-ARTIFACTS=${FUNK_FUZZ_ARTIFACTS:-$(dirname "$FUZZER")/artifacts}
-mkdir -p "$ARTIFACTS"
-ARTIFACTS=$(realpath "$ARTIFACTS")
-PREFIX=$ARTIFACTS/$(basename "$FUZZER")-$(date -u +%Y%m%dT%H%M%SZ)-$$-
+. "$(dirname "$(realpath "$0")")/../../scripts/fuzz-lib.sh"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 if [ -z "$CORPUS" ]; then
@@ -40,22 +37,8 @@ for d in "${FUNK_BUILD_ROOT:-}/functions" "${FUNK_BUILD_ROOT:-}/unikernels"; do
     done
 done
 echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, $n $SEEDS seed(s), corpus $CORPUS"
-# -rss_limit_mb bounds memory; artifacts (crashing inputs) land under $PREFIX and are kept.
-cd "$WORK"
-if ! "$FUZZER" -max_total_time="$SECONDS_MAX" -max_len=262144 -rss_limit_mb=1024 \
-        -artifact_prefix="$PREFIX" -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
-    tail -40 "$WORK/log"
-    found=0
-    for a in "$PREFIX"*; do
-        [ -f "$a" ] || continue
-        found=1
-        echo "artifact (kept): $a"
-        xxd "$a" | head -20
-        echo "replay: $FUZZER $a"
-    done
-    [ $found = 1 ] || echo "no artifact was written (see the log above)"
+if ! fuzz_run "$FUZZER" "$(basename "$FUZZER")" "$SECONDS_MAX" "$CORPUS" "$WORK" -max_len=262144; then
     echo "fuzz: FAILED"
     exit 1
 fi
-grep -E "stat::number_of_executed_units|Done" "$WORK/log" || true
 echo "fuzz: no crash"

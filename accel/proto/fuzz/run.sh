@@ -8,10 +8,7 @@ set -euo pipefail
 FUZZER=$(realpath "${1:?usage: run.sh FUZZER [SECONDS] [CORPUS_DIR]}")
 SECONDS_MAX=${2:-20}
 CORPUS=${3:-}
-ARTIFACTS=${FUNK_FUZZ_ARTIFACTS:-$(dirname "$FUZZER")/artifacts}
-mkdir -p "$ARTIFACTS"
-ARTIFACTS=$(realpath "$ARTIFACTS")
-PREFIX=$ARTIFACTS/proto-$(date -u +%Y%m%dT%H%M%SZ)-$$-
+. "$(dirname "$(realpath "$0")")/../../../scripts/fuzz-lib.sh"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 [ -n "$CORPUS" ] || CORPUS=$WORK/corpus
@@ -51,21 +48,8 @@ for k, v in seeds.items():
     open(os.path.join(d, "seed-" + k), "wb").write(v)
 PY
 echo "fuzz: $(basename "$FUZZER") for ${SECONDS_MAX}s, corpus $CORPUS"
-cd "$WORK"
-if ! "$FUZZER" -max_total_time="$SECONDS_MAX" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
-        -artifact_prefix="$PREFIX" -print_final_stats=1 "$CORPUS" 2>"$WORK/log"; then
-    tail -40 "$WORK/log"
-    found=0
-    for a in "$PREFIX"*; do
-        [ -f "$a" ] || continue
-        found=1
-        echo "artifact (kept): $a"
-        xxd "$a" | head -20
-        echo "replay: $FUZZER $a"
-    done
-    [ $found = 1 ] || echo "no artifact was written (see the log above)"
+if ! fuzz_run "$FUZZER" proto "$SECONDS_MAX" "$CORPUS" "$WORK" -max_len=4096 -timeout=10; then
     echo "FAIL: the wire decoder fuzzer found a crash"
     exit 1
 fi
-grep -E "stat::number_of_executed_units|stat::new_units_added" "$WORK/log" || true
 echo "fuzz: no crash in ${SECONDS_MAX}s"
