@@ -44,7 +44,7 @@ int accel_exec_dir(char *buf, size_t len)
     if (env && *env) {
         n = snprintf(buf, len, "%s", env);
     } else {
-        char self[PATH_MAX];
+        char self[PATH_MAX - sizeof("/exec")]; /* so "<self>/exec" fits a PATH_MAX buffer */
         if (accel_self_plugin_dir(self, sizeof(self)) == 0)
             n = snprintf(buf, len, "%s/exec", self);
         else
