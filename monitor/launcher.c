@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "fdpass.h"
 #include "vm_internal.h"
 
 /*
@@ -57,6 +58,7 @@
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
 #define LAUNCH_VERSION 1u
 #define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
+_Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
 struct launch_dev {
     int32_t fd_index; /* into the SCM_RIGHTS array, -1 when not attached */
@@ -141,28 +143,13 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
 static int launch_one(int ctl)
 {
     struct launch_req q;
-    union {
-        char buf[CMSG_SPACE(LAUNCH_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {&q, sizeof q};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR)
-        return 0;
+    int fds[LAUNCH_MAX_FDS], cut;
+    unsigned nfds;
+    ssize_t n = fdpass_recv(ctl, &q, sizeof q, MSG_CMSG_CLOEXEC, fds, LAUNCH_MAX_FDS, &nfds, &cut);
     if (n <= 0)
         return -1; /* the library user is gone */
-    int fds[LAUNCH_MAX_FDS];
-    unsigned nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k && nfds < LAUNCH_MAX_FDS; i++)
-                memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        }
     struct launch_reply r = {0};
-    int ok = n == (ssize_t)sizeof q && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+    int ok = n == (ssize_t)sizeof q && !cut &&
              q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
              nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
              q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
@@ -200,24 +187,7 @@ static int launch_one(int ctl)
     }
     for (unsigned i = 0; i < nfds; i++)
         close(fds[i]);
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } v;
-    memset(&v, 0, sizeof v);
-    struct iovec riov = {&r, sizeof r};
-    struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
-    if (pidfd >= 0) {
-        rh.msg_control = v.buf;
-        rh.msg_controllen = sizeof v.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&rh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-    }
-    while (sendmsg(ctl, &rh, MSG_NOSIGNAL) < 0 && errno == EINTR)
-        ;
+    fdpass_send(ctl, &r, sizeof r, &pidfd, pidfd >= 0 ? 1 : 0);
     if (pidfd >= 0)
         close(pidfd);
     return 0;
@@ -504,38 +474,16 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
             }
         }
     }
-    union {
-        char buf[CMSG_SPACE(LAUNCH_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {&q, sizeof q};
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = u.buf,
-                        .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-
     struct launch_reply r = {-EIO};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } v;
-    struct iovec riov = {&r, sizeof r};
-    struct msghdr rh = {
-        .msg_iov = &riov, .msg_iovlen = 1, .msg_control = v.buf, .msg_controllen = sizeof v.buf};
+    int pidfd = -1, cut = 0;
+    unsigned npid = 0;
     /* One request, one answer: the launcher serves them in order, one at a time. */
     pthread_mutex_lock(&lmu);
-    ssize_t n = sendmsg(ctl, &mh, MSG_NOSIGNAL);
+    ssize_t n = fdpass_send(ctl, &q, sizeof q, fds, nfds);
     ssize_t m = -1;
     if (n == (ssize_t)sizeof q)
-        while ((m = recvmsg(ctl, &rh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-            ;
-    if (n < 0 || m == 0 || (m < 0 && errno != EINTR)) {
+        m = fdpass_recv(ctl, &r, sizeof r, MSG_CMSG_CLOEXEC, &pidfd, 1, &npid, &cut);
+    if (n < 0 || m <= 0) {
         /* The launcher is gone: the next call starts a new one. */
         if (lfd == ctl) {
             close(lfd);
@@ -557,12 +505,9 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     }
     close(img);
     close(sv[1]);
-    int pidfd = -1;
-    struct cmsghdr *rc = m > 0 ? CMSG_FIRSTHDR(&rh) : NULL;
-    if (rc && rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS &&
-        rc->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
-    if (m != (ssize_t)sizeof r || r.rc != 0 || pidfd < 0) {
+    if (npid != 1)
+        pidfd = -1;
+    if (m != (ssize_t)sizeof r || cut || r.rc != 0 || pidfd < 0) {
         if (pidfd >= 0)
             close(pidfd);
         close(sv[0]);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "fdpass.h"
 #include "process_filter.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
@@ -155,25 +156,8 @@ static struct sock_fprog instance_prog; /* the extra filter a snapshot instance 
 static NO_ASAN void template_forked(int pidfd)
 {
     struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_FORKED, 0};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {&h, sizeof h};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-    if (pidfd < 0) {
-        mh.msg_control = NULL; /* the fork failed: an answer without a pidfd */
-        mh.msg_controllen = 0;
-    }
-    while (sendmsg(CHAN_FD, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
-        ;
+    /* without a pidfd when the fork failed: an answer all the same */
+    fdpass_send(CHAN_FD, &h, sizeof h, &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
 /*
@@ -188,23 +172,13 @@ static NO_ASAN void template_loop(void)
     send_msg(CHAN_FD, CHAN_TEMPLATE, NULL, 0, NULL, 0);
     for (;;) {
         uint32_t cmd = 0;
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } u;
-        struct iovec iov = {&cmd, sizeof cmd};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                            .msg_controllen = sizeof u.buf};
-        ssize_t n = recvmsg(CHAN_FD, &mh, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        int fd, cut;
+        unsigned nfd;
+        ssize_t n = fdpass_recv(CHAN_FD, &cmd, sizeof cmd, 0, &fd, 1, &nfd, &cut);
         if (n != sizeof cmd || cmd != CHAN_CMD_FORK)
             _exit(0); /* CHAN_CMD_EXIT or the parent is gone */
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (!c || c->cmsg_type != SCM_RIGHTS)
+        if (nfd != 1)
             _exit(0);
-        int fd;
-        memcpy(&fd, CMSG_DATA(c), sizeof fd);
         int pidfd = -1;
         /* A plain fork (no thread, no shared memory) that also returns a pidfd. */
         long pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), 0UL, &pidfd, 0UL, 0UL);
@@ -898,25 +872,16 @@ static int template_answer(int chan)
     if (poll(&pfd, 1, 10000) != 1)
         return -1;
     struct chan_hdr h;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {&h, sizeof h};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    while ((n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
-        ;
-    int fd = -1;
-    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    int fd = -1, cut;
+    unsigned nfd;
+    ssize_t n = fdpass_recv(chan, &h, sizeof h, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, &fd, 1, &nfd, &cut);
+    if (nfd != 1)
+        fd = -1;
     const char *why;
     struct chan_state st = {.mode = CHAN_MODE_FORK};
-    /* The frame must be a whole CHAN_FORKED header, and the fd a pidfd (signal 0 probes it). */
-    if (n != (ssize_t)sizeof h || (mh.msg_flags & MSG_CTRUNC) || chan_check_hdr(&st, &h, &why) ||
+    /* The frame must be a whole CHAN_FORKED header with exactly one fd, and that a pidfd
+     * (signal 0 probes it). */
+    if (n != (ssize_t)sizeof h || cut || chan_check_hdr(&st, &h, &why) ||
         fd < 0 || syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) != 0) {
         if (fd >= 0)
             close(fd);
@@ -931,21 +896,8 @@ int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
     uint32_t cmd = CHAN_CMD_FORK;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {&cmd, sizeof cmd};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
     pthread_mutex_lock(&snap->lock);
-    ssize_t n = sendmsg(snap->chan, &mh, MSG_NOSIGNAL);
+    ssize_t n = fdpass_send(snap->chan, &cmd, sizeof cmd, &sv[1], 1);
     int pidfd = n == sizeof cmd ? template_answer(snap->chan) : -1;
     pthread_mutex_unlock(&snap->lock);
     close(sv[1]);
