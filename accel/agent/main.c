@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
@@ -20,7 +21,7 @@
 #include <unistd.h>
 
 #define MAX_LISTEN 8
-#define EXIT_USAGE 2
+#define EXIT_USAGE 64 /* sysexits EX_USAGE: the exit code of a usage error in every funk binary */
 
 struct agent_limits agent_limits = {
     .max_frame = FKP_MAX_FRAME_DEFAULT,
@@ -37,7 +38,8 @@ atomic_ullong agent_n_conns, agent_n_conns_total, agent_n_sessions, agent_n_regs
 static const char usage_text[] =
     "usage: funk-accel-agent [OPTIONS]\n"
     "  --listen ADDR        unix:///path | vsock://CID:PORT | tcp://HOST:PORT (repeatable;\n"
-    "                       default unix:///run/funk/accel.sock)\n"
+    "                       default unix:///run/funk/accel.sock, or the sockets systemd\n"
+    "                       passes in LISTEN_FDS when started by a socket unit)\n"
     "  --plugins LIST       plugins to serve (default: FUNK_ACCEL_PLUGINS, else cpu:exec)\n"
     "  --max-frame BYTES    largest frame payload accepted (default 268435456)\n"
     "  --max-sessions N     sessions per connection (default 64)\n"
@@ -50,6 +52,9 @@ static const char usage_text[] =
     "                       <prefix>/lib/funk/exec)\n"
     "  --user UID:GID       after binding the sockets, drop to this unprivileged uid/gid\n"
     "  --no-seccomp         skip the seccomp filter loaded after plugin init (default: loaded)\n"
+    "  -h, --help           this text;  --version  the version\n"
+    "Options take their value as --opt VALUE or --opt=VALUE. Exit status: 0 after SIGTERM/SIGINT,\n"
+    "1 on a runtime error, 64 on a usage error.\n"
     "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH,\n"
     "             FUNK_ACCEL_EXEC_DIR\n";
 
@@ -98,6 +103,48 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
     }
 }
 
+/* Sockets passed by systemd socket activation (sd_listen_fds(3) protocol): LISTEN_PID must be
+ * us, LISTEN_FDS the count starting at fd 3. Each must be a listening stream socket. Returns the
+ * count (0: none passed), or -1 after saying why. The variables are removed so children do not
+ * see them. */
+static int inherited_listeners(int *fds, int max)
+{
+    const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+    unsigned long long p, n;
+    if (pid == NULL || nfds == NULL || !parse_num(pid, 1, INT_MAX, &p) || (pid_t)p != getpid())
+        return 0;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (!parse_num(nfds, 0, (unsigned long long)max, &n)) {
+        fprintf(stderr, "funk-accel-agent: LISTEN_FDS=%s: at most %d sockets\n", nfds, max);
+        return -1;
+    }
+    for (int i = 0; i < (int)n; i++) {
+        int fd = 3 + i, type = 0, acc = 0;
+        socklen_t l = sizeof(type), la = sizeof(acc);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &la) < 0 || type != SOCK_STREAM ||
+            !acc) {
+            fprintf(stderr, "funk-accel-agent: inherited fd %d is not a listening stream socket\n",
+                    fd);
+            return -1;
+        }
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+            return -1;
+        fds[i] = fd;
+    }
+    return (int)n;
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "funk-accel-agent: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry 'funk-accel-agent --help'.\n");
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     const char *listen_addr[MAX_LISTEN];
@@ -106,55 +153,106 @@ int main(int argc, char **argv)
     bool drop = false, filter = true;
     uid_t uid = 0;
     gid_t gid = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    enum { O_LISTEN = 256, O_PLUGINS, O_MAX_FRAME, O_MAX_SESSIONS, O_MAX_RESOURCES,
+           O_MAX_CLIENTS, O_CACHE_MAX, O_FRAME_TIMEOUT, O_EXEC_DIR, O_USER, O_NO_SECCOMP,
+           O_VERSION };
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, O_LISTEN},
+        {"plugins", required_argument, 0, O_PLUGINS},
+        {"max-frame", required_argument, 0, O_MAX_FRAME},
+        {"max-sessions", required_argument, 0, O_MAX_SESSIONS},
+        {"max-resources", required_argument, 0, O_MAX_RESOURCES},
+        {"max-clients", required_argument, 0, O_MAX_CLIENTS},
+        {"cache-max", required_argument, 0, O_CACHE_MAX},
+        {"frame-timeout", required_argument, 0, O_FRAME_TIMEOUT},
+        {"exec-dir", required_argument, 0, O_EXEC_DIR},
+        {"user", required_argument, 0, O_USER},
+        {"no-seccomp", no_argument, 0, O_NO_SECCOMP},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        const char *v = optarg;
+        const char *name = argv[optind - 1];
         unsigned long long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        int ok = 1;
+        switch (c) {
+        case 'h':
             fputs(usage_text, stdout);
             return 0;
-        }
-        if (!strcmp(a, "--no-seccomp")) {
+        case O_VERSION:
+            printf("funk-accel-agent %s\n", FUNK_VERSION);
+            return 0;
+        case O_NO_SECCOMP:
             filter = false;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "funk-accel-agent: %s: unknown option or missing value\n%s", a,
-                    usage_text);
-            return EXIT_USAGE;
-        }
-        i++;
-        if (!strcmp(a, "--listen")) {
-            if (n_listen == MAX_LISTEN) {
-                fprintf(stderr, "funk-accel-agent: at most %d --listen addresses\n", MAX_LISTEN);
-                return EXIT_USAGE;
-            }
+            break;
+        case O_LISTEN:
+            if (n_listen == MAX_LISTEN)
+                return usage_error("at most 8 --listen addresses%s%s", "", "");
             listen_addr[n_listen++] = v;
-        } else if (!strcmp(a, "--plugins")) {
+            break;
+        case O_PLUGINS:
             plugins = v;
-        } else if (!strcmp(a, "--user") && agent_parse_user(v, &uid, &gid) == 0) {
-            drop = true;
-        } else if (!strcmp(a, "--exec-dir") && *v == '/') {
+            break;
+        case O_USER:
+            ok = agent_parse_user(v, &uid, &gid) == 0;
+            drop = ok;
+            break;
+        case O_EXEC_DIR:
             /* The runtime reads it where exec looks a library up. */
-            setenv("FUNK_ACCEL_EXEC_DIR", v, 1);
-        } else if (!strcmp(a, "--max-frame") && parse_num(v, 64, FKP_MAX_FRAME_LIMIT, &n)) {
-            agent_limits.max_frame = (uint32_t)n;
-        } else if (!strcmp(a, "--max-sessions") && parse_num(v, 1, 1u << 20, &n)) {
-            agent_limits.max_sessions = (uint32_t)n;
-        } else if (!strcmp(a, "--max-resources") && parse_num(v, 1, 1u << 20, &n)) {
-            agent_limits.max_resources = (uint32_t)n;
-        } else if (!strcmp(a, "--max-clients") && parse_num(v, 1, 1u << 16, &n)) {
-            agent_limits.max_clients = (uint32_t)n;
-        } else if (!strcmp(a, "--cache-max") && parse_num(v, 1, ULLONG_MAX, &n)) {
-            agent_limits.cache_max = n;
-        } else if (!strcmp(a, "--frame-timeout") && parse_num(v, 1, INT_MAX, &n)) {
-            agent_limits.frame_timeout_ms = (int)n;
-        } else {
-            fprintf(stderr, "funk-accel-agent: bad option %s '%s'\n%s", a, v, usage_text);
-            return EXIT_USAGE;
+            ok = *v == '/';
+            if (ok)
+                setenv("FUNK_ACCEL_EXEC_DIR", v, 1);
+            break;
+        case O_MAX_FRAME:
+            if ((ok = parse_num(v, 64, FKP_MAX_FRAME_LIMIT, &n)))
+                agent_limits.max_frame = (uint32_t)n;
+            break;
+        case O_MAX_SESSIONS:
+            if ((ok = parse_num(v, 1, 1u << 20, &n)))
+                agent_limits.max_sessions = (uint32_t)n;
+            break;
+        case O_MAX_RESOURCES:
+            if ((ok = parse_num(v, 1, 1u << 20, &n)))
+                agent_limits.max_resources = (uint32_t)n;
+            break;
+        case O_MAX_CLIENTS:
+            if ((ok = parse_num(v, 1, 1u << 16, &n)))
+                agent_limits.max_clients = (uint32_t)n;
+            break;
+        case O_CACHE_MAX:
+            if ((ok = parse_num(v, 1, ULLONG_MAX, &n)))
+                agent_limits.cache_max = n;
+            break;
+        case O_FRAME_TIMEOUT:
+            if ((ok = parse_num(v, 1, INT_MAX, &n)))
+                agent_limits.frame_timeout_ms = (int)n;
+            break;
+        case ':':
+            return usage_error("option '%s' needs a value%s", argv[optind - 1], "");
+        default:
+            return usage_error("unknown option '%s'%s", argv[optind - 1], "");
+        }
+        if (!ok) {
+            /* name is "--opt=value" or the value itself after "--opt" */
+            return usage_error("bad value '%s' for %s", v,
+                               strncmp(name, "--", 2) == 0 ? name : argv[optind - 2]);
         }
     }
-    if (n_listen == 0)
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'%s", argv[optind], "");
+
+    int inherited[MAX_LISTEN];
+    int n_inherited = inherited_listeners(inherited, MAX_LISTEN);
+    if (n_inherited < 0)
+        return 1;
+    if (n_inherited > 0 && n_listen > 0)
+        return usage_error("--listen %s given, but systemd passed %s sockets (LISTEN_FDS)",
+                           listen_addr[0], "its");
+    if (n_listen == 0 && n_inherited == 0)
         listen_addr[n_listen++] = "unix:///run/funk/accel.sock";
 
     struct fkp_addr addrs[MAX_LISTEN];
@@ -191,7 +289,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct pollfd pfd[MAX_LISTEN + 1];
-    for (int i = 0; i < n_listen; i++) {
+    /* Socket activation: systemd owns the sockets (and their paths); serve them as they are. */
+    static char inherited_name[MAX_LISTEN][32];
+    for (int i = 0; i < n_inherited; i++) {
+        snprintf(inherited_name[i], sizeof inherited_name[i], "systemd socket fd %d", inherited[i]);
+        listen_addr[i] = inherited_name[i];
+        addrs[i].family = 0; /* not ours to unlink */
+        pfd[i] = (struct pollfd){.fd = inherited[i], .events = POLLIN};
+        funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "listening on %s", listen_addr[i]);
+    }
+    if (n_inherited > 0)
+        n_listen = n_inherited;
+    for (int i = n_inherited; i < n_listen; i++) {
         int fd = fkp_listen(&addrs[i], 128);
         if (fd < 0) {
             fprintf(stderr, "funk-accel-agent: listen %s: %s\n", listen_addr[i], strerror(-fd));

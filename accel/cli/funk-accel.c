@@ -2,7 +2,10 @@
 /* funk-accel: command line over libfunk-accel (plugins, classify, detect, sgemm, noop, bench). */
 #include <funk/accel.h>
 
+#include "draw.h"
+
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,31 +13,36 @@
 #include <string.h>
 #include <time.h>
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE 64 /* sysexits EX_USAGE: the exit code of a usage error in every funk binary */
 
 static const char usage_text[] =
     "usage: funk-accel [--plugins LIST] COMMAND [ARGS]\n"
+    "       funk-accel -h|--help | --version\n"
     "commands:\n"
     "  plugins                      loaded plugins, version, priority, operations, availability\n"
-    "  classify IMG [--top K] [MODEL OPTIONS]\n"
+    "  classify IMG [--top K] [--draw OUT.png] [MODEL OPTIONS]\n"
     "                               print \"LABEL SCORE\" per line, best first\n"
-    "  detect IMG [--min PCT] [--top K] [MODEL OPTIONS]\n"
+    "  detect IMG [--min PCT] [--top K] [--draw OUT.png] [MODEL OPTIONS]\n"
     "                               print \"LABEL SCORE x y w h\" per line (fractions of the "
     "image)\n"
+    "                               --draw: also write IMG as a PNG with labelled boxes (detect)\n"
+    "                               or the best labels as a caption (classify)\n"
     "  sgemm M N K [--check] [--repeat R] [--seed S]\n"
     "                               random matrices: time, GFLOP/s, checksum (--check: vs naive)\n"
     "  noop [N]                     N no-op calls through dispatch (default 1000000): ns/op\n"
     "  bench                        noop and sgemm figures in one short run\n"
     "model options: --model FILE --labels FILE --input WxH --mean R,G,B --scale S|R,G,B\n"
     "               --channels rgb|bgr --layout nchw|nhwc --kind classifier|centernet\n"
+    "Options take their value as --opt VALUE or --opt=VALUE.\n"
     "environment: FUNK_ACCEL_PLUGINS, FUNK_ACCEL_PLUGIN_PATH, FUNK_ACCEL_LOG_LEVEL, "
-    "FUNK_ACCEL_PROFILE\n";
+    "FUNK_ACCEL_PROFILE\n"
+    "exit status: 0 ok, 1 the operation failed, 64 usage error\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "funk-accel: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
+    fprintf(stderr, "\nTry 'funk-accel --help'.\n");
     return EXIT_USAGE;
 }
 
@@ -106,9 +114,8 @@ static int read_file(const char *path, void **data, size_t *len)
 
 static int cmd_plugins(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 0)
-        return usage_error("plugins takes no arguments (got '%s')", argv[0]);
+    if (argc > 1)
+        return usage_error("plugins takes no arguments (got '%s')", argv[1]);
     int n = funk_accel_plugins(NULL, 0);
     if (n < 0)
         return fail("loading plugins", n);
@@ -148,48 +155,70 @@ struct image_opts {
     const char *model, *labels;
     const char *attr_keys[8], *attr_vals[8];
     int n_attrs;
+    const char *draw;
     long top;
     long min_pct;
 };
 
-/* Parses IMG and the options shared by classify and detect. */
+/* Reports a getopt_long failure of a subcommand (c is ':' or '?'); argv is the subcommand's. */
+static int getopt_error(int c, char **argv)
+{
+    if (c == ':')
+        return usage_error("option '%s' needs a value", argv[optind - 1]);
+    return usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+/* Parses IMG and the options shared by classify and detect; argv[0] is the command's name. */
 static int parse_image_opts(int argc, char **argv, bool detect, struct image_opts *o)
 {
-    static const char *const attr_opts[] = {"--input",    "--mean",   "--scale",
-                                            "--channels", "--layout", "--kind"};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] == '\0') {
-            if (o->image)
-                return usage_error("unexpected argument '%s'", a);
-            o->image = a;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return usage_error("option %s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--model")) {
+    enum { O_MODEL = 256, O_LABELS, O_TOP, O_MIN, O_DRAW, O_ATTR };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL}, {"labels", required_argument, 0, O_LABELS},
+        {"top", required_argument, 0, O_TOP},     {"min", required_argument, 0, O_MIN},
+        {"draw", required_argument, 0, O_DRAW},   {"input", required_argument, 0, O_ATTR},
+        {"mean", required_argument, 0, O_ATTR},   {"scale", required_argument, 0, O_ATTR},
+        {"channels", required_argument, 0, O_ATTR}, {"layout", required_argument, 0, O_ATTR},
+        {"kind", required_argument, 0, O_ATTR},   {0, 0, 0, 0},
+    };
+    optind = 0; /* glibc: start afresh on this argv */
+    opterr = 0;
+    int c, idx;
+    while ((c = getopt_long(argc, argv, ":", opts, &idx)) != -1) {
+        const char *v = optarg;
+        switch (c) {
+        case O_MODEL:
             o->model = v;
-        } else if (!strcmp(a, "--labels")) {
+            break;
+        case O_LABELS:
             o->labels = v;
-        } else if (!strcmp(a, "--top")) {
+            break;
+        case O_DRAW:
+            o->draw = v;
+            break;
+        case O_TOP:
             if (!parse_long(v, 1, 1000, &o->top))
                 return usage_error("--top needs a number from 1 to 1000, got '%s'", v);
-        } else if (detect && !strcmp(a, "--min")) {
+            break;
+        case O_MIN:
+            if (!detect)
+                return usage_error("%s", "--min applies to detect only");
             if (!parse_long(v, 0, 100, &o->min_pct))
                 return usage_error("--min needs a percentage from 0 to 100, got '%s'", v);
-        } else {
-            size_t k;
-            for (k = 0; k < sizeof(attr_opts) / sizeof(attr_opts[0]); k++)
-                if (!strcmp(a, attr_opts[k]))
-                    break;
-            if (k == sizeof(attr_opts) / sizeof(attr_opts[0]))
-                return usage_error("unknown option '%s'", a);
+            break;
+        case O_ATTR:
             if (o->n_attrs == (int)(sizeof(o->attr_keys) / sizeof(o->attr_keys[0])))
-                return usage_error("too many model options (at '%s')", a);
-            o->attr_keys[o->n_attrs] = attr_opts[k] + 2;
+                return usage_error("too many model options (at '--%s')", opts[idx].name);
+            o->attr_keys[o->n_attrs] = opts[idx].name;
             o->attr_vals[o->n_attrs++] = v;
+            break;
+        default:
+            return getopt_error(c, argv);
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (o->image)
+            return usage_error("unexpected argument '%s'", argv[i]);
+        o->image = argv[i];
     }
     if (o->image == NULL)
         return usage_error("%s needs an image file", detect ? "detect" : "classify");
@@ -237,6 +266,20 @@ static int open_model(const struct image_opts *o, funk_accel_session **s,
     return 0;
 }
 
+/* Writes --draw's PNG; says where, on stderr, so stdout stays the result lines. */
+static int draw_out(const struct image_opts *o, const void *img, size_t len,
+                    const struct draw_item *items, size_t n, int boxes)
+{
+    int rc = funk_draw_png(img, len, items, n, boxes, o->draw);
+    if (rc < 0) {
+        fprintf(stderr, "funk-accel: --draw %s: %s\n", o->draw,
+                rc == -EPROTONOSUPPORT ? "the image is neither JPEG nor PNG" : strerror(-rc));
+        return EXIT_FAILURE;
+    }
+    fprintf(stderr, "funk-accel: wrote %s\n", o->draw);
+    return 0;
+}
+
 static int cmd_image(int argc, char **argv, bool detect)
 {
     struct image_opts o = {.top = 5, .min_pct = 0};
@@ -267,6 +310,13 @@ static int cmd_image(int argc, char **argv, bool detect)
             ret = fail("classify", rc);
         for (int i = 0; i < rc; i++)
             printf("%s %.3f\n", out[i].label, out[i].score);
+        if (rc >= 0 && o.draw) {
+            struct draw_item items[3];
+            size_t n = 0;
+            for (int i = 0; i < rc && n < 3; i++)
+                items[n++] = (struct draw_item){.label = out[i].label, .score = out[i].score};
+            ret = draw_out(&o, img, len, items, n, 0);
+        }
         free(out);
     } else if (ret == 0) {
         funk_accel_detection *out = calloc((size_t)o.top, sizeof(*out));
@@ -278,6 +328,18 @@ static int cmd_image(int argc, char **argv, bool detect)
         for (int i = 0; i < rc; i++)
             printf("%s %.3f %.3f %.3f %.3f %.3f\n", out[i].label.label, out[i].label.score,
                    out[i].x, out[i].y, out[i].w, out[i].h);
+        struct draw_item *items = rc > 0 ? calloc((size_t)rc, sizeof(*items)) : NULL;
+        if (rc >= 0 && o.draw && (items || rc == 0)) {
+            for (int i = 0; i < rc; i++)
+                items[i] = (struct draw_item){.label = out[i].label.label,
+                                              .score = out[i].label.score,
+                                              .x = out[i].x, .y = out[i].y,
+                                              .w = out[i].w, .h = out[i].h};
+            ret = draw_out(&o, img, len, items, (size_t)rc, 1);
+        } else if (rc > 0 && o.draw) {
+            ret = fail("drawing", -ENOMEM);
+        }
+        free(items);
         free(out);
     }
     if (s)
@@ -304,22 +366,31 @@ static int cmd_sgemm(int argc, char **argv)
     int nd = 0;
     bool check = false;
     long repeat = 1, seed = 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--check")) {
+    static const struct option opts[] = {
+        {"check", no_argument, 0, 'c'},
+        {"repeat", required_argument, 0, 'r'},
+        {"seed", required_argument, 0, 's'},
+        {0, 0, 0, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (opt == 'c') {
             check = true;
-        } else if (!strcmp(a, "--repeat") || !strcmp(a, "--seed")) {
-            long *dst = a[2] == 'r' ? &repeat : &seed;
-            if (i + 1 >= argc || !parse_long(argv[i + 1], 1, INT_MAX, dst))
-                return usage_error("%s needs a positive number", a);
-            i++;
-        } else if (nd < 3) {
-            if (!parse_long(a, 1, 16384, &dim[nd]))
-                return usage_error("sgemm sizes are numbers from 1 to 16384, got '%s'", a);
-            nd++;
+        } else if (opt == 'r' || opt == 's') {
+            if (!parse_long(optarg, 1, INT_MAX, opt == 'r' ? &repeat : &seed))
+                return usage_error("--repeat/--seed need a positive number, got '%s'", optarg);
         } else {
-            return usage_error("unexpected argument '%s'", a);
+            return getopt_error(opt, argv);
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (nd == 3)
+            return usage_error("unexpected argument '%s'", argv[i]);
+        if (!parse_long(argv[i], 1, 16384, &dim[nd]))
+            return usage_error("sgemm sizes are numbers from 1 to 16384, got '%s'", argv[i]);
+        nd++;
     }
     if (nd != 3)
         return usage_error("%s", "sgemm needs M N K");
@@ -411,10 +482,10 @@ static int run_noop(long n, double *ns_per_op)
 static int cmd_noop(int argc, char **argv)
 {
     long n = 1000000;
-    if (argc > 1)
-        return usage_error("unexpected argument '%s'", argv[1]);
-    if (argc == 1 && !parse_long(argv[0], 1, LONG_MAX, &n))
-        return usage_error("noop N needs a positive number, got '%s'", argv[0]);
+    if (argc > 2)
+        return usage_error("unexpected argument '%s'", argv[2]);
+    if (argc == 2 && !parse_long(argv[1], 1, LONG_MAX, &n))
+        return usage_error("noop N needs a positive number, got '%s'", argv[1]);
     double ns;
     int ret = run_noop(n, &ns);
     if (ret == 0)
@@ -424,39 +495,51 @@ static int cmd_noop(int argc, char **argv)
 
 static int cmd_bench(int argc, char **argv)
 {
-    if (argc > 0)
-        return usage_error("bench takes no arguments (got '%s')", argv[0]);
+    if (argc > 1)
+        return usage_error("bench takes no arguments (got '%s')", argv[1]);
     double ns;
     int ret = run_noop(1000000, &ns);
     if (ret)
         return ret;
     printf("noop: 1000000 calls, %.1f ns/op\n", ns);
-    char *args[] = {"256", "256", "256", "--repeat", "5"};
-    return cmd_sgemm(5, args);
+    char *args[] = {"sgemm", "256", "256", "256", "--repeat", "5", NULL};
+    return cmd_sgemm(6, args);
 }
 
 int main(int argc, char **argv)
 {
-    int i = 1;
     const char *plugins = NULL;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option opts[] = {
+        {"plugins", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    /* '+': options end at the command; what follows is the command's own. */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (c == 'h') {
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--plugins") && i + 1 < argc) {
-            plugins = argv[++i];
+        } else if (c == 'V') {
+            printf("funk-accel %s\n", FUNK_VERSION);
+            return 0;
+        } else if (c == 'p') {
+            plugins = optarg;
         } else {
-            return usage_error("unknown option '%s'", argv[i]);
+            return getopt_error(c, argv);
         }
     }
+    int i = optind;
     if (i >= argc)
         return usage_error("%s", "missing command");
     /* NULL: the environment (FUNK_ACCEL_PLUGINS or the default list). */
     int rc = funk_accel_init(plugins);
     if (rc < 0)
         return fail("loading plugins", rc);
-    const char *cmd = argv[i++];
-    int nargs = argc - i;
+    const char *cmd = argv[i];
+    int nargs = argc - i; /* the command's argv, its name first */
     char **args = argv + i;
     int ret;
     if (!strcmp(cmd, "plugins"))

@@ -80,26 +80,81 @@ grep -q '^\[accel\] error: plugin .no-such-plugin. not found' "$tmp/err" || fail
 FUNK_ACCEL_LOG_LEVEL=loud "$BIN" plugins >/dev/null 2>"$tmp/err"
 grep -q 'FUNK_ACCEL_LOG_LEVEL=loud is not one of' "$tmp/err" || fail "bad LOG_LEVEL: no warning"
 
-# Bad input: usage errors exit 2, failures exit 1, each with a message.
-expect 2 "no command" --
-expect 2 "unknown command" -- frobnicate
-expect 2 "unknown option" -- --bogus plugins
-expect 2 "classify without image" -- classify
-expect 2 "classify unknown option" -- classify "$tmp/a.jpg" --bogus 1
-expect 2 "classify option without value" -- classify "$tmp/a.jpg" --top
-expect 2 "classify --top 0" -- classify "$tmp/a.jpg" --top 0
-expect 2 "classify --top word" -- classify "$tmp/a.jpg" --top many
-expect 2 "classify --labels without --model" -- classify "$tmp/a.jpg" --labels "$tmp/b.jpg"
-expect 2 "detect --min 101" -- detect "$tmp/a.jpg" --min 101
-expect 2 "classify: more model options than it keeps" -- classify "$tmp/a.jpg" --model "$tmp/b.jpg" \
+# Bad input: usage errors exit 64 (EX_USAGE, as every funk binary), failures exit 1, each with a message.
+expect 64 "no command" --
+expect 64 "unknown command" -- frobnicate
+expect 64 "unknown option" -- --bogus plugins
+expect 64 "classify without image" -- classify
+expect 64 "classify unknown option" -- classify "$tmp/a.jpg" --bogus 1
+expect 64 "classify option without value" -- classify "$tmp/a.jpg" --top
+expect 64 "classify --top 0" -- classify "$tmp/a.jpg" --top 0
+expect 64 "classify --top word" -- classify "$tmp/a.jpg" --top many
+expect 64 "classify --labels without --model" -- classify "$tmp/a.jpg" --labels "$tmp/b.jpg"
+expect 64 "detect --min 101" -- detect "$tmp/a.jpg" --min 101
+expect 64 "classify: more model options than it keeps" -- classify "$tmp/a.jpg" --model "$tmp/b.jpg" \
   --kind classifier --input 8x8 --mean 0 --scale 1 --channels rgb --layout nchw --kind classifier \
   --input 8x8 --mean 0
-expect 2 "sgemm missing sizes" -- sgemm 3 3
-expect 2 "sgemm zero size" -- sgemm 0 3 3
-expect 2 "sgemm negative size" -- sgemm 3 -3 3
-expect 2 "sgemm not a number" -- sgemm a b c
-expect 2 "noop not a number" -- noop x
-expect 2 "plugins extra argument" -- plugins extra
+expect 64 "sgemm missing sizes" -- sgemm 3 3
+expect 64 "sgemm zero size" -- sgemm 0 3 3
+expect 64 "sgemm negative size" -- sgemm 3 -3 3
+expect 64 "sgemm not a number" -- sgemm a b c
+expect 64 "noop not a number" -- noop x
+expect 64 "plugins extra argument" -- plugins extra
+expect 64 "classify --min (detect only)" -- classify "$tmp/a.jpg" --min 5
+expect 64 "unknown short option" -- -x plugins
+expect 64 "--plugins without value" -- --plugins
+expect 64 "sgemm unknown option" -- sgemm 3 3 3 --fast
+expect 64 "sgemm too many sizes" -- sgemm 3 3 3 3
+
+# One option style: --opt VALUE and --opt=VALUE alike; -h/--help and --version answer on stdout.
+expect 0 "classify --top=2" -- classify "$tmp/a.jpg" --top=2 && \
+  { [ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "classify --top=2: $(wc -l <"$tmp/out") lines"; }
+expect 0 "--plugins=noop" -- --plugins=noop plugins
+expect 0 "sgemm --repeat=2" -- sgemm 4 4 4 --repeat=2
+for h in -h --help; do
+  expect 0 "$h" -- $h && { grep -q '^usage: funk-accel ' "$tmp/out" || fail "$h: no usage on stdout"; }
+done
+expect 0 "--version" -- --version && { grep -Eq '^funk-accel [0-9]+\.[0-9]+\.[0-9]+' "$tmp/out" || fail "--version: $(cat "$tmp/out")"; }
+
+# --draw: a PNG of the same size with the boxes drawn (noop detects on any bytes; the input
+# must decode). The same image with no detections gives different pixels than with boxes.
+python3 - "$tmp" <<'PY'
+import struct, sys, zlib
+def png(path, w, h, rows=None):
+    raw = b"".join(b"\0" + bytes([(x * 7 + y * 3) % 256 for x in range(w) for _ in range(3)]) for y in range(h)) if rows is None else rows
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+png(sys.argv[1] + "/in.png", 320, 200)
+# hostile: a header that claims 100000x100000 pixels
+png(sys.argv[1] + "/huge.png", 100000, 100000, rows=b"")
+PY
+pngdims() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
+pixels() { python3 -c '
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read(); i = 8; idat = b""
+while i < len(d):
+    n, = struct.unpack(">I", d[i:i+4]); t = d[i+4:i+8]
+    if t == b"IDAT": idat += d[i+8:i+8+n]
+    i += 12 + n
+print(zlib.crc32(zlib.decompress(idat)))' "$1"; }
+if expect 0 "detect --draw" -- detect "$tmp/in.png" --min 0 --draw "$tmp/boxes.png"; then
+  [ "$(pngdims "$tmp/boxes.png")" = 320x200 ] || fail "detect --draw: output is not a 320x200 PNG"
+  grep -q "wrote $tmp/boxes.png" "$tmp/err" || fail "detect --draw: no 'wrote' line on stderr"
+  [ -s "$tmp/out" ] || fail "detect --draw: the result lines must still go to stdout"
+  expect 0 "detect --draw, nothing found" -- detect "$tmp/in.png" --min 100 --top 1 --draw "$tmp/none.png"
+  [ "$(pixels "$tmp/boxes.png")" != "$(pixels "$tmp/none.png")" ] || fail "detect --draw: no boxes drawn"
+fi
+expect 0 "classify --draw" -- classify "$tmp/in.png" --draw "$tmp/caption.png" && \
+  { [ "$(pngdims "$tmp/caption.png")" = 320x200 ] || fail "classify --draw: not a 320x200 PNG"; }
+expect 1 "--draw on bytes that are no image" -- detect "$tmp/a.jpg" --draw "$tmp/x.png" && \
+  { grep -q 'neither JPEG nor PNG' "$tmp/err" || fail "--draw junk: $(cat "$tmp/err")"; }
+printf '\xff\xd8\xff\xe0 truncated jpeg' >"$tmp/trunc.jpg"
+expect 1 "--draw on a truncated JPEG" -- detect "$tmp/trunc.jpg" --draw "$tmp/x.png"
+expect 1 "--draw on a PNG claiming 100000x100000" -- detect "$tmp/huge.png" --draw "$tmp/x.png" && \
+  { grep -q 'too large' "$tmp/err" || fail "--draw huge: $(cat "$tmp/err")"; }
+[ -e "$tmp/x.png" ] && fail "--draw wrote an output for a refused input"
 expect 1 "classify missing image" -- classify "$tmp/missing.jpg"
 : >"$tmp/empty.jpg"
 expect 1 "classify empty image" -- classify "$tmp/empty.jpg"

@@ -98,13 +98,17 @@ grep -q "$P/lib/funk/libfunk-accel-cpu.so\|cpu" <<<"$out" && ok "installed funk-
 env -i PATH=/usr/bin:/bin "$P/bin/funkd" --help >/dev/null 2>&1 && ok "installed funkd --help" ||
   fail "installed funkd --help"
 units=("$P"/lib/systemd/system/funkd.service "$P"/lib/systemd/system/funk-accel-agent.service)
+sock_unit=$P/lib/systemd/system/funk-accel-agent.socket
 if command -v systemd-analyze >/dev/null; then
   # Offline check (PID 1 need not be systemd): syntax, ExecStart executable, man pages found.
-  out=$(MANPATH=$P/share/man systemd-analyze verify "${units[@]}" 2>&1)
+  out=$(MANPATH=$P/share/man systemd-analyze verify "${units[@]}" "$sock_unit" 2>&1)
   rc=$?
-  [ $rc -eq 0 ] && [ -z "$out" ] && ok "systemd-analyze verify: funkd.service, funk-accel-agent.service" ||
+  [ $rc -eq 0 ] && [ -z "$out" ] && ok "systemd-analyze verify: funkd.service, funk-accel-agent.service, funk-accel-agent.socket" ||
     fail "systemd-analyze verify (rc $rc): $out"
   grep -q "^ExecStart=$P/bin/funkd " "${units[0]}" || fail "funkd.service does not start $P/bin/funkd"
+  grep -q '^ListenStream=/run/funk/accel.sock$' "$sock_unit" && grep -q '^Requires=funk-accel-agent.socket$' "${units[1]}" &&
+    ! grep -q -- '--listen' "${units[1]}" && ok "the agent is socket-activated (LISTEN_FDS; no --listen of its own)" ||
+    fail "funk-accel-agent socket activation wiring"
   # The hardening stays: systemd's exposure score (0 best .. 10) at most 4.5 (4.0 and 3.7 now).
   for u in "${units[@]}"; do
     score=$(MANPATH=$P/share/man systemd-analyze security --offline=true --threshold=45 "$u" 2>&1 | tail -1)

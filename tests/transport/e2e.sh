@@ -233,11 +233,11 @@ grep -q "must start with" "$T/badaddr.err" && ok "bad rpc address refused with a
 FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=$ADDR FUNK_ACCEL_RPC_TIMEOUT_MS=soon "$TCLIENT" noop 1 >/dev/null 2>"$T/badto.err" && bad "bad timeout accepted"
 grep -q "FUNK_ACCEL_RPC_TIMEOUT_MS=soon" "$T/badto.err" && ok "bad timeout refused" || bad "bad timeout: $(cat "$T/badto.err")"
 "$AGENT" --listen tcp://127.0.0.1:99999 2>"$T/a.err"; rc=$?
-[ $rc = 2 ] && grep -q "port must be" "$T/a.err" && ok "agent: bad address -> exit 2 with reason" || bad "agent bad address rc=$rc $(cat "$T/a.err")"
+[ $rc = 64 ] && grep -q "port must be" "$T/a.err" && ok "agent: bad address -> exit 64 (EX_USAGE) with reason" || bad "agent bad address rc=$rc $(cat "$T/a.err")"
 "$AGENT" --max-frame 12 2>"$T/a.err"; rc=$?
-[ $rc = 2 ] && ok "agent: bad --max-frame -> exit 2" || bad "agent bad max-frame rc=$rc"
+[ $rc = 64 ] && ok "agent: bad --max-frame -> exit 64" || bad "agent bad max-frame rc=$rc"
 "$AGENT" --listen "unix://$T/x.sock" --plugins rpc 2>"$T/a.err"; rc=$?
-[ $rc = 2 ] && grep -q "refusing to load the rpc plugin" "$T/a.err" && ok "agent refuses to serve through rpc" || bad "agent with rpc rc=$rc"
+[ $rc = 64 ] && grep -q "refusing to load the rpc plugin" "$T/a.err" && ok "agent refuses to serve through rpc" || bad "agent with rpc rc=$rc"
 
 # ---- 9. timeout: a call longer than FUNK_ACCEL_RPC_TIMEOUT_MS -> -ETIMEDOUT ---------------------
 out=$(FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=$ADDR FUNK_ACCEL_RPC_TIMEOUT_MS=300 "$TCLIENT" hold "$TLIB" 2000 2>&1)
