@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <funk/accel_plugin.h>
 
@@ -221,6 +222,22 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+double ocl_progress_begin(const ocl_plugin *p, const char *what)
+{
+    if (!isatty(STDERR_FILENO))
+        return -1.0;
+    fprintf(stderr, "[opencl] %s on %s (cached for later runs)... ", what, p->device_name);
+    fflush(stderr);
+    return now_ms();
+}
+
+void ocl_progress_end(double t0, int rc)
+{
+    if (t0 < 0)
+        return;
+    fprintf(stderr, "%s in %.1f s\n", rc < 0 ? "failed" : "done", (now_ms() - t0) / 1e3);
+}
+
 /* CLBlast compiles its GEMM kernels on the first call per device (~5 s on PoCL, cached on disk
  * by PoCL afterwards; CLBlast keeps the program in memory for the process). The direct kernel
  * (small sizes), the indirect one and its padding kernels are all exercised so that no timed
@@ -233,6 +250,7 @@ static int warm_up(ocl_plugin *p)
         return 0;
     static const int sizes[] = {16, 512, 515}; /* direct; indirect; indirect + padding */
     double t0 = now_ms();
+    double shown = ocl_progress_begin(p, "compiling CLBlast GEMM kernels");
     ocl_session *s = NULL;
     int rc = session_create(p, &s);
     if (rc < 0)
@@ -249,12 +267,15 @@ static int warm_up(ocl_plugin *p)
         free(mats);
     }
     session_release(s);
+    ocl_progress_end(shown, rc);
     funk_accel_log(FUNK_LOG_INFO, LOG, "CLBlast warm-up %s in %.0f ms", rc == 0 ? "done" : "failed",
                    now_ms() - t0);
     if (rc == 0 && w && strcmp(w, "all") == 0) {
         t0 = now_ms();
         /* Not fatal: sgemm works without it, and detect falls back when it cannot run. */
+        double shown_dnn = ocl_progress_begin(p, "building OpenCV DNN kernels (warm-up)");
         int drc = ocl_dnn_warm_up(p);
+        ocl_progress_end(shown_dnn, drc);
         funk_accel_log(drc == 0 ? FUNK_LOG_INFO : FUNK_LOG_WARN, LOG, "DNN warm-up %s in %.0f ms",
                        drc == 0 ? "done" : strerror(-drc), now_ms() - t0);
     }

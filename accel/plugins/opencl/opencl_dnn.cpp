@@ -101,6 +101,7 @@ extern "C" int ocl_dnn_warm_up(ocl_plugin *p)
         funk_accel_detection det[1];
         cv::ocl::OpenCLExecutionContextScope scope(d->exec);
         rc = dnn_detect(d->ctx, &call, nullptr, png.data(), png.size(), 0, det, 1);
+        __atomic_store_n(&p->dnn_built, 1, __ATOMIC_RELEASE);
     } catch (const std::exception &e) { // cv::Exception, bad_alloc from imencode
         funk_accel_log(FUNK_LOG_WARN, "opencl", "DNN warm-up: %s", e.what());
         return -EIO;
@@ -125,6 +126,9 @@ extern "C" int ocl_image_classify(const funk_accel_call *c, funk_accel_resource 
     ocl_dnn *d = nullptr;
     int rc = get_dnn(p, &d);
     if (rc == 0) {
+        double t0 = __atomic_exchange_n(&p->dnn_built, 1, __ATOMIC_ACQ_REL)
+                        ? -1.0
+                        : ocl_progress_begin(p, "building OpenCV DNN kernels (first classify)");
         try {
             // OpenCV picks its OpenCL context per thread: make it ours for this call.
             cv::ocl::OpenCLExecutionContextScope scope(d->exec);
@@ -133,6 +137,7 @@ extern "C" int ocl_image_classify(const funk_accel_call *c, funk_accel_resource 
             funk_accel_log(FUNK_LOG_ERROR, "opencl", "classify: %s", e.what());
             rc = -EIO;
         }
+        ocl_progress_end(t0, rc);
     }
     ocl_lsan_on();
     return rc;
@@ -147,6 +152,10 @@ extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *m
     ocl_dnn *d = nullptr;
     int rc = get_dnn(p, &d);
     if (rc == 0) {
+        // the first forward pass builds OpenCV's kernels for the network: say so on a terminal
+        double t0 = __atomic_exchange_n(&p->dnn_built, 1, __ATOMIC_ACQ_REL)
+                        ? -1.0
+                        : ocl_progress_begin(p, "building OpenCV DNN kernels (first detect)");
         try {
             cv::ocl::OpenCLExecutionContextScope scope(d->exec);
             rc = dnn_detect(d->ctx, c, model, image, image_len, min_score_pct, out, max);
@@ -154,6 +163,7 @@ extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *m
             funk_accel_log(FUNK_LOG_ERROR, "opencl", "detect: %s", e.what());
             rc = -EIO;
         }
+        ocl_progress_end(t0, rc);
     }
     ocl_lsan_on();
     return rc;

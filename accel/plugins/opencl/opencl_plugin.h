@@ -23,7 +23,13 @@ typedef struct ocl_plugin {
     char platform_name[256];
     pthread_mutex_t dnn_lock; /* guards dnn (created on first image call) */
     void *dnn;                /* opaque state of opencl_dnn.cpp */
+    int dnn_built;            /* a DNN forward pass has run (OpenCV built its kernels) */
 } ocl_plugin;
+
+/* Progress of a long first-use step (kernel compilation), on stderr only when it is a
+ * terminal: begin prints what is being done and returns a start time; end prints how long. */
+double ocl_progress_begin(const ocl_plugin *p, const char *what);
+void ocl_progress_end(double t0, int rc);
 
 /*
  * PoCL's LLVM keeps compiler state for the life of the process, and LeakSanitizer reports it
