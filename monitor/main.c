@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "                    [--env=KEY=VALUE]\n"
             "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
+            "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
+            "                    [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
@@ -45,6 +47,10 @@ static void usage(FILE *f)
             "                   keep: stay root)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
+            "  --linux          STATIC-ELF is an unmodified static Linux x86-64 program (process\n"
+            "                   backend): argv = STATIC-ELF ARGS, envp = --env, stdin = the function\n"
+            "                   input (--fn-input, default '-'), stdout = the response body,\n"
+            "                   stderr = the log, exit status = its own (default --mem=64)\n"
             "  --fn-output=http the response as HTTP/1.1: status line, the guest's headers,\n"
             "                   Content-Length, blank line, body (default body: the body only)\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
@@ -233,7 +239,7 @@ static void on_alarm(int sig)
 /* Exits through _exit: the kernel reclaims the VM and buffers faster than a teardown would. */
 static int run_cli(int argc, char **argv)
 {
-    unsigned long mem_mib = 8;
+    unsigned long mem_mib = 0; /* 8, or 64 for --linux */
     double timeout = 0;
     unsigned flags = 0;
     int isolation = FUNK_ISOLATION_AUTO;
@@ -340,6 +346,8 @@ static int run_cli(int argc, char **argv)
                     run_uid >= 4294967295L || run_gid >= 4294967295L)
                     return die_usage("--user: '%s' is not UID[:GID] (numbers) or keep", a + 7);
             }
+        } else if (strcmp(a, "--linux") == 0) {
+            flags |= FUNK_VM_F_LINUX;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             flags |= FUNK_VM_F_VERBOSE;
         } else {
@@ -347,6 +355,16 @@ static int run_cli(int argc, char **argv)
         }
     }
     env[nenv] = NULL;
+    bool linux_guest = (flags & FUNK_VM_F_LINUX) != 0;
+    if (!mem_mib)
+        mem_mib = linux_guest ? 64 : 8;
+    if (linux_guest && isolation == FUNK_ISOLATION_KVM)
+        return die_usage("--linux: Linux guests run under the process backend only%s", "");
+    if (linux_guest) {
+        isolation = FUNK_ISOLATION_PROCESS;
+        if (!fn_input)
+            fn_input = "-"; /* stdio mode: stdin is the function input */
+    }
     if (i >= argc)
         return die_usage("no KERNEL.elf given%s", "");
     const char *kernel = argv[i++];
@@ -363,7 +381,7 @@ static int run_cli(int argc, char **argv)
             strcat(cmdline, " ");
         strcat(cmdline, argv[j]);
     }
-    if (cl >= HVT_CMDLINE_SIZE)
+    if (cl >= HVT_CMDLINE_SIZE && !linux_guest)
         return die_usage("guest arguments longer than %s bytes", "8191");
 
     int chosen = isolation == FUNK_ISOLATION_AUTO ? funk_vm_isolation_auto() : isolation;
@@ -431,7 +449,8 @@ static int run_cli(int argc, char **argv)
                 rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available? try --isolation=process)" : "");
         return FUNK_EXIT_SETUP;
     }
-    struct funk_vm_boot boot = {.cmdline = cmdline, .env = env, .devs = devs, .ndevs = ndevs};
+    struct funk_vm_boot boot = {.cmdline = linux_guest ? NULL : cmdline, .env = env, .devs = devs,
+                                .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     free(elf);
     if (rc) {

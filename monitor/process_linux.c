@@ -29,6 +29,7 @@
 #include "process_filter.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
+#include "linux.h"
 
 /*
  * The child maps guest memory at the guest's own addresses (PROCESS_MEM_BASE .. mem_size),
@@ -458,6 +459,8 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
                        "builds reserve memory from 2 GiB up: use less --mem)");
         child_finish();
     }
+    if (vm->flags & FUNK_VM_F_LINUX)
+        linux_guest_enter(vm, m); /* a Linux guest: linux_x86_64.c takes over from here */
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
     if (vm->funk_guest) {
         /* The hypercall entry is this process's own (a launched guest's differs from its
@@ -1017,10 +1020,42 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 
 int vm_process_sandbox(struct funk_vm *vm)
 {
-    (void)vm;
     if (!child_prog.filter)
         return -EINVAL;
+    struct sock_fprog prog = child_prog;
+    if ((vm->flags & FUNK_VM_F_LINUX) && linux_filter(vm, &child_prog, &prog) != 0)
+        return -E2BIG; /* every call from guest memory traps into the personality */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -errno;
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &child_prog) == 0 ? 0 : -errno;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -errno;
+}
+
+/* ---- For the Linux personality (linux_syscall.c): the child's channel and result ------- */
+
+int vm_process_child_recv(struct funk_vm_request *req)
+{
+    return child_recv(NULL, req);
+}
+
+int vm_process_child_send(const struct funk_vm_response *resp)
+{
+    return child_send(NULL, resp);
+}
+
+void vm_process_child_console(const char *data, size_t len)
+{
+    child_console(NULL, data, len);
+}
+
+NO_ASAN void vm_process_child_exit(enum funk_vm_exit exit, int status, const char *reason)
+{
+    child_res.exit = exit;
+    child_res.status = status;
+    snprintf(child_res.reason, sizeof child_res.reason, "%s", reason);
+    child_finish();
+}
+
+NO_ASAN void vm_process_on_fault(int sig, siginfo_t *si, void *uc)
+{
+    on_fault(sig, si, uc);
 }

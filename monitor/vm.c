@@ -12,6 +12,7 @@
 
 #include "vm_backend.h"
 #include "vm_internal.h"
+#include "linux.h"
 #include "x86_64.h"
 
 int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)
@@ -186,6 +187,8 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
     if (vm->loaded)
         return load_error(vm, -EBUSY, "a guest is already loaded in this VM shell");
     vm->err[0] = '\0';
+    if (vm->flags & FUNK_VM_F_LINUX)
+        return linux_vm_load(vm, elf, elf_len, boot); /* linux_elf.c: a static Linux program */
     int rc = elf_parse(elf, elf_len, vm->mem_size, &vm->img, vm->err, sizeof vm->err);
     if (rc)
         return rc;

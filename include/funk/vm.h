@@ -123,6 +123,7 @@ struct funk_vm_boot {
     const char *const *env;            /* NULL-terminated KEY=VALUE strings (funk guests) */
     const struct funk_vm_device *devs; /* devices to attach by manifest name */
     size_t ndevs;
+    const char *const *argv;           /* Linux guests: NULL-terminated argv (argv[0] first) */
 };
 
 /* ---- VM lifecycle -------------------------------------------------------------------------
@@ -134,7 +135,32 @@ struct funk_vm;
 enum funk_vm_flags {
     FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
     FUNK_VM_F_PROCESS = 0x2, /* process backend: the guest runs natively in a sandboxed child */
+    FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (process backend only), see below */
 };
+
+/*
+ * Linux guests (FUNK_VM_F_LINUX | FUNK_VM_F_PROCESS): funk_vm_load takes an unmodified static
+ * ELF (ET_EXEC, or static-pie ET_DYN placed at 0x400000; a dynamically linked one is refused),
+ * with boot->argv (argv[0] first; NULL: {"guest"}) and boot->env (KEY=VALUE strings) laid out
+ * on its initial stack as Linux does, with auxv. Every system call it makes is served by the
+ * monitor's personality in the guest process (docs/monitor.md "Linux guests"), never by the
+ * host kernel. Its stdio maps onto struct funk_vm_io (the stdio function mode):
+ *   stdin (fd 0)  = the body of the first request io->recv returns (fetched when the guest
+ *                   first reads fd 0, or at its exit; no request: empty stdin);
+ *   stdout (fd 1) = the body of the one response io->send receives at the guest's exit, status
+ *                   200 when it exits 0, else 500, no headers (at most 64 MiB; without a
+ *                   request it goes to io->console instead);
+ *   stderr (fd 2) = io->console (the function's log), with the personality's own log lines
+ *                   ("funk-monitor: linux: system call 41 (socket) refused: ...");
+ *   exit status   = res.exit FUNK_VM_EXIT_HALT with res.status = the status (& 0xff).
+ * Example:
+ *     funk_vm_shell_new(64 << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm);
+ *     const char *argv[] = {"/bin/busybox", "wc", "-w", NULL}, *env[] = {"K=V", NULL};
+ *     struct funk_vm_boot boot = {.argv = argv, .env = env};
+ *     funk_vm_load(vm, elf, len, &boot);
+ *     funk_vm_run(vm, &io, &res);  // io->recv gives the stdin bytes, io->send gets stdout
+ * Snapshots of Linux guests are not supported (-ENOTSUP).
+ */
 
 /* Which backend a shell uses (FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS). */
 int funk_vm_isolation(const struct funk_vm *vm);

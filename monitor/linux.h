@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Linux x86-64 system-call personality of the process backend: loader, guest start, syscalls. */
+#ifndef FUNK_MONITOR_LINUX_H
+#define FUNK_MONITOR_LINUX_H
+
+#include <linux/filter.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "vm_internal.h"
+
+/*
+ * What the parent stages for a Linux guest (FUNK_VM_F_LINUX), at the start of vm->staging (the
+ * launcher carries it in the sealed memfd like a funk guest's boot area): where the image lies
+ * once loaded, then argv and envp as NUL-terminated strings.
+ */
+#define LINUX_BOOT_MAGIC 0x5846554cu /* "LUFX" */
+#define LINUX_PIE_BASE 0x400000u     /* where a static-pie (ET_DYN) image is placed */
+#define LINUX_STACK_MAX (8u << 20)
+#define LINUX_MIN_HEAP (1u << 20)
+
+struct linux_boot {
+    uint32_t magic;
+    uint32_t argc, envc;
+    uint32_t strings_len; /* argv then envp strings, each NUL-terminated */
+    uint64_t phdr;        /* AT_PHDR (guest address) */
+    uint32_t phnum, phent;
+    uint64_t brk_start;   /* page-aligned end of the image */
+    uint64_t stack_size;
+    char strings[];
+};
+
+/* linux_elf.c: validates a static ET_EXEC / static-pie ET_DYN image for a guest of mem_size and
+ * stages it (vm->img, vm->elf_copy, the struct linux_boot). 0 or -errno with vm->err set. */
+int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot);
+
+/* linux_x86_64.c (child side): guest memory is mapped at mem (PROCESS_MEM_BASE..mem_size);
+ * copies the image, builds the initial stack, installs the handlers and the filter, enters. */
+void linux_guest_enter(struct funk_vm *vm, uint8_t *mem) __attribute__((noreturn));
+/* The filter of a Linux guest: every system call made from guest memory traps; the monitor's
+ * own calls go through the process backend's program (base) as before. */
+int linux_filter(const struct funk_vm *vm, const struct sock_fprog *base, struct sock_fprog *out);
+
+/* linux_syscall.c: serves one trapped system call; the result goes to %rax. */
+struct linux_regs {
+    uint64_t nr, a[6];
+};
+int64_t linux_syscall(struct linux_regs *r);
+void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_t stack_lo);
+extern uint64_t linux_guest_fs; /* the guest's FS base (arch_prctl), restored on return */
+
+/* Page map of guest memory (linux_syscall.c): owner and protection per 4 KiB page. */
+enum { LX_FREE = 0, LX_IMAGE = 1, LX_BRK = 2, LX_MMAP = 3, LX_STACK = 4, LX_OWNER = 7,
+       LX_R = 0x10, LX_W = 0x20, LX_X = 0x40 };
+void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
+
+/* process_linux.c: the child's channel and result, for the personality. */
+int vm_process_child_recv(struct funk_vm_request *req);
+int vm_process_child_send(const struct funk_vm_response *resp);
+void vm_process_child_console(const char *data, size_t len);
+/* Ends the guest process with this result. Never returns, but is not declared noreturn: under
+ * ASan a call to a noreturn function from the signal stack would make the runtime inspect the
+ * stack through /proc, which the sandbox forbids. */
+void vm_process_child_exit(enum funk_vm_exit exit, int status, const char *reason);
+void vm_process_on_fault(int sig, siginfo_t *si, void *uc);
+
+#endif /* FUNK_MONITOR_LINUX_H */

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Linux personality: validates and stages a static ET_EXEC or static-pie ET_DYN x86-64 ELF. */
+#include <elf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux.h"
+
+/*
+ * Every byte of the image is hostile: each header and program header is bounds-checked with
+ * overflow-safe arithmetic before use. The image runs at its own addresses (ET_EXEC) or at
+ * LINUX_PIE_BASE (ET_DYN, which relocates itself); nothing of it is interpreted beyond the
+ * program headers: no dynamic loader (PT_INTERP is refused), no notes.
+ */
+
+static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->err, sizeof vm->err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+#define PAGE 4096u
+static uint64_t pdown(uint64_t a) { return a & ~(uint64_t)(PAGE - 1); }
+
+int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
+{
+    const uint8_t *b = elf;
+    if (vm->backend != FUNK_ISOLATION_PROCESS)
+        return lx_err(vm, -ENOTSUP, "Linux guests run under the process backend only "
+                                    "(--isolation=process); the KVM personality is not built yet");
+    if (len < sizeof(Elf64_Ehdr))
+        return lx_err(vm, -ENOEXEC, "image truncated (%zu bytes)", len);
+    Elf64_Ehdr eh;
+    memcpy(&eh, b, sizeof eh);
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        return lx_err(vm, -ENOEXEC, "not an ELF file");
+    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+        eh.e_machine != EM_X86_64)
+        return lx_err(vm, -ENOEXEC, "not a 64-bit little-endian x86-64 ELF");
+    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
+        return lx_err(vm, -ENOEXEC, "ELF type %u is not an executable", eh.e_type);
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS)
+        return lx_err(vm, -ENOEXEC, "bad program header table (%u entries of %u bytes)", eh.e_phnum,
+                      eh.e_phentsize);
+    if (eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+        return lx_err(vm, -ENOEXEC, "program headers past the end of the file");
+
+    struct elf_image img;
+    memset(&img, 0, sizeof img);
+    uint64_t lo = UINT64_MAX, hi = 0, phdr_vaddr = 0;
+    bool have_phdr = false;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, b + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_INTERP)
+            return lx_err(vm, -ENOEXEC,
+                          "dynamically linked (it asks for the program interpreter): only static "
+                          "binaries run as Linux guests (link with -static or -static-pie)");
+        if (ph.p_type == PT_PHDR) {
+            phdr_vaddr = ph.p_vaddr;
+            have_phdr = true;
+        }
+        if (ph.p_type == PT_TLS && (ph.p_filesz > ph.p_memsz || ph.p_offset > len ||
+                                    ph.p_filesz > len - ph.p_offset))
+            return lx_err(vm, -ENOEXEC, "bad PT_TLS segment");
+        if (ph.p_type != PT_LOAD)
+            continue;
+        if (img.nseg == ELF_MAX_LOADS)
+            return lx_err(vm, -ENOEXEC, "more than %u PT_LOAD segments", ELF_MAX_LOADS);
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
+            return lx_err(vm, -ENOEXEC, "segment %u: file range past the end or filesz > memsz", i);
+        if (ph.p_memsz == 0)
+            continue;
+        if (ph.p_vaddr > UINT64_MAX - ph.p_memsz - PAGE || ph.p_vaddr + ph.p_memsz > (1ull << 47))
+            return lx_err(vm, -ENOEXEC, "segment %u: address range wraps", i);
+        if ((ph.p_flags & PF_W) && (ph.p_flags & PF_X))
+            return lx_err(vm, -ENOEXEC, "segment %u is writable and executable", i);
+        if (img.nseg && ph.p_vaddr < img.seg[img.nseg - 1].vaddr + img.seg[img.nseg - 1].memsz)
+            return lx_err(vm, -ENOEXEC, "segment %u overlaps or is out of order", i);
+        struct elf_segment *s = &img.seg[img.nseg++];
+        s->vaddr = ph.p_vaddr;
+        s->memsz = ph.p_memsz;
+        s->offset = ph.p_offset;
+        s->filesz = ph.p_filesz;
+        s->perm = ((ph.p_flags & PF_R) ? ELF_R : 0) | ((ph.p_flags & PF_W) ? ELF_W : 0) |
+                  ((ph.p_flags & PF_X) ? ELF_X : 0);
+        if (ph.p_vaddr < lo)
+            lo = ph.p_vaddr;
+        if (ph.p_vaddr + ph.p_memsz > hi)
+            hi = ph.p_vaddr + ph.p_memsz;
+        if (!have_phdr && eh.e_phoff >= ph.p_offset &&
+            eh.e_phoff - ph.p_offset <= ph.p_filesz &&
+            (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) <= ph.p_filesz - (eh.e_phoff - ph.p_offset))
+            phdr_vaddr = ph.p_vaddr + (eh.e_phoff - ph.p_offset);
+    }
+    if (img.nseg == 0)
+        return lx_err(vm, -ENOEXEC, "no PT_LOAD segment");
+    uint64_t bias = 0;
+    if (eh.e_type == ET_DYN) {
+        if (pdown(lo) > LINUX_PIE_BASE)
+            return lx_err(vm, -ENOEXEC, "position-independent image linked above 0x%x", LINUX_PIE_BASE);
+        bias = LINUX_PIE_BASE - pdown(lo);
+    }
+    lo += bias;
+    hi += bias;
+    for (unsigned i = 0; i < img.nseg; i++)
+        img.seg[i].vaddr += bias;
+    uint64_t end = (hi + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+    /* Pages shared by two segments get both permissions: never writable and executable. */
+    for (unsigned i = 0; i + 1 < img.nseg; i++) {
+        const struct elf_segment *s = &img.seg[i], *t = &img.seg[i + 1];
+        if (pdown(s->vaddr + s->memsz - 1) == pdown(t->vaddr) &&
+            (((s->perm | t->perm) & (ELF_W | ELF_X)) == (ELF_W | ELF_X)))
+            return lx_err(vm, -ENOEXEC, "segments %u and %u share a page that would be writable "
+                                        "and executable", i, i + 1);
+    }
+    uint64_t stack = vm->mem_size / 8;
+    if (stack > LINUX_STACK_MAX)
+        stack = LINUX_STACK_MAX;
+    if (pdown(lo) < PROCESS_MEM_BASE || end > vm->mem_size ||
+        vm->mem_size - end < stack + LINUX_MIN_HEAP + PAGE)
+        return lx_err(vm, -ENOMEM, "image at 0x%llx-0x%llx does not fit %llu MiB of guest memory "
+                                   "with a %llu KiB stack and 1 MiB of heap (use more --mem)",
+                      (unsigned long long)lo, (unsigned long long)end,
+                      (unsigned long long)(vm->mem_size >> 20), (unsigned long long)(stack >> 10));
+    uint64_t entry = eh.e_entry + bias;
+    bool entry_ok = false;
+    for (unsigned i = 0; i < img.nseg; i++)
+        if ((img.seg[i].perm & ELF_X) && entry >= img.seg[i].vaddr &&
+            entry - img.seg[i].vaddr < img.seg[i].memsz)
+            entry_ok = true;
+    if (!entry_ok)
+        return lx_err(vm, -ENOEXEC, "entry point 0x%llx is not in an executable segment",
+                      (unsigned long long)entry);
+    if (phdr_vaddr == 0)
+        return lx_err(vm, -ENOEXEC, "the program headers are not inside a loaded segment");
+    img.entry = entry;
+    img.kernel_end = end;
+
+    /* argv and envp, staged in the boot area. */
+    struct linux_boot *lb = (struct linux_boot *)vm->staging;
+    size_t room = PROCESS_STAGING_END - PROCESS_MEM_BASE - sizeof *lb, used = 0;
+    static const char *const no_argv[] = {"guest", NULL};
+    const char *const *argv = boot && boot->argv && boot->argv[0] ? boot->argv : no_argv;
+    const char *const *env = boot ? boot->env : NULL;
+    memset(lb, 0, sizeof *lb);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const *list = pass ? env : argv;
+        for (uint32_t n = 0; list && list[n]; n++) {
+            size_t l = strlen(list[n]) + 1;
+            if (pass && !strchr(list[n], '='))
+                return lx_err(vm, -EINVAL, "environment entry '%s' is not KEY=VALUE", list[n]);
+            if (l > room - used)
+                return lx_err(vm, -E2BIG, "arguments and environment larger than %zu bytes", room);
+            memcpy(lb->strings + used, list[n], l);
+            used += l;
+            if (pass)
+                lb->envc++;
+            else
+                lb->argc++;
+        }
+    }
+    lb->magic = LINUX_BOOT_MAGIC;
+    lb->strings_len = (uint32_t)used;
+    lb->phdr = phdr_vaddr + bias;
+    lb->phnum = eh.e_phnum;
+    lb->phent = eh.e_phentsize;
+    lb->brk_start = end;
+    lb->stack_size = stack;
+
+    vm->elf_copy = malloc(len);
+    if (!vm->elf_copy)
+        return lx_err(vm, -ENOMEM, "out of memory");
+    memcpy(vm->elf_copy, elf, len);
+    vm->elf_len = len;
+    vm->img = img;
+    vm->funk_guest = false;
+    vm->ndev = 0;
+    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
+        vm->dev[i].fd = -1;
+    vm->loaded = true;
+    vm_log(vm, "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
+               "environment entries",
+           eh.e_type == ET_DYN ? "static-pie" : "static", (unsigned long long)entry,
+           (unsigned long long)lo, (unsigned long long)end, lb->argc, lb->envc);
+    return 0;
+}
