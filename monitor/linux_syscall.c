@@ -85,7 +85,9 @@ static void lx_log(const char *fmt, ...)
 static const char *sys_name(uint64_t nr)
 {
     static const struct { unsigned nr; const char *name; } t[] = {
-        {SYS_read, "read"}, {SYS_write, "write"}, {SYS_open, "open"}, {SYS_close, "close"},
+        {SYS_read, "read"}, {SYS_mmap, "mmap"}, {SYS_mprotect, "mprotect"},
+        {SYS_openat, "openat"}, {SYS_readlink, "readlink"}, {SYS_readlinkat, "readlinkat"},
+        {SYS_prlimit64, "prlimit64"}, {SYS_futex, "futex"}, {SYS_getdents64, "getdents64"}, {SYS_write, "write"}, {SYS_open, "open"}, {SYS_close, "close"},
         {SYS_stat, "stat"}, {SYS_lstat, "lstat"}, {SYS_access, "access"}, {SYS_pipe, "pipe"},
         {SYS_select, "select"}, {SYS_msync, "msync"}, {SYS_mincore, "mincore"},
         {SYS_shmget, "shmget"}, {SYS_dup, "dup"}, {SYS_dup2, "dup2"}, {SYS_pause, "pause"},
@@ -615,7 +617,7 @@ int64_t linux_syscall(struct linux_regs *r)
     case SYS_faccessat:
     case SYS_open:
     case SYS_openat:
-        return -ENOENT; /* no file system but fds 0..2 (bundle files: not yet) */
+        return refuse(r->nr, -ENOENT); /* no file system but fds 0..2 (bundle files: not yet) */
     case SYS_fcntl:
         if (!fd_ok(a[0]))
             return -EBADF;

@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Linux guests (funk-monitor --linux, process backend): unmodified busybox-static applets and
+# musl-built programs give byte-identical output and exit status to their native runs; hostile
+# raw system calls fail and reach nothing on the host. Usage: linux.sh FUNK-MONITOR
+set -u
+MON=${1:?usage: linux.sh FUNK-MONITOR}
+BB=/bin/busybox
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x "$BB" ] || ! file -L "$BB" 2>/dev/null | grep -q 'statically linked'; then
+    echo "SKIP: $BB (Debian busybox-static) missing: the Linux personality tests are NOT RUN" >&2
+    exit 77
+fi
+if ! command -v musl-gcc >/dev/null 2>&1; then
+    echo "SKIP: musl-gcc (Debian musl-tools) missing: the Linux personality tests are NOT RUN" >&2
+    exit 77
+fi
+T=$(mktemp -d /tmp/funk-linux-test.XXXXXX)
+SACRIFICE=
+cleanup() {
+    [ -n "$SACRIFICE" ] && kill "$SACRIFICE" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+seq 1 3000 | sed 's/$/ lorem ipsum Dolor/' > "$T/in"
+printf '3.5\n-1\n2.25\n10\n1e3\n0.125\n' > "$T/nums"
+
+# run NAME INPUT CMD...: the guest and the native program, stdout and exit status compared.
+run() {
+    name=$1 input=$2
+    shift 2
+    timeout 60 "$MON" --isolation=process --linux --env=FUNK_TEST=yes "$@" < "$input" \
+        > "$T/g.out" 2> "$T/g.err"
+    grc=$?
+    FUNK_TEST=yes timeout 60 "$@" < "$input" > "$T/n.out" 2> "$T/n.err"
+    nrc=$?
+    if ! cmp -s "$T/g.out" "$T/n.out"; then
+        fail "$name: output differs from the native run"
+        head -c 400 "$T/g.err" >&2
+    elif [ "$grc" != "$nrc" ]; then
+        fail "$name: exit status $grc, native $nrc"
+        head -c 400 "$T/g.err" >&2
+    else
+        echo "ok: $name ($(wc -c < "$T/g.out") bytes, status $grc)"
+    fi
+}
+
+run "wc -w" "$T/in" "$BB" wc -w
+run sha256sum "$T/in" "$BB" sha256sum
+run base64 "$T/in" "$BB" base64
+run sort "$T/in" "$BB" sort
+run "sort -rn" "$T/in" "$BB" sort -r -n
+run md5sum "$T/in" "$BB" md5sum
+run "tr a-z A-Z" "$T/in" "$BB" tr a-z A-Z
+run "expr 6 * 7" /dev/null "$BB" expr 6 '*' 7
+run "expr 0 (status 1)" /dev/null "$BB" expr 0 + 0
+run echo /dev/null "$BB" echo hello funk
+[ -s "$T/g.out" ] || fail "guests wrote nothing"
+
+# A musl-gcc -static C program: floats, strtod, qsort, malloc, clock, getrandom, TLS, exit 3.
+if musl-gcc -static -O2 -o "$T/prog" "$HERE/linux/prog.c" 2> "$T/cc.err"; then
+    run "musl prog" "$T/nums" "$T/prog" arg1
+    grep -q '^clock ok random ok tls 42 argc 2 argv1 arg1 env yes$' "$T/g.out" ||
+        fail "musl prog: unexpected output: $(cat "$T/g.out")"
+    [ "$grc" = 3 ] || fail "musl prog: status $grc, not 3"
+    grep -q 'prog: done' "$T/g.err" || fail "musl prog: stderr did not reach the log"
+else
+    fail "musl-gcc failed: $(cat "$T/cc.err")"
+fi
+
+# Hostile guest: every raw call fails, nothing is created, the target process lives, the log
+# names the refused calls, and the monitor itself ends normally.
+sleep 300 &
+SACRIFICE=$!
+if musl-gcc -static -O2 -o "$T/escape" "$HERE/linux/escape.c" 2> "$T/cc.err"; then
+    timeout 60 "$MON" --isolation=process --linux "$T/escape" "$T/victim" "$SACRIFICE" \
+        < /dev/null > "$T/e.out" 2> "$T/e.err"
+    erc=$?
+    [ "$erc" = 0 ] || fail "escape guest: monitor exit $erc: $(cat "$T/e.err")"
+    [ "$(grep -c ' refused$' "$T/e.out")" = 11 ] ||
+        fail "escape guest: not every attempt was refused: $(cat "$T/e.out")"
+    grep ALLOWED "$T/e.out" && fail "escape guest: a call was allowed"
+    [ -e "$T/victim" ] && fail "escape guest created a host file"
+    [ -e /tmp/funk-linux-escaped ] && fail "escape guest ran a host command"
+    kill -0 "$SACRIFICE" 2>/dev/null || fail "escape guest killed a host process"
+    for c in 'socket' 'execve' 'ptrace' 'kill' 'fork' 'mprotect' 'mmap' 'openat'; do
+        grep -q "system call [0-9]* ($c) refused" "$T/e.err" || fail "the log does not name $c"
+    done
+    echo "ok: escape attempts refused ($(grep -c refused "$T/e.err") log lines)"
+else
+    fail "musl-gcc failed: $(cat "$T/cc.err")"
+fi
+
+# Refusals at load and on the command line.
+gcc -O2 -o "$T/dyn" "$HERE/linux/prog.c" 2>/dev/null
+"$MON" --isolation=process --linux "$T/dyn" < /dev/null > /dev/null 2> "$T/d.err"
+rc=$?
+[ "$rc" = 65 ] && grep -q 'dynamically linked' "$T/d.err" ||
+    fail "a dynamic binary: exit $rc, $(cat "$T/d.err")"
+"$MON" --isolation=kvm --linux "$BB" true < /dev/null > /dev/null 2>&1
+rc=$?
+[ "$rc" = 64 ] || fail "--linux with --isolation=kvm: exit $rc, not 64"
+
+[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "all Linux personality checks passed"
