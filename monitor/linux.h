@@ -27,8 +27,25 @@ struct linux_boot {
     uint32_t phnum, phent;
     uint64_t brk_start;   /* page-aligned end of the image */
     uint64_t stack_size;
+    uint64_t bundle_off, bundle_len; /* the bundle blob inside vm->elf_copy (0: none) */
     char strings[];
 };
+
+/* The bundle blob (linux_bundle.c builds it, linux_syscall.c serves it): header, entries (0 is
+ * the root directory), NUL-terminated names, file data. Offsets are from the blob's start. */
+#define LX_BUNDLE_MAGIC 0x4c444e42u /* "BNDL" */
+#define LX_BUNDLE_MAX_ENTRIES 4096u
+#define LX_BUNDLE_MAX_BYTES (64ull << 20)
+struct lx_bundle {
+    uint32_t magic, n;
+    uint64_t names_off, data_off, len;
+};
+struct lx_bentry {
+    uint32_t parent, name_off, name_len, is_dir;
+    uint64_t data_off, size; /* data_off: relative to the data area */
+};
+/* Copies the regular files and directories under dir (no link followed) into *out (malloc'd). */
+int linux_bundle_build(const char *dir, uint8_t **out, size_t *out_len);
 
 /* linux_elf.c: validates a static ET_EXEC / static-pie ET_DYN image for a guest of mem_size and
  * stages it (vm->img, vm->elf_copy, the struct linux_boot). 0 or -errno with vm->err set. */

@@ -174,11 +174,28 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     lb->brk_start = end;
     lb->stack_size = stack;
 
-    vm->elf_copy = malloc(len);
-    if (!vm->elf_copy)
+    /* The bundle travels after the ELF, in the same sealed image. */
+    uint8_t *bundle = NULL;
+    size_t blen = 0;
+    if (boot && boot->bundle) {
+        int rc = linux_bundle_build(boot->bundle, &bundle, &blen);
+        if (rc)
+            return lx_err(vm, rc, "bundle directory '%s': %s%s", boot->bundle, strerror(-rc),
+                          rc == -E2BIG || rc == -EFBIG ? " (at most 4096 entries, 64 MiB)" : "");
+    }
+    size_t at = (len + 15) & ~(size_t)15;
+    vm->elf_copy = calloc(1, at + blen);
+    if (!vm->elf_copy) {
+        free(bundle);
         return lx_err(vm, -ENOMEM, "out of memory");
+    }
     memcpy(vm->elf_copy, elf, len);
-    vm->elf_len = len;
+    if (blen)
+        memcpy(vm->elf_copy + at, bundle, blen);
+    free(bundle);
+    lb->bundle_off = blen ? at : 0;
+    lb->bundle_len = blen;
+    vm->elf_len = at + blen;
     vm->img = img;
     vm->funk_guest = false;
     vm->ndev = 0;

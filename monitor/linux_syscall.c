@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +51,19 @@ static uint8_t sigactions[65][32];
 static uint64_t sigmask;
 static struct { uint64_t sp; int32_t flags; uint64_t size; } altstack = {0, SS_DISABLE, 0};
 static uint64_t calls;
+
+/* The bundle (read-only files) and the open files: fds LX_FD0 .. LX_FD0 + LX_NFILES - 1. */
+#define LX_FD0 3
+#define LX_NFILES 64
+static const struct lx_bundle *bundle;
+static const struct lx_bentry *bent;
+static const char *bnames;
+static const uint8_t *bdata;
+static struct {
+    int used;
+    uint32_t ent;
+    uint64_t off; /* files: byte offset; directories: next getdents position */
+} files[LX_NFILES];
 static uint64_t refused_logged[8]; /* bit per system call number < 512 */
 
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v)
@@ -100,7 +115,10 @@ static const char *sys_name(uint64_t nr)
         {SYS_truncate, "truncate"}, {SYS_ftruncate, "ftruncate"}, {SYS_getdents, "getdents"},
         {SYS_chdir, "chdir"}, {SYS_rename, "rename"}, {SYS_mkdir, "mkdir"}, {SYS_rmdir, "rmdir"},
         {SYS_creat, "creat"}, {SYS_link, "link"}, {SYS_unlink, "unlink"}, {SYS_symlink, "symlink"},
-        {SYS_chmod, "chmod"}, {SYS_chown, "chown"}, {SYS_umask, "umask"},
+        {SYS_chmod, "chmod"}, {SYS_utimensat, "utimensat"}, {SYS_mkdirat, "mkdirat"},
+        {SYS_unlinkat, "unlinkat"}, {SYS_renameat, "renameat"}, {SYS_renameat2, "renameat2"},
+        {SYS_linkat, "linkat"}, {SYS_symlinkat, "symlinkat"}, {SYS_fchmodat, "fchmodat"},
+        {SYS_fchownat, "fchownat"}, {SYS_lchown, "lchown"}, {SYS_mknodat, "mknodat"}, {SYS_chown, "chown"}, {SYS_umask, "umask"},
         {SYS_getrusage, "getrusage"}, {SYS_sysinfo, "sysinfo"}, {SYS_times, "times"},
         {SYS_ptrace, "ptrace"}, {SYS_setuid, "setuid"}, {SYS_setgid, "setgid"},
         {SYS_setsid, "setsid"}, {SYS_capget, "capget"}, {SYS_personality, "personality"},
@@ -121,7 +139,7 @@ static const char *sys_name(uint64_t nr)
         {SYS_userfaultfd, "userfaultfd"}, {SYS_pkey_mprotect, "pkey_mprotect"},
         {SYS_getpgrp, "getpgrp"}, {SYS_setpgid, "setpgid"}, {SYS_getpgid, "getpgid"},
         {SYS_getsid, "getsid"}, {SYS_getgroups, "getgroups"}, {SYS_sysfs, "sysfs"},
-        {SYS_waitid, "waitid"}, {SYS_utimensat, "utimensat"}, {SYS_fchmod, "fchmod"},
+        {SYS_waitid, "waitid"}, {SYS_fchmod, "fchmod"},
         {SYS_mknod, "mknod"}, {SYS_iopl, "iopl"}, {SYS_ioperm, "ioperm"},
         {SYS_modify_ldt, "modify_ldt"}, {SYS_get_mempolicy, "get_mempolicy"},
     };
@@ -154,11 +172,240 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
     mmap_lo = brk_max;
     mmap_hi = stack_lo;
     exe_name = lb->strings;
+    if (lb->bundle_len >= sizeof *bundle && lb->bundle_off <= vm->elf_len &&
+        lb->bundle_len <= vm->elf_len - lb->bundle_off) {
+        const struct lx_bundle *bh = (const void *)(vm->elf_copy + lb->bundle_off);
+        /* built by the library user; still checked, so a bad blob means "no bundle" */
+        if (bh->magic == LX_BUNDLE_MAGIC && bh->len == lb->bundle_len && bh->n >= 1 &&
+            bh->n <= LX_BUNDLE_MAX_ENTRIES &&
+            bh->names_off == sizeof *bh + (uint64_t)bh->n * sizeof(struct lx_bentry) &&
+            bh->names_off <= bh->data_off && bh->data_off <= bh->len) {
+            bundle = bh;
+            bent = (const struct lx_bentry *)(bh + 1);
+            bnames = (const char *)bh + bh->names_off;
+            bdata = (const uint8_t *)bh + bh->data_off;
+            for (uint32_t i = 0; i < bh->n; i++)
+                if (bent[i].parent >= bh->n || bent[i].name_off + (uint64_t)bent[i].name_len >=
+                                                   bh->data_off - bh->names_off ||
+                    bent[i].data_off > bh->len - bh->data_off ||
+                    bent[i].size > bh->len - bh->data_off - bent[i].data_off)
+                    bundle = NULL;
+        }
+    }
     void *o = mmap(NULL, OUT_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     if (o == MAP_FAILED)
         vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: cannot reserve the output buffer");
     out_buf = o;
+}
+
+static int fd_ok(uint64_t fd);
+
+/* ---- bundle files --------------------------------------------------------------------- */
+
+static int64_t file_slot(uint64_t fd)
+{
+    if (fd < LX_FD0 || fd >= LX_FD0 + LX_NFILES || !files[fd - LX_FD0].used)
+        return -1;
+    return (int64_t)(fd - LX_FD0);
+}
+
+/* Copies a NUL-terminated guest path (at most 4095 bytes) into buf. */
+static int64_t gpath(uint64_t a, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < cap; i++) {
+        const char *c = gptr(a + i, 1, LX_R);
+        if (!c)
+            return -EFAULT;
+        buf[i] = *c;
+        if (!*c)
+            return 0;
+    }
+    return -ENAMETOOLONG;
+}
+
+/* Resolves path from directory entry `dir` inside the bundle ("/" is its root; ".." stops at
+ * the root): the entry index, or -ENOENT / -ENOTDIR. */
+static int64_t resolve(uint32_t dir, const char *path)
+{
+    if (!bundle)
+        return -ENOENT;
+    uint32_t cur = path[0] == '/' ? 0 : dir;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (!bent[cur].is_dir)
+            return -ENOTDIR;
+        if (l == 1 && p[0] == '.') {
+        } else if (l == 2 && p[0] == '.' && p[1] == '.') {
+            cur = bent[cur].parent;
+        } else {
+            uint32_t i;
+            for (i = 1; i < bundle->n; i++)
+                if (bent[i].parent == cur && bent[i].name_len == l &&
+                    memcmp(bnames + bent[i].name_off, p, l) == 0)
+                    break;
+            if (i == bundle->n)
+                return -ENOENT;
+            cur = i;
+        }
+        p += l;
+    }
+    return cur;
+}
+
+/* dirfd + guest path -> entry. */
+static int64_t lookup(int64_t dirfd, uint64_t path_addr, int empty_ok, int64_t *fd_only)
+{
+    char path[4096];
+    int64_t rc = gpath(path_addr, path, sizeof path);
+    if (rc)
+        return rc;
+    *fd_only = 0;
+    if (!path[0]) {
+        if (!empty_ok)
+            return -ENOENT;
+        *fd_only = 1;
+        return 0;
+    }
+    uint32_t dir = 0;
+    if (path[0] != '/' && dirfd != AT_FDCWD) {
+        int64_t s = dirfd >= 0 ? file_slot((uint64_t)dirfd) : -1;
+        if (s < 0)
+            return -EBADF;
+        if (!bent[files[s].ent].is_dir)
+            return -ENOTDIR;
+        dir = files[s].ent;
+    }
+    return resolve(dir, path);
+}
+
+static void stat_entry(struct stat *st, uint32_t i)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0xf1;
+    st->st_ino = 2 + i;
+    st->st_mode = bent[i].is_dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+    st->st_nlink = bent[i].is_dir ? 2 : 1;
+    st->st_uid = 0;
+    st->st_gid = 0;
+    st->st_size = bent[i].is_dir ? 4096 : (off_t)bent[i].size;
+    st->st_blksize = 4096;
+    st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static int64_t do_openat(int64_t dirfd, uint64_t path, uint64_t flags)
+{
+    int64_t fd_only;
+    int64_t e = lookup(dirfd, path, 0, &fd_only);
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) ||
+        (flags & O_TMPFILE) == O_TMPFILE)
+        return e == -EFAULT ? e : -EROFS; /* a read-only file system */
+    if (e < 0)
+        return e == -ENOENT ? refuse(SYS_openat, e) : e;
+    if ((flags & O_DIRECTORY) && !bent[e].is_dir)
+        return -ENOTDIR;
+    for (int i = 0; i < LX_NFILES; i++)
+        if (!files[i].used) {
+            files[i].used = 1;
+            files[i].ent = (uint32_t)e;
+            files[i].off = 0;
+            return LX_FD0 + i;
+        }
+    return -EMFILE;
+}
+
+static int64_t file_read(int64_t s, void *p, uint64_t n, uint64_t *off)
+{
+    const struct lx_bentry *e = &bent[files[s].ent];
+    if (e->is_dir)
+        return -EISDIR;
+    uint64_t avail = *off < e->size ? e->size - *off : 0;
+    if (n > avail)
+        n = avail;
+    memcpy(p, bdata + e->data_off + *off, n);
+    *off += n;
+    return (int64_t)n;
+}
+
+static int64_t do_getdents64(uint64_t fd, uint64_t buf, uint64_t count)
+{
+    int64_t s = file_slot(fd);
+    if (s < 0)
+        return fd_ok(fd) ? -ENOTDIR : -EBADF;
+    uint32_t dir = files[s].ent;
+    if (!bent[dir].is_dir)
+        return -ENOTDIR;
+    if (count > (1u << 20))
+        count = 1u << 20;
+    uint8_t *out = gptr(buf, count, LX_W);
+    if (!out)
+        return -EFAULT;
+    uint64_t used = 0;
+    /* positions: 0 ".", 1 "..", then entry index + 2 for the children */
+    for (uint64_t pos = files[s].off; pos < (uint64_t)bundle->n + 2; pos++) {
+        const char *name;
+        size_t nl;
+        uint32_t ino;
+        unsigned char type;
+        if (pos < 2) {
+            name = pos ? ".." : ".";
+            nl = pos + 1;
+            ino = 2 + (pos ? bent[dir].parent : dir);
+            type = DT_DIR;
+        } else {
+            uint32_t i = (uint32_t)(pos - 2);
+            if (i == 0 || bent[i].parent != dir)
+                continue;
+            name = bnames + bent[i].name_off;
+            nl = bent[i].name_len;
+            ino = 2 + i;
+            type = bent[i].is_dir ? DT_DIR : DT_REG;
+        }
+        size_t reclen = (19 + nl + 1 + 7) & ~(size_t)7;
+        if (reclen > count - used) {
+            files[s].off = pos;
+            return used ? (int64_t)used : -EINVAL;
+        }
+        uint8_t *d = out + used;
+        memset(d, 0, reclen);
+        uint64_t ino64 = ino;
+        int64_t next = (int64_t)pos + 1;
+        uint16_t rl = (uint16_t)reclen;
+        memcpy(d, &ino64, 8);
+        memcpy(d + 8, &next, 8);
+        memcpy(d + 16, &rl, 2);
+        d[18] = type;
+        memcpy(d + 19, name, nl);
+        used += reclen;
+    }
+    files[s].off = (uint64_t)bundle->n + 2;
+    return (int64_t)used;
+}
+
+static int64_t do_lseek(uint64_t fd, int64_t off, uint64_t whence)
+{
+    int64_t s = file_slot(fd);
+    if (s < 0)
+        return fd_ok(fd) ? -ESPIPE : -EBADF;
+    const struct lx_bentry *e = &bent[files[s].ent];
+    if (e->is_dir) {
+        if (whence != SEEK_SET || off != 0)
+            return -EINVAL;
+        files[s].off = 0;
+        return 0;
+    }
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)files[s].off
+                 : whence == SEEK_END ? (int64_t)e->size : -1;
+    if (base < 0 || (off < 0 && -off > base) || (off > 0 && off > INT64_MAX - base))
+        return -EINVAL;
+    files[s].off = (uint64_t)(base + off);
+    return base + off;
 }
 
 /* ---- fds 0/1/2 ------------------------------------------------------------------------- */
@@ -198,6 +445,9 @@ static int fd_ok(uint64_t fd)
 
 static int64_t do_read(uint64_t fd, void *p, uint64_t n)
 {
+    int64_t s = file_slot(fd);
+    if (s >= 0)
+        return file_read(s, p, n, &files[s].off);
     if (!fd_ok(fd))
         return -EBADF;
     if (fd != 0)
@@ -264,11 +514,16 @@ static int64_t do_rwv(uint64_t fd, uint64_t iov, uint64_t cnt, int wr)
 
 static int64_t do_fstat(uint64_t fd, uint64_t buf)
 {
-    if (!fd_ok(fd))
+    int64_t s = file_slot(fd);
+    if (!fd_ok(fd) && s < 0)
         return -EBADF;
     struct stat *st = gptr(buf, sizeof *st, LX_W);
     if (!st)
         return -EFAULT;
+    if (s >= 0) {
+        stat_entry(st, files[s].ent);
+        return 0;
+    }
     memset(st, 0, sizeof *st);
     st->st_dev = 0xf0;
     st->st_ino = 100 + fd;
@@ -292,7 +547,9 @@ static int64_t do_poll(uint64_t fds, uint64_t nfds)
         p[i].revents = 0;
         if (p[i].fd < 0)
             continue;
-        if (!fd_ok((uint64_t)p[i].fd))
+        if (file_slot((uint64_t)p[i].fd) >= 0)
+            p[i].revents = (short)(p[i].events & (POLLIN | POLLOUT));
+        else if (!fd_ok((uint64_t)p[i].fd))
             p[i].revents = POLLNVAL;
         else if (p[i].fd == 0)
             p[i].revents = (short)(p[i].events & POLLIN);
@@ -344,10 +601,20 @@ static uint64_t find_free(uint64_t len)
     return 0;
 }
 
-static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int64_t fd)
+static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int64_t fd,
+                       uint64_t file_off)
 {
-    if (!(flags & MAP_ANONYMOUS))
-        return fd >= 0 && fd <= 2 ? -EACCES : fd < 0 ? -EBADF : -EBADF;
+    int64_t fs = -1;
+    if (!(flags & MAP_ANONYMOUS)) {
+        /* A bundle file: a private copy (the file system is read-only anyway). */
+        fs = fd >= 0 ? file_slot((uint64_t)fd) : -1;
+        if (fs < 0)
+            return fd >= 0 && fd <= 2 ? -EACCES : -EBADF;
+        if (bent[files[fs].ent].is_dir)
+            return -ENODEV;
+        if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
+            return -EACCES;
+    }
     if (prot & PROT_EXEC)
         return refuse(SYS_mmap, -EACCES) ; /* no code but the loaded text */
     if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE))
@@ -367,6 +634,10 @@ static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
         a = find_free(len);
         if (!a)
             return -ENOMEM;
+    }
+    if (fs >= 0) {
+        uint64_t off = file_off;
+        file_read(fs, (void *)(uintptr_t)a, len, &off);
     }
     if (!(prot & PROT_WRITE))
         mprotect((void *)(uintptr_t)a, len, (int)(prot & PROT_READ));
@@ -571,7 +842,7 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
         if (res == RLIMIT_STACK)
             v = mem_size - mmap_hi - PAGE;
         else if (res == RLIMIT_NOFILE)
-            v = 3;
+            v = LX_FD0 + LX_NFILES;
         else if (res == RLIMIT_AS || res == RLIMIT_DATA)
             v = mem_size;
         else if (res == RLIMIT_NPROC)
@@ -596,29 +867,123 @@ int64_t linux_syscall(struct linux_regs *r)
         return do_rwv(a[0], a[1], a[2], 0);
     case SYS_writev:
         return do_rwv(a[0], a[1], a[2], 1);
-    case SYS_pread64:
+    case SYS_pread64: {
+        int64_t s = file_slot(a[0]);
+        if (s < 0)
+            return fd_ok(a[0]) ? -ESPIPE : -EBADF;
+        uint64_t n = a[2] > 0x7ffff000 ? 0x7ffff000 : a[2], off = a[3];
+        void *p = gptr(a[1], n, LX_W);
+        if ((int64_t)off < 0)
+            return -EINVAL;
+        return p ? file_read(s, p, n, &off) : -EFAULT;
+    }
     case SYS_pwrite64:
+        return file_slot(a[0]) >= 0 ? -EBADF : fd_ok(a[0]) ? -ESPIPE : -EBADF;
     case SYS_lseek:
-        return fd_ok(a[0]) ? -ESPIPE : -EBADF;
-    case SYS_close:
+        return do_lseek(a[0], (int64_t)a[1], a[2]);
+    case SYS_getdents64:
+        return do_getdents64(a[0], a[1], a[2]);
+    case SYS_sendfile: {
+        /* cat's way: a bundle file to stdout/stderr, straight from the image */
+        int64_t s = file_slot(a[1]);
+        if (s < 0 || !fd_ok(a[0]) || a[0] == 0)
+            return -EINVAL; /* Linux: unsupported fd kinds */
+        const struct lx_bentry *e = &bent[files[s].ent];
+        if (e->is_dir)
+            return -EISDIR;
+        uint64_t off = files[s].off, *offp = NULL;
+        if (a[2]) {
+            offp = gptr(a[2], 8, LX_R | LX_W);
+            if (!offp)
+                return -EFAULT;
+            off = *offp;
+        }
+        uint64_t n = off < e->size ? e->size - off : 0;
+        if (n > a[3])
+            n = a[3];
+        int64_t w = n ? do_write(a[0], bdata + e->data_off + off, n) : 0;
+        if (w > 0) {
+            if (offp)
+                *offp = off + (uint64_t)w;
+            else
+                files[s].off = off + (uint64_t)w;
+        }
+        return w;
+    }
+    case SYS_close: {
+        int64_t s = file_slot(a[0]);
+        if (s >= 0) {
+            files[s].used = 0;
+            return 0;
+        }
         if (!fd_ok(a[0]))
             return -EBADF;
         closed_fds |= 1u << a[0];
         return 0;
+    }
     case SYS_fstat:
         return do_fstat(a[0], a[1]);
     case SYS_newfstatat:
-        if ((a[3] & AT_EMPTY_PATH) && path_is(a[1], ""))
-            return do_fstat(a[0], a[2]);
-        return gptr(a[1], 1, LX_R) ? -ENOENT : -EFAULT;
     case SYS_stat:
-    case SYS_lstat:
+    case SYS_lstat: {
+        int at = r->nr == SYS_newfstatat;
+        int64_t dirfd = at ? (int64_t)(int)a[0] : AT_FDCWD, fd_only;
+        int64_t e = lookup(dirfd, a[at], at && (a[3] & AT_EMPTY_PATH), &fd_only);
+        if (e >= 0 && fd_only)
+            return do_fstat((uint64_t)dirfd, a[at + 1]);
+        if (e < 0)
+            return e;
+        struct stat *st = gptr(a[at + 1], sizeof *st, LX_W);
+        if (!st)
+            return -EFAULT;
+        stat_entry(st, (uint32_t)e);
+        return 0;
+    }
     case SYS_access:
     case SYS_faccessat:
+    case SYS_faccessat2: {
+        int at = r->nr != SYS_access;
+        int64_t fd_only;
+        int64_t e = lookup(at ? (int64_t)(int)a[0] : AT_FDCWD, a[at], 0, &fd_only);
+        if (e < 0)
+            return e;
+        return (a[at + 1] & W_OK) ? -EROFS : 0;
+    }
+    case SYS_utimensat: {
+        int64_t fd_only;
+        int64_t e = a[1] ? lookup((int64_t)(int)a[0], a[1], 0, &fd_only) : file_slot(a[0]) >= 0 ? 0 : -EBADF;
+        return e < 0 ? e : -EROFS;
+    }
+    case SYS_mkdir:
+    case SYS_mkdirat:
+    case SYS_rmdir:
+    case SYS_unlink:
+    case SYS_unlinkat:
+    case SYS_rename:
+    case SYS_renameat:
+    case SYS_renameat2:
+    case SYS_link:
+    case SYS_linkat:
+    case SYS_symlink:
+    case SYS_symlinkat:
+    case SYS_chmod:
+    case SYS_fchmodat:
+    case SYS_chown:
+    case SYS_fchownat:
+    case SYS_lchown:
+    case SYS_truncate:
+    case SYS_creat:
+    case SYS_mknod:
+    case SYS_mknodat:
+        return refuse(r->nr, -EROFS); /* the only file system is the read-only bundle */
     case SYS_open:
+        return do_openat(AT_FDCWD, a[0], a[1]);
     case SYS_openat:
-        return refuse(r->nr, -ENOENT); /* no file system but fds 0..2 (bundle files: not yet) */
+        return do_openat((int64_t)(int)a[0], a[1], a[2]);
     case SYS_fcntl:
+        if (file_slot(a[0]) >= 0)
+            return a[1] == F_GETFL ? O_RDONLY : (a[1] == F_GETFD || a[1] == F_SETFD ||
+                                                 a[1] == F_SETFL) ? 0 : -EINVAL;
         if (!fd_ok(a[0]))
             return -EBADF;
         switch (a[1]) {
@@ -632,13 +997,15 @@ int64_t linux_syscall(struct linux_regs *r)
             return -EINVAL;
         }
     case SYS_ioctl:
-        return fd_ok(a[0]) ? -ENOTTY : -EBADF;
+        return fd_ok(a[0]) || file_slot(a[0]) >= 0 ? -ENOTTY : -EBADF;
     case SYS_poll:
         return do_poll(a[0], a[1]);
     case SYS_ppoll:
         return do_poll(a[0], a[1]);
     case SYS_mmap:
-        return do_mmap(a[0], a[1], a[2], a[3], (int64_t)a[4]);
+        if (!(a[3] & MAP_ANONYMOUS) && (a[5] & (PAGE - 1)))
+            return -EINVAL;
+        return do_mmap(a[0], a[1], a[2], a[3], (int64_t)a[4], a[5]);
     case SYS_munmap:
         return do_munmap(a[0], a[1]);
     case SYS_mremap:
@@ -765,6 +1132,21 @@ int64_t linux_syscall(struct linux_regs *r)
     case SYS_getgid:
     case SYS_getegid:
         return LX_UID;
+    case SYS_prctl:
+        if (a[0] == PR_SET_NAME || a[0] == PR_GET_NAME) {
+            static char comm[16] = "guest";
+            char *p = gptr(a[1], 16, a[0] == PR_SET_NAME ? LX_R : LX_W);
+            if (!p)
+                return -EFAULT;
+            if (a[0] == PR_SET_NAME) {
+                memcpy(comm, p, 15);
+                comm[15] = '\0';
+            } else {
+                memcpy(p, comm, 16);
+            }
+            return 0;
+        }
+        return refuse(r->nr, -EINVAL);
     case SYS_setuid:
     case SYS_setgid:
         return a[0] == LX_UID ? 0 : refuse(r->nr, -EPERM); /* its own ids only */
@@ -856,13 +1238,14 @@ int64_t linux_syscall(struct linux_regs *r)
     case SYS_getrandom:
         return do_getrandom(a[0], a[1]);
     case SYS_readlink:
-        if (path_is(a[0], "/proc/self/exe"))
-            return copy_str(a[1], a[2], exe_name);
-        return -ENOENT;
-    case SYS_readlinkat:
-        if ((int)a[0] == AT_FDCWD && path_is(a[1], "/proc/self/exe"))
-            return copy_str(a[2], a[3], exe_name);
-        return -ENOENT;
+    case SYS_readlinkat: {
+        int at = r->nr == SYS_readlinkat;
+        if ((!at || (int)a[0] == AT_FDCWD) && path_is(a[at], "/proc/self/exe"))
+            return copy_str(a[at + 1], a[at + 2], exe_name);
+        int64_t fd_only;
+        int64_t e = lookup(at ? (int64_t)(int)a[0] : AT_FDCWD, a[at], 0, &fd_only);
+        return e >= 0 ? -EINVAL : e; /* a bundle has no links */
+    }
     case SYS_getcwd: {
         if (a[1] < 2)
             return -ERANGE;
@@ -872,8 +1255,6 @@ int64_t linux_syscall(struct linux_regs *r)
         memcpy(p, "/", 2);
         return 2;
     }
-    case SYS_getdents64:
-        return -EBADF;
     case SYS_kill:
     case SYS_tkill:
     case SYS_tgkill: {

@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
             "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
-            "                    [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
+            "                    [--bundle=DIR] [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "                   backend): argv = STATIC-ELF ARGS, envp = --env, stdin = the function\n"
             "                   input (--fn-input, default '-'), stdout = the response body,\n"
             "                   stderr = the log, exit status = its own (default --mem=64)\n"
+            "  --bundle=DIR     --linux: DIR's files and directories, read-only, are the guest's\n"
+            "                   whole file system (copied at load; links left out)\n"
             "  --fn-output=http the response as HTTP/1.1: status line, the guest's headers,\n"
             "                   Content-Length, blank line, body (default body: the body only)\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
@@ -252,6 +254,7 @@ static int run_cli(int argc, char **argv)
     const char *env[MAX_HEADERS + 1];
     size_t nenv = 0;
     bool accel_agent = false;
+    const char *bundle = NULL;
     long run_uid = 65534, run_gid = 65534; /* -1: --user=keep */
     int i;
 
@@ -346,6 +349,10 @@ static int run_cli(int argc, char **argv)
                     run_uid >= 4294967295L || run_gid >= 4294967295L)
                     return die_usage("--user: '%s' is not UID[:GID] (numbers) or keep", a + 7);
             }
+        } else if (strncmp(a, "--bundle=", 9) == 0) {
+            bundle = a + 9;
+            if (!*bundle)
+                return die_usage("--bundle: empty directory name%s", "");
         } else if (strcmp(a, "--linux") == 0) {
             flags |= FUNK_VM_F_LINUX;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
@@ -358,6 +365,8 @@ static int run_cli(int argc, char **argv)
     bool linux_guest = (flags & FUNK_VM_F_LINUX) != 0;
     if (!mem_mib)
         mem_mib = linux_guest ? 64 : 8;
+    if (bundle && !linux_guest)
+        return die_usage("--bundle: only with --linux%s", "");
     if (linux_guest && isolation == FUNK_ISOLATION_KVM)
         return die_usage("--linux: Linux guests run under the process backend only%s", "");
     if (linux_guest) {
@@ -450,7 +459,8 @@ static int run_cli(int argc, char **argv)
         return FUNK_EXIT_SETUP;
     }
     struct funk_vm_boot boot = {.cmdline = linux_guest ? NULL : cmdline, .env = env, .devs = devs,
-                                .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL};
+                                .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL,
+                                .bundle = bundle};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     free(elf);
     if (rc) {

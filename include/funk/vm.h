@@ -124,6 +124,8 @@ struct funk_vm_boot {
     const struct funk_vm_device *devs; /* devices to attach by manifest name */
     size_t ndevs;
     const char *const *argv;           /* Linux guests: NULL-terminated argv (argv[0] first) */
+    const char *bundle;                /* Linux guests: a directory the guest reads as its "/"
+                                          (read-only, copied at load; links are left out) */
 };
 
 /* ---- VM lifecycle -------------------------------------------------------------------------
@@ -152,7 +154,9 @@ enum funk_vm_flags {
  *                   request it goes to io->console instead);
  *   stderr (fd 2) = io->console (the function's log), with the personality's own log lines
  *                   ("funk-monitor: linux: system call 41 (socket) refused: ...");
- *   exit status   = res.exit FUNK_VM_EXIT_HALT with res.status = the status (& 0xff).
+ *   exit status   = res.exit FUNK_VM_EXIT_HALT with res.status = the status (& 0xff);
+ *   files         = boot->bundle (a directory): its regular files and directories, read-only,
+ *                   as the guest's whole file system ("/"); without it every open is ENOENT.
  * Example:
  *     funk_vm_shell_new(64 << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm);
  *     const char *argv[] = {"/bin/busybox", "wc", "-w", NULL}, *env[] = {"K=V", NULL};

@@ -94,6 +94,32 @@ else
     fail "musl-gcc failed: $(cat "$T/cc.err")"
 fi
 
+# A bundle directory: its files read-only as the guest's "/", nothing outside it reachable (not
+# through "..", not through a symbolic link planted in it), nothing written.
+B="$T/bundle"
+mkdir -p "$B/sub/deeper"
+echo "hello bundle" > "$B/a.txt"
+seq 1 5000 > "$B/sub/nums"
+echo deep > "$B/sub/deeper/d"
+ln -s /etc/passwd "$B/link"
+ln -s / "$B/root"
+guest() { timeout 60 "$MON" --isolation=process --linux --bundle="$B" "$BB" "$@" < /dev/null 2> "$T/b.err"; }
+[ "$(guest cat /a.txt)" = "hello bundle" ] || fail "bundle: cat /a.txt: $(cat "$T/b.err")"
+[ "$(guest md5sum sub/nums | cut -d' ' -f1)" = "$(md5sum < "$B/sub/nums" | cut -d' ' -f1)" ] ||
+    fail "bundle: md5sum of a file differs"
+[ "$(guest wc -l /sub/deeper/../nums)" = "5000 /sub/deeper/../nums" ] || fail "bundle: wc -l with .."
+[ "$(guest find / | sort | tr '\n' ' ')" = "/ /a.txt /sub /sub/deeper /sub/deeper/d /sub/nums " ] ||
+    fail "bundle: find / lists $(guest find / | tr '\n' ' ')"
+for p in /../../etc/passwd /link /root/etc/passwd /etc/passwd; do
+    out=$(guest cat "$p")
+    rc=$?
+    [ "$rc" = 1 ] && [ -z "$out" ] || fail "bundle: cat $p: status $rc, output '$out'"
+done
+guest touch /new
+[ $? = 1 ] && [ ! -e "$B/new" ] || fail "bundle: a file was created"
+grep -q 'Read-only file system' "$T/b.err" || fail "bundle: touch did not see EROFS: $(cat "$T/b.err")"
+echo "ok: bundle files"
+
 # Refusals at load and on the command line.
 gcc -O2 -o "$T/dyn" "$HERE/linux/prog.c" 2>/dev/null
 "$MON" --isolation=process --linux "$T/dyn" < /dev/null > /dev/null 2> "$T/d.err"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -78,6 +79,8 @@ static void *busybox(size_t *len)
     return b;
 }
 
+static const char *bundle_dir;
+
 static void run_guest(const char *const *argv, const char *const *env, struct io_state *s,
                       struct funk_vm_result *res)
 {
@@ -89,7 +92,7 @@ static void run_guest(const char *const *argv, const char *const *env, struct io
     }
     struct funk_vm *vm;
     assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
-    struct funk_vm_boot boot = {.argv = argv, .env = env};
+    struct funk_vm_boot boot = {.argv = argv, .env = env, .bundle = bundle_dir};
     int rc = funk_vm_load(vm, elf, len, &boot);
     free(elf);
     if (rc)
@@ -139,6 +142,31 @@ static void test_env_and_failure_status(void **state)
     assert_non_null(strstr(f.log, "/etc/passwd")); /* cat's own error went to the log */
 }
 
+static void test_bundle(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/funk-linux-lib.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("bundled\n", f);
+    fclose(f);
+    bundle_dir = dir;
+    struct io_state s = {.in = ""};
+    struct funk_vm_result res;
+    const char *argv[] = {BUSYBOX, "cat", "/f.txt", NULL};
+    run_guest(argv, NULL, &s, &res);
+    bundle_dir = NULL;
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(s.out_len, 8);
+    assert_memory_equal(s.out, "bundled\n", 8);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -156,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stdin_stdout_status),
         cmocka_unit_test(test_env_and_failure_status),
+        cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
