@@ -183,7 +183,9 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
             return lx_err(vm, rc, "bundle directory '%s': %s%s", boot->bundle, strerror(-rc),
                           rc == -E2BIG || rc == -EFBIG ? " (at most 4096 entries, 64 MiB)" : "");
     }
-    size_t at = (len + 15) & ~(size_t)15;
+    /* page-aligned: the guest moves the image's file pages into place (linux_x86_64.c) and
+     * must never take a page of the bundle with them */
+    size_t at = (len + 4095) & ~(size_t)4095;
     vm->elf_copy = calloc(1, at + blen);
     if (!vm->elf_copy) {
         free(bundle);

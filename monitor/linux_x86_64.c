@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,6 +142,81 @@ int linux_filter(const struct funk_vm *vm, const struct sock_fprog *base, struct
     return 0;
 }
 
+/* mprotect in runs of pages with the same protection (one call per run, not per page); a
+ * negative prot flushes the pending run. */
+static void prot_range(uint64_t page, int prot)
+{
+    static uint64_t start, end;
+    static int cur = -1;
+    if (prot == cur && page == end) {
+        end += 4096;
+        return;
+    }
+    if (cur >= 0 && end > start)
+        mprotect((void *)(uintptr_t)start, end - start, cur);
+    start = page;
+    end = page + 4096;
+    cur = prot;
+}
+
+/* True when file page fp of the image belongs to a segment other than `self`. */
+static bool page_shared(const struct funk_vm *vm, unsigned self, uint64_t fp)
+{
+    for (unsigned j = 0; j < vm->img.nseg; j++) {
+        const struct elf_segment *t = &vm->img.seg[j];
+        if (j != self && t->filesz && fp + 4096 > t->offset && fp < t->offset + t->filesz)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The segments into guest memory. A launched guest's image is a private mapping of the sealed
+ * memfd, page-aligned: the whole file pages inside a segment (not shared with another one) are
+ * moved to their guest address with mremap instead of copied, so a 2 MB busybox costs page-table
+ * updates and only the pages the program touches get faulted in; the rest is copied. Bytes past
+ * a segment's file size in its last moved page are zeroed (its bss), as Linux does.
+ */
+static void copy_segments(struct funk_vm *vm)
+{
+    bool can_move = vm->launched && ((uintptr_t)vm->elf_copy & 4095) == 0;
+    for (unsigned i = 0; i < vm->img.nseg; i++) {
+        const struct elf_segment *s = &vm->img.seg[i];
+        if (!s->filesz)
+            continue;
+        uint64_t first = s->offset, last = s->offset; /* moved file bytes: [first, last) */
+        if (can_move && (s->vaddr & 4095) == (s->offset & 4095)) {
+            first = s->offset & ~4095ull;
+            last = (s->offset + s->filesz + 4095) & ~4095ull;
+            if (page_shared(vm, i, first))
+                first += 4096;
+            if (last > first && page_shared(vm, i, last - 4096))
+                last -= 4096;
+            if (last <= first) {
+                first = last = s->offset;
+            } else {
+                uint64_t to = s->vaddr - s->offset + first;
+                if (mremap(vm->elf_copy + first, last - first, last - first,
+                           MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)to) == MAP_FAILED)
+                    first = last = s->offset; /* copy it all instead */
+            }
+        }
+        uint64_t fend = s->offset + s->filesz;
+        if (first == last) {
+            memcpy((void *)(uintptr_t)s->vaddr, vm->elf_copy + s->offset, s->filesz);
+            continue;
+        }
+        /* the bytes before and after the moved pages */
+        if (first > s->offset)
+            memcpy((void *)(uintptr_t)s->vaddr, vm->elf_copy + s->offset, first - s->offset);
+        if (last < fend)
+            memcpy((void *)(uintptr_t)(s->vaddr + (last - s->offset)), vm->elf_copy + last,
+                   fend - last);
+        else if (last > fend)
+            memset((void *)(uintptr_t)(s->vaddr + s->filesz), 0, last - fend);
+    }
+}
+
 /* Pushes bytes below *sp (inside the stack, which the caller sized). */
 static uint64_t push(uint64_t *sp, const void *p, size_t n)
 {
@@ -162,10 +238,7 @@ void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
 
     /* The image at its addresses, page permissions as its segments say (never W+X: the loader
      * refused that), recorded in the personality's page map for mprotect and pointer checks. */
-    for (unsigned i = 0; i < vm->img.nseg; i++) {
-        const struct elf_segment *s = &vm->img.seg[i];
-        memcpy((void *)(uintptr_t)s->vaddr, vm->elf_copy + s->offset, s->filesz);
-    }
+    copy_segments(vm);
     for (unsigned i = 0; i < vm->img.nseg; i++) {
         const struct elf_segment *s = &vm->img.seg[i];
         uint64_t a = s->vaddr & ~4095ull, e = (s->vaddr + s->memsz + 4095) & ~4095ull;
@@ -178,13 +251,14 @@ void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
             }
             int prot = ((perm & ELF_R) ? PROT_READ : 0) | ((perm & ELF_W) ? PROT_WRITE : 0) |
                        ((perm & ELF_X) ? PROT_EXEC | PROT_READ : 0);
-            mprotect((void *)(uintptr_t)p, 4096, prot);
+            prot_range(p, prot);
             linux_pages_set(p, 4096,
                             (uint8_t)(LX_IMAGE | ((prot & PROT_READ) ? LX_R : 0) |
                                       ((prot & PROT_WRITE) ? LX_W : 0) |
                                       ((prot & PROT_EXEC) ? LX_X : 0)));
         }
     }
+    prot_range(0, -1); /* flush */
     /* The stack at the top of guest memory, a guard page below it. */
     uint64_t stack_lo = vm->mem_size - lb->stack_size;
     linux_pages_set(stack_lo, lb->stack_size, LX_STACK | LX_R | LX_W);

@@ -110,6 +110,10 @@ static int bench_interleave(size_t rounds, int argc, char **argv)
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    /* BENCH_STDIN: every case reads this file as its stdin (the Linux-guest rows: wc -w) */
+    const char *in = getenv("BENCH_STDIN");
+    if (in)
+        posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     for (size_t k = 0; k < nc; k++) /* warm-up: caches, page tables, first-run set-up */

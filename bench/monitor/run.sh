@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # bench/monitor: hello unikernel boot->exit as a process (process and kvm backends) vs
-# posix_spawn, crun, runc, interleaved round robin in one run; in-process boot; idle echo RSS.
+# posix_spawn, crun, runc, interleaved round robin in one run; in-process boot; idle echo RSS;
+# Linux guests (busybox wc -w under funk-monitor --linux vs fork+exec of the same binary; the
+# personality's write(1 byte) round trip vs native).
 # Uses FUNK_PREFIX (installed funk-monitor + unikernels) and FUNK_MESON_DIR (bench binaries).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +24,58 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 RES=$T/results
 : >"$RES"
+
+linux_rows() {
+    # Linux guests (issue 13): the same static busybox, stdin = a 20 KB text, interleaved.
+    local bb=/bin/busybox
+    if [ ! -x $bb ] || ! command -v musl-gcc >/dev/null; then
+        echo "note: busybox-static or musl-tools missing: Linux-guest rows not measured" >&2
+        return 0
+    fi
+    seq 1 2000 | sed 's/$/ lorem ipsum/' >"$T/words"
+    BENCH_STDIN=$T/words "$BIN" interleave "$N" \
+        -- funk-monitor-linux-wc 1 "$MON" --isolation=process --linux $bb wc -w \
+        -- native-busybox-wc 1 $bb wc -w >"$T/linux"
+    musl-gcc -static -O2 -o "$T/lw" bench/monitor/linux_write.c
+    local i
+    for i in 1 2 3 4 5; do
+        "$T/lw" 200000 2>&1 >/dev/null | sed 's/^/native /'
+        "$MON" --isolation=process --linux "$T/lw" 200000 </dev/null 2>&1 >/dev/null |
+            grep '^write' | sed 's/^/guest /'
+    done >>"$T/linux"
+    python3 - "$T/linux" "$N" <<'PY2'
+import sys, statistics
+rows, w = {}, {"native": [], "guest": []}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[0] in w:
+        w[f[0]].append(float(f[2]))
+    else:
+        rows[f[0]] = (int(f[1]), float(f[2]), float(f[3]), float(f[4]), int(f[5]))
+print()
+print("Linux guests (stdio mode), busybox wc -w over 20 KB of stdin, interleaved, N=%s" % sys.argv[2])
+print("%-46s %6s %8s %8s %8s %6s" % ("case", "N", "min ms", "p50 ms", "p99 ms", "errors"))
+for k, label in [("funk-monitor-linux-wc", "funk-monitor --linux /bin/busybox wc -w"),
+                 ("native-busybox-wc", "fork+exec /bin/busybox wc -w (native)")]:
+    n, mn, md, p, err = rows[k]
+    print("%-46s %6d %8.3f %8.3f %8.3f %6d" % (label, n, mn / 1e3, md / 1e3, p / 1e3, err))
+g, nat = rows["funk-monitor-linux-wc"][2], rows["native-busybox-wc"][2]
+print("p50 ratio guest/native: %.2fx" % (g / nat if nat else 0))
+if w["guest"] and w["native"]:
+    gm, nm = statistics.median(w["guest"]), statistics.median(w["native"])
+    print("write(1, 1 byte) round trip, median of 5 runs x 200000: guest %.0f ns, native %.0f ns "
+          "(native: a real write to /dev/null)" % (gm, nm))
+    print("target %-58s %s" % ("Linux guest wc -w within 1.5x native fork+exec (p50)",
+                               "MET" if g <= 1.5 * nat else "NOT MET"))
+    print("target %-58s %s" % ("personality syscall round trip <= 1 us", "MET" if gm <= 1000 else "NOT MET"))
+PY2
+}
+
+# BENCH_ONLY=linux: only the Linux-guest rows (a short run while working on the personality).
+if [ "${BENCH_ONLY:-}" = linux ]; then
+    linux_rows
+    exit 0
+fi
 
 # Without a usable /dev/kvm the process-backend rows and the baselines still run; every KVM row
 # says it was not measured.
@@ -210,3 +264,4 @@ if errs:
     print("bench/monitor: %d failed run(s), see the errors column" % errs)
     sys.exit(1)
 PY
+linux_rows

@@ -59,6 +59,9 @@ run "expr 6 * 7" /dev/null "$BB" expr 6 '*' 7
 run "expr 0 (status 1)" /dev/null "$BB" expr 0 + 0
 run echo /dev/null "$BB" echo hello funk
 [ -s "$T/g.out" ] || fail "guests wrote nothing"
+# The operator's legacy path (guest forked from the monitor, FUNK_PROCESS_LAUNCHER=off): the
+# image is copied there, not moved.
+FUNK_PROCESS_LAUNCHER=off run "legacy fork: sha256sum" "$T/in" "$BB" sha256sum
 
 # A musl-gcc -static C program: floats, strtod, qsort, malloc, clock, getrandom, TLS, exit 3.
 if musl-gcc -static -O2 -o "$T/prog" "$HERE/linux/prog.c" 2> "$T/cc.err"; then
