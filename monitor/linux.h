@@ -25,7 +25,7 @@ struct linux_boot {
     uint32_t strings_len; /* argv then envp strings, each NUL-terminated */
     uint64_t phdr;        /* AT_PHDR (guest address) */
     uint32_t phnum, phent;
-    uint64_t brk_start;   /* page-aligned end of the image */
+    uint64_t brk_start; /* page-aligned end of the image */
     uint64_t stack_size;
     uint64_t bundle_off, bundle_len; /* the bundle blob inside vm->elf_copy (0: none) */
     char strings[];
@@ -67,8 +67,17 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
 extern uint64_t linux_guest_fs; /* the guest's FS base (arch_prctl), restored on return */
 
 /* Page map of guest memory (linux_syscall.c): owner and protection per 4 KiB page. */
-enum { LX_FREE = 0, LX_IMAGE = 1, LX_BRK = 2, LX_MMAP = 3, LX_STACK = 4, LX_OWNER = 7,
-       LX_R = 0x10, LX_W = 0x20, LX_X = 0x40 };
+enum {
+    LX_FREE = 0,
+    LX_IMAGE = 1,
+    LX_BRK = 2,
+    LX_MMAP = 3,
+    LX_STACK = 4,
+    LX_OWNER = 7,
+    LX_R = 0x10,
+    LX_W = 0x20,
+    LX_X = 0x40
+};
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
 
 /* process_linux.c: the child's channel and result, for the personality. */

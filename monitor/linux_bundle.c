@@ -149,8 +149,11 @@ int linux_bundle_build(const char *dir, uint8_t **out, size_t *out_len)
     if (rc == 0 && !blob)
         rc = -ENOMEM;
     if (rc == 0) {
-        struct lx_bundle h = {.magic = LX_BUNDLE_MAGIC, .n = b.n,
-                              .names_off = head, .data_off = head + b.names_len, .len = total};
+        struct lx_bundle h = {.magic = LX_BUNDLE_MAGIC,
+                              .n = b.n,
+                              .names_off = head,
+                              .data_off = head + b.names_len,
+                              .len = total};
         memcpy(blob, &h, sizeof h);
         memcpy(blob + sizeof h, b.e, (size_t)b.n * sizeof *b.e);
         if (b.names_len)

@@ -15,7 +15,8 @@
  * program headers: no dynamic loader (PT_INTERP is refused), no notes.
  */
 
-static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -26,14 +27,18 @@ static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
 }
 
 #define PAGE 4096u
-static uint64_t pdown(uint64_t a) { return a & ~(uint64_t)(PAGE - 1); }
+static uint64_t pdown(uint64_t a)
+{
+    return a & ~(uint64_t)(PAGE - 1);
+}
 
 int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
 {
     const uint8_t *b = elf;
     if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return lx_err(vm, -ENOTSUP, "Linux guests run under the process backend only "
-                                    "(--isolation=process); the KVM personality is not built yet");
+        return lx_err(vm, -ENOTSUP,
+                      "Linux guests run under the process backend only "
+                      "(--isolation=process); the KVM personality is not built yet");
     if (len < sizeof(Elf64_Ehdr))
         return lx_err(vm, -ENOEXEC, "image truncated (%zu bytes)", len);
     Elf64_Ehdr eh;
@@ -66,8 +71,8 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
             phdr_vaddr = ph.p_vaddr;
             have_phdr = true;
         }
-        if (ph.p_type == PT_TLS && (ph.p_filesz > ph.p_memsz || ph.p_offset > len ||
-                                    ph.p_filesz > len - ph.p_offset))
+        if (ph.p_type == PT_TLS &&
+            (ph.p_filesz > ph.p_memsz || ph.p_offset > len || ph.p_filesz > len - ph.p_offset))
             return lx_err(vm, -ENOEXEC, "bad PT_TLS segment");
         if (ph.p_type != PT_LOAD)
             continue;
@@ -94,8 +99,7 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
             lo = ph.p_vaddr;
         if (ph.p_vaddr + ph.p_memsz > hi)
             hi = ph.p_vaddr + ph.p_memsz;
-        if (!have_phdr && eh.e_phoff >= ph.p_offset &&
-            eh.e_phoff - ph.p_offset <= ph.p_filesz &&
+        if (!have_phdr && eh.e_phoff >= ph.p_offset && eh.e_phoff - ph.p_offset <= ph.p_filesz &&
             (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) <= ph.p_filesz - (eh.e_phoff - ph.p_offset))
             phdr_vaddr = ph.p_vaddr + (eh.e_phoff - ph.p_offset);
     }
@@ -104,7 +108,8 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     uint64_t bias = 0;
     if (eh.e_type == ET_DYN) {
         if (pdown(lo) > LINUX_PIE_BASE)
-            return lx_err(vm, -ENOEXEC, "position-independent image linked above 0x%x", LINUX_PIE_BASE);
+            return lx_err(vm, -ENOEXEC, "position-independent image linked above 0x%x",
+                          LINUX_PIE_BASE);
         bias = LINUX_PIE_BASE - pdown(lo);
     }
     lo += bias;
@@ -117,16 +122,19 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
         const struct elf_segment *s = &img.seg[i], *t = &img.seg[i + 1];
         if (pdown(s->vaddr + s->memsz - 1) == pdown(t->vaddr) &&
             (((s->perm | t->perm) & (ELF_W | ELF_X)) == (ELF_W | ELF_X)))
-            return lx_err(vm, -ENOEXEC, "segments %u and %u share a page that would be writable "
-                                        "and executable", i, i + 1);
+            return lx_err(vm, -ENOEXEC,
+                          "segments %u and %u share a page that would be writable "
+                          "and executable",
+                          i, i + 1);
     }
     uint64_t stack = vm->mem_size / 8;
     if (stack > LINUX_STACK_MAX)
         stack = LINUX_STACK_MAX;
     if (pdown(lo) < PROCESS_MEM_BASE || end > vm->mem_size ||
         vm->mem_size - end < stack + LINUX_MIN_HEAP + PAGE)
-        return lx_err(vm, -ENOMEM, "image at 0x%llx-0x%llx does not fit %llu MiB of guest memory "
-                                   "with a %llu KiB stack and 1 MiB of heap (use more --mem)",
+        return lx_err(vm, -ENOMEM,
+                      "image at 0x%llx-0x%llx does not fit %llu MiB of guest memory "
+                      "with a %llu KiB stack and 1 MiB of heap (use more --mem)",
                       (unsigned long long)lo, (unsigned long long)end,
                       (unsigned long long)(vm->mem_size >> 20), (unsigned long long)(stack >> 10));
     uint64_t entry = eh.e_entry + bias;
@@ -204,8 +212,9 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
     vm->loaded = true;
-    vm_log(vm, "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
-               "environment entries",
+    vm_log(vm,
+           "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
+           "environment entries",
            eh.e_type == ET_DYN ? "static-pie" : "static", (unsigned long long)entry,
            (unsigned long long)lo, (unsigned long long)end, lb->argc, lb->envc);
     return 0;

@@ -41,15 +41,19 @@ static uint64_t mem_size, brk_start, brk_cur, brk_max, mmap_lo, mmap_hi;
 static const char *exe_name;
 
 /* fd state */
-static int have_req;           /* 0: not asked yet, 1: a request, 2: none will come */
+static int have_req; /* 0: not asked yet, 1: a request, 2: none will come */
 static struct funk_vm_request req;
 static uint64_t in_off;
-static uint8_t *out_buf;        /* reserved at start (outside guest memory) */
+static uint8_t *out_buf; /* reserved at start (outside guest memory) */
 static uint64_t out_len;
-static unsigned closed_fds;     /* bit per fd 0..2 */
+static unsigned closed_fds; /* bit per fd 0..2 */
 static uint8_t sigactions[65][32];
 static uint64_t sigmask;
-static struct { uint64_t sp; int32_t flags; uint64_t size; } altstack = {0, SS_DISABLE, 0};
+static struct {
+    uint64_t sp;
+    int32_t flags;
+    uint64_t size;
+} altstack = {0, SS_DISABLE, 0};
 static uint64_t calls;
 
 /* The bundle (read-only files) and the open files: fds LX_FD0 .. LX_FD0 + LX_NFILES - 1. */
@@ -99,49 +103,142 @@ static void lx_log(const char *fmt, ...)
 
 static const char *sys_name(uint64_t nr)
 {
-    static const struct { unsigned nr; const char *name; } t[] = {
-        {SYS_read, "read"}, {SYS_mmap, "mmap"}, {SYS_mprotect, "mprotect"},
-        {SYS_openat, "openat"}, {SYS_readlink, "readlink"}, {SYS_readlinkat, "readlinkat"},
-        {SYS_prlimit64, "prlimit64"}, {SYS_futex, "futex"}, {SYS_getdents64, "getdents64"}, {SYS_write, "write"}, {SYS_open, "open"}, {SYS_close, "close"},
-        {SYS_stat, "stat"}, {SYS_lstat, "lstat"}, {SYS_access, "access"}, {SYS_pipe, "pipe"},
-        {SYS_select, "select"}, {SYS_msync, "msync"}, {SYS_mincore, "mincore"},
-        {SYS_shmget, "shmget"}, {SYS_dup, "dup"}, {SYS_dup2, "dup2"}, {SYS_pause, "pause"},
-        {SYS_alarm, "alarm"}, {SYS_setitimer, "setitimer"}, {SYS_sendfile, "sendfile"},
-        {SYS_socket, "socket"}, {SYS_connect, "connect"}, {SYS_accept, "accept"},
-        {SYS_sendto, "sendto"}, {SYS_recvfrom, "recvfrom"}, {SYS_bind, "bind"},
-        {SYS_listen, "listen"}, {SYS_socketpair, "socketpair"}, {SYS_clone, "clone"},
-        {SYS_fork, "fork"}, {SYS_vfork, "vfork"}, {SYS_execve, "execve"}, {SYS_wait4, "wait4"},
-        {SYS_kill, "kill"}, {SYS_shmat, "shmat"}, {SYS_flock, "flock"}, {SYS_fsync, "fsync"},
-        {SYS_truncate, "truncate"}, {SYS_ftruncate, "ftruncate"}, {SYS_getdents, "getdents"},
-        {SYS_chdir, "chdir"}, {SYS_rename, "rename"}, {SYS_mkdir, "mkdir"}, {SYS_rmdir, "rmdir"},
-        {SYS_creat, "creat"}, {SYS_link, "link"}, {SYS_unlink, "unlink"}, {SYS_symlink, "symlink"},
-        {SYS_chmod, "chmod"}, {SYS_utimensat, "utimensat"}, {SYS_mkdirat, "mkdirat"},
-        {SYS_unlinkat, "unlinkat"}, {SYS_renameat, "renameat"}, {SYS_renameat2, "renameat2"},
-        {SYS_linkat, "linkat"}, {SYS_symlinkat, "symlinkat"}, {SYS_fchmodat, "fchmodat"},
-        {SYS_fchownat, "fchownat"}, {SYS_lchown, "lchown"}, {SYS_mknodat, "mknodat"}, {SYS_chown, "chown"}, {SYS_umask, "umask"},
-        {SYS_getrusage, "getrusage"}, {SYS_sysinfo, "sysinfo"}, {SYS_times, "times"},
-        {SYS_ptrace, "ptrace"}, {SYS_setuid, "setuid"}, {SYS_setgid, "setgid"},
-        {SYS_setsid, "setsid"}, {SYS_capget, "capget"}, {SYS_personality, "personality"},
-        {SYS_statfs, "statfs"}, {SYS_prctl, "prctl"}, {SYS_setrlimit, "setrlimit"},
-        {SYS_chroot, "chroot"}, {SYS_mount, "mount"}, {SYS_reboot, "reboot"},
-        {SYS_init_module, "init_module"}, {SYS_tkill, "tkill"}, {SYS_tgkill, "tgkill"},
-        {SYS_io_uring_setup, "io_uring_setup"}, {SYS_epoll_create1, "epoll_create1"},
-        {SYS_pipe2, "pipe2"}, {SYS_dup3, "dup3"}, {SYS_statx, "statx"}, {SYS_rseq, "rseq"},
-        {SYS_clone3, "clone3"}, {SYS_execveat, "execveat"}, {SYS_memfd_create, "memfd_create"},
-        {SYS_process_vm_readv, "process_vm_readv"}, {SYS_bpf, "bpf"}, {SYS_seccomp, "seccomp"},
-        {SYS_unshare, "unshare"}, {SYS_setns, "setns"}, {SYS_pidfd_open, "pidfd_open"},
-        {SYS_faccessat, "faccessat"}, {SYS_faccessat2, "faccessat2"}, {SYS_fchdir, "fchdir"},
-        {SYS_getcwd, "getcwd"}, {SYS_membarrier, "membarrier"}, {SYS_mlock, "mlock"},
-        {SYS_sched_setaffinity, "sched_setaffinity"}, {SYS_timer_create, "timer_create"},
-        {SYS_eventfd2, "eventfd2"}, {SYS_signalfd4, "signalfd4"}, {SYS_inotify_init1, "inotify_init1"},
-        {SYS_open_tree, "open_tree"}, {SYS_openat2, "openat2"}, {SYS_keyctl, "keyctl"},
-        {SYS_add_key, "add_key"}, {SYS_perf_event_open, "perf_event_open"},
-        {SYS_userfaultfd, "userfaultfd"}, {SYS_pkey_mprotect, "pkey_mprotect"},
-        {SYS_getpgrp, "getpgrp"}, {SYS_setpgid, "setpgid"}, {SYS_getpgid, "getpgid"},
-        {SYS_getsid, "getsid"}, {SYS_getgroups, "getgroups"}, {SYS_sysfs, "sysfs"},
-        {SYS_waitid, "waitid"}, {SYS_fchmod, "fchmod"},
-        {SYS_mknod, "mknod"}, {SYS_iopl, "iopl"}, {SYS_ioperm, "ioperm"},
-        {SYS_modify_ldt, "modify_ldt"}, {SYS_get_mempolicy, "get_mempolicy"},
+    static const struct {
+        unsigned nr;
+        const char *name;
+    } t[] = {
+        {SYS_read, "read"},
+        {SYS_mmap, "mmap"},
+        {SYS_mprotect, "mprotect"},
+        {SYS_openat, "openat"},
+        {SYS_readlink, "readlink"},
+        {SYS_readlinkat, "readlinkat"},
+        {SYS_prlimit64, "prlimit64"},
+        {SYS_futex, "futex"},
+        {SYS_getdents64, "getdents64"},
+        {SYS_write, "write"},
+        {SYS_open, "open"},
+        {SYS_close, "close"},
+        {SYS_stat, "stat"},
+        {SYS_lstat, "lstat"},
+        {SYS_access, "access"},
+        {SYS_pipe, "pipe"},
+        {SYS_select, "select"},
+        {SYS_msync, "msync"},
+        {SYS_mincore, "mincore"},
+        {SYS_shmget, "shmget"},
+        {SYS_dup, "dup"},
+        {SYS_dup2, "dup2"},
+        {SYS_pause, "pause"},
+        {SYS_alarm, "alarm"},
+        {SYS_setitimer, "setitimer"},
+        {SYS_sendfile, "sendfile"},
+        {SYS_socket, "socket"},
+        {SYS_connect, "connect"},
+        {SYS_accept, "accept"},
+        {SYS_sendto, "sendto"},
+        {SYS_recvfrom, "recvfrom"},
+        {SYS_bind, "bind"},
+        {SYS_listen, "listen"},
+        {SYS_socketpair, "socketpair"},
+        {SYS_clone, "clone"},
+        {SYS_fork, "fork"},
+        {SYS_vfork, "vfork"},
+        {SYS_execve, "execve"},
+        {SYS_wait4, "wait4"},
+        {SYS_kill, "kill"},
+        {SYS_shmat, "shmat"},
+        {SYS_flock, "flock"},
+        {SYS_fsync, "fsync"},
+        {SYS_truncate, "truncate"},
+        {SYS_ftruncate, "ftruncate"},
+        {SYS_getdents, "getdents"},
+        {SYS_chdir, "chdir"},
+        {SYS_rename, "rename"},
+        {SYS_mkdir, "mkdir"},
+        {SYS_rmdir, "rmdir"},
+        {SYS_creat, "creat"},
+        {SYS_link, "link"},
+        {SYS_unlink, "unlink"},
+        {SYS_symlink, "symlink"},
+        {SYS_chmod, "chmod"},
+        {SYS_utimensat, "utimensat"},
+        {SYS_mkdirat, "mkdirat"},
+        {SYS_unlinkat, "unlinkat"},
+        {SYS_renameat, "renameat"},
+        {SYS_renameat2, "renameat2"},
+        {SYS_linkat, "linkat"},
+        {SYS_symlinkat, "symlinkat"},
+        {SYS_fchmodat, "fchmodat"},
+        {SYS_fchownat, "fchownat"},
+        {SYS_lchown, "lchown"},
+        {SYS_mknodat, "mknodat"},
+        {SYS_chown, "chown"},
+        {SYS_umask, "umask"},
+        {SYS_getrusage, "getrusage"},
+        {SYS_sysinfo, "sysinfo"},
+        {SYS_times, "times"},
+        {SYS_ptrace, "ptrace"},
+        {SYS_setuid, "setuid"},
+        {SYS_setgid, "setgid"},
+        {SYS_setsid, "setsid"},
+        {SYS_capget, "capget"},
+        {SYS_personality, "personality"},
+        {SYS_statfs, "statfs"},
+        {SYS_prctl, "prctl"},
+        {SYS_setrlimit, "setrlimit"},
+        {SYS_chroot, "chroot"},
+        {SYS_mount, "mount"},
+        {SYS_reboot, "reboot"},
+        {SYS_init_module, "init_module"},
+        {SYS_tkill, "tkill"},
+        {SYS_tgkill, "tgkill"},
+        {SYS_io_uring_setup, "io_uring_setup"},
+        {SYS_epoll_create1, "epoll_create1"},
+        {SYS_pipe2, "pipe2"},
+        {SYS_dup3, "dup3"},
+        {SYS_statx, "statx"},
+        {SYS_rseq, "rseq"},
+        {SYS_clone3, "clone3"},
+        {SYS_execveat, "execveat"},
+        {SYS_memfd_create, "memfd_create"},
+        {SYS_process_vm_readv, "process_vm_readv"},
+        {SYS_bpf, "bpf"},
+        {SYS_seccomp, "seccomp"},
+        {SYS_unshare, "unshare"},
+        {SYS_setns, "setns"},
+        {SYS_pidfd_open, "pidfd_open"},
+        {SYS_faccessat, "faccessat"},
+        {SYS_faccessat2, "faccessat2"},
+        {SYS_fchdir, "fchdir"},
+        {SYS_getcwd, "getcwd"},
+        {SYS_membarrier, "membarrier"},
+        {SYS_mlock, "mlock"},
+        {SYS_sched_setaffinity, "sched_setaffinity"},
+        {SYS_timer_create, "timer_create"},
+        {SYS_eventfd2, "eventfd2"},
+        {SYS_signalfd4, "signalfd4"},
+        {SYS_inotify_init1, "inotify_init1"},
+        {SYS_open_tree, "open_tree"},
+        {SYS_openat2, "openat2"},
+        {SYS_keyctl, "keyctl"},
+        {SYS_add_key, "add_key"},
+        {SYS_perf_event_open, "perf_event_open"},
+        {SYS_userfaultfd, "userfaultfd"},
+        {SYS_pkey_mprotect, "pkey_mprotect"},
+        {SYS_getpgrp, "getpgrp"},
+        {SYS_setpgid, "setpgid"},
+        {SYS_getpgid, "getpgid"},
+        {SYS_getsid, "getsid"},
+        {SYS_getgroups, "getgroups"},
+        {SYS_sysfs, "sysfs"},
+        {SYS_waitid, "waitid"},
+        {SYS_fchmod, "fchmod"},
+        {SYS_mknod, "mknod"},
+        {SYS_iopl, "iopl"},
+        {SYS_ioperm, "ioperm"},
+        {SYS_modify_ldt, "modify_ldt"},
+        {SYS_get_mempolicy, "get_mempolicy"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (t[i].nr == nr)
@@ -185,15 +282,15 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
             bnames = (const char *)bh + bh->names_off;
             bdata = (const uint8_t *)bh + bh->data_off;
             for (uint32_t i = 0; i < bh->n; i++)
-                if (bent[i].parent >= bh->n || bent[i].name_off + (uint64_t)bent[i].name_len >=
-                                                   bh->data_off - bh->names_off ||
+                if (bent[i].parent >= bh->n ||
+                    bent[i].name_off + (uint64_t)bent[i].name_len >= bh->data_off - bh->names_off ||
                     bent[i].data_off > bh->len - bh->data_off ||
                     bent[i].size > bh->len - bh->data_off - bent[i].data_off)
                     bundle = NULL;
         }
     }
-    void *o = mmap(NULL, OUT_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *o = mmap(NULL, OUT_MAX, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (o == MAP_FAILED)
         vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: cannot reserve the output buffer");
     out_buf = o;
@@ -400,8 +497,10 @@ static int64_t do_lseek(uint64_t fd, int64_t off, uint64_t whence)
         files[s].off = 0;
         return 0;
     }
-    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)files[s].off
-                 : whence == SEEK_END ? (int64_t)e->size : -1;
+    int64_t base = whence == SEEK_SET   ? 0
+                   : whence == SEEK_CUR ? (int64_t)files[s].off
+                   : whence == SEEK_END ? (int64_t)e->size
+                                        : -1;
     if (base < 0 || (off < 0 && -off > base) || (off > 0 && off > INT64_MAX - base))
         return -EINVAL;
     files[s].off = (uint64_t)(base + off);
@@ -616,7 +715,7 @@ static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
             return -EACCES;
     }
     if (prot & PROT_EXEC)
-        return refuse(SYS_mmap, -EACCES) ; /* no code but the loaded text */
+        return refuse(SYS_mmap, -EACCES); /* no code but the loaded text */
     if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE))
         return -EINVAL;
     if (len == 0 || len > mem_size)
@@ -624,7 +723,8 @@ static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
     len = (len + PAGE - 1) & ~(PAGE - 1);
     uint64_t a;
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if ((addr & (PAGE - 1)) || addr < PROCESS_MEM_BASE || addr > mem_size || len > mem_size - addr)
+        if ((addr & (PAGE - 1)) || addr < PROCESS_MEM_BASE || addr > mem_size ||
+            len > mem_size - addr)
             return -EINVAL;
         if (!range_is(addr, len, LX_FREE, (flags & MAP_FIXED_NOREPLACE) ? LX_FREE : LX_MMAP))
             return (flags & MAP_FIXED_NOREPLACE) ? -EEXIST : -ENOMEM;
@@ -675,7 +775,8 @@ static int64_t do_mremap(uint64_t old, uint64_t olen, uint64_t nlen, uint64_t fl
     }
     if (old + nlen <= mmap_hi && range_is(old + olen, nlen - olen, LX_FREE, LX_FREE)) {
         if (!(bits & LX_W))
-            mprotect((void *)(uintptr_t)(old + olen), nlen - olen, (bits & LX_R) ? PROT_READ : PROT_NONE);
+            mprotect((void *)(uintptr_t)(old + olen), nlen - olen,
+                     (bits & LX_R) ? PROT_READ : PROT_NONE);
         linux_pages_set(old + olen, nlen - olen, bits);
         return (int64_t)old;
     }
@@ -951,7 +1052,9 @@ int64_t linux_syscall(struct linux_regs *r)
     }
     case SYS_utimensat: {
         int64_t fd_only;
-        int64_t e = a[1] ? lookup((int64_t)(int)a[0], a[1], 0, &fd_only) : file_slot(a[0]) >= 0 ? 0 : -EBADF;
+        int64_t e = a[1]                   ? lookup((int64_t)(int)a[0], a[1], 0, &fd_only)
+                    : file_slot(a[0]) >= 0 ? 0
+                                           : -EBADF;
         return e < 0 ? e : -EROFS;
     }
     case SYS_mkdir:
@@ -982,8 +1085,9 @@ int64_t linux_syscall(struct linux_regs *r)
         return do_openat((int64_t)(int)a[0], a[1], a[2]);
     case SYS_fcntl:
         if (file_slot(a[0]) >= 0)
-            return a[1] == F_GETFL ? O_RDONLY : (a[1] == F_GETFD || a[1] == F_SETFD ||
-                                                 a[1] == F_SETFL) ? 0 : -EINVAL;
+            return a[1] == F_GETFL                                           ? O_RDONLY
+                   : (a[1] == F_GETFD || a[1] == F_SETFD || a[1] == F_SETFL) ? 0
+                                                                             : -EINVAL;
         if (!fd_ok(a[0]))
             return -EBADF;
         switch (a[1]) {
@@ -1262,7 +1366,8 @@ int64_t linux_syscall(struct linux_regs *r)
         if ((pid == LX_PID || (r->nr == SYS_kill && pid == 0)) && sig >= 1 && sig <= 64) {
             /* A signal to itself (abort, raise): no delivery, so its default action: the end. */
             char why[80];
-            snprintf(why, sizeof why, "guest killed itself with signal %llu", (unsigned long long)sig);
+            snprintf(why, sizeof why, "guest killed itself with signal %llu",
+                     (unsigned long long)sig);
             vm_process_child_exit(FUNK_VM_EXIT_HALT, 128 + (int)sig, why);
         }
         if (pid == LX_PID && sig == 0)

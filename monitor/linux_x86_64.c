@@ -42,7 +42,7 @@ uint64_t linux_guest_fs;
         long r_;                                                                                   \
         __asm__ volatile("syscall"                                                                 \
                          : "=a"(r_)                                                                \
-                         : "0"((long)SYS_arch_prctl), "D"((long)(code)), "S"((long)(addr))        \
+                         : "0"((long)SYS_arch_prctl), "D"((long)(code)), "S"((long)(addr))         \
                          : "rcx", "r11", "memory");                                                \
         (void)r_;                                                                                  \
     } while (0)
@@ -128,10 +128,12 @@ int linux_filter(const struct funk_vm *vm, const struct sock_fprog *base, struct
                                              hi >= (1ull << 32) ? 0xffffffffu : (uint32_t)hi, 1, 0);
     prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
     /* 5..: the monitor's extra calls: getrandom; arch_prctl(ARCH_SET_FS|ARCH_GET_FS). */
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    prog[k++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
     prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrandom, 4, 0);
     prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_arch_prctl, 0, 4);
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             offsetof(struct seccomp_data, args[0]));
     prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_SET_FS, 1, 0);
     prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_GET_FS, 0, 1);
     prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

@@ -171,7 +171,7 @@ static void test_refusals(void **state)
 {
     (void)state;
     struct funk_vm *vm;
-    /* KVM shells do not take Linux guests; a non-ELF is refused with a reason */
+    /* a non-ELF is refused with a reason */
     assert_int_equal(funk_vm_shell_new(8u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
     static const char junk[64] = "not an elf";
     assert_int_equal(funk_vm_load(vm, junk, sizeof junk, NULL), -ENOEXEC);

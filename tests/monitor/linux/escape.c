@@ -33,7 +33,14 @@ int main(int argc, char **argv)
     void *page = (void *)(((unsigned long)heap + 4095) & ~4095ul);
     report("mprotect-exec-heap", syscall(SYS_mprotect, page, 4096, PROT_READ | PROT_EXEC));
     report("mmap-exec", (long)syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == -1 ? -1 : 0);
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == -1
+                            ? -1
+                            : 0);
+    /* the 32-bit entry (int $0x80: open("/etc/passwd")), with a pointer below 4 GiB */
+    static const char passwd[] = "/etc/passwd";
+    long r32;
+    __asm__ volatile("int $0x80" : "=a"(r32) : "a"(5L), "b"(passwd), "c"(0L) : "memory");
+    report("int80-open", r32 < 0 && r32 > -4096 ? -1 : 0);
     fflush(stdout);
     return 0;
 }
