@@ -89,6 +89,26 @@ static void *gptr(uint64_t a, uint64_t len, uint8_t need)
     return (void *)(uintptr_t)a;
 }
 
+/* Guest structures are copied in and out byte-wise: a guest may pass any alignment (Linux
+ * accepts that), and a misaligned typed access would be undefined behaviour on our side. */
+static int gget(uint64_t a, void *dst, size_t n)
+{
+    const void *p = gptr(a, n, LX_R);
+    if (!p)
+        return -EFAULT;
+    memcpy(dst, p, n);
+    return 0;
+}
+
+static int gput(uint64_t a, const void *src, size_t n)
+{
+    void *p = gptr(a, n, LX_W);
+    if (!p)
+        return -EFAULT;
+    memcpy(p, src, n);
+    return 0;
+}
+
 static void lx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void lx_log(const char *fmt, ...)
 {
@@ -422,7 +442,9 @@ static int64_t file_read(int64_t s, void *p, uint64_t n, uint64_t *off)
     const struct lx_bentry *e = &bent[files[s].ent];
     if (e->is_dir)
         return -EISDIR;
-    uint64_t avail = *off < e->size ? e->size - *off : 0;
+    if (*off >= e->size)
+        return 0;
+    uint64_t avail = e->size - *off;
     if (n > avail)
         n = avail;
     memcpy(p, bdata + e->data_off + *off, n);
@@ -501,7 +523,7 @@ static int64_t do_lseek(uint64_t fd, int64_t off, uint64_t whence)
                    : whence == SEEK_CUR ? (int64_t)files[s].off
                    : whence == SEEK_END ? (int64_t)e->size
                                         : -1;
-    if (base < 0 || (off < 0 && -off > base) || (off > 0 && off > INT64_MAX - base))
+    if (base < 0 || (off < 0 && off < -base) || (off > 0 && off > INT64_MAX - base))
         return -EINVAL;
     files[s].off = (uint64_t)(base + off);
     return base + off;
@@ -593,12 +615,14 @@ static int64_t do_rwv(uint64_t fd, uint64_t iov, uint64_t cnt, int wr)
 {
     if (cnt > 1024)
         return -EINVAL;
-    const struct iovec *v = gptr(iov, cnt * sizeof *v, LX_R);
-    if (!v)
+    if (!gptr(iov, cnt * sizeof(struct iovec), LX_R))
         return -EFAULT;
     int64_t total = 0;
     for (uint64_t i = 0; i < cnt; i++) {
-        uint64_t base = (uint64_t)(uintptr_t)v[i].iov_base, len = v[i].iov_len;
+        struct iovec v;
+        if (gget(iov + i * sizeof v, &v, sizeof v))
+            return total ? total : -EFAULT;
+        uint64_t base = (uint64_t)(uintptr_t)v.iov_base, len = v.iov_len;
         if (len == 0)
             continue;
         int64_t r = do_rw(fd, base, len, wr);
@@ -616,30 +640,28 @@ static int64_t do_fstat(uint64_t fd, uint64_t buf)
     int64_t s = file_slot(fd);
     if (!fd_ok(fd) && s < 0)
         return -EBADF;
-    struct stat *st = gptr(buf, sizeof *st, LX_W);
-    if (!st)
-        return -EFAULT;
+    struct stat st;
     if (s >= 0) {
-        stat_entry(st, files[s].ent);
-        return 0;
+        stat_entry(&st, files[s].ent);
+        return gput(buf, &st, sizeof st);
     }
-    memset(st, 0, sizeof *st);
-    st->st_dev = 0xf0;
-    st->st_ino = 100 + fd;
-    st->st_mode = S_IFIFO | 0600;
-    st->st_nlink = 1;
-    st->st_uid = LX_UID;
-    st->st_gid = LX_UID;
-    st->st_blksize = 4096;
-    return 0;
+    memset(&st, 0, sizeof st);
+    st.st_dev = 0xf0;
+    st.st_ino = 100 + fd;
+    st.st_mode = S_IFIFO | 0600;
+    st.st_nlink = 1;
+    st.st_uid = LX_UID;
+    st.st_gid = LX_UID;
+    st.st_blksize = 4096;
+    return gput(buf, &st, sizeof st);
 }
 
 static int64_t do_poll(uint64_t fds, uint64_t nfds)
 {
     if (nfds > 64)
         return -EINVAL;
-    struct pollfd *p = gptr(fds, nfds * sizeof *p, LX_R | LX_W);
-    if (!p)
+    struct pollfd p[64];
+    if (!gptr(fds, nfds * sizeof *p, LX_R | LX_W) || gget(fds, p, nfds * sizeof *p))
         return -EFAULT;
     int64_t n = 0;
     for (uint64_t i = 0; i < nfds; i++) {
@@ -657,7 +679,7 @@ static int64_t do_poll(uint64_t fds, uint64_t nfds)
         if (p[i].revents)
             n++;
     }
-    return n;
+    return gput(fds, p, nfds * sizeof *p) ? -EFAULT : n;
 }
 
 /* ---- memory ----------------------------------------------------------------------------- */
@@ -856,40 +878,46 @@ static int64_t sleep_for(const struct timespec *d)
 
 static int64_t do_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t reqp, uint64_t remp)
 {
-    const struct timespec *r = gptr(reqp, sizeof *r, LX_R);
-    if (!r)
+    struct timespec d;
+    if (gget(reqp, &d, sizeof d))
         return -EFAULT;
     if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME)
         return -EINVAL;
-    struct timespec d = *r;
     if (flags & TIMER_ABSTIME) {
         struct timespec now;
         clock_gettime((clockid_t)clk, &now);
-        int64_t ns = ((int64_t)d.tv_sec - now.tv_sec) * 1000000000 + (d.tv_nsec - now.tv_nsec);
-        if (ns <= 0)
+        if (d.tv_nsec < 0 || d.tv_nsec >= 1000000000)
+            return -EINVAL;
+        if (d.tv_sec < now.tv_sec || (d.tv_sec == now.tv_sec && d.tv_nsec <= now.tv_nsec))
             return 0;
-        d.tv_sec = ns / 1000000000;
-        d.tv_nsec = ns % 1000000000;
+        /* both are valid times: the difference cannot overflow for tv_sec >= now.tv_sec >= 0 */
+        d.tv_sec -= now.tv_sec;
+        d.tv_nsec -= now.tv_nsec;
+        if (d.tv_nsec < 0) {
+            d.tv_sec--;
+            d.tv_nsec += 1000000000;
+        }
     }
     int64_t rc = sleep_for(&d);
     if (rc == 0 && remp && !(flags & TIMER_ABSTIME)) {
-        struct timespec *rem = gptr(remp, sizeof *rem, LX_W);
-        if (rem)
-            memset(rem, 0, sizeof *rem);
+        struct timespec zero = {0, 0};
+        gput(remp, &zero, sizeof zero);
     }
     return rc;
 }
 
 static int64_t do_clock_gettime(uint64_t clk, uint64_t tsp)
 {
-    struct timespec *ts = gptr(tsp, sizeof *ts, LX_W);
-    if (!ts)
+    if (!gptr(tsp, sizeof(struct timespec), LX_W))
         return -EFAULT;
     if (clk == CLOCK_THREAD_CPUTIME_ID) /* one thread: the process's */
         clk = CLOCK_PROCESS_CPUTIME_ID;
     if (clk > CLOCK_TAI)
         return -EINVAL; /* other processes' CPU clocks */
-    return clock_gettime((clockid_t)clk, ts) == 0 ? 0 : -EINVAL;
+    struct timespec ts;
+    if (clock_gettime((clockid_t)clk, &ts) != 0)
+        return -EINVAL;
+    return gput(tsp, &ts, sizeof ts);
 }
 
 static int64_t do_getrandom(uint64_t buf, uint64_t len)
@@ -936,9 +964,6 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
     if (newp)
         return -EPERM;
     if (oldp) {
-        uint64_t *o = gptr(oldp, 16, LX_W);
-        if (!o)
-            return -EFAULT;
         uint64_t v = ~0ull;
         if (res == RLIMIT_STACK)
             v = mem_size - mmap_hi - PAGE;
@@ -950,7 +975,9 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
             v = 1;
         else if (res == RLIMIT_CORE)
             v = 0;
-        o[0] = o[1] = v;
+        uint64_t o[2] = {v, v};
+        if (gput(oldp, o, sizeof o))
+            return -EFAULT;
     }
     return 0;
 }
@@ -992,22 +1019,19 @@ int64_t linux_syscall(struct linux_regs *r)
         const struct lx_bentry *e = &bent[files[s].ent];
         if (e->is_dir)
             return -EISDIR;
-        uint64_t off = files[s].off, *offp = NULL;
-        if (a[2]) {
-            offp = gptr(a[2], 8, LX_R | LX_W);
-            if (!offp)
-                return -EFAULT;
-            off = *offp;
-        }
+        uint64_t off = files[s].off;
+        if (a[2] && (!gptr(a[2], 8, LX_W) || gget(a[2], &off, 8)))
+            return -EFAULT;
         uint64_t n = off < e->size ? e->size - off : 0;
         if (n > a[3])
             n = a[3];
         int64_t w = n ? do_write(a[0], bdata + e->data_off + off, n) : 0;
         if (w > 0) {
-            if (offp)
-                *offp = off + (uint64_t)w;
+            uint64_t noff = off + (uint64_t)w;
+            if (a[2])
+                gput(a[2], &noff, 8);
             else
-                files[s].off = off + (uint64_t)w;
+                files[s].off = noff;
         }
         return w;
     }
@@ -1034,11 +1058,9 @@ int64_t linux_syscall(struct linux_regs *r)
             return do_fstat((uint64_t)dirfd, a[at + 1]);
         if (e < 0)
             return e;
-        struct stat *st = gptr(a[at + 1], sizeof *st, LX_W);
-        if (!st)
-            return -EFAULT;
-        stat_entry(st, (uint32_t)e);
-        return 0;
+        struct stat st;
+        stat_entry(&st, (uint32_t)e);
+        return gput(a[at + 1], &st, sizeof st);
     }
     case SYS_access:
     case SYS_faccessat:
@@ -1140,11 +1162,7 @@ int64_t linux_syscall(struct linux_regs *r)
             return 0;
         }
         if (a[0] == ARCH_GET_FS) {
-            uint64_t *p = gptr(a[1], 8, LX_W);
-            if (!p)
-                return -EFAULT;
-            *p = linux_guest_fs;
-            return 0;
+            return gput(a[1], &linux_guest_fs, 8);
         }
         return -EINVAL;
     case SYS_set_tid_address:
@@ -1178,23 +1196,21 @@ int64_t linux_syscall(struct linux_regs *r)
             return -EINVAL;
         uint64_t old = sigmask;
         if (a[1]) {
-            const uint64_t *s = gptr(a[1], 8, LX_R);
-            if (!s)
+            uint64_t set;
+            if (gget(a[1], &set, 8))
                 return -EFAULT;
             if (a[0] == SIG_BLOCK)
-                sigmask |= *s;
+                sigmask |= set;
             else if (a[0] == SIG_UNBLOCK)
-                sigmask &= ~*s;
+                sigmask &= ~set;
             else if (a[0] == SIG_SETMASK)
-                sigmask = *s;
+                sigmask = set;
             else
                 return -EINVAL;
         }
         if (a[2]) {
-            uint64_t *o = gptr(a[2], 8, LX_W);
-            if (!o)
+            if (gput(a[2], &old, 8))
                 return -EFAULT;
-            *o = old;
         }
         return 0;
     }
@@ -1214,17 +1230,15 @@ int64_t linux_syscall(struct linux_regs *r)
         return 0;
     }
     case SYS_uname: {
-        struct utsname *u = gptr(a[0], sizeof *u, LX_W);
-        if (!u)
-            return -EFAULT;
-        memset(u, 0, sizeof *u);
-        strcpy(u->sysname, "Linux");
-        strcpy(u->nodename, "funk");
-        strcpy(u->release, "6.1.0-funk");
-        strcpy(u->version, "#1 SMP funk");
-        strcpy(u->machine, "x86_64");
-        strcpy(u->domainname, "(none)");
-        return 0;
+        struct utsname u;
+        memset(&u, 0, sizeof u);
+        strcpy(u.sysname, "Linux");
+        strcpy(u.nodename, "funk");
+        strcpy(u.release, "6.1.0-funk");
+        strcpy(u.version, "#1 SMP funk");
+        strcpy(u.machine, "x86_64");
+        strcpy(u.domainname, "(none)");
+        return gput(a[0], &u, sizeof u);
     }
     case SYS_getpid:
     case SYS_gettid:
@@ -1265,28 +1279,25 @@ int64_t linux_syscall(struct linux_regs *r)
     case SYS_sched_getaffinity: {
         if (a[1] < 8 || (a[1] & 7))
             return -EINVAL;
-        uint64_t *m = gptr(a[2], 8, LX_W);
-        if (!m)
-            return -EFAULT;
-        *m = 1;
-        return 8;
+        uint64_t m = 1;
+        return gput(a[2], &m, 8) ? -EFAULT : 8;
     }
     case SYS_futex: {
         int op = (int)(a[1] & FUTEX_CMD_MASK);
         if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET)
             return 0;
         if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
-            const uint32_t *w = gptr(a[0], 4, LX_R);
-            if (!w || (a[0] & 3))
+            uint32_t w;
+            if ((a[0] & 3) || gget(a[0], &w, 4))
                 return -EFAULT;
-            if (*w != (uint32_t)a[2])
+            if (w != (uint32_t)a[2])
                 return -EAGAIN;
             if (a[3]) {
-                const struct timespec *t = gptr(a[3], sizeof *t, LX_R);
-                if (!t)
+                struct timespec t;
+                if (gget(a[3], &t, sizeof t))
                     return -EFAULT;
                 if (op == FUTEX_WAIT) {
-                    sleep_for(t);
+                    sleep_for(&t);
                     return -ETIMEDOUT;
                 }
                 return -ETIMEDOUT; /* absolute wait with one thread: nobody can wake it */
@@ -1300,23 +1311,19 @@ int64_t linux_syscall(struct linux_regs *r)
         return do_clock_gettime(a[0], a[1]);
     case SYS_clock_getres: {
         if (a[1]) {
-            struct timespec *ts = gptr(a[1], sizeof *ts, LX_W);
-            if (!ts)
+            struct timespec ts = {0, 1};
+            if (gput(a[1], &ts, sizeof ts))
                 return -EFAULT;
-            ts->tv_sec = 0;
-            ts->tv_nsec = 1;
         }
         return 0;
     }
     case SYS_gettimeofday: {
         if (a[0]) {
-            struct timeval *tv = gptr(a[0], sizeof *tv, LX_W);
-            if (!tv)
-                return -EFAULT;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            tv->tv_sec = ts.tv_sec;
-            tv->tv_usec = ts.tv_nsec / 1000;
+            struct timeval tv = {ts.tv_sec, ts.tv_nsec / 1000};
+            if (gput(a[0], &tv, sizeof tv))
+                return -EFAULT;
         }
         return 0;
     }
@@ -1324,18 +1331,17 @@ int64_t linux_syscall(struct linux_regs *r)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         if (a[0]) {
-            int64_t *t = gptr(a[0], 8, LX_W);
-            if (!t)
+            int64_t t = ts.tv_sec;
+            if (gput(a[0], &t, 8))
                 return -EFAULT;
-            *t = ts.tv_sec;
         }
         return ts.tv_sec;
     }
     case SYS_nanosleep: {
-        const struct timespec *t = gptr(a[0], sizeof *t, LX_R);
-        if (!t)
+        struct timespec t;
+        if (gget(a[0], &t, sizeof t))
             return -EFAULT;
-        return sleep_for(t);
+        return sleep_for(&t);
     }
     case SYS_clock_nanosleep:
         return do_clock_nanosleep(a[0], a[1], a[2], a[3]);
