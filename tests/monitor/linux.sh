@@ -74,6 +74,17 @@ else
     fail "musl-gcc failed: $(cat "$T/cc.err")"
 fi
 
+# The same program with glibc: static (ET_EXEC) and static-pie (ET_DYN, placed at 0x400000).
+for kind in -static "-static-pie -fPIE"; do
+    # shellcheck disable=SC2086
+    if gcc $kind -O2 -o "$T/gprog" "$HERE/linux/prog.c" 2> "$T/cc.err"; then
+        run "glibc $kind prog" "$T/nums" "$T/gprog" arg1
+        [ "$grc" = 3 ] || fail "glibc $kind prog: status $grc, not 3"
+    else
+        fail "gcc $kind failed (libc6-dev): $(cat "$T/cc.err")"
+    fi
+done
+
 # Hostile guest: every raw call (64-bit and int $0x80) fails, nothing is created, the target process lives, the log
 # names the refused calls, and the monitor itself ends normally.
 sleep 300 &
