@@ -149,6 +149,16 @@ else
     fail "musl-gcc failed: $(cat "$T/cc.err")"
 fi
 
+# Sleeping works (a ppoll of the monitor) and --timeout still ends a guest that sleeps on.
+start=$(date +%s%N)
+"$MON" --isolation=process --linux "$BB" sleep 0.2 < /dev/null > /dev/null 2>&1
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$rc" = 0 ] && [ "$ms" -ge 190 ] || fail "sleep 0.2: exit $rc after $ms ms"
+"$MON" --isolation=process --linux --timeout=1 "$BB" sleep 100 < /dev/null > /dev/null 2>&1
+rc=$?
+[ "$rc" = 75 ] || fail "sleep 100 with --timeout=1: exit $rc, not 75"
+
 # Refusals at load and on the command line.
 gcc -O2 -o "$T/dyn" "$HERE/linux/prog.c" 2>/dev/null
 "$MON" --isolation=process --linux "$T/dyn" < /dev/null > /dev/null 2> "$T/d.err"
