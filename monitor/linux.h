@@ -44,8 +44,10 @@ struct lx_bentry {
     uint32_t parent, name_off, name_len, is_dir;
     uint64_t data_off, size; /* data_off: relative to the data area */
 };
-/* Copies the regular files and directories under dir (no link followed) into *out (malloc'd). */
-int linux_bundle_build(const char *dir, uint8_t **out, size_t *out_len);
+/* Copies the regular files and directories under dir (NULL: none; no link followed), then the
+ * given files at their absolute paths (directories made as needed), into *out (malloc'd). */
+int linux_bundle_build(const char *dir, const struct funk_vm_file *files, size_t nfiles,
+                       uint8_t **out, size_t *out_len);
 
 /* linux_elf.c: validates a static ET_EXEC / static-pie ET_DYN image for a guest of mem_size and
  * stages it (vm->img, vm->elf_copy, the struct linux_boot). 0 or -errno with vm->err set. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Linux personality: a read-only bundle directory, copied at load into the guest's sealed image. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,18 +132,85 @@ static int walk(struct builder *b, int dfd, uint32_t dir, int depth)
     return rc;
 }
 
-int linux_bundle_build(const char *dir, uint8_t **out, size_t *out_len)
+/* The child of dir named name[0..len), or -1. */
+static int64_t child(const struct builder *b, uint32_t dir, const char *name, size_t len)
 {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    for (uint32_t i = 1; i < b->n; i++)
+        if (b->e[i].parent == dir && b->e[i].name_len == len &&
+            memcmp(b->names + b->e[i].name_off, name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* A file given by the library user (funk_vm_file) at an absolute path; missing directories on
+ * the way are made. A path must be absolute, without "." or ".." components, and name no
+ * existing entry. */
+static int add_given(struct builder *b, const struct funk_vm_file *f)
+{
+    const char *p = f->path;
+    if (!p || p[0] != '/' || (!f->data && f->len))
+        return -EINVAL;
+    uint32_t dir = 0;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char name[256];
+        if (l == 0 || l > 255 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+            return -EINVAL;
+        memcpy(name, p, l);
+        name[l] = '\0';
+        int64_t c = child(b, dir, name, l);
+        bool last = !e || !e[strspn(e, "/")];
+        if (last) {
+            if (c >= 0)
+                return -EEXIST;
+            if (f->len > LX_BUNDLE_MAX_BYTES - b->data_len)
+                return -EFBIG;
+            uint32_t idx;
+            int rc = add(b, dir, name, 0, &idx);
+            if (rc == 0)
+                rc = grow((void **)&b->data, &b->data_cap, b->data_len + f->len + 1);
+            if (rc)
+                return rc;
+            if (f->len)
+                memcpy(b->data + b->data_len, f->data, f->len);
+            b->e[idx].data_off = b->data_len;
+            b->e[idx].size = f->len;
+            b->data_len += f->len;
+            return 0;
+        }
+        if (c >= 0 && !b->e[c].is_dir)
+            return -ENOTDIR;
+        if (c < 0) {
+            uint32_t idx;
+            int rc = add(b, dir, name, 1, &idx);
+            if (rc)
+                return rc;
+            c = idx;
+        }
+        dir = (uint32_t)c;
+        p += l;
+    }
+}
+
+int linux_bundle_build(const char *dir, const struct funk_vm_file *files, size_t nfiles,
+                       uint8_t **out, size_t *out_len)
+{
+    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dir && dfd < 0)
         return -errno;
     struct builder b = {0};
     b.e = calloc(LX_BUNDLE_MAX_ENTRIES, sizeof *b.e);
     uint32_t root;
     int rc = b.e ? add(&b, 0, "", 1, &root) : -ENOMEM;
-    if (rc == 0)
+    if (rc == 0 && dfd >= 0)
         rc = walk(&b, dfd, root, 0);
-    close(dfd);
+    if (dfd >= 0)
+        close(dfd);
+    for (size_t i = 0; rc == 0 && i < nfiles; i++)
+        rc = add_given(&b, &files[i]);
     size_t head = sizeof(struct lx_bundle) + (size_t)b.n * sizeof(struct lx_bentry);
     size_t total = head + b.names_len + b.data_len;
     uint8_t *blob = rc == 0 ? malloc(total) : NULL;

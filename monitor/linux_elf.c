@@ -185,11 +185,18 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     /* The bundle travels after the ELF, in the same sealed image. */
     uint8_t *bundle = NULL;
     size_t blen = 0;
-    if (boot && boot->bundle) {
-        int rc = linux_bundle_build(boot->bundle, &bundle, &blen);
+    if (boot && (boot->bundle || boot->nfiles)) {
+        if (boot->nfiles > LX_BUNDLE_MAX_ENTRIES || (boot->nfiles && !boot->files))
+            return lx_err(vm, -EINVAL, "bad file list (%zu files)", boot->nfiles);
+        int rc = linux_bundle_build(boot->bundle, boot->files, boot->nfiles, &bundle, &blen);
         if (rc)
-            return lx_err(vm, rc, "bundle directory '%s': %s%s", boot->bundle, strerror(-rc),
-                          rc == -E2BIG || rc == -EFBIG ? " (at most 4096 entries, 64 MiB)" : "");
+            return lx_err(vm, rc, "bundle%s%s: %s%s", boot->bundle ? " directory " : "",
+                          boot->bundle ? boot->bundle : " files", strerror(-rc),
+                          rc == -E2BIG || rc == -EFBIG ? " (at most 4096 entries, 64 MiB)"
+                          : rc == -EINVAL || rc == -EEXIST || rc == -ENOTDIR
+                              ? " (a given file's path must be absolute, without . or .., "
+                                "and new)"
+                              : "");
     }
     /* page-aligned: the guest moves the image's file pages into place (linux_x86_64.c) and
      * must never take a page of the bundle with them */

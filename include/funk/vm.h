@@ -118,6 +118,14 @@ struct funk_vm_device {
 };
 
 /* ---- Loading ---------------------------------------------------------------------------- */
+/* A file a Linux guest reads at an absolute path (e.g. an OpenFaaS-style secret at
+ * /var/openfaas/secrets/NAME): copied at load, read-only, like the bundle's. */
+struct funk_vm_file {
+    const char *path; /* absolute, no "." or ".." components */
+    const void *data;
+    size_t len;
+};
+
 struct funk_vm_boot {
     const char *cmdline;               /* may be NULL; at most HVT_CMDLINE_SIZE-1 bytes */
     const char *const *env;            /* NULL-terminated KEY=VALUE strings (funk guests) */
@@ -126,6 +134,8 @@ struct funk_vm_boot {
     const char *const *argv;           /* Linux guests: NULL-terminated argv (argv[0] first) */
     const char *bundle;                /* Linux guests: a directory the guest reads as its "/"
                                           (read-only, copied at load; links are left out) */
+    const struct funk_vm_file *files;  /* Linux guests: more files at their paths (secrets) */
+    size_t nfiles;
 };
 
 /* ---- VM lifecycle -------------------------------------------------------------------------
@@ -156,7 +166,9 @@ enum funk_vm_flags {
  *                   ("funk-monitor: linux: system call 41 (socket) refused: ...");
  *   exit status   = res.exit FUNK_VM_EXIT_HALT with res.status = the status (& 0xff);
  *   files         = boot->bundle (a directory): its regular files and directories, read-only,
- *                   as the guest's whole file system ("/"); without it every open is ENOENT.
+ *                   as the guest's whole file system ("/"), plus boot->files at their paths
+ *                   (funkd: secrets at /var/openfaas/secrets/NAME); without both every open
+ *                   is ENOENT.
  * Example:
  *     funk_vm_shell_new(64 << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm);
  *     const char *argv[] = {"/bin/busybox", "wc", "-w", NULL}, *env[] = {"K=V", NULL};

@@ -19,9 +19,12 @@ void vm_log(const struct funk_vm *vm, const char *fmt, ...)
     (void)fmt;
 }
 
-int linux_bundle_build(const char *dir, uint8_t **out, size_t *out_len)
+int linux_bundle_build(const char *dir, const struct funk_vm_file *files, size_t nfiles,
+                       uint8_t **out, size_t *out_len)
 {
     (void)dir;
+    (void)files;
+    (void)nfiles;
     (void)out;
     (void)out_len;
     return -ENOENT;

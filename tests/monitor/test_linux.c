@@ -80,6 +80,8 @@ static void *busybox(size_t *len)
 }
 
 static const char *bundle_dir;
+static const struct funk_vm_file *given;
+static size_t ngiven;
 
 static void run_guest(const char *const *argv, const char *const *env, struct io_state *s,
                       struct funk_vm_result *res)
@@ -92,7 +94,8 @@ static void run_guest(const char *const *argv, const char *const *env, struct io
     }
     struct funk_vm *vm;
     assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
-    struct funk_vm_boot boot = {.argv = argv, .env = env, .bundle = bundle_dir};
+    struct funk_vm_boot boot = {
+        .argv = argv, .env = env, .bundle = bundle_dir, .files = given, .nfiles = ngiven};
     int rc = funk_vm_load(vm, elf, len, &boot);
     free(elf);
     if (rc)
@@ -167,6 +170,55 @@ static void test_bundle(void **state)
     assert_memory_equal(s.out, "bundled\n", 8);
 }
 
+static void test_given_files(void **state)
+{
+    (void)state;
+    /* a secret the way funkd would pass one, no directory on disk */
+    static const struct funk_vm_file files[] = {
+        {"/var/openfaas/secrets/api-key", "s3cret", 6},
+        {"/var/openfaas/secrets/empty", NULL, 0},
+    };
+    given = files;
+    ngiven = 2;
+    struct io_state s = {.in = ""};
+    struct funk_vm_result res;
+    const char *argv[] = {BUSYBOX, "cat", "/var/openfaas/secrets/api-key", NULL};
+    run_guest(argv, NULL, &s, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(s.out_len, 6);
+    assert_memory_equal(s.out, "s3cret", 6);
+    struct io_state l = {.in = ""};
+    const char *argv2[] = {BUSYBOX, "ls", "/var/openfaas/secrets", NULL};
+    run_guest(argv2, NULL, &l, &res);
+    given = NULL;
+    ngiven = 0;
+    assert_int_equal(res.status, 0);
+    l.out[l.out_len < sizeof l.out ? l.out_len : sizeof l.out - 1] = '\0';
+    assert_string_equal(l.out, "api-key\nempty\n");
+
+    /* paths that could name something outside or twice are refused at load */
+    static const struct funk_vm_file bad[][2] = {
+        {{"relative", "x", 1}, {"/ok", "x", 1}},
+        {{"/a/../b", "x", 1}, {"/ok", "x", 1}},
+        {{"/dup", "x", 1}, {"/dup", "y", 1}},
+        {{"/f", "x", 1}, {"/f/g", "y", 1}},
+    };
+    size_t len;
+    void *elf = busybox(&len);
+    if (!elf)
+        skip();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct funk_vm *vm;
+        assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
+        struct funk_vm_boot boot = {.argv = argv, .files = bad[i], .nfiles = 2};
+        int rc = funk_vm_load(vm, elf, len, &boot);
+        assert_true(rc == -EINVAL || rc == -EEXIST || rc == -ENOTDIR);
+        assert_non_null(strstr(funk_vm_error(vm), "bundle"));
+        funk_vm_delete(vm);
+    }
+    free(elf);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -185,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_stdin_stdout_status),
         cmocka_unit_test(test_env_and_failure_status),
         cmocka_unit_test(test_bundle),
+        cmocka_unit_test(test_given_files),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
