@@ -605,6 +605,21 @@ static int64_t do_rw(uint64_t fd, uint64_t buf, uint64_t n, int wr)
 {
     if (n > 0x7ffff000)
         n = 0x7ffff000;
+    if (!wr) {
+        /* Only the bytes that will be read must be writable (as on Linux: a short read into a
+         * buffer that runs past the guest's mapping succeeds). */
+        int64_t s = file_slot(fd);
+        uint64_t avail = n;
+        if (s >= 0 && !bent[files[s].ent].is_dir)
+            avail =
+                files[s].off < bent[files[s].ent].size ? bent[files[s].ent].size - files[s].off : 0;
+        else if (fd == 0 && fd_ok(fd)) {
+            need_request();
+            avail = have_req == 1 ? req.body_len - in_off : 0;
+        }
+        if (n > avail)
+            n = avail;
+    }
     void *p = gptr(buf, n, wr ? LX_R : LX_W);
     if (!p)
         return -EFAULT;
