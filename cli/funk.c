@@ -762,7 +762,7 @@ static int cmd_secret(int argc, char **argv)
         free(b);
         if (rc)
             return 1;
-        if (r.code != 200 && r.code != 204)
+        if (r.code != 200 && r.code != 202 && r.code != 204) /* funkd: 202, as faas-netes */
             return fail("secret rm", &r);
         resp_free(&r);
         printf("Removed secret %s\n", name);
