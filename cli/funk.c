@@ -35,7 +35,8 @@ static void usage(FILE *f)
            "         [--label K=V] [--annotation K=V] [--secret S] [--memory 64M]\n"
            "         [--mode per-request|warm] [--namespace NS]\n"
            "  ls [--namespace NS]           list functions\n"
-           "  describe NAME                 a function's status (JSON)\n"
+           "  describe NAME [--json]        a function's status, URLs (--json: raw)\n"
+           "  ready [NAME] [--timeout SEC]  wait until funkd (and the function) is ready\n"
            "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
            "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
            "  rm NAME                       delete a function\n"
@@ -45,7 +46,8 @@ static void usage(FILE *f)
            "  secret update NAME [...] | secret ls | secret rm NAME\n"
            "  image ...                     OCI images (when built with the oci part)\n"
            "  version\n"
-           "The gateway comes from --gateway, FUNK_GATEWAY or provider.gateway in a stack file\n"
+           "The gateway comes from --gateway, FUNK_GATEWAY, OPENFAAS_URL or provider.gateway in\n"
+           "a stack file\n"
            "(default http://127.0.0.1:8080); basic auth from -u/-p or FUNK_USER/FUNK_PASSWORD.\n");
 }
 
@@ -437,24 +439,124 @@ static int cmd_ls(int argc, char **argv)
     return 0;
 }
 
+/* Prints s with control bytes replaced: what funkd sends is shown on a terminal. */
+static void put_clean(const char *s)
+{
+    for (; s && *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void describe_field(const char *k, const char *v)
+{
+    printf("%-20s", k);
+    put_clean(v);
+    putchar('\n');
+}
+
+/* "Labels:" and "  key: value" lines for an object of strings (or names of an array). */
+static void describe_map(const char *k, json_t *o)
+{
+    if (!json_object_size(o) && !json_array_size(o))
+        return;
+    printf("%s\n", k);
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        printf("  ");
+        put_clean(key);
+        printf(": ");
+        put_clean(json_string_value(v));
+        putchar('\n');
+    }
+    size_t i;
+    json_array_foreach(o, i, v)
+    {
+        printf("  - ");
+        put_clean(json_string_value(v));
+        putchar('\n');
+    }
+}
+
+/* faas-cli describe's table (or the raw FunctionStatus with --json). */
 static int cmd_describe(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: funk describe NAME\n");
+    static const struct option o[] = {
+        {"json", no_argument, 0, 'j'}, {"namespace", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+    int raw = 0, c;
+    const char *ns = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:", o, NULL)) != -1) {
+        if (c == 'j')
+            raw = 1;
+        else if (c == 'n')
+            ns = optarg;
+        else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: funk describe NAME [--namespace NS] [--json]\n");
         return 2;
     }
-    char path[512], enc[256];
-    urlenc(argv[1], enc, sizeof enc);
-    snprintf(path, sizeof path, "/system/function/%s", enc);
+    const char *name = argv[optind];
+    char path[1024], enc[256], nsenc[256] = "";
+    urlenc(name, enc, sizeof enc);
+    if (ns)
+        urlenc(ns, nsenc, sizeof nsenc);
+    snprintf(path, sizeof path, "/system/function/%s%s%s", enc, ns ? "?namespace=" : "", nsenc);
     struct resp r;
     if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
         return 1;
     if (r.code != 200)
         return fail("describe", &r);
     json_t *j = json_loads(r.body.p, 0, NULL);
-    char *s = json_dumps(j, JSON_INDENT(2));
-    printf("%s\n", s ? s : r.body.p);
-    free(s);
+    if (!json_is_object(j)) {
+        fprintf(stderr, "funk: describe: funkd sent no JSON object\n");
+        json_decref(j);
+        resp_free(&r);
+        return 1;
+    }
+    if (raw) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", s ? s : r.body.p);
+        free(s);
+    } else {
+        char num[32], url[4096 + 512];
+        json_int_t avail = json_integer_value(json_object_get(j, "availableReplicas"));
+        const char *proc = json_string_value(json_object_get(j, "envProcess"));
+        const char *fname = json_string_value(json_object_get(j, "name"));
+        describe_field("Name:", fname ? fname : name);
+        describe_field("Status:", avail > 0 ? "Ready" : "Not Ready");
+        snprintf(num, sizeof num, "%lld",
+                 (long long)json_integer_value(json_object_get(j, "replicas")));
+        describe_field("Replicas:", num);
+        snprintf(num, sizeof num, "%lld", (long long)avail);
+        describe_field("Available Replicas:", num);
+        snprintf(num, sizeof num, "%.0f", json_number_value(json_object_get(j, "invocationCount")));
+        describe_field("Invocations:", num);
+        describe_field("Image:", json_string_value(json_object_get(j, "image")));
+        describe_field("Function Process:", proc && *proc ? proc : "<default>");
+        snprintf(url, sizeof url, "%s/function/%s%s%s", gateway, name, ns ? "." : "", ns ? ns : "");
+        describe_field("URL:", url);
+        snprintf(url, sizeof url, "%s/async-function/%s%s%s", gateway, name, ns ? "." : "",
+                 ns ? ns : "");
+        describe_field("Async URL:", url);
+        const char *mode = json_string_value(json_object_get(j, "mode"));
+        if (mode)
+            describe_field("Mode:", mode);
+        const char *iso = json_string_value(json_object_get(j, "isolation"));
+        if (iso)
+            describe_field("Isolation:", iso);
+        json_t *mem = json_object_get(j, "memoryBytes");
+        if (json_is_integer(mem)) {
+            snprintf(num, sizeof num, "%lld MiB", (long long)(json_integer_value(mem) >> 20));
+            describe_field("Memory:", num);
+        }
+        describe_map("Labels:", json_object_get(j, "labels"));
+        describe_map("Annotations:", json_object_get(j, "annotations"));
+        describe_map("Environment:", json_object_get(j, "envVars"));
+        describe_map("Secrets:", json_object_get(j, "secrets"));
+    }
     json_decref(j);
     resp_free(&r);
     return 0;
@@ -762,7 +864,7 @@ static int cmd_secret(int argc, char **argv)
         free(b);
         if (rc)
             return 1;
-        if (r.code != 200 && r.code != 204)
+        if (r.code != 200 && r.code != 202 && r.code != 204) /* funkd: 202, as faas-netes */
             return fail("secret rm", &r);
         resp_free(&r);
         printf("Removed secret %s\n", name);
@@ -930,11 +1032,102 @@ static int cmd_up(int argc, char **argv)
     return 1;
 }
 
+/* ---- ready -------------------------------------------------------------------------------- */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* As faas-cli ready: waits until the gateway answers /healthz and, given NAME, until the
+ * function is deployed with an available replica. */
+static int cmd_ready(int argc, char **argv)
+{
+    static const struct option o[] = {{"timeout", required_argument, 0, 't'},
+                                      {"namespace", required_argument, 0, 'n'},
+                                      {0, 0, 0, 0}};
+    double timeout = 60;
+    const char *ns = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:n:", o, NULL)) != -1) {
+        if (c == 'n') {
+            ns = optarg;
+        } else if (c == 't') {
+            char *e;
+            timeout = strtod(optarg, &e);
+            if (e == optarg || (*e && strcmp(e, "s") != 0) || !(timeout > 0) || timeout > 86400) {
+                fprintf(stderr, "funk ready: --timeout: '%s' is not a number of seconds\n", optarg);
+                return 2;
+            }
+        } else {
+            return 2;
+        }
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "usage: funk ready [NAME] [--namespace NS] [--timeout SECONDS]\n");
+        return 2;
+    }
+    const char *name = optind < argc ? argv[optind] : NULL;
+    double end = mono_now() + timeout;
+    struct timespec step = {0, 200 * 1000 * 1000};
+    while (!healthy()) {
+        if (mono_now() >= end) {
+            fprintf(stderr, "funk ready: %s did not answer /healthz within %g s\n", gateway,
+                    timeout);
+            return 1;
+        }
+        nanosleep(&step, NULL);
+    }
+    if (!name) {
+        printf("%s is ready\n", gateway);
+        return 0;
+    }
+    char path[1024], enc[256], nsenc[256] = "";
+    urlenc(name, enc, sizeof enc);
+    if (ns)
+        urlenc(ns, nsenc, sizeof nsenc);
+    snprintf(path, sizeof path, "/system/function/%s%s%s", enc, ns ? "?namespace=" : "", nsenc);
+    for (;;) {
+        struct resp r;
+        if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
+            return 1;
+        if (r.code == 401)
+            return fail("ready", &r);
+        long code = r.code;
+        json_int_t avail = 0;
+        if (code == 200) {
+            json_t *j = json_loads(r.body.p, 0, NULL);
+            avail = json_integer_value(json_object_get(j, "availableReplicas"));
+            json_decref(j);
+        }
+        resp_free(&r);
+        if (code == 200 && avail > 0) {
+            printf("Function %s is ready\n", name);
+            return 0;
+        }
+        if (mono_now() >= end) {
+            fprintf(stderr, "funk ready: function %s is not ready after %g s (%s)\n", name, timeout,
+                    code == 200   ? "no available replica"
+                    : code == 404 ? "not deployed"
+                                  : "error status");
+            return 1;
+        }
+        nanosleep(&step, NULL);
+    }
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
+    /* the gateway: --gateway, else FUNK_GATEWAY, else OPENFAAS_URL (as faas-cli), else
+     * provider.gateway of a stack file, else http://127.0.0.1:8080 */
     const char *g = getenv("FUNK_GATEWAY");
+    if (!g || !*g)
+        g = getenv("OPENFAAS_URL");
     if (g && *g)
         gateway = g;
     user = getenv("FUNK_USER");
@@ -992,6 +1185,8 @@ int main(int argc, char **argv)
         rc = cmd_secret(sargc, sargv);
     else if (strcmp(cmd, "up") == 0)
         rc = cmd_up(sargc, sargv);
+    else if (strcmp(cmd, "ready") == 0)
+        rc = cmd_ready(sargc, sargv);
     else if (strcmp(cmd, "version") == 0) {
         printf("funk %s\n", FUNK_VERSION);
         rc = 0;

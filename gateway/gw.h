@@ -71,6 +71,7 @@ struct gw_config {
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
     const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
+    int provider; /* --role provider: behind the OpenFaaS gateway (faas-provider's /system/info) */
 };
 extern struct gw_config gw_cfg;
 
@@ -100,7 +101,11 @@ struct gw_function {
     double idle_timeout;
     int max_inflight; /* 0: no limit */
     int preboot;      /* per-request: guests booted ahead to their first FN_RECV, one call each */
-    int no_preboot;   /* set when a pre-booted guest ended before asking for a request */
+    int no_preboot;   /* set when a guest ended before asking for a request (console-style) */
+    /* set (under mu) once a call's guest asked for its request (FN_RECV): only then are guests
+     * booted ahead, so no guest code runs before the first request (a console-style guest's
+     * whole run is its side effects) */
+    int serves;
     struct gw_snap *snap; /* snapshot mode: the guest at its first FN_RECV (guarded by mu) */
     int scale_min, scale_max;
     char **env;     /* envVars as KEY=VALUE (secrets are added per instance) */
@@ -127,12 +132,18 @@ void gw_fn_put(struct gw_function *fn);
 json_t *gw_fn_status(struct gw_function *fn);
 json_t *gw_fn_list(const char *ns);
 int gw_fn_count(void);
+/* 0, -ENOENT, -EOPNOTSUPP (not a warm function: per-request and snapshot calls have no replicas) */
 int gw_fn_scale(const char *name, const char *ns, int replicas);
 int gw_fn_load_all(void);
 void gw_fn_namespaces(json_t *arr);
 /* Splits "name[.ns]" into parts; false if the name is invalid. */
 int gw_split_name(const char *full, char name[GW_NAME_MAX], char ns[GW_NAME_MAX]);
-int gw_valid_name(const char *s);
+int gw_valid_name(const char *s); /* the loose rule used for lookups and stored functions */
+/* OpenFaaS's rules for what is created: function names and namespaces are DNS-1123 labels
+ * (a-z, 0-9, '-', alphanumeric at both ends, at most 63), secret names DNS-1123 subdomains
+ * (such labels joined by dots, shorter than GW_NAME_MAX here). */
+int gw_valid_dns_label(const char *s);
+int gw_valid_dns_subdomain(const char *s);
 
 /* ---- invocation --------------------------------------------------------------------------- */
 struct gw_call {

@@ -83,6 +83,9 @@ static void usage(FILE *f)
         "                         vsock://CID:PORT; one connection per instance, so not with\n"
         "                         snapshot mode; funkd starts no agent: run it sandboxed,\n"
         "                         e.g. funk-accel-agent --listen ADDR --user 65534:65534)\n"
+        "  --role ROLE            gateway (default: clients such as faas-cli talk to funkd)\n"
+        "                         or provider (funkd behind the OpenFaaS gateway): the shape\n"
+        "                         of GET /system/info\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
                                          {"isolation", required_argument, 0, 'I'},
                                          {"preboot", required_argument, 0, 'P'},
                                          {"accel", required_argument, 0, 'A'},
+                                         {"role", required_argument, 0, 0x102},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
@@ -283,6 +287,14 @@ int main(int argc, char **argv)
             if (funk_vm_accel_set(optarg) != 0)
                 return bad("--accel", optarg);
             gw_cfg.accel = optarg;
+            break;
+        case 0x102:
+            if (strcmp(optarg, "gateway") == 0)
+                gw_cfg.provider = 0;
+            else if (strcmp(optarg, "provider") == 0)
+                gw_cfg.provider = 1;
+            else
+                return bad("--role", optarg);
             break;
         case 'h':
             usage(stdout);

@@ -19,6 +19,8 @@ def funk(*args, gateway=None, stdin=b"", env=None):
     e = dict(os.environ)
     e.pop("FUNK_USER", None)
     e.pop("FUNK_PASSWORD", None)
+    e.pop("FUNK_GATEWAY", None)
+    e.pop("OPENFAAS_URL", None)
     if gateway:
         e["FUNK_GATEWAY"] = gateway
     if env:
@@ -87,8 +89,48 @@ try:
     check(rc == 1 and "404" in err, "invoke of a missing function fails with the status", err)
     rc, out, err = funk("invoke", "echo", "-H", "broken", gateway=gwurl)
     check(rc == 2, "invoke rejects a bad -H", err)
+    rc, out, err = funk("describe", "echo", "--json", gateway=gwurl)
+    check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe --json", out)
     rc, out, err = funk("describe", "echo", gateway=gwurl)
-    check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe", out)
+    rows = dict((k.strip(), v.strip()) for k, v in (ln.split(":", 1) for ln in out.splitlines()
+                                                   if ":" in ln and not ln.startswith(" ")))
+    check(rc == 0 and rows.get("Name") == "echo" and rows.get("Status") == "Ready"
+          and rows.get("Replicas") == "1" and rows.get("Available Replicas") == "1"
+          and rows.get("Invocations", "").isdigit() and rows.get("Image") == ELF["echo"]
+          and rows.get("Function Process") == "<default>"
+          and rows.get("URL") == gwurl + "/function/echo" and rows.get("Async URL") == gwurl + "/async-function/echo"
+          and "  A: 2" in out, "describe: a table like faas-cli describe, with the URLs", (rc, out, err))
+    rc, out, err = funk("describe", "echo", "--namespace", "openfaas-fn", gateway=gwurl)
+    check(rc == 0 and gwurl + "/function/echo.openfaas-fn" in out, "describe --namespace: NAME.NS URLs", out)
+    rc, out, err = funk("describe", "nosuch", gateway=gwurl)
+    check(rc == 1 and "404" in err, "describe of a missing function fails with the status", err)
+
+    # the gateway from OPENFAAS_URL, as faas-cli; --gateway still wins over it
+    rc, out, err = funk("describe", "echo", env={"OPENFAAS_URL": gwurl + "/"})
+    check(rc == 0 and "URL:" in out and gwurl + "/function/echo" in out, "OPENFAAS_URL picks the gateway", (rc, out, err))
+    rc, out, err = funk("--gateway", gwurl, "ls", env={"OPENFAAS_URL": down})
+    check(rc == 0 and "echo" in out, "--gateway wins over OPENFAAS_URL", (rc, out, err))
+    rc, out, err = funk("ls", env={"OPENFAAS_URL": down})
+    check(rc == 1 and down in err, "OPENFAAS_URL is used when no flag is given", (rc, err))
+
+    # ready: the gateway, then a function
+    rc, out, err = funk("ready", gateway=gwurl)
+    check(rc == 0 and "ready" in out, "ready: funkd answers /healthz", (rc, out, err))
+    rc, out, err = funk("ready", "echo", "--timeout", "10", gateway=gwurl)
+    check(rc == 0 and "echo is ready" in out, "ready NAME: the function has an available replica", (rc, out, err))
+    t0 = time.time()
+    rc, out, err = funk("ready", "nosuch", "--timeout", "0.5", gateway=gwurl)
+    check(rc == 1 and "not deployed" in err and time.time() - t0 < 15, "ready of a missing function: exit 1 after --timeout",
+          (rc, err))
+    rc, out, err = funk("ready", "--timeout", "0.5", gateway=down)
+    check(rc == 1 and "healthz" in err, "ready with funkd down: exit 1 after --timeout", (rc, err))
+    rc, out, err = funk("ready", "--timeout", "soon", gateway=gwurl)
+    check(rc == 2 and "--timeout" in err, "ready --timeout with a bad value exits 2", (rc, err))
+
+    # scale of a per-request function: the truth, and a non-zero exit
+    rc, out, err = funk("scale", "echo", "--replicas", "3", gateway=gwurl)
+    check(rc == 1 and "Scaled" not in out and "409" in err and "cannot be scaled" in err,
+          "scale of a per-request function fails with funkd's reason", (rc, out, err))
 
     # secrets
     rc, out, err = funk("secret", "create", "token", "--from-literal", "abc", gateway=gwurl)
@@ -127,7 +169,7 @@ functions:
     check(rc == 0 and out == "hello yaml", "stack environment reaches the guest", (out, err))
     rc, out, err = funk("invoke", "stacked", "--path", "/env", "--query", "token", gateway=gwurl)
     check(rc == 0 and out == "xyz", "stack secret reaches the guest", (out, err))
-    rc, out, _ = funk("describe", "stacked", gateway=gwurl)
+    rc, out, _ = funk("describe", "stacked", "--json", gateway=gwurl)
     d = json.loads(out)
     check(d["mode"] == "warm" and d["annotations"] == {"owner": "me"} and d["limits"] == {"memory": "16M"},
           "stack labels, annotations, limits", d)
