@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# funk CLI end to end against the real funkd: up, deploy (flags, stack.yml), ls, invoke, logs,
+# funk CLI end to end against the real funkd: daemon, deploy (flags, stack.yml), ls, invoke, logs,
 # scale, secrets, rm, auth, and clear errors when funkd is down or the input is bad.
 import json
 import os
@@ -36,7 +36,7 @@ check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
 down_sock, down_port = dead_port()  # bound, never listening: refused for as long as the test holds it
 down = "http://127.0.0.1:%d" % down_port
 rc, _, err = funk("ls", gateway=down)
-check(rc == 1 and "cannot reach funkd" in err and "funk up" in err, "clear error when funkd is down", err)
+check(rc == 1 and "cannot reach funkd" in err and "funk daemon -d" in err, "clear error when funkd is down", err)
 for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["scale", "x"], "scale without --replicas"),
                    (["secret", "frob", "x"], "unknown secret subcommand"), (["invoke"], "invoke without a name"),
                    (["rm"], "rm without a name"), (["logs"], "logs without a name"),
@@ -53,7 +53,7 @@ check(rc == 0 and "usage: funk image build" in out, "funk image --help: exit 0 a
 rc, out, err = funk("image", "frob")
 check(rc == 2 and "usage: funk image build" in err, "funk image with an unknown subcommand: exit 2", (rc, out, err))
 
-# funk up -d starts funkd and waits for it
+# funk daemon -d starts funkd and waits for it
 # (on a free port; when another process takes it first funkd exits saying the address is in use,
 # and the start is tried again on a fresh port)
 tmp = tempfile.TemporaryDirectory()
@@ -61,12 +61,12 @@ for attempt in range(1, START_TRIES + 1):
     port = free_port()
     gwurl = "http://127.0.0.1:%d" % port
     uplog = os.path.join(tmp.name, "funkd-%d.log" % attempt)
-    rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
+    rc, out, err = funk("daemon", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
                         env={"FUNKD": FUNKD, "FUNK_LOG": uplog})
     if rc == 0 or attempt == START_TRIES or not os.path.exists(uplog) or not ADDR_IN_USE.search(open(uplog).read()):
         break
     print("note: port %d was taken before funkd bound it; retrying" % port, flush=True)
-check(rc == 0 and "is up" in out, "funk up -d", (rc, out, err))
+check(rc == 0 and "is up" in out, "funk daemon -d", (rc, out, err))
 import re  # noqa: E402
 m = re.search(r"pid (\d+)", out)
 pid = int(m.group(1)) if m else None
@@ -177,7 +177,7 @@ functions:
     with open(bad, "w") as f:
         f.write("functions:\n  x: [unclosed\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
-    check(rc == 2 and "line" in err, "bad YAML: exit 2 with a line number", err)
+    check(rc == 2 and re.search(r"bad\.yml:3:1: ", err), "bad YAML: exit 2 with FILE:LINE:COLUMN", err)
     with open(bad, "w") as f:
         f.write("functions:\n  x:\n    environment: {}\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
@@ -203,10 +203,10 @@ functions:
     check(rc == 1 and "404" in err, "rm again: 404 reported", err)
     rc, out, err = funk("secret", "rm", "token", gateway=gwurl)
     check(rc == 0, "secret rm", err)
-    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd-again.log")})
-    check(rc == 0 and "already" in err, "funk up -d when funkd is already up", err)
+    rc, out, err = funk("daemon", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd-again.log")})
+    check(rc == 0 and "already" in err, "funk daemon -d when funkd is already up", err)
 finally:
-    if pid:  # not our child (funk up -d detached it): wait until it is gone, bounded
+    if pid:  # not our child (funk daemon -d detached it): wait until it is gone, bounded
         os.kill(pid, signal.SIGTERM)
 
         def gone():
@@ -215,7 +215,7 @@ finally:
                     return f.read().rsplit(")", 1)[1].split()[0] == "Z"
             except OSError:
                 return True
-        check(wait_for(gone, 20), "funkd started by funk up -d stops on SIGTERM")
+        check(wait_for(gone, 20), "funkd started by funk daemon -d stops on SIGTERM")
 
 # basic auth through the CLI
 a = Funkd("--auth")
