@@ -23,6 +23,7 @@ struct ynode {
     char *str; /* scalar text */
     size_t len;
     int plain; /* plain (unquoted) scalar: may be null or a boolean */
+    int flow;  /* a mapping or sequence in flow style ({...} or [...]) */
     size_t n;  /* children: a mapping holds key, value, key, value ... */
     struct ynode **kids;
 };
@@ -92,6 +93,8 @@ static struct ynode *ybuild(struct yload *L, yaml_event_t *ev, int depth)
         y->end_line = ev->end_mark.line + 1;
         return y;
     }
+    y->flow = kind == YAML_MAPPING_NODE ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+                                        : ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
     size_t cap = 0;
     for (;;) {
         yaml_event_t e;
@@ -582,9 +585,14 @@ int cli_stack_append_point(const char *path, size_t *line, int *indent, int *has
         if (strcmp(y->kids[i]->str, "functions") != 0)
             continue;
         const struct ynode *f = y->kids[i + 1];
-        if (ynull(f))
-            break; /* "functions:" with nothing: written as a new block at the end */
-        if (f->kind != YAML_MAPPING_NODE || f->col <= y->kids[i]->col) {
+        if (f->kind == YAML_SCALAR_NODE && f->plain && f->len == 0) {
+            /* "functions:" and nothing: the entry goes right after that line */
+            *has_functions = 1;
+            *indent = (int)y->kids[i]->col + 1;
+            *line = y->kids[i]->line;
+            break;
+        }
+        if (f->kind != YAML_MAPPING_NODE || f->flow || f->col <= y->kids[i]->col) {
             snprintf(err, errlen,
                      "%s:%zu:%zu: functions is not a block mapping: add the function by hand", path,
                      f->line, f->col);

@@ -637,9 +637,13 @@ static void write_entry(FILE *f, int indent, const char *name, const char *lang,
     }
 }
 
-/* Adds the entry to an existing stack file, keeping its text (comments too). */
-static int append_stack(const char *path, const char *name, const char *lang, const char *image,
-                        json_t *labels)
+struct append {
+    size_t line;
+    int indent, has;
+};
+
+/* Checks that path can take function name (valid, no such function, a block mapping). */
+static int append_check(const char *path, const char *name, struct append *a)
 {
     char err[4096];
     json_t *y = cli_stack_load(path, err, sizeof err);
@@ -653,12 +657,19 @@ static int append_stack(const char *path, const char *name, const char *lang, co
         fprintf(stderr, "funk new: %s already has a function %s\n", path, name);
         return 2;
     }
-    size_t line, len;
-    int indent, has;
-    if (cli_stack_append_point(path, &line, &indent, &has, err, sizeof err) != 0) {
+    if (cli_stack_append_point(path, &a->line, &a->indent, &a->has, err, sizeof err) != 0) {
         fprintf(stderr, "funk new: %s\n", err);
         return 2;
     }
+    return 0;
+}
+
+/* Adds the entry to an existing stack file, keeping its text (comments too). */
+static int append_stack(const char *path, const struct append *a, const char *name,
+                        const char *lang, const char *image, json_t *labels)
+{
+    size_t line = a->line, len;
+    int indent = a->indent, has = a->has;
     char *text = read_all(path, &len);
     if (!text) {
         fprintf(stderr, "funk new: cannot read %s\n", path);
@@ -778,6 +789,9 @@ int cmd_new(int argc, char **argv)
     json_decref(sy);
     if (fr)
         return 1;
+    struct append ap = {0};
+    if (exists && (fr = append_check(stack, name, &ap)))
+        return fr;
     json_t *meta = template_meta(tdir);
     if (!meta)
         return 1;
@@ -801,7 +815,7 @@ int cmd_new(int argc, char **argv)
     json_t *labels = json_object_get(meta, "labels");
     int rc;
     if (exists) {
-        rc = append_stack(stack, name, lang, image, labels);
+        rc = append_stack(stack, &ap, name, lang, image, labels);
     } else {
         FILE *f = fopen(stack, "wx");
         if (!f) {

@@ -64,7 +64,12 @@ text = open(stack).read() if os.path.exists(stack) else ""
 check(re.search(r"^  hello:\n    lang: c\n    handler: \./hello\n    image: hello:latest\n", text, re.M) is not None,
       "funk new writes stack.yml with lang, handler and image", text)
 rc, out, err = funk("new", "hello", "--lang", "c", cwd=proj)
-check(rc == 2 and "exists" in err, "funk new refuses an existing function folder", (rc, err))
+check(rc == 2 and "stack.yml already has a function hello" in err, "funk new refuses a function the stack has", (rc, err))
+os.makedirs(os.path.join(proj, "third"))
+rc, out, err = funk("new", "third", "--lang", "c", cwd=proj)
+check(rc == 2 and "./third already exists" in err and "third" not in open(stack).read(),
+      "funk new refuses an existing folder and leaves stack.yml alone", (rc, err))
+os.rmdir(os.path.join(proj, "third"))
 rc, out, err = funk("new", "Bad_Name", "--lang", "c", cwd=proj)
 check(rc == 2 and "DNS-1123" in err, "funk new refuses a name that is not DNS-1123", (rc, err))
 rc, out, err = funk("new", "x", "--lang", "cobol", cwd=proj)
@@ -96,6 +101,17 @@ text = open(stack).read()
 check(rc == 0 and "# templates from this folder" in text and
       text.index("  second:\n    lang: c") < text.index("configuration:"),
       "funk new adds the function inside functions:, before the later sections", (rc, err, text))
+flow = os.path.join(W, "flow")
+os.makedirs(flow)
+open(os.path.join(flow, "stack.yml"), "w").write("provider: {name: openfaas}\nfunctions: {a: {image: x}}\n")
+rc, out, err = funk("new", "b", "--lang", "c", cwd=flow)
+check(rc == 2 and "stack.yml:2:12: functions is not a block mapping" in err and not os.path.exists(os.path.join(flow, "b")),
+      "funk new refuses a flow-style functions mapping before writing anything", (rc, err))
+open(os.path.join(flow, "stack.yml"), "w").write("provider:\n  name: openfaas\nfunctions:\n\nconfiguration:\n  copy: []\n")
+rc, out, err = funk("new", "b", "--lang", "c", cwd=flow)
+text = open(os.path.join(flow, "stack.yml")).read()
+check(rc == 0 and text.startswith("provider:\n  name: openfaas\nfunctions:\n  b:\n    lang: c\n"),
+      "funk new fills an empty functions: in place", (rc, err, text))
 rc, out, err = funk("build", "--filter", "sec*", cwd=proj)
 check(rc == 0 and "Building second" in out and "Building hello" not in out, "funk build --filter GLOB", (rc, out, err))
 rc, out, err = funk("build", "--regex", "^hel", "--filter", "x", cwd=proj)
