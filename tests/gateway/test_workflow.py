@@ -128,6 +128,34 @@ rc, out, err = funk("build", cwd=broken)
 check(rc != 0 and "oops" in err and "build.sh failed" in err, "a handler that does not compile fails funk build",
       (rc, out, err))
 
+# ---- templates: pull into ./template, a custom one from a local folder, a strict template.yml ----
+tp = os.path.join(W, "tp")
+os.makedirs(tp)
+rc, out, err = funk("template", "pull", cwd=tp)
+check(rc == 0 and os.path.isfile(os.path.join(tp, "template", "c", "template.yml")) and
+      os.path.isfile(os.path.join(tp, "template", "c", "function", "handler.c")),
+      "funk template pull copies the installed templates into ./template", (rc, out, err))
+rc, out, err = funk("template", "list", cwd=tp)
+check(rc == 0 and re.search(r"^c\s.*\./template$", out, re.M), "funk template list shows ./template", out)
+mine = os.path.join(W, "mytemplates", "templates", "shout")
+os.makedirs(os.path.join(mine, "function"))
+open(os.path.join(mine, "template.yml"), "w").write("language: C, shouting\nimage_mode: fn\n")
+open(os.path.join(mine, "build.sh"), "w").write(open(os.path.join(tp, "template", "c", "build.sh")).read())
+handler = open(os.path.join(tp, "template", "c", "function", "handler.c")).read()
+open(os.path.join(mine, "function", "handler.c"), "w").write(handler.replace("Hello from funk!", "HELLO FROM FUNK!"))
+rc, out, err = funk("template", "pull", os.path.join(W, "mytemplates"), cwd=tp)
+check(rc == 0 and "Fetched template shout" in out, "funk template pull DIR takes DIR/templates", (rc, out, err))
+rc, out, err = funk("template", "pull", cwd=tp)
+check(rc == 0 and "Skipping c: ./template/c exists" in out, "funk template pull keeps templates already there", (rc, out))
+rc, out, err = funk("new", "loud", "--lang", "shout", cwd=tp)
+check(rc == 0 and "HELLO FROM FUNK!" in open(os.path.join(tp, "loud", "handler.c")).read(),
+      "funk new with a pulled custom template", (rc, out, err))
+open(os.path.join(mine, "template.yml"), "w").write("language: x\nwelcome_mesage: hi\n")
+rc, out, err = funk("new", "other", "--lang", "shout", "-f", os.path.join(W, "other.yml"),
+                    env={"FUNK_TEMPLATES": os.path.join(W, "mytemplates", "templates")}, cwd=W)
+check(rc != 0 and "template.yml:2:1: unknown key 'welcome_mesage'" in err,
+      "a template.yml with an unknown key is an error with its line", (rc, err))
+
 # ---- strict stack.yml ----
 bad = os.path.join(W, "bad.yml")
 with open(bad, "w") as f:
