@@ -45,7 +45,64 @@ struct yload {
     char *err;
     size_t errlen;
     size_t nodes;
+    int subst; /* ${VAR} substitution in scalars (stack files, as faas-cli) */
 };
+
+/* ${NAME}, ${NAME:-default} (unset or empty) and ${NAME-default} (unset) from the environment,
+ * as faas-cli substitutes in stack files; anything else is kept as written. NULL: no memory. */
+static char *envsubst(const char *s, size_t len, size_t *outlen)
+{
+    size_t cap = len + 1, n = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; out && i < len;) {
+        const char *add = s + i;
+        size_t addlen = 1, skip = 1;
+        const char *close = i + 1 < len && s[i] == '$' && s[i + 1] == '{'
+                                ? memchr(s + i + 2, '}', len - i - 2)
+                                : NULL;
+        if (close) {
+            const char *name = s + i + 2;
+            size_t nl = 0;
+            while (name + nl < close && (name[nl] == '_' || (name[nl] >= 'A' && name[nl] <= 'Z') ||
+                                         (name[nl] >= 'a' && name[nl] <= 'z') ||
+                                         (nl && name[nl] >= '0' && name[nl] <= '9')))
+                nl++;
+            const char *rest = name + nl;
+            int colon = rest < close && *rest == ':';
+            int has_def = rest + colon < close && rest[colon] == '-';
+            if (nl && nl < 256 && (rest == close || has_def)) {
+                char var[256];
+                memcpy(var, name, nl);
+                var[nl] = '\0';
+                const char *v = getenv(var);
+                if (has_def && (!v || (colon && !*v))) {
+                    add = rest + colon + 1;
+                    addlen = (size_t)(close - add);
+                } else {
+                    add = v ? v : "";
+                    addlen = strlen(add);
+                }
+                skip = (size_t)(close - (s + i)) + 1;
+            }
+        }
+        if (n + addlen + 1 > cap) {
+            cap = (n + addlen + 1) * 2;
+            char *no = realloc(out, cap);
+            if (!no) {
+                free(out);
+                return NULL;
+            }
+            out = no;
+        }
+        memcpy(out + n, add, addlen);
+        n += addlen;
+        i += skip;
+    }
+    if (out)
+        out[n] = '\0';
+    *outlen = n;
+    return out;
+}
 
 static int ysyntax(struct yload *L)
 {
@@ -90,6 +147,15 @@ static struct ynode *ybuild(struct yload *L, yaml_event_t *ev, int depth)
         memcpy(y->str, ev->data.scalar.value, y->len);
         y->str[y->len] = '\0';
         y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (L->subst && memmem(y->str, y->len, "${", 2)) {
+            size_t nlen;
+            char *sub = envsubst(y->str, y->len, &nlen);
+            if (!sub)
+                goto oom;
+            free(y->str);
+            y->str = sub;
+            y->len = nlen;
+        }
         y->end_line = ev->end_mark.line + 1;
         return y;
     }
@@ -153,7 +219,14 @@ oom:
     return NULL;
 }
 
+static struct ynode *yload(const char *path, int subst, char *err, size_t errlen);
+
 struct ynode *cli_ynode_load(const char *path, char *err, size_t errlen)
+{
+    return yload(path, 0, err, errlen);
+}
+
+static struct ynode *yload(const char *path, int subst, char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
@@ -167,7 +240,7 @@ struct ynode *cli_ynode_load(const char *path, char *err, size_t errlen)
         fclose(f);
         return NULL;
     }
-    struct yload L = {.path = path, .err = err, .errlen = errlen};
+    struct yload L = {.path = path, .err = err, .errlen = errlen, .subst = subst};
     yaml_parser_initialize(&L.p);
     yaml_parser_set_input_file(&L.p, f);
     struct ynode *root = NULL;
@@ -521,7 +594,7 @@ json_t *cli_stack_check(const struct ynode *root, const char *path, char *err, s
 
 json_t *cli_stack_load(const char *path, char *err, size_t errlen)
 {
-    struct ynode *y = cli_ynode_load(path, err, errlen);
+    struct ynode *y = yload(path, 1, err, errlen);
     if (!y)
         return NULL;
     json_t *j = cli_stack_check(y, path, err, errlen);
@@ -568,7 +641,7 @@ json_t *cli_template_load(const char *path, char *err, size_t errlen)
 int cli_stack_append_point(const char *path, size_t *line, int *indent, int *has_functions,
                            char *err, size_t errlen)
 {
-    struct ynode *y = cli_ynode_load(path, err, errlen);
+    struct ynode *y = yload(path, 1, err, errlen);
     if (!y)
         return -EINVAL;
     json_t *j = cli_stack_check(y, path, err, errlen);

@@ -2,7 +2,7 @@
 # The faas-cli workflow in funk, as a user outside the source tree runs it: funk new (C template),
 # funk build (the installed guest SDK and templates), funk up --skip-push against a real funkd,
 # invoke over HTTP; strict stack.yml errors with line:column; default ./stack.yml; gateway
-# precedence (--gateway > OPENFAAS_URL > provider.gateway); funk login (0600 file, used by every
+# precedence (--gateway > OPENFAAS_URL > provider.gateway); ${VAR} substitution; funk login (0600 file, used by every
 # command) against a funkd with auth; funk daemon -d waiting on its own --listen address with a
 # log per address in the state dir.
 import base64
@@ -220,6 +220,17 @@ with Funkd() as gw:
     check(rc == 0 and "Deployed yfn" in out, "deploy with no -f reads ./stack.yaml", (rc, out, err))
     st, body = http_post(gw.port, "/function/yfn", b"ping")
     check(st == 200 and body == "ping", "the function from ./stack.yaml answers", (st, body))
+    # ${VAR} and ${VAR:-default} in the stack file, as faas-cli substitutes them
+    sproj = os.path.join(W, "sproj")
+    os.makedirs(sproj)
+    with open(os.path.join(sproj, "stack.yml"), "w") as f:
+        f.write("provider:\n  name: openfaas\n  gateway: ${WF_GW}\nfunctions:\n  subst:\n    image: ${WF_IMG}\n"
+                "    environment:\n      A: ${WF_A:-fallback}\n      B: \"${WF_B}-x $HOME ${unterminated\"\n")
+    rc, out, err = funk("deploy", cwd=sproj, env={"WF_GW": live, "WF_IMG": os.environ.get("ECHO_ELF", "echo.elf"),
+                                                  "WF_B": "bee", "HOME": "/h"})
+    d = gw.status("subst") or {}
+    check(rc == 0 and d.get("envVars") == {"A": "fallback", "B": "bee-x $HOME ${unterminated"},
+          "${VAR} and ${VAR:-default} are substituted in stack values", (rc, err, d))
     # push: hands build/NAME to `funk image push`; without that subcommand it fails clearly
     rc, out, err = funk("image", "--help")
     if " push" in out:
