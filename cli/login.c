@@ -216,16 +216,18 @@ static const char *login_gateway(const char *g)
 
 int cmd_login(int argc, char **argv)
 {
-    static const struct option o[] = {{"username", required_argument, 0, 'u'},
-                                      {"password", required_argument, 0, 'p'},
-                                      {"password-stdin", no_argument, 0, 's'},
-                                      {"gateway", required_argument, 0, 'g'},
-                                      {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"username", required_argument, 0, 'u'}, {"password", required_argument, 0, 'p'},
+        {"password-stdin", no_argument, 0, 's'}, {"gateway", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *user = "admin", *pass = NULL, *gw = NULL;
     int from_stdin = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "u:p:g:s", o, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:p:g:sh", o, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            printf("usage: funk login [-g URL] [-u USER] [-p PASSWORD | --password-stdin]\n");
+            return 0;
         case 'u':
             user = optarg;
             break;
@@ -342,6 +344,10 @@ int cmd_logout(int argc, char **argv)
 {
     const char *gw = NULL;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: funk logout [-g URL]\n");
+            return 0;
+        }
         if ((strcmp(argv[i], "-g") == 0 || strcmp(argv[i], "--gateway") == 0) && i + 1 < argc) {
             gw = argv[++i];
         } else {

@@ -543,6 +543,10 @@ static int template_pull(const char *src_arg, int overwrite)
 
 int cmd_template(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: funk template list | funk template pull [DIR] [--overwrite]\n");
+        return 0;
+    }
     if (argc >= 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "ls")) && argc == 2)
         return template_list();
     if (argc >= 2 && !strcmp(argv[1], "pull")) {
@@ -733,15 +737,22 @@ static int append_stack(const char *path, const struct append *a, const char *na
 
 int cmd_new(int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"lang", required_argument, 0, 'l'}, {"prefix", required_argument, 0, 'p'},
-        {"yaml", required_argument, 0, 'f'}, {"append", required_argument, 0, 'a'},
-        {"list", no_argument, 0, 'L'},       {0, 0, 0, 0}};
+    static const struct option o[] = {{"lang", required_argument, 0, 'l'},
+                                      {"prefix", required_argument, 0, 'p'},
+                                      {"yaml", required_argument, 0, 'f'},
+                                      {"append", required_argument, 0, 'a'},
+                                      {"list", no_argument, 0, 'L'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
     const char *lang = NULL, *prefix = NULL, *file = NULL;
     int c, list = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:a:l:p:", o, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:a:l:p:h", o, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            printf("usage: funk new NAME --lang LANG [--prefix REGISTRY/OWNER] [-f stack.yml]\n"
+                   "       funk new --list\n");
+            return 0;
         case 'l':
             lang = optarg;
             break;
@@ -1066,15 +1077,22 @@ struct wopts {
 
 static int parse_wopts(int argc, char **argv, struct wopts *w, int up, const char *cmd)
 {
-    static const struct option o[] = {
-        {"yaml", required_argument, 0, 'f'},  {"filter", required_argument, 0, 'F'},
-        {"regex", required_argument, 0, 'R'}, {"skip-push", no_argument, 0, 'P'},
-        {"skip-deploy", no_argument, 0, 'D'}, {0, 0, 0, 0}};
+    static const struct option o[] = {{"yaml", required_argument, 0, 'f'},
+                                      {"filter", required_argument, 0, 'F'},
+                                      {"regex", required_argument, 0, 'R'},
+                                      {"skip-push", no_argument, 0, 'P'},
+                                      {"skip-deploy", no_argument, 0, 'D'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
     memset(w, 0, sizeof *w);
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:", o, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:h", o, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            printf("usage: funk %s [-f stack.yml] [--filter GLOB | --regex RE]%s\n", cmd,
+                   up ? " [--skip-push] [--skip-deploy]" : "");
+            return -1; /* done: exit 0 */
         case 'f':
             w->file = optarg;
             break;
@@ -1177,6 +1195,8 @@ int cmd_build(int argc, char **argv)
     struct wopts w;
     struct stack s;
     int rc = parse_wopts(argc, argv, &w, 0, "build");
+    if (rc < 0)
+        return 0;
     if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "build")))
         return rc;
     rc = build_all(&s);
@@ -1189,6 +1209,8 @@ int cmd_push(int argc, char **argv)
     struct wopts w;
     struct stack s;
     int rc = parse_wopts(argc, argv, &w, 0, "push");
+    if (rc < 0)
+        return 0;
     if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "push")))
         return rc;
     rc = push_all(&s);
@@ -1203,6 +1225,8 @@ int cmd_up(int argc, char **argv)
     struct wopts w;
     struct stack s;
     int rc = parse_wopts(argc, argv, &w, 1, "up");
+    if (rc < 0)
+        return 0;
     if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "up")))
         return rc;
     rc = build_all(&s);

@@ -50,6 +50,13 @@ def http_post(port, path, body):
         c.close()
 
 
+for cmd in ("new", "template", "build", "push", "up", "login", "logout"):
+    rc, out, err = funk(cmd, "--help")
+    check(rc == 0 and out.startswith("usage: funk " + cmd), "funk %s --help: usage on stdout, exit 0" % cmd, (rc, out, err))
+rc, out, err = funk("--help")
+check(rc == 0 and all(("  %s " % c) in out for c in ("new", "build", "push", "up", "login", "daemon")),
+      "funk --help lists the workflow commands", out)
+
 # ---- funk new, template list, build (outside the tree, installed SDK and templates) ----
 proj = os.path.join(W, "proj")
 os.makedirs(proj)
