@@ -124,6 +124,19 @@ check(rc == 0 and "Building second" in out and "Building hello" not in out, "fun
 rc, out, err = funk("build", "--regex", "^hel", "--filter", "x", cwd=proj)
 check(rc == 2 and "not both" in err, "--filter and --regex together are refused", (rc, err))
 
+# the static template (stdio mode, runnable once issue 13's personality is in): builds only
+sdir = os.path.join(W, "static")
+os.makedirs(sdir)
+rc, out, err = funk("new", "st", "--lang", "static", cwd=sdir)
+text = open(os.path.join(sdir, "stack.yml")).read() if rc == 0 else ""
+check(rc == 0 and "    labels:\n      com.funk.io: stdio\n" in text, "funk new --lang static labels the function stdio",
+      (rc, err, text))
+rc, out, err = funk("build", cwd=sdir)
+selfelf = os.path.join(sdir, "build", "st.elf")
+check(rc == 0 and os.path.isfile(os.path.join(sdir, "build", "st", "index.json")) and
+      subprocess.run([selfelf], input=b"abc", capture_output=True).stdout.startswith(b"Hello from a static binary! Your request had 3 bytes"),
+      "the static template builds a static program (stdin -> stdout) into an image", (rc, out, err))
+
 # a compile error in the handler: funk build fails and says which function
 broken = os.path.join(W, "broken")
 os.makedirs(broken)
