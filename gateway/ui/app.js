@@ -122,7 +122,7 @@ async function deleteFunction(name) {
   if (!window.confirm("Delete function " + name + "?")) return;
   const r = await api("DELETE", "/system/functions", { functionName: name, namespace: state.ns });
   setText($("d-result"), r.ok ? "deleted " + name : "delete failed: " + r.status + " " + (await r.text()));
-  refresh();
+  refresh(true);
 }
 
 function renderFunctions(list, metrics) {
@@ -158,7 +158,8 @@ function renderFunctions(list, metrics) {
   }
 }
 
-async function refresh() {
+async function refresh(force) {
+  if (document.hidden && force !== true) return; // a background tab does not poll
   try {
     const [rf, rm] = await Promise.all([
       api("GET", "/system/functions?namespace=" + encodeURIComponent(state.ns)),
@@ -310,7 +311,7 @@ async function deploy(ev) {
     res.className = "result " + (r.ok ? "ok" : "bad");
     setText(res, r.ok ? "deployed " + spec.service + " (HTTP " + r.status + ")" : "HTTP " + r.status + ": " + text);
     if (r.ok) {
-      await refresh();
+      await refresh(true);
       selectFunction(spec.service);
     }
   } catch (e) {
@@ -361,7 +362,7 @@ async function invoke(ev) {
     let text = new TextDecoder("utf-8").decode(buf.slice(0, BODY_SHOW_MAX));
     if (buf.byteLength > BODY_SHOW_MAX) text += "\n... (" + (buf.byteLength - BODY_SHOW_MAX) + " more bytes)";
     setText(body, text);
-    setTimeout(refresh, 300);
+    setTimeout(() => refresh(true), 300);
   } catch (e) {
     setText(status, "error");
     status.className = "pill bad";
@@ -452,7 +453,7 @@ async function start() {
     state.ns = $("ns").value;
     state.samples = [];
     followLogs();
-    refresh();
+    refresh(true);
   });
   try {
     const ri = await api("GET", "/system/info");
@@ -470,8 +471,9 @@ async function start() {
   } catch (e) {
     connState(false, "offline: " + e.message);
   }
-  await refresh();
+  await refresh(true);
   setInterval(refresh, POLL_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(true); });
 }
 
 document.addEventListener("DOMContentLoaded", start);
