@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "gw.h"
+#include "ui.h"
 
 /* libmicrohttpd's memory per connection: request line, headers and I/O buffers (larger heads
  * are refused); bodies are ours, at most --max-body. */
@@ -747,6 +748,9 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         free(m);
         return r;
     }
+    if (gw_ui_match(url)) /* the web UI: behind the same auth as /system */
+        return gw_cfg.auth && !authorized(c) ? send_unauthorized(c)
+                                             : gw_ui_serve(c, url, x->uri, method);
     if (strncmp(url, "/system/", 8) != 0)
         return send_text(c, 404, "not found");
     if (gw_cfg.auth && !authorized(c))
