@@ -35,6 +35,7 @@ static struct {
     int argc;
     int is_monitor; /* argv[0] is funk-monitor: requests go in through --fn-input=- */
     uint64_t exec_timeout_ms, read_timeout_ms, write_timeout_ms, idle_timeout_ms;
+    uint64_t upstream_idle_ms; /* a pooled upstream connection idle longer is not reused */
     long max_inflight;
     int port;
     char upstream_host[256];
@@ -138,7 +139,8 @@ static int config(void)
         return -1;
     /* An idle keep-alive connection: Go's http.Server (of-watchdog) waits read_timeout when no
      * IdleTimeout is set; idle_timeout (ours) sets it apart. */
-    if (env_duration("idle_timeout", cfg.read_timeout_ms, &cfg.idle_timeout_ms) < 0)
+    if (env_duration("idle_timeout", cfg.read_timeout_ms, &cfg.idle_timeout_ms) < 0 ||
+        env_duration("upstream_idle_timeout", 500, &cfg.upstream_idle_ms) < 0)
         return -1;
     const char *mi = getenv("max_inflight");
     if (mi && *mi) {
@@ -410,7 +412,6 @@ out:
  * Like of-watchdog's Go transport (MaxIdleConns 100, IdleConnTimeout 500 ms), a connection idle
  * for longer is closed rather than reused: an upstream's own idle timeout then cannot race it. */
 #define UP_POOL_MAX 128
-#define UP_IDLE_MS 500
 static struct {
     pthread_mutex_t mu;
     int fd[UP_POOL_MAX];
@@ -437,7 +438,7 @@ static int pool_take(void)
             return -1;
         /* Readable while idle means closed (EOF, RST) or stray bytes: either way not usable. */
         struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-        if (now - since <= UP_IDLE_MS && poll(&p, 1, 0) == 0)
+        if (now - since <= cfg.upstream_idle_ms && poll(&p, 1, 0) == 0)
             return fd;
         close(fd);
     }
