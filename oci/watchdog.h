@@ -75,8 +75,10 @@ int wd_read_request(int fd, struct wd_request *r, uint64_t timeout_ms);
 void wd_request_free(struct wd_request *r);
 const char *wd_header_get(const struct wd_request *r, const char *name);
 
-/* Writes everything; returns 0 or -1. */
+/* Writes everything; returns 0 or -1. wd_write2: a then b in one system call where they fit
+ * (a head and its body in one segment). */
 int wd_write_all(int fd, const void *p, size_t n);
+int wd_write2(int fd, const void *a, size_t alen, const void *b, size_t blen);
 /* A complete response with Content-Length; keep: the connection stays open (Connection:
  * keep-alive), else Connection: close. extra: "Name: v\r\n" lines. */
 int wd_respond(int fd, int keep, unsigned status, const char *ctype, const char *extra, const void *body,

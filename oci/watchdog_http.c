@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +66,30 @@ int wd_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int wd_write2(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+    while (iov[0].iov_len + iov[1].iov_len) {
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        for (size_t i = 0; i < 2; i++) {
+            size_t t = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + t;
+            iov[i].iov_len -= t;
+            w -= (ssize_t)t;
+        }
+        if (!iov[0].iov_len) { /* sendmsg needs no empty entry first */
+            m.msg_iov = &iov[1];
+            m.msg_iovlen = 1;
+        }
+    }
+    return 0;
+}
+
 int wd_respond(int fd, int keep, unsigned status, const char *ctype, const char *extra,
                const void *body, size_t len)
 {
@@ -76,9 +101,7 @@ int wd_respond(int fd, int keep, unsigned status, const char *ctype, const char 
                      keep ? "keep-alive" : "close", extra ? extra : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return -1;
-    if (wd_write_all(fd, head, (size_t)n) < 0)
-        return -1;
-    return len ? wd_write_all(fd, body, len) : 0;
+    return wd_write2(fd, head, (size_t)n, body, len);
 }
 
 const char *wd_header_get(const struct wd_request *r, const char *name)
@@ -118,13 +141,17 @@ void wd_rbuf_free(struct wd_rbuf *b)
     b->len = b->off = b->cap = 0;
 }
 
-/* Waits until fd is readable before the deadline (monotonic ms, 0 = none): 0, or -1 with
- * errno EAGAIN when the deadline passed. */
+/* Waits until fd is readable before the deadline (monotonic ms, 0 = none): 0, or -1 (the
+ * deadline passed, or poll failed). */
 static int wait_readable(int fd, uint64_t deadline)
 {
-    if (!deadline)
-        return 0;
     for (;;) {
+        if (!deadline) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                return -1;
+            return 0;
+        }
         uint64_t now = wd_mono_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int left = now >= deadline ? 0 : (int)(deadline - now);
@@ -159,13 +186,17 @@ static int rb_more(struct wd_rbuf *b)
         b->cap = cap;
     }
     for (;;) {
-        if (wait_readable(b->fd, b->deadline) < 0) {
-            b->timed_out = 1;
-            return -1;
-        }
-        ssize_t r = recv(b->fd, b->p + b->len, 65536, 0);
+        /* what is there already costs one call; otherwise wait for it within the deadline */
+        ssize_t r = recv(b->fd, b->p + b->len, 65536, MSG_DONTWAIT);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_readable(b->fd, b->deadline) < 0) {
+                b->timed_out = 1;
+                return -1;
+            }
+            continue;
+        }
         if (r == 0)
             errno = ECONNRESET;
         if (r <= 0)

@@ -516,22 +516,22 @@ static int is_hop(const char *name)
 
 /* Writes all of p to the upstream before the deadline (seconds, now_s clock; 0 = none): returns
  * 0, -1 on an error, -ETIMEDOUT when the upstream did not take it in time (it stopped reading).
- * *sent counts the bytes that went out. */
-static int upstream_write(int up, const char *p, size_t n, double deadline, size_t *sent)
+ * *sent counts the bytes that went out; more: the body follows (one segment for both). */
+static int upstream_write(int up, const char *p, size_t n, double deadline, size_t *sent,
+                          int more)
 {
     while (n) {
-        if (deadline) {
-            double left = deadline - now_s();
+        ssize_t w = send(up, p, n, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            double left = deadline ? deadline - now_s() : 0;
             struct pollfd pf = {.fd = up, .events = POLLOUT};
-            int pr = left > 0 ? poll(&pf, 1, (int)(left * 1000) + 1) : 0;
-            if (pr < 0 && errno == EINTR)
-                continue;
+            int pr = !deadline ? poll(&pf, 1, -1) : left > 0 ? poll(&pf, 1, (int)(left * 1000) + 1) : 0;
             if (pr == 0)
                 return -ETIMEDOUT;
-        }
-        ssize_t w = send(up, p, n, MSG_NOSIGNAL | (deadline ? MSG_DONTWAIT : 0));
-        if (w < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
+        }
         if (w <= 0)
             return -1;
         p += w;
@@ -575,9 +575,9 @@ static int upstream_exchange(int up, const struct wd_request *r, const char *hea
 {
     *sent = 0;
     memset(res, 0, sizeof *res);
-    int wr = upstream_write(up, head, hl, deadline, sent);
+    int wr = upstream_write(up, head, hl, deadline, sent, r->body_len > 0);
     if (wr == 0 && r->body_len)
-        wr = upstream_write(up, r->body, r->body_len, deadline, sent);
+        wr = upstream_write(up, r->body, r->body_len, deadline, sent, 0);
     if (wr == -ETIMEDOUT)
         return -ETIMEDOUT;
     /* A failed write may still leave an answer to read (the upstream answered early and
@@ -676,8 +676,7 @@ static void serve_http(int fd, int *keep, const struct wd_request *r)
             hn += (size_t)sprintf(hdrs + hn, "Connection: %s\r\n%s\r\n",
                                   *keep ? "keep-alive" : "close", extra);
         }
-        if (!hdrs || wd_write_all(fd, hdrs, hn) < 0 ||
-            (!head_req && res.body_len && wd_write_all(fd, res.body, res.body_len) < 0))
+        if (!hdrs || wd_write2(fd, hdrs, hn, res.body, head_req ? 0 : res.body_len) < 0)
             *keep = 0;
         free(hdrs);
     }
