@@ -83,6 +83,40 @@ static int load(const char *cfg, const char *fj, struct rt_bundle *b, char *err,
 
 #define ROOT "\"root\":{\"path\":\"rootfs\"}"
 
+/* The ACCEL agent: the annotation, else FUNK_RUNTIME_ACCEL_AGENT (funk-runtime --accel-agent);
+ * an address that is not one is refused at create. */
+static void test_bundle_accel_agent(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    unsetenv("FUNK_RUNTIME_ACCEL_AGENT");
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"}}", NULL,
+                          &b, err, sizeof err),
+                     1);
+    assert_null(b.accel);
+    rt_bundle_free(&b);
+    setenv("FUNK_RUNTIME_ACCEL_AGENT", "unix:///run/node.sock", 1);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"}}", NULL,
+                          &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.accel, "agent:unix:///run/node.sock");
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\","
+                          "\"org.funk.accel.agent\":\"unix:///run/a.sock\"}}",
+                          NULL, &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.accel, "agent:unix:///run/a.sock");
+    rt_bundle_free(&b);
+    unsetenv("FUNK_RUNTIME_ACCEL_AGENT");
+    int rc = load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\","
+                  "\"org.funk.accel.agent\":\"ftp://x\"}}",
+                  NULL, &b, err, sizeof err);
+    assert_true(rc < 0);
+    assert_non_null(strstr(err, "is not an agent address"));
+    rt_bundle_free(&b);
+}
+
 static void test_bundle_annotations(void **state)
 {
     (void)state;
@@ -590,6 +624,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),          cmocka_unit_test(test_bundle_annotations),
+        cmocka_unit_test(test_bundle_accel_agent),
         cmocka_unit_test(test_bundle_memory_limit), cmocka_unit_test(test_bundle_classification),
         cmocka_unit_test(test_bundle_errors),       cmocka_unit_test(test_http_parse),
         cmocka_unit_test(test_http_errors), cmocka_unit_test(test_http_keepalive_stream),
