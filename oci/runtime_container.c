@@ -355,8 +355,7 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         /* fn mode: the function said it failed (an ACCEL call without an agent answers 502):
          * the container fails too, so podman/ctr callers and scripts see it. */
         char m[96];
-        int n = snprintf(m, sizeof m, "funk-runtime: the function answered status %u\n",
-                         fn.status);
+        int n = snprintf(m, sizeof m, "funk-runtime: the function answered status %u\n", fn.status);
         if (n > 0 && write(2, m, (size_t)n) < 0)
             _exit(1);
         code = 1;

@@ -83,7 +83,8 @@ static int usage(FILE *f, int rc)
         "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n"
         "--accel-agent ADDR: funk-accel-agent for guests' ACCEL calls (unix:///path,\n"
         "vsock://CID:PORT, tcp://HOST:PORT; podman: --runtime-flag accel-agent=ADDR); the\n"
-        "annotation org.funk.accel.agent overrides it, $FUNK_RUNTIME_ACCEL_AGENT is the default.\n");
+        "annotation org.funk.accel.agent overrides it, $FUNK_RUNTIME_ACCEL_AGENT is the "
+        "default.\n");
     return rc;
 }
 

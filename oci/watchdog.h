@@ -54,12 +54,12 @@ int wd_read_request_buf(struct wd_rbuf *b, struct wd_request *r, uint64_t idle_m
 struct wd_response {
     unsigned status;
     int http10;
-    char *head;       /* header lines after the status line, NUL-terminated, CRLF or LF */
+    char *head; /* header lines after the status line, NUL-terminated, CRLF or LF */
     char *body;
     size_t body_len;
     long long content_length; /* as the upstream said (-1 = none): HEAD answers keep it */
-    int keep;         /* the connection can carry another request */
-    size_t got;       /* bytes received, whether or not they made an answer */
+    int keep;                 /* the connection can carry another request */
+    size_t got;               /* bytes received, whether or not they made an answer */
 };
 
 /* Reads one response from b (whose deadline is set by the caller); head_req: the request was HEAD
@@ -81,8 +81,8 @@ int wd_write_all(int fd, const void *p, size_t n);
 int wd_write2(int fd, const void *a, size_t alen, const void *b, size_t blen);
 /* A complete response with Content-Length; keep: the connection stays open (Connection:
  * keep-alive), else Connection: close. extra: "Name: v\r\n" lines. */
-int wd_respond(int fd, int keep, unsigned status, const char *ctype, const char *extra, const void *body,
-               size_t len);
+int wd_respond(int fd, int keep, unsigned status, const char *ctype, const char *extra,
+               const void *body, size_t len);
 const char *wd_reason(unsigned status);
 
 /* Output sink of a function process: returns 0 to continue, -1 to stop (client gone, or output

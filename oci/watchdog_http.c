@@ -120,7 +120,6 @@ void wd_request_free(struct wd_request *r)
     memset(r, 0, sizeof *r);
 }
 
-
 uint64_t wd_mono_ms(void)
 {
     struct timespec ts;
@@ -396,6 +395,9 @@ int wd_read_request_buf(struct wd_rbuf *b, struct wd_request *r, uint64_t idle_m
         char *colon = strchr(line, ':');
         if (!colon || colon == line || r->nh == WD_MAX_HEADERS)
             return r->nh == WD_MAX_HEADERS ? 431 : 400;
+        /* "Content-Length : 5" or a folded line: a name another server may read differently */
+        if (strcspn(line, " \t") < (size_t)(colon - line))
+            return 400;
         *colon = '\0';
         char *v = colon + 1;
         while (*v == ' ' || *v == '\t')
@@ -518,8 +520,8 @@ int wd_read_response(struct wd_rbuf *b, int head_req, struct wd_response *res)
         /* "HTTP/1.x NNN": the rest of the status line is the reason, ours replaces it */
         if (hl < 12 || strncmp(h, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)h[7]) ||
             h[8] != ' ' || !isdigit((unsigned char)h[9]) || !isdigit((unsigned char)h[10]) ||
-            !isdigit((unsigned char)h[11]) || (hl > 12 && h[12] != ' ' && h[12] != '\r' &&
-                                               h[12] != '\n')) {
+            !isdigit((unsigned char)h[11]) ||
+            (hl > 12 && h[12] != ' ' && h[12] != '\r' && h[12] != '\n')) {
             rc = -EPROTO;
             goto out;
         }
@@ -545,8 +547,8 @@ int wd_read_response(struct wd_rbuf *b, int head_req, struct wd_response *res)
         l[ll] = '\0';
         const char *v;
         if ((v = line_value(l, "Transfer-Encoding"))) {
-            /* only chunked (last) is a framing the watchdog can take apart */
-            if (!has_token(v, "chunked") || chunked) {
+            /* only chunked alone is a coding the watchdog can take apart and relay as is */
+            if (strcasecmp(v, "chunked") != 0 || chunked) {
                 rc = -EPROTO;
                 l[ll] = save;
                 goto out;
@@ -580,10 +582,10 @@ int wd_read_response(struct wd_rbuf *b, int head_req, struct wd_response *res)
         int cr = read_chunked(b, &res->body, &res->body_len);
         if (cr)
             rc = cr == 413 || cr == 431 ? -EFBIG
-                 : cr == 500        ? -ENOMEM
-                 : b->timed_out     ? -ETIMEDOUT
-                 : errno == ECONNRESET ? -ECONNRESET
-                                       : -EPROTO;
+                 : cr == 500            ? -ENOMEM
+                 : b->timed_out         ? -ETIMEDOUT
+                 : errno == ECONNRESET  ? -ECONNRESET
+                                        : -EPROTO;
     } else if (res->content_length >= 0) {
         if ((unsigned long long)res->content_length > WD_MAX_BODY) {
             rc = -EFBIG;

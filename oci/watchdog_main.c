@@ -279,13 +279,13 @@ static int stream_out(void *opaque, const char *data, size_t len)
     struct stream_ctx *s = opaque;
     if (!s->started) {
         char head[512];
-        int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: %s\r\n"
-                         "X-Start-Time: %lld%09ld\r\n\r\n",
-                         cfg.content_type ? cfg.content_type : "application/octet-stream",
-                         s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                         s->keep ? "keep-alive" : "close", (long long)s->wall.tv_sec,
-                         s->wall.tv_nsec);
+        int n =
+            snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: %s\r\n"
+                     "X-Start-Time: %lld%09ld\r\n\r\n",
+                     cfg.content_type ? cfg.content_type : "application/octet-stream",
+                     s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                     s->keep ? "keep-alive" : "close", (long long)s->wall.tv_sec, s->wall.tv_nsec);
         if (wd_write_all(s->fd, head, (size_t)n) < 0)
             return s->failed = -1;
         s->started = 1;
@@ -334,7 +334,8 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
         goto out;
     }
     if (cfg.mode == MODE_STREAMING) {
-        struct stream_ctx s = {.fd = fd, .t0 = t0, .chunked = !r->http10, .keep = *keep && !r->http10};
+        struct stream_ctx s = {
+            .fd = fd, .t0 = t0, .chunked = !r->http10, .keep = *keep && !r->http10};
         clock_gettime(CLOCK_REALTIME, &s.wall);
         wd_run_process(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1,
                        &res);
@@ -395,8 +396,9 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
                              res.err ? res.err : "");
             wd_respond(fd, *keep, 500, NULL, extra, msg, (size_t)n);
         } else {
-            wd_respond(fd, *keep, 200, cfg.content_type ? cfg.content_type : "application/octet-stream",
-                       extra, c.p, c.len);
+            wd_respond(fd, *keep, 200,
+                       cfg.content_type ? cfg.content_type : "application/octet-stream", extra, c.p,
+                       c.len);
         }
         free(c.p);
     }
@@ -502,8 +504,8 @@ static int upstream_connect(int *fd_out, uint64_t timeout_ms)
 
 /* Not forwarded: this hop's framing and persistence are the watchdog's own, and the request body
  * is already whole (no Expect: 100-continue to the upstream). */
-static const char *const hop_by_hop[] = {"Connection",        "Keep-Alive", "Proxy-Connection",
-                                         "Transfer-Encoding", "Upgrade",    "TE",
+static const char *const hop_by_hop[] = {"Connection",        "Keep-Alive",     "Proxy-Connection",
+                                         "Transfer-Encoding", "Upgrade",        "TE",
                                          "Trailer",           "Content-Length", "Expect"};
 
 static int is_hop(const char *name)
@@ -517,8 +519,7 @@ static int is_hop(const char *name)
 /* Writes all of p to the upstream before the deadline (seconds, now_s clock; 0 = none): returns
  * 0, -1 on an error, -ETIMEDOUT when the upstream did not take it in time (it stopped reading).
  * *sent counts the bytes that went out; more: the body follows (one segment for both). */
-static int upstream_write(int up, const char *p, size_t n, double deadline, size_t *sent,
-                          int more)
+static int upstream_write(int up, const char *p, size_t n, double deadline, size_t *sent, int more)
 {
     while (n) {
         ssize_t w = send(up, p, n, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
@@ -527,7 +528,9 @@ static int upstream_write(int up, const char *p, size_t n, double deadline, size
         if (w < 0 && errno == EAGAIN) {
             double left = deadline ? deadline - now_s() : 0;
             struct pollfd pf = {.fd = up, .events = POLLOUT};
-            int pr = !deadline ? poll(&pf, 1, -1) : left > 0 ? poll(&pf, 1, (int)(left * 1000) + 1) : 0;
+            int pr = !deadline  ? poll(&pf, 1, -1)
+                     : left > 0 ? poll(&pf, 1, (int)(left * 1000) + 1)
+                                : 0;
             if (pr == 0)
                 return -ETIMEDOUT;
             continue;
@@ -661,7 +664,8 @@ static void serve_http(int fd, int *keep, const struct wd_request *r)
         int head_req = strcmp(r->method, "HEAD") == 0;
         if (hdrs) {
             hn += (size_t)sprintf(hdrs, "HTTP/1.1 %u %s\r\n", res.status, wd_reason(res.status));
-            for (char *l = strtok_r(res.head, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
+            for (char *l = strtok_r(res.head, "\r\n", &save); l;
+                 l = strtok_r(NULL, "\r\n", &save)) {
                 char *colon = strchr(l, ':');
                 if (!colon)
                     continue;
@@ -745,9 +749,10 @@ static void *conn_thread(void *arg)
             if (cfg.max_inflight && now > cfg.max_inflight) {
                 atomic_fetch_sub(&g_inflight, 1);
                 char msg[128];
-                int n = snprintf(msg, sizeof msg,
-                                 "Concurrent request limit exceeded. Max concurrent requests: %ld\n",
-                                 cfg.max_inflight);
+                int n =
+                    snprintf(msg, sizeof msg,
+                             "Concurrent request limit exceeded. Max concurrent requests: %ld\n",
+                             cfg.max_inflight);
                 wd_respond(fd, keep, 429, NULL, NULL, msg, (size_t)n);
             } else {
                 if (cfg.mode == MODE_HTTP)

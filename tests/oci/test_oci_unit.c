@@ -354,6 +354,8 @@ static void test_http_errors(void **state)
         {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\na", 400},
+        {"POST / HTTP/1.1\r\nContent-Length : 1\r\n\r\na", 400},
+        {"POST / HTTP/1.1\r\nX: a\r\n Content-Length: 1\r\n\r\na", 400},
         {"", -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -378,11 +380,12 @@ static void test_http_errors(void **state)
 static void test_http_keepalive_stream(void **state)
 {
     (void)state;
-    static const char raw[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                              "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
-                              "GET /c HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"
-                              "GET /d HTTP/1.0\r\n\r\n"
-                              "GET /e HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    static const char raw[] =
+        "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+        "GET /c HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"
+        "GET /d HTTP/1.0\r\n\r\n"
+        "GET /e HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(write(sv[1], raw, sizeof raw - 1), (ssize_t)(sizeof raw - 1));
@@ -459,12 +462,14 @@ static void test_http_response(void **state)
         {"SSH-2.0-OpenSSH\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
         {"HTTP/1.1 2000 OK\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
         {"HTTP/1.1 101 Switching\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 0, -EPROTO, 0,
-         NULL, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 0, -EPROTO, 0, NULL,
+         0},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 0, -EPROTO, 0,
+         NULL, 0},
         {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", 0, -EFBIG, 0, NULL, 0},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", 0, -EFBIG,
-         0, NULL, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", 0, -EFBIG, 0,
+         NULL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct wd_response res;
@@ -623,12 +628,17 @@ static void test_path_in_root(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_size),          cmocka_unit_test(test_bundle_annotations),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_bundle_annotations),
         cmocka_unit_test(test_bundle_accel_agent),
-        cmocka_unit_test(test_bundle_memory_limit), cmocka_unit_test(test_bundle_classification),
-        cmocka_unit_test(test_bundle_errors),       cmocka_unit_test(test_http_parse),
-        cmocka_unit_test(test_http_errors), cmocka_unit_test(test_http_keepalive_stream),
-        cmocka_unit_test(test_http_response),       cmocka_unit_test(test_path_in_root),
+        cmocka_unit_test(test_bundle_memory_limit),
+        cmocka_unit_test(test_bundle_classification),
+        cmocka_unit_test(test_bundle_errors),
+        cmocka_unit_test(test_http_parse),
+        cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_http_keepalive_stream),
+        cmocka_unit_test(test_http_response),
+        cmocka_unit_test(test_path_in_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
