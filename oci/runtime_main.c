@@ -73,14 +73,18 @@ static int usage(FILE *f, int rc)
         f,
         "usage: funk-runtime [--root DIR] [--log FILE] [--log-format text|json] "
         "[--systemd-cgroup]\n"
-        "                    [--debug] COMMAND [OPTIONS] ID\n"
+        "                    [--debug] [--accel-agent ADDR] COMMAND [OPTIONS] ID\n"
         "commands:\n"
         "  create [--bundle DIR] [--pid-file FILE] [--console-socket S] ID\n"
         "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID\n"
         "  run [--bundle DIR] [--pid-file FILE] [--detach] ID | features | ps ID | list\n"
         "A bundle is a unikernel when config.json carries org.funk.unikernel.binary (or urunc's\n"
         "com.urunc.unikernel.* with hypervisor hvt), or its rootfs holds /funk.json; any other\n"
-        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n");
+        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n"
+        "--accel-agent ADDR: funk-accel-agent for guests' ACCEL calls (unix:///path,\n"
+        "vsock://CID:PORT, tcp://HOST:PORT; podman: --runtime-flag accel-agent=ADDR); the\n"
+        "annotation org.funk.accel.agent overrides it, $FUNK_RUNTIME_ACCEL_AGENT is the "
+        "default.\n");
     return rc;
 }
 
@@ -522,8 +526,9 @@ static int do_features(void)
            "  },\n"
            "  \"annotations\": {\n"
            "    \"org.funk.runtime.unikernel\": \"org.funk.unikernel.binary, .cmdline, .memory, "
-           ".block, .mode; "
+           ".block, .mode, .net, .isolation; "
            "com.urunc.unikernel.* (hvt); rootfs /funk.json\",\n"
+           "    \"org.funk.runtime.accel\": \"org.funk.accel.agent (funk-accel-agent address)\",\n"
            "    \"org.funk.runtime.delegate\": \"%s\"\n"
            "  }\n"
            "}\n",
@@ -590,6 +595,18 @@ int main(int argc, char **argv)
     int debug = 0, i;
     g_argv = argv;
     signal(SIGPIPE, SIG_IGN);
+    /* --accel-agent is ours alone: taken out of argv before anything else reads it, so a
+     * delegated (ordinary) container's runc never sees it. rt_bundle_load reads the env. */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        int from = i;
+        if (!(v = opt_value(argc, argv, &i, "--accel-agent")))
+            continue;
+        setenv("FUNK_RUNTIME_ACCEL_AGENT", v, 1);
+        int drop = i - from + 1;
+        memmove(&argv[from], &argv[i + 1], (size_t)(argc - i) * sizeof *argv); /* with NULL */
+        argc -= drop;
+        i = from - 1;
+    }
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if ((v = opt_value(argc, argv, &i, "--root")))
