@@ -780,11 +780,46 @@ static void on_term(int sig)
     g_term = 1;
 }
 
-int main(void)
+static const char usage_text[] =
+    "usage: funk-watchdog [-h|--help] [--version]\n"
+    "An of-watchdog compatible entrypoint: serves HTTP on $port and runs the function named\n"
+    "by $fprocess for each request. Configured, like of-watchdog, by environment variables:\n"
+    "  fprocess (or function_process)  the command, split at spaces (required)\n"
+    "  mode                   streaming (default: stdin = body, stdout = response),\n"
+    "                         serializing (the whole body, then the whole answer) or http\n"
+    "                         (fprocess is an HTTP server at upstream_url, kept alive)\n"
+    "  port                   listen port (default 8080; 0 picks a free one)\n"
+    "  upstream_url           http mode: http://HOST[:PORT] (default http://127.0.0.1:3000)\n"
+    "  exec_timeout, read_timeout, write_timeout  durations (10s, 500ms, 2m; default 10s)\n"
+    "  idle_timeout           a kept-alive client connection (default read_timeout)\n"
+    "  upstream_idle_timeout  an idle upstream connection in the pool (default 500ms)\n"
+    "  max_inflight           concurrent requests, 429 above (default 0: no limit)\n"
+    "  content_type           Content-Type of answers; prefix_logs=false: raw stderr lines\n"
+    "Exit status: 0 after SIGTERM/SIGINT, 1 start-up failed (port, lock file, upstream),\n"
+    "64 usage or configuration error.\n";
+
+int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* All configuration is in the environment (of-watchdog's contract); the command line
+     * takes only the conventions every funk binary answers (docs/cli.md). */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("funk-watchdog %s\n", FUNK_VERSION);
+            return 0;
+        }
+        fprintf(stderr,
+                "funk-watchdog: %s '%s' (configuration is in environment variables)\n"
+                "Try 'funk-watchdog --help'.\n",
+                argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
+        return 64;
+    }
     if (config() < 0)
-        return 2;
+        return 64;
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

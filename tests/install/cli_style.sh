@@ -45,12 +45,17 @@ for spec in "$@"; do
     bad "$name --no-such-option-at-all: exit $rc, stderr '$(head -c 160 "$tmp/err")'"
   # every long option the help lists (not --help/--version themselves)
   run "$bin" --help
-  opts=$(grep -oE -- '(^|[[:space:][,])--[a-z][a-z0-9-]*' "$tmp/out" | sed 's/^[^-]*//' | sort -u |
+  cp "$tmp/out" "$tmp/help"
+  opts=$(grep -oE -- '(^|[[:space:][,])--[a-z][a-z0-9-]*' "$tmp/help" | sed 's/^[^-]*//' | sort -u |
          grep -vx -- '--help\|--version')
   n=0
   for o in $opts; do
     n=$((n + 1))
-    for form in "$o x" "$o=x"; do
+    # a bare flag in the help ("[--debug]", "--auth  text") is tried as "--flag --help" too:
+    # with a runc-style command line, a dummy value after a flag would be taken as the command
+    forms=("$o x" "$o=x")
+    grep -Eq -- "$o( [A-Z<]|=[A-Z<]| [a-z]+\|)" "$tmp/help" || forms=("$o" "$o=x")
+    for form in "${forms[@]}"; do
       known=0
       for c in "" $cmds; do
         # shellcheck disable=SC2086  # "$c" may be empty, "$form" is two words on purpose

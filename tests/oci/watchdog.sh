@@ -296,21 +296,21 @@ check "bad Content-Length: 400" "HTTP/1.1 400 Bad Request" "$(python3 -c "
 import socket; s = socket.create_connection(('127.0.0.1', $PORT)); s.sendall(b'POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n'); print(s.recv(100).decode().splitlines()[0])")"
 stop_wd
 out=$(env -u fprocess -u function_process port=$PORT "$WATCHDOG" 2>&1)
-check "no fprocess: exit 2" 2 $?
+check "no fprocess: exit 64 (configuration error)" 64 $?
 contains "no fprocess: message" "set fprocess" "$out"
 out=$(fprocess=cat mode=bogus port=$PORT "$WATCHDOG" 2>&1)
-check "bad mode: exit 2" 2 $?
+check "bad mode: exit 64 (configuration error)" 64 $?
 contains "bad mode: message" "mode='bogus'" "$out"
 out=$(fprocess=cat exec_timeout=soon port=$PORT "$WATCHDOG" 2>&1)
-check "bad duration: exit 2" 2 $?
+check "bad duration: exit 64 (configuration error)" 64 $?
 contains "bad duration: message" "exec_timeout='soon'" "$out"
 out=$(fprocess=cat max_inflight=-3 port=$PORT "$WATCHDOG" 2>&1)
-check "bad max_inflight: exit 2" 2 $?
+check "bad max_inflight: exit 64 (configuration error)" 64 $?
 out=$(fprocess="   " port=$PORT "$WATCHDOG" 2>&1)
-check "blank fprocess: exit 2" 2 $?
+check "blank fprocess: exit 64 (configuration error)" 64 $?
 contains "blank fprocess: message" "names no command" "$out"
 out=$(fprocess=cat exec_timeout=nan port=$PORT "$WATCHDOG" 2>&1)
-check "exec_timeout=nan: exit 2" 2 $?
+check "exec_timeout=nan: exit 64 (configuration error)" 64 $?
 out=$(fprocess=cat read_timeout=inf port=$PORT "$WATCHDOG" 2>&1)
-check "read_timeout=inf: exit 2" 2 $?
+check "read_timeout=inf: exit 64 (configuration error)" 64 $?
 finish
