@@ -21,6 +21,7 @@
 
 #ifdef FUNK_HAVE_IMAGE
 int funk_image_main(int argc, char **argv);
+int funk_registry_login_main(int argc, char **argv);
 #endif
 
 static const char *gateway = "http://127.0.0.1:8080";
@@ -50,6 +51,7 @@ static void usage(FILE *f)
             "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
             "  secret update NAME [...] | secret ls | secret rm NAME\n"
             "  image ...                     OCI images (when built with the oci part)\n"
+            "  registry-login --server H -u U --password-stdin   credentials for image push/pull\n"
             "  login [-u USER] [-p PASSWORD | --password-stdin] | logout   (per gateway)\n"
             "  daemon [-d] [FUNKD OPTIONS]   start funkd (-d: in the background, until ready)\n"
             "  version\n"
@@ -1065,6 +1067,13 @@ int main(int argc, char **argv)
         rc = funk_image_main(sargc, sargv);
 #else
         fprintf(stderr, "funk image: not built (this funk was built without the OCI image part)\n");
+        rc = 1;
+#endif
+    } else if (strcmp(cmd, "registry-login") == 0) {
+#ifdef FUNK_HAVE_IMAGE
+        rc = funk_registry_login_main(sargc, sargv);
+#else
+        fprintf(stderr, "funk registry-login: not built (needs the OCI image part)\n");
         rc = 1;
 #endif
     } else {

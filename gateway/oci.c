@@ -2,12 +2,14 @@
 /* funkd: reads a unikernel out of a local OCI image layout (index.json -> manifest -> config ->
  * uncompressed tar layers), checking every blob's sha256 digest. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "gw.h"
+#include "registry.h"
 #include "sha256.h"
 
 #define BLOB_MAX (512u << 20)
@@ -81,47 +83,20 @@ static json_t *blob_json(const char *dir, const char *digest, char *err, size_t 
     return j;
 }
 
-static uint64_t octal(const char *s, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && s[i] >= '0' && s[i] <= '7'; i++)
-        v = v * 8 + (uint64_t)(s[i] - '0');
-    return v;
-}
-
-/* Finds a regular file in a ustar archive; copies it out. 0, -ENOENT or -EINVAL. */
+/* Copies a regular file out of a ustar layer (funk_tar_find: bounded, path-safe names). */
 static int tar_find(const char *t, size_t len, const char *want, void **out, size_t *outlen)
 {
-    while (*want == '/')
-        want++;
-    size_t off = 0;
-    while (off + 512 <= len) {
-        const char *h = t + off;
-        if (h[0] == '\0')
-            return -ENOENT; /* end-of-archive block */
-        char name[256 + 101];
-        size_t pl = strnlen(h + 345, 155), nl = strnlen(h, 100);
-        if (pl)
-            snprintf(name, sizeof name, "%.*s/%.*s", (int)pl, h + 345, (int)nl, h);
-        else
-            snprintf(name, sizeof name, "%.*s", (int)nl, h);
-        uint64_t size = octal(h + 124, 12);
-        if (size > len - off - 512)
-            return -EINVAL;
-        const char *n = name;
-        while (*n == '/' || (n[0] == '.' && n[1] == '/'))
-            n += *n == '/' ? 1 : 2;
-        if ((h[156] == '0' || h[156] == '\0') && strcmp(n, want) == 0) {
-            *out = malloc(size ? size : 1);
-            if (!*out)
-                return -ENOMEM;
-            memcpy(*out, h + 512, size);
-            *outlen = size;
-            return 0;
-        }
-        off += 512 + ((size + 511) & ~(uint64_t)511);
-    }
-    return -ENOENT;
+    const char *d;
+    size_t n;
+    int rc = funk_tar_find(t, len, want, &d, &n);
+    if (rc)
+        return rc;
+    *out = malloc(n ? n : 1);
+    if (!*out)
+        return -ENOMEM;
+    memcpy(*out, d, n);
+    *outlen = n;
+    return 0;
 }
 
 static const char *ann(json_t *manifest, json_t *config, const char *key)
@@ -215,5 +190,80 @@ out:
     json_decref(index);
     json_decref(manifest);
     json_decref(config);
+    return rc;
+}
+
+/* ---- images from registries and uploads --------------------------------------------------- */
+
+static void reg_opts(struct funk_reg_opts *o)
+{
+    funk_reg_opts_default(o);
+    o->auth_file = gw_cfg.registry_auth;
+    o->insecure = gw_cfg.insecure_registries;
+    if (gw_cfg.registry_max_blob) {
+        o->max_blob = gw_cfg.registry_max_blob;
+        o->max_total = gw_cfg.registry_max_blob * 2;
+    }
+    if (o->max_blob > BLOB_MAX)
+        o->max_blob = BLOB_MAX; /* what gw_oci_load reads */
+    if (gw_cfg.registry_timeout > 0)
+        o->timeout_s = (long)(gw_cfg.registry_timeout + 0.999);
+}
+
+static void cache_root(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/images", gw_cfg.state_dir);
+}
+
+int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    if (funk_digest_valid(image)) {
+        /* an image in the cache by its digest (uploaded, or pulled before) */
+        char p[PATH_MAX + 16];
+        struct stat st;
+        if (snprintf(dir, PATH_MAX, "%.3900s/sha256/%s", root, image + 7) >= PATH_MAX) {
+            snprintf(err, errlen, "--state-dir path too long");
+            return -ENAMETOOLONG;
+        }
+        snprintf(p, sizeof p, "%s/index.json", dir);
+        if (stat(p, &st) != 0) {
+            snprintf(err, errlen,
+                     "image %s is not in funkd's image cache (upload it: POST /system/images)",
+                     image);
+            return -ENOENT;
+        }
+        memcpy(digest, image, 72);
+        return 0;
+    }
+    struct funk_ref ref;
+    if (funk_ref_parse(image, &ref) != 0) {
+        snprintf(err, errlen, "'%s' is not an image reference", image);
+        return -EINVAL;
+    }
+    struct funk_reg_opts o;
+    reg_opts(&o);
+    unsigned long gets = 0;
+    o.blob_gets = &gets;
+    double t0 = gw_now();
+    int rc = funk_reg_pull(&ref, &o, NULL, root, digest, dir, err, errlen);
+    if (rc == 0)
+        gw_info("image %s: %s (%s, %lu blob(s) fetched, %.0f ms)", image, digest,
+                gets ? "pulled" : "cached", gets, (gw_now() - t0) * 1e3);
+    else
+        gw_warn("image %s: pull failed: %s", image, err);
+    return rc;
+}
+
+int gw_image_import(const void *tar, size_t len, char digest[72], char *err, size_t errlen)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    struct funk_reg_opts o;
+    reg_opts(&o);
+    int rc = funk_reg_import_archive(tar, len, &o, root, digest, err, errlen);
+    if (rc == 0)
+        gw_info("image uploaded: %s (%zu bytes)", digest, len);
     return rc;
 }
