@@ -22,6 +22,7 @@
 #ifdef FUNK_HAVE_IMAGE
 int funk_image_main(int argc, char **argv);
 int funk_registry_login_main(int argc, char **argv);
+int funk_ref_is_remote(const char *s);
 #endif
 
 static const char *gateway = "http://127.0.0.1:8080";
@@ -236,9 +237,19 @@ static int kv_set(json_t *obj, const char *kv, const char *opt)
     return 0;
 }
 
-/* Makes a relative image path absolute: funkd resolves paths from its own directory. */
+/* Makes a relative image path absolute: funkd resolves paths from its own directory. A
+ * registry reference (host[:port]/repo[:tag]) that names no local file goes as it is. */
 static json_t *image_value(const char *img, const char *base_dir)
 {
+#ifdef FUNK_HAVE_IMAGE
+    if (funk_ref_is_remote(img)) {
+        char p[PATH_MAX * 2];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", base_dir, img);
+        if (stat(p, &st) != 0)
+            return json_string(img);
+    }
+#endif
     if (strchr(img, '/') && img[0] != '/') {
         char p[PATH_MAX * 2];
         snprintf(p, sizeof p, "%s/%s", base_dir, img);

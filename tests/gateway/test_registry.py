@@ -175,6 +175,9 @@ try:
               "deploy by digest of a cached image: no registry request at all", (st, b))
         st, b = invoke(gw, "regecho2", "pinned")
         check(st == 200 and b == b"pinned", "the digest-pinned function runs", (st, b))
+        r = funk("--gateway", gw.url(), "deploy", "--name", "cliref", "--image", HOST + "/funk/echo:v1")
+        check(r.returncode == 0 and (gw.status("cliref") or {}).get("imageDigest") == digest,
+              "funk deploy --image REF sends the reference as it is", (r.stdout, r.stderr))
         cache = os.path.join(state, "images", "sha256")
         check(os.listdir(cache) == [digest[7:]], "cached under <state>/images/sha256/<digest>",
               os.listdir(cache))
