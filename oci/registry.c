@@ -36,6 +36,17 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Formats a path; a result that does not fit is -ENAMETOOLONG (callers then fail to open it). */
+static int pfmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pfmt(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
 /* ---- references ------------------------------------------------------------------------- */
 
 static int lower_alnum(char c)
@@ -345,10 +356,10 @@ static int layout_dirs(const char *dir)
     char p[PATH_MAX];
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return -errno;
-    snprintf(p, sizeof p, "%s/blobs", dir);
+    pfmt(p, sizeof p, "%s/blobs", dir);
     if (mkdir(p, 0755) != 0 && errno != EEXIST)
         return -errno;
-    snprintf(p, sizeof p, "%s/blobs/sha256", dir);
+    pfmt(p, sizeof p, "%s/blobs/sha256", dir);
     if (mkdir(p, 0755) != 0 && errno != EEXIST)
         return -errno;
     return 0;
@@ -375,11 +386,11 @@ static int write_index(const char *dir, const char *mt, const char *digest, size
     if (!s)
         return -ENOMEM;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/index.json", dir);
+    pfmt(p, sizeof p, "%s/index.json", dir);
     int rc = write_file(p, s, strlen(s), 0644);
     free(s);
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-    snprintf(p, sizeof p, "%s/oci-layout", dir);
+    pfmt(p, sizeof p, "%s/oci-layout", dir);
     return rc ? rc : write_file(p, layout, sizeof layout - 1, 0644);
 }
 
@@ -996,7 +1007,7 @@ int funk_reg_push(const char *src, const struct funk_ref *ref, const struct funk
         sr.dir = src;
         char p[PATH_MAX];
         size_t n;
-        snprintf(p, sizeof p, "%s/index.json", src);
+        pfmt(p, sizeof p, "%s/index.json", src);
         if ((rc = read_file(p, o->max_manifest, &ibuf, &n)) != 0) {
             seterr(err, errlen, "'%s' is not an OCI image layout (index.json: %s)", src,
                    strerror(-rc));
@@ -1156,7 +1167,7 @@ static int net_get(void *ctx, const char *digest, uint64_t size, const char *pat
 {
     struct sess *s = ((struct net_ctx *)ctx)->s;
     char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
+    pfmt(tmp, sizeof tmp, "%s.part", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
@@ -1258,7 +1269,7 @@ static int cache_has(const char *cache_root, const char *digest, char *out_dir)
     int n = snprintf(out_dir, PATH_MAX, "%s/sha256/%s", cache_root, digest + 7);
     if (n < 0 || n >= PATH_MAX)
         return 0;
-    snprintf(p, sizeof p, "%s/index.json", out_dir);
+    pfmt(p, sizeof p, "%s/index.json", out_dir);
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
@@ -1269,10 +1280,10 @@ static int cache_workdir(const char *cache_root, char *work)
     char p[PATH_MAX];
     if (mkdir(cache_root, 0700) != 0 && errno != EEXIST)
         return -errno;
-    snprintf(p, sizeof p, "%s/sha256", cache_root);
+    pfmt(p, sizeof p, "%s/sha256", cache_root);
     if (mkdir(p, 0700) != 0 && errno != EEXIST)
         return -errno;
-    snprintf(work, PATH_MAX, "%s/tmp-XXXXXX", cache_root);
+    pfmt(work, PATH_MAX, "%s/tmp-XXXXXX", cache_root);
     return mkdtemp(work) ? 0 : -errno;
 }
 
@@ -1294,7 +1305,7 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
     char final[PATH_MAX], work[PATH_MAX];
     if (cache_root && ref->digest[0] && cache_has(cache_root, ref->digest, final)) {
         memcpy(digest, ref->digest, FUNK_DIGEST_LEN + 1);
-        snprintf(out_dir, PATH_MAX, "%s", final);
+        pfmt(out_dir, PATH_MAX, "%s", final);
         return 0;
     }
     struct sess s;
@@ -1311,7 +1322,7 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
     if (rc)
         goto out;
     if (cache_root && cache_has(cache_root, digest, final)) {
-        snprintf(out_dir, PATH_MAX, "%s", final);
+        pfmt(out_dir, PATH_MAX, "%s", final);
         goto out;
     }
     if (cache_root) {
@@ -1321,7 +1332,7 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
         }
         made_work = 1;
     } else {
-        snprintf(work, sizeof work, "%s", dir);
+        pfmt(work, sizeof work, "%s", dir);
     }
     if ((rc = layout_dirs(work)) != 0) {
         seterr(err, errlen, "cannot create %s: %s", work, strerror(-rc));
@@ -1390,9 +1401,9 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
         if ((rc = cache_commit(work, final)) != 0)
             goto io;
         made_work = 0;
-        snprintf(out_dir, PATH_MAX, "%s", final);
+        pfmt(out_dir, PATH_MAX, "%s", final);
     } else {
-        snprintf(out_dir, PATH_MAX, "%s", work);
+        pfmt(out_dir, PATH_MAX, "%s", work);
     }
     rc = 0;
     goto out;
@@ -1529,7 +1540,7 @@ int funk_reg_login(const char *auth_file, const char *host, const char *user, co
     }
     /* the file's directory, private */
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", auth_file);
+    pfmt(dir, sizeof dir, "%s", auth_file);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
@@ -1564,7 +1575,7 @@ int funk_reg_login(const char *auth_file, const char *host, const char *user, co
     if (!s)
         return -ENOMEM;
     char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", auth_file);
+    pfmt(tmp, sizeof tmp, "%s.tmp", auth_file);
     unlink(tmp);
     int rc = write_file(tmp, s, strlen(s), 0600);
     free(s);

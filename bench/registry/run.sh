@@ -112,7 +112,7 @@ try:
     for _ in range(N):
         for name, fn in cases:
             times[name].append(fn())
-    print("bench/registry: funkd deploy of the echo image (%d KiB layer) from docker-registry on "
+    print("bench/registry: funkd deploy of the echo image (echo.elf %d KiB) from docker-registry on "
           "loopback, cases interleaved, N=%d each" % (os.path.getsize(ECHO) // 1024, N))
     print("%-28s %9s %9s %9s %5s" % ("case", "min ms", "median ms", "p99 ms", "N"))
     for name, _ in cases:

@@ -199,6 +199,11 @@ try:
         try:
             st, _, b = other.req("POST", "/system/images", bytes(bad))
             check(st == 400 and b"does not match" in b, "a tampered uploaded archive is refused", (st, b))
+            # answered from the head alone: only the head is sent
+            with socket.create_connection(("127.0.0.1", other.port), timeout=10) as sk:
+                sk.sendall(b"POST /system/images HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (9 << 20))
+                head = sk.recv(4096)
+            check(head.startswith(b"HTTP/1.1 413"), "an upload over --max-body gets 413", head[:200])
             st, _, b = other.req("POST", "/system/images", b"not a tar at all" * 64)
             check(st == 400, "a non-archive upload is refused", (st, b))
             st, _, b = faas_cli_deploy(other, "x", "sha256:" + "0" * 64)
