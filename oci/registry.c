@@ -809,8 +809,16 @@ static int authenticate(struct sess *s, const char *www)
     CURLcode cc = perform(s, &q, &x, basic);
     int rc = -EACCES;
     if (cc != CURLE_OK || x.status != 200) {
-        seterr(s->err, s->errlen, "%s: token request failed (%s)", s->host,
-               cc != CURLE_OK ? curl_easy_strerror(cc) : "refused");
+        if (cc != CURLE_OK)
+            seterr(s->err, s->errlen, "%s: token request failed (%s)", s->host,
+                   curl_easy_strerror(cc));
+        else
+            seterr(s->err, s->errlen, "%s: the token service answered HTTP %ld%s", s->host,
+                   x.status,
+                   x.status == 401 || x.status == 403
+                       ? (s->basic[0] ? " (credentials refused: `funk registry-login` again)"
+                                      : " (credentials needed: `funk registry-login`)")
+                       : "");
         goto out;
     }
     json_t *j = json_loadb(x.buf ? x.buf : "", x.len, 0, NULL);

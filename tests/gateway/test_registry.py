@@ -149,6 +149,9 @@ try:
     ok = r.returncode == 0 and os.path.exists(af) and (os.stat(af).st_mode & 0o777) == 0o600
     check(ok and json.load(open(af))["auths"][HOST]["auth"] == "dTpwNHNz",
           "funk registry-login stores base64(user:pass) in a 0600 auths file", r.stderr)
+    r = subprocess.run([FUNK_CLI, "registry-login", "--server", "bad host", "-u", "u", "-p", "p"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    check(r.returncode == 2, "registry-login refuses a bad server name", r.stderr)
 
     # ---- funkd deploys by reference -------------------------------------------------------
     state = os.path.join(T, "funkd-state")
@@ -300,6 +303,80 @@ class Hostile(http.server.BaseHTTPRequestHandler):
             return self.send(200, b'{"schemaVersion":2}', extra={"Docker-Content-Digest": "sha256:" + "2" * 64})
         self.send(404, b"")
 
+
+# ---- registries that ask for credentials: Basic, and the docker token (Bearer) flow ----------
+class AuthReg(http.server.BaseHTTPRequestHandler):
+    """Serves the echo layout's blobs and manifest (as funk/echo:v1) only to authorized calls."""
+    scheme = "basic"
+    seen = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization", "")
+        AuthReg.seen.append((self.path, auth))
+        port = self.server.server_address[1]
+        if self.path.startswith("/token?"):
+            ok = auth == "Basic dTpwNHNz"  # u:p4ss
+            body = json.dumps({"token": "tok123"}).encode() if ok else b""
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
+        want = "Basic dTpwNHNz" if AuthReg.scheme == "basic" else "Bearer tok123"
+        if auth != want:
+            chal = ('Basic realm="test"' if AuthReg.scheme == "basic" else
+                    'Bearer realm="http://127.0.0.1:%d/token",service="test",scope="repository:funk/echo:pull"' % port)
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", chal)
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        idx = json.load(open(os.path.join(layout, "index.json")))
+        d = idx["manifests"][0]["digest"] if self.path.endswith("/manifests/v1") else self.path.rsplit("/", 1)[1]
+        try:
+            body = open(os.path.join(layout, "blobs", "sha256", d[7:]), "rb").read()
+        except OSError:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+asrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthReg)
+threading.Thread(target=asrv.serve_forever, daemon=True).start()
+AH = "127.0.0.1:%d" % asrv.server_address[1]
+try:
+    r = subprocess.run([FUNK_CLI, "registry-login", "--server", AH, "-u", "u", "-p", "p4ss"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    check(r.returncode == 0, "registry-login for a second registry", r.stderr)
+    for scheme in ("basic", "bearer"):
+        AuthReg.scheme = scheme
+        r = funk("image", "pull", AH + "/funk/echo:v1", os.path.join(T, "noauth-" + scheme))
+        check(r.returncode == 1 and "registry-login" in r.stderr, "%s: no credentials: refused, says registry-login" % scheme, r.stderr)
+        r = funk("image", "pull", AH + "/funk/echo:v1", os.path.join(T, "auth-" + scheme), env=env)
+        check(r.returncode == 0 and r.stdout.strip() == digest,
+              "%s: funk image pull with funk registry-login's credentials" % scheme, r.stderr)
+    # the test registry-login above stored credentials for HOST; funkd gets an auths file for AH
+    af2 = os.path.join(T, "funkd-auth.json")
+    with open(af2, "w") as f:
+        json.dump({"auths": {AH: {"auth": "dTpwNHNz"}}}, f)
+    AuthReg.scheme = "bearer"
+    with Funkd("--registry-auth", af2) as gw:
+        st, _, b = faas_cli_deploy(gw, "authed", AH + "/funk/echo:v1")
+        check(st == 202 and (gw.status("authed") or {}).get("imageDigest") == digest,
+              "funkd --registry-auth: deploy from a registry that wants a token", (st, b))
+        st, b = invoke(gw, "authed", "authed")
+        check(st == 200 and b == b"authed", "it runs", (st, b))
+    with Funkd() as gw:
+        st, _, b = faas_cli_deploy(gw, "unauthed", AH + "/funk/echo:v1")
+        check(st == 400 and b"registry-login" in b, "funkd without credentials: 400 saying so", (st, b))
+finally:
+    asrv.shutdown()
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
