@@ -76,7 +76,7 @@ struct gw_config {
     const char *registry_auth;       /* auths JSON file (funk registry-login's format) or NULL */
     const char *insecure_registries; /* comma-separated hosts: no TLS checks, http fallback */
     uint64_t registry_max_blob;      /* bytes of one pulled blob (and of one image: 2x) */
-    double registry_timeout;         /* seconds one registry request may take */
+    double registry_timeout;         /* seconds one image pull may take, all requests */
 };
 extern struct gw_config gw_cfg;
 

@@ -92,7 +92,7 @@ static void usage(FILE *f)
         "                         http (repeatable; loopback registries use http anyway)\n"
         "  --registry-max-blob SZ largest config or layer blob pulled (default 256M, at most\n"
         "                         512M; an image may total twice this)\n"
-        "  --registry-timeout S   seconds one registry request may take (default 120)\n"
+        "  --registry-timeout S   seconds one image pull may take in all (default 120)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"

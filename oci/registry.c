@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -553,9 +554,17 @@ struct sess {
     char authz[8192]; /* "Authorization: ..." or "" */
     char repo[256];
     int push;
+    double deadline; /* CLOCK_MONOTONIC seconds: the whole push or pull ends by then */
     char *err;
     size_t errlen;
 };
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -642,6 +651,7 @@ static int sess_init(struct sess *s, const struct funk_ref *r, const struct funk
     s->err = err;
     s->errlen = errlen;
     s->push = push;
+    s->deadline = mono_now() + (o->timeout_s > 0 ? (double)o->timeout_s : 120.0);
     snprintf(s->host, sizeof s->host, "%s", r->host);
     snprintf(s->repo, sizeof s->repo, "%s", r->repo);
     const char *api = strcmp(r->host, "docker.io") == 0 ? "registry-1.docker.io" : r->host;
@@ -713,7 +723,8 @@ static CURLcode perform(struct sess *s, const struct rq *q, struct xfer *x, cons
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, q->follow ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, s->o->timeout_s > 0 ? s->o->timeout_s : 120L);
+    double left = s->deadline - mono_now();
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left > 0.001 ? (long)(left * 1e3) : 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "funk/registry");

@@ -43,7 +43,7 @@ struct funk_reg_opts {
     uint64_t max_blob;          /* bytes of one config or layer blob */
     uint64_t max_total;         /* bytes of all blobs of one image */
     unsigned max_layers;        /* layers of one manifest */
-    long timeout_s;             /* whole-transfer limit of one request */
+    long timeout_s;             /* limit of one whole push or pull, all requests together */
     const char *user, *pass;    /* explicit credentials (win over auth_file) */
     unsigned long *blob_gets;   /* when set: counts blob GETs (tests, benchmarks) */
 };

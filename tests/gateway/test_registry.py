@@ -269,6 +269,8 @@ finally:
 # ---- hostile registries ---------------------------------------------------------------------
 class Hostile(http.server.BaseHTTPRequestHandler):
     mode = ""
+    release = threading.Event()
+    stalled = threading.Event()
 
     def log_message(self, *a):
         pass
@@ -299,6 +301,10 @@ class Hostile(http.server.BaseHTTPRequestHandler):
                 man = {"schemaVersion": 2, "config": cfg, "layers": []}
                 return self.send(200, json.dumps(man).encode())
             return self.send(200, b"{}" + b" " * (1 << 20), "application/octet-stream")
+        if m == "stall":
+            Hostile.stalled.set()
+            Hostile.release.wait(30)
+            return self.send(404, b"")
         if m == "wrong-dcd":
             return self.send(200, b'{"schemaVersion":2}', extra={"Docker-Content-Digest": "sha256:" + "2" * 64})
         self.send(404, b"")
@@ -390,7 +396,32 @@ try:
         r = funk("image", "pull", HH + "/evil/img:1", os.path.join(T, "evil-" + mode))
         check(r.returncode == 1 and text.lower() in r.stderr.lower() and time.time() - t0 < 30,
               "hostile registry (%s) refused" % mode, r.stderr)
+    # a registry that never answers: the pull ends at --registry-timeout, and funkd serves other
+    # requests meanwhile (the pull holds only its own connection's thread)
+    Hostile.mode = "stall"
+    with Funkd("--registry-timeout", "3") as gw:
+        res = {}
+
+        def slow_deploy():
+            t0 = time.time()
+            res["r"] = faas_cli_deploy(gw, "stalled", HH + "/evil/img:1")
+            res["t"] = time.time() - t0
+        th = threading.Thread(target=slow_deploy)
+        th.start()
+        # wait until the pull has reached the registry, then use funkd meanwhile
+        check(Hostile.stalled.wait(10), "the stalled pull reached the registry")
+        t0 = time.time()
+        st1 = gw.req("GET", "/healthz")[0]
+        st2 = gw.req("GET", "/system/functions")[0]
+        during = th.is_alive()
+        check(st1 == 200 and st2 == 200 and time.time() - t0 < 2,
+              "funkd answers other requests while a pull is stalled", (st1, st2, time.time() - t0, during))
+        th.join(30)
+        st, _, b = res.get("r", (0, {}, b""))
+        check(st == 400 and b"Timeout" in b and 2.5 < res.get("t", 0) < 10,
+              "a stalled registry: the deploy fails at --registry-timeout", (st, b, res.get("t")))
 finally:
+    Hostile.release.set()
     srv.shutdown()
 tmp.cleanup()
 done()
