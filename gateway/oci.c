@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "gw.h"
 #include "registry.h"
 #include "sha256.h"
 
 #define BLOB_MAX (512u << 20)
+#define LAYER_MAX (256u << 20) /* a gzip layer inflates to at most this (the ELF cap) */
 
 static int slurp(const char *path, char **out, size_t *len)
 {
@@ -81,6 +83,58 @@ static json_t *blob_json(const char *dir, const char *digest, char *err, size_t 
         return NULL;
     }
     return j;
+}
+
+/* Inflates a gzip layer (what docker and podman push) into a buffer of at most cap bytes: a
+ * layer that inflates past it is refused (-EFBIG), a truncated or corrupt stream -EINVAL. */
+static int gunzip(const char *in, size_t n, char **out, size_t *outlen, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (n > UINT32_MAX || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return -EINVAL;
+    size_t bcap = n < (cap / 4) ? (n * 4 > (1u << 20) ? n * 4 : (1u << 20)) : cap;
+    if (bcap > cap)
+        bcap = cap;
+    char *b = malloc(bcap);
+    size_t len = 0;
+    int rc = b ? 1 : -ENOMEM;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    while (rc == 1) {
+        if (len == bcap) {
+            if (bcap >= cap) {
+                rc = -EFBIG;
+                break;
+            }
+            size_t nc = bcap * 2 < cap ? bcap * 2 : cap;
+            char *nb = realloc(b, nc);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            b = nb;
+            bcap = nc;
+        }
+        size_t room = bcap - len;
+        z.next_out = (Bytef *)(b + len);
+        z.avail_out = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+        uInt before = z.avail_out;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        len += before - z.avail_out;
+        if (zr == Z_STREAM_END)
+            rc = 0;
+        else if ((zr != Z_OK && zr != Z_BUF_ERROR) || (zr == Z_BUF_ERROR && z.avail_out != 0))
+            rc = -EINVAL; /* corrupt, or the input ended before the stream did */
+    }
+    inflateEnd(&z);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *outlen = len;
+    return 0;
 }
 
 /* Copies a regular file out of a ustar layer (funk_tar_find: bounded, path-safe names). */
@@ -164,8 +218,9 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
         if (mt && !strstr(mt, "tar")) {
             continue;
         }
-        if (mt && (strstr(mt, "gzip") || strstr(mt, "zstd"))) {
-            snprintf(err, errlen, "compressed layers (%s) are not supported", mt);
+        int gz = mt && strstr(mt, "gzip") != NULL;
+        if (mt && !gz && strstr(mt, "+")) {
+            snprintf(err, errlen, "compressed layers (%s) are not supported (tar or tar+gzip)", mt);
             rc = -ENOTSUP;
             goto out;
         }
@@ -174,6 +229,20 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
         if (blob(dir, json_string_value(json_object_get(l, "digest")), &t, &tl, err, errlen) != 0) {
             rc = -EIO;
             goto out;
+        }
+        if (gz) {
+            char *u;
+            size_t ul;
+            int zr = gunzip(t, tl, &u, &ul, LAYER_MAX);
+            free(t);
+            if (zr) {
+                snprintf(err, errlen, "a gzip layer %s",
+                         zr == -EFBIG ? "inflates past 256 MiB" : "is corrupt or truncated");
+                rc = zr == -ENOMEM ? -ENOMEM : -EINVAL;
+                goto out;
+            }
+            t = u;
+            tl = ul;
         }
         rc = tar_find(t, tl, bin, elf, elf_len);
         free(t);

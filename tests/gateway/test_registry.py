@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwlib import ELF, FUNK_CLI, Funkd, check, done, free_port, need_kvm, skip, wait_for  # noqa: E402
@@ -106,6 +107,42 @@ def faas_cli_deploy(gw, name, image, method="POST"):
     return gw.req(method, "/system/functions", spec, headers={"User-Agent": "faas-cli/0.16.11"})
 
 
+def variant(src, dst, layer_fn, media_type):
+    """A copy of layout src whose layer is layer_fn(layer bytes), with that media type."""
+    idx = json.load(open(os.path.join(src, "index.json")))
+    blob = lambda d: open(os.path.join(src, "blobs", "sha256", d[7:]), "rb").read()
+    man = json.loads(blob(idx["manifests"][0]["digest"]))
+    os.makedirs(os.path.join(dst, "blobs", "sha256"))
+
+    def put(data):
+        d = "sha256:" + hashlib.sha256(data).hexdigest()
+        with open(os.path.join(dst, "blobs", "sha256", d[7:]), "wb") as f:
+            f.write(data)
+        return d
+    put(blob(man["config"]["digest"]))
+    layer = layer_fn(blob(man["layers"][0]["digest"]))
+    man["layers"][0] = {"mediaType": media_type, "digest": put(layer), "size": len(layer)}
+    mb = json.dumps(man).encode()
+    idx["manifests"][0].update(digest=put(mb), size=len(mb))
+    json.dump(idx, open(os.path.join(dst, "index.json"), "w"))
+    shutil.copy(os.path.join(src, "oci-layout"), dst)
+    return dst
+
+
+def gzip_bytes(data):
+    c = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+def gzip_zeros(n):
+    """A gzip stream of n zero bytes, made in pieces (a decompression bomb)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk, out = bytes(1 << 20), []
+    for _ in range(n >> 20):
+        out.append(c.compress(chunk))
+    return b"".join(out) + c.flush()
+
+
 def invoke(gw, name, body):
     st, _, b = gw.req("POST", "/function/" + name, body)
     return st, b
@@ -182,8 +219,26 @@ try:
         check(r.returncode == 0 and (gw.status("cliref") or {}).get("imageDigest") == digest,
               "funk deploy --image REF sends the reference as it is", (r.stdout, r.stderr))
         cache = os.path.join(state, "images", "sha256")
-        check(os.listdir(cache) == [digest[7:]], "cached under <state>/images/sha256/<digest>",
+        check(digest[7:] in os.listdir(cache), "cached under <state>/images/sha256/<digest>",
               os.listdir(cache))
+        # gzip layers, as docker and podman push them
+        GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+        for tag, fn, mt, want in [
+                ("gz", gzip_bytes, GZ, None),
+                ("dockergz", gzip_bytes, "application/vnd.docker.image.rootfs.diff.tar.gzip", None),
+                ("badgz", lambda b: gzip_bytes(b)[:-200], GZ, b"corrupt or truncated"),
+                ("bomb", lambda b: gzip_zeros(257 << 20), GZ, b"inflates past 256 MiB"),
+                ("zstd", lambda b: b, "application/vnd.oci.image.layer.v1.tar+zstd", b"not supported")]:
+            v = variant(layout, os.path.join(T, "layout-" + tag), fn, mt)
+            r = funk("image", "push", v, HOST + "/funk/echo:" + tag)
+            st, _, b = faas_cli_deploy(gw, "echo" + tag, HOST + "/funk/echo:" + tag)
+            if want is None:
+                check(r.returncode == 0 and st == 202, "a %s layer deploys" % tag, (r.stderr, st, b))
+                st, b = invoke(gw, "echo" + tag, tag)
+                check(st == 200 and b == tag.encode(), "and runs", (st, b))
+            else:
+                check(r.returncode == 0 and st == 400 and want in b, "a %s layer is refused" % tag,
+                      (r.stderr, st, b))
         st, _, b = faas_cli_deploy(gw, "nothere", HOST + "/funk/nothere:v1")
         check(st == 400 and b"not found" in b, "an image the registry lacks: 400", (st, b))
         # an uploaded oci-archive
