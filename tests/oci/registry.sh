@@ -103,4 +103,41 @@ check "podman sees the pushed digest" "$digest" "$(podman image inspect -f '{{.D
 out=$(echo "through the registry" | $PODMAN_RUN --rm -i "$REF" 2>"$T/err")
 checkrc "podman run --runtime funk-runtime of the pulled image" 0 $? "$T/err"
 check "its output" "through the registry" "$out"
+
+# The other way: podman pushes (gzip layers) and funkd deploys it by reference.
+FUNKD=$B/gateway/funkd
+if [ -x "$FUNKD" ]; then
+    PREF=localhost:$PORT/funk-test/echo:from-podman
+    podman push -q --tls-verify=false "$REF" "$PREF" >/dev/null 2>"$T/err"
+    checkrc "podman push to the registry" 0 $? "$T/err"
+    for attempt in 1 2 3 4 5; do
+        GPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        "$FUNKD" --listen "127.0.0.1:$GPORT" --state-dir "$T/funkd" >"$T/funkd.log" 2>&1 &
+        FPID=$!
+        up=0
+        for _ in $(seq 400); do
+            kill -0 "$FPID" 2>/dev/null || break
+            curl -fs "http://127.0.0.1:$GPORT/healthz" >/dev/null && { up=1; break; }
+            sleep 0.05
+        done
+        [ $up = 1 ] && break
+        wait "$FPID" 2>/dev/null
+        grep -q "in use" "$T/funkd.log" || break
+    done
+    if [ $up = 1 ]; then
+        code=$(curl -s -o "$T/dep.out" -w '%{http_code}' -X POST "http://127.0.0.1:$GPORT/system/functions" \
+            -d "{\"service\":\"frompodman\",\"image\":\"$PREF\"}")
+        check "funkd deploys the image podman pushed (gzip layers)" 202 "$code"
+        [ "$code" = 202 ] || cat "$T/dep.out"
+        out=$(curl -s -d "pushed by podman" "http://127.0.0.1:$GPORT/function/frompodman")
+        check "and runs it" "pushed by podman" "$out"
+        kill "$FPID" 2>/dev/null
+        wait "$FPID" 2>/dev/null
+    else
+        cat "$T/funkd.log"
+        fail "funkd did not start"
+    fi
+else
+    fail "$FUNKD is not built"
+fi
 finish
