@@ -713,7 +713,10 @@ static CURLcode perform(struct sess *s, const struct rq *q, struct xfer *x, cons
         snprintf(line, sizeof line, "Content-Type: %s", q->ctype);
         hl = curl_slist_append(hl, line);
     }
-    if (authz && *authz)
+    /* the registry's credentials go to the registry only, not to a host its Location names */
+    size_t bl = strlen(s->base);
+    int same = strncmp(url, s->base, bl) == 0 && (url[bl] == '/' || url[bl] == '?' || !url[bl]);
+    if (authz && *authz && (same || authz != s->authz))
         hl = curl_slist_append(hl, authz);
     hl = curl_slist_append(hl, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
