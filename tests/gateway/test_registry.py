@@ -439,6 +439,71 @@ try:
 finally:
     asrv.shutdown()
 
+
+# ---- an upload Location on another host gets the blob but not the registry's credentials ----
+class Sink(http.server.BaseHTTPRequestHandler):
+    auths = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_PUT(self):
+        Sink.auths.append(self.headers.get("Authorization"))
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class LeakReg(http.server.BaseHTTPRequestHandler):
+    auths = []
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, code, extra=None):
+        self.send_response(code)
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def authed(self):
+        LeakReg.auths.append(self.headers.get("Authorization"))
+        if self.headers.get("Authorization") != "Basic dTpwNHNz":
+            self.answer(401, {"WWW-Authenticate": 'Basic realm="t"'})
+            return False
+        return True
+
+    def do_HEAD(self):
+        if self.authed():
+            self.answer(404)
+
+    def do_POST(self):
+        if self.authed():
+            self.answer(202, {"Location": "http://127.0.0.1:%d/elsewhere/up?x=1" % sink.server_address[1]})
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.authed():
+            self.answer(201)
+
+
+sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+lsrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LeakReg)
+for x in (sink, lsrv):
+    threading.Thread(target=x.serve_forever, daemon=True).start()
+LH = "127.0.0.1:%d" % lsrv.server_address[1]
+try:
+    r = funk("image", "push", "-u", "u", "-p", "p4ss", layout, LH + "/funk/echo:v1")
+    check(r.returncode == 0 and len(Sink.auths) == 2 and Sink.auths == [None, None]
+          and "Basic dTpwNHNz" in LeakReg.auths,
+          "an upload Location on another host gets the blobs without the registry's credentials",
+          (r.stderr, Sink.auths, LeakReg.auths))
+finally:
+    sink.shutdown()
+    lsrv.shutdown()
+
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 HH = "127.0.0.1:%d" % srv.server_address[1]
