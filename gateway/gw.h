@@ -115,9 +115,10 @@ struct gw_function {
     int scale_min, scale_max;
     char **env;     /* envVars as KEY=VALUE (secrets are added per instance) */
     char **secrets; /* secret names */
-    char image_digest[72]; /* images from a registry or upload: the digest deployed */
     int refs;       /* guarded by the registry lock */
     int deleted;
+    /* images from a registry or an upload: the digest deployed ("" for local images) */
+    char image_digest[72];
     /* runtime, guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -291,10 +291,11 @@ static enum MHD_Result h_images(struct MHD_Connection *c, const char *method, st
     char digest[72], err[600];
     int rc = gw_image_import(x->body ? x->body : "", x->len, digest, err, sizeof err);
     if (rc != 0)
-        return send_text(c, rc == -EBADMSG || rc == -EINVAL || rc == -ENOENT || rc == -EFBIG ||
-                                    rc == -ENOTSUP
-                                ? 400
-                                : 500,
+        return send_text(c,
+                         rc == -EBADMSG || rc == -EINVAL || rc == -ENOENT || rc == -EFBIG ||
+                                 rc == -ENOTSUP
+                             ? 400
+                             : 500,
                          err);
     return send_json(c, 200, json_pack("{s:s, s:s}", "digest", digest, "image", digest));
 }

@@ -70,8 +70,7 @@ static int valid_component(const char *s, size_t n)
             j++;
         size_t run = j - i;
         int ok = (run == 1 && (s[i] == '.' || s[i] == '_')) ||
-                 (run == 2 && s[i] == '_' && s[i + 1] == '_') ||
-                 strspn(s + i, "-") >= run;
+                 (run == 2 && s[i] == '_' && s[i + 1] == '_') || strspn(s + i, "-") >= run;
         if (!ok)
             return 0;
         i = j;
@@ -110,8 +109,8 @@ static int valid_host(const char *s, size_t n)
             return 0;
         for (size_t i = 0; i < hn; i++) {
             char ch = s[i];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '.' || ch == '-'))
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '-'))
                 return 0;
         }
         if (s[0] == '-' || s[0] == '.' || s[hn - 1] == '-' || s[hn - 1] == '.')
@@ -135,8 +134,8 @@ static int valid_tag(const char *s)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '_';
+        int w =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         if (!w && (i == 0 || (c != '.' && c != '-')))
             return 0;
     }
@@ -376,8 +375,8 @@ static int blob_path(char *out, size_t cap, const char *dir, const char *digest)
 static int write_index(const char *dir, const char *mt, const char *digest, size_t size,
                        const char *refname)
 {
-    json_t *m = json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",
-                          (json_int_t)size);
+    json_t *m =
+        json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size", (json_int_t)size);
     if (m && refname && *refname)
         json_object_set_new(m, "annotations",
                             json_pack("{s:s}", "org.opencontainers.image.ref.name", refname));
@@ -620,9 +619,8 @@ static void auth_lookup(const char *file, const char *host, char *out, size_t ca
     free(b);
     json_t *a = json_object_get(json_object_get(json_object_get(j, "auths"), host), "auth");
     if (json_is_string(a) && json_string_length(a) < cap &&
-        strspn(json_string_value(a), b64) + strspn(json_string_value(a) +
-                                                        strspn(json_string_value(a), b64),
-                                                    "=") ==
+        strspn(json_string_value(a), b64) +
+                strspn(json_string_value(a) + strspn(json_string_value(a), b64), "=") ==
             json_string_length(a))
         snprintf(out, cap, "%s", json_string_value(a));
     json_decref(j);
@@ -996,11 +994,8 @@ static int push_blob(struct sess *s, const char *digest, const void *d, size_t n
              digest + 7);
     free(x.buf);
     xfer_init(&x, -1, 64u << 10);
-    struct rq put = {.method = "PUT",
-                     .url = url,
-                     .ctype = "application/octet-stream",
-                     .body = d,
-                     .blen = n};
+    struct rq put = {
+        .method = "PUT", .url = url, .ctype = "application/octet-stream", .body = d, .blen = n};
     if ((rc = sess_req(s, &put, &x)) != 0)
         goto out;
     if (x.status != 201) {
@@ -1156,8 +1151,10 @@ static int store_blobs(json_t *man, const struct funk_reg_opts *o, blob_get_fn g
         }
         uint64_t size = (uint64_t)json_integer_value(sz);
         if (size > o->max_blob || size > o->max_total - total) {
-            seterr(err, errlen, "blob %s is too large (%llu bytes; caps %llu per blob, %llu per "
-                   "image)", d, (unsigned long long)size, (unsigned long long)o->max_blob,
+            seterr(err, errlen,
+                   "blob %s is too large (%llu bytes; caps %llu per blob, %llu per "
+                   "image)",
+                   d, (unsigned long long)size, (unsigned long long)o->max_blob,
                    (unsigned long long)o->max_total);
             return -EFBIG;
         }
@@ -1234,8 +1231,8 @@ static int net_get(void *ctx, const char *digest, uint64_t size, const char *pat
 }
 
 /* GET a manifest by tag or digest into *out (verified against want when given). */
-static int get_manifest(struct sess *s, const char *what, const char *want, char **out,
-                        size_t *len, char digest[72], char *mt, size_t mtcap)
+static int get_manifest(struct sess *s, const char *what, const char *want, char **out, size_t *len,
+                        char digest[72], char *mt, size_t mtcap)
 {
     char url[600];
     snprintf(url, sizeof url, "/v2/%s/manifests/%s", s->repo, what);
@@ -1321,8 +1318,7 @@ static int cache_commit(const char *work, const char *final)
 }
 
 int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, const char *dir,
-                  const char *cache_root, char digest[72], char *out_dir, char *err,
-                  size_t errlen)
+                  const char *cache_root, char digest[72], char *out_dir, char *err, size_t errlen)
 {
     char final[PATH_MAX], work[PATH_MAX];
     if (cache_root && ref->digest[0] && cache_has(cache_root, ref->digest, final)) {
@@ -1385,7 +1381,8 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
                 break;
             }
         }
-        if (!pick && json_array_size(ms) == 1 && !json_object_get(json_array_get(ms, 0), "platform"))
+        if (!pick && json_array_size(ms) == 1 &&
+            !json_object_get(json_array_get(ms, 0), "platform"))
             pick = json_array_get(ms, 0);
         const char *pd = json_string_value(json_object_get(pick, "digest"));
         if (!pick || !funk_digest_valid(pd)) {
@@ -1412,8 +1409,7 @@ int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, con
     struct net_ctx nc = {&s};
     if ((rc = store_blobs(man, o, net_get, &nc, work, err, errlen)) != 0)
         goto out;
-    if ((rc = blob_path(p, sizeof p, work, mdig)) != 0 ||
-        (rc = write_file(p, mb, mlen, 0644)) != 0)
+    if ((rc = blob_path(p, sizeof p, work, mdig)) != 0 || (rc = write_file(p, mb, mlen, 0644)) != 0)
         goto io;
     char refname[300];
     snprintf(refname, sizeof refname, "%s", ref->tag[0] ? ref->tag : "");
@@ -1579,8 +1575,8 @@ int funk_reg_login(const char *auth_file, const char *host, const char *user, co
     }
     char *b = NULL;
     size_t bl;
-    json_t *j = read_file(auth_file, MAX_AUTH_FILE, &b, &bl) == 0 ? json_loadb(b, bl, 0, NULL)
-                                                                  : NULL;
+    json_t *j =
+        read_file(auth_file, MAX_AUTH_FILE, &b, &bl) == 0 ? json_loadb(b, bl, 0, NULL) : NULL;
     free(b);
     if (!json_is_object(j)) {
         json_decref(j);

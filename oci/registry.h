@@ -36,16 +36,16 @@ int funk_digest_valid(const char *d);
 int funk_host_is_loopback(const char *host);
 
 struct funk_reg_opts {
-    int tls_verify;             /* 0: https without certificate checks, then plain http */
-    const char *insecure;       /* comma-separated hosts treated as tls_verify=0 */
-    const char *auth_file;      /* auths JSON ({"auths":{"host":{"auth":"base64(u:p)"}}}) */
-    uint64_t max_manifest;      /* bytes of one manifest or index */
-    uint64_t max_blob;          /* bytes of one config or layer blob */
-    uint64_t max_total;         /* bytes of all blobs of one image */
-    unsigned max_layers;        /* layers of one manifest */
-    long timeout_s;             /* limit of one whole push or pull, all requests together */
-    const char *user, *pass;    /* explicit credentials (win over auth_file) */
-    unsigned long *blob_gets;   /* when set: counts blob GETs (tests, benchmarks) */
+    int tls_verify;           /* 0: https without certificate checks, then plain http */
+    const char *insecure;     /* comma-separated hosts treated as tls_verify=0 */
+    const char *auth_file;    /* auths JSON ({"auths":{"host":{"auth":"base64(u:p)"}}}) */
+    uint64_t max_manifest;    /* bytes of one manifest or index */
+    uint64_t max_blob;        /* bytes of one config or layer blob */
+    uint64_t max_total;       /* bytes of all blobs of one image */
+    unsigned max_layers;      /* layers of one manifest */
+    long timeout_s;           /* limit of one whole push or pull, all requests together */
+    const char *user, *pass;  /* explicit credentials (win over auth_file) */
+    unsigned long *blob_gets; /* when set: counts blob GETs (tests, benchmarks) */
 };
 /* Defaults: tls_verify 1, manifest 4 MiB, blob 256 MiB, total 512 MiB, 16 layers, 120 s. */
 void funk_reg_opts_default(struct funk_reg_opts *o);
@@ -62,8 +62,7 @@ int funk_reg_push(const char *src, const struct funk_ref *ref, const struct funk
  * Every manifest and blob is checked against its digest and size and the caps of o; a mismatch
  * is refused (-EBADMSG). digest gets what ref resolved to; out_dir (PATH_MAX) the layout. */
 int funk_reg_pull(const struct funk_ref *ref, const struct funk_reg_opts *o, const char *dir,
-                  const char *cache_root, char digest[72], char *out_dir, char *err,
-                  size_t errlen);
+                  const char *cache_root, char digest[72], char *out_dir, char *err, size_t errlen);
 
 /* Checks an oci-archive held in memory (every blob of its first manifest against its digest,
  * the caps of o) and stores it as the layout cache_root/sha256/<manifest hex>. */

@@ -33,8 +33,8 @@ static void usage_pull(FILE *f)
 }
 
 /* Parses the options both commands share; leaves the positional arguments in pos. */
-static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const char **pos,
-                       int npos, void (*usage)(FILE *))
+static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const char **pos, int npos,
+                       void (*usage)(FILE *))
 {
     int k = 0;
     for (int i = 1; i < argc; i++) {
@@ -85,7 +85,8 @@ int funk_image_push_main(int argc, char **argv)
         return r == 0 ? 0 : 2;
     struct funk_ref ref;
     if (funk_ref_parse(pos[1], &ref) != 0) {
-        fprintf(stderr, "funk image push: '%s' is not an image reference (host[:port]/path[:tag])\n",
+        fprintf(stderr,
+                "funk image push: '%s' is not an image reference (host[:port]/path[:tag])\n",
                 pos[1]);
         return 2;
     }
@@ -143,11 +144,10 @@ int funk_registry_login_main(int argc, char **argv)
         else if (strcmp(a, "--authfile") == 0 && i + 1 < argc)
             file = argv[++i];
         else {
-            fprintf(stderr,
-                    "usage: funk registry-login --server HOST[:PORT] --username USER "
-                    "(--password PASS | --password-stdin) [--authfile FILE]\n"
-                    "  stores the credentials (0600) in $XDG_CONFIG_HOME/funk/auth.json or "
-                    "~/.config/funk/auth.json\n");
+            fprintf(stderr, "usage: funk registry-login --server HOST[:PORT] --username USER "
+                            "(--password PASS | --password-stdin) [--authfile FILE]\n"
+                            "  stores the credentials (0600) in $XDG_CONFIG_HOME/funk/auth.json or "
+                            "~/.config/funk/auth.json\n");
             return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }

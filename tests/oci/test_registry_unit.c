@@ -217,8 +217,8 @@ static void test_login_file(void **state)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    assert_non_null(strstr(buf, "\"dTpwNHNz\""));  /* u:p4ss */
-    assert_non_null(strstr(buf, "\"YTpiOmM=\""));  /* a:b:c */
+    assert_non_null(strstr(buf, "\"dTpwNHNz\"")); /* u:p4ss */
+    assert_non_null(strstr(buf, "\"YTpiOmM=\"")); /* a:b:c */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -234,9 +234,9 @@ static void test_login_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_valid), cmocka_unit_test(test_ref_hostile),
+        cmocka_unit_test(test_ref_valid),  cmocka_unit_test(test_ref_hostile),
         cmocka_unit_test(test_ref_remote), cmocka_unit_test(test_loopback),
-        cmocka_unit_test(test_tar),       cmocka_unit_test(test_login_file),
+        cmocka_unit_test(test_tar),        cmocka_unit_test(test_login_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
