@@ -255,6 +255,9 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
  * <state>/images) or "sha256:HEX" (an image already in that cache, e.g. uploaded): its layout
  * directory into dir (PATH_MAX) and the digest deployed. 0 or a negative errno with err. */
 int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen);
+/* Removes what pulls cut short left in the image cache (STATE_DIR/images/tmp-*); called at
+ * start-up, before any pull can run. */
+void gw_image_cache_clean(void);
 /* Stores an uploaded oci-archive (checked) in the image cache; digest gets its manifest's. */
 int gw_image_import(const void *tar, size_t len, char digest[72], char *err, size_t errlen);
 

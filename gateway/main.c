@@ -379,6 +379,7 @@ int main(int argc, char **argv)
 
     if (gw_store_open(gw_cfg.state_dir) != 0)
         return GW_EXIT_FAIL;
+    gw_image_cache_clean();
     if (gw_pool_init() != 0) {
         gw_err("cannot start the VM pool");
         return GW_EXIT_FAIL;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funkd: reads a unikernel out of a local OCI image layout (index.json -> manifest -> config ->
  * uncompressed tar layers), checking every blob's sha256 digest. */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +284,35 @@ static void reg_opts(struct funk_reg_opts *o)
 static void cache_root(char *out, size_t cap)
 {
     snprintf(out, cap, "%s/images", gw_cfg.state_dir);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+void gw_image_cache_clean(void)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "tmp-", 4) != 0)
+            continue;
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
+        if (nftw(p, rm_entry, 8, FTW_DEPTH | FTW_PHYS) == 0)
+            n++;
+    }
+    closedir(d);
+    if (n)
+        gw_info("image cache: removed %d unfinished pull(s) from %s", n, root);
 }
 
 int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen)

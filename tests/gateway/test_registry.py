@@ -269,9 +269,14 @@ try:
         finally:
             other.stop()
             other.tmp.cleanup()
-    # restart on the same state: restored from the cache at the pinned digest, no request
+    # restart on the same state: restored from the cache at the pinned digest, no request; what
+    # a pull cut short by a crash left (a tmp- directory) is removed at start-up
     blobs, mans = reg.blob_gets(), reg.manifest_gets()
+    leftover = os.path.join(state, "images", "tmp-crashed")
+    os.makedirs(os.path.join(leftover, "blobs", "sha256"))
+    open(os.path.join(leftover, "blobs", "sha256", "part"), "w").write("x")
     with Funkd(state=state) as gw:
+        check(not os.path.exists(leftover), "a cut-short pull's directory is removed at start-up")
         s = gw.status("regecho") or {}
         check(s.get("imageDigest") == digest, "restored function keeps its pinned digest", s)
         st, b = invoke(gw, "regecho", "after restart")
