@@ -21,6 +21,8 @@
 
 #ifdef FUNK_HAVE_IMAGE
 int funk_image_main(int argc, char **argv);
+int funk_registry_login_main(int argc, char **argv);
+int funk_ref_is_remote(const char *s);
 #endif
 
 static const char *gateway = "http://127.0.0.1:8080";
@@ -50,6 +52,7 @@ static void usage(FILE *f)
             "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
             "  secret update NAME [...] | secret ls | secret rm NAME\n"
             "  image ...                     OCI images (when built with the oci part)\n"
+            "  registry-login --server H -u U --password-stdin   credentials for image push/pull\n"
             "  login [-u USER] [-p PASSWORD | --password-stdin] | logout   (per gateway)\n"
             "  daemon [-d] [FUNKD OPTIONS]   start funkd (-d: in the background, until ready)\n"
             "  version\n"
@@ -234,9 +237,19 @@ static int kv_set(json_t *obj, const char *kv, const char *opt)
     return 0;
 }
 
-/* Makes a relative image path absolute: funkd resolves paths from its own directory. */
+/* Makes a relative image path absolute: funkd resolves paths from its own directory. A
+ * registry reference (host[:port]/repo[:tag]) that names no local file goes as it is. */
 static json_t *image_value(const char *img, const char *base_dir)
 {
+#ifdef FUNK_HAVE_IMAGE
+    if (funk_ref_is_remote(img)) {
+        char p[PATH_MAX * 2];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", base_dir, img);
+        if (stat(p, &st) != 0)
+            return json_string(img);
+    }
+#endif
     if (strchr(img, '/') && img[0] != '/') {
         char p[PATH_MAX * 2];
         snprintf(p, sizeof p, "%s/%s", base_dir, img);
@@ -1065,6 +1078,13 @@ int main(int argc, char **argv)
         rc = funk_image_main(sargc, sargv);
 #else
         fprintf(stderr, "funk image: not built (this funk was built without the OCI image part)\n");
+        rc = 1;
+#endif
+    } else if (strcmp(cmd, "registry-login") == 0) {
+#ifdef FUNK_HAVE_IMAGE
+        rc = funk_registry_login_main(sargc, sargv);
+#else
+        fprintf(stderr, "funk registry-login: not built (needs the OCI image part)\n");
         rc = 1;
 #endif
     } else {

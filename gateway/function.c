@@ -13,6 +13,7 @@
 
 #include "elf_note.h"
 #include "gw.h"
+#include "registry.h"
 
 static struct gw_function **fns;
 static size_t nfns, capfns;
@@ -143,8 +144,9 @@ int gw_fn_count(void)
     return n;
 }
 
-/* Finds an image: a path to an ELF, or the name of an installed unikernel. */
-static int resolve_image(const char *image, char *out, size_t outlen)
+/* Finds a local image: a path to an ELF or OCI layout (-EISDIR), or the name of an installed
+ * unikernel. */
+static int resolve_local(const char *image, char *out, size_t outlen)
 {
     struct stat st;
     if (strchr(image, '/')) {
@@ -182,6 +184,49 @@ static int resolve_image(const char *image, char *out, size_t outlen)
         }
     }
     return -ENOENT;
+}
+
+/* Finds an image: local (resolve_local), else a registry reference or uploaded image by digest
+ * (pulled and cached: -EISDIR with the layout in out, digest set). faas-cli appends ":latest"
+ * to an image whose last component has no tag, so a local path or installed name with
+ * ":latest" is that path or name; another tag on a local image is an error that says so. */
+static int resolve_image(const char *image, char *out, size_t outlen, char digest[72], char *err,
+                         size_t errlen)
+{
+    digest[0] = '\0';
+    int rc = resolve_local(image, out, outlen);
+    if (rc == 0 || rc == -EISDIR)
+        return rc;
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(slash ? slash : image, ':');
+    if (colon && colon != image && !strchr(image, '@') && (size_t)(colon - image) < PATH_MAX) {
+        char base[PATH_MAX];
+        snprintf(base, sizeof base, "%.*s", (int)(colon - image), image);
+        int lrc = resolve_local(base, out, outlen);
+        if (lrc == 0 || lrc == -EISDIR) {
+            if (strcmp(colon + 1, "latest") == 0)
+                return lrc;
+            snprintf(err, errlen,
+                     "image '%.200s': a local image has no tag but latest (deploy '%.200s', or "
+                     "push it to a registry with `funk image push`)",
+                     image, base);
+            return -EINVAL;
+        }
+    }
+    if (funk_digest_valid(image) || funk_ref_is_remote(image)) {
+        if (outlen < PATH_MAX) {
+            snprintf(err, errlen, "internal: path buffer too small");
+            return -EINVAL;
+        }
+        rc = gw_image_fetch(image, out, digest, err, errlen);
+        return rc ? rc : -EISDIR;
+    }
+    snprintf(err, errlen,
+             "image '%.300s' not found (a unikernel ELF path or installed unikernel name, an OCI "
+             "layout, a registry reference host[:port]/repo[:tag][@digest], or sha256:DIGEST of "
+             "an uploaded image): %s",
+             image, strerror(-rc));
+    return rc;
 }
 
 static int read_file(const char *path, void **out, size_t *len)
@@ -311,17 +356,29 @@ static struct gw_function *fn_build(json_t *spec, int restore, char *err, size_t
     }
     /* image */
     const char *inv = label(spec, "com.funk.invoke");
-    char path[PATH_MAX];
-    int rc = resolve_image(json_string_value(img), path, sizeof path);
+    char path[PATH_MAX], ierr[700] = "", pinned[PATH_MAX];
+    const char *image = json_string_value(img);
+    /* a registry image deployed before (restart, or a spec read back) stays on its digest */
+    json_t *pin = json_object_get(spec, "imageDigest");
+    if (json_is_string(pin) && funk_digest_valid(json_string_value(pin)) && !strchr(image, '@') &&
+        funk_ref_is_remote(image) &&
+        (size_t)snprintf(pinned, sizeof pinned, "%s@%s", image, json_string_value(pin)) <
+            sizeof pinned)
+        image = pinned;
+    int rc = resolve_image(image, path, sizeof path, fn->image_digest, ierr, sizeof ierr);
     if (rc == -EISDIR) {
         char oerr[400];
         if (gw_oci_load(path, &fn->elf, &fn->elf_len, &oci_mem, oerr, sizeof oerr) != 0)
-            BAD("image '%s' (OCI layout): %s", path, oerr);
+            BAD("image '%s' (OCI layout): %s", fn->image_digest[0] ? image : path, oerr);
+        if (fn->image_digest[0])
+            json_object_set_new(spec, "imageDigest", json_string(fn->image_digest));
+        else
+            json_object_del(spec, "imageDigest");
         goto loaded;
     }
+    json_object_del(spec, "imageDigest");
     if (rc != 0)
-        BAD("image '%s' not found (a unikernel ELF path or installed unikernel name): %s",
-            json_string_value(img), strerror(-rc));
+        BAD("%s", ierr);
     if (inv && strcmp(inv, "exec") == 0) {
         /* a native program per call: the forked-process baseline, no VM */
         struct stat xst;
@@ -642,6 +699,8 @@ json_t *gw_fn_status(struct gw_function *fn)
                                     : fn->isolation == FUNK_ISOLATION_PROCESS ? "process"
                                                                               : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    if (fn->image_digest[0])
+        json_object_set_new(s, "imageDigest", json_string(fn->image_digest));
     json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));
     /* guests of this function alive now (booting, idle or serving) */
     json_object_set_new(s, "instances", json_integer(ninst));

@@ -72,6 +72,11 @@ struct gw_config {
     double callback_backoff; /* first retry delay, doubled each time */
     const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
     int provider; /* --role provider: behind the OpenFaaS gateway (faas-provider's /system/info) */
+    /* images from registries (gateway/oci.c) */
+    const char *registry_auth;       /* auths JSON file (funk registry-login's format) or NULL */
+    const char *insecure_registries; /* comma-separated hosts: no TLS checks, http fallback */
+    uint64_t registry_max_blob;      /* bytes of one pulled blob (and of one image: 2x) */
+    double registry_timeout;         /* seconds one image pull may take, all requests */
 };
 extern struct gw_config gw_cfg;
 
@@ -112,6 +117,8 @@ struct gw_function {
     char **secrets; /* secret names */
     int refs;       /* guarded by the registry lock */
     int deleted;
+    /* images from a registry or an upload: the digest deployed ("" for local images) */
+    char image_digest[72];
     /* runtime, guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -243,6 +250,16 @@ int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
  * layout directory; 0 or a negative errno with err set. */
 int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err,
                 size_t errlen);
+
+/* An image from a registry reference (pulled, verified, cached by digest under
+ * <state>/images) or "sha256:HEX" (an image already in that cache, e.g. uploaded): its layout
+ * directory into dir (PATH_MAX) and the digest deployed. 0 or a negative errno with err. */
+int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen);
+/* Removes what pulls cut short left in the image cache (STATE_DIR/images/tmp-*); called at
+ * start-up, before any pull can run. */
+void gw_image_cache_clean(void);
+/* Stores an uploaded oci-archive (checked) in the image cache; digest gets its manifest's. */
+int gw_image_import(const void *tar, size_t len, char digest[72], char *err, size_t errlen);
 
 extern volatile int gw_stopping;
 

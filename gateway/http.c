@@ -282,6 +282,24 @@ static enum MHD_Result h_functions(struct MHD_Connection *c, const char *method,
     return send_text(c, 405, "method not allowed");
 }
 
+/* POST /system/images: an oci-archive (funk image build --archive) as the body, checked and
+ * stored in the image cache; deploy it with "image": "sha256:<digest>". */
+static enum MHD_Result h_images(struct MHD_Connection *c, const char *method, struct conn *x)
+{
+    if (strcmp(method, "POST") != 0)
+        return send_text(c, 405, "method not allowed");
+    char digest[72], err[600];
+    int rc = gw_image_import(x->body ? x->body : "", x->len, digest, err, sizeof err);
+    if (rc != 0)
+        return send_text(c,
+                         rc == -EBADMSG || rc == -EINVAL || rc == -ENOENT || rc == -EFBIG ||
+                                 rc == -ENOTSUP
+                             ? 400
+                             : 500,
+                         err);
+    return send_json(c, 200, json_pack("{s:s, s:s}", "digest", digest, "image", digest));
+}
+
 static enum MHD_Result h_function(struct MHD_Connection *c, const char *method, const char *name)
 {
     if (strcmp(method, "GET") != 0)
@@ -768,6 +786,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         return h_logs(c, method);
     if (strcmp(s, "info") == 0)
         return strcmp(method, "GET") == 0 ? h_info(c) : send_text(c, 405, "method not allowed");
+    if (strcmp(s, "images") == 0)
+        return h_images(c, method, x);
     if (strcmp(s, "namespaces") == 0) {
         json_t *a = json_array();
         gw_fn_namespaces(a);
@@ -783,6 +803,8 @@ static int system_takes_body(const char *s, const char *method)
         strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
     if (strcmp(s, "functions") == 0 || strcmp(s, "secrets") == 0)
         return write;
+    if (strcmp(s, "images") == 0)
+        return strcmp(method, "POST") == 0;
     return strncmp(s, "scale-function/", 15) == 0 && strcmp(method, "POST") == 0;
 }
 
