@@ -16,13 +16,20 @@ bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# whatever a binary may create from the dummy values lands here, not in the caller's folder
+specs=()
+for spec in "$@"; do
+  b=${spec%%:*}
+  specs+=("$(realpath "$b")${spec#"$b"}")
+done
+cd "$tmp" || exit 1
 
 run() { # run BIN ARGS...: rc in $rc, stdout in $tmp/out, stderr in $tmp/err; never a daemon
   timeout 10 "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
   rc=$?
 }
 
-for spec in "$@"; do
+for spec in "${specs[@]}"; do
   bin=${spec%%:*}
   cmds=""
   [ "$spec" != "$bin" ] && cmds=$(tr ',' ' ' <<<"${spec#*:}")

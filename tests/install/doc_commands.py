@@ -58,10 +58,13 @@ installed = {os.path.basename(p) for p in glob.glob(os.path.join(BIN, "*"))}
 cmd_re = re.compile(r"^(?:\$ |sudo )?(?:build/bin/|/usr/(?:local/)?bin/)?(funk(?:d|-[a-z-]+)?)(?:\s|$)")
 
 
+SCRATCH = tempfile.mkdtemp(prefix="funk-doccmd-cwd.")  # what dummy values create lands here
+
+
 def run(argv, timeout=20, stdin=subprocess.DEVNULL):
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                           stdin=stdin)
+                           stdin=stdin, cwd=SCRATCH)
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired:
         return 124, "", "timeout"
@@ -192,6 +195,7 @@ if shutil.which("podman"):
 else:
     print("skip - podman is not installed: its options are not checked")
 
+shutil.rmtree(SCRATCH, ignore_errors=True)
 if fails:
     print(f"doc-commands: {fails} failure(s)")
     sys.exit(1)
