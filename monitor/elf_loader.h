@@ -39,6 +39,10 @@ struct elf_image {
     uint32_t mft_entries;
     uint64_t mft_offset; /* file offset of struct mft */
     uint64_t mft_size;   /* 8 + entries * sizeof(struct mft_entry) */
+    /* Set by the monitor, not the loader: read-only segments are enforced in the host mapping
+     * (Solo5's semantics: a guest write there ends the run as a host/guest translation fault)
+     * and the guest page tables map the kernel writable (execute permission still per page). */
+    bool host_ro;
 };
 
 /*
