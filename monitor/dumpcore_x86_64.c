@@ -39,7 +39,9 @@ int funk_vm_dumpcore(struct funk_vm *vm, int fd, size_t *pages_dumped, size_t *p
 {
     if (!vm || fd < 0)
         return -EINVAL;
-    if (vm->backend != FUNK_ISOLATION_KVM || !vm->loaded)
+    /* After funk_vm_run the shell is no longer "loaded" (it runs one guest), but its memory and
+     * vCPU are still there: a vCPU fd and memory are what a dump needs. */
+    if (vm->backend != FUNK_ISOLATION_KVM || vm->vcpu_fd < 0 || !vm->mem)
         return -ENOTSUP;
     struct kvm_regs kr;
     struct kvm_sregs ks;
