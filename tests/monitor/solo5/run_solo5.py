@@ -117,8 +117,9 @@ def net_case(monitor, elf, mtus):
             text = out.decode(errors="replace")
             for i in range(len(mtus)):
                 key = "service%d: MTU is %d, MAC is " % (i, mtus[i])
-                if key in text and i not in macs:
-                    macs[i] = text.split(key, 1)[1][:17]
+                tail = text.split(key, 1)[1] if key in text else ""
+                if len(tail) >= 18 and tail[17] == "\n" and i not in macs:
+                    macs[i] = tail[:17]  # only a whole line: output arrives in pieces
             for i, s in enumerate(socks):
                 if s in r:
                     fr = s.recv(70000)
