@@ -218,6 +218,10 @@ def main():
             check(run(m, ["--block:storage=" + img, "--block-sector-size:storage=256", "--",
                           elf("blk")]), 1,
                   ["Block size must be a multiple of 2 greater than or equal 512"])
+        elif c == "mft_maxdevices":
+            args = ["--block:storage%d=%s" % (n, sized_file(tmp, "s%d.img" % n, 4096))
+                    for n in range(63)]
+            check(run(m, args + ["--", elf("maxdevices")]), 0, ["SUCCESS"])
         elif c == "net_mtu1500":
             net_case(m, elf("net"), [1500])
         elif c == "net_mtu9000":
