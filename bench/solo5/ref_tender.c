@@ -68,7 +68,7 @@ static void load_elf(const uint8_t *b, size_t len, uint64_t *entry, uint64_t *en
                 20 + (uint64_t)nh[1] <= ph.p_filesz)
                 memcpy(gpa_p(MFT, nh[1] - 4), b + ph.p_offset + 24, nh[1] - 4);
         }
-        if (ph.p_type != PT_LOAD)
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
         if (ph.p_filesz > ph.p_memsz || ph.p_offset > len || ph.p_filesz > len - ph.p_offset ||
             ph.p_vaddr < HVT_GUEST_MIN_BASE)
