@@ -342,13 +342,14 @@ int elf_parse(const void *buf, size_t len, uint64_t mem_size, struct elf_image *
     return 0;
 }
 
-void elf_copy(const struct elf_image *img, const void *buf, uint8_t *mem)
+void elf_copy(const struct elf_image *img, const void *buf, uint8_t *mem, bool mem_zeroed)
 {
     const uint8_t *b = buf;
     for (unsigned i = 0; i < img->nseg; i++) {
         const struct elf_segment *s = &img->seg[i];
         memcpy(mem + s->vaddr, b + s->offset, s->filesz);
-        memset(mem + s->vaddr + s->filesz, 0, s->memsz - s->filesz);
+        if (!mem_zeroed)
+            memset(mem + s->vaddr + s->filesz, 0, s->memsz - s->filesz);
     }
 }
 

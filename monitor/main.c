@@ -628,10 +628,10 @@ static int run_cli(int argc, char **argv)
     if (flags & FUNK_VM_F_VERBOSE)
         fprintf(stderr, "funk-monitor: isolation: %s (%s)\n",
                 chosen == FUNK_ISOLATION_KVM ? "kvm" : "process",
-                isolation == FUNK_ISOLATION_AUTO
-                    ? (chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
-                                                    : "auto: no hardware virtualization here")
-                    : "requested");
+                isolation != FUNK_ISOLATION_AUTO ? "requested"
+                : g_solo5 ? "auto: a plain Solo5 guest runs under KVM only"
+                : chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
+                                               : "auto: no hardware virtualization here");
 
     /* Everything is open (/dev/kvm, the VM, the ELF, block and net devices): a root monitor needs
      * root no more, so a guest that subverts it through a hypercall gets an unprivileged user

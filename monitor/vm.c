@@ -270,7 +270,9 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
     if (vm->backend == FUNK_ISOLATION_KVM) {
-        elf_copy(&vm->img, elf, vm->mem);
+        /* The shell's memory is a fresh anonymous mapping and a shell loads one guest, so
+         * nothing was written in the kernel's range yet: bss is already zero. */
+        elf_copy(&vm->img, elf, vm->mem, true);
         /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in
          * the host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
          * host/guest translation fault, not in the guest's own trap handler. funk guests keep

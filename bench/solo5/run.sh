@@ -3,6 +3,7 @@
 # bench/solo5: Solo5-format hello and quiet unikernels (tests/monitor/solo5) exec -> exit under
 # funk-monitor vs funk-ref-tender (a minimal Solo5-style hvt tender: KVM set-up, ELF load, run
 # loop, no sandbox) and solo5-hvt when SOLO5_HVT names one, interleaved round robin in one run.
+# (No "--" inside a command: funk-bench-monitor uses it to separate the cases.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FUNK_PREFIX=${FUNK_PREFIX:-$PWD/build}
@@ -26,11 +27,11 @@ echo "bench/solo5: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/load
     "--mem=$MEM, guest $HELLO"
 CASES=(-- funk-monitor-hello 1 "$MON" "--mem=$MEM" "$HELLO" Hello_Solo5
        -- ref-tender-hello 1 "$REF" "--mem=$MEM" "$HELLO" Hello_Solo5
-       -- funk-monitor-quiet 1 "$MON" "--mem=$MEM" -- "$HELLO" --solo5:quiet
-       -- ref-tender-quiet 1 "$REF" "--mem=$MEM" -- "$HELLO" --solo5:quiet)
+       -- funk-monitor-quiet 1 "$MON" "--mem=$MEM" "$HELLO" --solo5:quiet
+       -- ref-tender-quiet 1 "$REF" "--mem=$MEM" "$HELLO" --solo5:quiet)
 if [ -n "${SOLO5_HVT:-}" ]; then
     CASES+=(-- solo5-hvt-hello 1 "$SOLO5_HVT" "--mem=$MEM" "$HELLO" Hello_Solo5
-            -- solo5-hvt-quiet 1 "$SOLO5_HVT" "--mem=$MEM" -- "$HELLO" --solo5:quiet)
+            -- solo5-hvt-quiet 1 "$SOLO5_HVT" "--mem=$MEM" "$HELLO" --solo5:quiet)
 else
     echo "note: SOLO5_HVT not set: solo5-hvt itself not measured (funk-ref-tender stands in)" >&2
 fi
@@ -42,7 +43,8 @@ import sys
 rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
-    rows[f[0]] = (int(f[1]), float(f[2]), float(f[3]), float(f[4]), int(f[5]))
+    rows[f[0]] = (int(f[1]), float(f[2]) / 1000, float(f[3]) / 1000, float(f[4]) / 1000,
+                  int(f[5]))  # funk-bench-monitor reports microseconds
 print("| exec -> exit (interleaved) | N | min ms | p50 ms | p99 ms | errors | p50 vs ref-tender |")
 print("|---|---|---|---|---|---|---|")
 errs = 0

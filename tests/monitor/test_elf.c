@@ -75,12 +75,17 @@ static void test_copy(void **state)
     assert_int_equal(elf_parse(b, len, MEM, &img, err, sizeof err), 0);
     uint8_t *mem = malloc(MEM);
     memset(mem, 0xee, MEM);
-    elf_copy(&img, b, mem);
+    elf_copy(&img, b, mem, false);
     assert_memory_equal(mem + GEN_TEXT, text, sizeof text);
     assert_int_equal(mem[GEN_DATA], 0x5a);
     assert_int_equal(mem[GEN_DATA + 4095], 0x5a);
     assert_int_equal(mem[GEN_DATA + 4096], 0); /* bss zeroed */
     assert_int_equal(mem[GEN_DATA + 8191], 0);
+    /* Into memory known to be zero the bss is left alone (not faulted in). */
+    memset(mem, 0xee, MEM);
+    elf_copy(&img, b, mem, true);
+    assert_int_equal(mem[GEN_DATA + 4095], 0x5a);
+    assert_int_equal(mem[GEN_DATA + 4096], 0xee);
     free(mem);
     free(b);
 }
