@@ -88,8 +88,13 @@ int funk_vm_dumpcore(struct funk_vm *vm, int fd, size_t *pages_dumped, size_t *p
     };
     Elf64_Phdr ph[2] = {
         {.p_type = PT_NOTE, .p_offset = hdr_size, .p_filesz = note_size, .p_memsz = note_size},
-        {.p_type = PT_LOAD, .p_offset = (uint64_t)mem_off, .p_vaddr = 0, .p_paddr = 0,
-         .p_filesz = vm->mem_size, .p_memsz = vm->mem_size, .p_flags = PF_R | PF_W | PF_X,
+        {.p_type = PT_LOAD,
+         .p_offset = (uint64_t)mem_off,
+         .p_vaddr = 0,
+         .p_paddr = 0,
+         .p_filesz = vm->mem_size,
+         .p_memsz = vm->mem_size,
+         .p_flags = PF_R | PF_W | PF_X,
          .p_align = 4096},
     };
     uint8_t head[sizeof eh + sizeof ph + sizeof nh + sizeof name + sizeof pr];

@@ -26,8 +26,9 @@
 #define MAX_HEADERS 64
 
 static struct funk_vm *g_vm;
-/* A plain Solo5 guest (an ELF with Solo5's ABI1 note and without funk's note): Solo5's tender semantics, where every
- * tender error exits 1 (errx) and only the guest's own status passes through. */
+/* A plain Solo5 guest (an ELF with Solo5's ABI1 note and without funk's note): Solo5's tender
+ * semantics, where every tender error exits 1 (errx) and only the guest's own status passes
+ * through. */
 static int g_solo5;
 
 /* The exit status of a monitor error: funk's code, or 1 for a plain Solo5 guest. */
@@ -324,7 +325,8 @@ static void dump_core(int dirfd, const char *dir)
         fprintf(stderr, "funk-monitor: dumpcore: error dumping core (%s), file may be incomplete\n",
                 strerror(-rc));
     else
-        fprintf(stderr, "funk-monitor: dumpcore: dumped %zu pages of total %zu pages\n", done, total);
+        fprintf(stderr, "funk-monitor: dumpcore: dumped %zu pages of total %zu pages\n", done,
+                total);
     close(fd);
 }
 
@@ -511,7 +513,8 @@ static int run_cli(int argc, char **argv)
     /* Sector sizes and MACs name devices given with --block: / --net: (in any order). */
     for (size_t k = 0; k < nsectors; k++) {
         size_t d = 0;
-        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_BLOCK && strcmp(devs[d].name, sectors[k].name) == 0))
+        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_BLOCK &&
+                              strcmp(devs[d].name, sectors[k].name) == 0))
             d++;
         if (d == ndevs)
             return die_usage("--block-sector-size:%s: no --block:NAME=PATH for this name",
@@ -520,7 +523,8 @@ static int run_cli(int argc, char **argv)
     }
     for (size_t k = 0; k < nmacs; k++) {
         size_t d = 0;
-        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_NET && strcmp(devs[d].name, macs[k].name) == 0))
+        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_NET &&
+                              strcmp(devs[d].name, macs[k].name) == 0))
             d++;
         if (d == ndevs)
             return die_usage("--net-mac:%s: no --net:NAME=TAP for this name", macs[k].name);

@@ -96,8 +96,14 @@ static void setup_long_mode(int vcpu, uint64_t entry)
     struct kvm_sregs s;
     if (ioctl(vcpu, KVM_GET_SREGS, &s) < 0)
         err(1, "KVM_GET_SREGS");
-    struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11,
-                               .present = 1, .s = 1, .l = 1, .g = 1};
+    struct kvm_segment code = {.base = 0,
+                               .limit = 0xffffffff,
+                               .selector = 8,
+                               .type = 11,
+                               .present = 1,
+                               .s = 1,
+                               .l = 1,
+                               .g = 1};
     struct kvm_segment data = code;
     data.selector = 16, data.type = 3, data.l = 0, data.db = 1;
     s.cs = code;
@@ -105,8 +111,8 @@ static void setup_long_mode(int vcpu, uint64_t entry)
     s.gdt.base = GDT, s.gdt.limit = 23;
     s.cr3 = PML4;
     s.cr4 = (1u << 5) | (1u << 9) | (1u << 10); /* PAE, OSFXSR, OSXMMEXCPT */
-    s.cr0 = 0x80050033ull;                       /* PG WP AM NE ET MP PE */
-    s.efer = (1u << 8) | (1u << 10);             /* LME, LMA */
+    s.cr0 = 0x80050033ull;                      /* PG WP AM NE ET MP PE */
+    s.efer = (1u << 8) | (1u << 10);            /* LME, LMA */
     if (ioctl(vcpu, KVM_SET_SREGS, &s) < 0)
         err(1, "KVM_SET_SREGS");
     struct kvm_regs r = {.rip = entry, .rflags = 2, .rsp = mem_size - 8, .rdi = HVT_BOOT_INFO_GPA};
@@ -176,9 +182,11 @@ int main(int argc, char **argv)
         n += l;
     }
     cl[n] = '\0';
-    struct hvt_boot_info bi = {.mem_size = mem_size, .kernel_end = end,
+    struct hvt_boot_info bi = {.mem_size = mem_size,
+                               .kernel_end = end,
                                .cpu_cycle_freq = khz > 0 ? (uint64_t)khz * 1000 : 0,
-                               .cmdline = CMDLINE, .mft = MFT};
+                               .cmdline = CMDLINE,
+                               .mft = MFT};
     memcpy(gpa_p(HVT_BOOT_INFO_GPA, sizeof bi), &bi, sizeof bi);
     setup_long_mode(vcpu, entry);
 
@@ -214,7 +222,8 @@ int main(int argc, char **argv)
             break;
         }
         case HVT_HYPERCALL_HALT:
-            return ((struct hvt_hc_halt *)gpa_p(gpa, sizeof(struct hvt_hc_halt)))->exit_status & 0xff;
+            return ((struct hvt_hc_halt *)gpa_p(gpa, sizeof(struct hvt_hc_halt)))->exit_status &
+                   0xff;
         default:
             errx(1, "invalid guest hypercall: num=%u", run->io.port - HVT_PIO_BASE);
         }

@@ -12,7 +12,8 @@ static uint8_t rbuf[32768] __attribute__((aligned(8)));
 static int io(int write, int h, uint64_t off, void *buf, uint64_t len)
 {
     if (write) {
-        struct hvt_hc_block_write a = {.handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
+        struct hvt_hc_block_write a = {
+            .handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
         hvt_do_hypercall(HVT_HYPERCALL_BLOCK_WRITE, &a);
         return a.ret;
     }

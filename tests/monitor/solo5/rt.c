@@ -114,12 +114,12 @@ void rt_trap(const uint64_t *frame) __attribute__((noreturn));
 void rt_trap(const uint64_t *frame)
 {
     static const char *const names[] = {"#DE", "#DB", "#NMI", "#BP", "#OF", "#BR", "#UD",
-                                        "#NM", "#DF", "#09", "#TS", "#NP", "#SS", "#GP",
-                                        "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE"};
+                                        "#NM", "#DF", "#09",  "#TS", "#NP", "#SS", "#GP",
+                                        "#PF", "#15", "#MF",  "#AC", "#MC", "#XM", "#VE"};
     uint64_t cr2;
     __asm__ __volatile__("movq %%cr2, %0" : "=r"(cr2));
-    trap_cookie = (struct trap_regs){cr2, frame[1], frame[2], frame[3], frame[4], frame[5],
-                                     frame[6]};
+    trap_cookie =
+        (struct trap_regs){cr2, frame[1], frame[2], frame[3], frame[4], frame[5], frame[6]};
     rt_puts("Solo5: trap: type=");
     rt_puts(frame[0] < 21 ? names[frame[0]] : "?");
     rt_puts(" ec=");
@@ -145,8 +145,8 @@ static void idt_init(void)
     __asm__ __volatile__("movw %%cs, %0" : "=r"(cs));
     for (unsigned v = 0; v < 21; v++) {
         uint64_t h = (uint64_t)(uintptr_t)rt_trap_table[v];
-        idt[v * 2] = (h & 0xffff) | ((uint64_t)cs << 16) | (0x8eull << 40) |
-                     (((h >> 16) & 0xffff) << 48);
+        idt[v * 2] =
+            (h & 0xffff) | ((uint64_t)cs << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48);
         idt[v * 2 + 1] = h >> 32;
     }
     struct __attribute__((packed)) {
@@ -209,7 +209,8 @@ extern char _stdata[], _ltdata[], _ltbss[], _tls_align[];
  * TLS segment's size rounded up to its alignment. */
 static size_t tls_span(void)
 {
-    size_t a = (size_t)(uintptr_t)_tls_align, n = (size_t)(uintptr_t)_ltdata + (size_t)(uintptr_t)_ltbss;
+    size_t a = (size_t)(uintptr_t)_tls_align,
+           n = (size_t)(uintptr_t)_ltdata + (size_t)(uintptr_t)_ltbss;
     return a > 1 ? (n + a - 1) & ~(a - 1) : n;
 }
 
@@ -229,7 +230,9 @@ uintptr_t rt_tls_init(void *block)
 
 void rt_set_tls_base(uintptr_t tp)
 {
-    __asm__ __volatile__("wrmsr" : : "c"(0xc0000100u), "a"((uint32_t)tp), "d"((uint32_t)(tp >> 32)));
+    __asm__ __volatile__("wrmsr"
+                         :
+                         : "c"(0xc0000100u), "a"((uint32_t)tp), "d"((uint32_t)(tp >> 32)));
 }
 
 /* ---- Entry: %rdi = boot info, %rsp = top of memory (set by the tender). ---- */
@@ -252,7 +255,8 @@ __attribute__((no_stack_protector, noreturn)) void _start(const struct hvt_boot_
         size_t l = (size_t)(c - w);
         if (l >= 8 && w[0] == '-' && w[1] == '-' && w[2] == 's' && w[3] == 'o' && w[4] == 'l' &&
             w[5] == 'o' && w[6] == '5' && w[7] == ':') {
-            if (l == 13 && w[8] == 'q' && w[9] == 'u' && w[10] == 'i' && w[11] == 'e' && w[12] == 't')
+            if (l == 13 && w[8] == 'q' && w[9] == 'u' && w[10] == 'i' && w[11] == 'e' &&
+                w[12] == 't')
                 quiet = 1;
             continue;
         }

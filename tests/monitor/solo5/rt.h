@@ -19,8 +19,8 @@ int app_main(const char *cmdline);
 extern const struct hvt_boot_info *rt_boot;
 
 void rt_puts(const char *s);
-void rt_putx(uint64_t v);  /* 0x-prefixed hex */
-void rt_putu(uint64_t v);  /* decimal */
+void rt_putx(uint64_t v); /* 0x-prefixed hex */
+void rt_putu(uint64_t v); /* decimal */
 void rt_exit(int status, void *cookie) __attribute__((noreturn));
 void rt_abort(const char *why) __attribute__((noreturn));
 void *rt_memcpy(void *d, const void *s, size_t n);
