@@ -382,6 +382,11 @@ static int run_cli(int argc, char **argv)
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            /* solo5-hvt's --version: the tender and the hvt ABI it speaks. */
+            printf("funk-monitor tender, hvt ABI version %u, funk ABI version %u\n",
+                   HVT_ABI_VERSION, FUNK_ABI_VERSION);
+            return 0;
         } else if (strncmp(a, "--mem=", 6) == 0) {
             errno = 0;
             mem_mib = strtoul(a + 6, &end, 10);

@@ -254,6 +254,7 @@ def main():
             check_core(os.path.join(tmp, cores[0]), elf("faults"), 8 << 20)
         elif c == "exit_codes":
             check(run(m, ["--bogus", elf("hello")]), 1, ["unknown option"])
+            check(run(m, ["--version"]), 0, ["hvt ABI version 2"])
             check(run(m, ["--mem=0", elf("hello")]), 1, ["Malformed argument to --mem"])
             check(run(m, ["--mem=5000", elf("hello")]), 1, ["exceeds the max size"])
             check(run(m, ["--mem=3", elf("hello"), "x"]), 0, ["adjusting memory to 2097152 bytes"])
