@@ -270,9 +270,13 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
     if (vm->backend == FUNK_ISOLATION_KVM) {
-        /* The shell's memory is a fresh anonymous mapping and a shell loads one guest, so
-         * nothing was written in the kernel's range yet: bss is already zero. */
-        elf_copy(&vm->img, elf, vm->mem, true);
+        /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A
+         * second load into the same shell (after a failed one) zeroes it, and first makes
+         * writable again what the failed load of a plain Solo5 guest made read-only. */
+        if (vm->mem_written && mprotect(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE) != 0)
+            return load_error(vm, -errno, "mprotect of guest memory failed: %s", strerror(errno));
+        elf_copy(&vm->img, elf, vm->mem, !vm->mem_written);
+        vm->mem_written = true;
         /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in
          * the host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
          * host/guest translation fault, not in the guest's own trap handler. funk guests keep

@@ -51,6 +51,7 @@ struct funk_vm {
 
     /* Loaded guest. */
     bool loaded;
+    bool mem_written; /* a load has copied segments into this shell's memory */
     bool funk_guest;
     struct elf_image img;
     uint32_t ndev;

@@ -441,6 +441,35 @@ static void test_write_to_code(void **state)
     expect(&r, FUNK_VM_EXIT_FAULT, "host/guest translation fault: rip=");
 }
 
+/* bss is left to the fresh shell's zero memory, but a second load after a failed one must not
+ * inherit the first image's bytes there, nor the read-only host pages the first (plain Solo5)
+ * image got (the copy would fault the monitor). */
+static void test_reload_zeroes_bss(void **state)
+{
+    (void)state;
+    need_kvm();
+    static const uint8_t hlt[] = {0xf4};
+    struct gen g;
+    gen_init(&g, hlt, sizeof hlt);
+    memset(g.data, 0x5a, sizeof g.data);
+    size_t len_a, len_b;
+    uint8_t *a = gen_build(&g, &len_a);
+    g.seg[1].filesz = 0; /* the same range is bss in the second image */
+    uint8_t *b = gen_build(&g, &len_b);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    struct funk_vm_device nope = {.name = "nope", .type = FUNK_VM_DEV_BLOCK, .fd = 0};
+    struct funk_vm_boot boot = {.devs = &nope, .ndevs = 1};
+    assert_int_equal(funk_vm_load(vm, a, len_a, &boot), -ENOENT); /* after the segments' copy */
+    assert_int_equal(vm->mem[GEN_DATA], 0x5a);
+    assert_int_equal(funk_vm_load(vm, b, len_b, NULL), 0);
+    assert_int_equal(vm->mem[GEN_DATA], 0);
+    assert_int_equal(vm->mem[GEN_DATA + 4095], 0);
+    funk_vm_delete(vm);
+    free(a);
+    free(b);
+}
+
 /* A plain Solo5 guest whose WALLTIME argument lies in its read-only text: the monitor must not
  * write there (it would fault itself); the run ends as a translation fault. */
 static void test_hypercall_arg_in_text(void **state)
@@ -1232,6 +1261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_null_deref),
         cmocka_unit_test(test_write_to_code),
         cmocka_unit_test(test_hypercall_arg_in_text),
+        cmocka_unit_test(test_reload_zeroes_bss),
         cmocka_unit_test(test_exec_data),
         cmocka_unit_test(test_invalid_opcode),
         cmocka_unit_test(test_triple_fault),
