@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* funk: the user's command line for funkd (deploy, invoke, list, logs, scale, secrets, up). */
+/* funk: the user's command line for funkd (deploy, invoke, list, logs, scale, secrets) and the
+ * faas-cli workflow (new, build, push, up: workflow.c; login: login.c; daemon: daemon.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +21,8 @@
 
 #ifdef FUNK_HAVE_IMAGE
 int funk_image_main(int argc, char **argv);
+int funk_registry_login_main(int argc, char **argv);
+int funk_ref_is_remote(const char *s);
 #endif
 
 static const char *gateway = "http://127.0.0.1:8080";
@@ -27,26 +30,36 @@ static const char *user, *pass;
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f, "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
-           "commands:\n"
-           "  up [-d] [FUNKD OPTIONS]       start funkd (-d: in the background, wait until ready)\n"
-           "  deploy -f stack.yml [--filter NAME] | deploy --name N --image IMG [--env K=V]\n"
-           "         [--label K=V] [--annotation K=V] [--secret S] [--memory 64M]\n"
-           "         [--mode per-request|warm] [--namespace NS]\n"
-           "  ls [--namespace NS]           list functions\n"
-           "  describe NAME                 a function's status (JSON)\n"
-           "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
-           "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
-           "  rm NAME                       delete a function\n"
-           "  logs NAME [--tail N] [--follow] [--since RFC3339]\n"
-           "  scale NAME --replicas N\n"
-           "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
-           "  secret update NAME [...] | secret ls | secret rm NAME\n"
-           "  image ...                     OCI images (when built with the oci part)\n"
-           "  version\n"
-           "The gateway comes from --gateway, FUNK_GATEWAY or provider.gateway in a stack file\n"
-           "(default http://127.0.0.1:8080); basic auth from -u/-p or FUNK_USER/FUNK_PASSWORD.\n");
+    fprintf(f,
+            "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  new NAME --lang LANG [--prefix P] [-f F]  a function folder from a template\n"
+            "  new --list | template list | template pull [DIR]\n"
+            "  build [-f F] [--filter GLOB | --regex RE]  handler -> unikernel -> build/NAME\n"
+            "  push [-f F] [...]             funk image push build/NAME IMAGE, each function\n"
+            "  up [-f F] [--skip-push] [--skip-deploy] [...]   build + push + deploy\n"
+            "  deploy [-f F] [--filter GLOB | --regex RE] | deploy --name N --image IMG\n"
+            "         [--env K=V] [--label K=V] [--annotation K=V] [--secret S]\n"
+            "         [--memory 64M] [--mode per-request|warm] [--namespace NS]\n"
+            "  ls [--namespace NS]           list functions\n"
+            "  describe NAME [--json]        a function's status, URLs (--json: raw)\n"
+            "  ready [NAME] [--timeout SEC]  wait until funkd (and the function) is ready\n"
+            "  invoke NAME [--async] [--callback-url URL] [-H 'K: V'] [--method M]\n"
+            "         [--path /P] [--query Q]   stdin is the body, the answer goes to stdout\n"
+            "  rm NAME                       delete a function\n"
+            "  logs NAME [--tail N] [--follow] [--since RFC3339]\n"
+            "  scale NAME --replicas N\n"
+            "  secret create NAME [--from-literal V | --from-file F]  (else stdin)\n"
+            "  secret update NAME [...] | secret ls | secret rm NAME\n"
+            "  image ...                     OCI images (when built with the oci part)\n"
+            "  registry-login --server H -u U --password-stdin   credentials for image push/pull\n"
+            "  login [-u USER] [-p PASSWORD | --password-stdin] | logout   (per gateway)\n"
+            "  daemon [-d] [FUNKD OPTIONS]   start funkd (-d: in the background, until ready)\n"
+            "  version\n"
+            "F: a stack file (default ./stack.yml, else ./stack.yaml).\n"
+            "The gateway comes from --gateway, FUNK_GATEWAY, OPENFAAS_URL or provider.gateway in\n"
+            "a stack file (default http://127.0.0.1:8080); basic auth from -u/-p,\n"
+            "FUNK_USER/FUNK_PASSWORD or what `funk login` stored for that gateway.\n");
 }
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
@@ -116,11 +129,7 @@ static int http(const char *method, const char *path, const char *ctype, const v
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
     }
-    if (user && pass) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, pass);
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    }
+    cli_auth_apply(h, gateway, user, pass);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
@@ -128,7 +137,8 @@ static int http(const char *method, const char *path, const char *ctype, const v
     curl_easy_cleanup(h);
     if (rc != CURLE_OK) {
         fprintf(stderr, "funk: cannot reach funkd at %s: %s%s\n", gateway, curl_easy_strerror(rc),
-                rc == CURLE_COULDNT_CONNECT ? " (is it running? start it with 'funk up -d')" : "");
+                rc == CURLE_COULDNT_CONNECT ? " (is it running? start it with 'funk daemon -d')"
+                                            : "");
         return -1;
     }
     if (!r->body.p)
@@ -150,7 +160,8 @@ static int fail(const char *what, struct resp *r)
     while (l && (b[l - 1] == '\n' || b[l - 1] == '\r'))
         l--;
     if (r->code == 401)
-        fprintf(stderr, "funk: %s: unauthorized (give -u/-p or FUNK_USER/FUNK_PASSWORD)\n", what);
+        fprintf(stderr, "funk: %s: unauthorized (funk login, -u/-p or FUNK_USER/FUNK_PASSWORD)\n",
+                what);
     else
         fprintf(stderr, "funk: %s: funkd answered %ld%s%.*s\n", what, r->code, l ? ": " : "",
                 (int)l, b);
@@ -226,9 +237,19 @@ static int kv_set(json_t *obj, const char *kv, const char *opt)
     return 0;
 }
 
-/* Makes a relative image path absolute: funkd resolves paths from its own directory. */
+/* Makes a relative image path absolute: funkd resolves paths from its own directory. A
+ * registry reference (host[:port]/repo[:tag]) that names no local file goes as it is. */
 static json_t *image_value(const char *img, const char *base_dir)
 {
+#ifdef FUNK_HAVE_IMAGE
+    if (funk_ref_is_remote(img)) {
+        char p[PATH_MAX * 2];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", base_dir, img);
+        if (stat(p, &st) != 0)
+            return json_string(img);
+    }
+#endif
     if (strchr(img, '/') && img[0] != '/') {
         char p[PATH_MAX * 2];
         snprintf(p, sizeof p, "%s/%s", base_dir, img);
@@ -240,97 +261,22 @@ static json_t *image_value(const char *img, const char *base_dir)
     return json_string(img);
 }
 
-static int deploy_stack(const char *file, const char *filter)
-{
-    char err[600];
-    json_t *y = cli_yaml_load(file, err, sizeof err);
-    if (!y) {
-        fprintf(stderr, "funk: %s\n", err);
-        return 2;
-    }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", file);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    const char *gw = json_string_value(json_object_get(json_object_get(y, "provider"), "gateway"));
-    if (gw && !getenv("FUNK_GATEWAY_FORCED"))
-        gateway = strdup(gw);
-    json_t *fns = json_object_get(y, "functions");
-    if (!json_is_object(fns) || json_object_size(fns) == 0) {
-        fprintf(stderr, "funk: %s: no 'functions' mapping\n", file);
-        json_decref(y);
-        return 2;
-    }
-    int rc = 0, n = 0;
-    const char *name;
-    json_t *f;
-    json_object_foreach(fns, name, f)
-    {
-        if (filter && strcmp(filter, name) != 0)
-            continue;
-        n++;
-        if (!json_is_object(f) || !json_is_string(json_object_get(f, "image"))) {
-            fprintf(stderr, "funk: %s: function %s needs an 'image'\n", file, name);
-            rc = 2;
-            continue;
-        }
-        json_t *spec = json_object();
-        json_object_set_new(spec, "service", json_string(name));
-        json_object_set_new(spec, "image",
-                            image_value(json_string_value(json_object_get(f, "image")), dir));
-        static const char *const maps[][2] = {{"environment", "envVars"},
-                                              {"labels", "labels"},
-                                              {"annotations", "annotations"},
-                                              {"limits", "limits"},
-                                              {"requests", "requests"}};
-        for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) {
-            json_t *v = json_object_get(f, maps[i][0]);
-            if (v && !json_is_object(v)) {
-                fprintf(stderr, "funk: %s: %s.%s must be a mapping\n", file, name, maps[i][0]);
-                rc = 2;
-            } else if (v) {
-                json_object_set(spec, maps[i][1], v);
-            }
-        }
-        json_t *sec = json_object_get(f, "secrets");
-        if (sec && !json_is_array(sec)) {
-            fprintf(stderr, "funk: %s: %s.secrets must be a list\n", file, name);
-            rc = 2;
-        } else if (sec) {
-            json_object_set(spec, "secrets", sec);
-        }
-        const char *s;
-        if ((s = json_string_value(json_object_get(f, "namespace"))))
-            json_object_set_new(spec, "namespace", json_string(s));
-        if ((s = json_string_value(json_object_get(f, "fprocess"))) ||
-            (s = json_string_value(json_object_get(f, "envProcess"))))
-            json_object_set_new(spec, "envProcess", json_string(s));
-        if (rc == 0)
-            rc |= deploy_one(spec);
-        json_decref(spec);
-    }
-    json_decref(y);
-    if (n == 0) {
-        fprintf(stderr, "funk: %s: no function%s%s\n", file, filter ? " named " : "",
-                filter ? filter : "");
-        return 2;
-    }
-    return rc;
-}
-
 static int cmd_deploy(int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"yaml", required_argument, 0, 'f'},       {"filter", required_argument, 0, 'F'},
-        {"name", required_argument, 0, 'n'},       {"image", required_argument, 0, 'i'},
-        {"env", required_argument, 0, 'e'},        {"label", required_argument, 0, 'l'},
-        {"annotation", required_argument, 0, 'a'}, {"secret", required_argument, 0, 's'},
-        {"memory", required_argument, 0, 'm'},     {"mode", required_argument, 0, 'M'},
-        {"namespace", required_argument, 0, 'N'},  {0, 0, 0, 0}};
-    const char *file = NULL, *filter = NULL, *name = NULL, *image = NULL;
+    static const struct option o[] = {{"yaml", required_argument, 0, 'f'},
+                                      {"filter", required_argument, 0, 'F'},
+                                      {"name", required_argument, 0, 'n'},
+                                      {"image", required_argument, 0, 'i'},
+                                      {"env", required_argument, 0, 'e'},
+                                      {"label", required_argument, 0, 'l'},
+                                      {"annotation", required_argument, 0, 'a'},
+                                      {"secret", required_argument, 0, 's'},
+                                      {"memory", required_argument, 0, 'm'},
+                                      {"mode", required_argument, 0, 'M'},
+                                      {"namespace", required_argument, 0, 'N'},
+                                      {"regex", required_argument, 0, 'R'},
+                                      {0, 0, 0, 0}};
+    const char *file = NULL, *filter = NULL, *regex = NULL, *name = NULL, *image = NULL;
     json_t *spec = json_object(), *env = json_object(), *labels = json_object(),
            *ann = json_object(), *secrets = json_array();
     int c, rc = 2;
@@ -342,6 +288,9 @@ static int cmd_deploy(int argc, char **argv)
             break;
         case 'F':
             filter = optarg;
+            break;
+        case 'R':
+            regex = optarg;
             break;
         case 'n':
             name = optarg;
@@ -378,8 +327,8 @@ static int cmd_deploy(int argc, char **argv)
             goto out;
         }
     }
-    if (file) {
-        rc = deploy_stack(file, filter);
+    if (file || (!name && !image)) { /* a stack file: -f, else ./stack.yml (workflow.c) */
+        rc = cli_deploy_stack(file, filter, regex);
         goto out;
     }
     if (!name || !image) {
@@ -437,24 +386,124 @@ static int cmd_ls(int argc, char **argv)
     return 0;
 }
 
+/* Prints s with control bytes replaced: what funkd sends is shown on a terminal. */
+static void put_clean(const char *s)
+{
+    for (; s && *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void describe_field(const char *k, const char *v)
+{
+    printf("%-20s", k);
+    put_clean(v);
+    putchar('\n');
+}
+
+/* "Labels:" and "  key: value" lines for an object of strings (or names of an array). */
+static void describe_map(const char *k, json_t *o)
+{
+    if (!json_object_size(o) && !json_array_size(o))
+        return;
+    printf("%s\n", k);
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        printf("  ");
+        put_clean(key);
+        printf(": ");
+        put_clean(json_string_value(v));
+        putchar('\n');
+    }
+    size_t i;
+    json_array_foreach(o, i, v)
+    {
+        printf("  - ");
+        put_clean(json_string_value(v));
+        putchar('\n');
+    }
+}
+
+/* faas-cli describe's table (or the raw FunctionStatus with --json). */
 static int cmd_describe(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: funk describe NAME\n");
+    static const struct option o[] = {
+        {"json", no_argument, 0, 'j'}, {"namespace", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+    int raw = 0, c;
+    const char *ns = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:", o, NULL)) != -1) {
+        if (c == 'j')
+            raw = 1;
+        else if (c == 'n')
+            ns = optarg;
+        else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: funk describe NAME [--namespace NS] [--json]\n");
         return 2;
     }
-    char path[512], enc[256];
-    urlenc(argv[1], enc, sizeof enc);
-    snprintf(path, sizeof path, "/system/function/%s", enc);
+    const char *name = argv[optind];
+    char path[1024], enc[256], nsenc[256] = "";
+    urlenc(name, enc, sizeof enc);
+    if (ns)
+        urlenc(ns, nsenc, sizeof nsenc);
+    snprintf(path, sizeof path, "/system/function/%s%s%s", enc, ns ? "?namespace=" : "", nsenc);
     struct resp r;
     if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
         return 1;
     if (r.code != 200)
         return fail("describe", &r);
     json_t *j = json_loads(r.body.p, 0, NULL);
-    char *s = json_dumps(j, JSON_INDENT(2));
-    printf("%s\n", s ? s : r.body.p);
-    free(s);
+    if (!json_is_object(j)) {
+        fprintf(stderr, "funk: describe: funkd sent no JSON object\n");
+        json_decref(j);
+        resp_free(&r);
+        return 1;
+    }
+    if (raw) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", s ? s : r.body.p);
+        free(s);
+    } else {
+        char num[32], url[4096 + 512];
+        json_int_t avail = json_integer_value(json_object_get(j, "availableReplicas"));
+        const char *proc = json_string_value(json_object_get(j, "envProcess"));
+        const char *fname = json_string_value(json_object_get(j, "name"));
+        describe_field("Name:", fname ? fname : name);
+        describe_field("Status:", avail > 0 ? "Ready" : "Not Ready");
+        snprintf(num, sizeof num, "%lld",
+                 (long long)json_integer_value(json_object_get(j, "replicas")));
+        describe_field("Replicas:", num);
+        snprintf(num, sizeof num, "%lld", (long long)avail);
+        describe_field("Available Replicas:", num);
+        snprintf(num, sizeof num, "%.0f", json_number_value(json_object_get(j, "invocationCount")));
+        describe_field("Invocations:", num);
+        describe_field("Image:", json_string_value(json_object_get(j, "image")));
+        describe_field("Function Process:", proc && *proc ? proc : "<default>");
+        snprintf(url, sizeof url, "%s/function/%s%s%s", gateway, name, ns ? "." : "", ns ? ns : "");
+        describe_field("URL:", url);
+        snprintf(url, sizeof url, "%s/async-function/%s%s%s", gateway, name, ns ? "." : "",
+                 ns ? ns : "");
+        describe_field("Async URL:", url);
+        const char *mode = json_string_value(json_object_get(j, "mode"));
+        if (mode)
+            describe_field("Mode:", mode);
+        const char *iso = json_string_value(json_object_get(j, "isolation"));
+        if (iso)
+            describe_field("Isolation:", iso);
+        json_t *mem = json_object_get(j, "memoryBytes");
+        if (json_is_integer(mem)) {
+            snprintf(num, sizeof num, "%lld MiB", (long long)(json_integer_value(mem) >> 20));
+            describe_field("Memory:", num);
+        }
+        describe_map("Labels:", json_object_get(j, "labels"));
+        describe_map("Annotations:", json_object_get(j, "annotations"));
+        describe_map("Environment:", json_object_get(j, "envVars"));
+        describe_map("Secrets:", json_object_get(j, "secrets"));
+    }
     json_decref(j);
     resp_free(&r);
     return 0;
@@ -705,10 +754,7 @@ static int cmd_logs(int argc, char **argv)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, log_lines);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &lb);
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-    if (user && pass) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, pass);
-    }
+    cli_auth_apply(h, gateway, user, pass);
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(h);
@@ -762,7 +808,7 @@ static int cmd_secret(int argc, char **argv)
         free(b);
         if (rc)
             return 1;
-        if (r.code != 200 && r.code != 204)
+        if (r.code != 200 && r.code != 202 && r.code != 204) /* funkd: 202, as faas-netes */
             return fail("secret rm", &r);
         resp_free(&r);
         printf("Removed secret %s\n", name);
@@ -813,7 +859,7 @@ static int cmd_secret(int argc, char **argv)
     return 0;
 }
 
-/* ---- up ----------------------------------------------------------------------------------- */
+/* ---- /healthz (ready) -------------------------------------------------------------------- */
 
 static int healthy(void)
 {
@@ -833,108 +879,124 @@ static int healthy(void)
     return rc == CURLE_OK && r.code == 200;
 }
 
-static int cmd_up(int argc, char **argv)
+/* ---- ready -------------------------------------------------------------------------------- */
+
+static double mono_now(void)
 {
-    int detach = argc > 1 && strcmp(argv[1], "-d") == 0;
-    char exe[PATH_MAX], funkd[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        fprintf(stderr, "funk up: cannot find my own binary\n");
-        return 1;
-    }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    *slash = '\0';
-    const char *env = getenv("FUNKD");
-    /* installed: next to funk; in a build tree: BUILD/gateway/funkd beside BUILD/cli/funk */
-    snprintf(funkd, sizeof funkd, "%s/funkd", exe);
-    if (access(funkd, X_OK) != 0)
-        snprintf(funkd, sizeof funkd, "%s/../gateway/funkd", exe);
-    if (env && *env)
-        snprintf(funkd, sizeof funkd, "%s", env);
-    if (access(funkd, X_OK) != 0) {
-        fprintf(stderr, "funk up: %s not found (build funk first: make)\n", funkd);
-        return 1;
-    }
-    if (healthy()) {
-        fprintf(stderr, "funk up: funkd already answers at %s\n", gateway);
-        return detach ? 0 : 1;
-    }
-    /* funkd gets --listen from the gateway URL unless the caller gives one */
-    char **args = calloc((size_t)argc + 4, sizeof *args);
-    int k = 0, has_listen = 0;
-    args[k++] = funkd;
-    for (int i = 1 + detach; i < argc; i++) {
-        if (strncmp(argv[i], "--listen", 8) == 0)
-            has_listen = 1;
-        args[k++] = argv[i];
-    }
-    char listen[512];
-    const char *hp = strstr(gateway, "://");
-    if (!has_listen && hp) {
-        snprintf(listen, sizeof listen, "%s", hp + 3);
-        listen[strcspn(listen, "/")] = '\0';
-        if (!strchr(listen, ':'))
-            strcat(listen, ":80");
-        args[k++] = "--listen";
-        args[k++] = listen;
-    }
-    args[k] = NULL;
-    if (!detach) {
-        execv(funkd, args);
-        fprintf(stderr, "funk up: cannot run %s: %s\n", funkd, strerror(errno));
-        return 1;
-    }
-    /* detached: funkd's log goes to a file so that callers waiting on our output are not held */
-    char logpath[PATH_MAX];
-    const char *lp = getenv("FUNK_LOG");
-    if (lp && *lp)
-        snprintf(logpath, sizeof logpath, "%s", lp);
-    else
-        snprintf(logpath, sizeof logpath, "/tmp/funkd-%d-%s.log", (int)getuid(),
-                 strrchr(args[k - 1], ':') ? strrchr(args[k - 1], ':') + 1 : "8080");
-    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (logfd < 0) {
-        fprintf(stderr, "funk up: cannot open %s: %s\n", logpath, strerror(errno));
-        return 1;
-    }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        int nul = open("/dev/null", O_RDONLY);
-        dup2(nul, 0);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        execv(funkd, args);
-        _exit(127);
-    }
-    close(logfd);
-    free(args);
-    for (int i = 0; i < 200; i++) {
-        if (healthy()) {
-            printf("funkd is up at %s (pid %d, log %s)\n", gateway, (int)pid, logpath);
-            return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* As faas-cli ready: waits until the gateway answers /healthz and, given NAME, until the
+ * function is deployed with an available replica. */
+static int cmd_ready(int argc, char **argv)
+{
+    static const struct option o[] = {{"timeout", required_argument, 0, 't'},
+                                      {"namespace", required_argument, 0, 'n'},
+                                      {0, 0, 0, 0}};
+    double timeout = 60;
+    const char *ns = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:n:", o, NULL)) != -1) {
+        if (c == 'n') {
+            ns = optarg;
+        } else if (c == 't') {
+            char *e;
+            timeout = strtod(optarg, &e);
+            if (e == optarg || (*e && strcmp(e, "s") != 0) || !(timeout > 0) || timeout > 86400) {
+                fprintf(stderr, "funk ready: --timeout: '%s' is not a number of seconds\n", optarg);
+                return 2;
+            }
+        } else {
+            return 2;
         }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            fprintf(stderr, "funk up: funkd exited (status %d) before answering\n",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "usage: funk ready [NAME] [--namespace NS] [--timeout SECONDS]\n");
+        return 2;
+    }
+    const char *name = optind < argc ? argv[optind] : NULL;
+    double end = mono_now() + timeout;
+    struct timespec step = {0, 200 * 1000 * 1000};
+    while (!healthy()) {
+        if (mono_now() >= end) {
+            fprintf(stderr, "funk ready: %s did not answer /healthz within %g s\n", gateway,
+                    timeout);
             return 1;
         }
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
+        nanosleep(&step, NULL);
     }
-    fprintf(stderr, "funk up: funkd (pid %d) did not answer at %s within 10 s\n", (int)pid,
-            gateway);
-    return 1;
+    if (!name) {
+        printf("%s is ready\n", gateway);
+        return 0;
+    }
+    char path[1024], enc[256], nsenc[256] = "";
+    urlenc(name, enc, sizeof enc);
+    if (ns)
+        urlenc(ns, nsenc, sizeof nsenc);
+    snprintf(path, sizeof path, "/system/function/%s%s%s", enc, ns ? "?namespace=" : "", nsenc);
+    for (;;) {
+        struct resp r;
+        if (http("GET", path, NULL, NULL, 0, NULL, &r, 0) != 0)
+            return 1;
+        if (r.code == 401)
+            return fail("ready", &r);
+        long code = r.code;
+        json_int_t avail = 0;
+        if (code == 200) {
+            json_t *j = json_loads(r.body.p, 0, NULL);
+            avail = json_integer_value(json_object_get(j, "availableReplicas"));
+            json_decref(j);
+        }
+        resp_free(&r);
+        if (code == 200 && avail > 0) {
+            printf("Function %s is ready\n", name);
+            return 0;
+        }
+        if (mono_now() >= end) {
+            fprintf(stderr, "funk ready: function %s is not ready after %g s (%s)\n", name, timeout,
+                    code == 200   ? "no available replica"
+                    : code == 404 ? "not deployed"
+                                  : "error status");
+            return 1;
+        }
+        nanosleep(&step, NULL);
+    }
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+/* ---- shared with the other CLI files (cli.h) ---------------------------------------------- */
+
+const char *cli_gateway_get(void)
+{
+    return gateway;
+}
+
+void cli_gateway_set(const char *url)
+{
+    gateway = url;
+}
+
+int cli_deploy_one(json_t *spec)
+{
+    return deploy_one(spec);
+}
+
+json_t *cli_image_value(const char *img, const char *base_dir)
+{
+    return image_value(img, base_dir);
+}
+
 int main(int argc, char **argv)
 {
+    /* the gateway: --gateway, else FUNK_GATEWAY, else OPENFAAS_URL (as faas-cli), else
+     * provider.gateway of a stack file, else http://127.0.0.1:8080 */
     const char *g = getenv("FUNK_GATEWAY");
+    if (!g || !*g)
+        g = getenv("OPENFAAS_URL");
     if (g && *g)
         gateway = g;
     user = getenv("FUNK_USER");
@@ -992,6 +1054,22 @@ int main(int argc, char **argv)
         rc = cmd_secret(sargc, sargv);
     else if (strcmp(cmd, "up") == 0)
         rc = cmd_up(sargc, sargv);
+    else if (strcmp(cmd, "ready") == 0)
+        rc = cmd_ready(sargc, sargv);
+    else if (strcmp(cmd, "build") == 0)
+        rc = cmd_build(sargc, sargv);
+    else if (strcmp(cmd, "push") == 0)
+        rc = cmd_push(sargc, sargv);
+    else if (strcmp(cmd, "new") == 0)
+        rc = cmd_new(sargc, sargv);
+    else if (strcmp(cmd, "template") == 0)
+        rc = cmd_template(sargc, sargv);
+    else if (strcmp(cmd, "login") == 0)
+        rc = cmd_login(sargc, sargv);
+    else if (strcmp(cmd, "logout") == 0)
+        rc = cmd_logout(sargc, sargv);
+    else if (strcmp(cmd, "daemon") == 0)
+        rc = cmd_daemon(sargc, sargv);
     else if (strcmp(cmd, "version") == 0) {
         printf("funk %s\n", FUNK_VERSION);
         rc = 0;
@@ -1000,6 +1078,13 @@ int main(int argc, char **argv)
         rc = funk_image_main(sargc, sargv);
 #else
         fprintf(stderr, "funk image: not built (this funk was built without the OCI image part)\n");
+        rc = 1;
+#endif
+    } else if (strcmp(cmd, "registry-login") == 0) {
+#ifdef FUNK_HAVE_IMAGE
+        rc = funk_registry_login_main(sargc, sargv);
+#else
+        fprintf(stderr, "funk registry-login: not built (needs the OCI image part)\n");
         rc = 1;
 #endif
     } else {

@@ -36,9 +36,9 @@ pkgs=(funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models)
 put funk bin/funk bin/funkd 'bin/funk-*' 'lib/libfunk-accel.so.*' lib/funk/libfunk-accel-noop.so \
   lib/funk/libfunk-accel-exec.so lib/funk/libfunk-accel-rpc.so unikernels share/man share/doc/funk lib/systemd \
   'lib/libvaccel.so.*' lib/funk/exec
-rm -f "$W/funk/usr/bin/funk-bench-http" # benchmark client, not a product binary
-echo usr/bin/funk-bench-http >>"$W/placed"
-put funk-dev include lib/libfunk-accel.so lib/libvaccel.so 'lib/*.a' lib/pkgconfig share/funk/guest.ld
+echo usr/lib/funk/bench/funk-bench-http >>"$W/placed" # benchmark client, not a product binary
+put funk-dev include lib/libfunk-accel.so lib/libvaccel.so 'lib/*.a' lib/pkgconfig share/funk/guest.ld \
+  share/funk/templates
 put funk-plugin-cpu lib/funk/libfunk-accel-cpu.so
 put funk-plugin-opencl lib/funk/libfunk-accel-opencl.so
 put funk-models share/funk/models

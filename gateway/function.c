@@ -13,6 +13,7 @@
 
 #include "elf_note.h"
 #include "gw.h"
+#include "registry.h"
 
 static struct gw_function **fns;
 static size_t nfns, capfns;
@@ -30,6 +31,38 @@ int gw_valid_name(const char *s)
             return 0;
     }
     return 1;
+}
+
+/* One DNS-1123 label: a-z, 0-9 and '-', starting and ending with a letter or digit. */
+static int dns_label(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int gw_valid_dns_label(const char *s)
+{
+    return dns_label(s, strlen(s));
+}
+
+int gw_valid_dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= GW_NAME_MAX)
+        return 0;
+    for (const char *p = s;;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        if (!dns_label(p, l))
+            return 0;
+        if (!dot)
+            return 1;
+        p = dot + 1;
+    }
 }
 
 int gw_split_name(const char *full, char name[GW_NAME_MAX], char ns[GW_NAME_MAX])
@@ -111,8 +144,9 @@ int gw_fn_count(void)
     return n;
 }
 
-/* Finds an image: a path to an ELF, or the name of an installed unikernel. */
-static int resolve_image(const char *image, char *out, size_t outlen)
+/* Finds a local image: a path to an ELF or OCI layout (-EISDIR), or the name of an installed
+ * unikernel. */
+static int resolve_local(const char *image, char *out, size_t outlen)
 {
     struct stat st;
     if (strchr(image, '/')) {
@@ -150,6 +184,49 @@ static int resolve_image(const char *image, char *out, size_t outlen)
         }
     }
     return -ENOENT;
+}
+
+/* Finds an image: local (resolve_local), else a registry reference or uploaded image by digest
+ * (pulled and cached: -EISDIR with the layout in out, digest set). faas-cli appends ":latest"
+ * to an image whose last component has no tag, so a local path or installed name with
+ * ":latest" is that path or name; another tag on a local image is an error that says so. */
+static int resolve_image(const char *image, char *out, size_t outlen, char digest[72], char *err,
+                         size_t errlen)
+{
+    digest[0] = '\0';
+    int rc = resolve_local(image, out, outlen);
+    if (rc == 0 || rc == -EISDIR)
+        return rc;
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(slash ? slash : image, ':');
+    if (colon && colon != image && !strchr(image, '@') && (size_t)(colon - image) < PATH_MAX) {
+        char base[PATH_MAX];
+        snprintf(base, sizeof base, "%.*s", (int)(colon - image), image);
+        int lrc = resolve_local(base, out, outlen);
+        if (lrc == 0 || lrc == -EISDIR) {
+            if (strcmp(colon + 1, "latest") == 0)
+                return lrc;
+            snprintf(err, errlen,
+                     "image '%.200s': a local image has no tag but latest (deploy '%.200s', or "
+                     "push it to a registry with `funk image push`)",
+                     image, base);
+            return -EINVAL;
+        }
+    }
+    if (funk_digest_valid(image) || funk_ref_is_remote(image)) {
+        if (outlen < PATH_MAX) {
+            snprintf(err, errlen, "internal: path buffer too small");
+            return -EINVAL;
+        }
+        rc = gw_image_fetch(image, out, digest, err, errlen);
+        return rc ? rc : -EISDIR;
+    }
+    snprintf(err, errlen,
+             "image '%.300s' not found (a unikernel ELF path or installed unikernel name, an OCI "
+             "layout, a registry reference host[:port]/repo[:tag][@digest], or sha256:DIGEST of "
+             "an uploaded image): %s",
+             image, strerror(-rc));
+    return rc;
 }
 
 static int read_file(const char *path, void **out, size_t *len)
@@ -217,8 +294,9 @@ static int parse_int(const char *s, int lo, int hi, int *out)
         goto bad;                                                                                  \
     } while (0)
 
-/* Builds a function from a FunctionDeployment (validated); NULL with err on a bad one. */
-static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
+/* Builds a function from a FunctionDeployment (validated); NULL with err on a bad one. restore:
+ * a spec stored by this or an older funkd (names checked by the older, looser rule). */
+static struct gw_function *fn_build(json_t *spec, int restore, char *err, size_t errlen)
 {
     char *oci_mem = NULL; /* the image's org.funk.unikernel.memory (OCI layouts) */
     struct gw_function *fn = calloc(1, sizeof *fn);
@@ -238,15 +316,27 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
         BAD("the body must be a JSON object (FunctionDeployment)");
     json_t *svc = json_object_get(spec, "service"), *img = json_object_get(spec, "image");
     json_t *nsj = json_object_get(spec, "namespace");
-    if (!json_is_string(svc) || !gw_valid_name(json_string_value(svc)) ||
-        strchr(json_string_value(svc), '.'))
-        BAD("'service' must be a name of letters, digits, '-' and '_'");
+    if (!json_is_string(svc) || !json_string_length(svc))
+        BAD("'service' (the function name) is required");
+    /* A new deployment's names are DNS-1123 labels, as OpenFaaS requires (faas-netes refuses
+     * others, and they become host names and Kubernetes object names there). Functions stored
+     * by an older funkd under the looser rule are still restored. */
+    const char *sv = json_string_value(svc);
+    if (strlen(sv) != json_string_length(svc) ||
+        (restore ? !gw_valid_name(sv) || strchr(sv, '.') : !gw_valid_dns_label(sv)))
+        BAD("'service': '%.80s' is not a valid function name: names are DNS-1123 labels (lower "
+            "case a-z, 0-9 and '-', starting and ending with a letter or digit, at most 63 "
+            "characters)",
+            sv);
     if (!json_is_string(img) || !json_string_length(img))
         BAD("'image' is required (a unikernel ELF path or installed unikernel name)");
     if (nsj && !json_is_null(nsj) &&
         (!json_is_string(nsj) ||
-         (json_string_length(nsj) && !gw_valid_name(json_string_value(nsj)))))
-        BAD("'namespace' is not a valid name");
+         (json_string_length(nsj) && (strlen(json_string_value(nsj)) != json_string_length(nsj) ||
+                                      (restore ? !gw_valid_name(json_string_value(nsj))
+                                               : !gw_valid_dns_label(json_string_value(nsj)))))))
+        BAD("'namespace' is not a valid name: namespaces are DNS-1123 labels (lower case a-z, "
+            "0-9 and '-', starting and ending with a letter or digit, at most 63 characters)");
     snprintf(fn->name, sizeof fn->name, "%s", json_string_value(svc));
     snprintf(fn->ns, sizeof fn->ns, "%s",
              json_is_string(nsj) && json_string_length(nsj) ? json_string_value(nsj)
@@ -266,17 +356,29 @@ static struct gw_function *fn_build(json_t *spec, char *err, size_t errlen)
     }
     /* image */
     const char *inv = label(spec, "com.funk.invoke");
-    char path[PATH_MAX];
-    int rc = resolve_image(json_string_value(img), path, sizeof path);
+    char path[PATH_MAX], ierr[700] = "", pinned[PATH_MAX];
+    const char *image = json_string_value(img);
+    /* a registry image deployed before (restart, or a spec read back) stays on its digest */
+    json_t *pin = json_object_get(spec, "imageDigest");
+    if (json_is_string(pin) && funk_digest_valid(json_string_value(pin)) && !strchr(image, '@') &&
+        funk_ref_is_remote(image) &&
+        (size_t)snprintf(pinned, sizeof pinned, "%s@%s", image, json_string_value(pin)) <
+            sizeof pinned)
+        image = pinned;
+    int rc = resolve_image(image, path, sizeof path, fn->image_digest, ierr, sizeof ierr);
     if (rc == -EISDIR) {
         char oerr[400];
         if (gw_oci_load(path, &fn->elf, &fn->elf_len, &oci_mem, oerr, sizeof oerr) != 0)
-            BAD("image '%s' (OCI layout): %s", path, oerr);
+            BAD("image '%s' (OCI layout): %s", fn->image_digest[0] ? image : path, oerr);
+        if (fn->image_digest[0])
+            json_object_set_new(spec, "imageDigest", json_string(fn->image_digest));
+        else
+            json_object_del(spec, "imageDigest");
         goto loaded;
     }
+    json_object_del(spec, "imageDigest");
     if (rc != 0)
-        BAD("image '%s' not found (a unikernel ELF path or installed unikernel name): %s",
-            json_string_value(img), strerror(-rc));
+        BAD("%s", ierr);
     if (inv && strcmp(inv, "exec") == 0) {
         /* a native program per call: the forked-process baseline, no VM */
         struct stat xst;
@@ -467,7 +569,7 @@ static void install(struct gw_function *fn)
 
 int gw_fn_deploy(json_t *spec, int update, char *err, size_t errlen)
 {
-    struct gw_function *fn = fn_build(spec, err, errlen);
+    struct gw_function *fn = fn_build(spec, 0, err, errlen);
     if (!fn)
         return -EINVAL;
     struct gw_function *old = gw_fn_get(fn->name, fn->ns);
@@ -529,6 +631,12 @@ int gw_fn_scale(const char *name, const char *ns, int replicas)
     struct gw_function *fn = gw_fn_get(name, ns);
     if (!fn)
         return -ENOENT;
+    if (fn->mode != GW_MODE_WARM) {
+        /* every call boots (or restores) a guest of its own: there are no replicas to change,
+         * and answering as if it had worked would mislead faas-cli and autoscalers */
+        gw_fn_put(fn);
+        return -EOPNOTSUPP;
+    }
     if (replicas > fn->scale_max)
         replicas = fn->scale_max;
     gw_store_fn_scale(name, ns, replicas);
@@ -591,7 +699,11 @@ json_t *gw_fn_status(struct gw_function *fn)
                                     : fn->isolation == FUNK_ISOLATION_PROCESS ? "process"
                                                                               : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    if (fn->image_digest[0])
+        json_object_set_new(s, "imageDigest", json_string(fn->image_digest));
     json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));
+    /* guests of this function alive now (booting, idle or serving) */
+    json_object_set_new(s, "instances", json_integer(ninst));
     json_object_set_new(s, "timeoutSeconds", json_real(fn->timeout));
     return s;
 }
@@ -651,7 +763,7 @@ static void load_one(const char *spec, const char *created, int replicas, void *
     json_error_t je;
     json_t *j = json_loads(spec, 0, &je);
     char err[512];
-    struct gw_function *fn = j ? fn_build(j, err, sizeof err) : NULL;
+    struct gw_function *fn = j ? fn_build(j, 1, err, sizeof err) : NULL;
     if (!fn) {
         gw_err("stored function cannot be restored: %s", j ? err : je.text);
         json_decref(j);

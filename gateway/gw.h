@@ -71,6 +71,12 @@ struct gw_config {
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
     const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
+    int provider; /* --role provider: behind the OpenFaaS gateway (faas-provider's /system/info) */
+    /* images from registries (gateway/oci.c) */
+    const char *registry_auth;       /* auths JSON file (funk registry-login's format) or NULL */
+    const char *insecure_registries; /* comma-separated hosts: no TLS checks, http fallback */
+    uint64_t registry_max_blob;      /* bytes of one pulled blob (and of one image: 2x) */
+    double registry_timeout;         /* seconds one image pull may take, all requests */
 };
 extern struct gw_config gw_cfg;
 
@@ -100,13 +106,19 @@ struct gw_function {
     double idle_timeout;
     int max_inflight; /* 0: no limit */
     int preboot;      /* per-request: guests booted ahead to their first FN_RECV, one call each */
-    int no_preboot;   /* set when a pre-booted guest ended before asking for a request */
+    int no_preboot;   /* set when a guest ended before asking for a request (console-style) */
+    /* set (under mu) once a call's guest asked for its request (FN_RECV): only then are guests
+     * booted ahead, so no guest code runs before the first request (a console-style guest's
+     * whole run is its side effects) */
+    int serves;
     struct gw_snap *snap; /* snapshot mode: the guest at its first FN_RECV (guarded by mu) */
     int scale_min, scale_max;
     char **env;     /* envVars as KEY=VALUE (secrets are added per instance) */
     char **secrets; /* secret names */
     int refs;       /* guarded by the registry lock */
     int deleted;
+    /* images from a registry or an upload: the digest deployed ("" for local images) */
+    char image_digest[72];
     /* runtime, guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -127,12 +139,18 @@ void gw_fn_put(struct gw_function *fn);
 json_t *gw_fn_status(struct gw_function *fn);
 json_t *gw_fn_list(const char *ns);
 int gw_fn_count(void);
+/* 0, -ENOENT, -EOPNOTSUPP (not a warm function: per-request and snapshot calls have no replicas) */
 int gw_fn_scale(const char *name, const char *ns, int replicas);
 int gw_fn_load_all(void);
 void gw_fn_namespaces(json_t *arr);
 /* Splits "name[.ns]" into parts; false if the name is invalid. */
 int gw_split_name(const char *full, char name[GW_NAME_MAX], char ns[GW_NAME_MAX]);
-int gw_valid_name(const char *s);
+int gw_valid_name(const char *s); /* the loose rule used for lookups and stored functions */
+/* OpenFaaS's rules for what is created: function names and namespaces are DNS-1123 labels
+ * (a-z, 0-9, '-', alphanumeric at both ends, at most 63), secret names DNS-1123 subdomains
+ * (such labels joined by dots, shorter than GW_NAME_MAX here). */
+int gw_valid_dns_label(const char *s);
+int gw_valid_dns_subdomain(const char *s);
 
 /* ---- invocation --------------------------------------------------------------------------- */
 struct gw_call {
@@ -232,6 +250,16 @@ int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
  * layout directory; 0 or a negative errno with err set. */
 int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, char *err,
                 size_t errlen);
+
+/* An image from a registry reference (pulled, verified, cached by digest under
+ * <state>/images) or "sha256:HEX" (an image already in that cache, e.g. uploaded): its layout
+ * directory into dir (PATH_MAX) and the digest deployed. 0 or a negative errno with err. */
+int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen);
+/* Removes what pulls cut short left in the image cache (STATE_DIR/images/tmp-*); called at
+ * start-up, before any pull can run. */
+void gw_image_cache_clean(void);
+/* Stores an uploaded oci-archive (checked) in the image cache; digest gets its manifest's. */
+int gw_image_import(const void *tar, size_t len, char digest[72], char *err, size_t errlen);
 
 extern volatile int gw_stopping;
 

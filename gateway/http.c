@@ -16,10 +16,20 @@
 #include <microhttpd.h>
 
 #include "gw.h"
+#include "ui.h"
 
 /* libmicrohttpd's memory per connection: request line, headers and I/O buffers (larger heads
  * are refused); bodies are ours, at most --max-body. */
 #define GW_HTTP_HEAD_MAX (32 * 1024)
+
+/* GatewayInfo.arch: the machine funkd runs on */
+#if defined(__x86_64__)
+#define GW_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define GW_ARCH "arm64"
+#else
+#define GW_ARCH "unknown"
+#endif
 
 /* One request. Its body is read only once the head has been routed, authorized and (for
  * invocations) its function found: see on_head. */
@@ -272,6 +282,24 @@ static enum MHD_Result h_functions(struct MHD_Connection *c, const char *method,
     return send_text(c, 405, "method not allowed");
 }
 
+/* POST /system/images: an oci-archive (funk image build --archive) as the body, checked and
+ * stored in the image cache; deploy it with "image": "sha256:<digest>". */
+static enum MHD_Result h_images(struct MHD_Connection *c, const char *method, struct conn *x)
+{
+    if (strcmp(method, "POST") != 0)
+        return send_text(c, 405, "method not allowed");
+    char digest[72], err[600];
+    int rc = gw_image_import(x->body ? x->body : "", x->len, digest, err, sizeof err);
+    if (rc != 0)
+        return send_text(c,
+                         rc == -EBADMSG || rc == -EINVAL || rc == -ENOENT || rc == -EFBIG ||
+                                 rc == -ENOTSUP
+                             ? 400
+                             : 500,
+                         err);
+    return send_json(c, 200, json_pack("{s:s, s:s}", "digest", digest, "image", digest));
+}
+
 static enum MHD_Result h_function(struct MHD_Connection *c, const char *method, const char *name)
 {
     if (strcmp(method, "GET") != 0)
@@ -309,7 +337,17 @@ static enum MHD_Result h_scale(struct MHD_Connection *c, const char *method, con
     }
     int r = (int)json_integer_value(rep);
     json_decref(j);
-    if (!gw_valid_name(name) || gw_fn_scale(name, nsb, r) != 0) {
+    int rc = gw_valid_name(name) ? gw_fn_scale(name, nsb, r) : -ENOENT;
+    if (rc == -EOPNOTSUPP) {
+        char msg[600];
+        snprintf(msg, sizeof msg,
+                 "function %s in namespace %s cannot be scaled: it runs each call in a guest of "
+                 "its own (per-request or snapshot mode), so it has no replicas; deploy it with "
+                 "the label com.funk.mode=warm to have instances that scale",
+                 name, nsb);
+        return send_text(c, 409, msg);
+    }
+    if (rc != 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "function %s not found in namespace %s", name, nsb);
         return send_text(c, 404, msg);
@@ -336,9 +374,18 @@ static enum MHD_Result h_secrets(struct MHD_Connection *c, const char *method, s
     if (!ns || !*ns)
         ns = qarg(c, "namespace");
     ns = ns_or_default(ns);
-    if (!name || !gw_valid_name(name) || !gw_valid_name(ns)) {
+    /* created secrets follow OpenFaaS's (Kubernetes') rule for Secret names; update and
+     * delete look up what exists, which an older funkd may have created under its looser one */
+    int ok = create ? name && gw_valid_dns_subdomain(name) && gw_valid_dns_label(ns)
+                    : name && gw_valid_name(name) && gw_valid_name(ns);
+    if (!ok || strlen(name) != json_string_length(json_object_get(j, "name"))) {
         json_decref(j);
-        return send_text(c, 400, "'name' must be a valid secret name");
+        return send_text(c, 400,
+                         create ? "'name' must be a valid secret name: a DNS-1123 subdomain (lower "
+                                  "case a-z, 0-9, '-' and '.', each dot-separated part starting "
+                                  "and ending with a letter or digit), in a namespace that is a "
+                                  "DNS-1123 label"
+                                : "'name' must be a valid secret name");
     }
     int rc;
     if (del) {
@@ -375,7 +422,9 @@ static enum MHD_Result h_secrets(struct MHD_Connection *c, const char *method, s
     } else if (rc != 0) {
         ret = send_text(c, 500, "cannot store the secret");
     } else {
-        ret = send_buf(c, create ? 201 : del ? 204 : 200, NULL, "", 0);
+        /* what faas-cli accepts: 200 or 202 on update and delete (faas-netes answers 202,
+         * faasd 200), 200, 201 or 202 on create */
+        ret = send_buf(c, create ? 201 : del ? 202 : 200, NULL, "", 0);
     }
     json_decref(j);
     return ret;
@@ -396,9 +445,19 @@ static double parse_rfc3339(const char *s)
         frac = strtod(end, &e2);
         end = e2;
     }
-    if (*end != 'Z' && *end != '\0')
-        return -1; /* only UTC */
-    return (double)timegm(&tm) + frac;
+    /* UTC ("Z"), or a numeric offset: faas-cli sends its local time (Go's RFC3339 layout) */
+    long off = 0;
+    if ((*end == '+' || *end == '-') && end[1] >= '0' && end[1] <= '9' && end[2] >= '0' &&
+        end[2] <= '9' && end[3] == ':' && end[4] >= '0' && end[4] <= '9' && end[5] >= '0' &&
+        end[5] <= '9' && end[6] == '\0') {
+        long hh = (end[1] - '0') * 10 + (end[2] - '0'), mm = (end[4] - '0') * 10 + (end[5] - '0');
+        if (hh > 23 || mm > 59)
+            return -1;
+        off = (hh * 3600 + mm * 60) * (*end == '-' ? -1 : 1);
+    } else if (!((*end == 'Z' || *end == 'z') && end[1] == '\0') && *end != '\0') {
+        return -1;
+    }
+    return (double)timegm(&tm) - (double)off + frac;
 }
 
 static enum MHD_Result h_logs(struct MHD_Connection *c, const char *method)
@@ -427,7 +486,8 @@ static enum MHD_Result h_logs(struct MHD_Connection *c, const char *method)
             return send_text(c, 400, "'tail' must be a number");
     }
     if (s && *s && (since = parse_rfc3339(s)) < 0)
-        return send_text(c, 400, "'since' must be an RFC 3339 UTC time");
+        return send_text(
+            c, 400, "'since' must be an RFC 3339 time (e.g. 2026-01-02T15:04:05Z or ...+01:00)");
     int follow = f && (strcmp(f, "true") == 0 || strcmp(f, "1") == 0);
     struct MHD_Response *r = gw_logs_response(key, qarg(c, "instance"), tail, follow, since);
     if (!r)
@@ -438,13 +498,20 @@ static enum MHD_Result h_logs(struct MHD_Connection *c, const char *method)
     return ret;
 }
 
+/* As the front (--role gateway) funkd answers the gateway's GatewayInfo, which faas-cli reads:
+ * {"provider": ProviderInfo, "version": VersionInfo, "arch": ...}. Behind the OpenFaaS gateway
+ * (--role provider) the gateway asks its provider for faas-provider's ProviderInfo,
+ * {"provider": "NAME", "orchestration": ..., "version": VersionInfo}, and wraps that in its own
+ * GatewayInfo; the two cannot share one shape ("provider" is an object in one, a string in the
+ * other). */
 static enum MHD_Result h_info(struct MHD_Connection *c)
 {
-    json_t *v = json_pack("{s:s,s:s,s:s}", "sha", FUNK_GIT_SHA, "release", FUNK_VERSION,
-                          "commit_message", "");
-    json_t *j = json_pack("{s:{s:s,s:s,s:O},s:O,s:s}", "provider", "provider", "funkd",
-                          "orchestration", "funk", "version", v, "version", v, "arch", "x86_64");
-    json_decref(v);
+    json_t *pi = json_pack("{s:s,s:s,s:{s:s,s:s}}", "provider", "funkd", "orchestration", "funk",
+                           "version", "sha", FUNK_GIT_SHA, "release", FUNK_VERSION);
+    if (gw_cfg.provider)
+        return send_json(c, 200, pi);
+    json_t *j = json_pack("{s:o,s:{s:s,s:s},s:s}", "provider", pi, "version", "sha", FUNK_GIT_SHA,
+                          "release", FUNK_VERSION, "arch", GW_ARCH);
     return send_json(c, 200, j);
 }
 
@@ -699,6 +766,9 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         free(m);
         return r;
     }
+    if (gw_ui_match(url)) /* the web UI: behind the same auth as /system */
+        return gw_cfg.auth && !authorized(c) ? send_unauthorized(c)
+                                             : gw_ui_serve(c, url, x->uri, method);
     if (strncmp(url, "/system/", 8) != 0)
         return send_text(c, 404, "not found");
     if (gw_cfg.auth && !authorized(c))
@@ -716,6 +786,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         return h_logs(c, method);
     if (strcmp(s, "info") == 0)
         return strcmp(method, "GET") == 0 ? h_info(c) : send_text(c, 405, "method not allowed");
+    if (strcmp(s, "images") == 0)
+        return h_images(c, method, x);
     if (strcmp(s, "namespaces") == 0) {
         json_t *a = json_array();
         gw_fn_namespaces(a);
@@ -731,6 +803,8 @@ static int system_takes_body(const char *s, const char *method)
         strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
     if (strcmp(s, "functions") == 0 || strcmp(s, "secrets") == 0)
         return write;
+    if (strcmp(s, "images") == 0)
+        return strcmp(method, "POST") == 0;
     return strncmp(s, "scale-function/", 15) == 0 && strcmp(method, "POST") == 0;
 }
 

@@ -484,6 +484,8 @@ static void pr_console(void *opaque, const char *data, size_t len)
     console_add(&((struct pr_ctx *)opaque)->con, data, len);
 }
 
+static void learned_serving(struct gw_function *fn, int asked, int halted);
+
 static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
 {
     struct funk_vm *vm = NULL;
@@ -526,6 +528,8 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     int kicked = wd_del(&wd);
     shell_reap(vm);
     console_flush(&x.con);
+    if (rc == 0 && !fn->console && fn->preboot && fn->mode == GW_MODE_PER_REQUEST)
+        learned_serving(fn, x.given, res.exit == FUNK_VM_EXIT_HALT && !kicked);
     if (rc != 0) {
         set_reason(c, 502, "cannot run the function: %s", strerror(-rc));
     } else if (x.sent) {
@@ -994,6 +998,10 @@ void gw_fn_ensure_instances(struct gw_function *fn)
     if (fn->mode != GW_MODE_WARM && !fn->preboot)
         return;
     pthread_mutex_lock(&fn->mu);
+    if (oneshot(fn) && !fn->serves) { /* not before a call has shown it asks for requests */
+        pthread_mutex_unlock(&fn->mu);
+        return;
+    }
     int want = warm_keep(fn);
     if (want > inst_cap(fn))
         want = inst_cap(fn);
@@ -1011,6 +1019,25 @@ void gw_fn_stop_instances(struct gw_function *fn, int keep)
             in->stop = 1;
     pthread_cond_broadcast(&fn->cv);
     pthread_mutex_unlock(&fn->mu);
+}
+
+/* After a per-request call booted on the call: a guest that asked for its request serves
+ * requests, and from now on guests are booted ahead for it; one that ran to its end without
+ * asking (console-style) is booted per call for good. */
+static void learned_serving(struct gw_function *fn, int asked, int halted)
+{
+    pthread_mutex_lock(&fn->mu);
+    int start = asked && !fn->serves && !fn->no_preboot && !fn->deleted;
+    if (asked)
+        fn->serves = 1;
+    else if (halted && !fn->serves)
+        fn->no_preboot = 1;
+    pthread_mutex_unlock(&fn->mu);
+    if (start) {
+        gw_dbg("%s: its guest asks for requests: booting %d ahead from now on", fn->key,
+               fn->preboot);
+        gw_fn_ensure_instances(fn);
+    }
 }
 
 static void invoke_warm(struct gw_function *fn, struct gw_call *c)
@@ -1148,7 +1175,10 @@ void gw_invoke(struct gw_function *fn, struct gw_call *c)
     c->status = 0;
     c->reason[0] = '\0';
     gw_metrics_started(fn->key);
-    if (fn->mode == GW_MODE_WARM || (!fn->exec_path && fn->preboot && !fn->no_preboot)) {
+    pthread_mutex_lock(&fn->mu);
+    int booted_ahead = oneshot(fn) && fn->serves && fn->preboot && !fn->no_preboot;
+    pthread_mutex_unlock(&fn->mu);
+    if (fn->mode == GW_MODE_WARM || (!fn->exec_path && booted_ahead)) {
         invoke_warm(fn, c); /* queues, counts and limits its calls itself */
     } else {
         pthread_mutex_lock(&fn->mu);

@@ -83,6 +83,16 @@ static void usage(FILE *f)
         "                         vsock://CID:PORT; one connection per instance, so not with\n"
         "                         snapshot mode; funkd starts no agent: run it sandboxed,\n"
         "                         e.g. funk-accel-agent --listen ADDR --user 65534:65534)\n"
+        "  --role ROLE            gateway (default: clients such as faas-cli talk to funkd)\n"
+        "                         or provider (funkd behind the OpenFaaS gateway): the shape\n"
+        "                         of GET /system/info\n"
+        "  --registry-auth FILE   registry credentials for image pulls (the auths JSON of\n"
+        "                         funk registry-login / docker login)\n"
+        "  --insecure-registry H  registry host[:port] reached without TLS checks, then over\n"
+        "                         http (repeatable; loopback registries use http anyway)\n"
+        "  --registry-max-blob SZ largest config or layer blob pulled (default 256M, at most\n"
+        "                         512M; an image may total twice this)\n"
+        "  --registry-timeout S   seconds one image pull may take in all (default 120)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"
@@ -168,6 +178,11 @@ int main(int argc, char **argv)
                                          {"isolation", required_argument, 0, 'I'},
                                          {"preboot", required_argument, 0, 'P'},
                                          {"accel", required_argument, 0, 'A'},
+                                         {"role", required_argument, 0, 0x102},
+                                         {"registry-auth", required_argument, 0, 0x110},
+                                         {"insecure-registry", required_argument, 0, 0x111},
+                                         {"registry-max-blob", required_argument, 0, 0x112},
+                                         {"registry-timeout", required_argument, 0, 0x113},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
@@ -284,6 +299,36 @@ int main(int argc, char **argv)
                 return bad("--accel", optarg);
             gw_cfg.accel = optarg;
             break;
+        case 0x102:
+            if (strcmp(optarg, "gateway") == 0)
+                gw_cfg.provider = 0;
+            else if (strcmp(optarg, "provider") == 0)
+                gw_cfg.provider = 1;
+            else
+                return bad("--role", optarg);
+            break;
+        case 0x110:
+            gw_cfg.registry_auth = optarg;
+            break;
+        case 0x111: {
+            /* repeatable: the hosts add up */
+            static char insecure[4096];
+            size_t l = strlen(insecure);
+            if (!*optarg || l + strlen(optarg) + 2 > sizeof insecure)
+                return bad("--insecure-registry", optarg);
+            snprintf(insecure + l, sizeof insecure - l, "%s%s", l ? "," : "", optarg);
+            gw_cfg.insecure_registries = insecure;
+            break;
+        }
+        case 0x112:
+            if (!(gw_cfg.registry_max_blob = gw_parse_mem(optarg)) ||
+                gw_cfg.registry_max_blob > (512u << 20))
+                return bad("--registry-max-blob", optarg);
+            break;
+        case 0x113:
+            if (parse_num(optarg, 1, 3600, &gw_cfg.registry_timeout))
+                return bad("--registry-timeout", optarg);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -334,6 +379,7 @@ int main(int argc, char **argv)
 
     if (gw_store_open(gw_cfg.state_dir) != 0)
         return GW_EXIT_FAIL;
+    gw_image_cache_clean();
     if (gw_pool_init() != 0) {
         gw_err("cannot start the VM pool");
         return GW_EXIT_FAIL;

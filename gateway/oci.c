@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funkd: reads a unikernel out of a local OCI image layout (index.json -> manifest -> config ->
  * uncompressed tar layers), checking every blob's sha256 digest. */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "gw.h"
+#include "registry.h"
 #include "sha256.h"
 
 #define BLOB_MAX (512u << 20)
+#define LAYER_MAX (256u << 20) /* a gzip layer inflates to at most this (the ELF cap) */
 
 static int slurp(const char *path, char **out, size_t *len)
 {
@@ -81,47 +87,72 @@ static json_t *blob_json(const char *dir, const char *digest, char *err, size_t 
     return j;
 }
 
-static uint64_t octal(const char *s, size_t n)
+/* Inflates a gzip layer (what docker and podman push) into a buffer of at most cap bytes: a
+ * layer that inflates past it is refused (-EFBIG), a truncated or corrupt stream -EINVAL. */
+static int gunzip(const char *in, size_t n, char **out, size_t *outlen, size_t cap)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && s[i] >= '0' && s[i] <= '7'; i++)
-        v = v * 8 + (uint64_t)(s[i] - '0');
-    return v;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (n > UINT32_MAX || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return -EINVAL;
+    size_t bcap = n < (cap / 4) ? (n * 4 > (1u << 20) ? n * 4 : (1u << 20)) : cap;
+    if (bcap > cap)
+        bcap = cap;
+    char *b = malloc(bcap);
+    size_t len = 0;
+    int rc = b ? 1 : -ENOMEM;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    while (rc == 1) {
+        if (len == bcap) {
+            if (bcap >= cap) {
+                rc = -EFBIG;
+                break;
+            }
+            size_t nc = bcap * 2 < cap ? bcap * 2 : cap;
+            char *nb = realloc(b, nc);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            b = nb;
+            bcap = nc;
+        }
+        size_t room = bcap - len;
+        z.next_out = (Bytef *)(b + len);
+        z.avail_out = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+        uInt before = z.avail_out;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        len += before - z.avail_out;
+        if (zr == Z_STREAM_END)
+            rc = 0;
+        else if ((zr != Z_OK && zr != Z_BUF_ERROR) || (zr == Z_BUF_ERROR && z.avail_out != 0))
+            rc = -EINVAL; /* corrupt, or the input ended before the stream did */
+    }
+    inflateEnd(&z);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *outlen = len;
+    return 0;
 }
 
-/* Finds a regular file in a ustar archive; copies it out. 0, -ENOENT or -EINVAL. */
+/* Copies a regular file out of a ustar layer (funk_tar_find: bounded, path-safe names). */
 static int tar_find(const char *t, size_t len, const char *want, void **out, size_t *outlen)
 {
-    while (*want == '/')
-        want++;
-    size_t off = 0;
-    while (off + 512 <= len) {
-        const char *h = t + off;
-        if (h[0] == '\0')
-            return -ENOENT; /* end-of-archive block */
-        char name[256 + 101];
-        size_t pl = strnlen(h + 345, 155), nl = strnlen(h, 100);
-        if (pl)
-            snprintf(name, sizeof name, "%.*s/%.*s", (int)pl, h + 345, (int)nl, h);
-        else
-            snprintf(name, sizeof name, "%.*s", (int)nl, h);
-        uint64_t size = octal(h + 124, 12);
-        if (size > len - off - 512)
-            return -EINVAL;
-        const char *n = name;
-        while (*n == '/' || (n[0] == '.' && n[1] == '/'))
-            n += *n == '/' ? 1 : 2;
-        if ((h[156] == '0' || h[156] == '\0') && strcmp(n, want) == 0) {
-            *out = malloc(size ? size : 1);
-            if (!*out)
-                return -ENOMEM;
-            memcpy(*out, h + 512, size);
-            *outlen = size;
-            return 0;
-        }
-        off += 512 + ((size + 511) & ~(uint64_t)511);
-    }
-    return -ENOENT;
+    const char *d;
+    size_t n;
+    int rc = funk_tar_find(t, len, want, &d, &n);
+    if (rc)
+        return rc;
+    *out = malloc(n ? n : 1);
+    if (!*out)
+        return -ENOMEM;
+    memcpy(*out, d, n);
+    *outlen = n;
+    return 0;
 }
 
 static const char *ann(json_t *manifest, json_t *config, const char *key)
@@ -189,8 +220,9 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
         if (mt && !strstr(mt, "tar")) {
             continue;
         }
-        if (mt && (strstr(mt, "gzip") || strstr(mt, "zstd"))) {
-            snprintf(err, errlen, "compressed layers (%s) are not supported", mt);
+        int gz = mt && strstr(mt, "gzip") != NULL;
+        if (mt && !gz && strstr(mt, "+")) {
+            snprintf(err, errlen, "compressed layers (%s) are not supported (tar or tar+gzip)", mt);
             rc = -ENOTSUP;
             goto out;
         }
@@ -199,6 +231,20 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
         if (blob(dir, json_string_value(json_object_get(l, "digest")), &t, &tl, err, errlen) != 0) {
             rc = -EIO;
             goto out;
+        }
+        if (gz) {
+            char *u;
+            size_t ul;
+            int zr = gunzip(t, tl, &u, &ul, LAYER_MAX);
+            free(t);
+            if (zr) {
+                snprintf(err, errlen, "a gzip layer %s",
+                         zr == -EFBIG ? "inflates past 256 MiB" : "is corrupt or truncated");
+                rc = zr == -ENOMEM ? -ENOMEM : -EINVAL;
+                goto out;
+            }
+            t = u;
+            tl = ul;
         }
         rc = tar_find(t, tl, bin, elf, elf_len);
         free(t);
@@ -215,5 +261,109 @@ out:
     json_decref(index);
     json_decref(manifest);
     json_decref(config);
+    return rc;
+}
+
+/* ---- images from registries and uploads --------------------------------------------------- */
+
+static void reg_opts(struct funk_reg_opts *o)
+{
+    funk_reg_opts_default(o);
+    o->auth_file = gw_cfg.registry_auth;
+    o->insecure = gw_cfg.insecure_registries;
+    if (gw_cfg.registry_max_blob) {
+        o->max_blob = gw_cfg.registry_max_blob;
+        o->max_total = gw_cfg.registry_max_blob * 2;
+    }
+    if (o->max_blob > BLOB_MAX)
+        o->max_blob = BLOB_MAX; /* what gw_oci_load reads */
+    if (gw_cfg.registry_timeout > 0)
+        o->timeout_s = (long)(gw_cfg.registry_timeout + 0.999);
+}
+
+static void cache_root(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/images", gw_cfg.state_dir);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+void gw_image_cache_clean(void)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "tmp-", 4) != 0)
+            continue;
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
+        if (nftw(p, rm_entry, 8, FTW_DEPTH | FTW_PHYS) == 0)
+            n++;
+    }
+    closedir(d);
+    if (n)
+        gw_info("image cache: removed %d unfinished pull(s) from %s", n, root);
+}
+
+int gw_image_fetch(const char *image, char *dir, char digest[72], char *err, size_t errlen)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    if (funk_digest_valid(image)) {
+        /* an image in the cache by its digest (uploaded, or pulled before) */
+        char p[PATH_MAX + 16];
+        struct stat st;
+        if (snprintf(dir, PATH_MAX, "%.3900s/sha256/%s", root, image + 7) >= PATH_MAX) {
+            snprintf(err, errlen, "--state-dir path too long");
+            return -ENAMETOOLONG;
+        }
+        snprintf(p, sizeof p, "%s/index.json", dir);
+        if (stat(p, &st) != 0) {
+            snprintf(err, errlen,
+                     "image %s is not in funkd's image cache (upload it: POST /system/images)",
+                     image);
+            return -ENOENT;
+        }
+        memcpy(digest, image, 72);
+        return 0;
+    }
+    struct funk_ref ref;
+    if (funk_ref_parse(image, &ref) != 0) {
+        snprintf(err, errlen, "'%s' is not an image reference", image);
+        return -EINVAL;
+    }
+    struct funk_reg_opts o;
+    reg_opts(&o);
+    unsigned long gets = 0;
+    o.blob_gets = &gets;
+    double t0 = gw_now();
+    int rc = funk_reg_pull(&ref, &o, NULL, root, digest, dir, err, errlen);
+    if (rc == 0)
+        gw_info("image %s: %s (%s, %lu blob(s) fetched, %.0f ms)", image, digest,
+                gets ? "pulled" : "cached", gets, (gw_now() - t0) * 1e3);
+    else
+        gw_warn("image %s: pull failed: %s", image, err);
+    return rc;
+}
+
+int gw_image_import(const void *tar, size_t len, char digest[72], char *err, size_t errlen)
+{
+    char root[PATH_MAX];
+    cache_root(root, sizeof root);
+    struct funk_reg_opts o;
+    reg_opts(&o);
+    int rc = funk_reg_import_archive(tar, len, &o, root, digest, err, errlen);
+    if (rc == 0)
+        gw_info("image uploaded: %s (%zu bytes)", digest, len);
     return rc;
 }

@@ -39,6 +39,10 @@ struct elf_image {
     uint32_t mft_entries;
     uint64_t mft_offset; /* file offset of struct mft */
     uint64_t mft_size;   /* 8 + entries * sizeof(struct mft_entry) */
+    /* Set by the monitor, not the loader: read-only segments are enforced in the host mapping
+     * (Solo5's semantics: a guest write there ends the run as a host/guest translation fault)
+     * and the guest page tables map the kernel writable (execute permission still per page). */
+    bool host_ro;
 };
 
 /*
@@ -49,8 +53,11 @@ struct elf_image {
 int elf_parse(const void *buf, size_t len, uint64_t mem_size, struct elf_image *img, char *err,
               size_t errlen);
 
-/* Copies the segments into guest memory (mem_size bytes at mem) and zeroes their bss. */
-void elf_copy(const struct elf_image *img, const void *buf, uint8_t *mem);
+/* Copies the segments into guest memory (mem_size bytes at mem) and zeroes their bss, unless
+ * mem_zeroed says the memory is known to hold zeros (a fresh anonymous mapping): zeroing it
+ * again would fault in every bss page on the host (Solo5's bindings have 2 MiB of bss: ~0.5 ms
+ * under PVM), and the guest may never touch them. */
+void elf_copy(const struct elf_image *img, const void *buf, uint8_t *mem, bool mem_zeroed);
 
 /* Permission of the guest page at addr inside [HVT_GUEST_MIN_BASE, kernel_end): the union of
  * the segments that touch it (R|W without X for gaps). */

@@ -11,6 +11,13 @@
 
 int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags)
 {
+    return elf_note_find_owned(elf, len, FUNK_NOTE_OWNER, type, flags);
+}
+
+int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t type,
+                        unsigned *flags)
+{
+    size_t olen = strlen(owner) + 1;
     const unsigned char *b = elf;
     Elf64_Ehdr eh;
     if (flags)
@@ -34,8 +41,7 @@ int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags)
             uint64_t nsz = ((uint64_t)nh[0] + 3) & ~3ull, dsz = ((uint64_t)nh[1] + 3) & ~3ull;
             if (nsz + dsz > end - off - 12)
                 break;
-            if (nh[0] == sizeof FUNK_NOTE_OWNER && nh[2] == type &&
-                memcmp(b + off + 12, FUNK_NOTE_OWNER, sizeof FUNK_NOTE_OWNER) == 0) {
+            if (nh[0] == olen && nh[2] == type && memcmp(b + off + 12, owner, olen) == 0) {
                 struct funk_note_info ni;
                 if (flags && nh[1] >= sizeof ni) {
                     memcpy(&ni, b + off + 12 + nsz, sizeof ni);

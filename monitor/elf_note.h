@@ -12,4 +12,8 @@
  * not such an ELF. Full validation stays the loader's (elf.c). */
 int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags);
 
+/* The same for a note of any owner (e.g. "Solo5", HVT_NOTE_ABI1). */
+int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t type,
+                        unsigned *flags);
+
 #endif

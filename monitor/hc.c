@@ -52,6 +52,10 @@ int hc_dispatch(struct funk_vm *vm, unsigned nr, hvt_gpa_t gpa)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR,
                        "hypercall %u: argument 0x%llx+%zu lies outside guest memory", nr,
                        (unsigned long long)gpa, c->arg_size);
+    if (!c->arg_in_only && vm_host_ro(vm, gpa, c->arg_size))
+        return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                       "host/guest translation fault: hypercall %u argument at 0x%llx lies in "
+                       "read-only guest memory", nr, (unsigned long long)gpa);
     if (vm->res->hypercalls++ == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -734,7 +734,7 @@ void hc_accel_free(struct funk_vm *vm)
 }
 
 static const struct hc_call accel_calls[] = {
-    {FUNK_HC_ACCEL, sizeof(struct funk_hc_accel), true, hc_accel},
+    {FUNK_HC_ACCEL, sizeof(struct funk_hc_accel), true, hc_accel, false},
 };
 
 const struct hc_module hc_accel_module = {"accel", hc_accel_setup, accel_calls, 1};

@@ -24,7 +24,7 @@ static int hc_puts(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call console_calls[] = {
-    {HVT_HYPERCALL_PUTS, sizeof(struct hvt_hc_puts), false, hc_puts},
+    {HVT_HYPERCALL_PUTS, sizeof(struct hvt_hc_puts), false, hc_puts, true},
 };
 const struct hc_module hc_console = {"console", NULL, console_calls, 1};
 
@@ -39,7 +39,7 @@ static int hc_walltime(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call clock_calls[] = {
-    {HVT_HYPERCALL_WALLTIME, sizeof(struct hvt_hc_walltime), false, hc_walltime},
+    {HVT_HYPERCALL_WALLTIME, sizeof(struct hvt_hc_walltime), false, hc_walltime, false},
 };
 const struct hc_module hc_clock = {"clock", NULL, clock_calls, 1};
 
@@ -68,7 +68,7 @@ static int hc_poll_call(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call poll_calls[] = {
-    {HVT_HYPERCALL_POLL, sizeof(struct hvt_hc_poll), false, hc_poll_call},
+    {HVT_HYPERCALL_POLL, sizeof(struct hvt_hc_poll), false, hc_poll_call, false},
 };
 const struct hc_module hc_poll = {"poll", NULL, poll_calls, 1};
 
@@ -77,11 +77,12 @@ static int hc_halt_call(struct funk_vm *vm, void *arg)
     struct hvt_hc_halt *a = arg;
     vm->res->exit = FUNK_VM_EXIT_HALT;
     vm->res->status = a->exit_status;
+    vm->halt_cookie = a->cookie; /* a trap frame for --dumpcore (checked when it is read) */
     snprintf(vm->res->reason, sizeof vm->res->reason, "guest halted with status %d", a->exit_status);
     return HC_STOP;
 }
 
 static const struct hc_call halt_calls[] = {
-    {HVT_HYPERCALL_HALT, sizeof(struct hvt_hc_halt), false, hc_halt_call},
+    {HVT_HYPERCALL_HALT, sizeof(struct hvt_hc_halt), false, hc_halt_call, true},
 };
 const struct hc_module hc_halt = {"halt", NULL, halt_calls, 1};

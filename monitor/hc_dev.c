@@ -26,6 +26,10 @@ static int block_io(struct funk_vm *vm, uint64_t handle, uint64_t offset, hvt_gp
     if (!p)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "BLOCK_%s: buffer 0x%llx+0x%llx outside guest memory",
                        write ? "WRITE" : "READ", (unsigned long long)data, (unsigned long long)len);
+    if (!write && vm_host_ro(vm, data, len))
+        return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                       "host/guest translation fault: BLOCK_READ into read-only guest memory at "
+                       "0x%llx", (unsigned long long)data);
     /* One block per system call: the process backend's filter allows exactly that (size ==
      * block size, offset within the capacity), so a guest's own raw calls cannot go past it. */
     *ret = HVT_R_OK;
@@ -54,19 +58,16 @@ static int hc_block_read(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call block_calls[] = {
-    {HVT_HYPERCALL_BLOCK_WRITE, sizeof(struct hvt_hc_block_write), false, hc_block_write},
-    {HVT_HYPERCALL_BLOCK_READ, sizeof(struct hvt_hc_block_read), false, hc_block_read},
+    {HVT_HYPERCALL_BLOCK_WRITE, sizeof(struct hvt_hc_block_write), false, hc_block_write, false},
+    {HVT_HYPERCALL_BLOCK_READ, sizeof(struct hvt_hc_block_read), false, hc_block_read, false},
 };
 const struct hc_module hc_block = {"block", NULL, block_calls, 2};
-
-/* Largest frame: MTU 1500 + Ethernet header. */
-#define NET_FRAME_MAX 1514u
 
 static int hc_net_write(struct funk_vm *vm, void *arg)
 {
     struct hvt_hc_net_write *a = arg;
     struct vm_dev *d = dev_of(vm, a->handle, MFT_DEV_NET_BASIC);
-    if (!d || a->len > NET_FRAME_MAX) {
+    if (!d || a->len > d->frame_max) { /* MTU + Ethernet header */
         a->ret = HVT_R_EINVAL;
         return HC_CONTINUE;
     }
@@ -89,6 +90,10 @@ static int hc_net_read(struct funk_vm *vm, void *arg)
     void *p = vm_gpa(vm, a->data, a->len);
     if (!p)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "NET_READ: buffer outside guest memory");
+    if (vm_host_ro(vm, a->data, a->len))
+        return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                       "host/guest translation fault: NET_READ into read-only guest memory at "
+                       "0x%llx", (unsigned long long)a->data);
     ssize_t n = read(d->fd, p, a->len);
     if (n < 0) {
         a->ret = (errno == EAGAIN || errno == EWOULDBLOCK) ? HVT_R_AGAIN : HVT_R_EUNSPEC;
@@ -112,7 +117,7 @@ static int net_setup(struct funk_vm *vm)
 }
 
 static const struct hc_call net_calls[] = {
-    {HVT_HYPERCALL_NET_WRITE, sizeof(struct hvt_hc_net_write), false, hc_net_write},
-    {HVT_HYPERCALL_NET_READ, sizeof(struct hvt_hc_net_read), false, hc_net_read},
+    {HVT_HYPERCALL_NET_WRITE, sizeof(struct hvt_hc_net_write), false, hc_net_write, false},
+    {HVT_HYPERCALL_NET_READ, sizeof(struct hvt_hc_net_read), false, hc_net_read, false},
 };
 const struct hc_module hc_net = {"net", net_setup, net_calls, 2};

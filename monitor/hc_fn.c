@@ -113,8 +113,8 @@ static int hc_fn_send(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call fn_calls[] = {
-    {FUNK_HC_FN_RECV, sizeof(struct funk_hc_fn_recv), true, hc_fn_recv},
-    {FUNK_HC_FN_SEND, sizeof(struct funk_hc_fn_send), true, hc_fn_send},
+    {FUNK_HC_FN_RECV, sizeof(struct funk_hc_fn_recv), true, hc_fn_recv, false},
+    {FUNK_HC_FN_SEND, sizeof(struct funk_hc_fn_send), true, hc_fn_send, false},
 };
 const struct hc_module hc_fn = {"fn", NULL, fn_calls, 2};
 
@@ -136,6 +136,6 @@ static int hc_fault_call(struct funk_vm *vm, void *arg)
 }
 
 static const struct hc_call fault_calls[] = {
-    {FUNK_HC_FAULT, sizeof(struct funk_fault_frame), true, hc_fault_call},
+    {FUNK_HC_FAULT, sizeof(struct funk_fault_frame), true, hc_fault_call, false},
 };
 const struct hc_module hc_fault = {"fault", NULL, fault_calls, 1};

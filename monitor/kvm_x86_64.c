@@ -294,6 +294,13 @@ static int handle_exit(struct funk_vm *vm)
         return vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM internal error %u at rip=0x%llx",
                        run->internal.suberror, (unsigned long long)guest_rip(vm));
     case KVM_EXIT_MMIO:
+        /* A write to a page that is read-only in the host mapping (plain Solo5 guests) comes
+         * back as an MMIO exit on some KVMs (software-virtualized PVM here) instead of EFAULT. */
+        if (vm->img.host_ro && run->mmio.is_write && run->mmio.phys_addr < vm->mem_size)
+            return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                           "host/guest translation fault: rip=0x%llx (write to read-only guest "
+                           "memory at 0x%llx)", (unsigned long long)guest_rip(vm),
+                           (unsigned long long)run->mmio.phys_addr);
         return vm_stop(vm, FUNK_VM_EXIT_BADCALL,
                        "guest accessed 0x%llx outside its memory (MMIO %s) at rip=0x%llx",
                        (unsigned long long)run->mmio.phys_addr,
@@ -329,7 +336,11 @@ int vm_kvm_run(struct funk_vm *vm)
         if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(errno));
+            if (errno == EFAULT && vm->img.host_ro)
+                vm_stop(vm, FUNK_VM_EXIT_FAULT, "host/guest translation fault: rip=0x%llx",
+                        (unsigned long long)guest_rip(vm));
+            else
+                vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(errno));
             break;
         }
         if (handle_exit(vm) == HC_STOP)

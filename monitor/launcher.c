@@ -65,6 +65,7 @@ struct launch_dev {
     uint32_t type;
     uint64_t capacity;
     uint16_t block_size;
+    uint32_t frame_max;
 };
 
 struct launch_req {
@@ -122,6 +123,7 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
         vm->dev[i].type = q->dev[i].type;
         vm->dev[i].capacity = q->dev[i].capacity;
         vm->dev[i].block_size = q->dev[i].block_size;
+        vm->dev[i].frame_max = q->dev[i].frame_max;
     }
     /* ACCEL reaches funk-accel-agent over the connection the library user opened (in-process
      * plugins never run in a launched guest: such guests take the legacy path). */
@@ -455,6 +457,7 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         q.dev[i].type = vm->dev[i].type;
         q.dev[i].capacity = vm->dev[i].capacity;
         q.dev[i].block_size = vm->dev[i].block_size;
+        q.dev[i].frame_max = vm->dev[i].frame_max;
     }
     if (hc_accel_fd(vm) >= 0) {
         q.accel_fd_index = (int32_t)nfds;

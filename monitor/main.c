@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -19,11 +20,22 @@
 #include <funk/vm.h>
 
 #include "accel_reexec.h"
+#include "elf_note.h"
 
 #define MAX_DEVS 64
 #define MAX_HEADERS 64
 
 static struct funk_vm *g_vm;
+/* A plain Solo5 guest (an ELF with Solo5's ABI1 note and without funk's note): Solo5's tender
+ * semantics, where every tender error exits 1 (errx) and only the guest's own status passes
+ * through. */
+static int g_solo5;
+
+/* The exit status of a monitor error: funk's code, or 1 for a plain Solo5 guest. */
+static int tender_exit(int code)
+{
+    return g_solo5 ? 1 : code;
+}
 
 static void usage(FILE *f)
 {
@@ -55,6 +67,17 @@ static void usage(FILE *f)
             "                   whole file system (copied at load; links left out)\n"
             "  --fn-output=http the response as HTTP/1.1: status line, the guest's headers,\n"
             "                   Content-Length, blank line, body (default body: the body only)\n"
+            "Solo5 tender options (same meaning as solo5-hvt's):\n"
+            "  --block-sector-size:NAME=N  sector size of block device NAME (a power of two\n"
+            "                   >= 512; the file size must be a multiple of it)\n"
+            "  --net-mac:NAME=HWADDR  MAC of net device NAME (default: random, locally\n"
+            "                   administered); the MTU is the tap's\n"
+            "  --dumpcore=DIR   write DIR/core.funk-monitor.PID (ELF core) when the guest\n"
+            "                   aborts (status 255) or faults; runs without the seccomp\n"
+            "                   filter and without changing user (debugging only)\n"
+            "plain Solo5 guests (no funk note): default --mem=512, any MiB up to 4096 (rounded\n"
+            "  down to 2 MiB), KVM isolation, and every monitor error exits 1 like solo5-hvt;\n"
+            "  the guest's status (255: abort) passes through.\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
             "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
             "  74 bad guest pointer, 75 timeout, 76 host I/O error, 78 sandbox (forbidden\n"
@@ -66,7 +89,7 @@ static int die_usage(const char *fmt, const char *arg)
     fprintf(stderr, "funk-monitor: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(see funk-monitor --help)\n");
-    return FUNK_EXIT_USAGE;
+    return tender_exit(FUNK_EXIT_USAGE);
 }
 
 static int read_all(int fd, char **out, size_t *len)
@@ -112,12 +135,28 @@ static int read_file(const char *path, char **out, size_t *len)
     return rc;
 }
 
+/* The MTU of the tap interface behind fd (SIOCGIFMTU on its name), 0 when it cannot be read
+ * (not a tap: the VM's default applies). */
+static unsigned tap_mtu(int fd)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+        return 0;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 0;
+    int rc = ioctl(s, SIOCGIFMTU, &ifr);
+    close(s);
+    return rc == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 0;
+}
+
 static int open_tap(const char *name)
 {
     if (name[0] == '@') {
         char *end;
         long fd = strtol(name + 1, &end, 10);
-        if (*end || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+        if (*end || end == name + 1 || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
             return -EBADF;
         return (int)fd;
     }
@@ -238,6 +277,67 @@ static void on_alarm(int sig)
     funk_vm_kick(g_vm);
 }
 
+/* The kernel operand as Solo5's tender finds it: the first argument after the options (or
+ * after "--"); NULL when there is none. */
+static const char *find_kernel(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(argv[i], "--", 2) != 0)
+            return argv[i];
+    }
+    return NULL;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6 || strlen(s) != 17)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+/* NAME=VALUE of a --block-sector-size: / --net-mac: option, split in a copy. */
+static char *split_named(const char *spec, char **value)
+{
+    char *copy = strdup(spec);
+    char *eq = copy ? strchr(copy, '=') : NULL;
+    if (!eq || eq == copy || eq[1] == '\0') {
+        free(copy);
+        return NULL;
+    }
+    *eq = '\0';
+    *value = eq + 1;
+    return copy;
+}
+
+/* Writes DIR/core.funk-monitor.PID after an abort or a fault (Solo5's dumpcore module). */
+static void dump_core(int dirfd, const char *dir)
+{
+    char name[64];
+    snprintf(name, sizeof name, "core.funk-monitor.%d", (int)getpid());
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "funk-monitor: dumpcore: open(%s/%s): %s\n", dir, name, strerror(errno));
+        return;
+    }
+    fprintf(stderr, "funk-monitor: dumpcore: dumping guest core to: %s/%s\n", dir, name);
+    size_t done = 0, total = 0;
+    int rc = funk_vm_dumpcore(g_vm, fd, &done, &total);
+    if (rc)
+        fprintf(stderr, "funk-monitor: dumpcore: error dumping core (%s), file may be incomplete\n",
+                strerror(-rc));
+    else
+        fprintf(stderr, "funk-monitor: dumpcore: dumped %zu pages of total %zu pages\n", done,
+                total);
+    close(fd);
+}
+
 /* Exits through _exit: the kernel reclaims the VM and buffers faster than a teardown would. */
 static int run_cli(int argc, char **argv)
 {
@@ -256,7 +356,31 @@ static int run_cli(int argc, char **argv)
     bool accel_agent = false;
     const char *bundle = NULL;
     long run_uid = 65534, run_gid = 65534; /* -1: --user=keep */
+    int mem_given = 0;
+    struct {
+        char *name;
+        unsigned size;
+    } sectors[MAX_DEVS];
+    size_t nsectors = 0;
+    struct {
+        char *name;
+        uint8_t mac[6];
+    } macs[MAX_DEVS];
+    size_t nmacs = 0;
+    const char *dumpcore_dir = NULL;
+    int dumpcore_fd = -1;
     int i;
+
+    /* The ELF first, as Solo5's tender does: whether it carries funk's note decides which
+     * exit statuses the errors below use (a guest this monitor cannot serve is also handed on
+     * before stdin is read). */
+    const char *kernel = find_kernel(argc, argv);
+    char *elf = NULL;
+    size_t elf_len = 0;
+    int elf_rc = kernel ? read_file(kernel, &elf, &elf_len) : -ENOENT;
+    if (elf_rc == 0 && elf_note_find(elf, elf_len, FUNK_NOTE_TYPE, NULL) == 0 &&
+        elf_note_find_owned(elf, elf_len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, NULL) == 1)
+        g_solo5 = 1;
 
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i];
@@ -267,11 +391,51 @@ static int run_cli(int argc, char **argv)
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            /* solo5-hvt's --version: the tender and the hvt ABI it speaks. */
+            printf("funk-monitor tender, hvt ABI version %u, funk ABI version %u\n",
+                   HVT_ABI_VERSION, FUNK_ABI_VERSION);
+            return 0;
         } else if (strncmp(a, "--mem=", 6) == 0) {
             errno = 0;
             mem_mib = strtoul(a + 6, &end, 10);
-            if (errno || *end || a[6] == '\0' || mem_mib < 2 || mem_mib > 4096 || mem_mib % 2)
+            mem_given = 1;
+            if (g_solo5) {
+                /* solo5-hvt: any size in MB, rounded down to the 2 MiB page, at most 4 GiB. */
+                if (errno || *end || a[6] == '\0' || a[6] == '-' || mem_mib == 0)
+                    return die_usage("Malformed argument to --mem: '%s'", a + 6);
+                if (mem_mib > 4096)
+                    return die_usage("--mem: guest memory size %s MB exceeds the max size 4096 MB",
+                                     a + 6);
+                unsigned long adj = mem_mib < 2 ? 2 : mem_mib & ~1ul;
+                if (adj != mem_mib)
+                    fprintf(stderr, "funk-monitor: adjusting memory to %lu bytes\n", adj << 20);
+                mem_mib = adj;
+            } else if (errno || *end || a[6] == '\0' || mem_mib < 2 || mem_mib > 4096 || mem_mib % 2)
                 return die_usage("--mem: '%s' is not an even number of MiB between 2 and 4096", a + 6);
+        } else if (strncmp(a, "--block-sector-size:", 20) == 0) {
+            char *v;
+            char *name = split_named(a + 20, &v);
+            if (!name)
+                return die_usage("'%s': expected --block-sector-size:NAME=N", a);
+            errno = 0;
+            unsigned long n = strtoul(v, &end, 10);
+            if (errno || *end || v[0] == '-' || n > 65535)
+                return die_usage("'%s': expected --block-sector-size:NAME=N", a);
+            if (nsectors == MAX_DEVS)
+                return die_usage("too many devices (%s)", a);
+            sectors[nsectors].name = name;
+            sectors[nsectors++].size = (unsigned)n;
+        } else if (strncmp(a, "--net-mac:", 10) == 0) {
+            char *v;
+            char *name = split_named(a + 10, &v);
+            if (!name || nmacs == MAX_DEVS || parse_mac(v, macs[nmacs].mac))
+                return die_usage("'%s': expected --net-mac:NAME=xx:xx:xx:xx:xx:xx", a);
+            macs[nmacs++].name = name;
+        } else if (strncmp(a, "--dumpcore=", 11) == 0) {
+            dumpcore_dir = a + 11;
+            if (!*dumpcore_dir)
+                return die_usage("--dumpcore: empty directory%s", "");
         } else if (strncmp(a, "--timeout=", 10) == 0) {
             timeout = strtod(a + 10, &end);
             if (*end || a[10] == '\0' || !(timeout > 0) || timeout > 86400)
@@ -289,10 +453,11 @@ static int run_cli(int argc, char **argv)
             if (fd < 0) {
                 fprintf(stderr, "funk-monitor: %s: cannot open '%s': %s\n", a, eq + 1,
                         strerror(block ? errno : -fd));
-                return FUNK_EXIT_SETUP;
+                return tender_exit(FUNK_EXIT_SETUP);
             }
             devs[ndevs++] = (struct funk_vm_device){
-                .name = spec, .type = block ? FUNK_VM_DEV_BLOCK : FUNK_VM_DEV_NET, .fd = fd};
+                .name = spec, .type = block ? FUNK_VM_DEV_BLOCK : FUNK_VM_DEV_NET, .fd = fd,
+                .mtu = block ? 0 : tap_mtu(fd)};
         } else if (strncmp(a, "--fn-input=", 11) == 0) {
             fn_input = a + 11;
             if (!*fn_input)
@@ -376,7 +541,37 @@ static int run_cli(int argc, char **argv)
     }
     if (i >= argc)
         return die_usage("no KERNEL.elf given%s", "");
-    const char *kernel = argv[i++];
+    i++; /* the kernel: find_kernel() saw it first */
+    /* Sector sizes and MACs name devices given with --block: / --net: (in any order). */
+    for (size_t k = 0; k < nsectors; k++) {
+        size_t d = 0;
+        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_BLOCK &&
+                              strcmp(devs[d].name, sectors[k].name) == 0))
+            d++;
+        if (d == ndevs)
+            return die_usage("--block-sector-size:%s: no --block:NAME=PATH for this name",
+                             sectors[k].name);
+        devs[d].block_size = sectors[k].size ? sectors[k].size : 1; /* 0 is refused at load */
+    }
+    for (size_t k = 0; k < nmacs; k++) {
+        size_t d = 0;
+        while (d < ndevs && !(devs[d].type == FUNK_VM_DEV_NET &&
+                              strcmp(devs[d].name, macs[k].name) == 0))
+            d++;
+        if (d == ndevs)
+            return die_usage("--net-mac:%s: no --net:NAME=TAP for this name", macs[k].name);
+        memcpy(devs[d].mac, macs[k].mac, 6);
+    }
+    if (dumpcore_dir) {
+        dumpcore_fd = open(dumpcore_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dumpcore_fd < 0 || access(dumpcore_dir, W_OK) != 0) {
+            fprintf(stderr, "funk-monitor: dumpcore: cannot open dir '%s' for writing: %s\n",
+                    dumpcore_dir, strerror(errno));
+            return tender_exit(FUNK_EXIT_SETUP);
+        }
+    }
+    if (g_solo5 && !mem_given)
+        mem_mib = 512; /* solo5-hvt's default */
 
     /* The remaining arguments form the guest command line. */
     size_t cl = 0;
@@ -393,14 +588,14 @@ static int run_cli(int argc, char **argv)
     if (cl >= HVT_CMDLINE_SIZE && !linux_guest)
         return die_usage("guest arguments longer than %s bytes", "8191");
 
-    int chosen = isolation == FUNK_ISOLATION_AUTO ? funk_vm_isolation_auto() : isolation;
+    /* A plain Solo5 guest runs only under KVM (it issues its hypercalls with outl). */
+    int chosen = isolation != FUNK_ISOLATION_AUTO ? isolation
+               : g_solo5                          ? FUNK_ISOLATION_KVM
+                                                  : funk_vm_isolation_auto();
     if (chosen == FUNK_ISOLATION_PROCESS)
         flags |= FUNK_VM_F_PROCESS;
 
-    /* The ELF first: a guest this monitor cannot serve is handed on before stdin is read. */
-    char *elf;
-    size_t elf_len;
-    int rc = read_file(kernel, &elf, &elf_len);
+    int rc = elf_rc;
     if (rc) {
         fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
         return FUNK_EXIT_LOAD;
@@ -441,7 +636,7 @@ static int run_cli(int argc, char **argv)
         if (rc) {
             fprintf(stderr, "funk-monitor: --fn-input: cannot read '%s': %s\n", fn_input, strerror(-rc));
             free(elf);
-            return FUNK_EXIT_SETUP;
+            return tender_exit(FUNK_EXIT_SETUP);
         }
         fn.given = 1;
         fn.req.body = body;
@@ -456,7 +651,7 @@ static int run_cli(int argc, char **argv)
         fprintf(stderr, "funk-monitor: cannot create a %s: %s%s\n",
                 chosen == FUNK_ISOLATION_PROCESS ? "process sandbox" : "KVM VM", strerror(-rc),
                 rc == -ENOENT || rc == -EACCES ? " (is /dev/kvm available? try --isolation=process)" : "");
-        return FUNK_EXIT_SETUP;
+        return tender_exit(FUNK_EXIT_SETUP);
     }
     struct funk_vm_boot boot = {.cmdline = linux_guest ? NULL : cmdline, .env = env, .devs = devs,
                                 .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL,
@@ -466,27 +661,30 @@ static int run_cli(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "funk-monitor: %s: %s\n", kernel, funk_vm_error(g_vm));
         funk_vm_delete(g_vm);
-        return FUNK_EXIT_LOAD;
+        return tender_exit(FUNK_EXIT_LOAD);
     }
     if (flags & FUNK_VM_F_VERBOSE)
         fprintf(stderr, "funk-monitor: isolation: %s (%s)\n",
                 chosen == FUNK_ISOLATION_KVM ? "kvm" : "process",
-                isolation == FUNK_ISOLATION_AUTO
-                    ? (chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
-                                                    : "auto: no hardware virtualization here")
-                    : "requested");
+                isolation != FUNK_ISOLATION_AUTO ? "requested"
+                : g_solo5 ? "auto: a plain Solo5 guest runs under KVM only"
+                : chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
+                                               : "auto: no hardware virtualization here");
 
     /* Everything is open (/dev/kvm, the VM, the ELF, block and net devices): a root monitor needs
      * root no more, so a guest that subverts it through a hypercall gets an unprivileged user
      * (issue 11). The process backend drops in each guest process instead. */
-    if (chosen == FUNK_ISOLATION_KVM && geteuid() == 0 && run_uid >= 0) {
+    if (dumpcore_dir)
+        fprintf(stderr, "funk-monitor: WARNING: --dumpcore: the guest runs without the seccomp "
+                        "filter and as uid %d (debugging only)\n", (int)geteuid());
+    if (chosen == FUNK_ISOLATION_KVM && geteuid() == 0 && run_uid >= 0 && !dumpcore_dir) {
         if (setgroups(0, NULL) != 0 ||
             setresgid((gid_t)run_gid, (gid_t)run_gid, (gid_t)run_gid) != 0 ||
             setresuid((uid_t)run_uid, (uid_t)run_uid, (uid_t)run_uid) != 0) {
             fprintf(stderr, "funk-monitor: cannot drop to uid/gid %ld:%ld: %s\n", run_uid, run_gid,
                     strerror(errno));
             funk_vm_delete(g_vm);
-            return FUNK_EXIT_SETUP;
+            return tender_exit(FUNK_EXIT_SETUP);
         }
         if (flags & FUNK_VM_F_VERBOSE)
             fprintf(stderr, "funk-monitor: running as uid/gid %ld:%ld\n", run_uid, run_gid);
@@ -509,22 +707,28 @@ static int run_cli(int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    rc = funk_vm_sandbox(g_vm);
+    rc = dumpcore_dir ? 0 : funk_vm_sandbox(g_vm);
     if (rc) {
         fprintf(stderr, "funk-monitor: installing the seccomp filter failed: %s\n", strerror(-rc));
-        return FUNK_EXIT_SETUP;
+        return tender_exit(FUNK_EXIT_SETUP);
     }
     struct funk_vm_io io = {.recv = cli_recv, .send = cli_send, .console = cli_console, .opaque = &fn};
     struct funk_vm_result res;
     rc = funk_vm_run(g_vm, &io, &res);
     if (rc) {
         fprintf(stderr, "funk-monitor: cannot run the guest: %s\n", strerror(-rc));
-        return FUNK_EXIT_SETUP;
+        return tender_exit(FUNK_EXIT_SETUP);
     }
     if (res.exit != FUNK_VM_EXIT_HALT)
         fprintf(stderr, "funk-monitor: %s\n", res.reason);
     else if (flags & FUNK_VM_F_VERBOSE)
         fprintf(stderr, "funk-monitor: %s\n", res.reason);
+    if (dumpcore_fd >= 0 &&
+        ((res.exit == FUNK_VM_EXIT_HALT && (res.status & 0xff) == 255) ||
+         res.exit == FUNK_VM_EXIT_FAULT || res.exit == FUNK_VM_EXIT_TRIPLE))
+        dump_core(dumpcore_fd, dumpcore_dir);
+    if (res.exit != FUNK_VM_EXIT_HALT)
+        return tender_exit(funk_vm_result_exit_code(&res));
     return funk_vm_result_exit_code(&res);
 }
 

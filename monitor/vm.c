@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -129,15 +131,44 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
             struct stat st;
             if (fstat(vd->fd, &st) != 0)
                 return load_error(vm, -errno, "block device '%s': %s", devs[d].name, strerror(errno));
-            vd->block_size = 512;
-            vd->capacity = (uint64_t)st.st_size & ~(uint64_t)511;
+            unsigned bs = devs[d].block_size ? devs[d].block_size : 512;
+            /* Solo5's rules and wording (hvt_module_blk.c), so its scripts match. */
+            if (bs < 512 || bs > 32768 || (bs & (bs - 1)))
+                return load_error(vm, -EINVAL,
+                                  "%s: Block size must be a multiple of 2 greater than or equal "
+                                  "512 (got %u; at most 32768)", devs[d].name, bs);
+            uint64_t size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+            if (size & (bs - 1))
+                return load_error(vm, -EINVAL,
+                                  "%s: Backing storage size must be block aligned (%u bytes; "
+                                  "the file has %llu)", devs[d].name, bs, (unsigned long long)size);
+            if (size < bs)
+                return load_error(vm, -EINVAL,
+                                  "%s: Backing storage must be at least 1 block (%u bytes) in size",
+                                  devs[d].name, bs);
+            vd->block_size = (uint16_t)bs;
+            vd->capacity = size;
             m->e[i].u.block_basic.capacity = vd->capacity;
             m->e[i].u.block_basic.block_size = vd->block_size;
         } else {
-            static const uint8_t mac[6] = {0x02, 0x66, 0x75, 0x6e, 0x6b, 0x00};
+            unsigned mtu = devs[d].mtu ? devs[d].mtu : 1500;
+            if (mtu < 68 || mtu > 65535 - 14)
+                return load_error(vm, -EINVAL, "net device '%s': MTU %u out of range (68..65521)",
+                                  devs[d].name, mtu);
+            vd->frame_max = mtu + 14;
+            uint8_t mac[6];
+            memcpy(mac, devs[d].mac, 6);
+            static const uint8_t none[6];
+            if (memcmp(mac, none, 6) == 0) {
+                /* Unique per guest and interface, like Solo5's tender: random, then made
+                 * locally administered and unicast. */
+                if (getrandom(mac, sizeof mac, 0) != (ssize_t)sizeof mac)
+                    return load_error(vm, -EIO, "net device '%s': no random MAC: %s",
+                                      devs[d].name, strerror(errno));
+                mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+            }
             memcpy(m->e[i].u.net_basic.mac, mac, 6);
-            m->e[i].u.net_basic.mac[5] = (uint8_t)i;
-            m->e[i].u.net_basic.mtu = 1500;
+            m->e[i].u.net_basic.mtu = (uint16_t)mtu;
         }
         m->e[i].b.data = 0;
         m->e[i].b.hostfd = -1; /* the guest never learns host fds */
@@ -157,6 +188,46 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
     for (uint32_t i = vm->ndev; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
     return 0;
+}
+
+/* Makes the kernel's pages without write permission read-only in the host mapping. */
+static int protect_kernel(struct funk_vm *vm)
+{
+    uint64_t start = 0;
+    bool in = false;
+    for (uint64_t a = HVT_GUEST_MIN_BASE; a <= vm->img.kernel_end; a += 4096) {
+        bool ro = a < vm->img.kernel_end && !(elf_page_perm(&vm->img, a) & ELF_W);
+        if (ro && !in) {
+            start = a;
+            in = true;
+        } else if (!ro && in) {
+            if (mprotect(vm->mem + start, a - start, PROT_READ) != 0)
+                return -errno;
+            in = false;
+        }
+    }
+    return 0;
+}
+
+bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (!vm->img.host_ro || len == 0)
+        return false;
+    for (unsigned i = 0; i < vm->img.nseg; i++) {
+        const struct elf_segment *s = &vm->img.seg[i];
+        if (s->perm & ELF_W)
+            continue;
+        uint64_t lo = s->vaddr > gpa ? s->vaddr : gpa;
+        uint64_t hi = s->vaddr + s->memsz < gpa + len ? s->vaddr + s->memsz : gpa + len;
+        if (lo >= hi)
+            continue;
+        /* vm_gpa() has checked gpa + len; a page of the overlap shared with a writable
+         * segment stays writable on the host. */
+        for (uint64_t a = lo & ~4095ull; a < hi; a += 4096)
+            if (!(elf_page_perm(&vm->img, a) & ELF_W))
+                return true;
+    }
+    return false;
 }
 
 static int write_env(struct funk_vm *vm, const char *const *env, struct funk_boot_info *fbi)
@@ -202,10 +273,24 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
     if (vm->backend == FUNK_ISOLATION_KVM) {
-        elf_copy(&vm->img, elf, vm->mem);
+        /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A
+         * second load into the same shell (after a failed one) zeroes it, and first makes
+         * writable again what the failed load of a plain Solo5 guest made read-only. */
+        if (vm->mem_written && mprotect(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE) != 0)
+            return load_error(vm, -errno, "mprotect of guest memory failed: %s", strerror(errno));
+        elf_copy(&vm->img, elf, vm->mem, !vm->mem_written);
+        vm->mem_written = true;
+        /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in
+         * the host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
+         * host/guest translation fault, not in the guest's own trap handler. funk guests keep
+         * the protection in their page tables (their faults are reported with the vector). */
+        vm->img.host_ro = !vm->funk_guest;
         rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
         if (rc)
             return load_error(vm, rc, "kernel too large for the page-table pool");
+        if (vm->img.host_ro && (rc = protect_kernel(vm)) != 0)
+            return load_error(vm, rc, "mprotect of the kernel's read-only pages failed: %s",
+                              strerror(-rc));
     } else {
         /* The child copies the segments at their link addresses; keep the image until then. */
         vm->elf_copy = malloc(elf_len);

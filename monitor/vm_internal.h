@@ -21,6 +21,7 @@ struct vm_dev {
     uint32_t type;       /* enum mft_type */
     uint64_t capacity;   /* block: bytes */
     uint16_t block_size; /* block: bytes */
+    uint32_t frame_max;  /* net: largest frame (MTU + Ethernet header) */
 };
 
 struct funk_vm {
@@ -50,6 +51,7 @@ struct funk_vm {
 
     /* Loaded guest. */
     bool loaded;
+    bool mem_written; /* a load has copied segments into this shell's memory */
     bool funk_guest;
     struct elf_image img;
     uint32_t ndev;
@@ -64,6 +66,7 @@ struct funk_vm {
     volatile sig_atomic_t running;
     pthread_t thread; /* the thread inside funk_vm_run, for funk_vm_kick */
     char err[256];
+    hvt_gpa_t halt_cookie; /* HALT's cookie (0 or a guest address), for a core dump */
     void *accel; /* hc_accel.c state (NULL: the guest does not use ACCEL) */
 };
 
@@ -77,6 +80,10 @@ static inline void *vm_gpa(const struct funk_vm *vm, hvt_gpa_t gpa, uint64_t len
         return NULL;
     return vm->mem + (gpa - vm->mem_base);
 }
+
+/* True when [gpa, gpa+len) (already checked by vm_gpa) touches a page that is read-only in the
+ * host mapping (plain Solo5 guests under KVM): the host must not write there either. */
+bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Process backend: guest memory starts at the boot info (0x10000 == vm.mmap_min_addr). */
 #define PROCESS_MEM_BASE HVT_BOOT_INFO_GPA
@@ -145,6 +152,7 @@ struct hc_call {
     size_t arg_size;
     bool funk_only; /* only for guests with a funk note */
     hc_handler_fn fn;
+    bool arg_in_only; /* the host never writes the argument struct (PUTS, HALT) */
 };
 
 struct hc_module {

@@ -108,7 +108,8 @@ static uint64_t pte_for(const struct elf_image *img, uint64_t mem_size, uint64_t
         return a | X86_PTE_P; /* read + execute */
     if (a >= HVT_GUEST_MIN_BASE && a < img->kernel_end) {
         unsigned perm = elf_page_perm(img, a);
-        return a | X86_PTE_P | ((perm & ELF_W) ? X86_PTE_W : 0) | ((perm & ELF_X) ? 0 : X86_PTE_NX);
+        bool w = (perm & ELF_W) || img->host_ro;
+        return a | X86_PTE_P | (w ? X86_PTE_W : 0) | ((perm & ELF_X) ? 0 : X86_PTE_NX);
     }
     return a | X86_PTE_P | X86_PTE_W | X86_PTE_NX;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "registry.h"
 #include "sha256.h"
 
 #define MAX_ELF (256u << 20)
@@ -209,7 +210,9 @@ static int usage(FILE *f, int rc)
            "                        [-o DIR] [--archive FILE]\n"
            "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
            "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
-           "  load it with `podman load -i FILE` or `ctr images import FILE`.\n");
+           "  load it with `podman load -i FILE` or `ctr images import FILE`.\n"
+           "       funk image push SRC REF   (SRC: layout dir or oci-archive; prints the digest)\n"
+           "       funk image pull REF DIR   (writes a verified OCI layout; prints the digest)\n");
     return rc;
 }
 
@@ -486,6 +489,10 @@ int funk_image_main(int argc, char **argv)
         return usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
     if (strcmp(argv[1], "build") == 0)
         return build(argc - 2, argv + 2);
+    if (strcmp(argv[1], "push") == 0)
+        return funk_image_push_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "pull") == 0)
+        return funk_image_pull_main(argc - 1, argv + 1);
     fprintf(stderr, "funk image: unknown subcommand '%s'\n", argv[1]);
     return usage(stderr, 2);
 }

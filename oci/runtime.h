@@ -42,6 +42,7 @@ struct rt_bundle {
     } block[RT_MAX_BLOCK];
     size_t nblock;
     char *annotations_json; /* the config's annotations object, serialized ("{}" when none) */
+    char *accel;            /* "agent:ADDR" (funk_vm_accel_set) for ACCEL guests, or NULL: none */
 };
 
 /* Loads BUNDLE/config.json. Returns 1 when it describes a unikernel (b filled), 0 when it is an

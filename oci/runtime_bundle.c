@@ -395,6 +395,24 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     }
     if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
         goto out;
+    /* ACCEL guests' agent: the container's annotation, else the node's FUNK_RUNTIME_ACCEL_AGENT.
+     * The runtime connects to it from the host side before the container enters its rootfs,
+     * so the socket needs no mount into the container. */
+    const char *agent = jstr(ann, "org.funk.accel.agent"), *agent_src = "annotation";
+    if (!agent) {
+        agent = getenv("FUNK_RUNTIME_ACCEL_AGENT");
+        agent_src = "FUNK_RUNTIME_ACCEL_AGENT";
+    }
+    if (agent && *agent) {
+        if (strlen(agent) > 400 || asprintf(&b->accel, "agent:%s", agent) < 0 ||
+            funk_vm_accel_set(b->accel) < 0) {
+            rc = fail(err, errlen, -EINVAL,
+                      "%s org.funk.accel.agent: '%s' is not an agent address (unix:///path, "
+                      "vsock://CID:PORT, tcp://HOST:PORT)",
+                      agent_src, agent);
+            goto out;
+        }
+    }
 
     json_t *proc = json_object_get(cfg, "process");
     json_t *args = json_object_get(proc, "args");
@@ -495,6 +513,7 @@ void rt_bundle_free(struct rt_bundle *b)
         free(b->block[i].path);
     }
     free(b->annotations_json);
+    free(b->accel);
     free(b->groups);
     memset(b, 0, sizeof *b);
 }

@@ -85,6 +85,7 @@ struct rt_fn {
     char *body;
     size_t len;
     int served;
+    unsigned status; /* of the function's answer (0: none yet) */
 };
 
 static int fn_recv(void *opaque, struct funk_vm_request *req)
@@ -104,7 +105,8 @@ static int fn_recv(void *opaque, struct funk_vm_request *req)
 
 static int fn_send(void *opaque, const struct funk_vm_response *resp)
 {
-    (void)opaque;
+    struct rt_fn *f = opaque;
+    f->status = resp->status;
     const char *p = resp->body;
     size_t left = resp->body_len;
     while (left) {
@@ -253,6 +255,10 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
                    !vmflags && (rc == -ENOENT || rc == -EACCES)
                        ? " (is /dev/kvm available to the runtime?)"
                        : "");
+    /* ACCEL: connected to the agent while loading (hc_accel setup), i.e. from the host's side
+     * of the container, before chroot; the sandbox then allows only that connection. */
+    if (b->accel && funk_vm_accel_set(b->accel) < 0)
+        child_fail(syncfd, "accel agent '%s' refused", b->accel + 6);
     struct funk_vm_boot boot = {
         .cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs, .ndevs = ndevs};
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
@@ -344,8 +350,18 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         if (n > 0 && write(2, m, (size_t)n) < 0)
             _exit(funk_vm_result_exit_code(&res));
     }
+    int code = funk_vm_result_exit_code(&res);
+    if (code == 0 && fn.status >= 400) {
+        /* fn mode: the function said it failed (an ACCEL call without an agent answers 502):
+         * the container fails too, so podman/ctr callers and scripts see it. */
+        char m[96];
+        int n = snprintf(m, sizeof m, "funk-runtime: the function answered status %u\n", fn.status);
+        if (n > 0 && write(2, m, (size_t)n) < 0)
+            _exit(1);
+        code = 1;
+    }
     /* _exit: the kernel reclaims the VM faster than a teardown would. */
-    _exit(funk_vm_result_exit_code(&res));
+    _exit(code);
 }
 
 pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err, size_t errlen)

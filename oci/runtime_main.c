@@ -67,20 +67,29 @@ void rt_log(enum rt_level lvl, const char *fmt, ...)
     fflush(g_logf);
 }
 
+/* Usage errors exit 64 (EX_USAGE), as in every funk binary (docs/cli.md). */
+#define RT_EXIT_USAGE 64
+
 static int usage(FILE *f, int rc)
 {
     fprintf(
         f,
         "usage: funk-runtime [--root DIR] [--log FILE] [--log-format text|json] "
         "[--systemd-cgroup]\n"
-        "                    [--debug] COMMAND [OPTIONS] ID\n"
+        "                    [--debug] [--accel-agent ADDR] COMMAND [OPTIONS] ID\n"
         "commands:\n"
         "  create [--bundle DIR] [--pid-file FILE] [--console-socket S] ID\n"
         "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID\n"
         "  run [--bundle DIR] [--pid-file FILE] [--detach] ID | features | ps ID | list\n"
         "A bundle is a unikernel when config.json carries org.funk.unikernel.binary (or urunc's\n"
         "com.urunc.unikernel.* with hypervisor hvt), or its rootfs holds /funk.json; any other\n"
-        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n");
+        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n"
+        "--accel-agent ADDR: funk-accel-agent for guests' ACCEL calls (unix:///path,\n"
+        "vsock://CID:PORT, tcp://HOST:PORT; podman: --runtime-flag accel-agent=ADDR); the\n"
+        "annotation org.funk.accel.agent overrides it, $FUNK_RUNTIME_ACCEL_AGENT is the "
+        "default.\n"
+        "Options take their value as --OPTION VALUE or --OPTION=VALUE; -h/--help, --version.\n"
+        "Exit status: the guest's (run), 0 or 1 (other commands), 64 usage error.\n");
     return rc;
 }
 
@@ -274,7 +283,7 @@ static int do_create(const char *id, const struct create_opts *o, pid_t *out_pid
     if (o->unknown) {
         rt_log(RT_ERROR, "unknown option '%s'", o->unknown);
         rt_bundle_free(&b);
-        return 1;
+        return RT_EXIT_USAGE;
     }
     if (b.terminal || o->console_socket) {
         rt_log(RT_ERROR,
@@ -522,8 +531,9 @@ static int do_features(void)
            "  },\n"
            "  \"annotations\": {\n"
            "    \"org.funk.runtime.unikernel\": \"org.funk.unikernel.binary, .cmdline, .memory, "
-           ".block, .mode; "
+           ".block, .mode, .net, .isolation; "
            "com.urunc.unikernel.* (hvt); rootfs /funk.json\",\n"
+           "    \"org.funk.runtime.accel\": \"org.funk.accel.agent (funk-accel-agent address)\",\n"
            "    \"org.funk.runtime.delegate\": \"%s\"\n"
            "  }\n"
            "}\n",
@@ -590,6 +600,18 @@ int main(int argc, char **argv)
     int debug = 0, i;
     g_argv = argv;
     signal(SIGPIPE, SIG_IGN);
+    /* --accel-agent is ours alone: taken out of argv before anything else reads it, so a
+     * delegated (ordinary) container's runc never sees it. rt_bundle_load reads the env. */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        int from = i;
+        if (!(v = opt_value(argc, argv, &i, "--accel-agent")))
+            continue;
+        setenv("FUNK_RUNTIME_ACCEL_AGENT", v, 1);
+        int drop = i - from + 1;
+        memmove(&argv[from], &argv[i + 1], (size_t)(argc - i) * sizeof *argv); /* with NULL */
+        argc -= drop;
+        i = from - 1;
+    }
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if ((v = opt_value(argc, argv, &i, "--root")))
@@ -608,28 +630,35 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage(stdout, 0);
         else if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
-            printf("funk-runtime version 0.1.0\nspec: %s\n", OCI_VERSION);
+            printf("funk-runtime %s\nspec: %s\n", FUNK_VERSION, OCI_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "funk-runtime: unknown global option '%s'\n", a);
-            return usage(stderr, 1);
+            fprintf(stderr, "funk-runtime: unknown option '%s'\nTry 'funk-runtime --help'.\n", a);
+            return RT_EXIT_USAGE;
         }
     }
     if (strcmp(logfmt, "json") != 0 && strcmp(logfmt, "text") != 0) {
         fprintf(stderr, "funk-runtime: --log-format: '%s' is not text or json\n", logfmt);
-        return 1;
+        return RT_EXIT_USAGE;
     }
     rt_log_open(log, strcmp(logfmt, "json") == 0, debug);
-    if (i >= argc)
-        return usage(stderr, 1);
+    if (i >= argc) {
+        fprintf(stderr, "funk-runtime: missing command\n");
+        return usage(stderr, RT_EXIT_USAGE);
+    }
     const char *cmd = argv[i++];
 
+    for (int k = i; k < argc && (strcmp(cmd, "features") == 0 || strcmp(cmd, "list") == 0 ||
+                                 strcmp(cmd, "version") == 0);
+         k++)
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+            return usage(stdout, 0);
     if (strcmp(cmd, "features") == 0)
         return do_features();
     if (strcmp(cmd, "list") == 0)
         return do_list();
     if (strcmp(cmd, "version") == 0) {
-        printf("funk-runtime version 0.1.0\nspec: %s\n", OCI_VERSION);
+        printf("funk-runtime %s\nspec: %s\n", FUNK_VERSION, OCI_VERSION);
         return 0;
     }
 
@@ -637,6 +666,9 @@ int main(int argc, char **argv)
      * (checked before parsing, so the delegate's own options pass through untouched). */
     if (strcmp(cmd, "create") != 0 && strcmp(cmd, "run") != 0) {
         int ours = 0;
+        for (int k = i; k < argc && strcmp(argv[k], "--") != 0; k++)
+            if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+                return usage(stdout, 0);
         for (int k = i; k < argc && !ours; k++) {
             struct rt_state st = {0};
             if (argv[k][0] != '-' && valid_id(argv[k]) && state_load(argv[k], &st) != 0)
@@ -659,10 +691,12 @@ int main(int argc, char **argv)
                 extra = a;
             else {
                 rt_log(RT_ERROR, "%s: unexpected argument '%s'", cmd, a);
-                return 1;
+                return RT_EXIT_USAGE;
             }
             continue;
         }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return usage(stdout, 0);
         if (create_like &&
             ((v = opt_value(argc, argv, &i, "--bundle")) || (v = opt_value(argc, argv, &i, "-b"))))
             co.bundle = v;
@@ -690,16 +724,16 @@ int main(int argc, char **argv)
             co.unknown = a;
         else {
             rt_log(RT_ERROR, "%s: unknown option '%s'", cmd, a);
-            return 1;
+            return RT_EXIT_USAGE;
         }
     }
     if (!id) {
         rt_log(RT_ERROR, "%s: missing container ID", cmd);
-        return 1;
+        return RT_EXIT_USAGE;
     }
     if (!valid_id(id)) {
         rt_log(RT_ERROR, "%s: invalid container ID '%s'", cmd, id);
-        return 1;
+        return RT_EXIT_USAGE;
     }
 
     if (strcmp(cmd, "create") == 0)

@@ -42,7 +42,7 @@ export FUNK_GATEWAY=http://127.0.0.1:$PORT
 if curl -s -o /dev/null "$FUNK_GATEWAY/healthz"; then
   echo "port $PORT is busy: set FUNK_DEMO_PORT to another port"; exit 1
 fi
-UP=$("$P/bin/funk" up -d --listen "127.0.0.1:$PORT" --state-dir "$TMP/state")
+UP=$("$P/bin/funk" daemon -d --listen "127.0.0.1:$PORT" --state-dir "$TMP/state")
 echo "$UP"
 GW_PID=$(sed -n 's/.*pid \([0-9]*\).*/\1/p' <<<"$UP")
 [ -n "$GW_PID" ] && PIDS+=("$GW_PID")

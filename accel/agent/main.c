@@ -53,7 +53,7 @@ static const char usage_text[] =
     "  --user UID:GID       after binding the sockets, drop to this unprivileged uid/gid\n"
     "  --no-seccomp         skip the seccomp filter loaded after plugin init (default: loaded)\n"
     "  -h, --help           this text;  --version  the version\n"
-    "Options take their value as --opt VALUE or --opt=VALUE. Exit status: 0 after SIGTERM/SIGINT,\n"
+    "Options take their value as --OPTION VALUE or --OPTION=VALUE. Exit status: 0 after SIGTERM/SIGINT,\n"
     "1 on a runtime error, 64 on a usage error.\n"
     "environment: FUNK_ACCEL_LOG_LEVEL (info logs connections), FUNK_ACCEL_PLUGIN_PATH,\n"
     "             FUNK_ACCEL_EXEC_DIR\n";
@@ -234,6 +234,9 @@ int main(int argc, char **argv)
         case ':':
             return usage_error("option '%s' needs a value%s", argv[optind - 1], "");
         default:
+            if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0 &&
+                strchr(argv[optind - 1], '='))
+                return usage_error("option '%s' takes no value%s", argv[optind - 1], "");
             return usage_error("unknown option '%s'%s", argv[optind - 1], "");
         }
         if (!ok) {

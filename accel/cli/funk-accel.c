@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+/* A parser's "stop here, exit 0": it printed the usage for -h/--help. */
+#define HELP_SHOWN (-1)
 #define EXIT_USAGE 64 /* sysexits EX_USAGE: the exit code of a usage error in every funk binary */
 
 static const char usage_text[] =
@@ -33,7 +35,7 @@ static const char usage_text[] =
     "  bench                        noop and sgemm figures in one short run\n"
     "model options: --model FILE --labels FILE --input WxH --mean R,G,B --scale S|R,G,B\n"
     "               --channels rgb|bgr --layout nchw|nhwc --kind classifier|centernet\n"
-    "Options take their value as --opt VALUE or --opt=VALUE.\n"
+    "Options take their value as --OPTION VALUE or --OPTION=VALUE.\n"
     "environment: FUNK_ACCEL_PLUGINS, FUNK_ACCEL_PLUGIN_PATH, FUNK_ACCEL_LOG_LEVEL, "
     "FUNK_ACCEL_PROFILE\n"
     "exit status: 0 ok, 1 the operation failed, 64 usage error\n";
@@ -112,8 +114,20 @@ static int read_file(const char *path, void **data, size_t *len)
 
 /* ---- plugins --------------------------------------------------------------------------------- */
 
+/* -h/--help as a command's only argument; commands without options use this. */
+static bool wants_help(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(usage_text, stdout);
+        return true;
+    }
+    return false;
+}
+
 static int cmd_plugins(int argc, char **argv)
 {
+    if (wants_help(argc, argv))
+        return 0;
     if (argc > 1)
         return usage_error("plugins takes no arguments (got '%s')", argv[1]);
     int n = funk_accel_plugins(NULL, 0);
@@ -163,9 +177,13 @@ struct image_opts {
 /* Reports a getopt_long failure of a subcommand (c is ':' or '?'); argv is the subcommand's. */
 static int getopt_error(int c, char **argv)
 {
+    const char *a = argv[optind - 1];
     if (c == ':')
-        return usage_error("option '%s' needs a value", argv[optind - 1]);
-    return usage_error("unknown option '%s'", argv[optind - 1]);
+        return usage_error("option '%s' needs a value", a);
+    /* glibc sets optopt to a known long option's value when it was given "=VALUE" it takes none */
+    if (optopt != 0 && strncmp(a, "--", 2) == 0 && strchr(a, '='))
+        return usage_error("option '%s' takes no value", a);
+    return usage_error("unknown option '%s'", a);
 }
 
 /* Parses IMG and the options shared by classify and detect; argv[0] is the command's name. */
@@ -178,14 +196,18 @@ static int parse_image_opts(int argc, char **argv, bool detect, struct image_opt
         {"draw", required_argument, 0, O_DRAW},   {"input", required_argument, 0, O_ATTR},
         {"mean", required_argument, 0, O_ATTR},   {"scale", required_argument, 0, O_ATTR},
         {"channels", required_argument, 0, O_ATTR}, {"layout", required_argument, 0, O_ATTR},
-        {"kind", required_argument, 0, O_ATTR},   {0, 0, 0, 0},
+        {"kind", required_argument, 0, O_ATTR},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     optind = 0; /* glibc: start afresh on this argv */
     opterr = 0;
     int c, idx;
-    while ((c = getopt_long(argc, argv, ":", opts, &idx)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
         const char *v = optarg;
         switch (c) {
+        case 'h':
+            fputs(usage_text, stdout);
+            return HELP_SHOWN;
         case O_MODEL:
             o->model = v;
             break;
@@ -285,7 +307,7 @@ static int cmd_image(int argc, char **argv, bool detect)
     struct image_opts o = {.top = 5, .min_pct = 0};
     int ret = parse_image_opts(argc, argv, detect, &o);
     if (ret)
-        return ret;
+        return ret == HELP_SHOWN ? 0 : ret;
     if (detect && o.top == 5)
         o.top = 100;
     void *img = NULL;
@@ -370,13 +392,17 @@ static int cmd_sgemm(int argc, char **argv)
         {"check", no_argument, 0, 'c'},
         {"repeat", required_argument, 0, 'r'},
         {"seed", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        if (opt == 'c') {
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (opt == 'c') {
             check = true;
         } else if (opt == 'r' || opt == 's') {
             if (!parse_long(optarg, 1, INT_MAX, opt == 'r' ? &repeat : &seed))
@@ -482,6 +508,8 @@ static int run_noop(long n, double *ns_per_op)
 static int cmd_noop(int argc, char **argv)
 {
     long n = 1000000;
+    if (wants_help(argc, argv))
+        return 0;
     if (argc > 2)
         return usage_error("unexpected argument '%s'", argv[2]);
     if (argc == 2 && !parse_long(argv[1], 1, LONG_MAX, &n))
@@ -495,6 +523,8 @@ static int cmd_noop(int argc, char **argv)
 
 static int cmd_bench(int argc, char **argv)
 {
+    if (wants_help(argc, argv))
+        return 0;
     if (argc > 1)
         return usage_error("bench takes no arguments (got '%s')", argv[1]);
     double ns;
@@ -541,6 +571,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int nargs = argc - i; /* the command's argv, its name first */
     char **args = argv + i;
+
     int ret;
     if (!strcmp(cmd, "plugins"))
         ret = cmd_plugins(nargs, args);

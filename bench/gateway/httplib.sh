@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PREFIX=${FUNK_PREFIX:-$(cd ../.. && pwd)/build}
-CLIENT=$PREFIX/bin/funk-bench-http
+CLIENT=$PREFIX/lib/funk/bench/funk-bench-http
 SECS=${SECS:-5}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT

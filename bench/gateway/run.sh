@@ -20,7 +20,7 @@ WRK_SECONDS = int(os.environ.get("WRK_SECONDS", "10"))  # wrk seconds per side p
 WRK_ROUNDS = int(os.environ.get("WRK_ROUNDS", "2"))
 WRK_CONN = int(os.environ.get("WRK_CONN", "8"))
 FUNKD = os.path.join(prefix, "bin", "funkd")
-CLIENT = os.path.join(prefix, "bin", "funk-bench-http")
+CLIENT = os.path.join(prefix, "lib", "funk", "bench", "funk-bench-http")
 ECHO = os.path.join(prefix, "unikernels", "echo.elf")
 NATIVE = os.path.join(prefix, "bin", "funk-echo-native")
 for f in (FUNKD, CLIENT, ECHO, NATIVE):

@@ -115,6 +115,11 @@ struct funk_vm_device {
     const char *name;          /* manifest name */
     enum funk_vm_dev_type type;
     int fd;                    /* block: an open file; net: a tap fd (O_NONBLOCK set by the VM) */
+    unsigned block_size;       /* block: sector size, a power of two 512..32768 (0: 512); the
+                                  file size must be a multiple of it, at least one block */
+    unsigned mtu;              /* net: the tap's MTU, 68..65521 (0: 1500); frames up to
+                                  mtu + 14 bytes are carried */
+    uint8_t mac[6];            /* net: all zero: a random locally administered unicast MAC */
 };
 
 /* ---- Loading ---------------------------------------------------------------------------- */
@@ -218,6 +223,13 @@ int funk_vm_process_prepare(int root_fd, long uid, long gid);
 /* Installs the run-loop seccomp filter in the calling thread (after funk_vm_load). Under the
  * process backend the guest's child always gets its own, stricter filter. */
 int funk_vm_sandbox(struct funk_vm *vm);
+
+/* Writes an ELF core (ET_CORE: one NT_PRSTATUS note with the vCPU registers, or the trap frame
+ * the guest passed with HALT, and one PT_LOAD of guest memory at address 0 holding the pages
+ * the guest touched) to fd, after a KVM guest's run has ended (Solo5's --dumpcore). The
+ * counts of dumped and total 4 KiB pages go to the pointers when not NULL. -ENOTSUP for the
+ * process backend or an unloaded VM, else 0 or a negative errno from the writes. */
+int funk_vm_dumpcore(struct funk_vm *vm, int fd, size_t *pages_dumped, size_t *pages_total);
 
 /* The last load/run error in one line ("" when none). */
 const char *funk_vm_error(const struct funk_vm *vm);

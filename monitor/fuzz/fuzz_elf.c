@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* An accepted image must be safe to copy and map. */
         if (img.kernel_end > FUZZ_MEM || img.entry < HVT_GUEST_MIN_BASE)
             abort();
-        elf_copy(&img, buf, mem);
+        elf_copy(&img, buf, mem, false);
         if (x86_setup(mem, FUZZ_MEM, &img) != 0)
             abort();
         if (x86_translate(mem, FUZZ_MEM, 0) != 0)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# funk CLI end to end against the real funkd: up, deploy (flags, stack.yml), ls, invoke, logs,
+# funk CLI end to end against the real funkd: daemon, deploy (flags, stack.yml), ls, invoke, logs,
 # scale, secrets, rm, auth, and clear errors when funkd is down or the input is bad.
 import json
 import os
@@ -19,6 +19,8 @@ def funk(*args, gateway=None, stdin=b"", env=None):
     e = dict(os.environ)
     e.pop("FUNK_USER", None)
     e.pop("FUNK_PASSWORD", None)
+    e.pop("FUNK_GATEWAY", None)
+    e.pop("OPENFAAS_URL", None)
     if gateway:
         e["FUNK_GATEWAY"] = gateway
     if env:
@@ -34,7 +36,7 @@ check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
 down_sock, down_port = dead_port()  # bound, never listening: refused for as long as the test holds it
 down = "http://127.0.0.1:%d" % down_port
 rc, _, err = funk("ls", gateway=down)
-check(rc == 1 and "cannot reach funkd" in err and "funk up" in err, "clear error when funkd is down", err)
+check(rc == 1 and "cannot reach funkd" in err and "funk daemon -d" in err, "clear error when funkd is down", err)
 for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["scale", "x"], "scale without --replicas"),
                    (["secret", "frob", "x"], "unknown secret subcommand"), (["invoke"], "invoke without a name"),
                    (["rm"], "rm without a name"), (["logs"], "logs without a name"),
@@ -51,7 +53,7 @@ check(rc == 0 and "usage: funk image build" in out, "funk image --help: exit 0 a
 rc, out, err = funk("image", "frob")
 check(rc == 2 and "usage: funk image build" in err, "funk image with an unknown subcommand: exit 2", (rc, out, err))
 
-# funk up -d starts funkd and waits for it
+# funk daemon -d starts funkd and waits for it
 # (on a free port; when another process takes it first funkd exits saying the address is in use,
 # and the start is tried again on a fresh port)
 tmp = tempfile.TemporaryDirectory()
@@ -59,12 +61,12 @@ for attempt in range(1, START_TRIES + 1):
     port = free_port()
     gwurl = "http://127.0.0.1:%d" % port
     uplog = os.path.join(tmp.name, "funkd-%d.log" % attempt)
-    rc, out, err = funk("up", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
+    rc, out, err = funk("daemon", "-d", "--state-dir", os.path.join(tmp.name, "st"), gateway=gwurl,
                         env={"FUNKD": FUNKD, "FUNK_LOG": uplog})
     if rc == 0 or attempt == START_TRIES or not os.path.exists(uplog) or not ADDR_IN_USE.search(open(uplog).read()):
         break
     print("note: port %d was taken before funkd bound it; retrying" % port, flush=True)
-check(rc == 0 and "is up" in out, "funk up -d", (rc, out, err))
+check(rc == 0 and "is up" in out, "funk daemon -d", (rc, out, err))
 import re  # noqa: E402
 m = re.search(r"pid (\d+)", out)
 pid = int(m.group(1)) if m else None
@@ -87,8 +89,48 @@ try:
     check(rc == 1 and "404" in err, "invoke of a missing function fails with the status", err)
     rc, out, err = funk("invoke", "echo", "-H", "broken", gateway=gwurl)
     check(rc == 2, "invoke rejects a bad -H", err)
+    rc, out, err = funk("describe", "echo", "--json", gateway=gwurl)
+    check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe --json", out)
     rc, out, err = funk("describe", "echo", gateway=gwurl)
-    check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe", out)
+    rows = dict((k.strip(), v.strip()) for k, v in (ln.split(":", 1) for ln in out.splitlines()
+                                                   if ":" in ln and not ln.startswith(" ")))
+    check(rc == 0 and rows.get("Name") == "echo" and rows.get("Status") == "Ready"
+          and rows.get("Replicas") == "1" and rows.get("Available Replicas") == "1"
+          and rows.get("Invocations", "").isdigit() and rows.get("Image") == ELF["echo"]
+          and rows.get("Function Process") == "<default>"
+          and rows.get("URL") == gwurl + "/function/echo" and rows.get("Async URL") == gwurl + "/async-function/echo"
+          and "  A: 2" in out, "describe: a table like faas-cli describe, with the URLs", (rc, out, err))
+    rc, out, err = funk("describe", "echo", "--namespace", "openfaas-fn", gateway=gwurl)
+    check(rc == 0 and gwurl + "/function/echo.openfaas-fn" in out, "describe --namespace: NAME.NS URLs", out)
+    rc, out, err = funk("describe", "nosuch", gateway=gwurl)
+    check(rc == 1 and "404" in err, "describe of a missing function fails with the status", err)
+
+    # the gateway from OPENFAAS_URL, as faas-cli; --gateway still wins over it
+    rc, out, err = funk("describe", "echo", env={"OPENFAAS_URL": gwurl + "/"})
+    check(rc == 0 and "URL:" in out and gwurl + "/function/echo" in out, "OPENFAAS_URL picks the gateway", (rc, out, err))
+    rc, out, err = funk("--gateway", gwurl, "ls", env={"OPENFAAS_URL": down})
+    check(rc == 0 and "echo" in out, "--gateway wins over OPENFAAS_URL", (rc, out, err))
+    rc, out, err = funk("ls", env={"OPENFAAS_URL": down})
+    check(rc == 1 and down in err, "OPENFAAS_URL is used when no flag is given", (rc, err))
+
+    # ready: the gateway, then a function
+    rc, out, err = funk("ready", gateway=gwurl)
+    check(rc == 0 and "ready" in out, "ready: funkd answers /healthz", (rc, out, err))
+    rc, out, err = funk("ready", "echo", "--timeout", "10", gateway=gwurl)
+    check(rc == 0 and "echo is ready" in out, "ready NAME: the function has an available replica", (rc, out, err))
+    t0 = time.time()
+    rc, out, err = funk("ready", "nosuch", "--timeout", "0.5", gateway=gwurl)
+    check(rc == 1 and "not deployed" in err and time.time() - t0 < 15, "ready of a missing function: exit 1 after --timeout",
+          (rc, err))
+    rc, out, err = funk("ready", "--timeout", "0.5", gateway=down)
+    check(rc == 1 and "healthz" in err, "ready with funkd down: exit 1 after --timeout", (rc, err))
+    rc, out, err = funk("ready", "--timeout", "soon", gateway=gwurl)
+    check(rc == 2 and "--timeout" in err, "ready --timeout with a bad value exits 2", (rc, err))
+
+    # scale of a per-request function: the truth, and a non-zero exit
+    rc, out, err = funk("scale", "echo", "--replicas", "3", gateway=gwurl)
+    check(rc == 1 and "Scaled" not in out and "409" in err and "cannot be scaled" in err,
+          "scale of a per-request function fails with funkd's reason", (rc, out, err))
 
     # secrets
     rc, out, err = funk("secret", "create", "token", "--from-literal", "abc", gateway=gwurl)
@@ -127,7 +169,7 @@ functions:
     check(rc == 0 and out == "hello yaml", "stack environment reaches the guest", (out, err))
     rc, out, err = funk("invoke", "stacked", "--path", "/env", "--query", "token", gateway=gwurl)
     check(rc == 0 and out == "xyz", "stack secret reaches the guest", (out, err))
-    rc, out, _ = funk("describe", "stacked", gateway=gwurl)
+    rc, out, _ = funk("describe", "stacked", "--json", gateway=gwurl)
     d = json.loads(out)
     check(d["mode"] == "warm" and d["annotations"] == {"owner": "me"} and d["limits"] == {"memory": "16M"},
           "stack labels, annotations, limits", d)
@@ -135,7 +177,7 @@ functions:
     with open(bad, "w") as f:
         f.write("functions:\n  x: [unclosed\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
-    check(rc == 2 and "line" in err, "bad YAML: exit 2 with a line number", err)
+    check(rc == 2 and re.search(r"bad\.yml:3:1: ", err), "bad YAML: exit 2 with FILE:LINE:COLUMN", err)
     with open(bad, "w") as f:
         f.write("functions:\n  x:\n    environment: {}\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
@@ -161,10 +203,10 @@ functions:
     check(rc == 1 and "404" in err, "rm again: 404 reported", err)
     rc, out, err = funk("secret", "rm", "token", gateway=gwurl)
     check(rc == 0, "secret rm", err)
-    rc, out, err = funk("up", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd-again.log")})
-    check(rc == 0 and "already" in err, "funk up -d when funkd is already up", err)
+    rc, out, err = funk("daemon", "-d", gateway=gwurl, env={"FUNKD": FUNKD, "FUNK_LOG": os.path.join(tmp.name, "funkd-again.log")})
+    check(rc == 0 and "already" in err, "funk daemon -d when funkd is already up", err)
 finally:
-    if pid:  # not our child (funk up -d detached it): wait until it is gone, bounded
+    if pid:  # not our child (funk daemon -d detached it): wait until it is gone, bounded
         os.kill(pid, signal.SIGTERM)
 
         def gone():
@@ -173,7 +215,7 @@ finally:
                     return f.read().rsplit(")", 1)[1].split()[0] == "Z"
             except OSError:
                 return True
-        check(wait_for(gone, 20), "funkd started by funk up -d stops on SIGTERM")
+        check(wait_for(gone, 20), "funkd started by funk daemon -d stops on SIGTERM")
 
 # basic auth through the CLI
 a = Funkd("--auth")

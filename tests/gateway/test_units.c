@@ -51,6 +51,45 @@ static void test_names(void **state)
     assert_false(gw_split_name("bad/name", n, ns));
 }
 
+/* OpenFaaS's names: DNS-1123 labels (functions, namespaces), subdomains (secrets). */
+static void test_dns_names(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"a", "echo", "my-fn-2", "0abc", "9"};
+    static const char *const bad[] = {"", "Bad_Name", "UPPER", "a.b", "-lead", "trail-"};
+    static const char *const bad2[] = {"a_b", "a b", "a/b", "x\n", "\xc3\xa9t\xc3\xa9"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        assert_true(gw_valid_dns_label(good[i]));
+        assert_true(gw_valid_dns_subdomain(good[i]));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(gw_valid_dns_label(bad[i]));
+    for (size_t i = 0; i < sizeof bad2 / sizeof *bad2; i++)
+        assert_false(gw_valid_dns_label(bad2[i]));
+    char l63[64], l64[65];
+    memset(l63, 'a', 63);
+    l63[63] = '\0';
+    memset(l64, 'a', 64);
+    l64[64] = '\0';
+    assert_true(gw_valid_dns_label(l63));
+    assert_false(gw_valid_dns_label(l64));
+    assert_true(gw_valid_dns_subdomain("db.password"));
+    assert_true(gw_valid_dns_subdomain("a-1.b-2.c"));
+    assert_false(gw_valid_dns_subdomain("a..b"));
+    assert_false(gw_valid_dns_subdomain(".a"));
+    assert_false(gw_valid_dns_subdomain("a."));
+    assert_false(gw_valid_dns_subdomain("a.-b"));
+    assert_false(gw_valid_dns_subdomain("A.b"));
+    assert_false(gw_valid_dns_subdomain("a_b.c"));
+    char sub[GW_NAME_MAX + 1]; /* labels of 9 joined by dots, one byte too long */
+    for (size_t i = 0; i < GW_NAME_MAX; i++)
+        sub[i] = i % 10 == 9 ? '.' : 'a';
+    sub[GW_NAME_MAX] = '\0';
+    assert_false(gw_valid_dns_subdomain(sub));
+    sub[GW_NAME_MAX - 1] = '\0'; /* 127 bytes, ends in "a" */
+    assert_true(gw_valid_dns_subdomain(sub));
+}
+
 static void test_mem(void **state)
 {
     (void)state;
@@ -247,7 +286,7 @@ static void test_yaml(void **state)
     p = write_tmp("functions:\n  x: [unclosed\n");
     assert_null(cli_yaml_load(p, err, sizeof err));
     unlink(p);
-    assert_non_null(strstr(err, "line"));
+    assert_non_null(strstr(err, ":3:1: ")); /* FILE:LINE:COLUMN: as compilers write it */
 
     p = write_tmp("a: &anchor 1\nb: *anchor\n");
     assert_null(cli_yaml_load(p, err, sizeof err));
@@ -275,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_yaml),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_uuid_threads_no_fd_leak),
+        cmocka_unit_test(test_dns_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,7 +312,7 @@ int main(int argc, char **argv)
             int fd = mkstemp(tmpl[ndevs]);
             if (fd < 0 || ftruncate(fd, 64 << 10) != 0)
                 return fail("cannot create %s", tmpl[ndevs]);
-            devs[ndevs] = (struct funk_vm_device){a + 12, FUNK_VM_DEV_BLOCK, fd};
+            devs[ndevs] = (struct funk_vm_device){.name = a + 12, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
             size_path = tmpl[ndevs++];
         } else if (strncmp(a, "--block=", 8) == 0 && ndevs < 4) {
             char *eq = strchr(a + 8, '=');
@@ -322,7 +322,7 @@ int main(int argc, char **argv)
             int fd = open(eq + 1, O_RDWR | O_CLOEXEC);
             if (fd < 0)
                 return fail("cannot open %s", eq + 1);
-            devs[ndevs++] = (struct funk_vm_device){a + 8, FUNK_VM_DEV_BLOCK, fd};
+            devs[ndevs++] = (struct funk_vm_device){.name = a + 8, .type = FUNK_VM_DEV_BLOCK, .fd = fd};
             size_path = eq + 1;
         } else
             return fail("unknown option %s", a);

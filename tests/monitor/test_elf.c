@@ -75,12 +75,17 @@ static void test_copy(void **state)
     assert_int_equal(elf_parse(b, len, MEM, &img, err, sizeof err), 0);
     uint8_t *mem = malloc(MEM);
     memset(mem, 0xee, MEM);
-    elf_copy(&img, b, mem);
+    elf_copy(&img, b, mem, false);
     assert_memory_equal(mem + GEN_TEXT, text, sizeof text);
     assert_int_equal(mem[GEN_DATA], 0x5a);
     assert_int_equal(mem[GEN_DATA + 4095], 0x5a);
     assert_int_equal(mem[GEN_DATA + 4096], 0); /* bss zeroed */
     assert_int_equal(mem[GEN_DATA + 8191], 0);
+    /* Into memory known to be zero the bss is left alone (not faulted in). */
+    memset(mem, 0xee, MEM);
+    elf_copy(&img, b, mem, true);
+    assert_int_equal(mem[GEN_DATA + 4095], 0x5a);
+    assert_int_equal(mem[GEN_DATA + 4096], 0xee);
     free(mem);
     free(b);
 }
@@ -399,6 +404,88 @@ static void test_bad_manifest(void **state)
     refused(parse(&g), -ENOEXEC, "unterminated");
 }
 
+/* What Solo5's hvt toolchain emits (solo5_hvt.lds): a PT_TLS header for .tdata/.tbss, an
+ * OpenBSD note, the manifest before ABI1, 64 manifest entries. */
+static void test_solo5_toolchain(void **state)
+{
+    (void)state;
+    struct gen g;
+    static const uint8_t tdata[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    gen_init(&g, code, sizeof code);
+    g.seg[2] = (struct gen_seg){GEN_DATA + 0x2000, tdata, sizeof tdata, 16, PF_R};
+    g.nseg = 3;
+    g.notes_len = 0;
+    static uint8_t buf[sizeof(struct mft) + MFT_MAX_ENTRIES * sizeof(struct mft_entry)];
+    struct mft m = {.version = MFT_VERSION, .entries = MFT_MAX_ENTRIES};
+    memcpy(buf, &m, sizeof m);
+    for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {
+        struct mft_entry e;
+        memset(&e, 0, sizeof e);
+        if (i == 0) {
+            e.type = MFT_RESERVED_FIRST;
+        } else {
+            snprintf(e.name, sizeof e.name, "storage%u", i - 1);
+            e.type = MFT_DEV_BLOCK_BASIC;
+        }
+        memcpy(buf + sizeof m + i * sizeof e, &e, sizeof e);
+    }
+    gen_note(&g, HVT_NOTE_OWNER, HVT_NOTE_MFT1, buf, sizeof buf, 4);
+    gen_abi1(&g, HVT_ABI_VERSION);
+    uint32_t obsd = 0;
+    gen_note(&g, "OpenBSD", 1, &obsd, sizeof obsd, 0);
+    size_t len;
+    uint8_t *b = gen_build(&g, &len);
+    gen_phdr(b, 2)->p_type = PT_TLS;
+    struct elf_image img;
+    char err[256];
+    int rc = elf_parse(b, len, MEM, &img, err, sizeof err);
+    if (rc)
+        fail_msg("Solo5-style image refused: %s", err);
+    assert_int_equal(img.nseg, 2); /* the TLS template is not loaded by the monitor */
+    assert_true(img.has_abi1);
+    assert_int_equal(img.mft_entries, MFT_MAX_ENTRIES);
+    /* A TLS header whose file bytes are not in the image, or bigger than its memory size. */
+    gen_phdr(b, 2)->p_offset = len;
+    assert_int_equal(elf_parse(b, len, MEM, &img, err, sizeof err), -ENOEXEC);
+    assert_non_null(strstr(err, "TLS segment 2"));
+    gen_phdr(b, 2)->p_offset = 4096 * 3;
+    gen_phdr(b, 2)->p_memsz = 4;
+    assert_int_equal(elf_parse(b, len, MEM, &img, err, sizeof err), -ENOEXEC);
+    assert_non_null(strstr(err, "TLS segment 2"));
+    free(b);
+
+    /* One entry more than Solo5's maximum. */
+    gen_init(&g, code, sizeof code);
+    m.entries = MFT_MAX_ENTRIES + 1;
+    memcpy(buf, &m, sizeof m);
+    gen_note(&g, HVT_NOTE_OWNER, HVT_NOTE_MFT1, buf, 8, 4);
+    refused(parse(&g), -ENOEXEC, "at most 64");
+}
+
+/* Solo5's buggyelf: an MFT1 note whose n_descsz (1) cannot hold a manifest. Refused naming the
+ * note, with the phrase Solo5's loader uses. */
+static void test_buggy_mft_note(void **state)
+{
+    (void)state;
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    uint8_t one = 1;
+    gen_note(&g, HVT_NOTE_OWNER, HVT_NOTE_MFT1, &one, 1, 0);
+    struct res r = parse(&g);
+    refused(r, -ENOEXEC, "note does not fall within valid size");
+    refused(r, -ENOEXEC, "bad MFT1 note");
+    /* An ABI1 note whose descriptor runs past its segment is named too. */
+    gen_init(&g, code, sizeof code);
+    g.notes_len = 0;
+    uint32_t hdr[3] = {6, 0x1000, HVT_NOTE_ABI1};
+    memcpy(g.notes, hdr, sizeof hdr);
+    memcpy(g.notes + 12, "Solo5\0\0", 8);
+    g.notes_len = 20;
+    r = parse(&g);
+    refused(r, -ENOEXEC, "bad ABI1 note");
+    refused(r, -ENOEXEC, "note does not fall within valid size");
+}
+
 static void test_dynamic(void **state)
 {
     (void)state;
@@ -443,6 +530,8 @@ int main(void)
         cmocka_unit_test(test_accel_note),
         cmocka_unit_test(test_bad_manifest),
         cmocka_unit_test(test_dynamic),
+        cmocka_unit_test(test_solo5_toolchain),
+        cmocka_unit_test(test_buggy_mft_note),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

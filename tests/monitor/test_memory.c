@@ -95,6 +95,18 @@ static void test_page_tables(void **state)
     /* Beyond guest memory: not present. */
     assert_int_equal(x86_translate(mem, MEM, MEM), 0);
     assert_int_equal(x86_translate(mem, MEM, 1ull << 32), 0);
+    /* A plain Solo5 guest (host_ro): the host mapping enforces read-only, so its text is
+     * writable in the page tables (a write reaches the host and ends as a translation fault)
+     * and stays executable; data stays NX; the stub page stays read-only. */
+    img.host_ro = true;
+    assert_int_equal(x86_setup(mem, MEM, &img), 0);
+    e = x86_translate(mem, MEM, GEN_TEXT);
+    assert_true(e & X86_PTE_W);
+    assert_false(e & X86_PTE_NX);
+    e = x86_translate(mem, MEM, GEN_DATA + 4096);
+    assert_true((e & X86_PTE_W) && (e & X86_PTE_NX));
+    e = x86_translate(mem, MEM, X86_STUB_GPA);
+    assert_false(e & X86_PTE_W);
     munmap(mem, MEM);
 }
 

@@ -428,10 +428,64 @@ static void test_write_to_code(void **state)
     uint32_t a = GEN_TEXT;
     memcpy(code + 3, &a, 4);
     struct gen g;
+    /* A funk guest: text is read-only in its page tables, the write is a #PF. */
     gen_init(&g, code, sizeof code);
+    gen_funk(&g);
     struct run r;
     run_guest(&g, NULL, 0, &r);
     expect(&r, FUNK_VM_EXIT_FAULT, "page fault at 0x100000 (rip=0x100000, write, protection)");
+    /* A plain Solo5 guest: text is read-only in the host mapping, as solo5-hvt maps it, so the
+     * write ends as Solo5's host/guest translation fault (EFAULT, or PVM's MMIO exit). */
+    gen_init(&g, code, sizeof code);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "host/guest translation fault: rip=");
+}
+
+/* bss is left to the fresh shell's zero memory, but a second load after a failed one must not
+ * inherit the first image's bytes there, nor the read-only host pages the first (plain Solo5)
+ * image got (the copy would fault the monitor). */
+static void test_reload_zeroes_bss(void **state)
+{
+    (void)state;
+    need_kvm();
+    static const uint8_t hlt[] = {0xf4};
+    struct gen g;
+    gen_init(&g, hlt, sizeof hlt);
+    memset(g.data, 0x5a, sizeof g.data);
+    size_t len_a, len_b;
+    uint8_t *a = gen_build(&g, &len_a);
+    g.seg[1].filesz = 0; /* the same range is bss in the second image */
+    uint8_t *b = gen_build(&g, &len_b);
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(MEM, 0, &vm), 0);
+    struct funk_vm_device nope = {.name = "nope", .type = FUNK_VM_DEV_BLOCK, .fd = 0};
+    struct funk_vm_boot boot = {.devs = &nope, .ndevs = 1};
+    assert_int_equal(funk_vm_load(vm, a, len_a, &boot), -ENOENT); /* after the segments' copy */
+    assert_int_equal(vm->mem[GEN_DATA], 0x5a);
+    assert_int_equal(funk_vm_load(vm, b, len_b, NULL), 0);
+    assert_int_equal(vm->mem[GEN_DATA], 0);
+    assert_int_equal(vm->mem[GEN_DATA + 4095], 0);
+    funk_vm_delete(vm);
+    free(a);
+    free(b);
+}
+
+/* A plain Solo5 guest whose WALLTIME argument lies in its read-only text: the monitor must not
+ * write there (it would fault itself); the run ends as a translation fault. */
+static void test_hypercall_arg_in_text(void **state)
+{
+    (void)state;
+    need_kvm();
+    uint8_t code[] = {0xb8, 0, 0, 0, 0,       /* mov $GEN_TEXT, %eax */
+                      0x66, 0xba, 0x01, 0x05, /* mov $0x501, %dx (WALLTIME) */
+                      0xef, 0xf4};            /* out %eax, (%dx); hlt */
+    uint32_t a = GEN_TEXT;
+    memcpy(code + 1, &a, 4);
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_FAULT, "host/guest translation fault: hypercall 1 argument at 0x100000");
 }
 
 static void test_exec_data(void **state)
@@ -1206,6 +1260,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_puts_overflowing_buffer),
         cmocka_unit_test(test_null_deref),
         cmocka_unit_test(test_write_to_code),
+        cmocka_unit_test(test_hypercall_arg_in_text),
+        cmocka_unit_test(test_reload_zeroes_bss),
         cmocka_unit_test(test_exec_data),
         cmocka_unit_test(test_invalid_opcode),
         cmocka_unit_test(test_triple_fault),

@@ -101,6 +101,6 @@ bad "bad isolation" "not kvm, process or auto" build "$HELLO" -t x --isolation v
 bad "bad net device" "not a manifest device name" build "$HELLO" -t x --net "a b" --archive "$T/bad.tar"
 bad "no output" "-o DIR and/or --archive" build "$HELLO" -t x
 bad "unknown option" "unknown option" build "$HELLO" -t x --frobnicate --archive "$T/bad.tar"
-bad "unknown subcommand" "unknown subcommand" push x
+bad "unknown subcommand" "unknown subcommand" frobnicate x
 bad "archive in a missing dir" "cannot write" build "$HELLO" -t x --archive "$T/no/such/dir.tar"
 finish

@@ -27,6 +27,15 @@ bundle() {
 EOC
 }
 
+# ---- usage errors exit 64 (EX_USAGE) like every funk binary; --version; --help ----
+"$RUNTIME" --root "$ROOT" --frobnicate list >/dev/null 2>&1
+check "unknown global option: exit 64" 64 $?
+RT create --bundle "$T/nowhere" --frobnicate >/dev/null 2>&1
+check "create without an ID: exit 64" 64 $?
+check "--version" "funk-runtime 0." "$("$RUNTIME" --version | head -1 | cut -c1-15)"
+RT kill --help | grep -q '^usage: funk-runtime'
+check "kill --help: our usage, not a delegated runc's" 0 $?
+
 # ---- features and version ----
 RT features >"$T/features.json" && python3 -m json.tool "$T/features.json" >/dev/null
 check "features prints valid JSON" 0 $?
@@ -351,7 +360,7 @@ bad "console socket" "terminal" RT create --bundle "$T/hello" --console-socket /
 bundle "$T/userns" "$HELLO" && sed -i 's|{"type":"pid"}|{"type":"user"},{"type":"pid"}|' "$T/userns/config.json"
 bad "user namespace" "user namespaces are not supported" RT create --bundle "$T/userns" b10
 bad "unknown create option" "unknown option '--frobnicate'" RT create --bundle "$T/hello" --frobnicate b11
-bad "unknown global option" "unknown global option" "$RUNTIME" --root "$ROOT" --frobnicate create --bundle "$T/hello" b12
+bad "unknown global option" "unknown option '--frobnicate'" "$RUNTIME" --root "$ROOT" --frobnicate create --bundle "$T/hello" b12
 bad "invalid container id" "invalid container ID" RT create --bundle "$T/hello" "a/b"
 bad "missing container id" "missing container ID" RT create --bundle "$T/hello"
 bad "bad --log-format" "--log-format" "$RUNTIME" --root "$ROOT" --log-format yaml create --bundle "$T/hello" b13

@@ -83,6 +83,40 @@ static int load(const char *cfg, const char *fj, struct rt_bundle *b, char *err,
 
 #define ROOT "\"root\":{\"path\":\"rootfs\"}"
 
+/* The ACCEL agent: the annotation, else FUNK_RUNTIME_ACCEL_AGENT (funk-runtime --accel-agent);
+ * an address that is not one is refused at create. */
+static void test_bundle_accel_agent(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    unsetenv("FUNK_RUNTIME_ACCEL_AGENT");
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"}}", NULL,
+                          &b, err, sizeof err),
+                     1);
+    assert_null(b.accel);
+    rt_bundle_free(&b);
+    setenv("FUNK_RUNTIME_ACCEL_AGENT", "unix:///run/node.sock", 1);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\"}}", NULL,
+                          &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.accel, "agent:unix:///run/node.sock");
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\","
+                          "\"org.funk.accel.agent\":\"unix:///run/a.sock\"}}",
+                          NULL, &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.accel, "agent:unix:///run/a.sock");
+    rt_bundle_free(&b);
+    unsetenv("FUNK_RUNTIME_ACCEL_AGENT");
+    int rc = load("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/h\","
+                  "\"org.funk.accel.agent\":\"ftp://x\"}}",
+                  NULL, &b, err, sizeof err);
+    assert_true(rc < 0);
+    assert_non_null(strstr(err, "is not an agent address"));
+    rt_bundle_free(&b);
+}
+
 static void test_bundle_annotations(void **state)
 {
     (void)state;
@@ -314,6 +348,14 @@ static void test_http_errors(void **state)
         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400},
         {"GET / HTTP/1.1\r\nNoColonHere\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: x\r\n", 400}, /* closed before the blank line */
+        /* two readings of where a body ends: refused, a kept connection would be desynced */
+        {"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\na", 400},
+        {"POST / HTTP/1.1\r\nContent-Length : 1\r\n\r\na", 400},
+        {"POST / HTTP/1.1\r\nX: a\r\n Content-Length: 1\r\n\r\na", 400},
         {"", -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -331,6 +373,121 @@ static void test_http_errors(void **state)
     assert_int_equal(parse(big, n, &r), 431);
     wd_request_free(&r);
     free(big);
+}
+
+/* Several requests in one stream (a kept-alive connection, pipelined): each read takes exactly
+ * one, keep_alive follows the version and Connection. */
+static void test_http_keepalive_stream(void **state)
+{
+    (void)state;
+    static const char raw[] =
+        "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+        "GET /c HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"
+        "GET /d HTTP/1.0\r\n\r\n"
+        "GET /e HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(write(sv[1], raw, sizeof raw - 1), (ssize_t)(sizeof raw - 1));
+    shutdown(sv[1], SHUT_WR);
+    struct wd_rbuf b;
+    wd_rbuf_init(&b, sv[0]);
+    static const struct {
+        const char *path, *body;
+        int keep;
+    } want[] = {{"/a", "abc", 1}, {"/b", "de", 1}, {"/c", "", 0}, {"/d", "", 0}, {"/e", "", 1}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct wd_request r;
+        assert_int_equal(wd_read_request_buf(&b, &r, i ? 1000 : 0, 5000), 0);
+        assert_string_equal(r.path, want[i].path);
+        assert_int_equal(r.body_len, strlen(want[i].body));
+        assert_memory_equal(r.body ? r.body : "", want[i].body, r.body_len);
+        assert_int_equal(r.keep_alive, want[i].keep);
+        wd_request_free(&r);
+    }
+    struct wd_request r;
+    assert_int_equal(wd_read_request_buf(&b, &r, 1000, 5000), -1); /* EOF between requests */
+    wd_request_free(&r);
+    wd_rbuf_free(&b);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Upstream answers (http mode): framing by Content-Length, chunks or the close; 1xx skipped;
+ * what makes a connection reusable; malformed answers. */
+static int parse_resp(const char *raw, size_t len, int head_req, struct wd_response *res,
+                      size_t *left)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(write(sv[1], raw, len), (ssize_t)len);
+    shutdown(sv[1], SHUT_WR);
+    struct wd_rbuf b;
+    wd_rbuf_init(&b, sv[0]);
+    b.deadline = wd_mono_ms() + 5000;
+    int rc = wd_read_response(&b, head_req, res);
+    *left = b.len - b.off;
+    wd_rbuf_free(&b);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+static void test_http_response(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *raw;
+        int head_req, rc;
+        unsigned status;
+        const char *body;
+        int keep;
+    } cases[] = {
+        {"HTTP/1.1 201 Created\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok", 0, 0, 201, "ok", 1},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, 0, 200,
+         "x", 1},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n1\r\nd\r\n0\r\nT: "
+         "1\r\n\r\n",
+         0, 0, 200, "abcd", 1},
+        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", 0, 0, 200, "x", 0},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, 0, 200, "x", 0},
+        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", 0, 0, 200, "x",
+         1},
+        {"HTTP/1.1 200 OK\n\nup to the close", 0, 0, 200, "up to the close", 0},
+        {"HTTP/1.1 204 No Content\r\n\r\n", 0, 0, 204, "", 1},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1, 0, 200, "", 1}, /* HEAD */
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxEXTRA", 0, 0, 200, "x", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 0, -ECONNRESET, 0, NULL, 0},
+        {"", 0, -ECONNRESET, 0, NULL, 0},
+        {"SSH-2.0-OpenSSH\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
+        {"HTTP/1.1 2000 OK\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
+        {"HTTP/1.1 101 Switching\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 0, -EPROTO, 0, NULL,
+         0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, -EPROTO, 0, NULL, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 0, -EPROTO, 0,
+         NULL, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", 0, -EFBIG, 0, NULL, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", 0, -EFBIG, 0,
+         NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct wd_response res;
+        size_t left;
+        int rc = parse_resp(cases[i].raw, strlen(cases[i].raw), cases[i].head_req, &res, &left);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d, expected %d", i, rc, cases[i].rc);
+        if (rc == 0) {
+            if (res.status != cases[i].status || res.keep != cases[i].keep ||
+                res.body_len != strlen(cases[i].body) ||
+                memcmp(res.body ? res.body : "", cases[i].body, res.body_len) != 0)
+                fail_msg("case %zu: status %u keep %d body '%.*s'", i, res.status, res.keep,
+                         (int)res.body_len, res.body ? res.body : "");
+        }
+        assert_true(rc == 0 || !res.keep);
+        assert_true(strlen(cases[i].raw) == 0 || res.got > 0);
+        wd_response_free(&res);
+    }
 }
 
 /* ---- paths inside a hostile rootfs --------------------------------------------------------- */
@@ -471,10 +628,17 @@ static void test_path_in_root(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_size),          cmocka_unit_test(test_bundle_annotations),
-        cmocka_unit_test(test_bundle_memory_limit), cmocka_unit_test(test_bundle_classification),
-        cmocka_unit_test(test_bundle_errors),       cmocka_unit_test(test_http_parse),
-        cmocka_unit_test(test_http_errors),       cmocka_unit_test(test_path_in_root),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_bundle_annotations),
+        cmocka_unit_test(test_bundle_accel_agent),
+        cmocka_unit_test(test_bundle_memory_limit),
+        cmocka_unit_test(test_bundle_classification),
+        cmocka_unit_test(test_bundle_errors),
+        cmocka_unit_test(test_http_parse),
+        cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_http_keepalive_stream),
+        cmocka_unit_test(test_http_response),
+        cmocka_unit_test(test_path_in_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
 # funk-watchdog driven with curl: streaming, serializing and http modes, a unikernel per request
 # (fprocess="funk-monitor echo.elf"), Http_* environment, exec timeout (504), a spinning unikernel
 # stopped by it, overload (429), read/write timeouts against stalling clients and upstreams,
-# upstream down (502), health/ready with the lock file, SIGTERM, bad configuration.
+# upstream down (502), health/ready with the lock file, SIGTERM, bad configuration; keep-alive
+# on both sides (several requests on one client connection, one upstream connection reused,
+# Connection: close, HTTP/1.0, chunked bodies, a stale upstream connection retried or failed).
 set -u
 . "$(dirname "$0")/lib.sh"
 need_bin "$WATCHDOG" "$MONITOR" "$ECHO" "$LOOP"
@@ -201,6 +203,82 @@ for up in $(pgrep -P "$WPID"); do kill "$up"; done # the watchdog's upstream chi
 for _ in $(seq 200); do [ "$(up_state)" != up ] && break; sleep 0.02; done
 check "http: upstream down: 502" 502 "$(code -d x "$U/x")"
 
+# ---- keep-alive, client side: several requests over one connection (wd_peers.py session sends
+# them all on one socket: an answer on it proves the watchdog kept that connection) ----
+start_wd mode=serializing fprocess="cat"
+out=$(python3 "$PEERS" session "$PORT" "POST / one" "POST / two" "CHUNKED / ab,cd,ef" "GET /_/health" "POST / three")
+check "keep-alive (serializing): five answers on one connection, chunked body too" "200 keep-alive one
+200 keep-alive two
+200 keep-alive abcdef
+200 keep-alive OK
+200 keep-alive three
+open" "$out"
+out=$(python3 "$PEERS" session "$PORT" "POST / one" "CLOSE / two" "POST / three")
+check "keep-alive: Connection: close honoured" "200 keep-alive one
+200 close two
+CLOSED" "$out"
+out=$(python3 "$PEERS" session "$PORT" "HTTP10 / old" "POST / more")
+check "keep-alive: an HTTP/1.0 request without keep-alive closes" "200 close old
+CLOSED" "$out"
+start_wd fprocess="cat"
+out=$(python3 "$PEERS" session "$PORT" "POST / s1" "CHUNKED / s,2" "HTTP10 / s3")
+check "keep-alive (streaming): chunked answers on one connection; HTTP/1.0 gets a close-delimited one" "200 keep-alive s1
+200 keep-alive s2
+200 close s3
+closed" "$out"
+start_wd fprocess="cat" idle_timeout=300ms
+# two answers on one connection, then the watchdog closes it once it idled 300 ms
+python3 - "$PORT" <<'EOP'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+for body in (b"a", b"b"):
+    s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + body)
+    if not f.readline().startswith(b"HTTP/1.1 200"):
+        sys.exit("no 200 for " + body.decode())
+    while f.readline() not in (b"\r\n", b""):
+        pass
+    size = int(f.readline(), 16)
+    got = f.read(size)
+    f.readline(); f.readline(); f.readline()  # CRLF, "0", CRLF
+    if got != body:
+        sys.exit("got %r" % got)
+t0 = time.monotonic()
+eof = f.read(1) == b""
+took = time.monotonic() - t0
+sys.exit(0 if eof and 0.2 < took < 5 else "eof %s after %.2f s" % (eof, took))
+EOP
+check "keep-alive: two answers, then closed after idle_timeout" 0 $?
+
+# ---- keep-alive, upstream side: an upstream that keeps its connections open gets every
+# request over one of them (it numbers its connections: conn=K req=I) ----
+rm -f "$T/ka.port"
+python3 "$PEERS" keepalive-upstream "$T/ka.port" &
+kp=$!
+for _ in $(seq 250); do [ -e "$T/ka.port" ] && break; sleep 0.02; done
+start_wd mode=http fprocess="sleep 600" upstream_url="http://127.0.0.1:$(cat "$T/ka.port")" exec_timeout=1s upstream_idle_timeout=60s
+reqs=() want=
+for i in $(seq 20); do reqs+=("POST /echo r$i"); want="$want
+200 keep-alive conn=1 req=$i body=r$i"; done
+out=$(python3 "$PEERS" session "$PORT" "${reqs[@]}" "CHUNKED /echo c,d" "GET /chunked" "GET /_/health")
+check "http keep-alive: 20 requests, no 504, one upstream connection reused; chunked both ways" "${want#?}
+200 keep-alive conn=1 req=21 body=cd
+200 keep-alive conn=1 req=22 body=
+200 keep-alive OK
+open" "$out"
+check "http keep-alive: a new client connection reuses the pooled upstream one" "conn=1 req=23 body=f" "$(curl -s -d f "$U/echo")"
+# the upstream drops its kept connection on the next request: a GET is sent again on a new one,
+# a POST (it may have been done) answers 502; both clients keep their connection
+out=$(python3 "$PEERS" session "$PORT" "GET /flaky" "POST /flaky2 x" "POST /echo y")
+check "http: a kept upstream connection closed under a GET: retried on a new one" "200 keep-alive conn=2 req=1 body=" "$(sed -n 1p <<<"$out")"
+check "http: closed under a POST: 502, not sent twice" "502 keep-alive Upstream error: no valid HTTP response" "$(sed -n 2p <<<"$out")"
+contains "http: the client connection goes on after the 502" "200 keep-alive conn=" "$(sed -n 4p <<<"$out")"
+out=$(python3 "$PEERS" session "$PORT" "POST /slow x" "POST /echo z")
+check "http: a slow upstream: 504 on a kept client connection" "504 keep-alive Function timed out" "$(sed -n 1p <<<"$out")"
+contains "http: after the 504 the connection serves on" "200 keep-alive conn=" "$(sed -n 3p <<<"$out")"
+kill $kp
+wait $kp 2>/dev/null
+
 # ---- SIGTERM: lock file removed, process exits ----
 start_wd fprocess="cat"
 kill -TERM "$WPID"
@@ -218,21 +296,21 @@ check "bad Content-Length: 400" "HTTP/1.1 400 Bad Request" "$(python3 -c "
 import socket; s = socket.create_connection(('127.0.0.1', $PORT)); s.sendall(b'POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n'); print(s.recv(100).decode().splitlines()[0])")"
 stop_wd
 out=$(env -u fprocess -u function_process port=$PORT "$WATCHDOG" 2>&1)
-check "no fprocess: exit 2" 2 $?
+check "no fprocess: exit 64 (configuration error)" 64 $?
 contains "no fprocess: message" "set fprocess" "$out"
 out=$(fprocess=cat mode=bogus port=$PORT "$WATCHDOG" 2>&1)
-check "bad mode: exit 2" 2 $?
+check "bad mode: exit 64 (configuration error)" 64 $?
 contains "bad mode: message" "mode='bogus'" "$out"
 out=$(fprocess=cat exec_timeout=soon port=$PORT "$WATCHDOG" 2>&1)
-check "bad duration: exit 2" 2 $?
+check "bad duration: exit 64 (configuration error)" 64 $?
 contains "bad duration: message" "exec_timeout='soon'" "$out"
 out=$(fprocess=cat max_inflight=-3 port=$PORT "$WATCHDOG" 2>&1)
-check "bad max_inflight: exit 2" 2 $?
+check "bad max_inflight: exit 64 (configuration error)" 64 $?
 out=$(fprocess="   " port=$PORT "$WATCHDOG" 2>&1)
-check "blank fprocess: exit 2" 2 $?
+check "blank fprocess: exit 64 (configuration error)" 64 $?
 contains "blank fprocess: message" "names no command" "$out"
 out=$(fprocess=cat exec_timeout=nan port=$PORT "$WATCHDOG" 2>&1)
-check "exec_timeout=nan: exit 2" 2 $?
+check "exec_timeout=nan: exit 64 (configuration error)" 64 $?
 out=$(fprocess=cat read_timeout=inf port=$PORT "$WATCHDOG" 2>&1)
-check "read_timeout=inf: exit 2" 2 $?
+check "read_timeout=inf: exit 64 (configuration error)" 64 $?
 finish

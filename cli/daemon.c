@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* funk daemon: starts funkd (in the foreground, or detached with -d and waits until it answers
+ * /healthz at the address it listens on); what `funk up` did before `up` became faas-cli's
+ * build + push + deploy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+static int healthy(const char *base)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "%s/healthz", base);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 0;
+    long code = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return rc == CURLE_OK && code == 200;
+}
+
+/* mkdir -p with mode for the parts it creates. */
+static int mkdirs(const char *path, mode_t mode)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return -ENAMETOOLONG;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The value of funkd option `name` in argv (--name VALUE or --name=VALUE), or NULL. */
+static const char *opt_value(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    const char *v = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], name, n) != 0)
+            continue;
+        if (argv[i][n] == '=')
+            v = argv[i] + n + 1;
+        else if (argv[i][n] == '\0' && i + 1 < argc)
+            v = argv[++i];
+    }
+    return v;
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+    int detach = argc > 1 && strcmp(argv[1], "-d") == 0;
+    char exe[PATH_MAX], funkd[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "funk daemon: cannot find my own binary\n");
+        return 1;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    const char *env = getenv("FUNKD");
+    /* installed: next to funk; in a build tree: BUILD/gateway/funkd beside BUILD/cli/funk */
+    snprintf(funkd, sizeof funkd, "%s/funkd", exe);
+    if (access(funkd, X_OK) != 0)
+        snprintf(funkd, sizeof funkd, "%s/../gateway/funkd", exe);
+    if (env && *env)
+        snprintf(funkd, sizeof funkd, "%s", env);
+    if (access(funkd, X_OK) != 0) {
+        fprintf(stderr, "funk daemon: %s not found (build funk first: make)\n", funkd);
+        return 1;
+    }
+    /* Where funkd will listen: --listen when given (and then that is where we wait for it),
+     * else the host:port of the gateway URL. */
+    const char *gateway = cli_gateway_get();
+    const char *listen_opt = opt_value(argc, argv, "--listen");
+    char listen[512] = "", base[600];
+    if (listen_opt) {
+        snprintf(listen, sizeof listen, "%s", listen_opt);
+    } else {
+        const char *hp = strstr(gateway, "://");
+        snprintf(listen, sizeof listen, "%s", hp ? hp + 3 : gateway);
+        listen[strcspn(listen, "/")] = '\0';
+        if (!strchr(listen, ':'))
+            snprintf(listen + strlen(listen), sizeof listen - strlen(listen), ":80");
+    }
+    /* funkd bound to every address is reached on loopback */
+    snprintf(base, sizeof base, "http://%s%s",
+             strncmp(listen, "0.0.0.0:", 8) == 0 ? "127.0.0.1" : "",
+             strncmp(listen, "0.0.0.0:", 8) == 0 ? listen + 7 : listen);
+    if (healthy(base)) {
+        fprintf(stderr, "funk daemon: funkd already answers at %s\n", base);
+        return detach ? 0 : 1;
+    }
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (!args)
+        return 1;
+    int k = 0;
+    args[k++] = funkd;
+    for (int i = 1 + detach; i < argc; i++)
+        args[k++] = argv[i];
+    if (!listen_opt) {
+        args[k++] = "--listen";
+        args[k++] = listen;
+    }
+    args[k] = NULL;
+    if (!detach) {
+        execv(funkd, args);
+        fprintf(stderr, "funk daemon: cannot run %s: %s\n", funkd, strerror(errno));
+        free(args);
+        return 1;
+    }
+    /* Detached: funkd's log goes to a file so that callers waiting on our output are not held;
+     * one file per listen address, in funkd's own state dir (two funkds never share one). */
+    char logpath[PATH_MAX + 600];
+    const char *lp = getenv("FUNK_LOG");
+    if (lp && *lp) {
+        snprintf(logpath, sizeof logpath, "%s", lp);
+    } else {
+        const char *state = opt_value(argc, argv, "--state-dir");
+        if (!state || !*state)
+            state = getenv("FUNK_STATE_DIR");
+        if (!state || !*state)
+            state = "funk-state"; /* funkd's own default */
+        int r = mkdirs(state, 0700);
+        if (r < 0) {
+            fprintf(stderr, "funk daemon: cannot create %s: %s\n", state, strerror(-r));
+            free(args);
+            return 1;
+        }
+        char tag[512];
+        snprintf(tag, sizeof tag, "%s", listen);
+        for (char *c = tag; *c; c++)
+            if (*c == ':' || *c == '/')
+                *c = '-';
+        snprintf(logpath, sizeof logpath, "%s/funkd-%s.log", state, tag);
+    }
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (logfd < 0) {
+        fprintf(stderr, "funk daemon: cannot open %s: %s\n", logpath, strerror(errno));
+        free(args);
+        return 1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execv(funkd, args);
+        _exit(127);
+    }
+    close(logfd);
+    free(args);
+    if (pid < 0) {
+        fprintf(stderr, "funk daemon: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (healthy(base)) {
+            printf("funkd is up at %s (pid %d, log %s)\n", base, (int)pid, logpath);
+            return 0;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "funk daemon: funkd exited (status %d) before answering; log %s\n",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), logpath);
+            return 1;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 20)
+            break;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "funk daemon: funkd (pid %d) did not answer at %s within 20 s; log %s\n",
+            (int)pid, base, logpath);
+    return 1;
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A minimal Solo5-style hvt runtime for funk's test unikernels: entry, console, traps, TLS,
+ * stack protector, manifest, time. Guest code: freestanding, hypercalls with outl only. */
+#include "rt.h"
+
+const struct hvt_boot_info *rt_boot;
+static int quiet;
+static char cmdline[HVT_CMDLINE_SIZE];
+
+/* The notes Solo5's toolchain puts into every hvt unikernel (the manifest is per test). */
+HVT_ABI1_NOTE_DECLARE();
+__attribute__((section(".interp"), used)) static const char interp[] = "/nonexistent/solo5/";
+/* Solo5 adds an OpenBSD note so OpenBSD refuses to exec the unikernel on the host. */
+__attribute__((section(".note.solo5.not_openbsd"), aligned(4), used)) static const struct {
+    uint32_t namesz, descsz, type;
+    char name[8];
+    uint32_t desc;
+} openbsd_note = {8, 4, 1, "OpenBSD", 0};
+
+void *rt_memcpy(void *d, const void *s, size_t n)
+{
+    uint8_t *dp = d;
+    const uint8_t *sp = s;
+    while (n--)
+        *dp++ = *sp++;
+    return d;
+}
+
+void *rt_memset(void *d, int c, size_t n)
+{
+    uint8_t *dp = d;
+    while (n--)
+        *dp++ = (uint8_t)c;
+    return d;
+}
+
+/* What the compiler may call for struct copies and zeroing. */
+void *memcpy(void *d, const void *s, size_t n) __attribute__((alias("rt_memcpy")));
+void *memset(void *d, int c, size_t n) __attribute__((alias("rt_memset")));
+
+size_t rt_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+int rt_strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+void rt_puts(const char *s)
+{
+    struct hvt_hc_puts a = {.data = s, .len = rt_strlen(s)};
+    hvt_do_hypercall(HVT_HYPERCALL_PUTS, &a);
+}
+
+void rt_putx(uint64_t v)
+{
+    char b[19] = "0x";
+    int n = 0;
+    for (int sh = 60; sh >= 0; sh -= 4) {
+        unsigned d = (unsigned)(v >> sh) & 15;
+        if (d || n || sh == 0)
+            b[2 + n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+    }
+    b[2 + n] = '\0';
+    rt_puts(b);
+}
+
+void rt_putu(uint64_t v)
+{
+    char b[21];
+    int i = 20;
+    b[i] = '\0';
+    do
+        b[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    rt_puts(b + i);
+}
+
+void rt_exit(int status, void *cookie)
+{
+    if (!quiet) {
+        rt_puts("Solo5: solo5_exit(");
+        rt_putu((uint64_t)status);
+        rt_puts(") called\n");
+    }
+    for (;;) {
+        struct hvt_hc_halt a = {.cookie = cookie, .exit_status = status};
+        hvt_do_hypercall(HVT_HYPERCALL_HALT, &a);
+    }
+}
+
+void rt_abort(const char *why)
+{
+    rt_puts("Solo5: ABORT: ");
+    rt_puts(why);
+    rt_puts("\n");
+    rt_exit(RT_EXIT_ABORT, 0);
+}
+
+/* ---- Traps: abort with the trap frame as HALT's cookie (Solo5's x86_trap_regs layout). ---- */
+struct trap_regs {
+    uint64_t cr2, ec, rip, cs, rflags, rsp, ss;
+};
+static struct trap_regs trap_cookie;
+
+void rt_trap(const uint64_t *frame) __attribute__((noreturn));
+void rt_trap(const uint64_t *frame)
+{
+    static const char *const names[] = {"#DE", "#DB", "#NMI", "#BP", "#OF", "#BR", "#UD",
+                                        "#NM", "#DF", "#09",  "#TS", "#NP", "#SS", "#GP",
+                                        "#PF", "#15", "#MF",  "#AC", "#MC", "#XM", "#VE"};
+    uint64_t cr2;
+    __asm__ __volatile__("movq %%cr2, %0" : "=r"(cr2));
+    trap_cookie =
+        (struct trap_regs){cr2, frame[1], frame[2], frame[3], frame[4], frame[5], frame[6]};
+    rt_puts("Solo5: trap: type=");
+    rt_puts(frame[0] < 21 ? names[frame[0]] : "?");
+    rt_puts(" ec=");
+    rt_putx(frame[1]);
+    rt_puts(" rip=");
+    rt_putx(frame[2]);
+    rt_puts(" rsp=");
+    rt_putx(frame[5]);
+    if (frame[0] == 14) {
+        rt_puts(" cr2=");
+        rt_putx(cr2);
+    }
+    rt_puts("\nSolo5: ABORT: cpu_x86_64.c: Fatal trap\n");
+    rt_exit(RT_EXIT_ABORT, &trap_cookie);
+}
+
+extern void (*const rt_trap_table[21])(void);
+static uint64_t idt[21 * 2] __attribute__((aligned(16)));
+
+static void idt_init(void)
+{
+    uint16_t cs;
+    __asm__ __volatile__("movw %%cs, %0" : "=r"(cs));
+    for (unsigned v = 0; v < 21; v++) {
+        uint64_t h = (uint64_t)(uintptr_t)rt_trap_table[v];
+        idt[v * 2] =
+            (h & 0xffff) | ((uint64_t)cs << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48);
+        idt[v * 2 + 1] = h >> 32;
+    }
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } p = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
+    __asm__ __volatile__("lidt %0" : : "m"(p));
+}
+
+/* ---- Stack protector (-mstack-protector-guard=global). ---- */
+uintptr_t __stack_chk_guard = 0x00f0e0d0c0b0a090ull;
+
+void __stack_chk_fail(void) __attribute__((noreturn));
+void __stack_chk_fail(void)
+{
+    rt_abort("stack smashing detected");
+}
+
+/* ---- Manifest, time ---- */
+int rt_device(const char *name, uint32_t type, const struct mft_entry **e)
+{
+    const struct mft *m = (const struct mft *)(uintptr_t)rt_boot->mft;
+    for (uint32_t i = 0; i < m->entries; i++)
+        if (m->e[i].type == type && rt_strcmp(m->e[i].name, name) == 0) {
+            *e = &m->e[i];
+            return (int)i;
+        }
+    return -1;
+}
+
+uint64_t rt_walltime_ns(void)
+{
+    struct hvt_hc_walltime a = {0};
+    hvt_do_hypercall(HVT_HYPERCALL_WALLTIME, &a);
+    return a.nsecs;
+}
+
+uint64_t rt_monotonic_ns(void)
+{
+    uint64_t f = rt_boot->cpu_cycle_freq;
+    if (!f)
+        return rt_walltime_ns();
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    uint64_t t = ((uint64_t)hi << 32) | lo;
+    return t / f * 1000000000ull + (t % f) * 1000000000ull / f;
+}
+
+uint64_t rt_poll(uint64_t ns)
+{
+    struct hvt_hc_poll a = {.timeout_nsecs = ns};
+    hvt_do_hypercall(HVT_HYPERCALL_POLL, &a);
+    return a.ready_set;
+}
+
+/* ---- TLS (x86_64 variant II: the thread pointer follows the block and points to itself). ---- */
+extern char _stdata[], _ltdata[], _ltbss[], _tls_align[];
+
+/* The linker places thread-local variables at negative offsets from the thread pointer, the
+ * TLS segment's size rounded up to its alignment. */
+static size_t tls_span(void)
+{
+    size_t a = (size_t)(uintptr_t)_tls_align,
+           n = (size_t)(uintptr_t)_ltdata + (size_t)(uintptr_t)_ltbss;
+    return a > 1 ? (n + a - 1) & ~(a - 1) : n;
+}
+
+size_t rt_tls_size(void)
+{
+    return tls_span() + sizeof(uintptr_t);
+}
+
+uintptr_t rt_tls_init(void *block)
+{
+    uintptr_t tp = (uintptr_t)block + tls_span();
+    rt_memcpy(block, _stdata, (size_t)(uintptr_t)_ltdata);
+    rt_memset((char *)block + (uintptr_t)_ltdata, 0, tls_span() - (size_t)(uintptr_t)_ltdata);
+    *(uintptr_t *)tp = tp;
+    return tp;
+}
+
+void rt_set_tls_base(uintptr_t tp)
+{
+    __asm__ __volatile__("wrmsr"
+                         :
+                         : "c"(0xc0000100u), "a"((uint32_t)tp), "d"((uint32_t)(tp >> 32)));
+}
+
+/* ---- Entry: %rdi = boot info, %rsp = top of memory (set by the tender). ---- */
+__attribute__((no_stack_protector, noreturn)) void _start(const struct hvt_boot_info *bi)
+{
+    rt_boot = bi;
+    idt_init();
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    __stack_chk_guard ^= ((uintptr_t)hi << 32 | lo) << 8; /* low byte stays 0 */
+    /* Copy the command line without the --solo5: options (Solo5's bindings consume them). */
+    const char *c = (const char *)(uintptr_t)bi->cmdline;
+    size_t n = 0;
+    while (*c) {
+        while (*c == ' ')
+            c++;
+        const char *w = c;
+        while (*c && *c != ' ')
+            c++;
+        size_t l = (size_t)(c - w);
+        if (l >= 8 && w[0] == '-' && w[1] == '-' && w[2] == 's' && w[3] == 'o' && w[4] == 'l' &&
+            w[5] == 'o' && w[6] == '5' && w[7] == ':') {
+            if (l == 13 && w[8] == 'q' && w[9] == 'u' && w[10] == 'i' && w[11] == 'e' &&
+                w[12] == 't')
+                quiet = 1;
+            continue;
+        }
+        if (l && n + l + 2 < sizeof cmdline) {
+            if (n)
+                cmdline[n++] = ' ';
+            rt_memcpy(cmdline + n, w, l);
+            n += l;
+        }
+    }
+    cmdline[n] = '\0';
+    if (!quiet) {
+        rt_puts("Solo5: funk test bindings (hvt ABI v2)\n");
+        rt_puts("Solo5: mem_size=");
+        rt_putx(bi->mem_size);
+        rt_puts(" kernel_end=");
+        rt_putx(bi->kernel_end);
+        rt_puts("\n");
+    }
+    rt_exit(app_main(cmdline), 0);
+}
