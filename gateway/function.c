@@ -92,6 +92,9 @@ static void fn_free(struct gw_function *fn)
     json_decref(fn->spec);
     free(fn->elf);
     free(fn->exec_path);
+    for (size_t i = 0; fn->argv && fn->argv[i]; i++)
+        free(fn->argv[i]);
+    free(fn->argv);
     gw_snap_release(fn->snap);
     for (size_t i = 0; fn->env && fn->env[i]; i++)
         free(fn->env[i]);
@@ -413,6 +416,55 @@ loaded:;
         BAD("label com.funk.invoke: '%s' is not fn, console or exec", inv);
     fn->console = inv ? strcmp(inv, "console") == 0 : !funk;
     fn->funk_guest = funk == 1;
+    /* stdio: an unmodified static Linux program (no funk or Solo5 note), or com.funk.io=stdio */
+    const char *io = label(spec, "com.funk.io");
+    if (io && strcmp(io, "stdio") != 0 && strcmp(io, "fn") != 0)
+        BAD("label com.funk.io: '%s' is not stdio or fn", io);
+    int kind = funk == 1 ? 2 : gw_elf_kind(fn->elf, fn->elf_len);
+    if ((io && strcmp(io, "stdio") == 0) || (!io && !inv && kind <= 0)) {
+        if (kind == 2 || kind == 1)
+            BAD("com.funk.io=stdio is for static Linux programs; image '%s' is a %s unikernel",
+                path, kind == 2 ? "funk" : "Solo5");
+        if (kind < 0)
+            BAD("image '%s' is a dynamically linked program: stdio functions are static "
+                "executables (link with -static, e.g. musl-gcc -static; Debian's busybox-static)",
+                path);
+        if (inv)
+            BAD("label com.funk.invoke does not apply to stdio functions (%s)", inv);
+        if (fn->mode != GW_MODE_PER_REQUEST)
+            BAD("stdio functions run per request only (a fresh process per call, like the "
+                "classic watchdog), not %s", m);
+        const char *iso0 = label(spec, "com.funk.isolation");
+        int w0 = iso0 ? funk_vm_isolation_parse(iso0) : FUNK_ISOLATION_PROCESS;
+        if (w0 == FUNK_ISOLATION_KVM)
+            BAD("stdio functions run on the process backend (the monitor's Linux personality "
+                "has no KVM side yet): drop com.funk.isolation=kvm%s", "");
+        if (w0 < 0)
+            BAD("label com.funk.isolation: '%s' is not kvm, process or auto", iso0);
+        /* argv: fprocess split at spaces as the watchdogs do; else the image's file name */
+        const char *fp = json_string_value(json_object_get(spec, "envProcess"));
+        const char *base = strrchr(json_string_value(img), '/');
+        base = base ? base + 1 : json_string_value(img);
+        char *words = strdup(fp && *fp ? fp : base);
+        size_t cap = (words ? strlen(words) : 0) / 2 + 2, n = 0;
+        fn->argv = words ? calloc(cap, sizeof *fn->argv) : NULL;
+        if (!fn->argv) {
+            free(words);
+            BAD("out of memory");
+        }
+        char *save = NULL;
+        for (char *w = strtok_r(words, " \t", &save); w && n + 1 < cap;
+             w = strtok_r(NULL, " \t", &save))
+            fn->argv[n++] = strdup(w);
+        free(words);
+        if (n == 0)
+            BAD("envProcess (fprocess) names no command%s", "");
+        fn->stdio = 1;
+        fn->console = 0;
+        fn->isolation = FUNK_ISOLATION_PROCESS;
+        fn->vm_flags = FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX;
+        goto limits;
+    }
     /* isolation: label, else funkd's --isolation; auto picks kvm with hardware virtualization,
      * else the process backend, which needs a funk guest built for it */
     const char *iso = label(spec, "com.funk.isolation");
@@ -473,13 +525,15 @@ limits:
         fn->mode == GW_MODE_PER_REQUEST && !fn->console && !fn->exec_path && fn->funk_guest
             ? (int)gw_cfg.preboot
             : 0;
+    /* stdio guests get the request's Http_* variables at load: never booted ahead */
     if ((t = label(spec, "com.funk.preboot")) && parse_int(t, 0, 64, &fn->preboot) != 0)
         BAD("label com.funk.preboot: '%s' is not a number 0..64", t);
-    if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path))
+    if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path ||
+                        fn->stdio))
         fn->preboot = 0;
     if (fn->scale_min > fn->scale_max)
         BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
-    fn->mem_bytes = 8u << 20;
+    fn->mem_bytes = fn->stdio ? 64u << 20 : 8u << 20; /* a libc program wants a heap */
     json_t *mem = json_object_get(json_object_get(spec, "limits"), "memory");
     const char *memstr = oci_mem; /* limits.memory wins over the image's annotation */
     if (mem && !json_is_null(mem))
@@ -693,6 +747,7 @@ json_t *gw_fn_status(struct gw_function *fn)
     json_object_set_new(s, "invocation",
                         json_string(fn->exec_path ? "exec"
                                     : fn->console ? "console"
+                                    : fn->stdio   ? "stdio"
                                                   : "fn"));
     json_object_set_new(s, "isolation",
                         json_string(fn->exec_path                             ? "none"

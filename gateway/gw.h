@@ -97,6 +97,11 @@ struct gw_function {
     size_t elf_len;
     int console;     /* plain Solo5 guest or com.funk.invoke=console: body as cmdline */
     int funk_guest;  /* has the funk note (environment, FN_RECV/FN_SEND) */
+    /* com.funk.io=stdio: an unmodified static Linux program under the monitor's system-call
+     * personality (process backend): the body on stdin, stdout the answer, stderr the log,
+     * exit 0 -> 200 else 500, the request in Http_* variables (OpenFaaS classic watchdog) */
+    int stdio;
+    char **argv; /* stdio: the program's argv, from envProcess (fprocess) */
     char *exec_path; /* com.funk.invoke=exec: a native executable forked per call (CGI) */
     int isolation;   /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     unsigned vm_flags;
@@ -245,6 +250,9 @@ void gw_logs_shutdown(void);
 /* 1: the image carries the funk note (its flags in *flags), 0: plain Solo5 guest, negative
  * errno: not an ELF. */
 int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags);
+/* What a non-funk ELF is: 1 a Solo5 guest (ABI1 note), 0 a static Linux program, -EBADMSG a
+ * dynamically linked one (PT_INTERP) or a malformed header. */
+int gw_elf_kind(const void *elf, size_t len);
 
 /* Reads the unikernel (and its org.funk.unikernel.memory, malloc'd or NULL) from an OCI image
  * layout directory; 0 or a negative errno with err set. */

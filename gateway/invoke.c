@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funkd instances: the VM shell pool, per-request VMs, warm instances, the timeout watchdog. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,100 @@ static char **build_env(struct gw_function *fn)
     return env;
 }
 
+/* A stdio function's environment: its envVars, then the request as OpenFaaS's classic watchdog
+ * gives it (Http_Method, Http_ContentLength and Http_Content_Length, Http_Query and Http_Path
+ * when not empty, each header as Http_<Canonical_Name> with '-' turned into '_'). Secrets are
+ * files, not variables (see stdio_files). */
+static char **build_stdio_env(struct gw_function *fn, const struct gw_call *c)
+{
+    size_t ne = 0, nh = 0;
+    while (fn->env && fn->env[ne])
+        ne++;
+    for (size_t i = 0; i < c->headers_len; i++)
+        nh += c->headers[i] == '\n';
+    char **env = calloc(ne + nh + 8, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        env[k++] = strdup(fn->env[i]);
+    if (asprintf(&env[k], "Http_Method=%s", c->method) > 0)
+        k++;
+    if (asprintf(&env[k], "Http_ContentLength=%zu", c->body_len) > 0)
+        k++;
+    if (asprintf(&env[k], "Http_Content_Length=%zu", c->body_len) > 0)
+        k++;
+    if (c->query && *c->query && asprintf(&env[k], "Http_Query=%s", c->query) > 0)
+        k++;
+    if (c->path && *c->path && asprintf(&env[k], "Http_Path=%s", c->path) > 0)
+        k++;
+    const char *p = c->headers, *end = c->headers + c->headers_len;
+    while (p && p < end && k < ne + nh + 7) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon && colon > p) {
+            const char *v = colon + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t nl_len = (size_t)(colon - p), vl = (size_t)(line_end - v);
+            char *e = malloc(5 + nl_len + 1 + vl + 1);
+            if (e) {
+                memcpy(e, "Http_", 5);
+                int up = 1; /* Go's canonical header form: Content-Type -> Content_Type */
+                for (size_t i = 0; i < nl_len; i++) {
+                    char ch = p[i];
+                    if (ch == '-') {
+                        e[5 + i] = '_';
+                        up = 1;
+                        continue;
+                    }
+                    e[5 + i] = up ? (char)toupper((unsigned char)ch) : (char)tolower((unsigned char)ch);
+                    up = 0;
+                }
+                e[5 + nl_len] = '=';
+                memcpy(e + 6 + nl_len, v, vl);
+                e[6 + nl_len + vl] = '\0';
+                env[k++] = e;
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return env;
+}
+
+/* A stdio function's secrets, as files at /var/openfaas/secrets/NAME (OpenFaaS's place). */
+static struct funk_vm_file *stdio_files(struct gw_function *fn, size_t *n)
+{
+    size_t ns = 0;
+    *n = 0;
+    while (fn->secrets && fn->secrets[ns])
+        ns++;
+    struct funk_vm_file *f = ns ? calloc(ns, sizeof *f) : NULL;
+    for (size_t i = 0; f && i < ns; i++) {
+        char *v = gw_secret_get(fn->secrets[i], fn->ns);
+        char *path = NULL;
+        if (!v)
+            continue; /* deleted since deploy: the guest finds no file */
+        if (asprintf(&path, "/var/openfaas/secrets/%s", fn->secrets[i]) < 0) {
+            free(v);
+            continue;
+        }
+        f[*n] = (struct funk_vm_file){.path = path, .data = v, .len = strlen(v)};
+        (*n)++;
+    }
+    return f;
+}
+
+static void free_files(struct funk_vm_file *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((void *)f[i].path);
+        free((void *)f[i].data);
+    }
+    free(f);
+}
+
 static void free_env(char **env)
 {
     for (size_t i = 0; env && env[i]; i++)
@@ -508,11 +603,19 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
         }
         cmdline = strndup(c->body ? c->body : "", c->body_len);
     }
-    char **env = fn->funk_guest ? build_env(fn) : NULL; /* plain Solo5 guests take no env */
-    struct funk_vm_boot boot = {.cmdline = cmdline, .env = (const char *const *)env};
+    /* plain Solo5 guests take no env; stdio programs get the request in theirs */
+    char **env = fn->stdio ? build_stdio_env(fn, c) : fn->funk_guest ? build_env(fn) : NULL;
+    size_t nfiles = 0;
+    struct funk_vm_file *files = fn->stdio ? stdio_files(fn, &nfiles) : NULL;
+    struct funk_vm_boot boot = {.cmdline = cmdline,
+                                .env = (const char *const *)env,
+                                .argv = fn->stdio ? (const char *const *)fn->argv : NULL,
+                                .files = files,
+                                .nfiles = nfiles};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
     free(cmdline);
     free_env(env);
+    free_files(files, nfiles);
     if (rc != 0) {
         set_reason(c, 502, "function image refused: %s", funk_vm_error(vm));
         shell_reap(vm);

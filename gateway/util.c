@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <funk/abi/funk.h>
+#include <funk/abi/hvt.h>
 
 #include "elf_note.h"
 #include "gw.h"
@@ -196,6 +197,28 @@ int gw_elf_is_funk(const void *elf, size_t len, unsigned *flags)
 {
     *flags = 0;
     return elf_note_find(elf, len, FUNK_NOTE_TYPE, flags);
+}
+
+int gw_elf_kind(const void *elf, size_t len)
+{
+    if (elf_note_find_owned(elf, len, "Solo5", HVT_NOTE_ABI1, NULL) == 1)
+        return 1;
+    const unsigned char *b = elf;
+    if (len < sizeof(Elf64_Ehdr) || memcmp(b, ELFMAG, SELFMAG) != 0 || b[EI_CLASS] != ELFCLASS64)
+        return -EBADMSG;
+    Elf64_Ehdr eh;
+    memcpy(&eh, b, sizeof eh);
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+        return -EBADMSG;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, b + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
+        /* a static-pie has PT_DYNAMIC (it relocates itself) but never an interpreter */
+        if (ph.p_type == PT_INTERP)
+            return -EBADMSG;
+    }
+    return 0;
 }
 
 /* "64M", "64Mi", "1G", "2097152" -> bytes; 0 on a bad value. */

@@ -38,7 +38,9 @@
 static struct funk_vm *lx_vm;
 static uint8_t lx_pages[(4ull << 30) / PAGE]; /* one byte per guest page (bss: untouched) */
 static uint64_t mem_size, brk_start, brk_cur, brk_max, mmap_lo, mmap_hi;
-static const char *exe_name;
+/* /proc/self/exe: always absolute on Linux (glibc asserts it): argv[0] when absolute, else
+ * "/" and its last component */
+static char exe_name[256];
 
 /* fd state */
 static int have_req; /* 0: not asked yet, 1: a request, 2: none will come */
@@ -288,7 +290,15 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
     brk_max = brk_start + ((free_sp / 4) & ~(PAGE - 1));
     mmap_lo = brk_max;
     mmap_hi = stack_lo;
-    exe_name = lb->strings;
+    const char *a0 = lb->strings[0] ? lb->strings : "guest";
+    const char *last = strrchr(a0, '/');
+    const char *tail = a0[0] == '/' ? a0 : last ? last + 1 : a0;
+    size_t k = 0;
+    if (tail[0] != '/')
+        exe_name[k++] = '/';
+    for (size_t i = 0; tail[i] && k + 1 < sizeof exe_name; i++)
+        exe_name[k++] = tail[i];
+    exe_name[k] = '\0';
     if (lb->bundle_len >= sizeof *bundle && lb->bundle_off <= vm->elf_len &&
         lb->bundle_len <= vm->elf_len - lb->bundle_off) {
         const struct lx_bundle *bh = (const void *)(vm->elf_copy + lb->bundle_off);
