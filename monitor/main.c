@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
             "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
             "                    [--bundle=DIR] [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
+            "Options with a value take --OPTION=VALUE or --OPTION VALUE (Solo5's NAME options:\n"
+            "the ':' form only); -h/--help, --version.\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
@@ -279,15 +281,53 @@ static void on_alarm(int sig)
 
 /* The kernel operand as Solo5's tender finds it: the first argument after the options (or
  * after "--"); NULL when there is none. */
+/* An option word before the kernel: "--..." or one of the short ones. */
+static int is_opt(const char *a)
+{
+    return strncmp(a, "--", 2) == 0 || strcmp(a, "-h") == 0 || strcmp(a, "-v") == 0;
+}
+
 static const char *find_kernel(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             return i + 1 < argc ? argv[i + 1] : NULL;
-        if (strncmp(argv[i], "--", 2) != 0)
+        if (!is_opt(argv[i]))
             return argv[i];
     }
     return NULL;
+}
+
+/* One CLI style (docs/cli.md): "--opt VALUE" is "--opt=VALUE" for the options that take a
+ * value (Solo5's tender takes only the '=' form; both work here). Rewrites argv in place up to
+ * the kernel: the joined words are allocated once and live for the process. -1 when an option
+ * that needs a value is the last word (a usage error). */
+static int join_option_values(int *argc, char **argv)
+{
+    static const char *const with_value[] = {
+        "--mem",      "--timeout",   "--fn-input", "--fn-output", "--fn-method",
+        "--fn-path",  "--fn-header", "--env",      "--isolation", "--accel",
+        "--user",     "--bundle",    "--dumpcore",
+    };
+    int n = *argc;
+    for (int i = 1; i < n && is_opt(argv[i]) && strcmp(argv[i], "--") != 0; i++) {
+        size_t k;
+        for (k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            if (strcmp(argv[i], with_value[k]) == 0)
+                break;
+        if (k == sizeof with_value / sizeof with_value[0])
+            continue;
+        if (i + 1 >= n)
+            return -1;
+        char *joined = NULL;
+        if (asprintf(&joined, "%s=%s", argv[i], argv[i + 1]) < 0)
+            return -1;
+        argv[i] = joined;
+        memmove(&argv[i + 1], &argv[i + 2], (size_t)(n - i - 1) * sizeof *argv); /* with NULL */
+        n--;
+    }
+    *argc = n;
+    return 0;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -374,6 +414,11 @@ static int run_cli(int argc, char **argv)
     /* The ELF first, as Solo5's tender does: whether it carries funk's note decides which
      * exit statuses the errors below use (a guest this monitor cannot serve is also handed on
      * before stdin is read). */
+    if (join_option_values(&argc, argv) < 0) {
+        fprintf(stderr, "funk-monitor: option '%s' needs a value\nTry 'funk-monitor --help'.\n",
+                argv[argc - 1]);
+        return FUNK_EXIT_USAGE;
+    }
     const char *kernel = find_kernel(argc, argv);
     char *elf = NULL;
     size_t elf_len = 0;
@@ -382,7 +427,7 @@ static int run_cli(int argc, char **argv)
         elf_note_find_owned(elf, elf_len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, NULL) == 1)
         g_solo5 = 1;
 
-    for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+    for (i = 1; i < argc && is_opt(argv[i]); i++) {
         const char *a = argv[i];
         char *end;
         if (strcmp(a, "--") == 0) {
@@ -393,8 +438,8 @@ static int run_cli(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             /* solo5-hvt's --version: the tender and the hvt ABI it speaks. */
-            printf("funk-monitor tender, hvt ABI version %u, funk ABI version %u\n",
-                   HVT_ABI_VERSION, FUNK_ABI_VERSION);
+            printf("funk-monitor %s (tender, hvt ABI version %u, funk ABI version %u)\n",
+                   FUNK_VERSION, HVT_ABI_VERSION, FUNK_ABI_VERSION);
             return 0;
         } else if (strncmp(a, "--mem=", 6) == 0) {
             errno = 0;
@@ -522,6 +567,8 @@ static int run_cli(int argc, char **argv)
             flags |= FUNK_VM_F_LINUX;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             flags |= FUNK_VM_F_VERBOSE;
+        } else if (strncmp(a, "--linux=", 8) == 0 || strncmp(a, "--verbose=", 10) == 0) {
+            return die_usage("option '%s' takes no value", a);
         } else {
             return die_usage("unknown option '%s'", a);
         }

@@ -53,7 +53,8 @@ for spec in "${specs[@]}"; do
   # every long option the help lists (not --help/--version themselves)
   run "$bin" --help
   cp "$tmp/out" "$tmp/help"
-  opts=$(grep -oE -- '(^|[[:space:][,])--[a-z][a-z0-9-]*' "$tmp/help" | sed 's/^[^-]*//' | sort -u |
+  # (Solo5's "--block:NAME=PATH" style options, followed by ':', are not getopt options)
+  opts=$(grep -oE -- '(^|[[:space:][,])--[a-z][a-z0-9-]*:?' "$tmp/help" | sed 's/^[^-]*//' | grep -v ':$' | sort -u |
          grep -vx -- '--help\|--version')
   n=0
   for o in $opts; do
