@@ -207,21 +207,22 @@ const char *funk_image_prog = "funk-image";
 
 static int usage(void)
 {
-    printf("usage: %s build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
-           "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
-           "                        [-o DIR] [--archive FILE]\n"
-           "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
-           "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
-           "  load it with `podman load -i FILE` or `ctr images import FILE`.\n"
-           "       %s push [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] SRC REF\n"
-           "         (SRC: layout dir or oci-archive; prints the digest)\n"
-           "       %s pull [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] REF DIR\n"
-           "         (writes a verified OCI layout; prints the digest)\n"
-           "       %s -h|--help | --version\n"
-           "  COMMAND --help: that command's usage. Options take their value as --OPTION VALUE or\n"
-           "  --OPTION=VALUE.\n"
-           "Exit status: 0 ok, 1 the operation failed, 64 usage error.\n",
-           funk_image_prog, funk_image_prog, funk_image_prog, funk_image_prog);
+    printf(
+        "usage: %s build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
+        "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
+        "                        [-o DIR] [--archive FILE]\n"
+        "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
+        "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
+        "  load it with `podman load -i FILE` or `ctr images import FILE`.\n"
+        "       %s push [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] SRC REF\n"
+        "         (SRC: layout dir or oci-archive; prints the digest)\n"
+        "       %s pull [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] REF DIR\n"
+        "         (writes a verified OCI layout; prints the digest)\n"
+        "       %s -h|--help | --version\n"
+        "  COMMAND --help: that command's usage. Options take their value as --OPTION VALUE or\n"
+        "  --OPTION=VALUE.\n"
+        "Exit status: 0 ok, 1 the operation failed, 64 usage error.\n",
+        funk_image_prog, funk_image_prog, funk_image_prog, funk_image_prog);
     return 0;
 }
 
@@ -250,11 +251,11 @@ static int build(int argc, char **argv)
                *outdir = NULL, *archive = NULL, *net = NULL, *iso = NULL;
     enum { O_CMDLINE = 256, O_MODE, O_NET, O_ISO, O_ARCHIVE };
     static const struct option opts[] = {
-        {"tag", required_argument, 0, 't'},         {"cmdline", required_argument, 0, O_CMDLINE},
-        {"memory", required_argument, 0, 'm'},      {"mode", required_argument, 0, O_MODE},
-        {"net", required_argument, 0, O_NET},       {"isolation", required_argument, 0, O_ISO},
-        {"output", required_argument, 0, 'o'},      {"archive", required_argument, 0, O_ARCHIVE},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        {"tag", required_argument, 0, 't'},    {"cmdline", required_argument, 0, O_CMDLINE},
+        {"memory", required_argument, 0, 'm'}, {"mode", required_argument, 0, O_MODE},
+        {"net", required_argument, 0, O_NET},  {"isolation", required_argument, 0, O_ISO},
+        {"output", required_argument, 0, 'o'}, {"archive", required_argument, 0, O_ARCHIVE},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     snprintf(build_prog, sizeof build_prog, "%s build", funk_image_prog);
     optind = 0; /* glibc: start afresh on this argv */
@@ -311,8 +312,8 @@ static int build(int argc, char **argv)
         return build_usage_error("--isolation '%s' is not kvm, process or auto", iso);
     char *ref = normalize_name(name);
     if (!ref)
-        return build_usage_error("'%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)",
-                                 name);
+        return build_usage_error(
+            "'%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)", name);
 
     int rc = 1;
     char *elf = NULL, *fj = NULL, *cfg = NULL, *man = NULL, *idx = NULL;

@@ -41,11 +41,11 @@ static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const cha
                        int (*usage)(void), const char *prog)
 {
     static const struct option opts[] = {{"tls-verify", optional_argument, 0, 'T'},
-                                          {"authfile", required_argument, 0, 'a'},
-                                          {"username", required_argument, 0, 'u'},
-                                          {"password", required_argument, 0, 'p'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"authfile", required_argument, 0, 'a'},
+                                         {"username", required_argument, 0, 'u'},
+                                         {"password", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     optind = 0; /* glibc: start afresh on this argv */
     opterr = 0;
     int c;
@@ -81,7 +81,8 @@ static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const cha
         pos[k++] = argv[i];
     }
     if (k != npos)
-        return funk_usage_error(prog, "needs %s", usage == usage_push ? "SRC and REF" : "REF and DIR");
+        return funk_usage_error(prog, "needs %s",
+                                usage == usage_push ? "SRC and REF" : "REF and DIR");
     if (!o->user != !o->pass)
         return funk_usage_error(prog, "give both -u and -p, or neither");
     return 1;
@@ -143,12 +144,12 @@ int funk_registry_login_main(int argc, char **argv)
 {
     static const char prog[] = "funk registry-login";
     static const struct option opts[] = {{"server", required_argument, 0, 's'},
-                                          {"username", required_argument, 0, 'u'},
-                                          {"password", required_argument, 0, 'p'},
-                                          {"password-stdin", no_argument, 0, 'S'},
-                                          {"authfile", required_argument, 0, 'a'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"username", required_argument, 0, 'u'},
+                                         {"password", required_argument, 0, 'p'},
+                                         {"password-stdin", no_argument, 0, 'S'},
+                                         {"authfile", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *server = NULL, *user = NULL, *pass = NULL, *file = NULL;
     int stdin_pw = 0, c;
     optind = 0; /* glibc: start afresh on this argv */

@@ -13,7 +13,7 @@
 
 /* Prints "PROG: what is wrong" and "Try 'PROG --help'."; returns FUNK_EXIT_USAGE. */
 __attribute__((format(printf, 2, 3))) static inline int funk_usage_error(const char *prog,
-                                                                        const char *fmt, ...)
+                                                                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
