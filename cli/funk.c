@@ -386,7 +386,7 @@ static int cmd_ls(int argc, char **argv)
         if (c == 'n')
             ns = optarg;
         else if (c == 'h')
-            return printf("usage: funk ls [--namespace NS]\n  the deployed functions\n"), 0;
+            return funk_help("usage: funk ls [--namespace NS]\n  the deployed functions\n");
         else
             return funk_getopt_error("funk ls", c, argv);
     }
@@ -478,9 +478,8 @@ static int cmd_describe(int argc, char **argv)
         else if (c == 'n')
             ns = optarg;
         else if (c == 'h')
-            return printf("usage: funk describe NAME [--namespace NS] [--json]\n"
-                          "  a function's status and URLs (--json: funkd's FunctionStatus)\n"),
-                   0;
+            return funk_help("usage: funk describe NAME [--namespace NS] [--json]\n"
+                             "  a function's status and URLs (--json: funkd's FunctionStatus)\n");
         else
             return funk_getopt_error("funk describe", c, argv);
     }
@@ -604,7 +603,7 @@ static int cmd_scale(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:h", o, NULL)) != -1) {
         if (c == 'h')
-            return printf("usage: funk scale NAME --replicas N\n"), 0;
+            return funk_help("usage: funk scale NAME --replicas N\n");
         if (c != 'r')
             return funk_getopt_error("funk scale", c, argv);
         char *e;
@@ -809,8 +808,8 @@ static int cmd_logs(int argc, char **argv)
             since = optarg;
             break;
         case 'h':
-            return printf("usage: funk logs NAME [-t|--tail N] [-f|--follow] [--since RFC3339]\n"),
-                   0;
+            return funk_help(
+                "usage: funk logs NAME [-t|--tail N] [-f|--follow] [--since RFC3339]\n");
         default:
             return funk_getopt_error("funk logs", c, argv);
         }
@@ -879,7 +878,7 @@ static int cmd_secret(int argc, char **argv)
         else if (c == 'f')
             from_file = optarg;
         else if (c == 'h')
-            return fputs(secret_usage, stdout), 0;
+            return funk_help(secret_usage);
         else
             return funk_getopt_error(prog, c, argv);
     }
@@ -1016,9 +1015,9 @@ static int cmd_ready(int argc, char **argv)
                 return funk_usage_error("funk ready", "--timeout: '%s' is not a number of seconds",
                                         optarg);
         } else if (c == 'h') {
-            return printf("usage: funk ready [NAME] [--namespace NS] [-t|--timeout SECONDS]\n"
-                          "  waits until funkd answers /healthz (and NAME has a ready replica)\n"),
-                   0;
+            return funk_help(
+                "usage: funk ready [NAME] [--namespace NS] [-t|--timeout SECONDS]\n"
+                "  waits until funkd answers /healthz (and NAME has a ready replica)\n");
         } else {
             return funk_getopt_error("funk ready", c, argv);
         }

@@ -351,9 +351,8 @@ int cmd_logout(int argc, char **argv)
         if (c == 'g')
             gw = optarg;
         else if (c == 'h')
-            return printf("usage: funk logout [-g|--gateway URL]\n"
-                          "  forgets the credentials funk login stored for that gateway\n"),
-                   0;
+            return funk_help("usage: funk logout [-g|--gateway URL]\n"
+                             "  forgets the credentials funk login stored for that gateway\n");
         else
             return funk_getopt_error("funk logout", c, argv);
     }

@@ -1198,8 +1198,8 @@ static int push_all(struct stack *s)
             printf("Pushed %s: %s\n", fstr(f, "image"), out);
         } else if (r == CLI_EXIT_USAGE) {
             fprintf(stderr,
-                    "funk push: %s: `funk image push %s %s` failed with a usage error: this funk "
-                    "may have no `funk image push` yet\n",
+                    "funk push: %s: `funk image push %s %s` refused its arguments (said why "
+                    "above; e.g. the stack's image is not a registry reference)\n",
                     name, layout, fstr(f, "image"));
             rc = 1;
         } else {

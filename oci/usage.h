@@ -24,6 +24,13 @@ __attribute__((format(printf, 2, 3))) static inline int funk_usage_error(const c
     return FUNK_EXIT_USAGE;
 }
 
+/* Prints a usage text for -h/--help on stdout; returns 0, the exit status of --help. */
+static inline int funk_help(const char *text)
+{
+    fputs(text, stdout);
+    return 0;
+}
+
 /* Reports a getopt_long failure (c is ':' or '?', the optstring started with ':' and opterr is
  * 0) by naming the option; returns FUNK_EXIT_USAGE. */
 static inline int funk_getopt_error(const char *prog, int c, char **argv)

@@ -75,6 +75,16 @@ for args in (["ls", "--help"], ["rm", "-h"], ["secret", "create", "--help"], ["-
     rc, out, err = funk(*args, gateway=down)
     check(rc == 0 and out.startswith("usage: funk ") and err == "", "funk %s: usage, exit 0" % " ".join(args),
           (rc, out, err))
+# funk daemon passes its options to funkd: funkd checks them, in order, before any --help
+rc, out, err = funk("daemon", "--help", gateway=down)
+check(rc == 0 and out.startswith("usage: funk daemon") and "usage: funkd" in out and "--state-dir" in out,
+      "funk daemon --help: its usage, then funkd's options", (rc, out[:300], err))
+rc, out, err = funk("daemon", "-d", "--bogus", "x", "--help", gateway=down)
+check(rc == 64 and "unknown option '--bogus'" in err and "usage" not in out,
+      "funk daemon -d --bogus x --help: funkd's usage error, exit 64", (rc, out, err))
+with tempfile.TemporaryDirectory() as dtmp:
+    rc, out, err = funk("daemon", "-d", "--state-dir", dtmp, "--pool", "many", gateway=down)
+    check(rc == 64 and "usage error" in err, "funk daemon -d with a bad funkd value: exit 64", (rc, out, err))
 rc, out, _ = funk("--version")
 check(rc == 0 and out.startswith("funk ") and out == funk("version")[1], "funk --version = funk version", out)
 rc, out, err = funk("--gateway=" + down, "ls")
