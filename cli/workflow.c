@@ -1071,9 +1071,23 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     }
     /* the unikernel -> an OCI image layout at build/NAME */
     const char *mode = fstr(meta, "image_mode");
-    char *ib[] = {
-        (char *)self_exe(),     "image",      "build", elf, "-t", (char *)image, "-o", layout,
-        mode ? "--mode" : NULL, (char *)mode, NULL};
+    /* "--": the ELF path is never taken as an option */
+    char *ib[12];
+    int nib = 0;
+    ib[nib++] = (char *)self_exe();
+    ib[nib++] = "image";
+    ib[nib++] = "build";
+    ib[nib++] = "-t";
+    ib[nib++] = (char *)image;
+    ib[nib++] = "-o";
+    ib[nib++] = layout;
+    if (mode) {
+        ib[nib++] = "--mode";
+        ib[nib++] = (char *)mode;
+    }
+    ib[nib++] = "--";
+    ib[nib++] = elf;
+    ib[nib] = NULL;
     char outbuf[1024];
     r = run(ib, NULL, NULL, outbuf, sizeof outbuf);
     if (r != 0) {
@@ -1191,7 +1205,8 @@ static int push_all(struct stack *s)
             rc = 1;
             continue;
         }
-        char *a[] = {(char *)self_exe(), "image", "push", layout, (char *)fstr(f, "image"), NULL};
+        char *a[] = {(char *)self_exe(),       "image", "push", "--", layout,
+                     (char *)fstr(f, "image"), NULL};
         int r = run(a, NULL, NULL, out, sizeof out);
         out[strcspn(out, "\n")] = '\0';
         if (r == 0) {
