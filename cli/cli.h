@@ -8,6 +8,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+/* funk_usage_error ("funk CMD: what is wrong" + hint, exit 64) and funk_getopt_error: every
+ * command's usage errors, in the style of docs/cli.md. Commands parse with getopt_long after
+ * optind = 0 (main parses its own options with "+", which glibc keeps unless reinitialised). */
+#include "../oci/usage.h"
+#define CLI_EXIT_USAGE FUNK_EXIT_USAGE
+
 /* ---- stack.c: YAML and the stack file ---- */
 
 /* A YAML node with its 1-based line and column (a mapping's kids: key, value, key, value ...). */

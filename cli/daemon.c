@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +78,95 @@ static const char *opt_value(int argc, char **argv, const char *name)
     return v;
 }
 
+/* funk daemon [-d] FUNKD-OPTIONS --help: funkd itself checks the options before --help (in its
+ * getopt order, so a bad one fails with funkd's usage error), and its usage text (the options)
+ * follows ours. A --help that funkd took as an option's value would start it: it is stopped
+ * after a deadline and that is said. */
+static int daemon_help(const char *funkd, int argc, char **argv, int first)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        fprintf(stderr, "funk daemon: pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return 1;
+    int k = 0;
+    args[k++] = (char *)funkd;
+    for (int i = first; i < argc; i++)
+        args[k++] = argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], 1);
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        execv(funkd, args);
+        _exit(127);
+    }
+    free(args);
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        fprintf(stderr, "funk daemon: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int st = 0, done = 0;
+    for (;;) { /* until EOF: funkd printed its usage and exited, or the deadline */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left =
+            10000 - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        if (left <= 0 || poll(&pf, 1, (int)left) == 0)
+            break;
+        char b[4096];
+        ssize_t n = read(pfd[0], b, sizeof b);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            done = waitpid(pid, &st, 0) == pid;
+            break;
+        }
+        char *p = realloc(out, len + (size_t)n + 1);
+        if (!p)
+            break;
+        out = p;
+        memcpy(out + len, b, (size_t)n);
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    close(pfd[0]);
+    if (!done) {
+        kill(pid, SIGTERM);
+        waitpid(pid, &st, 0);
+        free(out);
+        return funk_usage_error("funk daemon", "%s",
+                                "funkd did not stop at --help: an option "
+                                "before it took '--help' as its value");
+    }
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    if (rc == 0)
+        printf("usage: funk daemon [-d] [FUNKD OPTIONS]\n"
+               "  starts funkd with FUNKD OPTIONS (below); -d: in the background, logging to\n"
+               "  STATE_DIR/funkd-HOST-PORT.log (or $FUNK_LOG), until it answers /healthz.\n"
+               "  Without --listen funkd listens where the gateway URL points. FUNKD: the funkd\n"
+               "  binary to run (default: the one next to funk).\n\n%s",
+               out ? out : "");
+    free(out);
+    return rc;
+}
+
 int cmd_daemon(int argc, char **argv)
 {
     int detach = argc > 1 && strcmp(argv[1], "-d") == 0;
+    int help = 0;
+    for (int i = 1 + detach; i < argc && !help; i++)
+        help = strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0;
     char exe[PATH_MAX], funkd[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
@@ -99,6 +187,8 @@ int cmd_daemon(int argc, char **argv)
         fprintf(stderr, "funk daemon: %s not found (build funk first: make)\n", funkd);
         return 1;
     }
+    if (help)
+        return daemon_help(funkd, argc, argv, 1 + detach);
     /* Where funkd will listen: --listen when given (and then that is where we wait for it),
      * else the host:port of the gateway URL. */
     const char *gateway = cli_gateway_get();
@@ -196,9 +286,10 @@ int cmd_daemon(int argc, char **argv)
         }
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            fprintf(stderr, "funk daemon: funkd exited (status %d) before answering; log %s\n",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), logpath);
-            return 1;
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            fprintf(stderr, "funk daemon: funkd exited (status %d%s) before answering; log %s\n",
+                    code, code == CLI_EXIT_USAGE ? ": a usage error" : "", logpath);
+            return code == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : 1;
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: funk [--gateway URL] [-u USER -p PASSWORD] COMMAND [ARGS]\n"
+            "       funk -h|--help | --version | COMMAND --help\n"
             "commands:\n"
             "  new NAME --lang LANG [--prefix P] [-f F]  a function folder from a template\n"
             "  new --list | template list | template pull [DIR]\n"
@@ -59,7 +60,10 @@ static void usage(FILE *f)
             "F: a stack file (default ./stack.yml, else ./stack.yaml).\n"
             "The gateway comes from --gateway, FUNK_GATEWAY, OPENFAAS_URL or provider.gateway in\n"
             "a stack file (default http://127.0.0.1:8080); basic auth from -u/-p,\n"
-            "FUNK_USER/FUNK_PASSWORD or what `funk login` stored for that gateway.\n");
+            "FUNK_USER/FUNK_PASSWORD or what `funk login` stored for that gateway.\n"
+            "Options take their value as --OPTION VALUE or --OPTION=VALUE; -g is --gateway.\n"
+            "Exit status: 0 ok, 1 the operation failed (funkd unreachable or refused, a build\n"
+            "failed), 64 usage error (bad option, argument or stack file).\n");
 }
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
@@ -228,7 +232,7 @@ static int kv_set(json_t *obj, const char *kv, const char *opt)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        fprintf(stderr, "funk: %s: '%s' is not KEY=VALUE\n", opt, kv);
+        funk_usage_error("funk deploy", "%s: '%s' is not KEY=VALUE", opt, kv);
         return -1;
     }
     char *k = strndup(kv, (size_t)(eq - kv));
@@ -261,6 +265,13 @@ static json_t *image_value(const char *img, const char *base_dir)
     return json_string(img);
 }
 
+static const char deploy_usage[] =
+    "usage: funk deploy [-f F] [--filter GLOB | --regex RE]\n"
+    "       funk deploy --name N --image IMG [--env K=V] [--label K=V] [--annotation K=V]\n"
+    "                   [--secret S] [--memory 64M] [--mode per-request|warm] [--namespace NS]\n"
+    "  the functions of a stack file F (default ./stack.yml, else ./stack.yaml), or one function;\n"
+    "  --env, --label, --annotation and --secret repeat.\n";
+
 static int cmd_deploy(int argc, char **argv)
 {
     static const struct option o[] = {{"yaml", required_argument, 0, 'f'},
@@ -275,13 +286,15 @@ static int cmd_deploy(int argc, char **argv)
                                       {"mode", required_argument, 0, 'M'},
                                       {"namespace", required_argument, 0, 'N'},
                                       {"regex", required_argument, 0, 'R'},
+                                      {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *file = NULL, *filter = NULL, *regex = NULL, *name = NULL, *image = NULL;
     json_t *spec = json_object(), *env = json_object(), *labels = json_object(),
            *ann = json_object(), *secrets = json_array();
-    int c, rc = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:", o, NULL)) != -1) {
+    int c, rc = CLI_EXIT_USAGE;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:h", o, NULL)) != -1) {
         switch (c) {
         case 'f':
             file = optarg;
@@ -322,17 +335,25 @@ static int cmd_deploy(int argc, char **argv)
         case 'N':
             json_object_set_new(spec, "namespace", json_string(optarg));
             break;
+        case 'h':
+            fputs(deploy_usage, stdout);
+            rc = 0;
+            goto out;
         default:
-            fprintf(stderr, "(see funk --help)\n");
+            rc = funk_getopt_error("funk deploy", c, argv);
             goto out;
         }
+    }
+    if (optind < argc) {
+        rc = funk_usage_error("funk deploy", "unexpected argument '%s'", argv[optind]);
+        goto out;
     }
     if (file || (!name && !image)) { /* a stack file: -f, else ./stack.yml (workflow.c) */
         rc = cli_deploy_stack(file, filter, regex);
         goto out;
     }
     if (!name || !image) {
-        fprintf(stderr, "funk deploy: give -f stack.yml, or --name and --image\n");
+        rc = funk_usage_error("funk deploy", "give -f stack.yml, or --name and --image");
         goto out;
     }
     json_object_set_new(spec, "service", json_string(name));
@@ -355,7 +376,22 @@ out:
 
 static int cmd_ls(int argc, char **argv)
 {
-    const char *ns = argc > 2 && strcmp(argv[1], "--namespace") == 0 ? argv[2] : NULL;
+    static const struct option o[] = {
+        {"namespace", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *ns = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":n:h", o, NULL)) != -1) {
+        if (c == 'n')
+            ns = optarg;
+        else if (c == 'h')
+            return funk_help("usage: funk ls [--namespace NS]\n  the deployed functions\n");
+        else
+            return funk_getopt_error("funk ls", c, argv);
+    }
+    if (optind < argc)
+        return funk_usage_error("funk ls", "unexpected argument '%s'", argv[optind]);
     char path[512], enc[256];
     urlenc(ns ? ns : "", enc, sizeof enc);
     snprintf(path, sizeof path, "/system/functions%s%s", ns ? "?namespace=" : "", ns ? enc : "");
@@ -428,23 +464,29 @@ static void describe_map(const char *k, json_t *o)
 /* faas-cli describe's table (or the raw FunctionStatus with --json). */
 static int cmd_describe(int argc, char **argv)
 {
-    static const struct option o[] = {
-        {"json", no_argument, 0, 'j'}, {"namespace", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+    static const struct option o[] = {{"json", no_argument, 0, 'j'},
+                                      {"namespace", required_argument, 0, 'n'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
     int raw = 0, c;
     const char *ns = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "n:", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":n:h", o, NULL)) != -1) {
         if (c == 'j')
             raw = 1;
         else if (c == 'n')
             ns = optarg;
+        else if (c == 'h')
+            return funk_help("usage: funk describe NAME [--namespace NS] [--json]\n"
+                             "  a function's status and URLs (--json: funkd's FunctionStatus)\n");
         else
-            return 2;
+            return funk_getopt_error("funk describe", c, argv);
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: funk describe NAME [--namespace NS] [--json]\n");
-        return 2;
-    }
+    if (optind < argc - 1)
+        return funk_usage_error("funk describe", "unexpected argument '%s'", argv[optind + 1]);
+    if (optind == argc)
+        return funk_usage_error("funk describe", "needs a function NAME");
     const char *name = argv[optind];
     char path[1024], enc[256], nsenc[256] = "";
     urlenc(name, enc, sizeof enc);
@@ -509,13 +551,36 @@ static int cmd_describe(int argc, char **argv)
     return 0;
 }
 
+/* Parses a command that takes only -h/--help and from min to max positional arguments (what
+ * names the missing one); 1 to go on (argv[optind]... are the arguments), else the exit status. */
+static int plain_args(int argc, char **argv, const char *prog, const char *usage_text, int min,
+                      int max, const char *what)
+{
+    static const struct option o[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", o, NULL)) != -1) {
+        if (c != 'h')
+            return funk_getopt_error(prog, c, argv);
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc - optind > max)
+        return funk_usage_error(prog, "unexpected argument '%s'", argv[optind + max]);
+    if (argc - optind < min)
+        return funk_usage_error(prog, "needs %s", what);
+    return 1;
+}
+
 static int cmd_rm(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: funk rm NAME\n");
-        return 2;
-    }
-    char *b = json_to_str(json_pack("{s:s}", "functionName", argv[1]));
+    int pr = plain_args(argc, argv, "funk rm", "usage: funk rm NAME\n  deletes a function\n", 1, 1,
+                        "a function NAME");
+    if (pr != 1)
+        return pr;
+    const char *name = argv[optind];
+    char *b = json_to_str(json_pack("{s:s}", "functionName", name));
     struct resp r;
     int rc = http("DELETE", "/system/functions", "application/json", b, strlen(b), NULL, &r, 0);
     free(b);
@@ -524,30 +589,33 @@ static int cmd_rm(int argc, char **argv)
     if (r.code != 200 && r.code != 202)
         return fail("rm", &r);
     resp_free(&r);
-    printf("Removed %s\n", argv[1]);
+    printf("Removed %s\n", name);
     return 0;
 }
 
 static int cmd_scale(int argc, char **argv)
 {
-    static const struct option o[] = {{"replicas", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+    static const struct option o[] = {
+        {"replicas", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     long n = -1;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":r:h", o, NULL)) != -1) {
+        if (c == 'h')
+            return funk_help("usage: funk scale NAME --replicas N\n");
         if (c != 'r')
-            return 2;
+            return funk_getopt_error("funk scale", c, argv);
         char *e;
+        errno = 0;
         n = strtol(optarg, &e, 10);
-        if (*e || n < 0) {
-            fprintf(stderr, "funk scale: --replicas: '%s' is not a number\n", optarg);
-            return 2;
-        }
+        if (e == optarg || *e || n < 0 || errno)
+            return funk_usage_error("funk scale", "--replicas: '%s' is not a number", optarg);
     }
-    if (optind != argc - 1 || n < 0) {
-        fprintf(stderr, "usage: funk scale NAME --replicas N\n");
-        return 2;
-    }
+    if (optind < argc - 1)
+        return funk_usage_error("funk scale", "unexpected argument '%s'", argv[optind + 1]);
+    if (optind != argc - 1 || n < 0)
+        return funk_usage_error("funk scale", "needs NAME and --replicas N");
     const char *name = argv[optind];
     char *b = json_to_str(json_pack("{s:s,s:I}", "serviceName", name, "replicas", (json_int_t)n));
     char path[512], enc[256];
@@ -590,12 +658,14 @@ static int cmd_invoke(int argc, char **argv)
                                       {"path", required_argument, 0, 'P'},
                                       {"query", required_argument, 0, 'q'},
                                       {"content-type", required_argument, 0, 'T'},
+                                      {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int async = 0, c;
     const char *cb = NULL, *method = "POST", *sub = "", *query = NULL, *ctype = NULL;
     struct curl_slist *hl = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "H:X:", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":H:X:h", o, NULL)) != -1) {
         switch (c) {
         case 'A':
             async = 1;
@@ -605,9 +675,8 @@ static int cmd_invoke(int argc, char **argv)
             break;
         case 'H':
             if (!strchr(optarg, ':') || optarg[0] == ':') {
-                fprintf(stderr, "funk invoke: -H '%s' is not 'Name: value'\n", optarg);
                 curl_slist_free_all(hl);
-                return 2;
+                return funk_usage_error("funk invoke", "-H '%s' is not 'Name: value'", optarg);
             }
             hl = curl_slist_append(hl, optarg);
             break;
@@ -623,20 +692,27 @@ static int cmd_invoke(int argc, char **argv)
         case 'T':
             ctype = optarg;
             break;
+        case 'h':
+            curl_slist_free_all(hl);
+            fputs("usage: funk invoke NAME [--async] [--callback-url URL] [-H|--header 'K: V']\n"
+                  "                   [-X|--method M] [--path /P] [--query Q] [--content-type T]\n"
+                  "  stdin is the body, the answer goes to stdout (-H repeats)\n",
+                  stdout);
+            return 0;
         default:
             curl_slist_free_all(hl);
-            return 2;
+            return funk_getopt_error("funk invoke", c, argv);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: funk invoke NAME [--async] [-H 'K: V'] < body\n");
         curl_slist_free_all(hl);
-        return 2;
+        if (optind < argc)
+            return funk_usage_error("funk invoke", "unexpected argument '%s'", argv[optind + 1]);
+        return funk_usage_error("funk invoke", "needs a function NAME");
     }
     if (sub[0] && sub[0] != '/') {
-        fprintf(stderr, "funk invoke: --path must start with '/'\n");
         curl_slist_free_all(hl);
-        return 2;
+        return funk_usage_error("funk invoke", "--path must start with '/'");
     }
     if (cb) {
         char h[2048];
@@ -714,11 +790,13 @@ static int cmd_logs(int argc, char **argv)
     static const struct option o[] = {{"tail", required_argument, 0, 't'},
                                       {"follow", no_argument, 0, 'f'},
                                       {"since", required_argument, 0, 's'},
+                                      {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *tail = NULL, *since = NULL;
     int follow = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "ft:", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ft:h", o, NULL)) != -1) {
         switch (c) {
         case 't':
             tail = optarg;
@@ -729,14 +807,17 @@ static int cmd_logs(int argc, char **argv)
         case 's':
             since = optarg;
             break;
+        case 'h':
+            return funk_help(
+                "usage: funk logs NAME [-t|--tail N] [-f|--follow] [--since RFC3339]\n");
         default:
-            return 2;
+            return funk_getopt_error("funk logs", c, argv);
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: funk logs NAME [--tail N] [--follow] [--since T]\n");
-        return 2;
-    }
+    if (optind < argc - 1)
+        return funk_usage_error("funk logs", "unexpected argument '%s'", argv[optind + 1]);
+    if (optind == argc)
+        return funk_usage_error("funk logs", "needs a function NAME");
     char path[2048], enc[256], tenc[64] = "", senc[128] = "";
     urlenc(argv[optind], enc, sizeof enc);
     if (tail)
@@ -775,15 +856,49 @@ static int cmd_logs(int argc, char **argv)
 
 /* ---- secrets ------------------------------------------------------------------------------ */
 
+static const char secret_usage[] =
+    "usage: funk secret create NAME [--from-literal VALUE | --from-file FILE]  (else stdin)\n"
+    "       funk secret update NAME [--from-literal VALUE | --from-file FILE]\n"
+    "       funk secret ls | funk secret rm NAME\n";
+
 static int cmd_secret(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: funk secret create|update|ls|rm ...\n");
-        return 2;
+    static const char prog[] = "funk secret";
+    static const struct option o[] = {{"from-literal", required_argument, 0, 'l'},
+                                      {"from-file", required_argument, 0, 'f'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
+    const char *literal = NULL, *from_file = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", o, NULL)) != -1) {
+        if (c == 'l')
+            literal = optarg;
+        else if (c == 'f')
+            from_file = optarg;
+        else if (c == 'h')
+            return funk_help(secret_usage);
+        else
+            return funk_getopt_error(prog, c, argv);
     }
-    const char *sub = argv[1];
+    if (optind == argc)
+        return funk_usage_error(prog, "missing command (create, update, ls or rm)");
+    const char *sub = argv[optind];
+    int nargs = argc - optind - 1; /* after the subcommand */
+    int list = strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0;
+    int remove = strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0;
+    int create = strcmp(sub, "create") == 0;
+    if (!list && !remove && !create && strcmp(sub, "update") != 0)
+        return funk_usage_error(prog, "unknown command '%s' (create, update, ls or rm)", sub);
+    if ((list || remove) && (literal || from_file))
+        return funk_usage_error(prog, "%s takes no --from-literal or --from-file", sub);
+    if (literal && from_file)
+        return funk_usage_error(prog, "give --from-literal or --from-file, not both");
+    if (nargs > (list ? 0 : 1))
+        return funk_usage_error(prog, "unexpected argument '%s'", argv[argc - 1]);
     struct resp r;
-    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+    if (list) {
         if (http("GET", "/system/secrets", NULL, NULL, 0, NULL, &r, 0) != 0)
             return 1;
         if (r.code != 200)
@@ -797,12 +912,10 @@ static int cmd_secret(int argc, char **argv)
         resp_free(&r);
         return 0;
     }
-    if (argc < 3) {
-        fprintf(stderr, "usage: funk secret %s NAME\n", sub);
-        return 2;
-    }
-    const char *name = argv[2];
-    if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) {
+    if (nargs < 1)
+        return funk_usage_error(prog, "%s needs a secret NAME", sub);
+    const char *name = argv[optind + 1];
+    if (remove) {
         char *b = json_to_str(json_pack("{s:s}", "name", name));
         int rc = http("DELETE", "/system/secrets", "application/json", b, strlen(b), NULL, &r, 0);
         free(b);
@@ -814,37 +927,28 @@ static int cmd_secret(int argc, char **argv)
         printf("Removed secret %s\n", name);
         return 0;
     }
-    int create = strcmp(sub, "create") == 0;
-    if (!create && strcmp(sub, "update") != 0) {
-        fprintf(stderr, "funk secret: unknown subcommand '%s'\n", sub);
-        return 2;
-    }
     char *val = NULL;
     size_t len = 0;
-    if (argc == 5 && strcmp(argv[3], "--from-literal") == 0) {
-        val = strdup(argv[4]);
+    if (literal) {
+        val = strdup(literal);
         len = strlen(val);
-    } else if (argc == 5 && strcmp(argv[3], "--from-file") == 0) {
-        FILE *f = fopen(argv[4], "rb");
+    } else if (from_file) {
+        FILE *f = fopen(from_file, "rb");
         if (!f) {
-            fprintf(stderr, "funk secret: cannot open %s: %s\n", argv[4], strerror(errno));
-            return 2;
+            fprintf(stderr, "funk secret: cannot open %s: %s\n", from_file, strerror(errno));
+            return 1;
         }
         val = read_stream(f, &len);
         fclose(f);
-    } else if (argc == 3) {
-        val = read_stream(stdin, &len);
     } else {
-        fprintf(stderr, "usage: funk secret %s NAME [--from-literal V | --from-file F]\n", sub);
-        return 2;
+        val = read_stream(stdin, &len);
     }
     json_t *j = json_pack("{s:s}", "name", name);
     json_object_set_new(j, "value", json_stringn(val, len));
     free(val);
     if (!json_object_get(j, "value")) {
         json_decref(j);
-        fprintf(stderr, "funk secret: the value must be UTF-8 text\n");
-        return 2;
+        return funk_usage_error(prog, "the value must be UTF-8 text");
     }
     char *b = json_to_str(j);
     int rc = http(create ? "POST" : "PUT", "/system/secrets", "application/json", b, strlen(b),
@@ -894,29 +998,32 @@ static int cmd_ready(int argc, char **argv)
 {
     static const struct option o[] = {{"timeout", required_argument, 0, 't'},
                                       {"namespace", required_argument, 0, 'n'},
+                                      {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     double timeout = 60;
     const char *ns = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:n:", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":t:n:h", o, NULL)) != -1) {
         if (c == 'n') {
             ns = optarg;
         } else if (c == 't') {
             char *e;
             timeout = strtod(optarg, &e);
-            if (e == optarg || (*e && strcmp(e, "s") != 0) || !(timeout > 0) || timeout > 86400) {
-                fprintf(stderr, "funk ready: --timeout: '%s' is not a number of seconds\n", optarg);
-                return 2;
-            }
+            if (e == optarg || (*e && strcmp(e, "s") != 0) || !(timeout > 0) || timeout > 86400)
+                return funk_usage_error("funk ready", "--timeout: '%s' is not a number of seconds",
+                                        optarg);
+        } else if (c == 'h') {
+            return funk_help(
+                "usage: funk ready [NAME] [--namespace NS] [-t|--timeout SECONDS]\n"
+                "  waits until funkd answers /healthz (and NAME has a ready replica)\n");
         } else {
-            return 2;
+            return funk_getopt_error("funk ready", c, argv);
         }
     }
-    if (optind < argc - 1) {
-        fprintf(stderr, "usage: funk ready [NAME] [--namespace NS] [--timeout SECONDS]\n");
-        return 2;
-    }
+    if (optind < argc - 1)
+        return funk_usage_error("funk ready", "unexpected argument '%s'", argv[optind + 1]);
     const char *name = optind < argc ? argv[optind] : NULL;
     double end = mono_now() + timeout;
     struct timespec step = {0, 200 * 1000 * 1000};
@@ -1001,31 +1108,40 @@ int main(int argc, char **argv)
         gateway = g;
     user = getenv("FUNK_USER");
     pass = getenv("FUNK_PASSWORD");
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if ((strcmp(argv[i], "--gateway") == 0 || strcmp(argv[i], "-g") == 0) && i + 1 < argc) {
-            gateway = argv[++i];
+    static const struct option o[] = {
+        {"gateway", required_argument, 0, 'g'},  {"username", required_argument, 0, 'u'},
+        {"password", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},        {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    /* '+': the options end at the command; what follows is the command's own */
+    while ((c = getopt_long(argc, argv, "+:g:u:p:h", o, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            gateway = optarg;
             setenv("FUNK_GATEWAY_FORCED", "1", 1);
-        } else if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--username") == 0) &&
-                   i + 1 < argc) {
-            user = argv[++i];
-        } else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--password") == 0) &&
-                   i + 1 < argc) {
-            pass = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            pass = optarg;
+            break;
+        case 'h':
             usage(stdout);
             return 0;
-        } else {
-            fprintf(stderr, "funk: unknown option '%s' (see funk --help)\n", argv[i]);
-            return 2;
+        case 'V':
+            printf("funk %s\n", FUNK_VERSION);
+            return 0;
+        default:
+            return funk_getopt_error("funk", c, argv);
         }
     }
     if (g && *g)
         setenv("FUNK_GATEWAY_FORCED", "1", 1);
-    if (i >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind >= argc)
+        return funk_usage_error("funk", "missing command");
+    int i = optind;
     size_t gl = strlen(gateway);
     while (gl > 1 && gateway[gl - 1] == '/') {
         gateway = strndup(gateway, gl - 1);
@@ -1071,8 +1187,11 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "daemon") == 0)
         rc = cmd_daemon(sargc, sargv);
     else if (strcmp(cmd, "version") == 0) {
-        printf("funk %s\n", FUNK_VERSION);
-        rc = 0;
+        rc = plain_args(sargc, sargv, "funk version", "usage: funk version\n", 0, 0, "");
+        if (rc == 1) {
+            printf("funk %s\n", FUNK_VERSION);
+            rc = 0;
+        }
     } else if (strcmp(cmd, "image") == 0) {
 #ifdef FUNK_HAVE_IMAGE
         rc = funk_image_main(sargc, sargv);
@@ -1088,8 +1207,7 @@ int main(int argc, char **argv)
         rc = 1;
 #endif
     } else {
-        fprintf(stderr, "funk: unknown command '%s' (see funk --help)\n", cmd);
-        rc = 2;
+        rc = funk_usage_error("funk", "unknown command '%s'", cmd);
     }
     curl_global_cleanup();
     return rc;

@@ -222,11 +222,14 @@ int cmd_login(int argc, char **argv)
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *user = "admin", *pass = NULL, *gw = NULL;
     int from_stdin = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "u:p:g:sh", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":u:p:g:sh", o, NULL)) != -1) {
         switch (c) {
         case 'h':
-            printf("usage: funk login [-g URL] [-u USER] [-p PASSWORD | --password-stdin]\n");
+            printf("usage: funk login [-g|--gateway URL] [-u|--username USER]\n"
+                   "                  (-p|--password PASSWORD | -s|--password-stdin)\n"
+                   "  checks the credentials with funkd, then stores them for that gateway\n");
             return 0;
         case 'u':
             user = optarg;
@@ -241,17 +244,16 @@ int cmd_login(int argc, char **argv)
             gw = optarg;
             break;
         default:
-            fprintf(stderr,
-                    "usage: funk login [-g URL] [-u USER] [-p PASSWORD | --password-stdin]\n");
-            return 2;
+            return funk_getopt_error("funk login", c, argv);
         }
     }
-    if (optind != argc || (pass && from_stdin) || (!pass && !from_stdin) || !*user ||
-        strchr(user, ':')) {
-        fprintf(stderr, "usage: funk login [-g URL] [-u USER] [-p PASSWORD | --password-stdin]\n"
-                        "  (one of -p and --password-stdin; USER without ':')\n");
-        return 2;
-    }
+    if (optind != argc)
+        return funk_usage_error("funk login", "unexpected argument '%s'", argv[optind]);
+    if ((pass && from_stdin) || (!pass && !from_stdin))
+        return funk_usage_error("funk login", "give one of -p PASSWORD and --password-stdin");
+    if (!*user || strchr(user, ':'))
+        return funk_usage_error("funk login", "-u '%s': a user name is not empty and has no ':'",
+                                user);
     char buf[4096];
     if (from_stdin) {
         size_t n = fread(buf, 1, sizeof buf - 1, stdin);
@@ -259,18 +261,15 @@ int cmd_login(int argc, char **argv)
         while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
             buf[--n] = '\0';
         if (!feof(stdin) || strlen(buf) != n) {
-            fprintf(stderr, "funk login: the password on stdin must be one line of text\n");
-            return 2;
+            return funk_usage_error("funk login", "the password on stdin must be one line of text");
         }
         pass = buf;
     } else {
         fprintf(stderr, "WARNING! -p puts the password in your shell history and the process "
                         "list; prefer --password-stdin\n");
     }
-    if (!*pass) {
-        fprintf(stderr, "funk login: empty password\n");
-        return 2;
-    }
+    if (!*pass)
+        return funk_usage_error("funk login", "empty password");
     const char *gateway = login_gateway(gw);
     char key[2048];
     gateway_key(gateway, key, sizeof key);
@@ -342,19 +341,23 @@ int cmd_login(int argc, char **argv)
 
 int cmd_logout(int argc, char **argv)
 {
+    static const struct option o[] = {
+        {"gateway", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *gw = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: funk logout [-g URL]\n");
-            return 0;
-        }
-        if ((strcmp(argv[i], "-g") == 0 || strcmp(argv[i], "--gateway") == 0) && i + 1 < argc) {
-            gw = argv[++i];
-        } else {
-            fprintf(stderr, "usage: funk logout [-g URL]\n");
-            return 2;
-        }
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":g:h", o, NULL)) != -1) {
+        if (c == 'g')
+            gw = optarg;
+        else if (c == 'h')
+            return funk_help("usage: funk logout [-g|--gateway URL]\n"
+                             "  forgets the credentials funk login stored for that gateway\n");
+        else
+            return funk_getopt_error("funk logout", c, argv);
     }
+    if (optind != argc)
+        return funk_usage_error("funk logout", "unexpected argument '%s'", argv[optind]);
     char key[2048], dir[PATH_MAX], file[PATH_MAX + 16];
     gateway_key(login_gateway(gw), key, sizeof key);
     if (auth_path(dir, sizeof dir, file, sizeof file) != 0) {

@@ -78,14 +78,15 @@ static void stack_close(struct stack *s)
         regfree(&s->re);
 }
 
-/* Loads file (NULL: ./stack.yml or ./stack.yaml) and the selection; 0, or 2 after printing why. */
+/* Loads file (NULL: ./stack.yml or ./stack.yaml) and the selection; 0, or CLI_EXIT_USAGE after
+ * printing why (a bad stack file is a usage error, as a bad option). */
 static int stack_open(struct stack *s, const char *file, const char *filter, const char *regex,
                       const char *cmd)
 {
     memset(s, 0, sizeof *s);
     if (filter && regex) {
         fprintf(stderr, "funk %s: give --filter or --regex, not both\n", cmd);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     s->path = file ? file : cli_stack_default();
     if (!s->path) {
@@ -93,13 +94,13 @@ static int stack_open(struct stack *s, const char *file, const char *filter, con
                 "funk %s: no stack file: give -f FILE, or run it where stack.yml (or stack.yaml) "
                 "is%s\n",
                 cmd, strcmp(cmd, "deploy") == 0 ? " (or deploy --name N --image IMG)" : "");
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     char err[4096];
     s->y = cli_stack_load(s->path, err, sizeof err);
     if (!s->y) {
         fprintf(stderr, "funk %s: %s\n", cmd, err);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     pathf(s->dir, sizeof s->dir, "%s", s->path);
     char *slash = strrchr(s->dir, '/');
@@ -117,14 +118,14 @@ static int stack_open(struct stack *s, const char *file, const char *filter, con
             regerror(r, &s->re, m, sizeof m);
             fprintf(stderr, "funk %s: --regex '%s': %s\n", cmd, regex, m);
             json_decref(s->y);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
         s->has_re = 1;
     }
     if (!json_object_size(json_object_get(s->y, "functions"))) {
         fprintf(stderr, "funk %s: %s: no functions\n", cmd, s->path);
         stack_close(s);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     cli_gateway_resolve(
         json_string_value(json_object_get(json_object_get(s->y, "provider"), "gateway")));
@@ -220,7 +221,7 @@ static int deploy_stack(struct stack *s, int local)
             image = cli_image_value(img, s->dir);
         } else {
             fprintf(stderr, "funk deploy: %s: function %s needs an 'image'\n", s->path, name);
-            rc = rc ? rc : 2;
+            rc = rc ? rc : CLI_EXIT_USAGE;
             continue;
         }
         json_t *spec = json_object(), *env = json_object();
@@ -232,7 +233,7 @@ static int deploy_stack(struct stack *s, int local)
         if (env_files(env, json_object_get(f, "environment_file"), s->dir, name) != 0) {
             json_decref(spec);
             json_decref(env);
-            rc = 2;
+            rc = CLI_EXIT_USAGE;
             continue;
         }
         if (json_object_size(env))
@@ -250,13 +251,13 @@ static int deploy_stack(struct stack *s, int local)
         }
         if (json_is_true(json_object_get(f, "readonly_root_filesystem")))
             json_object_set_new(spec, "readOnlyRootFilesystem", json_true());
-        if (rc != 2)
+        if (rc != CLI_EXIT_USAGE)
             rc |= cli_deploy_one(spec);
         json_decref(spec);
     }
     if (n == 0) {
         fprintf(stderr, "funk deploy: %s: no function matches\n", s->path);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     return rc;
 }
@@ -483,7 +484,7 @@ static int template_pull(const char *src_arg, int overwrite)
     if (src_arg) {
         if (strstr(src_arg, "://") || strncmp(src_arg, "git@", 4) == 0) {
             fprintf(stderr, "funk template pull: only local directories, not %s\n", src_arg);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
         pathf(src, sizeof src, "%s", src_arg);
         char sub[PATH_MAX + 16];
@@ -543,28 +544,41 @@ static int template_pull(const char *src_arg, int overwrite)
 
 int cmd_template(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: funk template list | funk template pull [DIR] [--overwrite]\n");
-        return 0;
-    }
-    if (argc >= 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "ls")) && argc == 2)
-        return template_list();
-    if (argc >= 2 && !strcmp(argv[1], "pull")) {
-        int overwrite = 0;
-        const char *src = NULL;
-        for (int i = 2; i < argc; i++) {
-            if (!strcmp(argv[i], "--overwrite"))
-                overwrite = 1;
-            else if (!src && argv[i][0] != '-')
-                src = argv[i];
-            else
-                goto usage;
+    static const char prog[] = "funk template";
+    static const struct option o[] = {
+        {"overwrite", no_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c, overwrite = 0;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", o, NULL)) != -1) {
+        if (c == 'o') {
+            overwrite = 1;
+        } else if (c == 'h') {
+            printf("usage: funk template list | funk template pull [DIR] [--overwrite]\n"
+                   "  list: the installed templates; pull: copy DIR's (default: the installed\n"
+                   "  ones) into ./template\n");
+            return 0;
+        } else {
+            return funk_getopt_error(prog, c, argv);
         }
-        return template_pull(src, overwrite);
     }
-usage:
-    fprintf(stderr, "usage: funk template list | funk template pull [DIR] [--overwrite]\n");
-    return 2;
+    if (optind == argc)
+        return funk_usage_error(prog, "missing command (list or pull)");
+    const char *sub = argv[optind];
+    int n = argc - optind - 1;
+    if (!strcmp(sub, "list") || !strcmp(sub, "ls")) {
+        if (overwrite)
+            return funk_usage_error(prog, "%s", "--overwrite applies to pull only");
+        if (n > 0)
+            return funk_usage_error(prog, "unexpected argument '%s'", argv[optind + 1]);
+        return template_list();
+    }
+    if (!strcmp(sub, "pull")) {
+        if (n > 1)
+            return funk_usage_error(prog, "unexpected argument '%s'", argv[optind + 2]);
+        return template_pull(n ? argv[optind + 1] : NULL, overwrite);
+    }
+    return funk_usage_error(prog, "unknown command '%s' (list or pull)", sub);
 }
 
 /* ---- new ---------------------------------------------------------------------------------- */
@@ -653,17 +667,17 @@ static int append_check(const char *path, const char *name, struct append *a)
     json_t *y = cli_stack_load(path, err, sizeof err);
     if (!y) {
         fprintf(stderr, "funk new: %s\n", err);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     int exists = json_object_get(json_object_get(y, "functions"), name) != NULL;
     json_decref(y);
     if (exists) {
         fprintf(stderr, "funk new: %s already has a function %s\n", path, name);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (cli_stack_append_point(path, &a->line, &a->indent, &a->has, err, sizeof err) != 0) {
         fprintf(stderr, "funk new: %s\n", err);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     return 0;
 }
@@ -746,12 +760,15 @@ int cmd_new(int argc, char **argv)
                                       {0, 0, 0, 0}};
     const char *lang = NULL, *prefix = NULL, *file = NULL;
     int c, list = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:a:l:p:h", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:a:l:p:h", o, NULL)) != -1) {
         switch (c) {
         case 'h':
-            printf("usage: funk new NAME --lang LANG [--prefix REGISTRY/OWNER] [-f stack.yml]\n"
-                   "       funk new --list\n");
+            printf("usage: funk new NAME --lang LANG [--prefix REGISTRY/OWNER] [-f|--yaml|--append "
+                   "stack.yml]\n"
+                   "       funk new --list\n"
+                   "  a function folder NAME from template LANG, added to the stack file\n");
             return 0;
         case 'l':
             lang = optarg;
@@ -767,20 +784,27 @@ int cmd_new(int argc, char **argv)
             list = 1;
             break;
         default:
-            goto usage;
+            return funk_getopt_error("funk new", c, argv);
         }
     }
-    if (list)
+    if (list) {
+        if (optind < argc)
+            return funk_usage_error("funk new", "--list takes no NAME (got '%s')", argv[optind]);
         return template_list();
-    if (optind != argc - 1 || !lang)
-        goto usage;
+    }
+    if (optind < argc - 1)
+        return funk_usage_error("funk new", "unexpected argument '%s'", argv[optind + 1]);
+    if (optind == argc)
+        return funk_usage_error("funk new", "needs a function NAME");
+    if (!lang)
+        return funk_usage_error("funk new", "needs --lang LANG (see funk new --list)");
     const char *name = argv[optind];
     if (!cli_dns_label(name)) {
         fprintf(stderr,
                 "funk new: '%s' is not a valid function name (DNS-1123: a-z, 0-9 and '-', at most "
                 "63, starting and ending with a letter or digit)\n",
                 name);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     const char *stack = file ? file : cli_stack_default();
     int exists = stack && access(stack, F_OK) == 0;
@@ -793,7 +817,7 @@ int cmd_new(int argc, char **argv)
         sy = cli_stack_load(stack, err, sizeof err);
         if (!sy) {
             fprintf(stderr, "funk new: %s\n", err);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
     }
     int fr = find_template(lang, ".", sy, tdir, sizeof tdir);
@@ -810,7 +834,7 @@ int cmd_new(int argc, char **argv)
     if (lstat(name, &st) == 0) {
         fprintf(stderr, "funk new: ./%s already exists\n", name);
         json_decref(meta);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     char fdir[PATH_MAX * 2 + 16];
     pathf(fdir, sizeof fdir, "%s/function", tdir);
@@ -849,10 +873,6 @@ int cmd_new(int argc, char **argv)
     }
     json_decref(meta);
     return rc;
-usage:
-    fprintf(stderr, "usage: funk new NAME --lang LANG [--prefix REGISTRY/OWNER] [-f stack.yml]\n"
-                    "       funk new --list\n");
-    return 2;
 }
 
 /* ---- build, push, up ---------------------------------------------------------------------- */
@@ -939,14 +959,14 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     if (!handler || !image) {
         fprintf(stderr, "funk build: %s: function %s has lang but no %s\n", s->path, name,
                 !handler ? "handler" : "image");
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(lang, "dockerfile")) {
         fprintf(stderr,
                 "funk build: %s: lang dockerfile is not supported (funk builds "
                 "unikernels from templates; see funk template list)\n",
                 name);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     char tdir[PATH_MAX * 2];
     if (find_template(lang, s->dir, s->y, tdir, sizeof tdir))
@@ -962,7 +982,7 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     char *ahandler = NULL, *abuild = NULL;
     if (stat(hdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "funk build: %s: handler %s is not a folder\n", name, hdir);
-        rc = 2;
+        rc = CLI_EXIT_USAGE;
         goto out;
     }
     pathf(bdir, sizeof bdir, "%s/build", s->dir);
@@ -1051,9 +1071,23 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     }
     /* the unikernel -> an OCI image layout at build/NAME */
     const char *mode = fstr(meta, "image_mode");
-    char *ib[] = {
-        (char *)self_exe(),     "image",      "build", elf, "-t", (char *)image, "-o", layout,
-        mode ? "--mode" : NULL, (char *)mode, NULL};
+    /* "--": the ELF path is never taken as an option */
+    char *ib[12];
+    int nib = 0;
+    ib[nib++] = (char *)self_exe();
+    ib[nib++] = "image";
+    ib[nib++] = "build";
+    ib[nib++] = "-t";
+    ib[nib++] = (char *)image;
+    ib[nib++] = "-o";
+    ib[nib++] = layout;
+    if (mode) {
+        ib[nib++] = "--mode";
+        ib[nib++] = (char *)mode;
+    }
+    ib[nib++] = "--";
+    ib[nib++] = elf;
+    ib[nib] = NULL;
     char outbuf[1024];
     r = run(ib, NULL, NULL, outbuf, sizeof outbuf);
     if (r != 0) {
@@ -1085,12 +1119,15 @@ static int parse_wopts(int argc, char **argv, struct wopts *w, int up, const cha
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     memset(w, 0, sizeof *w);
+    char prog[32];
+    snprintf(prog, sizeof prog, "funk %s", cmd);
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", o, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:h", o, NULL)) != -1) {
         switch (c) {
         case 'h':
-            printf("usage: funk %s [-f stack.yml] [--filter GLOB | --regex RE]%s\n", cmd,
+            printf("usage: funk %s [-f|--yaml stack.yml] [--filter GLOB | --regex RE]%s\n", cmd,
                    up ? " [--skip-push] [--skip-deploy]" : "");
             return -1; /* done: exit 0 */
         case 'f':
@@ -1105,19 +1142,16 @@ static int parse_wopts(int argc, char **argv, struct wopts *w, int up, const cha
         case 'P':
         case 'D':
             if (!up)
-                goto usage;
+                return funk_usage_error(prog, "%s applies to funk up only", argv[optind - 1]);
             *(c == 'P' ? &w->skip_push : &w->skip_deploy) = 1;
             break;
         default:
-            goto usage;
+            return funk_getopt_error(prog, c, argv);
         }
     }
-    if (optind == argc)
-        return 0;
-usage:
-    fprintf(stderr, "usage: funk %s [-f stack.yml] [--filter GLOB | --regex RE]%s\n", cmd,
-            up ? " [--skip-push] [--skip-deploy]" : "");
-    return 2;
+    if (optind < argc)
+        return funk_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+    return 0;
 }
 
 static int build_all(struct stack *s)
@@ -1145,7 +1179,7 @@ static int build_all(struct stack *s)
     }
     if (!n) {
         fprintf(stderr, "funk build: %s: no function matches\n", s->path);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     return rc;
 }
@@ -1171,15 +1205,16 @@ static int push_all(struct stack *s)
             rc = 1;
             continue;
         }
-        char *a[] = {(char *)self_exe(), "image", "push", layout, (char *)fstr(f, "image"), NULL};
+        char *a[] = {(char *)self_exe(),       "image", "push", "--", layout,
+                     (char *)fstr(f, "image"), NULL};
         int r = run(a, NULL, NULL, out, sizeof out);
         out[strcspn(out, "\n")] = '\0';
         if (r == 0) {
             printf("Pushed %s: %s\n", fstr(f, "image"), out);
-        } else if (r == 2) {
+        } else if (r == CLI_EXIT_USAGE) {
             fprintf(stderr,
-                    "funk push: %s: `funk image push %s %s` failed with a usage error: this funk "
-                    "may have no `funk image push` yet\n",
+                    "funk push: %s: `funk image push %s %s` refused its arguments (said why "
+                    "above; e.g. the stack's image is not a registry reference)\n",
                     name, layout, fstr(f, "image"));
             rc = 1;
         } else {

@@ -279,7 +279,7 @@ void gw_http_stop(void);
 
 /* funkd exit statuses (documented in docs/gateway.md) */
 #define GW_EXIT_FAIL 1   /* start-up failed: state dir, VM pool, async workers */
-#define GW_EXIT_USAGE 2  /* bad option or value */
+#define GW_EXIT_USAGE 64 /* bad option or value (sysexits EX_USAGE, as every funk binary) */
 #define GW_EXIT_LISTEN 3 /* cannot listen on --listen (address in use, not available) */
 
 #endif /* FUNK_GW_H */

@@ -81,8 +81,8 @@ static void usage(FILE *f)
         "                         (default: libfunk-accel plugins in funkd, FUNK_ACCEL_PLUGINS)\n"
         "                         or agent:ADDR (funk-accel-agent at unix:///path, tcp://H:P,\n"
         "                         vsock://CID:PORT; one connection per instance, so not with\n"
-        "                         snapshot mode; funkd starts no agent: run it sandboxed,\n"
-        "                         e.g. funk-accel-agent --listen ADDR --user 65534:65534)\n"
+        "                         snapshot mode; funkd starts no agent: run it sandboxed\n"
+        "                         as an unprivileged user, see funk-accel-agent(1))\n"
         "  --role ROLE            gateway (default: clients such as faas-cli talk to funkd)\n"
         "                         or provider (funkd behind the OpenFaaS gateway): the shape\n"
         "                         of GET /system/info\n"
@@ -95,15 +95,27 @@ static void usage(FILE *f)
         "  --registry-timeout S   seconds one image pull may take in all (default 120)\n"
         "  --log-level LEVEL      error, warn, info (default) or debug\n"
         "  -h, --help             this text\n"
+        "  --version              print \"funkd VERSION\" and exit\n"
+        "Options take their value as --OPTION VALUE or --OPTION=VALUE.\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 start-up failed (state dir, VM pool, async\n"
-        "workers), 2 bad option, 3 cannot listen on --listen (e.g. another process has it).\n"
+        "workers), 64 usage error (bad option or value), 3 cannot listen on --listen (e.g.\n"
+        "another process has it).\n"
         "Function labels: com.funk.mode=per-request|warm, com.funk.invoke=fn|console,\n"
         "com.funk.max_inflight=N (warm: 429 above it), com.openfaas.scale.min/max.\n");
 }
 
 static int bad(const char *opt, const char *val)
 {
-    fprintf(stderr, "funkd: %s: bad value '%s' (see funkd --help)\n", opt, val);
+    fprintf(stderr, "funkd: %s: bad value '%s'\nTry 'funkd --help'.\n", opt, val);
+    return GW_EXIT_USAGE;
+}
+
+/* A usage error naming what is wrong (one line), the hint, and EX_USAGE. */
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "funkd: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'funkd --help'.\n");
     return GW_EXIT_USAGE;
 }
 
@@ -184,13 +196,15 @@ int main(int argc, char **argv)
                                          {"registry-max-blob", required_argument, 0, 0x112},
                                          {"registry-timeout", required_argument, 0, 0x113},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 0x120},
                                          {0, 0, 0, 0}};
     const char *state = getenv("FUNK_STATE_DIR");
     const char *secrets = NULL;
     static char host[256];
     int o;
     double v;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* our own messages: one line naming the option, then the hint */
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case 'l': {
             const char *colon = strrchr(optarg, ':');
@@ -332,15 +346,22 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 0x120:
+            printf("funkd %s\n", FUNK_VERSION);
+            return 0;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            fprintf(stderr, "(see funkd --help)\n");
-            return GW_EXIT_USAGE;
+            /* glibc sets optopt to a known long option's value when it got "=VALUE" it takes
+             * none */
+            if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0 &&
+                strchr(argv[optind - 1], '='))
+                return usage_error("option '%s' takes no value", argv[optind - 1]);
+            return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "funkd: unexpected argument '%s' (see funkd --help)\n", argv[optind]);
-        return GW_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
     gw_cfg.state_dir = state && *state ? state : "funk-state";
     static char secdir[4096];
     if (!secrets) {

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "registry.h"
 #include "sha256.h"
+#include "usage.h"
 
 #define MAX_ELF (256u << 20)
 
@@ -201,20 +202,33 @@ static char *normalize_name(const char *n)
     return asprintf(&r, "%s:latest", n) < 0 ? NULL : r;
 }
 
-static int usage(FILE *f, int rc)
+/* "funk image" when run as `funk image`, else "funk-image" (set by funk_image_main). */
+const char *funk_image_prog = "funk-image";
+
+static int usage(void)
 {
-    fprintf(
-        f, "usage: funk image build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode "
-           "console|fn]\n"
-           "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
-           "                        [-o DIR] [--archive FILE]\n"
-           "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
-           "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
-           "  load it with `podman load -i FILE` or `ctr images import FILE`.\n"
-           "       funk image push SRC REF   (SRC: layout dir or oci-archive; prints the digest)\n"
-           "       funk image pull REF DIR   (writes a verified OCI layout; prints the digest)\n");
-    return rc;
+    printf(
+        "usage: %s build ELF -t NAME[:TAG] [--cmdline ARGS] [--memory SIZE] [--mode console|fn]\n"
+        "                        [--net DEVICE] [--isolation kvm|process|auto]\n"
+        "                        [-o DIR] [--archive FILE]\n"
+        "  writes an OCI image (layout directory with -o, oci-archive tarball with --archive)\n"
+        "  holding the unikernel as /NAME.elf plus /funk.json, annotated org.funk.unikernel.*;\n"
+        "  load it with `podman load -i FILE` or `ctr images import FILE`.\n"
+        "       %s push [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] SRC REF\n"
+        "         (SRC: layout dir or oci-archive; prints the digest)\n"
+        "       %s pull [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] REF DIR\n"
+        "         (writes a verified OCI layout; prints the digest)\n"
+        "       %s -h|--help | --version\n"
+        "  COMMAND --help: that command's usage. Options take their value as --OPTION VALUE or\n"
+        "  --OPTION=VALUE.\n"
+        "Exit status: 0 ok, 1 the operation failed, 64 usage error.\n",
+        funk_image_prog, funk_image_prog, funk_image_prog, funk_image_prog);
+    return 0;
 }
+
+/* A usage error of `build`: one line naming the problem, the hint, exit 64. */
+static char build_prog[64];
+#define build_usage_error(...) funk_usage_error(build_prog, __VA_ARGS__)
 
 static int valid_size(const char *s)
 {
@@ -235,77 +249,71 @@ static int build(int argc, char **argv)
 {
     const char *elf_path = NULL, *name = NULL, *cmdline = NULL, *memory = NULL, *mode = NULL,
                *outdir = NULL, *archive = NULL, *net = NULL, *iso = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = NULL;
-        if (strcmp(a, "-t") == 0 || strcmp(a, "--tag") == 0)
-            dst = &name;
-        else if (strcmp(a, "--cmdline") == 0)
-            dst = &cmdline;
-        else if (strcmp(a, "--memory") == 0 || strcmp(a, "-m") == 0)
-            dst = &memory;
-        else if (strcmp(a, "--mode") == 0)
-            dst = &mode;
-        else if (strcmp(a, "--net") == 0)
-            dst = &net;
-        else if (strcmp(a, "--isolation") == 0)
-            dst = &iso;
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
-            dst = &outdir;
-        else if (strcmp(a, "--archive") == 0)
-            dst = &archive;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            return usage(stdout, 0);
-        else if (a[0] == '-') {
-            fprintf(stderr, "funk image build: unknown option '%s'\n", a);
-            return usage(stderr, 2);
-        } else if (!elf_path) {
-            elf_path = a;
-            continue;
-        } else {
-            fprintf(stderr, "funk image build: unexpected argument '%s'\n", a);
-            return usage(stderr, 2);
+    enum { O_CMDLINE = 256, O_MODE, O_NET, O_ISO, O_ARCHIVE };
+    static const struct option opts[] = {
+        {"tag", required_argument, 0, 't'},    {"cmdline", required_argument, 0, O_CMDLINE},
+        {"memory", required_argument, 0, 'm'}, {"mode", required_argument, 0, O_MODE},
+        {"net", required_argument, 0, O_NET},  {"isolation", required_argument, 0, O_ISO},
+        {"output", required_argument, 0, 'o'}, {"archive", required_argument, 0, O_ARCHIVE},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    snprintf(build_prog, sizeof build_prog, "%s build", funk_image_prog);
+    optind = 0; /* glibc: start afresh on this argv */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":t:m:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            name = optarg;
+            break;
+        case O_CMDLINE:
+            cmdline = optarg;
+            break;
+        case 'm':
+            memory = optarg;
+            break;
+        case O_MODE:
+            mode = optarg;
+            break;
+        case O_NET:
+            net = optarg;
+            break;
+        case O_ISO:
+            iso = optarg;
+            break;
+        case 'o':
+            outdir = optarg;
+            break;
+        case O_ARCHIVE:
+            archive = optarg;
+            break;
+        case 'h':
+            return usage();
+        default:
+            return funk_getopt_error(build_prog, c, argv);
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "funk image build: %s needs a value\n", a);
-            return usage(stderr, 2);
-        }
-        *dst = argv[++i];
     }
-    if (!elf_path || !name) {
-        fprintf(stderr, "funk image build: %s is required\n",
-                !elf_path ? "an ELF file" : "-t NAME");
-        return usage(stderr, 2);
+    for (int i = optind; i < argc; i++) {
+        if (elf_path)
+            return build_usage_error("unexpected argument '%s'", argv[i]);
+        elf_path = argv[i];
     }
-    if (!outdir && !archive) {
-        fprintf(stderr,
-                "funk image build: say where to write the image: -o DIR and/or --archive FILE\n");
-        return usage(stderr, 2);
-    }
-    if (memory && !valid_size(memory)) {
-        fprintf(stderr, "funk image build: --memory '%s' is not a size (e.g. 16M)\n", memory);
-        return 2;
-    }
-    if (mode && strcmp(mode, "console") != 0 && strcmp(mode, "fn") != 0) {
-        fprintf(stderr, "funk image build: --mode '%s' is not console or fn\n", mode);
-        return 2;
-    }
-    if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/"))) {
-        fprintf(stderr, "funk image build: --net '%s' is not a manifest device name\n", net);
-        return 2;
-    }
-    if (iso && strcmp(iso, "kvm") != 0 && strcmp(iso, "process") != 0 && strcmp(iso, "auto") != 0) {
-        fprintf(stderr, "funk image build: --isolation '%s' is not kvm, process or auto\n", iso);
-        return 2;
-    }
+    if (!elf_path || !name)
+        return build_usage_error("%s is required", !elf_path ? "an ELF file" : "-t NAME");
+    if (!outdir && !archive)
+        return build_usage_error("say where to write the image: -o DIR and/or --archive FILE");
+    if (memory && !valid_size(memory))
+        return build_usage_error("--memory '%s' is not a size (e.g. 16M)", memory);
+    if (mode && strcmp(mode, "console") != 0 && strcmp(mode, "fn") != 0)
+        return build_usage_error("--mode '%s' is not console or fn", mode);
+    if (net && (!*net || strlen(net) > 64 || strpbrk(net, " =,/")))
+        return build_usage_error("--net '%s' is not a manifest device name", net);
+    if (iso && strcmp(iso, "kvm") != 0 && strcmp(iso, "process") != 0 && strcmp(iso, "auto") != 0)
+        return build_usage_error("--isolation '%s' is not kvm, process or auto", iso);
     char *ref = normalize_name(name);
-    if (!ref) {
-        fprintf(
-            stderr,
-            "funk image build: '%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)\n",
-            name);
-        return 2;
-    }
+    if (!ref)
+        return build_usage_error(
+            "'%s' is not an image name (lowercase [a-z0-9._/-], optional :tag)", name);
 
     int rc = 1;
     char *elf = NULL, *fj = NULL, *cfg = NULL, *man = NULL, *idx = NULL;
@@ -485,14 +493,35 @@ out:
 
 int funk_image_main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-        return usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
-    if (strcmp(argv[1], "build") == 0)
-        return build(argc - 2, argv + 2);
-    if (strcmp(argv[1], "push") == 0)
-        return funk_image_push_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "pull") == 0)
-        return funk_image_pull_main(argc - 1, argv + 1);
-    fprintf(stderr, "funk image: unknown subcommand '%s'\n", argv[1]);
-    return usage(stderr, 2);
+    const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    base = base ? base + 1 : argc > 0 ? argv[0] : "funk-image";
+    funk_image_prog = strcmp(base, "image") == 0 ? "funk image" : "funk-image";
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+': options end at the command; what follows is the command's own */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return usage();
+        if (c == 'V') {
+            printf("%s %s\n", strcmp(funk_image_prog, "funk image") == 0 ? "funk" : "funk-image",
+                   FUNK_VERSION);
+            return 0;
+        }
+        return funk_getopt_error(funk_image_prog, c, argv);
+    }
+    if (optind >= argc)
+        return funk_usage_error(funk_image_prog, "missing command (build, push or pull)");
+    const char *cmd = argv[optind];
+    int n = argc - optind;
+    char **args = argv + optind;
+    if (strcmp(cmd, "build") == 0)
+        return build(n, args);
+    if (strcmp(cmd, "push") == 0)
+        return funk_image_push_main(n, args);
+    if (strcmp(cmd, "pull") == 0)
+        return funk_image_pull_main(n, args);
+    return funk_usage_error(funk_image_prog, "unknown command '%s' (build, push or pull)", cmd);
 }

@@ -10,8 +10,11 @@ extern "C" {
 /* argv[0] is "image" (or the program name); argv[1] the subcommand ("build").
  * Writes an OCI image layout directory (-o DIR) and/or an oci-archive tarball (--archive FILE)
  * holding the unikernel as /NAME.elf and /funk.json, annotated with org.funk.unikernel.*.
- * Returns a process exit status: 0 on success, 1 on error (message on stderr), 2 on usage. */
+ * Returns a process exit status: 0 on success, 1 on error (message on stderr), 64 on a usage
+ * error (docs/cli.md). */
 int funk_image_main(int argc, char **argv);
+/* "funk image" or "funk-image": how funk_image_main was called (for messages). */
+extern const char *funk_image_prog;
 
 #ifdef __cplusplus
 }

@@ -79,7 +79,7 @@ int funk_reg_login(const char *auth_file, const char *host, const char *user, co
 /* $XDG_CONFIG_HOME/funk/auth.json, else ~/.config/funk/auth.json, into out. */
 int funk_reg_auth_file_default(char *out, size_t cap);
 
-/* `funk image push|pull` and `funk registry-login`: process exit statuses (0, 1, 2 usage). */
+/* `funk image push|pull` and `funk registry-login`: process exit statuses (0, 1, 64 usage error). */
 int funk_image_push_main(int argc, char **argv);
 int funk_image_pull_main(int argc, char **argv);
 int funk_registry_login_main(int argc, char **argv);

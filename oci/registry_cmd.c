@@ -9,69 +9,82 @@
 
 #include <curl/curl.h>
 
+#include "image.h"
 #include "registry.h"
+#include "usage.h"
 
-static void usage_push(FILE *f)
+static int usage_push(void)
 {
-    fprintf(f, "usage: funk image push [--tls-verify=false] [--authfile FILE] [-u USER -p PASS] "
-               "SRC REF\n"
-               "  SRC: an OCI layout directory or oci-archive (funk image build -o/--archive);\n"
-               "  REF: host[:port]/path[:tag] (tag latest by default). Prints the manifest "
-               "digest.\n"
-               "  http for loopback registries, https otherwise (--tls-verify=false: no "
-               "certificate\n"
-               "  checks, then http). Credentials: funk registry-login.\n");
+    printf("usage: %s push [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] SRC "
+           "REF\n"
+           "  SRC: an OCI layout directory or oci-archive (build -o/--archive);\n"
+           "  REF: host[:port]/path[:tag] (tag latest by default). Prints the manifest digest.\n"
+           "  http for loopback registries, https otherwise (--tls-verify=false: no certificate\n"
+           "  checks, then http). Credentials: funk registry-login.\n",
+           funk_image_prog);
+    return 0;
 }
 
-static void usage_pull(FILE *f)
+static int usage_pull(void)
 {
-    fprintf(f, "usage: funk image pull [--tls-verify=false] [--authfile FILE] [-u USER -p PASS] "
-               "REF DIR\n"
-               "  writes the linux/amd64 image of REF (verified) as an OCI layout in DIR and "
-               "prints\n"
-               "  the digest REF resolved to.\n");
+    printf("usage: %s pull [--tls-verify[=true|false]] [--authfile FILE] [-u USER -p PASS] REF "
+           "DIR\n"
+           "  writes the linux/amd64 image of REF (verified) as an OCI layout in DIR and prints\n"
+           "  the digest REF resolved to.\n",
+           funk_image_prog);
+    return 0;
 }
 
-/* Parses the options both commands share; leaves the positional arguments in pos. */
+/* Parses the options both commands share and their npos positional arguments into pos; 1 to go
+ * on, else the exit status (0 after --help, 64 on a usage error). prog: "funk image push"... */
 static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const char **pos, int npos,
-                       void (*usage)(FILE *))
+                       int (*usage)(void), const char *prog)
 {
-    int k = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--tls-verify=false") == 0)
-            o->tls_verify = 0;
-        else if (strcmp(a, "--tls-verify=true") == 0 || strcmp(a, "--tls-verify") == 0)
-            o->tls_verify = 1;
-        else if (strcmp(a, "--authfile") == 0 && i + 1 < argc)
-            o->auth_file = argv[++i];
-        else if ((strcmp(a, "-u") == 0 || strcmp(a, "--username") == 0) && i + 1 < argc)
-            o->user = argv[++i];
-        else if ((strcmp(a, "-p") == 0 || strcmp(a, "--password") == 0) && i + 1 < argc)
-            o->pass = argv[++i];
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "funk image %s: unknown option '%s'\n", argv[0], a);
-            usage(stderr);
-            return -2;
-        } else if (k < npos)
-            pos[k++] = a;
-        else {
-            fprintf(stderr, "funk image %s: unexpected argument '%s'\n", argv[0], a);
-            usage(stderr);
-            return -2;
+    static const struct option opts[] = {{"tls-verify", optional_argument, 0, 'T'},
+                                         {"authfile", required_argument, 0, 'a'},
+                                         {"username", required_argument, 0, 'u'},
+                                         {"password", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 0; /* glibc: start afresh on this argv */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":u:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'T':
+            if (!optarg || strcmp(optarg, "true") == 0)
+                o->tls_verify = 1;
+            else if (strcmp(optarg, "false") == 0)
+                o->tls_verify = 0;
+            else
+                return funk_usage_error(prog, "--tls-verify takes true or false, not '%s'", optarg);
+            break;
+        case 'a':
+            o->auth_file = optarg;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'p':
+            o->pass = optarg;
+            break;
+        case 'h':
+            return usage();
+        default:
+            return funk_getopt_error(prog, c, argv);
         }
     }
-    if (k != npos) {
-        usage(stderr);
-        return -2;
+    int k = 0;
+    for (int i = optind; i < argc; i++) {
+        if (k == npos)
+            return funk_usage_error(prog, "unexpected argument '%s'", argv[i]);
+        pos[k++] = argv[i];
     }
-    if (!o->user != !o->pass) {
-        fprintf(stderr, "funk image %s: give both -u and -p, or neither\n", argv[0]);
-        return -2;
-    }
+    if (k != npos)
+        return funk_usage_error(prog, "needs %s",
+                                usage == usage_push ? "SRC and REF" : "REF and DIR");
+    if (!o->user != !o->pass)
+        return funk_usage_error(prog, "give both -u and -p, or neither");
     return 1;
 }
 
@@ -80,22 +93,21 @@ int funk_image_push_main(int argc, char **argv)
     struct funk_reg_opts o;
     funk_reg_opts_default(&o);
     const char *pos[2];
-    int r = common_opts(argc, argv, &o, pos, 2, usage_push);
-    if (r <= 0)
-        return r == 0 ? 0 : 2;
+    char prog[64];
+    snprintf(prog, sizeof prog, "%s push", funk_image_prog);
+    int r = common_opts(argc, argv, &o, pos, 2, usage_push, prog);
+    if (r != 1)
+        return r;
     struct funk_ref ref;
-    if (funk_ref_parse(pos[1], &ref) != 0) {
-        fprintf(stderr,
-                "funk image push: '%s' is not an image reference (host[:port]/path[:tag])\n",
-                pos[1]);
-        return 2;
-    }
+    if (funk_ref_parse(pos[1], &ref) != 0)
+        return funk_usage_error(prog, "'%s' is not an image reference (host[:port]/path[:tag])",
+                                pos[1]);
     char digest[72], err[600];
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = funk_reg_push(pos[0], &ref, &o, digest, err, sizeof err);
     curl_global_cleanup();
     if (rc) {
-        fprintf(stderr, "funk image push: %s\n", err);
+        fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
     printf("%s\n", digest);
@@ -107,20 +119,21 @@ int funk_image_pull_main(int argc, char **argv)
     struct funk_reg_opts o;
     funk_reg_opts_default(&o);
     const char *pos[2];
-    int r = common_opts(argc, argv, &o, pos, 2, usage_pull);
-    if (r <= 0)
-        return r == 0 ? 0 : 2;
+    char prog[64];
+    snprintf(prog, sizeof prog, "%s pull", funk_image_prog);
+    int r = common_opts(argc, argv, &o, pos, 2, usage_pull, prog);
+    if (r != 1)
+        return r;
     struct funk_ref ref;
-    if (funk_ref_parse(pos[0], &ref) != 0) {
-        fprintf(stderr, "funk image pull: '%s' is not an image reference\n", pos[0]);
-        return 2;
-    }
+    if (funk_ref_parse(pos[0], &ref) != 0)
+        return funk_usage_error(prog, "'%s' is not an image reference (host[:port]/path[:tag])",
+                                pos[0]);
     char digest[72], err[600], out[PATH_MAX];
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = funk_reg_pull(&ref, &o, pos[1], NULL, digest, out, err, sizeof err);
     curl_global_cleanup();
     if (rc) {
-        fprintf(stderr, "funk image pull: %s\n", err);
+        fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
     printf("%s\n", digest);
@@ -129,48 +142,67 @@ int funk_image_pull_main(int argc, char **argv)
 
 int funk_registry_login_main(int argc, char **argv)
 {
+    static const char prog[] = "funk registry-login";
+    static const struct option opts[] = {{"server", required_argument, 0, 's'},
+                                         {"username", required_argument, 0, 'u'},
+                                         {"password", required_argument, 0, 'p'},
+                                         {"password-stdin", no_argument, 0, 'S'},
+                                         {"authfile", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *server = NULL, *user = NULL, *pass = NULL, *file = NULL;
-    int stdin_pw = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "--server") == 0 || strcmp(a, "-s") == 0) && i + 1 < argc)
-            server = argv[++i];
-        else if ((strcmp(a, "--username") == 0 || strcmp(a, "-u") == 0) && i + 1 < argc)
-            user = argv[++i];
-        else if ((strcmp(a, "--password") == 0 || strcmp(a, "-p") == 0) && i + 1 < argc)
-            pass = argv[++i];
-        else if (strcmp(a, "--password-stdin") == 0)
+    int stdin_pw = 0, c;
+    optind = 0; /* glibc: start afresh on this argv */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:u:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            server = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            pass = optarg;
+            break;
+        case 'S':
             stdin_pw = 1;
-        else if (strcmp(a, "--authfile") == 0 && i + 1 < argc)
-            file = argv[++i];
-        else {
-            fprintf(stderr, "usage: funk registry-login --server HOST[:PORT] --username USER "
-                            "(--password PASS | --password-stdin) [--authfile FILE]\n"
-                            "  stores the credentials (0600) in $XDG_CONFIG_HOME/funk/auth.json or "
-                            "~/.config/funk/auth.json\n");
-            return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ? 0 : 2;
+            break;
+        case 'a':
+            file = optarg;
+            break;
+        case 'h':
+            printf("usage: funk registry-login --server HOST[:PORT] --username USER "
+                   "(--password PASS | --password-stdin)\n"
+                   "                           [--authfile FILE]\n"
+                   "  stores the credentials (0600) in $XDG_CONFIG_HOME/funk/auth.json or "
+                   "~/.config/funk/auth.json\n"
+                   "  (-s, -u, -p: short for --server, --username, --password)\n");
+            return 0;
+        default:
+            return funk_getopt_error(prog, c, argv);
         }
     }
+    if (optind < argc)
+        return funk_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+    if (pass && stdin_pw)
+        return funk_usage_error(prog, "give --password or --password-stdin, not both");
     char pw[512];
     if (stdin_pw) {
         if (!fgets(pw, sizeof pw, stdin)) {
-            fprintf(stderr, "funk registry-login: no password on stdin\n");
-            return 2;
+            fprintf(stderr, "%s: no password on stdin\n", prog);
+            return 1;
         }
         pw[strcspn(pw, "\r\n")] = '\0';
         pass = pw;
     }
-    if (!server || !user || !pass || !*user) {
-        fprintf(stderr, "funk registry-login: --server, --username and a password are needed\n");
-        return 2;
-    }
+    if (!server || !user || !pass || !*user)
+        return funk_usage_error(prog, "--server, --username and a password are needed");
     struct funk_ref r;
     char probe[300];
     snprintf(probe, sizeof probe, "%s/x", server);
-    if (funk_ref_parse(probe, &r) != 0 || strcmp(r.host, server) != 0) {
-        fprintf(stderr, "funk registry-login: '%s' is not a registry host[:port]\n", server);
-        return 2;
-    }
+    if (funk_ref_parse(probe, &r) != 0 || strcmp(r.host, server) != 0)
+        return funk_usage_error(prog, "--server: '%s' is not a registry host[:port]", server);
     char err[600];
     if (funk_reg_login(file, server, user, pass, err, sizeof err) != 0) {
         fprintf(stderr, "funk registry-login: %s\n", err);

@@ -111,11 +111,11 @@ with tempfile.TemporaryDirectory(prefix="funkd-accel-") as tmp:
             agent.wait()
         alog.close()
 
-# 3. Bad --accel values: refused at start with exit 2 and the option named.
+# 3. Bad --accel values: refused at start with exit 64 (usage error) and the option named.
 for v in ("gpu", "agent:", "agent:ftp://x"):
     r = subprocess.run([FUNKD, "--accel", v, "--state-dir", "/nonexistent-unused"], capture_output=True,
                        text=True, timeout=20)
-    check(r.returncode == 2 and "--accel" in r.stderr, "funkd --accel %s: exit 2 naming --accel" % v,
+    check(r.returncode == 64 and "--accel" in r.stderr, "funkd --accel %s: exit 64 naming --accel" % v,
           (r.returncode, r.stderr[-300:]))
 r = subprocess.run([FUNKD, "--help"], capture_output=True, text=True, timeout=20)
 check(r.returncode == 0 and "--accel MODE" in r.stdout and "agent:ADDR" in r.stdout, "funkd --help documents --accel")

@@ -15,14 +15,22 @@ need_kvm()
 r = subprocess.run([FUNKD, "--help"], capture_output=True, text=True)
 check(r.returncode == 0 and "--state-dir" in r.stdout and "--auth" in r.stdout, "funkd --help documents options")
 r = subprocess.run([FUNKD, "--bogus"], capture_output=True, text=True)
-check(r.returncode == 2, "funkd rejects an unknown option", r.returncode)
+check(r.returncode == 64 and "--bogus" in r.stderr, "funkd rejects an unknown option (64, named)", (r.returncode, r.stderr))
+r = subprocess.run([FUNKD, "--version"], capture_output=True, text=True)
+check(r.returncode == 0 and r.stdout.startswith("funkd "), "funkd --version", (r.returncode, r.stdout))
+r = subprocess.run([FUNKD, "--bogus", "x", "--help"], capture_output=True, text=True)
+check(r.returncode == 64 and "--bogus" in r.stderr, "funkd handles --help in option order: --bogus first", r.stderr)
+r = subprocess.run([FUNKD, "--auth=1"], capture_output=True, text=True)
+check(r.returncode == 64 and "takes no value" in r.stderr, "funkd --auth=1: takes no value", r.stderr)
+r = subprocess.run([FUNKD, "--listen"], capture_output=True, text=True)
+check(r.returncode == 64 and "needs a value" in r.stderr, "funkd --listen without a value", r.stderr)
 for opt, val in [("--listen", "nonsense"), ("--listen", "127.0.0.1:99999"), ("--max-body", "big"),
                  ("--timeout", "0"), ("--isolation", "vm"), ("--log-level", "loud"), ("--pool", "-1"),
                  ("--async-workers", "0"), ("--idle-timeout", "x")]:
     r = subprocess.run([FUNKD, opt, val], capture_output=True, text=True)
-    check(r.returncode == 2 and opt in r.stderr, "funkd rejects %s %s" % (opt, val), r.stderr)
+    check(r.returncode == 64 and opt in r.stderr, "funkd rejects %s %s" % (opt, val), r.stderr)
 r = subprocess.run([FUNKD, "extra-arg"], capture_output=True, text=True)
-check(r.returncode == 2 and "extra-arg" in r.stderr, "funkd rejects a stray argument", r.stderr)
+check(r.returncode == 64 and "extra-arg" in r.stderr, "funkd rejects a stray argument", r.stderr)
 
 with Funkd() as gw:
     st, _, b = gw.req("GET", "/healthz")
@@ -259,7 +267,7 @@ os.makedirs(os.path.join(a.tmp.name, "sec"))
 r = subprocess.run([FUNKD, "--auth", "--state-dir", os.path.join(a.tmp.name, "st"),
                     "--secrets-dir", os.path.join(a.tmp.name, "sec"), "--listen", "127.0.0.1:1"],
                    capture_output=True, text=True, timeout=20)
-check(r.returncode == 2 and "basic-auth-user" in r.stderr, "--auth without credential files is refused", r.stderr)
+check(r.returncode == 64 and "basic-auth-user" in r.stderr, "--auth without credential files is refused", r.stderr)
 with open(os.path.join(a.tmp.name, "sec", "basic-auth-user"), "w") as f:
     f.write("admin\n")
 with open(os.path.join(a.tmp.name, "sec", "basic-auth-password"), "w") as f:

@@ -32,7 +32,7 @@ def funk(*args, gateway=None, stdin=b"", env=None):
 rc, out, _ = funk("--help")
 check(rc == 0 and "deploy" in out and "invoke" in out, "funk --help")
 rc, _, err = funk("frobnicate")
-check(rc == 2 and "unknown command" in err, "unknown command exits 2", err)
+check(rc == 64 and "unknown command" in err, "unknown command exits 64", err)
 down_sock, down_port = dead_port()  # bound, never listening: refused for as long as the test holds it
 down = "http://127.0.0.1:%d" % down_port
 rc, _, err = funk("ls", gateway=down)
@@ -42,16 +42,53 @@ for args, what in [(["deploy", "--name", "x"], "deploy without --image"), (["sca
                    (["rm"], "rm without a name"), (["logs"], "logs without a name"),
                    (["deploy", "--env", "novalue", "--name", "x", "--image", "y"], "deploy --env without '='")]:
     rc, out, err = funk(*args, gateway=down)
-    check(rc == 2 and err.strip() != "", "usage error: " + what, (rc, err))
-# the oci part is always built in: `funk image` without a subcommand is a usage error (exit 2, usage
-# on stderr), like every other CLI usage error; --help is exit 0 with the usage on stdout
+    check(rc == 64 and err.strip() != "", "usage error: " + what, (rc, err))
+# the oci part is always built in: `funk image` without a subcommand is a usage error (exit 64, one
+# line naming it and a hint on stderr), like every other CLI usage error; --help is exit 0 with the
+# usage on stdout
 rc, out, err = funk("image")
-check(rc == 2 and "usage: funk image build" in err and out == "", "funk image without a subcommand: exit 2 and usage",
-      (rc, out, err))
+check(rc == 64 and "funk image: missing command" in err and "Try 'funk image --help'" in err and out == "",
+      "funk image without a subcommand: exit 64, says so", (rc, out, err))
 rc, out, err = funk("image", "--help")
 check(rc == 0 and "usage: funk image build" in out, "funk image --help: exit 0 and usage on stdout", (rc, out, err))
 rc, out, err = funk("image", "frob")
-check(rc == 2 and "usage: funk image build" in err, "funk image with an unknown subcommand: exit 2", (rc, out, err))
+check(rc == 64 and "unknown command 'frob'" in err, "funk image with an unknown subcommand: exit 64", (rc, out, err))
+# one command-line style (docs/cli.md): unknown options are errors that name them (`funk ls --bogus`
+# was ignored, `funk rm --bogus` took it as a name), --help is handled in option order, the
+# global options end at the command
+for args in (["ls", "--bogus"], ["rm", "--bogus"], ["rm", "x", "--bogus"], ["deploy", "--bogus", "x", "--help"],
+             ["secret", "create", "s", "--bogus"], ["logs", "x", "--bogus"], ["template", "pull", "--bogus"],
+             ["logout", "--bogus"], ["new", "--bogus", "x", "--help"], ["--bogus", "ls"]):
+    rc, out, err = funk(*args, gateway=down)
+    check(rc == 64 and "unknown option '--bogus'" in err and "--help" in err and out == "",
+          "funk %s: unknown option, exit 64" % " ".join(args), (rc, out, err))
+for args in (["rm", "a", "b"], ["ls", "x"], ["describe", "a", "b"], ["version", "x"], ["secret", "ls", "x"]):
+    rc, out, err = funk(*args, gateway=down)
+    check(rc == 64 and "unexpected argument" in err, "funk %s: a stray argument is a usage error" % " ".join(args),
+          (rc, err))
+rc, out, err = funk("describe", "--json=1", "x", gateway=down)
+check(rc == 64 and "'--json=1' takes no value" in err, "funk describe --json=1: takes no value", (rc, err))
+rc, out, err = funk("scale", "x", "--replicas", gateway=down)
+check(rc == 64 and "'--replicas' needs a value" in err, "funk scale --replicas without a value", (rc, err))
+for args in (["ls", "--help"], ["rm", "-h"], ["secret", "create", "--help"], ["--gateway", down, "logs", "--help"],
+             ["invoke", "--method", "GET", "--help"]):
+    rc, out, err = funk(*args, gateway=down)
+    check(rc == 0 and out.startswith("usage: funk ") and err == "", "funk %s: usage, exit 0" % " ".join(args),
+          (rc, out, err))
+# funk daemon passes its options to funkd: funkd checks them, in order, before any --help
+rc, out, err = funk("daemon", "--help", gateway=down)
+check(rc == 0 and out.startswith("usage: funk daemon") and "usage: funkd" in out and "--state-dir" in out,
+      "funk daemon --help: its usage, then funkd's options", (rc, out[:300], err))
+rc, out, err = funk("daemon", "-d", "--bogus", "x", "--help", gateway=down)
+check(rc == 64 and "unknown option '--bogus'" in err and "usage" not in out,
+      "funk daemon -d --bogus x --help: funkd's usage error, exit 64", (rc, out, err))
+with tempfile.TemporaryDirectory() as dtmp:
+    rc, out, err = funk("daemon", "-d", "--state-dir", dtmp, "--pool", "many", gateway=down)
+    check(rc == 64 and "usage error" in err, "funk daemon -d with a bad funkd value: exit 64", (rc, out, err))
+rc, out, _ = funk("--version")
+check(rc == 0 and out.startswith("funk ") and out == funk("version")[1], "funk --version = funk version", out)
+rc, out, err = funk("--gateway=" + down, "ls")
+check(rc == 1 and "cannot reach funkd at " + down in err, "funk --gateway=URL ls (getopt form)", (rc, err))
 
 # funk daemon -d starts funkd and waits for it
 # (on a free port; when another process takes it first funkd exits saying the address is in use,
@@ -88,7 +125,7 @@ try:
     rc, out, err = funk("invoke", "nosuch", gateway=gwurl)
     check(rc == 1 and "404" in err, "invoke of a missing function fails with the status", err)
     rc, out, err = funk("invoke", "echo", "-H", "broken", gateway=gwurl)
-    check(rc == 2, "invoke rejects a bad -H", err)
+    check(rc == 64, "invoke rejects a bad -H", err)
     rc, out, err = funk("describe", "echo", "--json", gateway=gwurl)
     check(rc == 0 and json.loads(out)["envVars"] == {"A": "2"}, "describe --json", out)
     rc, out, err = funk("describe", "echo", gateway=gwurl)
@@ -125,7 +162,7 @@ try:
     rc, out, err = funk("ready", "--timeout", "0.5", gateway=down)
     check(rc == 1 and "healthz" in err, "ready with funkd down: exit 1 after --timeout", (rc, err))
     rc, out, err = funk("ready", "--timeout", "soon", gateway=gwurl)
-    check(rc == 2 and "--timeout" in err, "ready --timeout with a bad value exits 2", (rc, err))
+    check(rc == 64 and "--timeout" in err, "ready --timeout with a bad value exits 64", (rc, err))
 
     # scale of a per-request function: the truth, and a non-zero exit
     rc, out, err = funk("scale", "echo", "--replicas", "3", gateway=gwurl)
@@ -177,13 +214,13 @@ functions:
     with open(bad, "w") as f:
         f.write("functions:\n  x: [unclosed\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
-    check(rc == 2 and re.search(r"bad\.yml:3:1: ", err), "bad YAML: exit 2 with FILE:LINE:COLUMN", err)
+    check(rc == 64 and re.search(r"bad\.yml:3:1: ", err), "bad YAML: exit 64 with FILE:LINE:COLUMN", err)
     with open(bad, "w") as f:
         f.write("functions:\n  x:\n    environment: {}\n")
     rc, out, err = funk("deploy", "-f", bad, gateway=gwurl)
-    check(rc == 2 and "image" in err, "stack function without image: exit 2", err)
+    check(rc == 64 and "image" in err, "stack function without image: exit 64", err)
     rc, out, err = funk("deploy", "-f", os.path.join(tmp.name, "missing.yml"), gateway=gwurl)
-    check(rc == 2 and "cannot open" in err, "missing stack file: exit 2", err)
+    check(rc == 64 and "cannot open" in err, "missing stack file: exit 64", err)
     rc, out, err = funk("deploy", "--name", "x", "--image", "/nonexistent", gateway=gwurl)
     check(rc == 1 and "400" in err and "not found" in err, "deploy of a missing image shows funkd's reason", err)
 
@@ -196,7 +233,7 @@ functions:
     rc, out, err = funk("scale", "stacked", "--replicas", "0", gateway=gwurl)
     check(rc == 0, "scale", err)
     rc, out, err = funk("scale", "stacked", "--replicas", "x", gateway=gwurl)
-    check(rc == 2, "scale with a bad count exits 2", err)
+    check(rc == 64, "scale with a bad count exits 64", err)
     rc, out, err = funk("rm", "stacked", gateway=gwurl)
     check(rc == 0, "rm", err)
     rc, out, err = funk("rm", "stacked", gateway=gwurl)

@@ -84,7 +84,7 @@ def quiet(gw, name):
 r = subprocess.run([FUNKD, "--help"], capture_output=True, text=True)
 check(r.returncode == 0 and "--role" in r.stdout, "funkd --help documents --role")
 r = subprocess.run([FUNKD, "--role", "frontend"], capture_output=True, text=True)
-check(r.returncode == 2 and "--role" in r.stderr, "funkd rejects --role frontend", r.stderr)
+check(r.returncode == 64 and "--role" in r.stderr, "funkd rejects --role frontend", r.stderr)
 
 with Funkd() as gw:
     # ---- /system/info: the gateway shape (proxy.GetSystemInfo reads types.GatewayInfo) --------

@@ -71,14 +71,14 @@ text = open(stack).read() if os.path.exists(stack) else ""
 check(re.search(r"^  hello:\n    lang: c\n    handler: \./hello\n    image: hello:latest\n", text, re.M) is not None,
       "funk new writes stack.yml with lang, handler and image", text)
 rc, out, err = funk("new", "hello", "--lang", "c", cwd=proj)
-check(rc == 2 and "stack.yml already has a function hello" in err, "funk new refuses a function the stack has", (rc, err))
+check(rc == 64 and "stack.yml already has a function hello" in err, "funk new refuses a function the stack has", (rc, err))
 os.makedirs(os.path.join(proj, "third"))
 rc, out, err = funk("new", "third", "--lang", "c", cwd=proj)
-check(rc == 2 and "./third already exists" in err and "third" not in open(stack).read(),
+check(rc == 64 and "./third already exists" in err and "third" not in open(stack).read(),
       "funk new refuses an existing folder and leaves stack.yml alone", (rc, err))
 os.rmdir(os.path.join(proj, "third"))
 rc, out, err = funk("new", "Bad_Name", "--lang", "c", cwd=proj)
-check(rc == 2 and "DNS-1123" in err, "funk new refuses a name that is not DNS-1123", (rc, err))
+check(rc == 64 and "DNS-1123" in err, "funk new refuses a name that is not DNS-1123", (rc, err))
 rc, out, err = funk("new", "x", "--lang", "cobol", cwd=proj)
 check(rc != 0 and "no template 'cobol'" in err, "funk new with an unknown template", (rc, err))
 
@@ -112,7 +112,7 @@ flow = os.path.join(W, "flow")
 os.makedirs(flow)
 open(os.path.join(flow, "stack.yml"), "w").write("provider: {name: openfaas}\nfunctions: {a: {image: x}}\n")
 rc, out, err = funk("new", "b", "--lang", "c", cwd=flow)
-check(rc == 2 and "stack.yml:2:12: functions is not a block mapping" in err and not os.path.exists(os.path.join(flow, "b")),
+check(rc == 64 and "stack.yml:2:12: functions is not a block mapping" in err and not os.path.exists(os.path.join(flow, "b")),
       "funk new refuses a flow-style functions mapping before writing anything", (rc, err))
 open(os.path.join(flow, "stack.yml"), "w").write("provider:\n  name: openfaas\nfunctions:\n\nconfiguration:\n  copy: []\n")
 rc, out, err = funk("new", "b", "--lang", "c", cwd=flow)
@@ -122,7 +122,7 @@ check(rc == 0 and text.startswith("provider:\n  name: openfaas\nfunctions:\n  b:
 rc, out, err = funk("build", "--filter", "sec*", cwd=proj)
 check(rc == 0 and "Building second" in out and "Building hello" not in out, "funk build --filter GLOB", (rc, out, err))
 rc, out, err = funk("build", "--regex", "^hel", "--filter", "x", cwd=proj)
-check(rc == 2 and "not both" in err, "--filter and --regex together are refused", (rc, err))
+check(rc == 64 and "not both" in err, "--filter and --regex together are refused", (rc, err))
 
 # the static template (stdio mode, runnable once issue 13's personality is in): builds only
 sdir = os.path.join(W, "static")
@@ -193,7 +193,7 @@ functions:
     skip_build: perhaps
 """)
 rc, out, err = funk("--gateway", "http://127.0.0.1:1", "deploy", "-f", bad)
-check(rc == 2 and "bad.yml:7:5: unknown key 'environmnet' in functions.fn (did you mean 'environment'?)" in err,
+check(rc == 64 and "bad.yml:7:5: unknown key 'environmnet' in functions.fn (did you mean 'environment'?)" in err,
       "unknown key environmnet: an error with file:line:column", err)
 check("bad.yml:9:5: unknown key 'lables'" in err, "unknown key lables: an error with its line", err)
 check("bad.yml:11:14: functions.fn.secrets must be a list" in err, "secrets as a scalar: a type error with its line", err)
@@ -202,15 +202,15 @@ check("cannot reach" not in err, "nothing is sent when the stack file is wrong",
 with open(bad, "w") as f:
     f.write("functions:\n  fn:\n    image: a\n    image: b\n")
 rc, out, err = funk("--gateway", "http://127.0.0.1:1", "deploy", "-f", bad)
-check(rc == 2 and "bad.yml:4:5: duplicate key 'image'" in err, "a duplicate key is an error", err)
+check(rc == 64 and "bad.yml:4:5: duplicate key 'image'" in err, "a duplicate key is an error", err)
 with open(bad, "w") as f:
     f.write("provider:\n  name: faas-netes\nfunctions:\n  fn:\n    image: a\n")
 rc, out, err = funk("--gateway", "http://127.0.0.1:1", "deploy", "-f", bad)
-check(rc == 2 and "provider.name must be 'openfaas'" in err, "provider.name other than openfaas is refused", err)
+check(rc == 64 and "provider.name must be 'openfaas'" in err, "provider.name other than openfaas is refused", err)
 empty = os.path.join(W, "empty")
 os.makedirs(empty)
 rc, out, err = funk("deploy", cwd=empty)
-check(rc == 2 and "no stack file" in err, "deploy with no -f and no ./stack.yml says so", (rc, err))
+check(rc == 64 and "no stack file" in err, "deploy with no -f and no ./stack.yml says so", (rc, err))
 
 # ---- against a real funkd: up --skip-push, invoke; gateway precedence; default stack file ----
 dead_sock, dport = dead_port()

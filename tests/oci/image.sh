@@ -81,26 +81,27 @@ cs=$(date -u -d "$created" +%s 2>/dev/null)
 [ -n "$cs" ] && [ "$cs" -ge "$before" ] && [ "$cs" -le "$after" ] && ok "without SOURCE_DATE_EPOCH the date is the build time ($created)" ||
     fail "without SOURCE_DATE_EPOCH: created '$created' is not between $(date -u -d "@$before" +%FT%TZ) and $(date -u -d "@$after" +%FT%TZ)"
 
-bad() { # NAME TEXT ARGS...
-    local name=$1 text=$2
-    shift 2
+bad() { # RC NAME TEXT ARGS...: refused with exit RC (64: a usage error, docs/cli.md; 1: failed)
+    local want=$1 name=$2 text=$3
+    shift 3
     "$IMAGE" "$@" >"$T/bad.out" 2>&1
     local rc=$?
-    [ $rc -ne 0 ] && ok "$name: refused (exit $rc)" || fail "$name: accepted"
+    [ $rc -eq "$want" ] && ok "$name: refused (exit $rc)" || fail "$name: exit $rc, not $want"
     contains "$name: message" "$text" "$(cat "$T/bad.out")"
     [ -e "$T/bad.tar" ] && fail "$name: left $T/bad.tar" || ok "$name: nothing written"
 }
 echo "not an elf" >"$T/notelf"
-bad "not an ELF" "not an x86_64 ELF64" build "$T/notelf" -t x --archive "$T/bad.tar"
-bad "missing ELF" "cannot read" build "$T/nosuch.elf" -t x --archive "$T/bad.tar"
-bad "no tag" "-t NAME" build "$HELLO" --archive "$T/bad.tar"
-bad "bad name" "not an image name" build "$HELLO" -t "Bad Name" --archive "$T/bad.tar"
-bad "bad memory" "not a size" build "$HELLO" -t x --memory lots --archive "$T/bad.tar"
-bad "bad mode" "not console or fn" build "$HELLO" -t x --mode batch --archive "$T/bad.tar"
-bad "bad isolation" "not kvm, process or auto" build "$HELLO" -t x --isolation vm --archive "$T/bad.tar"
-bad "bad net device" "not a manifest device name" build "$HELLO" -t x --net "a b" --archive "$T/bad.tar"
-bad "no output" "-o DIR and/or --archive" build "$HELLO" -t x
-bad "unknown option" "unknown option" build "$HELLO" -t x --frobnicate --archive "$T/bad.tar"
-bad "unknown subcommand" "unknown subcommand" frobnicate x
-bad "archive in a missing dir" "cannot write" build "$HELLO" -t x --archive "$T/no/such/dir.tar"
+bad 1 "not an ELF" "not an x86_64 ELF64" build "$T/notelf" -t x --archive "$T/bad.tar"
+bad 1 "missing ELF" "cannot read" build "$T/nosuch.elf" -t x --archive "$T/bad.tar"
+bad 64 "no tag" "-t NAME" build "$HELLO" --archive "$T/bad.tar"
+bad 64 "bad name" "not an image name" build "$HELLO" -t "Bad Name" --archive "$T/bad.tar"
+bad 64 "bad memory" "not a size" build "$HELLO" -t x --memory lots --archive "$T/bad.tar"
+bad 64 "bad mode" "not console or fn" build "$HELLO" -t x --mode batch --archive "$T/bad.tar"
+bad 64 "bad isolation" "not kvm, process or auto" build "$HELLO" -t x --isolation vm --archive "$T/bad.tar"
+bad 64 "bad net device" "not a manifest device name" build "$HELLO" -t x --net "a b" --archive "$T/bad.tar"
+bad 64 "no output" "-o DIR and/or --archive" build "$HELLO" -t x
+bad 64 "unknown option" "unknown option" build "$HELLO" -t x --frobnicate --archive "$T/bad.tar"
+bad 64 "unknown command" "unknown command 'frobnicate'" frobnicate x
+bad 64 "option after a bad one" "unknown option '--bogus'" build --bogus x --help
+bad 1 "archive in a missing dir" "cannot write" build "$HELLO" -t x --archive "$T/no/such/dir.tar"
 finish
