@@ -269,8 +269,10 @@ static const char deploy_usage[] =
     "usage: funk deploy [-f F] [--filter GLOB | --regex RE]\n"
     "       funk deploy --name N --image IMG [--env K=V] [--label K=V] [--annotation K=V]\n"
     "                   [--secret S] [--memory 64M] [--mode per-request|warm] [--namespace NS]\n"
+    "                   [--fprocess CMD]\n"
     "  the functions of a stack file F (default ./stack.yml, else ./stack.yaml), or one function;\n"
-    "  --env, --label, --annotation and --secret repeat.\n";
+    "  --env, --label, --annotation and --secret repeat. --fprocess: the command line of a\n"
+    "  static Linux program run as a stdio function (e.g. --image /bin/busybox --fprocess 'wc -w')\n";
 
 static int cmd_deploy(int argc, char **argv)
 {
@@ -286,6 +288,7 @@ static int cmd_deploy(int argc, char **argv)
                                       {"mode", required_argument, 0, 'M'},
                                       {"namespace", required_argument, 0, 'N'},
                                       {"regex", required_argument, 0, 'R'},
+                                      {"fprocess", required_argument, 0, 'P'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *file = NULL, *filter = NULL, *regex = NULL, *name = NULL, *image = NULL;
@@ -334,6 +337,9 @@ static int cmd_deploy(int argc, char **argv)
             break;
         case 'N':
             json_object_set_new(spec, "namespace", json_string(optarg));
+            break;
+        case 'P':
+            json_object_set_new(spec, "envProcess", json_string(optarg));
             break;
         case 'h':
             fputs(deploy_usage, stdout);
