@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,11 +155,69 @@ static int daemon_help(const char *funkd, int argc, char **argv, int first)
         printf("usage: funk daemon [-d] [FUNKD OPTIONS]\n"
                "  starts funkd with FUNKD OPTIONS (below); -d: in the background, logging to\n"
                "  STATE_DIR/funkd-HOST-PORT.log (or $FUNK_LOG), until it answers /healthz.\n"
+               "  `funk daemon -d` alone on a host run by systemd with the funkd.service unit\n"
+               "  installed is `systemctl start funkd.service` (then the same wait).\n"
                "  Without --listen funkd listens where the gateway URL points. FUNKD: the funkd\n"
                "  binary to run (default: the one next to funk).\n\n%s",
                out ? out : "");
     free(out);
     return rc;
+}
+
+extern char **environ;
+
+/* Runs `systemctl ARGS...` (found on PATH), output discarded; its exit status or -1. */
+static int systemctl(const char *a1, const char *a2, const char *a3)
+{
+    char *args[] = {"systemctl", (char *)a1, (char *)a2, (char *)a3, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "systemctl", &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* With systemd as PID 1 (its runtime dir exists; FUNK_SYSTEMD_RUNTIME_DIR names another, for
+ * tests) and a funkd.service it knows (the installed unit, docs/install.md), the service is
+ * what runs funkd: `systemctl start funkd.service`, then wait for /healthz at base. 1 when
+ * that path does not apply (no systemd, no unit), else the command's exit status. */
+static int start_service(const char *base)
+{
+    const char *dir = getenv("FUNK_SYSTEMD_RUNTIME_DIR");
+    struct stat st;
+    if (stat(dir && *dir ? dir : "/run/systemd/system", &st) != 0 || !S_ISDIR(st.st_mode))
+        return 1;
+    if (systemctl("cat", "funkd.service", NULL) != 0)
+        return 1;
+    if (systemctl("start", "funkd.service", NULL) != 0) {
+        fprintf(stderr, "funk daemon: systemctl start funkd.service failed (journalctl -u "
+                        "funkd.service says why)\n");
+        return -1;
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        if (healthy(base)) {
+            printf("funkd is up at %s (systemd service funkd.service; journalctl -u funkd)\n",
+                   base);
+            return 0;
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 20);
+    fprintf(stderr, "funk daemon: funkd.service started but nothing answers at %s within 20 s "
+                    "(its FUNKD_ARGS in /etc/default/funkd may listen elsewhere)\n", base);
+    return -1;
 }
 
 int cmd_daemon(int argc, char **argv)
@@ -210,6 +269,13 @@ int cmd_daemon(int argc, char **argv)
     if (healthy(base)) {
         fprintf(stderr, "funk daemon: funkd already answers at %s\n", base);
         return detach ? 0 : 1;
+    }
+    /* `funk daemon -d` alone, where the service is installed: let systemd run it (with its
+     * sandbox and restarts); options for funkd mean a funkd of the user's own, started here */
+    if (detach && argc == 2 && !(env && *env)) {
+        int s = start_service(base);
+        if (s <= 0)
+            return s == 0 ? 0 : 1;
     }
     char **args = calloc((size_t)argc + 4, sizeof *args);
     if (!args)

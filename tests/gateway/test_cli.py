@@ -254,6 +254,51 @@ finally:
                 return True
         check(wait_for(gone, 20), "funkd started by funk daemon -d stops on SIGTERM")
 
+# funk daemon -d where systemd runs the host and funkd.service is installed: it is systemctl
+# start funkd.service (a stand-in systemctl on PATH records the calls and starts funkd the way
+# the unit would; FUNK_SYSTEMD_RUNTIME_DIR stands for /run/systemd/system). Without systemd
+# (the real check here: PID 1 is not systemd on this machine) funkd is started directly.
+with tempfile.TemporaryDirectory(prefix="funk-sd-") as sd:
+    sport = free_port()
+    calls = os.path.join(sd, "calls")
+    fake = os.path.join(sd, "bin", "systemctl")
+    os.makedirs(os.path.dirname(fake))
+    os.makedirs(os.path.join(sd, "run"))
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\necho \"$*\" >>%s\n" % calls +
+                "case \"$1\" in\n  cat) exit 0 ;;\n"
+                "  start) setsid %s --listen 127.0.0.1:%d --state-dir %s/state >%s/funkd.log 2>&1 </dev/null &\n"
+                "    echo $! >%s/pid; exit 0 ;;\nesac\nexit 1\n" % (FUNKD, sport, sd, sd, sd))
+    os.chmod(fake, 0o755)
+    env = {"PATH": os.path.dirname(fake) + ":" + os.environ["PATH"],
+           "FUNK_SYSTEMD_RUNTIME_DIR": os.path.join(sd, "run"), "FUNKD": ""}
+    try:
+        rc, out, err = funk("daemon", "-d", gateway="http://127.0.0.1:%d" % sport, env=env)
+        made = open(calls).read().splitlines() if os.path.exists(calls) else []
+        check(rc == 0 and "systemd service funkd.service" in out and "start funkd.service" in made,
+              "funk daemon -d with systemd and the unit: systemctl start funkd.service",
+              (rc, out, err, made))
+    finally:
+        if os.path.exists(os.path.join(sd, "pid")):
+            spid = int(open(os.path.join(sd, "pid")).read())
+            os.kill(spid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists("/proc/%d" % spid) or
+                     open("/proc/%d/stat" % spid).read().rsplit(")", 1)[1].split()[0] == "Z", 20)
+    # the unit unknown to systemctl (not installed): started directly, systemctl not asked to start
+    os.remove(calls)
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\necho \"$*\" >>%s\nexit 1\n" % calls)
+    env["FUNK_LOG"] = os.path.join(sd, "direct.log")
+    dport = free_port()
+    env["FUNK_STATE_DIR"] = os.path.join(sd, "dstate")
+    rc, out, err = funk("daemon", "-d", gateway="http://127.0.0.1:%d" % dport, env=env)
+    made = open(calls).read().splitlines() if os.path.exists(calls) else []
+    check(rc == 0 and "is up" in out and "start funkd.service" not in made,
+          "funk daemon -d without the unit: funkd started directly", (rc, out, err, made))
+    m = re.search(r"pid (\d+)", out)
+    if m:
+        os.kill(int(m.group(1)), signal.SIGTERM)
+
 # basic auth through the CLI
 a = Funkd("--auth")
 sec = os.path.join(a.tmp.name, "sec")
