@@ -17,7 +17,9 @@ uid_gid() {
     local pid=$! ug=""
     for _ in $(seq 1000); do # up to 10 s: the uid changes before the guest's first instruction
         ug=$(awk '/^Uid:/ {u=$2} /^Gid:/ {g=$2} END {print u ":" g}' "/proc/$pid/status" 2>/dev/null)
-        [ -n "$ug" ] && [ "$ug" != "0:0" ] && break
+        # the gid is dropped before the uid: read on once the uid has changed (a read between
+        # the two sees 0:GID)
+        [ -n "$ug" ] && [ "${ug%%:*}" != 0 ] && break
         [ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" = R ] && [ "$*" = --user=keep ] && break
         sleep 0.01
     done

@@ -69,6 +69,6 @@ out=$(FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=unix://$T/boxed.sock "$TCLIE
 stop || bad "sandboxed agent exit status"
 
 "$AGENT" --user 0:0 2>"$T/usage.err"; rc=$?
-[ $rc = 2 ] && ok "--user 0:0 refused (exit 2)" || bad "--user 0:0: rc=$rc"
+[ $rc = 64 ] && ok "--user 0:0 refused (exit 64, a usage error)" || bad "--user 0:0: rc=$rc"
 echo "agent sandbox: $FAILS failure(s)"
 [ $FAILS = 0 ]
