@@ -1225,50 +1225,41 @@ static int push_all(struct stack *s)
     return rc;
 }
 
-int cmd_build(int argc, char **argv)
+/* The steps of build, push and up over the functions of a stack file. */
+enum { STEP_BUILD = 1, STEP_PUSH = 2, STEP_DEPLOY = 4 };
+
+static int run_steps(int argc, char **argv, const char *cmd, unsigned steps)
 {
     struct wopts w;
     struct stack s;
-    int rc = parse_wopts(argc, argv, &w, 0, "build");
+    int rc = parse_wopts(argc, argv, &w, steps == (STEP_BUILD | STEP_PUSH | STEP_DEPLOY), cmd);
     if (rc < 0)
-        return 0;
-    if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "build")))
+        return 0; /* --help */
+    if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, cmd)))
         return rc;
-    rc = build_all(&s);
+    if (steps & STEP_BUILD)
+        rc = build_all(&s);
+    if (!rc && (steps & STEP_PUSH) && !w.skip_push)
+        rc = push_all(&s);
+    if (!rc && (steps & STEP_DEPLOY) && !w.skip_deploy)
+        rc = deploy_stack(&s, w.skip_push);
     stack_close(&s);
     return rc;
 }
 
+int cmd_build(int argc, char **argv)
+{
+    return run_steps(argc, argv, "build", STEP_BUILD);
+}
+
 int cmd_push(int argc, char **argv)
 {
-    struct wopts w;
-    struct stack s;
-    int rc = parse_wopts(argc, argv, &w, 0, "push");
-    if (rc < 0)
-        return 0;
-    if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "push")))
-        return rc;
-    rc = push_all(&s);
-    stack_close(&s);
-    return rc;
+    return run_steps(argc, argv, "push", STEP_PUSH);
 }
 
 /* funk up: build, push, deploy as faas-cli up. With --skip-push funkd deploys the local build
  * (build/NAME, by absolute path: funkd must run on this machine). */
 int cmd_up(int argc, char **argv)
 {
-    struct wopts w;
-    struct stack s;
-    int rc = parse_wopts(argc, argv, &w, 1, "up");
-    if (rc < 0)
-        return 0;
-    if (rc || (rc = stack_open(&s, w.file, w.filter, w.regex, "up")))
-        return rc;
-    rc = build_all(&s);
-    if (!rc && !w.skip_push)
-        rc = push_all(&s);
-    if (!rc && !w.skip_deploy)
-        rc = deploy_stack(&s, w.skip_push);
-    stack_close(&s);
-    return rc;
+    return run_steps(argc, argv, "up", STEP_BUILD | STEP_PUSH | STEP_DEPLOY);
 }

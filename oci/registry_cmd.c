@@ -88,23 +88,27 @@ static int common_opts(int argc, char **argv, struct funk_reg_opts *o, const cha
     return 1;
 }
 
-int funk_image_push_main(int argc, char **argv)
+/* funk image push SRC REF / pull REF DIR: the options, the reference, then the transfer; the
+ * manifest digest on stdout. */
+static int push_or_pull(int argc, char **argv, int push)
 {
     struct funk_reg_opts o;
     funk_reg_opts_default(&o);
     const char *pos[2];
     char prog[64];
-    snprintf(prog, sizeof prog, "%s push", funk_image_prog);
-    int r = common_opts(argc, argv, &o, pos, 2, usage_push, prog);
+    snprintf(prog, sizeof prog, "%s %s", funk_image_prog, push ? "push" : "pull");
+    int r = common_opts(argc, argv, &o, pos, 2, push ? usage_push : usage_pull, prog);
     if (r != 1)
         return r;
+    const char *text = pos[push ? 1 : 0];
     struct funk_ref ref;
-    if (funk_ref_parse(pos[1], &ref) != 0)
+    if (funk_ref_parse(text, &ref) != 0)
         return funk_usage_error(prog, "'%s' is not an image reference (host[:port]/path[:tag])",
-                                pos[1]);
-    char digest[72], err[600];
+                                text);
+    char digest[72], err[600], out[PATH_MAX];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = funk_reg_push(pos[0], &ref, &o, digest, err, sizeof err);
+    int rc = push ? funk_reg_push(pos[0], &ref, &o, digest, err, sizeof err)
+                  : funk_reg_pull(&ref, &o, pos[1], NULL, digest, out, err, sizeof err);
     curl_global_cleanup();
     if (rc) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -114,30 +118,14 @@ int funk_image_push_main(int argc, char **argv)
     return 0;
 }
 
+int funk_image_push_main(int argc, char **argv)
+{
+    return push_or_pull(argc, argv, 1);
+}
+
 int funk_image_pull_main(int argc, char **argv)
 {
-    struct funk_reg_opts o;
-    funk_reg_opts_default(&o);
-    const char *pos[2];
-    char prog[64];
-    snprintf(prog, sizeof prog, "%s pull", funk_image_prog);
-    int r = common_opts(argc, argv, &o, pos, 2, usage_pull, prog);
-    if (r != 1)
-        return r;
-    struct funk_ref ref;
-    if (funk_ref_parse(pos[0], &ref) != 0)
-        return funk_usage_error(prog, "'%s' is not an image reference (host[:port]/path[:tag])",
-                                pos[0]);
-    char digest[72], err[600], out[PATH_MAX];
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = funk_reg_pull(&ref, &o, pos[1], NULL, digest, out, err, sizeof err);
-    curl_global_cleanup();
-    if (rc) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        return 1;
-    }
-    printf("%s\n", digest);
-    return 0;
+    return push_or_pull(argc, argv, 0);
 }
 
 int funk_registry_login_main(int argc, char **argv)
