@@ -50,6 +50,10 @@ json_t *cli_image_value(const char *img, const char *base_dir);
 /* ---- login.c: gateway credentials ---- */
 /* Sets basic auth on h: user/pass when both given, else the stored `funk login` for gateway. */
 void cli_auth_apply(CURL *h, const char *gateway, const char *user, const char *pass);
+/* GET url, body discarded: the HTTP status in *code (0 when none), curl's result returned.
+ * auth_key (a gateway URL) non-NULL: credentials as cli_auth_apply gives them. */
+CURLcode cli_http_status(const char *url, const char *auth_key, const char *user,
+                         const char *pass, long timeout_ms, long *code);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 

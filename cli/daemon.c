@@ -20,28 +20,12 @@
 
 #include "cli.h"
 
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-    (void)p;
-    (void)u;
-    return s * n;
-}
-
 static int healthy(const char *base)
 {
     char url[4096];
     snprintf(url, sizeof url, "%s/healthz", base);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return 0;
-    long code = 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    return rc == CURLE_OK && code == 200;
+    long code;
+    return cli_http_status(url, NULL, NULL, NULL, 1000L, &code) == CURLE_OK && code == 200;
 }
 
 /* mkdir -p with mode for the parts it creates. */

@@ -973,20 +973,10 @@ static int cmd_secret(int argc, char **argv)
 
 static int healthy(void)
 {
-    struct resp r;
     char url[4096];
     snprintf(url, sizeof url, "%s/healthz", gateway);
-    CURL *h = curl_easy_init();
-    memset(&r, 0, sizeof r);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.code);
-    curl_easy_cleanup(h);
-    free(r.body.p);
-    return rc == CURLE_OK && r.code == 200;
+    long code;
+    return cli_http_status(url, NULL, NULL, NULL, 1000L, &code) == CURLE_OK && code == 200;
 }
 
 /* ---- ready -------------------------------------------------------------------------------- */

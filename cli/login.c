@@ -201,6 +201,27 @@ static int auth_write(const char *dir, const char *file, json_t *j)
     return rc;
 }
 
+static size_t discard(char *p, size_t s, size_t n, void *u);
+
+CURLcode cli_http_status(const char *url, const char *auth_key, const char *user,
+                         const char *pass, long timeout_ms, long *code)
+{
+    *code = 0;
+    CURL *h = curl_easy_init();
+    if (!h)
+        return CURLE_FAILED_INIT;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (auth_key)
+        cli_auth_apply(h, auth_key, user, pass);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
 static size_t discard(char *p, size_t s, size_t n, void *u)
 {
     (void)p;
@@ -276,18 +297,8 @@ int cmd_login(int argc, char **argv)
     /* Check the credentials with funkd first, as faas-cli does. */
     char url[2200];
     snprintf(url, sizeof url, "%s/system/functions", key);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return 1;
     long code = 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-    cli_auth_apply(h, key, user, pass);
-    CURLcode cr = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
+    CURLcode cr = cli_http_status(url, key, user, pass, 30000L, &code);
     if (cr != CURLE_OK) {
         fprintf(stderr, "funk login: cannot reach funkd at %s: %s\n", key, curl_easy_strerror(cr));
         return 1;
