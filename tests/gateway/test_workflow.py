@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-# The faas-cli workflow in funk, as a user outside the source tree runs it: funk new (C template),
-# funk build (the installed guest SDK and templates), funk up --skip-push against a real funkd,
+# The faas-cli workflow in funk, as a user outside the source tree runs it: funk new (C and static
+# templates), funk build (the installed funk-cc and templates), funk up --skip-push against a real
+# funkd (the C unikernel and the static program as a stdio function),
 # invoke over HTTP; strict stack.yml errors with line:column; default ./stack.yml; gateway
 # precedence (--gateway > OPENFAAS_URL > provider.gateway); ${VAR} substitution; funk login (0600 file, used by every
 # command) against a funkd with auth; funk daemon -d waiting on its own --listen address with a
@@ -121,16 +122,27 @@ check(rc == 0 and text.startswith("provider:\n  name: openfaas\nfunctions:\n  b:
       "funk new fills an empty functions: in place", (rc, err, text))
 rc, out, err = funk("build", "--filter", "sec*", cwd=proj)
 check(rc == 0 and "Building second" in out and "Building hello" not in out, "funk build --filter GLOB", (rc, out, err))
+# the C template builds with funk-cc (the SDK's compiler driver), not with pkg-config: a
+# pkg-config that fails everything changes nothing
+fake = os.path.join(W, "fakebin")
+os.makedirs(fake)
+with open(os.path.join(fake, "pkg-config"), "w") as f:
+    f.write("#!/bin/sh\necho 'fake pkg-config: refused' >&2\nexit 1\n")
+os.chmod(os.path.join(fake, "pkg-config"), 0o755)
+rc, out, err = funk("build", "--filter", "hello", cwd=proj, env={"PATH": fake + ":" + os.environ.get("PATH", "/usr/bin:/bin")})
+check(rc == 0 and "Building hello" in out and "fake pkg-config" not in err,
+      "funk build of the C template uses funk-cc (a broken pkg-config does not matter)", (rc, out, err))
 rc, out, err = funk("build", "--regex", "^hel", "--filter", "x", cwd=proj)
 check(rc == 64 and "not both" in err, "--filter and --regex together are refused", (rc, err))
 
-# the static template (stdio mode, runnable once issue 13's personality is in): builds only
+# the static template (stdio mode): builds a static program here; answers over HTTP below
 sdir = os.path.join(W, "static")
 os.makedirs(sdir)
 rc, out, err = funk("new", "st", "--lang", "static", cwd=sdir)
 text = open(os.path.join(sdir, "stack.yml")).read() if rc == 0 else ""
 check(rc == 0 and "    labels:\n      com.funk.io: stdio\n" in text, "funk new --lang static labels the function stdio",
       (rc, err, text))
+check("\n    fprocess: st\n" in text, "funk new --lang static writes fprocess with the function's name", text)
 rc, out, err = funk("build", cwd=sdir)
 selfelf = os.path.join(sdir, "build", "st.elf")
 check(rc == 0 and os.path.isfile(os.path.join(sdir, "build", "st", "index.json")) and
@@ -224,6 +236,16 @@ with Funkd() as gw:
     st, body = http_post(gw.port, "/function/hello", b"world")
     check(st == 200 and body == "Hello from funk! You said: world", "the C template's function answers over HTTP",
           (st, body))
+    # the static template's program, deployed as a stdio function (com.funk.io=stdio)
+    stext = open(os.path.join(sdir, "stack.yml")).read().replace("http://127.0.0.1:8080", live)
+    open(os.path.join(sdir, "stack.yml"), "w").write(stext)
+    rc, out, err = funk("up", "--skip-push", cwd=sdir)
+    d = gw.status("st") or {}
+    check(rc == 0 and "Deployed st" in out and d.get("envProcess") == "st",
+          "funk up --skip-push deploys the static template's build with its fprocess", (rc, out, err, d))
+    st, body = http_post(gw.port, "/function/st", b"four bytes!")
+    check(st == 200 and body == "Hello from a static binary! Your request had 11 bytes.\n",
+          "the static template's program answers over HTTP as a stdio function", (st, body))
     # OPENFAAS_URL beats provider.gateway (dead address: the deploy must go there and fail)
     rc, out, err = funk("deploy", "--filter", "hello", cwd=proj, env={"OPENFAAS_URL": dead})
     check(rc == 1 and ("cannot reach funkd at " + dead) in err, "OPENFAAS_URL beats provider.gateway", (rc, err))
