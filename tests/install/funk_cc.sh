@@ -3,7 +3,8 @@
 # An out-of-tree function built with an installed funk-cc: in a temp folder (outside the source
 # tree), wordcount.c compiles and links with PREFIX/bin/funk-cc, in one step and as -c + link,
 # and answers under PREFIX/bin/funk-monitor (--fn-input); errno_check.c compiles with funk-cc and
-# the host cc alike (the guest errno.h has the POSIX codes with Linux's values); --accel links;
+# the host cc alike (the guest errno.h has the POSIX codes with Linux's values); portable.c (the
+# libc parts portable C expects: inttypes.h, time.h, strtok_r) runs; --accel links;
 # funk-cc's own queries and a bad option. Used by the meson suite (the test tree's prefix) and by
 # tests/install/check-install.sh (the installed release tree).
 # Usage: funk_cc.sh PREFIX
@@ -21,7 +22,7 @@ for b in "$FCC" "$MON"; do
 done
 T=$(mktemp -d /tmp/funk-cc-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-cp "$SRC/wordcount.c" "$SRC/errno_check.c" "$T/"
+cp "$SRC/wordcount.c" "$SRC/errno_check.c" "$SRC/portable.c" "$T/"
 cd "$T" || exit 1
 # env -i: nothing from the caller's environment (PKG_CONFIG_PATH, CFLAGS) helps funk-cc
 E=(env -i PATH=/usr/bin:/bin HOME="$T" ASAN_OPTIONS="$ASAN_OPTIONS")
@@ -61,6 +62,20 @@ fi
 cc -c -Wall -Werror errno_check.c -o errno_host.o 2>err.txt &&
   ok "errno_check.c compiles against the host errno.h (the values are Linux's)" ||
   bad "host errno.h: $(head -c 600 err.txt)"
+
+# portable C: inttypes.h, sys/types.h, time.h, strtok_r, strerror of a POSIX code
+want='tokens=3
+u64=18446744073709551615 x64=ffffffffffffffff ssize=-5 imax=42
+clocks=ok after2020=yes
+EBADMSG=74 bad message'
+if "${E[@]}" "$FCC" -O2 -Wall -Wextra -Werror -o portable.elf portable.c 2>err.txt; then
+  out=$("${E[@]}" "$MON" "${iso[@]}" portable.elf 2>&1)
+  rc=$?
+  [ $rc -eq 0 ] && [ "$out" = "$want" ] && ok "portable.c (inttypes, time, strtok_r, strerror) runs as expected" ||
+    bad "portable.elf: rc=$rc '$out'"
+else
+  bad "portable.c does not build with funk-cc: $(head -c 600 err.txt)"
+fi
 
 # queries and errors
 fp=$("${E[@]}" "$FCC" --prefix)
