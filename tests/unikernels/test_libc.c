@@ -267,7 +267,7 @@ static void test_strtok(void **state)
     assert_string_equal(gl_strtok(s, ";"), "k=v");
     assert_string_equal(gl_strtok(NULL, ";"), "x=y");
     assert_null(gl_strtok(NULL, ";"));
-    assert_string_equal(gl_strerror(74), "bad message"); /* EBADMSG */
+    assert_string_equal(gl_strerror(74), "bad message");       /* EBADMSG */
     assert_string_equal(gl_strerror(13), "permission denied"); /* EACCES */
 }
 
