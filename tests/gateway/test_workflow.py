@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -143,11 +144,22 @@ text = open(os.path.join(sdir, "stack.yml")).read() if rc == 0 else ""
 check(rc == 0 and "    labels:\n      com.funk.io: stdio\n" in text, "funk new --lang static labels the function stdio",
       (rc, err, text))
 check("\n    fprocess: st\n" in text, "funk new --lang static writes fprocess with the function's name", text)
+# a second one with build_args CC: cc, the template's way without musl-tools (glibc -static)
+rc, out, err = funk("new", "stg", "--lang", "static", cwd=sdir)
+with open(os.path.join(sdir, "stack.yml"), "a") as f:
+    f.write("    build_args:\n      CC: cc\n")
 rc, out, err = funk("build", cwd=sdir)
 selfelf = os.path.join(sdir, "build", "st.elf")
 check(rc == 0 and os.path.isfile(os.path.join(sdir, "build", "st", "index.json")) and
       subprocess.run([selfelf], input=b"abc", capture_output=True).stdout.startswith(b"Hello from a static binary! Your request had 3 bytes"),
       "the static template builds a static program (stdin -> stdout) into an image", (rc, out, err))
+glibc_elf = os.path.join(sdir, "build", "stg.elf")
+check(os.path.isfile(glibc_elf) and b"GLIBC" in open(glibc_elf, "rb").read(),
+      "build_args CC: cc builds the static template with glibc (cc -static)", (out, err))
+if shutil.which("musl-gcc"):
+    check(b"GLIBC" not in open(selfelf, "rb").read(), "with musl-tools the static template links musl (musl-gcc -static)")
+else:
+    print("note: no musl-gcc here (Debian musl-tools): the static template used cc -static")
 
 # a compile error in the handler: funk build fails and says which function
 broken = os.path.join(W, "broken")
@@ -241,11 +253,12 @@ with Funkd() as gw:
     open(os.path.join(sdir, "stack.yml"), "w").write(stext)
     rc, out, err = funk("up", "--skip-push", cwd=sdir)
     d = gw.status("st") or {}
-    check(rc == 0 and "Deployed st" in out and d.get("envProcess") == "st",
+    check(rc == 0 and "Deployed st" in out and "Deployed stg" in out and d.get("envProcess") == "st",
           "funk up --skip-push deploys the static template's build with its fprocess", (rc, out, err, d))
-    st, body = http_post(gw.port, "/function/st", b"four bytes!")
-    check(st == 200 and body == "Hello from a static binary! Your request had 11 bytes.\n",
-          "the static template's program answers over HTTP as a stdio function", (st, body))
+    for fn in ("st", "stg"):
+        st, body = http_post(gw.port, "/function/" + fn, b"four bytes!")
+        check(st == 200 and body == "Hello from a static binary! Your request had 11 bytes.\n",
+              "the static template's program (%s) answers over HTTP as a stdio function" % fn, (st, body))
     # OPENFAAS_URL beats provider.gateway (dead address: the deploy must go there and fail)
     rc, out, err = funk("deploy", "--filter", "hello", cwd=proj, env={"OPENFAAS_URL": dead})
     check(rc == 1 and ("cannot reach funkd at " + dead) in err, "OPENFAAS_URL beats provider.gateway", (rc, err))
