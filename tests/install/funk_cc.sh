@@ -77,6 +77,18 @@ else
   bad "portable.c does not build with funk-cc: $(head -c 600 err.txt)"
 fi
 
+# a prefix with a blank in its path (a copy of this one): funk-cc finds it and quotes its paths
+B="$T/my sdk"
+mkdir -p "$B/bin" "$B/lib" "$B/include" "$B/share/funk"
+cp "$FCC" "$B/bin/" && cp "$P"/lib/libfunk-guest*.a "$B/lib/" && cp -r "$P/include/funk" "$P/include/funk-guest" "$B/include/" &&
+  cp "$P/share/funk/guest.ld" "$B/share/funk/"
+if "${E[@]}" "$B/bin/funk-cc" -o "wc blank.elf" wordcount.c 2>err.txt &&
+   [ "$("${E[@]}" "$MON" "${iso[@]}" --fn-input=in.txt "wc blank.elf" 2>&1)" = "words=4" ]; then
+  ok "funk-cc from a prefix with a blank in its path"
+else
+  bad "funk-cc in '$B': $(head -c 600 err.txt)"
+fi
+
 # queries and errors
 fp=$("${E[@]}" "$FCC" --prefix)
 [ "$fp" = "$(cd "$P" && pwd -P)" ] && ok "funk-cc --prefix: $fp" || bad "funk-cc --prefix: '$fp', not $P"
