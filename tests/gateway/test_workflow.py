@@ -248,6 +248,19 @@ with Funkd() as gw:
     st, body = http_post(gw.port, "/function/hello", b"world")
     check(st == 200 and body == "Hello from funk! You said: world", "the C template's function answers over HTTP",
           (st, body))
+    # a function built by hand with the installed funk-cc in a temp folder, deployed by path
+    fcc = os.environ.get("FUNK_CC_INSTALLED", "")
+    check(os.access(fcc, os.X_OK), "the installed funk-cc exists (meson install)", fcc)
+    outside = os.path.join(W, "outside")
+    os.makedirs(outside)
+    wsrc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "install", "outside", "wordcount.c")
+    shutil.copy(wsrc, outside)
+    r = subprocess.run([fcc, "-O2", "-Wall", "-o", "wc.elf", "wordcount.c"], cwd=outside, capture_output=True, timeout=120)
+    check(r.returncode == 0, "funk-cc -o wc.elf wordcount.c in a temp folder", r.stderr.decode(errors="replace"))
+    rc, out, err = funk("--gateway", live, "deploy", "--name", "wcount", "--image", os.path.join(outside, "wc.elf"))
+    st, body = http_post(gw.port, "/function/wcount", b"the funk-cc way")
+    check(rc == 0 and st == 200 and body == "words=3\n", "the funk-cc-built function deploys and answers over HTTP",
+          (rc, err, st, body))
     # the static template's program, deployed as a stdio function (com.funk.io=stdio)
     stext = open(os.path.join(sdir, "stack.yml")).read().replace("http://127.0.0.1:8080", live)
     open(os.path.join(sdir, "stack.yml"), "w").write(stext)
