@@ -614,11 +614,9 @@ const char *cli_stack_default(void)
 
 /* ---- template.yml and appending to a stack file ------------------------------------------- */
 
-static const struct yfield tmpl_fields[] = {{"language", T_STR},
-                                            {"welcome_message", T_STR},
-                                            {"image_mode", T_STR},
-                                            {"labels", T_STRMAP},
-                                            {NULL, 0}};
+static const struct yfield tmpl_fields[] = {{"language", T_STR},   {"welcome_message", T_STR},
+                                            {"image_mode", T_STR}, {"labels", T_STRMAP},
+                                            {"fprocess", T_STR},   {NULL, 0}};
 
 json_t *cli_template_load(const char *path, char *err, size_t errlen)
 {

@@ -28,6 +28,9 @@
 #ifndef FUNK_PKGCONFIG_DIR
 #define FUNK_PKGCONFIG_DIR "/usr/local/lib/pkgconfig"
 #endif
+#ifndef FUNK_BINDIR
+#define FUNK_BINDIR "/usr/local/bin"
+#endif
 
 /* snprintf for paths: truncation is checked by the callers that care (and it keeps GCC's
  * format-truncation analysis, which cannot know our paths are short, quiet). */
@@ -631,15 +634,41 @@ static void yaml_scalar(FILE *f, const char *s)
     }
 }
 
+/* The stack entry of a new function; from the template: its labels, and its fprocess (the
+ * command line of a stdio function) with "{name}" replaced by the function's name. */
 static void write_entry(FILE *f, int indent, const char *name, const char *lang, const char *image,
-                        json_t *labels)
+                        json_t *meta)
 {
+    json_t *labels = json_object_get(meta, "labels");
+    const char *fp = fstr(meta, "fprocess");
     fprintf(f, "%*s%s:\n", indent, "", name);
     fprintf(f, "%*slang: ", indent + 2, "");
     yaml_scalar(f, lang);
     fprintf(f, "\n%*shandler: ./%s\n%*simage: ", indent + 2, "", name, indent + 2, "");
     yaml_scalar(f, image);
     fputc('\n', f);
+    if (fp && *fp) {
+        /* at most a few "{name}" in a short string: build it in a bounded buffer */
+        char cmd[1024];
+        size_t n = 0;
+        for (const char *p = fp; *p && n + 1 < sizeof cmd;) {
+            if (strncmp(p, "{name}", 6) == 0) {
+                int r = snprintf(cmd + n, sizeof cmd - n, "%s", name);
+                if (r < 0)
+                    break;
+                n += (size_t)r;
+                if (n >= sizeof cmd)
+                    n = sizeof cmd - 1;
+                p += 6;
+            } else {
+                cmd[n++] = *p++;
+            }
+        }
+        cmd[n] = '\0';
+        fprintf(f, "%*sfprocess: ", indent + 2, "");
+        yaml_scalar(f, cmd);
+        fputc('\n', f);
+    }
     if (json_object_size(labels)) {
         fprintf(f, "%*slabels:\n", indent + 2, "");
         const char *k;
@@ -684,7 +713,7 @@ static int append_check(const char *path, const char *name, struct append *a)
 
 /* Adds the entry to an existing stack file, keeping its text (comments too). */
 static int append_stack(const char *path, const struct append *a, const char *name,
-                        const char *lang, const char *image, json_t *labels)
+                        const char *lang, const char *image, json_t *meta)
 {
     size_t line = a->line, len;
     int indent = a->indent, has = a->has;
@@ -733,7 +762,7 @@ static int append_stack(const char *path, const struct append *a, const char *na
             fputc('\n', f);
         if (!has)
             fputs("functions:\n", f);
-        write_entry(f, has ? indent : 2, name, lang, image, labels);
+        write_entry(f, has ? indent : 2, name, lang, image, meta);
         fwrite(text + at, 1, len - at, f);
         struct stat st;
         if (stat(path, &st) == 0)
@@ -847,10 +876,9 @@ int cmd_new(int argc, char **argv)
     char image[512];
     pathf(image, sizeof image, "%s%s%s:latest", prefix ? prefix : "", prefix && *prefix ? "/" : "",
           name);
-    json_t *labels = json_object_get(meta, "labels");
     int rc;
     if (exists) {
-        rc = append_stack(stack, &ap, name, lang, image, labels);
+        rc = append_stack(stack, &ap, name, lang, image, meta);
     } else {
         FILE *f = fopen(stack, "wx");
         if (!f) {
@@ -861,7 +889,7 @@ int cmd_new(int argc, char **argv)
         fprintf(f, "version: 1.0\nprovider:\n  name: openfaas\n  gateway: ");
         yaml_scalar(f, cli_gateway_resolve(NULL));
         fputs("\nfunctions:\n", f);
-        write_entry(f, 2, name, lang, image, labels);
+        write_entry(f, 2, name, lang, image, meta);
         rc = fclose(f) == 0 ? 0 : 1;
     }
     if (rc == 0) {
@@ -927,6 +955,19 @@ static const char *self_exe(void)
         return "funk";
     exe[n] = '\0';
     return exe;
+}
+
+/* The funk-cc of this funk: beside this binary (PREFIX/bin), else the prefix funk was built for. */
+static void funk_cc_path(char *out, size_t len)
+{
+    const char *exe = self_exe();
+    const char *sl = strrchr(exe, '/');
+    if (sl) {
+        pathf(out, len, "%.*s/funk-cc", (int)(sl - exe), exe);
+        if (access(out, X_OK) == 0)
+            return;
+    }
+    pathf(out, len, "%s/funk-cc", FUNK_BINDIR);
 }
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1007,8 +1048,8 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     printf("Building %s (template %s from %s) ...\n", name, lang, tdir);
 
     /* The template's build.sh: FUNK_HANDLER (source folder), FUNK_OUT (the ELF to write),
-     * FUNK_FUNCTION, FUNK_TEMPLATE, build_args as variables, PKG_CONFIG_PATH finding the SDK
-     * this funk belongs to. */
+     * FUNK_FUNCTION, FUNK_TEMPLATE, build_args as variables, FUNK_CC (this funk's funk-cc, the
+     * compiler driver of its guest SDK) and PKG_CONFIG_PATH finding that SDK. */
     char **env = NULL;
     size_t ne = 0, cap = 16;
     for (char **e = environ; *e; e++)
@@ -1021,16 +1062,19 @@ static int build_one(struct stack *s, const char *name, json_t *f)
     for (char **e = environ; *e; e++)
         if (strncmp(*e, "PKG_CONFIG_PATH=", 16) && strncmp(*e, "FUNK_HANDLER=", 13) &&
             strncmp(*e, "FUNK_OUT=", 9) && strncmp(*e, "FUNK_FUNCTION=", 14) &&
-            strncmp(*e, "FUNK_TEMPLATE=", 14))
+            strncmp(*e, "FUNK_TEMPLATE=", 14) && strncmp(*e, "FUNK_CC=", 8))
             env[ne++] = *e;
     char *own[8] = {0};
+    char fcc[PATH_MAX];
+    funk_cc_path(fcc, sizeof fcc);
     int no = 0;
     if (asprintf(&own[no++], "PKG_CONFIG_PATH=%s%s%s", FUNK_PKGCONFIG_DIR, pcp && *pcp ? ":" : "",
                  pcp ? pcp : "") < 0 ||
         asprintf(&own[no++], "FUNK_HANDLER=%s", ahandler) < 0 ||
         asprintf(&own[no++], "FUNK_OUT=%s", elf) < 0 ||
         asprintf(&own[no++], "FUNK_FUNCTION=%s", name) < 0 ||
-        asprintf(&own[no++], "FUNK_TEMPLATE=%s", tdir) < 0) {
+        asprintf(&own[no++], "FUNK_TEMPLATE=%s", tdir) < 0 ||
+        asprintf(&own[no++], "FUNK_CC=%s", fcc) < 0) {
         free(env);
         goto out;
     }

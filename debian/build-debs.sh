@@ -39,6 +39,13 @@ put funk bin/funk bin/funkd 'bin/funk-*' 'lib/libfunk-accel.so.*' lib/funk/libfu
 echo usr/lib/funk/bench/funk-bench-http >>"$W/placed" # benchmark client, not a product binary
 put funk-dev include lib/libfunk-accel.so lib/libvaccel.so 'lib/*.a' lib/pkgconfig share/funk/guest.ld \
   share/funk/templates
+# funk-cc (the guest SDK's compiler driver) and its man page go with the SDK, not with bin/funk-*
+for rel in bin/funk-cc share/man/man1/funk-cc.1; do
+  if [ -e "$W/funk/usr/$rel" ]; then
+    mkdir -p "$W/funk-dev/usr/$(dirname "$rel")"
+    mv "$W/funk/usr/$rel" "$W/funk-dev/usr/$rel"
+  fi
+done
 put funk-plugin-cpu lib/funk/libfunk-accel-cpu.so
 put funk-plugin-opencl lib/funk/libfunk-accel-opencl.so
 put funk-models share/funk/models

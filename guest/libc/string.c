@@ -250,6 +250,34 @@ size_t strcspn(const char *s, const char *reject)
     return n;
 }
 
+char *strtok_r(char *restrict s, const char *restrict delim, char **restrict save)
+{
+    if (!s)
+        s = *save;
+    if (!s)
+        return NULL;
+    s += strspn(s, delim);
+    if (!*s) {
+        *save = NULL;
+        return NULL;
+    }
+    char *end = s + strcspn(s, delim);
+    if (*end) {
+        *end = '\0';
+        *save = end + 1;
+    } else {
+        *save = NULL;
+    }
+    return s;
+}
+
+/* One tokenizer state: guests are single-threaded. */
+char *strtok(char *restrict s, const char *restrict delim)
+{
+    static char *save;
+    return strtok_r(s, delim, &save);
+}
+
 char *strerror(int errnum)
 {
     switch (errnum) {
@@ -299,6 +327,54 @@ char *strerror(int errnum)
         return "not supported";
     case ETIMEDOUT:
         return "timed out";
+    case ESRCH:
+        return "no such process";
+    case ENXIO:
+        return "no such device or address";
+    case EACCES:
+        return "permission denied";
+    case EEXIST:
+        return "file exists";
+    case ENOTDIR:
+        return "not a directory";
+    case EISDIR:
+        return "is a directory";
+    case EMFILE:
+        return "too many open files";
+    case ENOTTY:
+        return "not a terminal";
+    case EFBIG:
+        return "file too large";
+    case EROFS:
+        return "read-only file system";
+    case EDOM:
+        return "argument out of domain";
+    case EDEADLK:
+        return "deadlock avoided";
+    case ENAMETOOLONG:
+        return "name too long";
+    case ENOTEMPTY:
+        return "directory not empty";
+    case ELOOP:
+        return "too many symbolic links";
+    case ETIME:
+        return "timer expired";
+    case EBADMSG:
+        return "bad message";
+    case EILSEQ:
+        return "illegal byte sequence";
+    case EADDRINUSE:
+        return "address in use";
+    case ECONNRESET:
+        return "connection reset";
+    case ECONNREFUSED:
+        return "connection refused";
+    case ENOTCONN:
+        return "not connected";
+    case EINPROGRESS:
+        return "in progress";
+    case ECANCELED:
+        return "canceled";
     default:
         return "unknown error";
     }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-# The faas-cli workflow in funk, as a user outside the source tree runs it: funk new (C template),
-# funk build (the installed guest SDK and templates), funk up --skip-push against a real funkd,
+# The faas-cli workflow in funk, as a user outside the source tree runs it: funk new (C and static
+# templates), funk build (the installed funk-cc and templates), funk up --skip-push against a real
+# funkd (the C unikernel and the static program as a stdio function),
 # invoke over HTTP; strict stack.yml errors with line:column; default ./stack.yml; gateway
 # precedence (--gateway > OPENFAAS_URL > provider.gateway); ${VAR} substitution; funk login (0600 file, used by every
 # command) against a funkd with auth; funk daemon -d waiting on its own --listen address with a
@@ -9,6 +10,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -121,21 +123,43 @@ check(rc == 0 and text.startswith("provider:\n  name: openfaas\nfunctions:\n  b:
       "funk new fills an empty functions: in place", (rc, err, text))
 rc, out, err = funk("build", "--filter", "sec*", cwd=proj)
 check(rc == 0 and "Building second" in out and "Building hello" not in out, "funk build --filter GLOB", (rc, out, err))
+# the C template builds with funk-cc (the SDK's compiler driver), not with pkg-config: a
+# pkg-config that fails everything changes nothing
+fake = os.path.join(W, "fakebin")
+os.makedirs(fake)
+with open(os.path.join(fake, "pkg-config"), "w") as f:
+    f.write("#!/bin/sh\necho 'fake pkg-config: refused' >&2\nexit 1\n")
+os.chmod(os.path.join(fake, "pkg-config"), 0o755)
+rc, out, err = funk("build", "--filter", "hello", cwd=proj, env={"PATH": fake + ":" + os.environ.get("PATH", "/usr/bin:/bin")})
+check(rc == 0 and "Building hello" in out and "fake pkg-config" not in err,
+      "funk build of the C template uses funk-cc (a broken pkg-config does not matter)", (rc, out, err))
 rc, out, err = funk("build", "--regex", "^hel", "--filter", "x", cwd=proj)
 check(rc == 64 and "not both" in err, "--filter and --regex together are refused", (rc, err))
 
-# the static template (stdio mode, runnable once issue 13's personality is in): builds only
+# the static template (stdio mode): builds a static program here; answers over HTTP below
 sdir = os.path.join(W, "static")
 os.makedirs(sdir)
 rc, out, err = funk("new", "st", "--lang", "static", cwd=sdir)
 text = open(os.path.join(sdir, "stack.yml")).read() if rc == 0 else ""
 check(rc == 0 and "    labels:\n      com.funk.io: stdio\n" in text, "funk new --lang static labels the function stdio",
       (rc, err, text))
+check("\n    fprocess: st\n" in text, "funk new --lang static writes fprocess with the function's name", text)
+# a second one with build_args CC: cc, the template's way without musl-tools (glibc -static)
+rc, out, err = funk("new", "stg", "--lang", "static", cwd=sdir)
+with open(os.path.join(sdir, "stack.yml"), "a") as f:
+    f.write("    build_args:\n      CC: cc\n")
 rc, out, err = funk("build", cwd=sdir)
 selfelf = os.path.join(sdir, "build", "st.elf")
 check(rc == 0 and os.path.isfile(os.path.join(sdir, "build", "st", "index.json")) and
       subprocess.run([selfelf], input=b"abc", capture_output=True).stdout.startswith(b"Hello from a static binary! Your request had 3 bytes"),
       "the static template builds a static program (stdin -> stdout) into an image", (rc, out, err))
+glibc_elf = os.path.join(sdir, "build", "stg.elf")
+check(os.path.isfile(glibc_elf) and b"GLIBC" in open(glibc_elf, "rb").read(),
+      "build_args CC: cc builds the static template with glibc (cc -static)", (out, err))
+if shutil.which("musl-gcc"):
+    check(b"GLIBC" not in open(selfelf, "rb").read(), "with musl-tools the static template links musl (musl-gcc -static)")
+else:
+    print("note: no musl-gcc here (Debian musl-tools): the static template used cc -static")
 
 # a compile error in the handler: funk build fails and says which function
 broken = os.path.join(W, "broken")
@@ -224,6 +248,30 @@ with Funkd() as gw:
     st, body = http_post(gw.port, "/function/hello", b"world")
     check(st == 200 and body == "Hello from funk! You said: world", "the C template's function answers over HTTP",
           (st, body))
+    # a function built by hand with the installed funk-cc in a temp folder, deployed by path
+    fcc = os.environ.get("FUNK_CC_INSTALLED", "")
+    check(os.access(fcc, os.X_OK), "the installed funk-cc exists (meson install)", fcc)
+    outside = os.path.join(W, "outside")
+    os.makedirs(outside)
+    wsrc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "install", "outside", "wordcount.c")
+    shutil.copy(wsrc, outside)
+    r = subprocess.run([fcc, "-O2", "-Wall", "-o", "wc.elf", "wordcount.c"], cwd=outside, capture_output=True, timeout=120)
+    check(r.returncode == 0, "funk-cc -o wc.elf wordcount.c in a temp folder", r.stderr.decode(errors="replace"))
+    rc, out, err = funk("--gateway", live, "deploy", "--name", "wcount", "--image", os.path.join(outside, "wc.elf"))
+    st, body = http_post(gw.port, "/function/wcount", b"the funk-cc way")
+    check(rc == 0 and st == 200 and body == "words=3\n", "the funk-cc-built function deploys and answers over HTTP",
+          (rc, err, st, body))
+    # the static template's program, deployed as a stdio function (com.funk.io=stdio)
+    stext = open(os.path.join(sdir, "stack.yml")).read().replace("http://127.0.0.1:8080", live)
+    open(os.path.join(sdir, "stack.yml"), "w").write(stext)
+    rc, out, err = funk("up", "--skip-push", cwd=sdir)
+    d = gw.status("st") or {}
+    check(rc == 0 and "Deployed st" in out and "Deployed stg" in out and d.get("envProcess") == "st",
+          "funk up --skip-push deploys the static template's build with its fprocess", (rc, out, err, d))
+    for fn in ("st", "stg"):
+        st, body = http_post(gw.port, "/function/" + fn, b"four bytes!")
+        check(st == 200 and body == "Hello from a static binary! Your request had 11 bytes.\n",
+              "the static template's program (%s) answers over HTTP as a stdio function" % fn, (st, body))
     # OPENFAAS_URL beats provider.gateway (dead address: the deploy must go there and fail)
     rc, out, err = funk("deploy", "--filter", "hello", cwd=proj, env={"OPENFAAS_URL": dead})
     check(rc == 1 and ("cannot reach funkd at " + dead) in err, "OPENFAAS_URL beats provider.gateway", (rc, err))

@@ -7,7 +7,9 @@
 #      noop and classifies dog.jpg through the installed cpu plugin and installed models, and
 #      every libfunk file mapped into it comes from PREFIX (LD_DEBUG=libs agrees);
 #   3. hello.c builds as a unikernel with `pkg-config funk-guest` and runs under the installed
-#      funk-monitor; a program links the static libfunk-vm with `pkg-config funk-vm`;
+#      funk-monitor; a program links the static libfunk-vm with `pkg-config funk-vm`; a function
+#      built in a temp folder with the installed funk-cc answers under the installed funk-monitor
+#      (tests/install/funk_cc.sh, which the meson suite runs on the test tree too);
 #   4. the installed funk-accel/funkd answer from PREFIX with a clean environment, and the
 #      installed systemd units pass `systemd-analyze verify`;
 #   5. make uninstall leaves exactly the other file; DESTDIR installs land under DESTDIR only.
@@ -28,10 +30,10 @@ mkdir -p "$P/lib" && echo mine >"$P/lib/other-package.txt"
 make -s -C "$ROOT" install PREFIX="$P" >"$TMP/install.log" 2>&1 ||
   { cat "$TMP/install.log"; echo "FAIL: make install PREFIX=$P"; exit 1; }
 tail -1 "$TMP/install.log"
-for f in bin/funk bin/funkd bin/funk-monitor bin/funk-accel lib/libfunk-accel.so \
+for f in bin/funk bin/funkd bin/funk-monitor bin/funk-accel bin/funk-cc lib/libfunk-accel.so \
          lib/funk/libfunk-accel-cpu.so lib/libfunk-guest.a lib/libfunk-vm.a include/funk/accel.h \
          lib/pkgconfig/funk-accel.pc lib/pkgconfig/funk-guest.pc lib/pkgconfig/funk-vm.pc \
-         unikernels/hello.elf share/funk/models/centernet.onnx share/man/man1/funkd.1 \
+         unikernels/hello.elf share/funk/models/centernet.onnx share/man/man1/funkd.1 share/man/man1/funk-cc.1 \
          lib/systemd/system/funkd.service lib/systemd/system/funk-accel-agent.service \
          share/doc/funk/README.md; do
   [ -e "$P/$f" ] || fail "not installed: $f"
@@ -85,6 +87,13 @@ fi
 PKG_CONFIG_SYSTEM_INCLUDE_PATH=$P/include cc -c -o hello2.o hello.c $(PKG_CONFIG_SYSTEM_INCLUDE_PATH=$P/include pkg-config --cflags funk-guest) &&
   cmp -s hello.o hello2.o && ok "funk-guest cflags work when pkg-config strips -I$P/include" ||
   fail "funk-guest cflags with -I$P/include stripped (as for /usr)"
+# an out-of-tree function with the installed funk-cc, run by the installed funk-monitor
+if "$ROOT/tests/install/funk_cc.sh" "$P" >"$TMP/funk_cc.log" 2>&1; then
+  ok "a function built outside the tree with $P/bin/funk-cc answers ($(grep -c '^ok' "$TMP/funk_cc.log") checks)"
+else
+  cat "$TMP/funk_cc.log"
+  fail "tests/install/funk_cc.sh $P"
+fi
 # shellcheck disable=SC2046
 if cc -o vm_link vm_link.c $(pkg-config --cflags --libs funk-vm) && [ "$(./vm_link)" = "exit code 7" ]; then
   ok "vm_link.c links the static libfunk-vm with pkg-config funk-vm"

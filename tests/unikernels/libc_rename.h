@@ -21,6 +21,8 @@
 #define strstr gl_strstr
 #define strdup gl_strdup
 #define strndup gl_strndup
+#define strtok_r gl_strtok_r
+#define strtok gl_strtok
 #define strspn gl_strspn
 #define strcspn gl_strcspn
 #define strerror gl_strerror

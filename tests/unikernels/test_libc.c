@@ -28,6 +28,9 @@ char *gl_strstr(const char *, const char *);
 char *gl_strrchr(const char *, int);
 size_t gl_strlcpy(char *, const char *, size_t);
 char *gl_strdup(const char *);
+char *gl_strtok_r(char *, const char *, char **);
+char *gl_strtok(char *, const char *);
+char *gl_strerror(int);
 int gl_snprintf(char *, size_t, const char *, ...);
 void *gl_malloc(size_t);
 void gl_free(void *);
@@ -234,6 +237,40 @@ static void test_strings(void **state)
     assert_true(gl_memcmp("\x01", "\xff", 1) < 0);
 }
 
+/* strtok_r/strtok against glibc's on the same inputs: leading, repeated and trailing
+ * delimiters, an empty string, only delimiters, and NULL once exhausted. */
+static void test_strtok(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"a,b,,c", ",,lead", "trail,,", "", ",,,", "one", " x  y\tz "};
+    static const char *const delims[] = {",", ",", ",", ",", ",", ",", " \t"};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        char g[32], h[32];
+        strcpy(g, in[i]);
+        strcpy(h, in[i]);
+        char *gs = NULL, *hs = NULL;
+        char *gt = gl_strtok_r(g, delims[i], &gs), *ht = strtok_r(h, delims[i], &hs);
+        for (int k = 0; k < 8; k++) {
+            if (!ht) {
+                assert_null(gt);
+                assert_null(gl_strtok_r(NULL, delims[i], &gs)); /* stays exhausted */
+                break;
+            }
+            assert_non_null(gt);
+            assert_string_equal(gt, ht);
+            assert_int_equal(gt - g, ht - h);
+            gt = gl_strtok_r(NULL, delims[i], &gs);
+            ht = strtok_r(NULL, delims[i], &hs);
+        }
+    }
+    char s[] = "k=v;x=y";
+    assert_string_equal(gl_strtok(s, ";"), "k=v");
+    assert_string_equal(gl_strtok(NULL, ";"), "x=y");
+    assert_null(gl_strtok(NULL, ";"));
+    assert_string_equal(gl_strerror(74), "bad message");       /* EBADMSG */
+    assert_string_equal(gl_strerror(13), "permission denied"); /* EACCES */
+}
+
 /* memcpy/memmove/memset/memcmp/strlen use 8-byte words plus tails: try every size and
  * alignment around the word boundaries against byte-by-byte references. */
 static void test_mem_sizes(void **state)
@@ -403,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_mem_sizes),     cmocka_unit_test(test_strlen_page_end),
         cmocka_unit_test(test_strtol),        cmocka_unit_test(test_qsort),
         cmocka_unit_test(test_heap),          cmocka_unit_test(test_fn_header),
+        cmocka_unit_test(test_strtok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

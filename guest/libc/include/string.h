@@ -28,6 +28,8 @@ char *strdup(const char *s);
 char *strndup(const char *s, size_t n);
 size_t strspn(const char *s, const char *accept);
 size_t strcspn(const char *s, const char *reject);
+char *strtok_r(char *restrict s, const char *restrict delim, char **restrict save);
+char *strtok(char *restrict s, const char *restrict delim);
 char *strerror(int errnum);
 
 #endif
