@@ -461,7 +461,9 @@ static int do_kill(const char *id, const char *signame)
     }
     int rc = 1;
     if (strcmp(st.status, "stopped") == 0) {
-        rt_log(RT_ERROR, "container '%s' is not running", id);
+        /* runc's wording: the runc shim maps "container not running" to "already finished"
+         * (the CRI kills every exited container once more); other text is a failed kill. */
+        rt_log(RT_ERROR, "container not running: '%s' has stopped", id);
     } else if (kill(st.pid, sig) < 0) {
         rt_log(RT_ERROR, "kill %d: %s", (int)st.pid, strerror(errno));
     } else {
