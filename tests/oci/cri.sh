@@ -51,14 +51,14 @@ state = "$D/state"
   default_runtime_name = "runc"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.funk]
-  runtime_type = "io.containerd.runc.v2"
-  pod_annotations = ["org.funk.unikernel.*"]
-  container_annotations = ["org.funk.unikernel.*"]
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.funk.options]
-  BinaryName = "$(realpath "$RUNTIME")"
-  Root = "$FUNK_ROOT"
 EOC
+# The "funk" handler is deploy/containerd-funk.toml itself (what docs/kubernetes.md tells nodes
+# to add), with this tree's funk-runtime and a private state root.
+S=${FUNK_SOURCE_ROOT:-$HERE/../..}
+sed -e '/^version *=/d' -e "s|\"/usr/local/bin/funk-runtime\"|\"$(realpath "$RUNTIME")\"|" \
+    -e "s|\"/run/funk-runtime\"|\"$FUNK_ROOT\"|" "$S/deploy/containerd-funk.toml" >>"$D/config.toml"
+grep -q "BinaryName = \"$(realpath "$RUNTIME")\"" "$D/config.toml" && grep -q "Root = \"$FUNK_ROOT\"" "$D/config.toml"
+check "deploy/containerd-funk.toml: BinaryName and Root substituted" 0 $?
 containerd --config "$D/config.toml" >"$D/log" 2>&1 &
 echo $! >"$D/pid"
 for _ in $(seq 200); do [ -S "$D/c.sock" ] && break; kill -0 "$(cat "$D/pid")" 2>/dev/null || break; sleep 0.05; done
@@ -104,7 +104,7 @@ cat >"$D/spec.json" <<EOJ
   {"name": "loop", "image": "localhost/funk-test-loop:latest", "exit": null, "stop_exit": 143}
  ]}
 EOJ
-$PY "$HERE/cri_client.py" "$D/c.sock" funk "$D/logs" "$D/spec.json" >"$D/client.out" 2>&1
+FUNK_CRI_STATE_ROOT=$FUNK_ROOT/k8s.io $PY "$HERE/cri_client.py" "$D/c.sock" funk "$D/logs" "$D/spec.json" >"$D/client.out" 2>&1
 rc=$?
 cat "$D/client.out"
 [ $rc -eq 77 ] && skip "$(grep SKIP "$D/client.out")"

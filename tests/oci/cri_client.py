@@ -97,6 +97,13 @@ def main():
         fail("RunPodSandbox (handler %s): %s" % (handler, e.details()))
         return
     ok("RunPodSandbox with runtime handler '%s'" % handler)
+    # With the funk handler the sandbox (pause) goes to funk-runtime too, which hands it to
+    # runc with the same --root: runc's state.json, not funk-runtime's, says who runs it.
+    sroot = os.environ.get("FUNK_CRI_STATE_ROOT")
+    if sroot:
+        check("the pause container went through funk-runtime to runc (runc state in its root)",
+              (True, False), (os.path.exists(os.path.join(sroot, sid, "state.json")),
+                              os.path.exists(os.path.join(sroot, sid, "funk-state.json"))))
     pods = rt.ListPodSandbox(pb.ListPodSandboxRequest(), timeout=T).items
     mine = [p for p in pods if p.id == sid]
     check("ListPodSandbox: the sandbox is ready, on our handler",
@@ -127,6 +134,9 @@ def main():
                                       timeout=T).status
         if c.get("exit") is None:
             check("%s: ContainerStatus says running" % name, pb.CONTAINER_RUNNING, status().state)
+            if sroot:
+                check("%s: funk-runtime runs it (its state in the handler's root)" % name, True,
+                      os.path.exists(os.path.join(sroot, cid, "funk-state.json")))
             rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10), timeout=60)
             ok("%s: StopContainer" % name)
             want = c["stop_exit"]
