@@ -7,7 +7,9 @@
 # "FAIL: ..." lines; exits 1 when a check failed.
 #   cri_client.py SOCKET HANDLER LOGDIR SPEC.json
 # SPEC: {"containers": [{"name", "image", "exit": N | null (runs until StopContainer),
-#         "stop_exit": N, "log": [substrings], "args": [...]}], "pod": "NAME"}
+#         "stop_exit": N, "log": [substrings], "args": [...],
+#         "start_error": substring of the CRI error when StartContainer must be refused}],
+#  "pod": "NAME"}
 import json
 import os
 import subprocess
@@ -119,14 +121,28 @@ def main():
             linux=pb.LinuxContainerConfig(
                 resources=pb.LinuxContainerResources(memory_limit_in_bytes=32 << 20),
                 security_context=pb.LinuxContainerSecurityContext(namespace_options=ns)))
+        cid = None
         try:
             cid = rt.CreateContainer(pb.CreateContainerRequest(
                 pod_sandbox_id=sid, config=ccfg, sandbox_config=pcfg), timeout=T).container_id
             ok("%s: CreateContainer" % name)
             rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=T)
-            ok("%s: StartContainer" % name)
+            if c.get("start_error"):
+                fail("%s: StartContainer succeeded; expected it refused" % name)
+            else:
+                ok("%s: StartContainer" % name)
         except grpc.RpcError as e:
-            fail("%s: CreateContainer/StartContainer: %s" % (name, e.details()))
+            if c.get("start_error") and cid:
+                # the runtime's reason must reach the CRI caller (kubelet shows it as the event)
+                if c["start_error"] in (e.details() or ""):
+                    ok("%s: StartContainer refused, the CRI error says why" % name)
+                else:
+                    fail("%s: StartContainer error lacks %r: %s" % (name, c["start_error"],
+                                                                    e.details()))
+                rt.RemoveContainer(pb.RemoveContainerRequest(container_id=cid), timeout=T)
+                ok("%s: RemoveContainer" % name)
+            else:
+                fail("%s: CreateContainer/StartContainer: %s" % (name, e.details()))
             continue
 
         def status():
