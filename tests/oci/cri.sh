@@ -18,6 +18,14 @@ PY=/usr/bin/python3
 D=$(mktemp -d /tmp/funk-oci-cri.XXXXXX)
 FUNK_ROOT=$D/funk-root # the handler's Root; the runc shim adds /k8s.io
 cleanup() {
+    # a failed run may leave pod containers (the pause process among them): end them through
+    # containerd while it still runs, so no process of this test outlives it
+    if [ -S "$D/c.sock" ]; then
+        for t in $(ctr -a "$D/c.sock" -n k8s.io tasks ls -q 2>/dev/null); do
+            timeout 20 ctr -a "$D/c.sock" -n k8s.io tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1
+            timeout 20 ctr -a "$D/c.sock" -n k8s.io tasks delete -f "$t" >/dev/null 2>&1
+        done
+    fi
     if [ -f "$D/pid" ]; then
         pid=$(cat "$D/pid")
         kill "$pid" 2>/dev/null
