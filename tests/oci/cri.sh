@@ -18,6 +18,7 @@ PY=/usr/bin/python3
 D=$(mktemp -d /tmp/funk-oci-cri.XXXXXX)
 FUNK_ROOT=$D/funk-root # the handler's Root; the runc shim adds /k8s.io
 cleanup() {
+    [ -n "$REGPID" ] && kill "$REGPID" 2>/dev/null && wait "$REGPID" 2>/dev/null
     # a failed run may leave pod containers (the pause process among them): end them through
     # containerd while it still runs, so no process of this test outlives it
     if [ -S "$D/c.sock" ]; then
@@ -38,6 +39,39 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$D/cni-conf" "$D/cni-bin" "$D/logs"
+
+# PullImage: a loopback docker-registry (own storage, a free port from the kernel, retried when
+# taken meanwhile) holding the hello image pushed by funk-image; the CRI pulls it over http.
+REGPID= PORT=
+start_registry() {
+    for _ in 1 2 3 4 5; do
+        PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+            "$D/reg" "$PORT" >"$D/registry.yml"
+        docker-registry serve "$D/registry.yml" >"$D/registry.log" 2>&1 &
+        REGPID=$!
+        for _ in $(seq 400); do
+            kill -0 "$REGPID" 2>/dev/null || break
+            curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && return 0
+            sleep 0.05
+        done
+        kill "$REGPID" 2>/dev/null; wait "$REGPID" 2>/dev/null; REGPID=
+        grep -q "address already in use" "$D/registry.log" || break
+    done
+    cat "$D/registry.log"; fail "docker-registry did not start"; PORT=
+}
+if command -v docker-registry >/dev/null && command -v curl >/dev/null; then
+    start_registry
+else
+    echo "note: docker-registry or curl not installed (scripts/deps.d/oci.txt): PullImage not checked"
+fi
+PULLREF=
+if [ -n "$PORT" ]; then
+    PULLREF=localhost:$PORT/funk-test/hello:cri
+    "$IMAGE" build "$HELLO" -t funk-test-hello -o "$D/hlayout" >/dev/null 2>"$D/err" &&
+        "$IMAGE" push "$D/hlayout" "$PULLREF" >/dev/null 2>>"$D/err"
+    checkrc "funk-image push of hello to the loopback registry" 0 $? "$D/err"
+fi
 cat >"$D/config.toml" <<EOC
 version = 2
 root = "$D/root"
@@ -59,6 +93,10 @@ state = "$D/state"
   default_runtime_name = "runc"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
+EOC
+[ -n "$PORT" ] && cat >>"$D/config.toml" <<EOC
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:$PORT"]
+  endpoint = ["http://127.0.0.1:$PORT"]
 EOC
 # The "funk" handler is deploy/containerd-funk.toml itself (what docs/kubernetes.md tells nodes
 # to add), with this tree's funk-runtime and a private state root.
@@ -106,11 +144,14 @@ for i in pause hello abort loop urunc urunc-qemu; do
     $CTR images import "$D/$i.tar" >/dev/null 2>"$D/err" || { fail "ctr -n k8s.io images import $i"; show_err "$D/err"; }
 done
 
+PULLED=
+[ -n "$PULLREF" ] && PULLED='{"name": "pulled", "image": "'$PULLREF'", "pull": true, "exit": 0, "log": ["stdout F Hello from a funk unikernel!"]},'
 cat >"$D/spec.json" <<EOJ
 {"pod": "funk-pod-$$",
  "containers": [
   {"name": "hello", "image": "localhost/funk-test-hello:latest", "exit": 0,
    "log": ["stdout F Hello from a funk unikernel!"]},
+  $PULLED
   {"name": "abort", "image": "localhost/funk-test-abort:latest", "exit": 255,
    "log": ["abort: calling abort()"]},
   {"name": "urunc", "image": "localhost/funk-test-urunc:1", "exit": 0,

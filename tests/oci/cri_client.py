@@ -8,6 +8,7 @@
 #   cri_client.py SOCKET HANDLER LOGDIR SPEC.json
 # SPEC: {"containers": [{"name", "image", "exit": N | null (runs until StopContainer),
 #         "stop_exit": N, "log": [substrings], "args": [...],
+#         "pull": true to PullImage it first (else it was imported),
 #         "start_error": substring of the CRI error when StartContainer must be refused}],
 #  "pod": "NAME"}
 import json
@@ -78,6 +79,14 @@ def main():
     check("Version: runtime name", "containerd", v.runtime_name)
     check("Version: CRI API", "v1", v.runtime_api_version)
     for c in spec["containers"]:
+        if c.get("pull"):
+            try:
+                ref = im.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=c["image"])),
+                                   timeout=120).image_ref
+                check("PullImage %s: an image reference comes back" % c["image"], True,
+                      ref.startswith("sha256:"))
+            except grpc.RpcError as e:
+                fail("PullImage %s: %s" % (c["image"], e.details()))
         st = im.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=c["image"])), timeout=T)
         if st.image.id:
             ok("ImageStatus: %s is in the CRI's image store" % c["image"])
