@@ -384,6 +384,39 @@ static void test_bundle_urunc(void **state)
     assert_non_null(strstr(err, "larger than"));
     rt_bundle_free(&b);
     free(big);
+    /* /urunc.json is resolved inside the rootfs: a symlink out of it names the rootfs's own
+     * (missing) file, so the bundle is an ordinary container, never the host file parsed */
+    {
+        char *d = mkbundle("{" ROOT "}", NULL), p[600], t[600];
+        snprintf(t, sizeof t, "%s/host.json", d);
+        FILE *f = fopen(t, "w");
+        assert_non_null(f);
+        fputs("{" UA("binary", "/k") "," UA("hypervisor", "hvt") "}", f);
+        fclose(f);
+        snprintf(p, sizeof p, "%s/rootfs/urunc.json", d);
+        assert_int_equal(symlink("../../host.json", p), 0);
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 0);
+        rt_bundle_free(&b);
+        snprintf(t, sizeof t, "%s/host.json", d);
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(symlink(t, p), 0); /* absolute: also inside the rootfs */
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 0);
+        rt_bundle_free(&b);
+        rmbundle(d);
+    }
+    /* funk's /funk.json wins over urunc.json in the same rootfs */
+    {
+        char *d = mkbundle("{" ROOT "}", "{\"binary\":\"/f.elf\"}"), p[600];
+        snprintf(p, sizeof p, "%s/rootfs/urunc.json", d);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("{" UA("binary", "/k") "," UA("hypervisor", "qemu") "}", f);
+        fclose(f);
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 1);
+        assert_string_equal(b.binary, "/f.elf");
+        rt_bundle_free(&b);
+        rmbundle(d);
+    }
     /* funk's own description wins over urunc's */
     assert_int_equal(load_urunc("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/f.elf\"}}",
                                 "{" UA("binary", "/k") "," UA("hypervisor", "qemu") "}", &b, err,
