@@ -160,8 +160,12 @@ def main():
         if c.get("exit") is None:
             check("%s: ContainerStatus says running" % name, pb.CONTAINER_RUNNING, status().state)
             if sroot:
+                sf = os.path.join(sroot, cid, "funk-state.json")
                 check("%s: funk-runtime runs it (its state in the handler's root)" % name, True,
-                      os.path.exists(os.path.join(sroot, cid, "funk-state.json")))
+                      os.path.exists(sf))
+                # the container's memory limit (a pod's limits.memory) sizes the guest
+                mem = json.load(open(sf)).get("memory") if os.path.exists(sf) else None
+                check("%s: the 32 MiB memory limit is the guest's memory" % name, 32 << 20, mem)
             rt.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10), timeout=60)
             ok("%s: StopContainer" % name)
             want = c["stop_exit"]
