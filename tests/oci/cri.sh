@@ -134,13 +134,18 @@ EOJ
 $PY "$HERE/mkimage.py" "$D/urunc-root" localhost/funk-test-urunc:1 "$D/urunc.tar" --cmd '["/unikernel/app.hvt"]' \
     --label com.urunc.unikernel.binary=/unikernel/app.hvt --label com.urunc.unikernel.hypervisor=hvt \
     --label com.urunc.unikernel.unikernelType=solo5 --label "com.urunc.unikernel.cmdline=from urunc"
+# a plain image with only the ELF: the pod's annotations describe the unikernel (the handler's
+# pod_annotations/container_annotations let org.funk.unikernel.* through to config.json)
+mkdir -p "$D/plain-root"
+cp "$B/functions/test_globals.elf" "$D/plain-root/app.elf"
+$PY "$HERE/mkimage.py" "$D/plain-root" localhost/funk-test-plain:1 "$D/plain.tar" --cmd '["/app.elf"]'
 # the same urunc image for qemu: funk-runtime refuses it, the reason reaches the CRI caller
 mkdir -p "$D/uq-root/unikernel"
 cp "$HELLO" "$D/uq-root/unikernel/kernel"
 printf '{"com.urunc.unikernel.unikernelType":"b64:%s","com.urunc.unikernel.hypervisor":"b64:%s","com.urunc.unikernel.binary":"b64:%s"}' \
     "$(b64 unikraft)" "$(b64 qemu)" "$(b64 /unikernel/kernel)" >"$D/uq-root/urunc.json"
 $PY "$HERE/mkimage.py" "$D/uq-root" localhost/funk-test-urunc-qemu:1 "$D/urunc-qemu.tar" --cmd '["/unikernel/kernel"]'
-for i in pause hello abort loop urunc urunc-qemu; do
+for i in pause hello abort loop urunc urunc-qemu plain; do
     $CTR images import "$D/$i.tar" >/dev/null 2>"$D/err" || { fail "ctr -n k8s.io images import $i"; show_err "$D/err"; }
 done
 
@@ -156,6 +161,9 @@ cat >"$D/spec.json" <<EOJ
    "log": ["abort: calling abort()"]},
   {"name": "urunc", "image": "localhost/funk-test-urunc:1", "exit": 0,
    "log": ["[from] [urunc]", "GREETING=from-cri"]},
+  {"name": "annotated", "image": "localhost/funk-test-plain:1", "exit": 0,
+   "annotations": {"org.funk.unikernel.binary": "/app.elf", "org.funk.unikernel.cmdline": "from pod annotations"},
+   "log": ["[from] [pod] [annotations]"]},
   {"name": "urunc-qemu", "image": "localhost/funk-test-urunc-qemu:1", "start_error": "run this image with urunc"},
   {"name": "loop", "image": "localhost/funk-test-loop:latest", "exit": null, "stop_exit": 143}
  ]}

@@ -8,6 +8,7 @@
 #   cri_client.py SOCKET HANDLER LOGDIR SPEC.json
 # SPEC: {"containers": [{"name", "image", "exit": N | null (runs until StopContainer),
 #         "stop_exit": N, "log": [substrings], "args": [...],
+#         "annotations": {container annotations, as kubelet passes a pod's},
 #         "pull": true to PullImage it first (else it was imported),
 #         "start_error": substring of the CRI error when StartContainer must be refused}],
 #  "pod": "NAME"}
@@ -127,6 +128,7 @@ def main():
             metadata=pb.ContainerMetadata(name=name, attempt=0),
             image=pb.ImageSpec(image=c["image"]), args=c.get("args", []),
             envs=[pb.KeyValue(key="GREETING", value="from-cri")], log_path=logrel,
+            annotations=c.get("annotations", {}),
             linux=pb.LinuxContainerConfig(
                 resources=pb.LinuxContainerResources(memory_limit_in_bytes=32 << 20),
                 security_context=pb.LinuxContainerSecurityContext(namespace_options=ns)))
