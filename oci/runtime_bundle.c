@@ -360,6 +360,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         binary = jstr(uj, RT_URUNC_PREFIX "binary");
         cmdline = jstr(uj, RT_URUNC_PREFIX "cmdline");
         ublock = jstr(uj, RT_URUNC_PREFIX "block");
+        iso = "kvm"; /* hvt is Solo5's KVM tender: plain Solo5 guests need KVM */
     } else if (rc < 0) {
         goto out;
     } else if ((fj = load_funk_json(b->rootfs)) != NULL) {
@@ -380,6 +381,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         binary = jstr(uj, RT_URUNC_PREFIX "binary");
         cmdline = jstr(uj, RT_URUNC_PREFIX "cmdline");
         ublock = jstr(uj, RT_URUNC_PREFIX "block");
+        iso = "kvm"; /* hvt is Solo5's KVM tender: plain Solo5 guests need KVM */
     } else {
         goto out; /* 0: an ordinary container, or an error */
     }

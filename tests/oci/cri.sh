@@ -3,13 +3,14 @@
 # The Kubernetes path: containerd's CRI plugin (a private daemon started here) with a runtime
 # handler "funk" whose runc binary is funk-runtime, driven by our CRI client (cri_client.py,
 # our own subset of the CRI proto) as kubelet drives it. A pod sandbox (a static pause image,
-# delegated to runc by funk-runtime) holds a funk unikernel image, a urunc-style image and a
+# delegated to runc by funk-runtime) holds funk unikernel images, a urunc-style image of a plain
+# Solo5 hvt guest, an image described by pod annotations, a refused urunc qemu image and a
 # long-running unikernel stopped by StopContainer; nothing is left behind.
 set -u
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 need_root
-need_bin "$RUNTIME" "$IMAGE" "$MONITOR" "$HELLO" "$ABORT" "$LOOP" "$B/functions/test_globals.elf"
+need_bin "$RUNTIME" "$IMAGE" "$MONITOR" "$HELLO" "$ABORT" "$LOOP" "$B/functions/test_globals.elf" "$S5HELLO"
 need_kvm
 need_cmd containerd ctr runc cc
 PY=/usr/bin/python3
@@ -125,7 +126,7 @@ $PY "$HERE/mkimage.py" "$D/pause-root" localhost/funk-test-pause:1 "$D/pause.tar
 check "funk images built" 0 $?
 # urunc-style: the unikernel under /unikernel/, bunny's base64 /urunc.json, labels as bunny sets
 mkdir -p "$D/urunc-root/unikernel"
-cp "$B/functions/test_globals.elf" "$D/urunc-root/unikernel/app.hvt"
+cp "$S5HELLO" "$D/urunc-root/unikernel/app.hvt" # a plain Solo5 hvt guest
 b64() { printf %s "$1" | base64 -w0; }
 cat >"$D/urunc-root/urunc.json" <<EOJ
 {"com.urunc.unikernel.unikernelType":"b64:$(b64 solo5)","com.urunc.unikernel.hypervisor":"b64:$(b64 hvt)",
@@ -160,10 +161,10 @@ cat >"$D/spec.json" <<EOJ
   {"name": "abort", "image": "localhost/funk-test-abort:latest", "exit": 255,
    "log": ["abort: calling abort()"]},
   {"name": "urunc", "image": "localhost/funk-test-urunc:1", "exit": 0,
-   "log": ["[from] [urunc]", "GREETING=from-cri"]},
+   "log": ["Command line is: 'from urunc'", "SUCCESS"]},
   {"name": "annotated", "image": "localhost/funk-test-plain:1", "exit": 0,
    "annotations": {"org.funk.unikernel.binary": "/app.elf", "org.funk.unikernel.cmdline": "from pod annotations"},
-   "log": ["[from] [pod] [annotations]"]},
+   "log": ["[from] [pod] [annotations]", "GREETING=from-cri"]},
   {"name": "urunc-qemu", "image": "localhost/funk-test-urunc-qemu:1", "start_error": "run this image with urunc"},
   {"name": "loop", "image": "localhost/funk-test-loop:latest", "exit": null, "stop_exit": 143}
  ]}

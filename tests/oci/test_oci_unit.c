@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <funk/vm.h>
+
 #include "runtime.h"
 #include "watchdog.h"
 
@@ -297,6 +299,10 @@ static void test_bundle_urunc(void **state)
     assert_int_equal(b.nblock, 1);
     assert_string_equal(b.block[0].name, "storage");
     assert_string_equal(b.block[0].path, "/disk.img");
+    /* hvt is Solo5's KVM tender: KVM whatever the node's default (auto would pick the process
+     * backend where KVM is emulated, which cannot run a plain Solo5 guest) */
+    assert_int_equal(b.isolation, funk_vm_isolation_parse("kvm"));
+    assert_int_not_equal(b.isolation, funk_vm_isolation_parse("process"));
     rt_bundle_free(&b);
     /* Only urunc.json (podman and the CRI drop image labels): base64 values, both spellings */
     assert_int_equal(load_urunc("{" ROOT "}",

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # Images laid out for urunc (com.urunc.unikernel.* annotations in config.json, or bunny's
 # base64 /urunc.json in the rootfs, the unikernel under /unikernel/) run unchanged through
-# funk-runtime, directly and with podman; urunc hypervisors funk does not run are refused.
+# funk-runtime, directly and with podman: plain Solo5 hvt guests (hello, blk with urunc's .block
+# disk) and a funk guest; urunc hypervisors funk does not run are refused.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
-need_bin "$RUNTIME" "$MONITOR" "$HELLO" "$B/functions/test_globals.elf"
+need_bin "$RUNTIME" "$MONITOR" "$HELLO" "$B/functions/test_globals.elf" "$S5HELLO" "$S5BLK"
 need_kvm
 GLOBALS=$B/functions/test_globals.elf
 T=$(mktemp -d /tmp/funk-oci-urunc.XXXXXX)
@@ -32,7 +33,7 @@ EOJ
 
 # ---- funk-runtime directly: urunc's annotations in config.json ----
 mkdir -p "$T/ann/rootfs/unikernel"
-cp "$GLOBALS" "$T/ann/rootfs/unikernel/app.hvt"
+cp "$S5HELLO" "$T/ann/rootfs/unikernel/app.hvt"
 cat >"$T/ann/config.json" <<EOC
 {"ociVersion":"1.0.2","root":{"path":"rootfs"},
  "process":{"args":["/unikernel/app.hvt"],"env":["GREETING=hi-urunc"],"cwd":"/"},
@@ -42,9 +43,9 @@ cat >"$T/ann/config.json" <<EOC
  "linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"network"}]}}
 EOC
 out=$(cd "$T/ann" && RT run u1 2>"$T/err")
-checkrc "annotations: hvt guest exits 0" 0 $? "$T/err"
-contains "annotations: urunc's cmdline reaches the guest" "[from] [annotations]" "$out"
-contains "annotations: process.env reaches the guest" "GREETING=hi-urunc" "$out"
+checkrc "annotations: Solo5 hvt guest exits 0" 0 $? "$T/err"
+contains "annotations: urunc's cmdline reaches the Solo5 guest" "Command line is: 'from annotations'" "$out"
+contains "annotations: the guest ran to its end" "SUCCESS" "$out"
 
 # ---- funk-runtime directly: only the rootfs's /urunc.json (what podman and the CRI pass) ----
 mkdir -p "$T/js/rootfs"
@@ -56,8 +57,26 @@ c.pop("annotations", None)
 json.dump(c, open(sys.argv[2], "w"))
 PY
 out=$(cd "$T/js" && RT run u2 2>"$T/err")
-checkrc "urunc.json: hvt guest exits 0" 0 $? "$T/err"
+checkrc "urunc.json: a funk guest labelled hvt exits 0" 0 $? "$T/err"
 contains "urunc.json: the decoded cmdline reaches the guest" "[from] [urunc.json]" "$out"
+contains "urunc.json: process.env reaches a funk guest" "GREETING=hi-urunc" "$out"
+
+# ---- urunc's .block: a disk image in the rootfs becomes the Solo5 guest's "storage" device ----
+mkdir -p "$T/blk/rootfs"
+urunc_rootfs "$T/blk/rootfs" "$S5BLK" blk.hvt hvt ""
+truncate -s 4M "$T/blk/rootfs/disk.img"
+python3 - "$T/blk/rootfs/urunc.json" <<'PY'
+import base64, json, sys
+j = json.load(open(sys.argv[1]))
+j["com.urunc.unikernel.block"] = "b64:" + base64.b64encode(b"/disk.img").decode()
+json.dump(j, open(sys.argv[1], "w"))
+PY
+cp "$T/js/config.json" "$T/blk/config.json"
+out=$(cd "$T/blk" && RT run u4 2>"$T/err")
+checkrc "block: Solo5 blk guest exits 0" 0 $? "$T/err"
+contains "block: the guest sees the 4 MiB disk as 'storage'" "block size 512, capacity 4194304" "$out"
+contains "block: its writes and reads succeed" "SUCCESS" "$out"
+check "block: the guest's write reached the rootfs file" "ABCDEFGH" "$(head -c 8 "$T/blk/rootfs/disk.img")"
 
 # ---- a hypervisor funk does not run: refused at create, with the reason; runc never runs it ----
 mkdir -p "$T/q/rootfs"
@@ -75,7 +94,7 @@ if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
     finish
 fi
 podman_setup
-for img in hello:"$HELLO":hvt:"" args:"$GLOBALS":hvt:"via podman" qemu:"$HELLO":qemu:""; do
+for img in hello:"$S5HELLO":hvt:"via podman" args:"$GLOBALS":hvt:"via podman" qemu:"$HELLO":qemu:""; do
     IFS=: read -r name elf hv cmd <<<"$img"
     mkdir -p "$T/img-$name"
     urunc_rootfs "$T/img-$name" "$elf" "$name.hvt" "$hv" "$cmd"
@@ -86,8 +105,8 @@ for img in hello:"$HELLO":hvt:"" args:"$GLOBALS":hvt:"via podman" qemu:"$HELLO":
         "$T/img-$name.tar" "funk-test-urunc-$name" >/dev/null 2>"$T/err" || { fail "podman import $name"; show_err "$T/err"; }
 done
 out=$($PODMAN_RUN --rm funk-test-urunc-hello 2>"$T/err")
-checkrc "podman: urunc hvt image exits 0" 0 $? "$T/err"
-check "podman: urunc hvt image output" "Hello from a funk unikernel!" "$out"
+checkrc "podman: urunc image of a Solo5 hvt guest exits 0" 0 $? "$T/err"
+contains "podman: the Solo5 guest gets urunc.json's cmdline" "Command line is: 'via podman'" "$out"
 out=$($PODMAN_RUN --rm funk-test-urunc-args 2>"$T/err")
 checkrc "podman: urunc image with a cmdline exits 0" 0 $? "$T/err"
 contains "podman: urunc.json's cmdline reaches the guest" "[via] [podman]" "$out"
