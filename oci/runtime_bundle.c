@@ -345,7 +345,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL,
                *src = NULL;
     const char *net = NULL, *iso = NULL, *ublock = NULL;
-    rc = 0;
+    int urunc = 0; /* urunc_desc's answer, once asked */
     if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
@@ -355,14 +355,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         net = jstr(ann, "org.funk.unikernel.net");
         iso = jstr(ann, "org.funk.unikernel.isolation");
     } else if (jstr(ann, RT_URUNC_PREFIX "binary") &&
-               (rc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) == 1) {
-        src = jstr(uj, "source");
-        binary = jstr(uj, RT_URUNC_PREFIX "binary");
-        cmdline = jstr(uj, RT_URUNC_PREFIX "cmdline");
-        ublock = jstr(uj, RT_URUNC_PREFIX "block");
-        iso = "kvm"; /* hvt is Solo5's KVM tender: plain Solo5 guests need KVM */
-    } else if (rc < 0) {
-        goto out;
+               (urunc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) != 0) {
+        /* urunc's annotations in the spec (or, when incomplete there, its /urunc.json) */
     } else if ((fj = load_funk_json(b->rootfs)) != NULL) {
         src = "rootfs /funk.json";
         binary = jstr(fj, "binary");
@@ -376,14 +370,20 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
             rc = fail(err, errlen, -EINVAL, "%s/funk.json: \"binary\" is missing", b->rootfs);
             goto out;
         }
-    } else if ((rc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) == 1) {
+    } else if ((urunc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) == 0) {
+        rc = 0; /* an ordinary container */
+        goto out;
+    }
+    if (urunc < 0) {
+        rc = urunc;
+        goto out;
+    }
+    if (urunc) {
         src = jstr(uj, "source");
         binary = jstr(uj, RT_URUNC_PREFIX "binary");
         cmdline = jstr(uj, RT_URUNC_PREFIX "cmdline");
         ublock = jstr(uj, RT_URUNC_PREFIX "block");
         iso = "kvm"; /* hvt is Solo5's KVM tender: plain Solo5 guests need KVM */
-    } else {
-        goto out; /* 0: an ordinary container, or an error */
     }
     if (!safe_inner_path(binary)) {
         rc = fail(err, errlen, -EINVAL, "%s: binary '%s' is not a path inside the rootfs", src,
@@ -419,8 +419,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
      * urunc gives MirageOS's block device on hvt). */
     if (ublock && *ublock) {
         if (!safe_inner_path(ublock)) {
-            rc = fail(err, errlen, -EINVAL, "%s: block '%s' is not a path inside the rootfs",
-                      src, ublock);
+            rc = fail(err, errlen, -EINVAL, "%s: block '%s' is not a path inside the rootfs", src,
+                      ublock);
             goto out;
         }
         b->block[0].name = strdup("storage");
