@@ -50,6 +50,23 @@ struct rt_bundle {
 int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_t errlen);
 void rt_bundle_free(struct rt_bundle *b);
 
+/* urunc's image description (urunc-dev/urunc): keys RT_URUNC_PREFIX + unikernelType, binary,
+ * cmdline, hypervisor, initrd, block, blkMntPoint, ... (runtime_urunc.c).
+ * rt_urunc_load: from the spec's annotations when they carry .binary and .hypervisor, else from
+ * the rootfs's /urunc.json (values base64, "b64:"-prefixed or raw, as bunny writes them). Returns
+ * 1 with *out = {key: decoded value, "source": where}, 0 when there is none, negative errno with a
+ * message. rt_urunc_check: 0 when funk-runtime can run it (hvt; mirage/solo5/funk; no initrd),
+ * else -ENOTSUP with the reason. */
+#define RT_URUNC_PREFIX "com.urunc.unikernel."
+struct json_t;
+int rt_urunc_load(struct json_t *ann, const char *rootfs, struct json_t **out, char *err,
+                  size_t errlen);
+int rt_urunc_check(struct json_t *u, char *err, size_t errlen);
+/* Strict standard base64 (padding required) into a NUL-free C string; 0 or -EINVAL/-ENOMEM. */
+int rt_b64_decode(const char *in, char **out);
+/* A urunc.json value: "b64:BASE64", raw base64 that decodes to UTF-8, or the text itself. */
+int rt_urunc_decode_value(const char *v, char **out);
+
 /* Parses "64M", "64Mi", "64MiB", "1G", "67108864"; returns 0 or -EINVAL. */
 int rt_parse_size(const char *s, uint64_t *out);
 

@@ -124,6 +124,21 @@ static json_t *load_funk_json(const char *rootfs)
     return j;
 }
 
+/* urunc's description (spec annotations, else /urunc.json), checked: 1 and *u when funk runs
+ * it, 0 when there is none, -ENOTSUP (another hypervisor, rumprun, an initrd) or another
+ * negative errno with the reason in err. */
+static int urunc_desc(json_t *ann, const char *rootfs, json_t **u, char *err, size_t errlen)
+{
+    int rc = rt_urunc_load(ann, rootfs, u, err, errlen);
+    if (rc == 1 && (rc = rt_urunc_check(*u, err, errlen)) == 0)
+        return 1;
+    if (rc < 0) {
+        json_decref(*u);
+        *u = NULL;
+    }
+    return rc;
+}
+
 static const struct {
     const char *name;
     int flag;
@@ -299,7 +314,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     b->dir = strdup(real);
     char *cfgpath = join(real, "config.json");
     json_t *cfg = cfgpath ? json_load_file(cfgpath, 0, &jerr) : NULL;
-    json_t *fj = NULL;
+    json_t *fj = NULL, *uj = NULL; /* /funk.json, urunc's description */
     if (!cfg) {
         rc = fail(err, errlen, access(cfgpath, F_OK) ? -ENOENT : -EINVAL, "%s: %s",
                   cfgpath ? cfgpath : "config.json",
@@ -329,7 +344,8 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
      * the rootfs's /funk.json (docker and nerdctl drop image annotations). */
     const char *binary = NULL, *cmdline = NULL, *memory = NULL, *block = NULL, *mode = NULL,
                *src = NULL;
-    const char *net = NULL, *iso = NULL;
+    const char *net = NULL, *iso = NULL, *ublock = NULL;
+    int urunc = 0; /* urunc_desc's answer, once asked */
     if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
@@ -338,16 +354,9 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         mode = jstr(ann, "org.funk.unikernel.mode");
         net = jstr(ann, "org.funk.unikernel.net");
         iso = jstr(ann, "org.funk.unikernel.isolation");
-    } else if (jstr(ann, "com.urunc.unikernel.binary")) {
-        const char *hv = jstr(ann, "com.urunc.unikernel.hypervisor");
-        if (!hv || strcmp(hv, "hvt") != 0) {
-            rc = 0; /* another monitor's image: not ours */
-            goto out;
-        }
-        src = "annotation com.urunc.unikernel";
-        binary = jstr(ann, "com.urunc.unikernel.binary");
-        cmdline = jstr(ann, "com.urunc.unikernel.cmdline");
-        block = jstr(ann, "com.urunc.unikernel.block");
+    } else if (jstr(ann, RT_URUNC_PREFIX "binary") &&
+               (urunc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) != 0) {
+        /* urunc's annotations in the spec (or, when incomplete there, its /urunc.json) */
     } else if ((fj = load_funk_json(b->rootfs)) != NULL) {
         src = "rootfs /funk.json";
         binary = jstr(fj, "binary");
@@ -361,9 +370,20 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
             rc = fail(err, errlen, -EINVAL, "%s/funk.json: \"binary\" is missing", b->rootfs);
             goto out;
         }
-    } else {
-        rc = 0;
+    } else if ((urunc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) == 0) {
+        rc = 0; /* an ordinary container */
         goto out;
+    }
+    if (urunc < 0) {
+        rc = urunc;
+        goto out;
+    }
+    if (urunc) {
+        src = jstr(uj, "source");
+        binary = jstr(uj, RT_URUNC_PREFIX "binary");
+        cmdline = jstr(uj, RT_URUNC_PREFIX "cmdline");
+        ublock = jstr(uj, RT_URUNC_PREFIX "block");
+        iso = "kvm"; /* hvt is Solo5's KVM tender: plain Solo5 guests need KVM */
     }
     if (!safe_inner_path(binary)) {
         rc = fail(err, errlen, -EINVAL, "%s: binary '%s' is not a path inside the rootfs", src,
@@ -395,6 +415,18 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     }
     if (block && (rc = parse_blocks(block, b, err, errlen)) < 0)
         goto out;
+    /* urunc's .block: one disk image in the rootfs, the guest's "storage" device (the name
+     * urunc gives MirageOS's block device on hvt). */
+    if (ublock && *ublock) {
+        if (!safe_inner_path(ublock)) {
+            rc = fail(err, errlen, -EINVAL, "%s: block '%s' is not a path inside the rootfs", src,
+                      ublock);
+            goto out;
+        }
+        b->block[0].name = strdup("storage");
+        b->block[0].path = strdup(ublock);
+        b->nblock = 1;
+    }
     /* ACCEL guests' agent: the container's annotation, else the node's FUNK_RUNTIME_ACCEL_AGENT.
      * The runtime connects to it from the host side before the container enters its rootfs,
      * so the socket needs no mount into the container. */
@@ -488,6 +520,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         goto out;
     rc = 1;
 out:
+    json_decref(uj);
     json_decref(fj);
     json_decref(cfg);
     free(cfgpath);

@@ -81,9 +81,10 @@ static int usage(FILE *f, int rc)
         "  create [--bundle DIR] [--pid-file FILE] [--console-socket S] ID\n"
         "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID\n"
         "  run [--bundle DIR] [--pid-file FILE] [--detach] ID | features | ps ID | list\n"
-        "A bundle is a unikernel when config.json carries org.funk.unikernel.binary (or urunc's\n"
-        "com.urunc.unikernel.* with hypervisor hvt), or its rootfs holds /funk.json; any other\n"
-        "bundle is handed to $FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n"
+        "A bundle is a unikernel when config.json carries org.funk.unikernel.binary or urunc's\n"
+        "com.urunc.unikernel.*, or its rootfs holds /funk.json or urunc's /urunc.json (urunc\n"
+        "images: hypervisor hvt runs, others are refused); any other bundle is handed to\n"
+        "$FUNK_RUNTIME_DELEGATE (default runc) with the same arguments.\n"
         "--accel-agent ADDR: funk-accel-agent for guests' ACCEL calls (unix:///path,\n"
         "vsock://CID:PORT, tcp://HOST:PORT; podman: --runtime-flag accel-agent=ADDR); the\n"
         "annotation org.funk.accel.agent overrides it, $FUNK_RUNTIME_ACCEL_AGENT is the "
@@ -460,7 +461,9 @@ static int do_kill(const char *id, const char *signame)
     }
     int rc = 1;
     if (strcmp(st.status, "stopped") == 0) {
-        rt_log(RT_ERROR, "container '%s' is not running", id);
+        /* runc's wording: the runc shim maps "container not running" to "already finished"
+         * (the CRI kills every exited container once more); other text is a failed kill. */
+        rt_log(RT_ERROR, "container not running: '%s' has stopped", id);
     } else if (kill(st.pid, sig) < 0) {
         rt_log(RT_ERROR, "kill %d: %s", (int)st.pid, strerror(errno));
     } else {
@@ -532,7 +535,7 @@ static int do_features(void)
            "  \"annotations\": {\n"
            "    \"org.funk.runtime.unikernel\": \"org.funk.unikernel.binary, .cmdline, .memory, "
            ".block, .mode, .net, .isolation; "
-           "com.urunc.unikernel.* (hvt); rootfs /funk.json\",\n"
+           "com.urunc.unikernel.* (hvt); rootfs /funk.json, /urunc.json\",\n"
            "    \"org.funk.runtime.accel\": \"org.funk.accel.agent (funk-accel-agent address)\",\n"
            "    \"org.funk.runtime.delegate\": \"%s\"\n"
            "  }\n"

@@ -11,6 +11,9 @@ HELLO=$B/functions/hello.elf
 ECHO=$B/functions/echo.elf
 ABORT=$B/functions/test_abort.elf
 LOOP=$B/functions/test_loop.elf
+# Solo5-format guests as Solo5's toolchain lays them out (tests/monitor/solo5)
+S5HELLO=$B/tests/monitor/solo5/solo5-test-hello.hvt
+S5BLK=$B/tests/monitor/solo5/solo5-test-blk.hvt
 FAILS=0
 
 skip() { echo "SKIP: $*" >&2; echo "SKIP: $*"; exit 77; }

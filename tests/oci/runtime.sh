@@ -156,8 +156,13 @@ RT kill loop1 SIGTERM
 check "kill TERM exits 0" 0 $?
 for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = Z ] && break; sleep 0.01; done
 check "TERM ended the guest" stopped "$(RT state loop1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
-RT kill loop1 KILL 2>/dev/null
+RT kill loop1 KILL 2>"$T/err"
 check "kill of a stopped container fails" 1 $?
+# runc's words: containerd's runc shim treats "container not running" as an already finished
+# process; any other text fails the CRI's kill after a task exit (and with it RemoveContainer).
+contains "kill of a stopped container says 'container not running' as runc does" "container not running" "$(cat "$T/err")"
+RT kill --all loop1 KILL 2>"$T/err"
+contains "kill --all (the CRI's kill after exit) says the same" "container not running" "$(cat "$T/err")"
 RT delete loop1
 (cd "$T/loop" && RT create loop2 >/dev/null 2>&1) && RT start loop2
 pid=$(RT state loop2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')

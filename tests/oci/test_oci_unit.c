@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <funk/vm.h>
+
 #include "runtime.h"
 #include "watchdog.h"
 
@@ -198,7 +200,7 @@ static void test_bundle_classification(void **state)
     assert_int_equal(
         load("{" ROOT ",\"process\":{\"args\":[\"/bin/sh\"]}}", NULL, &b, err, sizeof err), 0);
     rt_bundle_free(&b);
-    /* urunc hvt: ours; urunc qemu: not ours. */
+    /* urunc hvt: ours (the full urunc test is test_bundle_urunc). */
     assert_int_equal(
         load("{" ROOT ",\"annotations\":{\"com.urunc.unikernel.binary\":\"/u.hvt\","
              "\"com.urunc.unikernel.hypervisor\":\"hvt\",\"com.urunc.unikernel.cmdline\":\"c\"}}",
@@ -206,11 +208,6 @@ static void test_bundle_classification(void **state)
         1);
     assert_string_equal(b.binary, "/u.hvt");
     assert_string_equal(b.cmdline, "c");
-    rt_bundle_free(&b);
-    assert_int_equal(load("{" ROOT ",\"annotations\":{\"com.urunc.unikernel.binary\":\"/u.q\","
-                          "\"com.urunc.unikernel.hypervisor\":\"qemu\"}}",
-                          NULL, &b, err, sizeof err),
-                     0);
     rt_bundle_free(&b);
     /* /funk.json in the rootfs (image annotations dropped by the engine). */
     assert_int_equal(
@@ -222,6 +219,216 @@ static void test_bundle_classification(void **state)
     assert_string_equal(b.mode, "fn");
     assert_string_equal(b.net, "net0");
     assert_int_equal(b.mem_bytes, 4u << 20);
+    rt_bundle_free(&b);
+}
+
+/* A bundle whose rootfs holds /urunc.json (as bunny lays urunc images out). */
+static int load_urunc(const char *cfg, const char *urunc_json, struct rt_bundle *b, char *err,
+                      size_t errlen)
+{
+    char *d = mkbundle(cfg, NULL), p[600];
+    snprintf(p, sizeof p, "%s/rootfs/urunc.json", d);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(urunc_json, f);
+    fclose(f);
+    int rc = rt_bundle_load(d, b, err, errlen);
+    rmbundle(d);
+    return rc;
+}
+
+#define UA(k, v) "\"com.urunc.unikernel." k "\":\"" v "\""
+
+static void test_urunc_values(void **state)
+{
+    (void)state;
+    char *s;
+    assert_int_equal(rt_b64_decode("aHZ0", &s), 0);
+    assert_string_equal(s, "hvt");
+    free(s);
+    assert_int_equal(rt_b64_decode("aGk=", &s), 0);
+    assert_string_equal(s, "hi");
+    free(s);
+    assert_int_equal(rt_b64_decode("aA==", &s), 0);
+    assert_string_equal(s, "h");
+    free(s);
+    assert_int_equal(rt_b64_decode("", &s), 0);
+    assert_string_equal(s, "");
+    free(s);
+    assert_int_equal(rt_b64_decode("aGk", &s), -EINVAL);   /* not a multiple of 4 */
+    assert_int_equal(rt_b64_decode("a=Gk", &s), -EINVAL);  /* '=' inside */
+    assert_int_equal(rt_b64_decode("aA==aGk=", &s), -EINVAL);
+    assert_int_equal(rt_b64_decode("aG.k", &s), -EINVAL);
+    assert_int_equal(rt_b64_decode("AGk=", &s), -EINVAL);  /* decodes to a NUL first */
+    assert_null(s);
+    /* urunc.json values: b64: prefix, legacy raw base64 (UTF-8), else the text itself */
+    assert_int_equal(rt_urunc_decode_value("b64:L3VuaWtlcm5lbC9oZWxsby5odnQ=", &s), 0);
+    assert_string_equal(s, "/unikernel/hello.hvt");
+    free(s);
+    assert_int_equal(rt_urunc_decode_value("bWlyYWdl", &s), 0);
+    assert_string_equal(s, "mirage");
+    free(s);
+    assert_int_equal(rt_urunc_decode_value("/unikernel/hello.hvt", &s), 0);
+    assert_string_equal(s, "/unikernel/hello.hvt");
+    free(s);
+    assert_int_equal(rt_urunc_decode_value("hvt", &s), 0);
+    assert_string_equal(s, "hvt");
+    free(s);
+    assert_int_equal(rt_urunc_decode_value("//79", &s), 0); /* decodes to non-UTF-8: as is */
+    assert_string_equal(s, "//79");
+    free(s);
+    assert_int_equal(rt_urunc_decode_value("b64:!!!!", &s), -EINVAL);
+}
+
+/* urunc's annotations: in the spec (plain) or the rootfs's /urunc.json (base64); hvt runs,
+ * other hypervisors, rumprun and an initrd are refused with the reason. */
+static void test_bundle_urunc(void **state)
+{
+    (void)state;
+    struct rt_bundle b;
+    char err[512] = "";
+    assert_int_equal(load("{" ROOT ",\"process\":{\"args\":[\"/unikernel/hello.hvt\"]},"
+                          "\"annotations\":{" UA("binary", "/unikernel/hello.hvt") ","
+                          UA("hypervisor", "hvt") "," UA("unikernelType", "mirage") ","
+                          UA("cmdline", "--x=1 y") "," UA("block", "/disk.img") ","
+                          UA("blkMntPoint", "/data") "}}",
+                          NULL, &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.binary, "/unikernel/hello.hvt");
+    assert_string_equal(b.cmdline, "--x=1 y");
+    assert_int_equal(b.nblock, 1);
+    assert_string_equal(b.block[0].name, "storage");
+    assert_string_equal(b.block[0].path, "/disk.img");
+    /* hvt is Solo5's KVM tender: KVM whatever the node's default (auto would pick the process
+     * backend where KVM is emulated, which cannot run a plain Solo5 guest) */
+    assert_int_equal(b.isolation, funk_vm_isolation_parse("kvm"));
+    assert_int_not_equal(b.isolation, funk_vm_isolation_parse("process"));
+    rt_bundle_free(&b);
+    /* Only urunc.json (podman and the CRI drop image labels): base64 values, both spellings */
+    assert_int_equal(load_urunc("{" ROOT "}",
+                                "{" UA("binary", "b64:L3VuaWtlcm5lbC9oZWxsby5odnQ=") ","
+                                UA("hypervisor", "aHZ0") "," UA("unikernelType", "b64:c29sbzU=")
+                                "," UA("cmdline", "b64:aGVsbG8gd29ybGQ=") "}",
+                                &b, err, sizeof err),
+                     1);
+    assert_string_equal(b.binary, "/unikernel/hello.hvt");
+    assert_string_equal(b.cmdline, "hello world");
+    assert_int_equal(b.nblock, 0);
+    rt_bundle_free(&b);
+    /* Incomplete spec annotations: urunc.json wins, as in urunc */
+    assert_int_equal(load_urunc("{" ROOT ",\"annotations\":{" UA("binary", "/other") "}}",
+                                "{" UA("binary", "/u.hvt") "," UA("hypervisor", "hvt") "}", &b,
+                                err, sizeof err),
+                     1);
+    assert_string_equal(b.binary, "/u.hvt");
+    rt_bundle_free(&b);
+    /* Hypervisors funk does not run: refused, naming it and pointing at urunc */
+    const char *hvs[] = {"qemu", "firecracker", "spt", "hedge"};
+    for (size_t i = 0; i < sizeof hvs / sizeof hvs[0]; i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg,
+                 "{" ROOT ",\"annotations\":{" UA("binary", "/k") ","
+                 "\"com.urunc.unikernel.hypervisor\":\"%s\"}}",
+                 hvs[i]);
+        err[0] = '\0';
+        assert_int_equal(load(cfg, NULL, &b, err, sizeof err), -ENOTSUP);
+        assert_non_null(strstr(err, hvs[i]));
+        assert_non_null(strstr(err, "run this image with urunc"));
+        rt_bundle_free(&b);
+    }
+    assert_int_equal(load_urunc("{" ROOT "}", "{" UA("binary", "/k") "," UA("hypervisor", "cWVtdQ==") "}",
+                                &b, err, sizeof err),
+                     -ENOTSUP);
+    assert_non_null(strstr(err, "'qemu'"));
+    assert_non_null(strstr(err, "rootfs /urunc.json"));
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{" UA("binary", "/k") "," UA("hypervisor", "hvt")
+                          "," UA("unikernelType", "rumprun") "}}",
+                          NULL, &b, err, sizeof err),
+                     -ENOTSUP);
+    assert_non_null(strstr(err, "rumprun"));
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{" UA("binary", "/k") "," UA("hypervisor", "hvt")
+                          "," UA("initrd", "/i.img") "}}",
+                          NULL, &b, err, sizeof err),
+                     -ENOTSUP);
+    assert_non_null(strstr(err, "initrd"));
+    rt_bundle_free(&b);
+    /* Hostile values: paths leaving the rootfs, non-strings, bad base64, no binary, huge file */
+    assert_int_equal(load("{" ROOT ",\"annotations\":{" UA("binary", "/../../bin/sh") ","
+                          UA("hypervisor", "hvt") "}}",
+                          NULL, &b, err, sizeof err),
+                     -EINVAL);
+    rt_bundle_free(&b);
+    assert_int_equal(load("{" ROOT ",\"annotations\":{" UA("binary", "/k") "," UA("hypervisor", "hvt")
+                          "," UA("block", "/../etc/shadow") "}}",
+                          NULL, &b, err, sizeof err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "block"));
+    rt_bundle_free(&b);
+    assert_int_equal(load_urunc("{" ROOT "}", "{" UA("binary", "/k") ",\"com.urunc.unikernel.hypervisor\":7}",
+                                &b, err, sizeof err),
+                     -EINVAL);
+    rt_bundle_free(&b);
+    assert_int_equal(load_urunc("{" ROOT "}", "{" UA("binary", "b64:@@@@") "," UA("hypervisor", "hvt") "}",
+                                &b, err, sizeof err),
+                     -EINVAL);
+    rt_bundle_free(&b);
+    assert_int_equal(load_urunc("{" ROOT "}", "{" UA("hypervisor", "hvt") "}", &b, err, sizeof err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "binary is missing"));
+    rt_bundle_free(&b);
+    assert_int_equal(load_urunc("{" ROOT "}", "[1,2]", &b, err, sizeof err), -EINVAL);
+    rt_bundle_free(&b);
+    char *big = malloc(70000);
+    assert_non_null(big);
+    memset(big, ' ', 69999);
+    big[0] = '{';
+    big[69998] = '}';
+    big[69999] = '\0';
+    assert_int_equal(load_urunc("{" ROOT "}", big, &b, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "larger than"));
+    rt_bundle_free(&b);
+    free(big);
+    /* /urunc.json is resolved inside the rootfs: a symlink out of it names the rootfs's own
+     * (missing) file, so the bundle is an ordinary container, never the host file parsed */
+    {
+        char *d = mkbundle("{" ROOT "}", NULL), p[600], t[600];
+        snprintf(t, sizeof t, "%s/host.json", d);
+        FILE *f = fopen(t, "w");
+        assert_non_null(f);
+        fputs("{" UA("binary", "/k") "," UA("hypervisor", "hvt") "}", f);
+        fclose(f);
+        snprintf(p, sizeof p, "%s/rootfs/urunc.json", d);
+        assert_int_equal(symlink("../../host.json", p), 0);
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 0);
+        rt_bundle_free(&b);
+        snprintf(t, sizeof t, "%s/host.json", d);
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(symlink(t, p), 0); /* absolute: also inside the rootfs */
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 0);
+        rt_bundle_free(&b);
+        rmbundle(d);
+    }
+    /* funk's /funk.json wins over urunc.json in the same rootfs */
+    {
+        char *d = mkbundle("{" ROOT "}", "{\"binary\":\"/f.elf\"}"), p[600];
+        snprintf(p, sizeof p, "%s/rootfs/urunc.json", d);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("{" UA("binary", "/k") "," UA("hypervisor", "qemu") "}", f);
+        fclose(f);
+        assert_int_equal(rt_bundle_load(d, &b, err, sizeof err), 1);
+        assert_string_equal(b.binary, "/f.elf");
+        rt_bundle_free(&b);
+        rmbundle(d);
+    }
+    /* funk's own description wins over urunc's */
+    assert_int_equal(load_urunc("{" ROOT ",\"annotations\":{\"org.funk.unikernel.binary\":\"/f.elf\"}}",
+                                "{" UA("binary", "/k") "," UA("hypervisor", "qemu") "}", &b, err,
+                                sizeof err),
+                     1);
+    assert_string_equal(b.binary, "/f.elf");
     rt_bundle_free(&b);
 }
 
@@ -633,6 +840,8 @@ int main(void)
         cmocka_unit_test(test_bundle_accel_agent),
         cmocka_unit_test(test_bundle_memory_limit),
         cmocka_unit_test(test_bundle_classification),
+        cmocka_unit_test(test_urunc_values),
+        cmocka_unit_test(test_bundle_urunc),
         cmocka_unit_test(test_bundle_errors),
         cmocka_unit_test(test_http_parse),
         cmocka_unit_test(test_http_errors),
