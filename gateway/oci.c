@@ -208,6 +208,17 @@ int gw_oci_load(const char *dir, void **elf, size_t *elf_len, char **memory, cha
                  "the image has no org.funk.unikernel.binary annotation: not a unikernel image");
         goto out;
     }
+    /* urunc images name their monitor: funkd runs hvt ones (Solo5 hvt ABI) only; a kernel for
+     * qemu or firecracker is not something to load here (nor to run as a Linux program) */
+    const char *hv = ann(manifest, config, "com.urunc.unikernel.hypervisor");
+    if (hv && strcmp(hv, "hvt") != 0) {
+        snprintf(err, errlen,
+                 "the image is a urunc unikernel for hypervisor '%.40s': funkd runs hvt images "
+                 "only (run this one with urunc)",
+                 hv);
+        rc = -ENOTSUP;
+        goto out;
+    }
     const char *mem = ann(manifest, config, "org.funk.unikernel.memory");
     if (mem)
         *memory = strdup(mem);

@@ -5,10 +5,12 @@
 # same input), exit 0 -> 200 else 500, stderr in the function's log, the request in Http_*
 # variables, secrets as files under /var/openfaas/secrets, and what cannot run this way refused
 # at deploy (dynamic binaries, warm/snapshot modes, the kvm backend, unikernels forced to stdio).
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwlib import ELF, FUNK_CLI, Funkd, check, done, skip  # noqa: E402
@@ -96,6 +98,28 @@ try:
              "an unknown com.funk.io", "not stdio or fn")):
         st, _, b = gw.req("POST", "/system/functions", spec)
         check(st == 400 and word.encode() in b, "deploy refused: %s" % why, (st, b))
+
+    # a urunc image for another monitor (qemu) holds a kernel, not a Linux program: refused,
+    # never run as a stdio function (uploaded as an oci-archive, deployed by digest)
+    mk = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oci", "mkimage.py")
+    with tempfile.TemporaryDirectory(prefix="funk-urunc-") as t:
+        os.makedirs(os.path.join(t, "root"))
+        shutil.copy(BUSYBOX, os.path.join(t, "root", "kernel"))
+        tar = os.path.join(t, "img.tar")
+        for hv, ok in (("qemu", False), ("hvt", True)):
+            subprocess.run([sys.executable, mk, os.path.join(t, "root"), "urunc-%s:latest" % hv, tar,
+                            "--label", "com.urunc.unikernel.binary=/kernel",
+                            "--label", "com.urunc.unikernel.hypervisor=" + hv], check=True)
+            st, _, b = gw.req("POST", "/system/images", open(tar, "rb").read(),
+                              headers={"Content-Type": "application/x-tar"})
+            check(st == 200, "upload of a urunc %s image" % hv, (st, b))
+            digest = json.loads(b)["digest"] if st == 200 else "sha256:" + "0" * 64
+            st, _, b = gw.req("POST", "/system/functions", {"service": "urunc-" + hv, "image": digest})
+            if ok:
+                check(st == 202, "a urunc hvt image is loaded (its binary decides what it is)", (st, b))
+            else:
+                check(st == 400 and b"hypervisor 'qemu'" in b,
+                      "a urunc qemu image is refused, not run as a Linux program", (st, b))
 
     # the funk CLI: the documented form (docs/gateway.md)
     if FUNK_CLI:
