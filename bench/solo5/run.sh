@@ -3,6 +3,8 @@
 # bench/solo5: Solo5-format hello and quiet unikernels (tests/monitor/solo5) exec -> exit under
 # funk-monitor vs funk-ref-tender (a minimal Solo5-style hvt tender: KVM set-up, ELF load, run
 # loop, no sandbox) and solo5-hvt when SOLO5_HVT names one, interleaved round robin in one run.
+# Then the same hello through funkd (KVM, pre-created VM shells: a request per boot, answered with
+# the console output) beside funk-monitor from the command line, in alternating rounds.
 # (No "--" inside a command: funk-bench-monitor uses it to separate the cases.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,9 +38,11 @@ else
     echo "note: SOLO5_HVT not set: solo5-hvt itself not measured (funk-ref-tender stands in)" >&2
 fi
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+FUNKD_PID=
+trap '[ -n "$FUNKD_PID" ] && kill "$FUNKD_PID" 2>/dev/null; rm -rf "$T"' EXIT
 "$BIN" interleave "$N" "${CASES[@]}" >"$T/res"
-python3 - "$T/res" <<'PY'
+rc=0
+python3 - "$T/res" <<'PY' || rc=$?
 import sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -60,3 +64,47 @@ for kind in ("hello", "quiet"):
         print("| %s %s | %d | %.3f | %.3f | %.3f | %d | %s |" % (who, kind, n, mn, md, p, e, ratio))
 sys.exit(1 if errs else 0)
 PY
+
+# ---- through funkd: pre-created shells vs the command line, alternating rounds ----------------
+FUNKD=$FUNK_PREFIX/bin/funkd
+HTTP=$FUNK_PREFIX/lib/funk/bench/funk-bench-http
+ROUNDS=${BENCH_SOLO5_ROUNDS:-5}
+PER=$(( N / ROUNDS > 20 ? N / ROUNDS : 20 ))
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$FUNKD" --listen "127.0.0.1:$PORT" --state-dir "$T/state" --isolation kvm --log-level error \
+    >"$T/funkd.log" 2>&1 &
+FUNKD_PID=$!
+for _ in $(seq 200); do
+    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+done
+st=$(curl -s -o "$T/dep" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/system/functions" \
+     -d "{\"service\":\"s5hello\",\"image\":\"$HELLO\",\"limits\":{\"memory\":\"${MEM}M\"}}")
+[ "$st" = 202 ] || { echo "bench/solo5: funkd refused the hello ($st): $(cat "$T/dep")" >&2; exit 1; }
+: >"$T/funkd.res"
+: >"$T/cli.res"
+for r in $(seq "$ROUNDS"); do
+    "$HTTP" 127.0.0.1 "$PORT" /function/s5hello "$PER" 0 5 >>"$T/funkd.res" ||
+        { echo "bench/solo5: requests through funkd failed" >&2; cat "$T/funkd.log" >&2; exit 1; }
+    "$BIN" interleave "$PER" -- cli 1 "$MON" "--mem=$MEM" "$HELLO" Hello_Solo5 >>"$T/cli.res"
+done
+rc2=0
+python3 - "$T/funkd.res" "$T/cli.res" "$PER" <<'PY' || rc2=$?
+import statistics, sys
+per = int(sys.argv[3])
+http = [list(map(float, l.split()[:3])) + [int(l.split()[4])] for l in open(sys.argv[1]) if l.strip()]
+cli = [[float(x) for x in l.split()[2:5]] + [int(l.split()[5])] for l in open(sys.argv[2]) if l.strip()]
+# funk-bench-http: min median p99 (us) N_OK ERRORS; funk-bench-monitor: name n min med p99 errors
+hm = statistics.median(r[1] for r in http) / 1000
+cm = statistics.median(r[1] for r in cli) / 1000
+errs = sum(r[3] for r in http) + sum(r[3] for r in cli)
+print()
+print("| hello, %d alternating rounds of %d | min ms | median of round medians ms | errors | speed-up |" % (len(http), per))
+print("|---|---|---|---|---|")
+print("| funk-monitor from the command line (exec, VM create, boot, exit) | %.3f | %.3f | %d | 1.00x |"
+      % (min(r[0] for r in cli) / 1000, cm, sum(r[3] for r in cli)))
+print("| through funkd: HTTP request -> pre-created VM shell -> boot -> console answer | %.3f | %.3f | %d | %.2fx (target >= 3x) |"
+      % (min(r[0] for r in http) / 1000, hm, sum(r[3] for r in http), cm / hm))
+sys.exit(1 if errs else 0)
+PY
+exit $(( rc || rc2 ))
