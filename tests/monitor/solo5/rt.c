@@ -268,7 +268,45 @@ int rt_block_io(int write, int h, uint64_t off, void *buf, uint64_t len)
                         (long)len, (long)off, 0, 0);
     return r == (long)len ? HVT_R_OK : HVT_R_EUNSPEC;
 }
+/* solo5_net_read/write as Solo5's spt bindings do it: the tap fd is non-blocking. */
+int rt_net_read(int h, void *buf, uint64_t len, uint64_t *got)
+{
+    const struct mft_entry *e = &rt_mft->e[h];
+    if (len < (uint64_t)e->u.net_basic.mtu + 14)
+        return HVT_R_EINVAL;
+    long r = rt_syscall(RT_SYS_read, e->b.hostfd, (long)buf, (long)len, 0, 0, 0);
+    if (r == -11) /* EAGAIN */
+        return HVT_R_AGAIN;
+    if (r < 0)
+        return HVT_R_EUNSPEC;
+    *got = (uint64_t)r;
+    return HVT_R_OK;
+}
+
+int rt_net_write(int h, const void *buf, uint64_t len)
+{
+    const struct mft_entry *e = &rt_mft->e[h];
+    if (len > (uint64_t)e->u.net_basic.mtu + 14)
+        return HVT_R_EINVAL;
+    long r = rt_syscall(RT_SYS_write, e->b.hostfd, (long)buf, (long)len, 0, 0, 0);
+    return r == (long)len ? HVT_R_OK : HVT_R_EUNSPEC;
+}
 #else
+int rt_net_read(int h, void *buf, uint64_t len, uint64_t *got)
+{
+    struct hvt_hc_net_read r = {.handle = (uint64_t)h, .data = buf, .len = len};
+    hvt_do_hypercall(HVT_HYPERCALL_NET_READ, &r);
+    *got = r.len;
+    return r.ret;
+}
+
+int rt_net_write(int h, const void *buf, uint64_t len)
+{
+    struct hvt_hc_net_write w = {.handle = (uint64_t)h, .data = buf, .len = len};
+    hvt_do_hypercall(HVT_HYPERCALL_NET_WRITE, &w);
+    return w.ret;
+}
+
 uint64_t rt_walltime_ns(void)
 {
     struct hvt_hc_walltime a = {0};

@@ -33,6 +33,9 @@ int rt_device(const char *name, uint32_t type, const struct mft_entry **e);
 
 /* One block of device h (manifest index): HVT_R_OK, HVT_R_EINVAL (bad size or offset)... */
 int rt_block_io(int write, int h, uint64_t off, void *buf, uint64_t len);
+/* One frame on net device h: read needs len >= MTU + 14 (*got: its size; HVT_R_AGAIN: none). */
+int rt_net_read(int h, void *buf, uint64_t len, uint64_t *got);
+int rt_net_write(int h, const void *buf, uint64_t len);
 
 #ifdef RT_SPT
 /* Raw Linux system calls (x86-64 numbers), the only way an spt guest reaches its tender. */

@@ -319,6 +319,8 @@ def spt_case(m, elf_dir, c):
             check(run(m, [blk, elf("sandbox"), "exit=0"]), 0, ["test_exit=0"])
             check(run(m, [blk, elf("sandbox"), "abort"]), 255, ["Solo5: ABORT: test_abort"])
             check(run(m, [blk, elf("sandbox"), "pread_last"]), 0, ["SUCCESS"])
+            check(run(m, [blk, elf("sandbox"), "write_text"]), 1,
+                  ["guest fault: page fault", "write, protection"], ["FAILURE"])
             check(run(m, [blk, elf("sandbox"), "console_fault"]), 0, ["SUCCESS: EFAULT"])
             check(run(m, ["--bogus", elf("hello")]), 1, ["unknown option"])
             check(run(m, [elf("sandbox"), "exit=3"]), 1,
@@ -334,6 +336,10 @@ def spt_case(m, elf_dir, c):
             if open(img, "rb").read() != b"\0" * (512 * 512):
                 print("FAIL: a refused call changed the backing file")
                 sys.exit(1)
+        elif c == "net_mtu1500":
+            net_case(m, elf("net"), [1500])
+        elif c == "net_2if":
+            net_case(m, elf("net_2if"), [1500, 9000])
         elif c == "kvm":
             need_kvm()
             check(run(m, ["--isolation=kvm", elf("hello")]), 1,

@@ -45,6 +45,11 @@ int app_main(const char *cmdline)
         long ts[2];
         r = rt_syscall(RT_SYS_clock_gettime, 2 /* CLOCK_PROCESS_CPUTIME_ID */, (long)ts, 0, 0,
                        0, 0);
+    } else if (is(cmdline, "write_text")) {
+        /* Text is R+X in the tender's process: the write faults (solo5-spt dies of SIGSEGV). */
+        *(volatile uint8_t *)(uintptr_t)&app_main = 0xcc;
+        rt_puts("FAILURE: wrote to text\n");
+        return RT_EXIT_FAILURE;
     } else if (is(cmdline, "pread_last")) {
         /* Allowed: exactly one block at the last offset, straight to the host. */
         r = rt_syscall(RT_SYS_pread64, fd, (long)buf, bs, cap - bs, 0, 0);
