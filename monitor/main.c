@@ -79,7 +79,8 @@ static void usage(FILE *f)
             "                   aborts (status 255) or faults; runs without the seccomp\n"
             "                   filter and without changing user (debugging only)\n"
             "plain Solo5 guests (no funk note): default --mem=512, any MiB up to 4096 (rounded\n"
-            "  down to 2 MiB), KVM isolation, and every monitor error exits 1 like solo5-hvt;\n"
+            "  down to 2 MiB), KVM isolation (spt guests, ABI1 target spt: the process\n"
+            "  backend), and every monitor error exits 1 like solo5-hvt/solo5-spt;\n"
             "  the guest's status (255: abort) passes through.\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
             "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
@@ -644,6 +645,9 @@ static int run_cli(int argc, char **argv)
                                                   : funk_vm_isolation_auto();
     if (chosen == FUNK_ISOLATION_PROCESS)
         flags |= FUNK_VM_F_PROCESS;
+    if (dumpcore_dir && chosen == FUNK_ISOLATION_PROCESS)
+        return die_usage("--dumpcore: guests under KVM only (an spt guest's tender, solo5-spt, "
+                         "has no --dumpcore either)%s", "");
 
     int rc = elf_rc;
     if (rc) {

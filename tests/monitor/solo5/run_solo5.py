@@ -323,6 +323,8 @@ def spt_case(m, elf_dir, c):
                   ["guest fault: page fault", "write, protection"], ["FAILURE"])
             check(run(m, [blk, elf("sandbox"), "console_fault"]), 0, ["SUCCESS: EFAULT"])
             check(run(m, ["--bogus", elf("hello")]), 1, ["unknown option"])
+            check(run(m, ["--dumpcore=" + tmp, elf("hello")]), 1, ["--dumpcore: guests under KVM only"],
+                  ["SUCCESS"])
             check(run(m, [elf("sandbox"), "exit=3"]), 1,
                   ["device 'storage' declared in the manifest is not attached"])
             check(run(m, ["--verbose", elf("hello")]), 0,
