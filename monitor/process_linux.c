@@ -462,7 +462,7 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     if (vm->flags & FUNK_VM_F_LINUX)
         linux_guest_enter(vm, m); /* a Linux guest: linux_x86_64.c takes over from here */
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
-    if (vm->funk_guest) {
+    if (vm->funk_guest && !vm->img.spt) {
         /* The hypercall entry is this process's own (a launched guest's differs from its
          * library user's: a separate exec, its own load address). */
         uint64_t entry = vm_process_entry_addr();

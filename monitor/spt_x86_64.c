@@ -374,11 +374,34 @@ void spt_guest_enter(struct funk_vm *vm)
      * touches TLS runs between here and the jump.) */
     uint64_t entry = vm->img.entry, sp = vm->mem_size - 8;
     fs_set(0);
+    /* Nothing of the monitor's state goes along: every other general-purpose and SSE register
+     * is cleared, so the guest starts without a pointer into the monitor's (randomised) text,
+     * heap or stack. (%rax keeps the entry, a guest address.) */
     __asm__ volatile("mov %0, %%rsp\n\t"
+                     "mov %1, %%rax\n\t"
+                     "xor %%ebx, %%ebx\n\t"
+                     "xor %%ecx, %%ecx\n\t"
+                     "xor %%edx, %%edx\n\t"
+                     "xor %%esi, %%esi\n\t"
                      "xor %%ebp, %%ebp\n\t"
-                     "jmp *%1\n\t"
+                     "xor %%r8d, %%r8d\n\t"
+                     "xor %%r9d, %%r9d\n\t"
+                     "xor %%r10d, %%r10d\n\t"
+                     "xor %%r11d, %%r11d\n\t"
+                     "xor %%r12d, %%r12d\n\t"
+                     "xor %%r13d, %%r13d\n\t"
+                     "xor %%r14d, %%r14d\n\t"
+                     "xor %%r15d, %%r15d\n\t"
+                     "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+                     "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+                     "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\tpxor %%xmm8, %%xmm8\n\t"
+                     "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+                     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\t"
+                     "pxor %%xmm15, %%xmm15\n\t"
+                     "mov %2, %%edi\n\t"
+                     "jmp *%%rax\n\t"
                      :
-                     : "r"(sp), "r"(entry), "D"((uint64_t)HVT_BOOT_INFO_GPA)
+                     : "r"(sp), "r"(entry), "i"(HVT_BOOT_INFO_GPA)
                      : "memory");
     __builtin_unreachable();
 }

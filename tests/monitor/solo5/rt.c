@@ -386,7 +386,46 @@ void rt_set_tls_base(uintptr_t tp)
 
 /* ---- Entry: %rdi = boot info, %rsp = top of memory (set by the tender). ---- */
 #ifdef RT_SPT
-__attribute__((no_stack_protector, noreturn)) void _start(const struct spt_boot_info *bi)
+/* The registers the tender handed over besides %rdi/%rsp/%rip (sandbox.c checks that none
+ * carries a host value): rax rbx rcx rdx rsi rbp r8..r15, then the low words of xmm0..15. */
+uint64_t rt_entry_regs[14 + 16];
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "  mov %rax, rt_entry_regs+0(%rip)\n"
+        "  mov %rbx, rt_entry_regs+8(%rip)\n"
+        "  mov %rcx, rt_entry_regs+16(%rip)\n"
+        "  mov %rdx, rt_entry_regs+24(%rip)\n"
+        "  mov %rsi, rt_entry_regs+32(%rip)\n"
+        "  mov %rbp, rt_entry_regs+40(%rip)\n"
+        "  mov %r8, rt_entry_regs+48(%rip)\n"
+        "  mov %r9, rt_entry_regs+56(%rip)\n"
+        "  mov %r10, rt_entry_regs+64(%rip)\n"
+        "  mov %r11, rt_entry_regs+72(%rip)\n"
+        "  mov %r12, rt_entry_regs+80(%rip)\n"
+        "  mov %r13, rt_entry_regs+88(%rip)\n"
+        "  mov %r14, rt_entry_regs+96(%rip)\n"
+        "  mov %r15, rt_entry_regs+104(%rip)\n"
+        "  movq %xmm0, rt_entry_regs+112(%rip)\n"
+        "  movq %xmm1, rt_entry_regs+120(%rip)\n"
+        "  movq %xmm2, rt_entry_regs+128(%rip)\n"
+        "  movq %xmm3, rt_entry_regs+136(%rip)\n"
+        "  movq %xmm4, rt_entry_regs+144(%rip)\n"
+        "  movq %xmm5, rt_entry_regs+152(%rip)\n"
+        "  movq %xmm6, rt_entry_regs+160(%rip)\n"
+        "  movq %xmm7, rt_entry_regs+168(%rip)\n"
+        "  movq %xmm8, rt_entry_regs+176(%rip)\n"
+        "  movq %xmm9, rt_entry_regs+184(%rip)\n"
+        "  movq %xmm10, rt_entry_regs+192(%rip)\n"
+        "  movq %xmm11, rt_entry_regs+200(%rip)\n"
+        "  movq %xmm12, rt_entry_regs+208(%rip)\n"
+        "  movq %xmm13, rt_entry_regs+216(%rip)\n"
+        "  movq %xmm14, rt_entry_regs+224(%rip)\n"
+        "  movq %xmm15, rt_entry_regs+232(%rip)\n"
+        "  jmp rt_start\n");
+
+__attribute__((no_stack_protector, noreturn, used)) void rt_start(const struct spt_boot_info *bi);
+__attribute__((no_stack_protector, noreturn, used)) void rt_start(const struct spt_boot_info *bi)
 {
     spt_boot = bi;
 #else

@@ -50,6 +50,37 @@ int app_main(const char *cmdline)
         *(volatile uint8_t *)(uintptr_t)&app_main = 0xcc;
         rt_puts("FAILURE: wrote to text\n");
         return RT_EXIT_FAILURE;
+    } else if (is(cmdline, "entry_state")) {
+        /* The tender hands over nothing of its own: registers other than %rdi/%rsp/%rip (and
+         * %rax, the entry) are zero, and the boot info page holds no 8-byte value that points
+         * above guest memory (the command line and manifest pages hold text). */
+        extern uint64_t rt_entry_regs[30];
+        for (int i = 1; i < 30; i++)
+            if (rt_entry_regs[i] != 0) {
+                rt_puts("FAILURE: register ");
+                rt_putu((uint64_t)i);
+                rt_puts(" is ");
+                rt_putx(rt_entry_regs[i]);
+                rt_puts(" at entry\n");
+                return RT_EXIT_FAILURE;
+            }
+        uint64_t top = 0;
+        __asm__ __volatile__("mov %%rsp, %0" : "=r"(top));
+        for (uintptr_t a = 0x10000; a < 0x11000; a += 8) {
+            if (a == 0x10020)
+                continue; /* spt_boot_info.epollfd, timerfd: two ints */
+            uint64_t v = *(volatile uint64_t *)a;
+            if (v > top + 4096) {
+                rt_puts("FAILURE: boot area holds ");
+                rt_putx(v);
+                rt_puts(" at ");
+                rt_putx(a);
+                rt_puts("\n");
+                return RT_EXIT_FAILURE;
+            }
+        }
+        rt_puts("SUCCESS: clean entry\n");
+        return RT_EXIT_SUCCESS;
     } else if (is(cmdline, "pread_last")) {
         /* Allowed: exactly one block at the last offset, straight to the host. */
         r = rt_syscall(RT_SYS_pread64, fd, (long)buf, bs, cap - bs, 0, 0);
