@@ -439,9 +439,10 @@ static int run_cli(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
-            /* solo5-hvt's --version: the tender and the hvt ABI it speaks. */
-            printf("funk-monitor %s (tender, hvt ABI version %u, funk ABI version %u)\n",
-                   FUNK_VERSION, HVT_ABI_VERSION, FUNK_ABI_VERSION);
+            /* solo5-hvt's --version: the tender and the hvt (and spt) ABI it speaks. */
+            printf("funk-monitor %s (tender, hvt ABI version %u, spt ABI version %u, funk ABI "
+                   "version %u)\n",
+                   FUNK_VERSION, HVT_ABI_VERSION, SPT_ABI_VERSION, FUNK_ABI_VERSION);
             return 0;
         } else if (strncmp(a, "--mem=", 6) == 0) {
             errno = 0;

@@ -324,6 +324,7 @@ def spt_case(m, elf_dir, c):
                   ["guest fault: page fault", "write, protection"], ["FAILURE"])
             check(run(m, [blk, elf("sandbox"), "console_fault"]), 0, ["SUCCESS: EFAULT"])
             check(run(m, ["--bogus", elf("hello")]), 1, ["unknown option"])
+            check(run(m, ["--version"]), 0, ["spt ABI version 2"])
             check(run(m, ["--dumpcore=" + tmp, elf("hello")]), 1, ["--dumpcore: guests under KVM only"],
                   ["SUCCESS"])
             check(run(m, [elf("sandbox"), "exit=3"]), 1,
