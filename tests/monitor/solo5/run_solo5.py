@@ -320,6 +320,8 @@ def spt_case(m, elf_dir, c):
             check(run(m, [blk, elf("sandbox"), "abort"]), 255, ["Solo5: ABORT: test_abort"])
             check(run(m, [blk, elf("sandbox"), "pread_last"]), 0, ["SUCCESS"])
             check(run(m, [blk, elf("sandbox"), "entry_state"]), 0, ["SUCCESS: clean entry"])
+            check(run(m, ["--timeout=0.5", blk, elf("sandbox"), "spin"]), 1,
+                  ["guest timed out"], ["FAILURE"])
             check(run(m, [blk, elf("sandbox"), "write_text"]), 1,
                   ["guest fault: page fault", "write, protection"], ["FAILURE"])
             check(run(m, [blk, elf("sandbox"), "console_fault"]), 0, ["SUCCESS: EFAULT"])

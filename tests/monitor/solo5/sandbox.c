@@ -81,6 +81,9 @@ int app_main(const char *cmdline)
         }
         rt_puts("SUCCESS: clean entry\n");
         return RT_EXIT_SUCCESS;
+    } else if (is(cmdline, "spin")) {
+        for (;;) /* no system call: only the supervisor's timeout ends it */
+            __asm__ __volatile__("pause");
     } else if (is(cmdline, "pread_last")) {
         /* Allowed: exactly one block at the last offset, straight to the host. */
         r = rt_syscall(RT_SYS_pread64, fd, (long)buf, bs, cap - bs, 0, 0);
