@@ -41,6 +41,12 @@ int app_main(const char *cmdline)
         r = rt_syscall(RT_SYS_pwrite64, fd, (long)buf, bs, -bs, 0, 0);
     } else if (is(cmdline, "pread_otherfd")) {
         r = rt_syscall(RT_SYS_pread64, fd + 1, (long)buf, bs, 0, 0, 0);
+    } else if (is(cmdline, "x32_write")) {
+        r = rt_syscall(0x40000000 | RT_SYS_write, 1, (long)"x", 1, 0, 0, 0); /* x32 ABI */
+    } else if (is(cmdline, "int80_write")) {
+        /* The i386 ABI through int $0x80: write(1, ...) is number 4 there. */
+        __asm__ __volatile__("int $0x80" : "=a"(r) : "0"(4l), "b"(1l), "c"((long)"x"), "d"(1l)
+                             : "memory");
     } else if (is(cmdline, "clock_cputime")) {
         long ts[2];
         r = rt_syscall(RT_SYS_clock_gettime, 2 /* CLOCK_PROCESS_CPUTIME_ID */, (long)ts, 0, 0,
