@@ -299,6 +299,17 @@ def spt_case(m, elf_dir, c):
             # The guest enters with FS base 0: TLS without a block faults (Solo5's spt tender
             # process would die of SIGSEGV; funk-monitor reports it and exits 1).
             check(run(m, [elf("notls")]), 1, ["guest fault: page fault"], ["FAILURE"])
+        elif c == "exception":
+            # No IDT in spt: the CPU exception is a signal in the guest process (solo5-spt dies
+            # of SIGSEGV); funk-monitor reports it and exits 1.
+            check(run(m, [elf("faults"), "exception"]), 1,
+                  ["guest fault: page fault at 0x400000000", "write"], ["FAILURE"])
+        elif c == "zeropage":
+            check(run(m, [elf("faults"), "zeropage"]), 1,
+                  ["guest fault: page fault at 0x0 ", "read"], ["FAILURE"])
+        elif c == "ssp":
+            check(run(m, [elf("faults"), "ssp"]), 255,
+                  ["Solo5: ABORT: stack smashing detected"], ["FAILURE"])
         elif c in ("blk", "blk_4096"):
             bs = 512 if c == "blk" else 4096
             img = sized_file(tmp, "storage.img", 4 << 20)
