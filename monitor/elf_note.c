@@ -15,8 +15,8 @@ int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags)
 }
 
 /* Finds the note; 1 with the descriptor's file offset and size, 0 not found, -ENOEXEC. */
-static int find_note(const void *elf, size_t len, const char *owner, uint32_t type,
-                     uint64_t *desc, uint32_t *descsz)
+static int find_note(const void *elf, size_t len, const char *owner, uint32_t type, uint64_t *desc,
+                     uint32_t *descsz)
 {
     size_t olen = strlen(owner) + 1;
     const unsigned char *b = elf;

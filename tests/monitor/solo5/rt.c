@@ -264,8 +264,8 @@ int rt_block_io(int write, int h, uint64_t off, void *buf, uint64_t len)
     uint64_t bs = e->u.block_basic.block_size, cap = e->u.block_basic.capacity;
     if (len != bs || off % bs || off > cap - bs)
         return HVT_R_EINVAL;
-    long r = rt_syscall(write ? RT_SYS_pwrite64 : RT_SYS_pread64, e->b.hostfd, (long)buf,
-                        (long)len, (long)off, 0, 0);
+    long r = rt_syscall(write ? RT_SYS_pwrite64 : RT_SYS_pread64, e->b.hostfd, (long)buf, (long)len,
+                        (long)off, 0, 0);
     return r == (long)len ? HVT_R_OK : HVT_R_EUNSPEC;
 }
 /* solo5_net_read/write as Solo5's spt bindings do it: the tap fd is non-blocking. */

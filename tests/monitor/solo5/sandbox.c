@@ -45,12 +45,14 @@ int app_main(const char *cmdline)
         r = rt_syscall(0x40000000 | RT_SYS_write, 1, (long)"x", 1, 0, 0, 0); /* x32 ABI */
     } else if (is(cmdline, "int80_write")) {
         /* The i386 ABI through int $0x80: write(1, ...) is number 4 there. */
-        __asm__ __volatile__("int $0x80" : "=a"(r) : "0"(4l), "b"(1l), "c"((long)"x"), "d"(1l)
+        __asm__ __volatile__("int $0x80"
+                             : "=a"(r)
+                             : "0"(4l), "b"(1l), "c"((long)"x"), "d"(1l)
                              : "memory");
     } else if (is(cmdline, "clock_cputime")) {
         long ts[2];
-        r = rt_syscall(RT_SYS_clock_gettime, 2 /* CLOCK_PROCESS_CPUTIME_ID */, (long)ts, 0, 0,
-                       0, 0);
+        r = rt_syscall(RT_SYS_clock_gettime, 2 /* CLOCK_PROCESS_CPUTIME_ID */, (long)ts, 0, 0, 0,
+                       0);
     } else if (is(cmdline, "write_text")) {
         /* Text is R+X in the tender's process: the write faults (solo5-spt dies of SIGSEGV). */
         *(volatile uint8_t *)(uintptr_t)&app_main = 0xcc;
