@@ -298,8 +298,12 @@ static void serve(int sig, siginfo_t *si, ucontext_t *uc)
         g[REG_RAX] = (greg_t)n;
         return;
     }
-    if (guest && si->si_syscall == SYS_exit_group)
-        vm_process_child_exit(FUNK_VM_EXIT_HALT, (int)(g[REG_RDI] & 0xff), "");
+    if (guest && si->si_syscall == SYS_exit_group) {
+        int status = (int)(g[REG_RDI] & 0xff); /* what the kernel's exit_group keeps */
+        char why[48];
+        snprintf(why, sizeof why, "guest halted with status %d", status); /* as HALT says */
+        vm_process_child_exit(FUNK_VM_EXIT_HALT, status, why);
+    }
     vm_process_on_fault(sig, si, uc); /* a forbidden call: does not return */
 }
 
