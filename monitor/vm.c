@@ -340,8 +340,8 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
             return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
     } else if (!vm->funk_guest && !vm->img.spt) {
         return load_error(vm, -ENOTSUP,
-                          "plain Solo5 guests run under KVM only: the process backend needs a "
-                          "funk note (hypercalls through the boot-info entry)");
+                          "plain Solo5 hvt guests run under KVM only (they issue outl): the "
+                          "process backend runs funk guests (funk note) and Solo5 spt guests");
     }
     vm->loaded = true;
     vm_log(vm, "loaded (%s): entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
