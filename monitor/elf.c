@@ -138,14 +138,17 @@ static int parse_notes(const uint8_t *b, uint64_t off, uint64_t size, struct elf
                             sizeof(struct hvt_abi1_info));
             struct hvt_abi1_info ai;
             memcpy(&ai, b + off + desc, sizeof ai);
-            if (ai.abi_target != HVT_ABI_TARGET)
+            if (ai.abi_target != HVT_ABI_TARGET && ai.abi_target != SPT_ABI_TARGET)
                 return fail(err, errlen, -ENOEXEC,
-                            "unsupported ABI1 target %u (this monitor runs hvt = %u)",
-                            ai.abi_target, HVT_ABI_TARGET);
-            if (ai.abi_version != HVT_ABI_VERSION)
+                            "unsupported ABI1 target %u (this monitor runs hvt = %u and spt = %u)",
+                            ai.abi_target, HVT_ABI_TARGET, SPT_ABI_TARGET);
+            bool spt = ai.abi_target == SPT_ABI_TARGET;
+            if (ai.abi_version != (spt ? SPT_ABI_VERSION : HVT_ABI_VERSION))
                 return fail(err, errlen, -ENOEXEC,
-                            "unsupported hvt ABI version %u (this monitor speaks %u)",
-                            ai.abi_version, HVT_ABI_VERSION);
+                            "unsupported %s ABI version %u (this monitor speaks %u)",
+                            spt ? "spt" : "hvt", ai.abi_version,
+                            spt ? SPT_ABI_VERSION : HVT_ABI_VERSION);
+            img->spt = spt;
             img->has_abi1 = true;
         } else if (solo5 && type == HVT_NOTE_MFT1) {
             if (img->has_mft)
@@ -317,6 +320,9 @@ int elf_parse(const void *buf, size_t len, uint64_t mem_size, struct elf_image *
     if (!img->has_abi1)
         return fail(err, errlen, -ENOEXEC,
                     "not a Solo5 hvt unikernel: no ABI1 note (owner \"Solo5\", type ABI1)");
+    if (img->spt && img->has_funk)
+        return fail(err, errlen, -ENOEXEC,
+                    "a funk note in a Solo5 spt guest: funk guests are hvt-format unikernels");
     if (img->has_accel && !img->has_funk)
         return fail(err, errlen, -ENOEXEC, "funk accel note without the funk note");
     bool entry_ok = false;

@@ -9,6 +9,7 @@
 
 #define FUNK_ABI_HOST
 #include <funk/abi/funk.h>
+#include <funk/abi/spt.h>
 
 #define ELF_MAX_PHDRS 64
 #define ELF_MAX_LOADS 16
@@ -31,6 +32,7 @@ struct elf_image {
     unsigned nseg;
     struct elf_segment seg[ELF_MAX_LOADS];
     bool has_abi1;
+    bool spt; /* ABI1 target spt (Solo5's seccomp tender ABI): the process backend's spt mode */
     bool has_funk;
     struct funk_note_info funk;
     bool has_accel; /* FUNK_NOTE_TYPE_ACCEL note: the guest uses the ACCEL hypercall */

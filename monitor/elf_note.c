@@ -14,14 +14,13 @@ int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags)
     return elf_note_find_owned(elf, len, FUNK_NOTE_OWNER, type, flags);
 }
 
-int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t type,
-                        unsigned *flags)
+/* Finds the note; 1 with the descriptor's file offset and size, 0 not found, -ENOEXEC. */
+static int find_note(const void *elf, size_t len, const char *owner, uint32_t type, uint64_t *desc,
+                     uint32_t *descsz)
 {
     size_t olen = strlen(owner) + 1;
     const unsigned char *b = elf;
     Elf64_Ehdr eh;
-    if (flags)
-        *flags = 0;
     if (elf == NULL || len < sizeof eh)
         return -ENOEXEC;
     memcpy(&eh, b, sizeof eh);
@@ -42,15 +41,39 @@ int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t
             if (nsz + dsz > end - off - 12)
                 break;
             if (nh[0] == olen && nh[2] == type && memcmp(b + off + 12, owner, olen) == 0) {
-                struct funk_note_info ni;
-                if (flags && nh[1] >= sizeof ni) {
-                    memcpy(&ni, b + off + 12 + nsz, sizeof ni);
-                    *flags = ni.flags;
-                }
+                *desc = off + 12 + nsz;
+                *descsz = nh[1];
                 return 1;
             }
             off += 12 + nsz + dsz;
         }
     }
     return 0;
+}
+
+int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t type,
+                        unsigned *flags)
+{
+    uint64_t desc;
+    uint32_t dsz;
+    if (flags)
+        *flags = 0;
+    int rc = find_note(elf, len, owner, type, &desc, &dsz);
+    struct funk_note_info ni;
+    if (rc == 1 && flags && dsz >= sizeof ni) {
+        memcpy(&ni, (const unsigned char *)elf + desc, sizeof ni);
+        *flags = ni.flags;
+    }
+    return rc;
+}
+
+uint32_t elf_note_solo5_target(const void *elf, size_t len)
+{
+    uint64_t desc;
+    uint32_t dsz;
+    struct hvt_abi1_info ai;
+    if (find_note(elf, len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, &desc, &dsz) != 1 || dsz < sizeof ai)
+        return 0;
+    memcpy(&ai, (const unsigned char *)elf + desc, sizeof ai);
+    return ai.abi_target;
 }

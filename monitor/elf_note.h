@@ -16,4 +16,8 @@ int elf_note_find(const void *elf, size_t len, uint32_t type, unsigned *flags);
 int elf_note_find_owned(const void *elf, size_t len, const char *owner, uint32_t type,
                         unsigned *flags);
 
+/* The ABI1 target of a Solo5 guest (HVT_ABI_TARGET, SPT_ABI_TARGET...), 0 without an ABI1
+ * note or for a buffer that is not such an ELF. */
+uint32_t elf_note_solo5_target(const void *elf, size_t len);
+
 #endif

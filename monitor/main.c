@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <funk/abi/funk.h>
+#include <funk/abi/spt.h>
 #include <funk/vm.h>
 
 #include "accel_reexec.h"
@@ -28,7 +29,7 @@
 static struct funk_vm *g_vm;
 /* A plain Solo5 guest (an ELF with Solo5's ABI1 note and without funk's note): Solo5's tender
  * semantics, where every tender error exits 1 (errx) and only the guest's own status passes
- * through. */
+ * through. 1: an hvt guest, 2: an spt guest (ABI1 target spt). */
 static int g_solo5;
 
 /* The exit status of a monitor error: funk's code, or 1 for a plain Solo5 guest. */
@@ -78,7 +79,8 @@ static void usage(FILE *f)
             "                   aborts (status 255) or faults; runs without the seccomp\n"
             "                   filter and without changing user (debugging only)\n"
             "plain Solo5 guests (no funk note): default --mem=512, any MiB up to 4096 (rounded\n"
-            "  down to 2 MiB), KVM isolation, and every monitor error exits 1 like solo5-hvt;\n"
+            "  down to 2 MiB), KVM isolation (spt guests, ABI1 target spt: the process\n"
+            "  backend), and every monitor error exits 1 like solo5-hvt/solo5-spt;\n"
             "  the guest's status (255: abort) passes through.\n"
             "exit status: the guest's, or 64 usage, 65 refused at load, 66 host set-up,\n"
             "  70 guest fault, 71 triple fault, 72 KVM internal error, 73 bad hypercall/port,\n"
@@ -425,7 +427,7 @@ static int run_cli(int argc, char **argv)
     int elf_rc = kernel ? read_file(kernel, &elf, &elf_len) : -ENOENT;
     if (elf_rc == 0 && elf_note_find(elf, elf_len, FUNK_NOTE_TYPE, NULL) == 0 &&
         elf_note_find_owned(elf, elf_len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, NULL) == 1)
-        g_solo5 = 1;
+        g_solo5 = elf_note_solo5_target(elf, elf_len) == SPT_ABI_TARGET ? 2 : 1;
 
     for (i = 1; i < argc && is_opt(argv[i]); i++) {
         const char *a = argv[i];
@@ -437,9 +439,10 @@ static int run_cli(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
-            /* solo5-hvt's --version: the tender and the hvt ABI it speaks. */
-            printf("funk-monitor %s (tender, hvt ABI version %u, funk ABI version %u)\n",
-                   FUNK_VERSION, HVT_ABI_VERSION, FUNK_ABI_VERSION);
+            /* solo5-hvt's --version: the tender and the hvt (and spt) ABI it speaks. */
+            printf("funk-monitor %s (tender, hvt ABI version %u, spt ABI version %u, funk ABI "
+                   "version %u)\n",
+                   FUNK_VERSION, HVT_ABI_VERSION, SPT_ABI_VERSION, FUNK_ABI_VERSION);
             return 0;
         } else if (strncmp(a, "--mem=", 6) == 0) {
             errno = 0;
@@ -635,12 +638,17 @@ static int run_cli(int argc, char **argv)
     if (cl >= HVT_CMDLINE_SIZE && !linux_guest)
         return die_usage("guest arguments longer than %s bytes", "8191");
 
-    /* A plain Solo5 guest runs only under KVM (it issues its hypercalls with outl). */
+    /* A plain Solo5 hvt guest runs only under KVM (it issues its hypercalls with outl), an spt
+     * guest (g_solo5 == 2) only under the process backend (it makes Linux system calls). */
     int chosen = isolation != FUNK_ISOLATION_AUTO ? isolation
+               : g_solo5 == 2                     ? FUNK_ISOLATION_PROCESS
                : g_solo5                          ? FUNK_ISOLATION_KVM
                                                   : funk_vm_isolation_auto();
     if (chosen == FUNK_ISOLATION_PROCESS)
         flags |= FUNK_VM_F_PROCESS;
+    if (dumpcore_dir && chosen == FUNK_ISOLATION_PROCESS)
+        return die_usage("--dumpcore: guests under KVM only (an spt guest's tender, solo5-spt, "
+                         "has no --dumpcore either)%s", "");
 
     int rc = elf_rc;
     if (rc) {
@@ -714,6 +722,7 @@ static int run_cli(int argc, char **argv)
         fprintf(stderr, "funk-monitor: isolation: %s (%s)\n",
                 chosen == FUNK_ISOLATION_KVM ? "kvm" : "process",
                 isolation != FUNK_ISOLATION_AUTO ? "requested"
+                : g_solo5 == 2 ? "auto: a Solo5 spt guest runs under the process backend"
                 : g_solo5 ? "auto: a plain Solo5 guest runs under KVM only"
                 : chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
                                                : "auto: no hardware virtualization here");

@@ -462,7 +462,7 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     if (vm->flags & FUNK_VM_F_LINUX)
         linux_guest_enter(vm, m); /* a Linux guest: linux_x86_64.c takes over from here */
     memcpy(m, vm->staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
-    if (vm->funk_guest) {
+    if (vm->funk_guest && !vm->img.spt) {
         /* The hypercall entry is this process's own (a launched guest's differs from its
          * library user's: a separate exec, its own load address). */
         uint64_t entry = vm_process_entry_addr();
@@ -507,6 +507,8 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         ign.sa_handler = SIG_IGN;
         sigaction(SIGCHLD, &ign, NULL); /* instances are reaped by the kernel */
     }
+    if (vm->img.spt)
+        spt_guest_enter(vm); /* a Solo5 spt guest: spt_x86_64.c's filter and entry */
     if (vm_process_sandbox(vm) != 0) {
         child_res.exit = FUNK_VM_EXIT_INTERNAL;
         snprintf(child_res.reason, sizeof child_res.reason, "process backend: seccomp set-up failed");
@@ -1025,6 +1027,8 @@ int vm_process_sandbox(struct funk_vm *vm)
     struct sock_fprog prog = child_prog;
     if ((vm->flags & FUNK_VM_F_LINUX) && linux_filter(vm, &child_prog, &prog) != 0)
         return -E2BIG; /* every call from guest memory traps into the personality */
+    if (vm->img.spt && spt_filter(vm, &child_prog, &prog) != 0)
+        return -E2BIG; /* Solo5 spt's calls from guest memory, the rest as before */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -errno;
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -errno;

@@ -272,6 +272,10 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
     if (boot && boot->env && boot->env[0] && !vm->funk_guest)
         return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
+    if (vm->img.spt && vm->backend == FUNK_ISOLATION_KVM)
+        return load_error(vm, -ENOTSUP,
+                          "a Solo5 spt guest (ABI1 target spt) runs under the process backend "
+                          "(--isolation=process), not KVM");
     if (vm->backend == FUNK_ISOLATION_KVM) {
         /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A
          * second load into the same shell (after a failed one) zeroes it, and first makes
@@ -316,6 +320,8 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         .mft = FUNK_MFT_GPA,
     };
     memcpy(vm_gpa(vm, HVT_BOOT_INFO_GPA, sizeof bi), &bi, sizeof bi);
+    if (vm->img.spt)
+        spt_stage(vm); /* spt_x86_64.c: Solo5 spt's boot info and manifest instead */
     if (vm->funk_guest) {
         struct funk_boot_info fbi = {
             .magic = FUNK_BOOT_MAGIC,
@@ -332,16 +338,16 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         rc = vm_backend_boot(vm);
         if (rc)
             return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
-    } else if (!vm->funk_guest) {
+    } else if (!vm->funk_guest && !vm->img.spt) {
         return load_error(vm, -ENOTSUP,
-                          "plain Solo5 guests run under KVM only: the process backend needs a "
-                          "funk note (hypercalls through the boot-info entry)");
+                          "plain Solo5 hvt guests run under KVM only (they issue outl): the "
+                          "process backend runs funk guests (funk note) and Solo5 spt guests");
     }
     vm->loaded = true;
     vm_log(vm, "loaded (%s): entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
            vm->backend == FUNK_ISOLATION_KVM ? "kvm" : "process",
            (unsigned long long)vm->img.entry, (unsigned long long)vm->img.kernel_end, vm->ndev,
-           vm->funk_guest ? "funk" : "plain Solo5");
+           vm->funk_guest ? "funk" : vm->img.spt ? "plain Solo5 spt" : "plain Solo5");
     return 0;
 }
 

@@ -97,6 +97,12 @@ void vm_kvm_delete(struct funk_vm *vm);
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
+/* Solo5 spt guests (spt_x86_64.c): the parent stages struct spt_boot_info and the manifest with
+ * the child's fixed host fds; the child enters the guest under spt's filter (never returns). */
+void spt_stage(struct funk_vm *vm);
+void spt_guest_enter(struct funk_vm *vm) __attribute__((noreturn));
+struct sock_fprog;
+int spt_filter(const struct funk_vm *vm, const struct sock_fprog *base, struct sock_fprog *out);
 bool vm_process_legacy(const struct funk_vm *vm); /* guest forked from the library user */
 /* launcher.c: starts the guest from the clean launcher; its channel and pidfd. */
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);

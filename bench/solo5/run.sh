@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/solo5: Solo5-format hello and quiet unikernels (tests/monitor/solo5) exec -> exit under
 # funk-monitor vs funk-ref-tender (a minimal Solo5-style hvt tender: KVM set-up, ELF load, run
-# loop, no sandbox) and solo5-hvt when SOLO5_HVT names one, interleaved round robin in one run.
-# Then the same hello through funkd (KVM, pre-created VM shells: a request per boot, answered with
+# loop, no sandbox) and solo5-hvt when SOLO5_HVT names one, interleaved round robin in one run;
+# and the same hello built as a Solo5 spt unikernel under funk-monitor (process backend, its
+# own system calls under spt's filter), and under solo5-spt when SOLO5_SPT names one.
+# Then the hvt hello through funkd (KVM, pre-created VM shells: a request per boot, answered with
 # the console output) beside funk-monitor from the command line, in alternating rounds.
 # (No "--" inside a command: funk-bench-monitor uses it to separate the cases.)
 set -euo pipefail
@@ -16,7 +18,8 @@ BIN=$FUNK_MESON_DIR/bench/monitor/funk-bench-monitor
 REF=$FUNK_MESON_DIR/bench/solo5/funk-ref-tender
 MON=$FUNK_PREFIX/bin/funk-monitor
 HELLO=$FUNK_MESON_DIR/tests/monitor/solo5/solo5-test-hello.hvt
-for f in "$BIN" "$REF" "$MON" "$HELLO"; do
+SPT_HELLO=$FUNK_MESON_DIR/tests/monitor/solo5/solo5-test-spt-hello.spt
+for f in "$BIN" "$REF" "$MON" "$HELLO" "$SPT_HELLO"; do
     [ -e "$f" ] || { echo "bench/solo5: $f missing (make bench builds it)" >&2; exit 1; }
 done
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ] || ! "$MON" "--mem=$MEM" "$HELLO" >/dev/null 2>&1; then
@@ -30,7 +33,13 @@ echo "bench/solo5: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/load
 CASES=(-- funk-monitor-hello 1 "$MON" "--mem=$MEM" "$HELLO" Hello_Solo5
        -- ref-tender-hello 1 "$REF" "--mem=$MEM" "$HELLO" Hello_Solo5
        -- funk-monitor-quiet 1 "$MON" "--mem=$MEM" "$HELLO" --solo5:quiet
-       -- ref-tender-quiet 1 "$REF" "--mem=$MEM" "$HELLO" --solo5:quiet)
+       -- ref-tender-quiet 1 "$REF" "--mem=$MEM" "$HELLO" --solo5:quiet
+       -- funk-monitor-spt-hello 1 "$MON" "--mem=$MEM" "$SPT_HELLO" Hello_Solo5
+       -- funk-monitor-spt-quiet 1 "$MON" "--mem=$MEM" "$SPT_HELLO" --solo5:quiet)
+if [ -n "${SOLO5_SPT:-}" ]; then
+    CASES+=(-- solo5-spt-hello 1 "$SOLO5_SPT" "--mem=$MEM" "$SPT_HELLO" Hello_Solo5
+            -- solo5-spt-quiet 1 "$SOLO5_SPT" "--mem=$MEM" "$SPT_HELLO" --solo5:quiet)
+fi
 if [ -n "${SOLO5_HVT:-}" ]; then
     CASES+=(-- solo5-hvt-hello 1 "$SOLO5_HVT" "--mem=$MEM" "$HELLO" Hello_Solo5
             -- solo5-hvt-quiet 1 "$SOLO5_HVT" "--mem=$MEM" "$HELLO" --solo5:quiet)
@@ -54,7 +63,7 @@ print("|---|---|---|---|---|---|---|")
 errs = 0
 for kind in ("hello", "quiet"):
     ref = rows.get("ref-tender-" + kind)
-    for who in ("funk-monitor", "ref-tender", "solo5-hvt"):
+    for who in ("funk-monitor", "ref-tender", "solo5-hvt", "funk-monitor-spt", "solo5-spt"):
         k = who + "-" + kind
         if k not in rows:
             continue

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -289,6 +290,37 @@ static void test_bad_abi_version(void **state)
     refused(parse(&g), -ENOEXEC, "declared twice");
 }
 
+/* One ABI1 note with this target and version (instead of gen_init's hvt one). */
+static struct res parse_target(uint32_t target, uint32_t version, bool funk)
+{
+    struct gen g;
+    gen_init(&g, code, sizeof code);
+    g.notes_len = 0;
+    struct hvt_abi1_info i = {.abi_target = target, .abi_version = version};
+    gen_note(&g, HVT_NOTE_OWNER, HVT_NOTE_ABI1, &i, sizeof i, 0);
+    if (funk)
+        gen_funk(&g);
+    return parse(&g);
+}
+
+/* Solo5 spt guests: target 2 is accepted and marked; its own version, no funk note; other
+ * targets (virtio, muen...) are refused naming both supported ones. */
+static void test_spt_target(void **state)
+{
+    (void)state;
+    struct res r = parse_target(SPT_ABI_TARGET, SPT_ABI_VERSION, false);
+    assert_int_equal(r.rc, 0);
+    assert_true(r.img.spt);
+    assert_true(r.img.has_abi1);
+    r = parse_target(HVT_ABI_TARGET, HVT_ABI_VERSION, false);
+    assert_int_equal(r.rc, 0);
+    assert_false(r.img.spt);
+    refused(parse_target(SPT_ABI_TARGET, 1, false), -ENOEXEC, "spt ABI version 1");
+    refused(parse_target(3, 2, false), -ENOEXEC, "unsupported ABI1 target 3");
+    refused(parse_target(SPT_ABI_TARGET, SPT_ABI_VERSION, true), -ENOEXEC,
+            "a funk note in a Solo5 spt guest");
+}
+
 static void test_bad_note_sizes(void **state)
 {
     (void)state;
@@ -525,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_no_load),
         cmocka_unit_test(test_missing_abi1),
         cmocka_unit_test(test_bad_abi_version),
+        cmocka_unit_test(test_spt_target),
         cmocka_unit_test(test_bad_note_sizes),
         cmocka_unit_test(test_bad_funk_note),
         cmocka_unit_test(test_accel_note),

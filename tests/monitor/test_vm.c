@@ -858,6 +858,69 @@ static void test_process_basics(void **state)
     g_process = 0;
 }
 
+/* A Solo5 spt guest through the library (as funkd or funk-runtime would run one): it makes its
+ * own system calls: write(1) is console output, exit_group(N) the halt with status N, anything
+ * else ends the run as a sandbox violation. A KVM shell refuses it at load. */
+static void spt_code(struct code *c, int bad)
+{
+    static const uint8_t write_msg[] = {
+        0xbf, 0x01, 0x00, 0x00, 0x00,                       /* mov $1, %edi */
+        0xbe, (uint8_t)(GEN_DATA + 0x100), (uint8_t)((GEN_DATA + 0x100) >> 8),
+        (uint8_t)((GEN_DATA + 0x100) >> 16), 0x00,          /* mov $GEN_DATA+0x100, %esi */
+        0xba, 0x03, 0x00, 0x00, 0x00,                       /* mov $3, %edx */
+        0xb8, 0x01, 0x00, 0x00, 0x00,                       /* mov $1 (write), %eax */
+        0x0f, 0x05,                                         /* syscall */
+    };
+    static const uint8_t getpid[] = {0xb8, 39, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    static const uint8_t halt[] = {
+        0xbf, 0x2a, 0x01, 0x00, 0x00,                       /* mov $0x12a, %edi */
+        0xb8, 0xe7, 0x00, 0x00, 0x00,                       /* mov $231 (exit_group), %eax */
+        0x0f, 0x05, 0x0f, 0x0b,                             /* syscall; ud2 */
+    };
+    emit(c, write_msg, sizeof write_msg);
+    if (bad)
+        emit(c, getpid, sizeof getpid);
+    emit(c, halt, sizeof halt);
+}
+
+static void spt_gen(struct gen *g, const struct code *c)
+{
+    gen_init(g, c->b, c->n);
+    g->notes_len = 0;
+    struct hvt_abi1_info i = {.abi_target = SPT_ABI_TARGET, .abi_version = SPT_ABI_VERSION};
+    gen_note(g, HVT_NOTE_OWNER, HVT_NOTE_ABI1, &i, sizeof i, 0);
+    memcpy(g->data + 0x100, "spt", 3);
+}
+
+static void test_spt_guest(void **state)
+{
+    (void)state;
+    g_process = 1;
+    struct code c = {0};
+    spt_code(&c, 0);
+    struct gen g;
+    spt_gen(&g, &c);
+    struct run r;
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_HALT, "guest halted with status 42");
+    assert_int_equal(r.res.status, 42); /* 0x12a & 0xff, as the kernel's exit_group */
+    assert_string_equal(r.console, "spt");
+
+    struct code bad = {0};
+    spt_code(&bad, 1);
+    spt_gen(&g, &bad);
+    run_guest(&g, NULL, 0, &r);
+    expect(&r, FUNK_VM_EXIT_SANDBOX, "forbidden system call 39");
+    assert_string_equal(r.console, "spt");
+    g_process = 0;
+    if (!g_kvm)
+        return;
+    spt_gen(&g, &c);
+    run_guest(&g, NULL, 0, &r);
+    assert_int_equal(r.load_rc, -ENOTSUP);
+    assert_non_null(strstr(r.load_err, "process backend"));
+}
+
 static void test_process_faults(void **state)
 {
     (void)state;
@@ -1250,6 +1313,7 @@ int main(int argc, char **argv)
                         "backend's are\n", g_kvm_why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_halt_status),
+        cmocka_unit_test(test_spt_guest),
         cmocka_unit_test(test_puts_walltime),
         cmocka_unit_test(test_entry_stub),
         cmocka_unit_test(test_unknown_port),

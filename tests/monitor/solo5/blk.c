@@ -11,15 +11,7 @@ static uint8_t rbuf[32768] __attribute__((aligned(8)));
 
 static int io(int write, int h, uint64_t off, void *buf, uint64_t len)
 {
-    if (write) {
-        struct hvt_hc_block_write a = {
-            .handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
-        hvt_do_hypercall(HVT_HYPERCALL_BLOCK_WRITE, &a);
-        return a.ret;
-    }
-    struct hvt_hc_block_read a = {.handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
-    hvt_do_hypercall(HVT_HYPERCALL_BLOCK_READ, &a);
-    return a.ret;
+    return rt_block_io(write, h, off, buf, len);
 }
 
 int app_main(const char *cmdline)

@@ -45,15 +45,15 @@ static int serve(const char *name)
     uint64_t deadline = rt_walltime_ns() + 20000000000ull;
     while (rt_walltime_ns() < deadline) {
         rt_poll(100000000ull);
-        struct hvt_hc_net_read r = {.handle = (uint64_t)h, .data = frame, .len = max};
-        hvt_do_hypercall(HVT_HYPERCALL_NET_READ, &r);
-        if (r.ret != HVT_R_OK || r.len < 14 || frame[12] != 0x88 || frame[13] != 0xb5)
+        uint64_t got = 0;
+        if (rt_net_read(h, frame, max, &got) != HVT_R_OK || got < 14 || frame[12] != 0x88 ||
+            frame[13] != 0xb5)
             continue;
         rt_puts(name);
         rt_puts(": got a frame of ");
-        rt_putu(r.len);
+        rt_putu(got);
         rt_puts(" bytes\n");
-        if (r.len != max)
+        if (got != max)
             return rt_puts("FAILURE: frame is not MTU + 14 bytes\n"), -1;
         uint8_t tmp[6];
         rt_memcpy(tmp, frame, 6);
@@ -61,14 +61,10 @@ static int serve(const char *name)
         rt_memcpy(frame + 6, e->u.net_basic.mac, 6);
         (void)tmp;
         frame[13] = 0xb6;
-        struct hvt_hc_net_write w = {.handle = (uint64_t)h, .data = frame, .len = max};
-        hvt_do_hypercall(HVT_HYPERCALL_NET_WRITE, &w);
-        if (w.ret != HVT_R_OK)
+        if (rt_net_write(h, frame, max) != HVT_R_OK)
             return rt_puts("FAILURE: net write\n"), -1;
         /* One byte more than MTU + 14 must be refused. */
-        w = (struct hvt_hc_net_write){.handle = (uint64_t)h, .data = frame, .len = max + 1};
-        hvt_do_hypercall(HVT_HYPERCALL_NET_WRITE, &w);
-        if (w.ret != HVT_R_EINVAL)
+        if (rt_net_write(h, frame, max + 1) != HVT_R_EINVAL)
             return rt_puts("FAILURE: oversized frame accepted\n"), -1;
         return 0;
     }

@@ -1,14 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A minimal Solo5-style hvt runtime for funk's test unikernels: entry, console, traps, TLS,
- * stack protector, manifest, time. Guest code: freestanding, hypercalls with outl only. */
+/* A minimal Solo5-style runtime for funk's test unikernels: entry, console, traps, TLS, stack
+ * protector, manifest, time, block I/O. Freestanding guest code, built twice: for hvt
+ * (hypercalls with outl only) and, with -DRT_SPT, for spt (the raw Linux system calls Solo5's
+ * spt bindings make, and nothing else). */
 #include "rt.h"
 
-const struct hvt_boot_info *rt_boot;
+static const struct mft *rt_mft;
 static int quiet;
 static char cmdline[HVT_CMDLINE_SIZE];
 
+#ifdef RT_SPT
+#include <funk/abi/spt.h>
+
+static const struct spt_boot_info *spt_boot;
+/* The notes Solo5's toolchain puts into every spt unikernel (the manifest is per test). */
+SPT_ABI1_NOTE_DECLARE();
+
+long rt_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ __volatile__("syscall"
+                         : "=a"(r)
+                         : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                         : "rcx", "r11", "memory");
+    return r;
+}
+#else
+const struct hvt_boot_info *rt_boot;
 /* The notes Solo5's toolchain puts into every hvt unikernel (the manifest is per test). */
 HVT_ABI1_NOTE_DECLARE();
+#endif
 __attribute__((section(".interp"), used)) static const char interp[] = "/nonexistent/solo5/";
 /* Solo5 adds an OpenBSD note so OpenBSD refuses to exec the unikernel on the host. */
 __attribute__((section(".note.solo5.not_openbsd"), aligned(4), used)) static const struct {
@@ -55,8 +79,12 @@ int rt_strcmp(const char *a, const char *b)
 
 void rt_puts(const char *s)
 {
+#ifdef RT_SPT
+    rt_syscall(RT_SYS_write, 1, (long)s, (long)rt_strlen(s), 0, 0, 0);
+#else
     struct hvt_hc_puts a = {.data = s, .len = rt_strlen(s)};
     hvt_do_hypercall(HVT_HYPERCALL_PUTS, &a);
+#endif
 }
 
 void rt_putx(uint64_t v)
@@ -91,8 +119,13 @@ void rt_exit(int status, void *cookie)
         rt_puts(") called\n");
     }
     for (;;) {
+#ifdef RT_SPT
+        (void)cookie;
+        rt_syscall(RT_SYS_exit_group, status, 0, 0, 0, 0, 0);
+#else
         struct hvt_hc_halt a = {.cookie = cookie, .exit_status = status};
         hvt_do_hypercall(HVT_HYPERCALL_HALT, &a);
+#endif
     }
 }
 
@@ -104,6 +137,7 @@ void rt_abort(const char *why)
     rt_exit(RT_EXIT_ABORT, 0);
 }
 
+#ifndef RT_SPT /* spt: a CPU exception is a signal in the tender's process, no IDT */
 /* ---- Traps: abort with the trap frame as HALT's cookie (Solo5's x86_trap_regs layout). ---- */
 struct trap_regs {
     uint64_t cr2, ec, rip, cs, rflags, rsp, ss;
@@ -155,6 +189,7 @@ static void idt_init(void)
     } p = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
     __asm__ __volatile__("lidt %0" : : "m"(p));
 }
+#endif
 
 /* ---- Stack protector (-mstack-protector-guard=global). ---- */
 uintptr_t __stack_chk_guard = 0x00f0e0d0c0b0a090ull;
@@ -168,13 +203,108 @@ void __stack_chk_fail(void)
 /* ---- Manifest, time ---- */
 int rt_device(const char *name, uint32_t type, const struct mft_entry **e)
 {
-    const struct mft *m = (const struct mft *)(uintptr_t)rt_boot->mft;
+    const struct mft *m = rt_mft;
     for (uint32_t i = 0; i < m->entries; i++)
         if (m->e[i].type == type && rt_strcmp(m->e[i].name, name) == 0) {
             *e = &m->e[i];
             return (int)i;
         }
     return -1;
+}
+
+#ifdef RT_SPT
+struct rt_timespec {
+    int64_t sec, nsec;
+};
+
+static uint64_t clock_ns(int clock)
+{
+    struct rt_timespec ts = {0, 0};
+    rt_syscall(RT_SYS_clock_gettime, clock, (long)&ts, 0, 0, 0, 0);
+    return (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
+}
+
+uint64_t rt_walltime_ns(void)
+{
+    return clock_ns(0); /* CLOCK_REALTIME */
+}
+
+uint64_t rt_monotonic_ns(void)
+{
+    return clock_ns(1); /* CLOCK_MONOTONIC */
+}
+
+/* solo5_yield as Solo5's spt bindings do it: arm the timerfd, wait on the epoll set. */
+uint64_t rt_poll(uint64_t ns)
+{
+    struct {
+        struct rt_timespec interval, value;
+    } its = {{0, 0}, {(int64_t)(ns / 1000000000ull), (int64_t)(ns % 1000000000ull)}};
+    struct __attribute__((packed)) {
+        uint32_t events;
+        uint64_t data;
+    } ev[8];
+    long timeout = -1;
+    if (ns == 0)
+        timeout = 0;
+    else if (rt_syscall(RT_SYS_timerfd_settime, spt_boot->timerfd, 0, (long)&its, 0, 0, 0) != 0)
+        rt_abort("timerfd_settime failed");
+    long n = rt_syscall(RT_SYS_epoll_pwait, spt_boot->epollfd, (long)ev, 8, timeout, 0, 8);
+    uint64_t ready = 0;
+    for (long i = 0; i < n; i++)
+        if (ev[i].data < 64)
+            ready |= 1ull << ev[i].data;
+    return ready;
+}
+
+/* solo5_block_read/write: the bindings check the request, then one call per block. */
+int rt_block_io(int write, int h, uint64_t off, void *buf, uint64_t len)
+{
+    const struct mft_entry *e = &rt_mft->e[h];
+    uint64_t bs = e->u.block_basic.block_size, cap = e->u.block_basic.capacity;
+    if (len != bs || off % bs || off > cap - bs)
+        return HVT_R_EINVAL;
+    long r = rt_syscall(write ? RT_SYS_pwrite64 : RT_SYS_pread64, e->b.hostfd, (long)buf, (long)len,
+                        (long)off, 0, 0);
+    return r == (long)len ? HVT_R_OK : HVT_R_EUNSPEC;
+}
+/* solo5_net_read/write as Solo5's spt bindings do it: the tap fd is non-blocking. */
+int rt_net_read(int h, void *buf, uint64_t len, uint64_t *got)
+{
+    const struct mft_entry *e = &rt_mft->e[h];
+    if (len < (uint64_t)e->u.net_basic.mtu + 14)
+        return HVT_R_EINVAL;
+    long r = rt_syscall(RT_SYS_read, e->b.hostfd, (long)buf, (long)len, 0, 0, 0);
+    if (r == -11) /* EAGAIN */
+        return HVT_R_AGAIN;
+    if (r < 0)
+        return HVT_R_EUNSPEC;
+    *got = (uint64_t)r;
+    return HVT_R_OK;
+}
+
+int rt_net_write(int h, const void *buf, uint64_t len)
+{
+    const struct mft_entry *e = &rt_mft->e[h];
+    if (len > (uint64_t)e->u.net_basic.mtu + 14)
+        return HVT_R_EINVAL;
+    long r = rt_syscall(RT_SYS_write, e->b.hostfd, (long)buf, (long)len, 0, 0, 0);
+    return r == (long)len ? HVT_R_OK : HVT_R_EUNSPEC;
+}
+#else
+int rt_net_read(int h, void *buf, uint64_t len, uint64_t *got)
+{
+    struct hvt_hc_net_read r = {.handle = (uint64_t)h, .data = buf, .len = len};
+    hvt_do_hypercall(HVT_HYPERCALL_NET_READ, &r);
+    *got = r.len;
+    return r.ret;
+}
+
+int rt_net_write(int h, const void *buf, uint64_t len)
+{
+    struct hvt_hc_net_write w = {.handle = (uint64_t)h, .data = buf, .len = len};
+    hvt_do_hypercall(HVT_HYPERCALL_NET_WRITE, &w);
+    return w.ret;
 }
 
 uint64_t rt_walltime_ns(void)
@@ -201,6 +331,20 @@ uint64_t rt_poll(uint64_t ns)
     hvt_do_hypercall(HVT_HYPERCALL_POLL, &a);
     return a.ready_set;
 }
+
+int rt_block_io(int write, int h, uint64_t off, void *buf, uint64_t len)
+{
+    if (write) {
+        struct hvt_hc_block_write a = {
+            .handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
+        hvt_do_hypercall(HVT_HYPERCALL_BLOCK_WRITE, &a);
+        return a.ret;
+    }
+    struct hvt_hc_block_read a = {.handle = (uint64_t)h, .offset = off, .data = buf, .len = len};
+    hvt_do_hypercall(HVT_HYPERCALL_BLOCK_READ, &a);
+    return a.ret;
+}
+#endif
 
 /* ---- TLS (x86_64 variant II: the thread pointer follows the block and points to itself). ---- */
 extern char _stdata[], _ltdata[], _ltbss[], _tls_align[];
@@ -230,16 +374,67 @@ uintptr_t rt_tls_init(void *block)
 
 void rt_set_tls_base(uintptr_t tp)
 {
+#ifdef RT_SPT
+    if (rt_syscall(RT_SYS_arch_prctl, 0x1002 /* ARCH_SET_FS */, (long)tp, 0, 0, 0, 0) != 0)
+        rt_abort("arch_prctl(ARCH_SET_FS) failed");
+    return;
+#endif
     __asm__ __volatile__("wrmsr"
                          :
                          : "c"(0xc0000100u), "a"((uint32_t)tp), "d"((uint32_t)(tp >> 32)));
 }
 
 /* ---- Entry: %rdi = boot info, %rsp = top of memory (set by the tender). ---- */
+#ifdef RT_SPT
+/* The registers the tender handed over besides %rdi/%rsp/%rip (sandbox.c checks that none
+ * carries a host value): rax rbx rcx rdx rsi rbp r8..r15, then the low words of xmm0..15. */
+uint64_t rt_entry_regs[14 + 16];
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "  mov %rax, rt_entry_regs+0(%rip)\n"
+        "  mov %rbx, rt_entry_regs+8(%rip)\n"
+        "  mov %rcx, rt_entry_regs+16(%rip)\n"
+        "  mov %rdx, rt_entry_regs+24(%rip)\n"
+        "  mov %rsi, rt_entry_regs+32(%rip)\n"
+        "  mov %rbp, rt_entry_regs+40(%rip)\n"
+        "  mov %r8, rt_entry_regs+48(%rip)\n"
+        "  mov %r9, rt_entry_regs+56(%rip)\n"
+        "  mov %r10, rt_entry_regs+64(%rip)\n"
+        "  mov %r11, rt_entry_regs+72(%rip)\n"
+        "  mov %r12, rt_entry_regs+80(%rip)\n"
+        "  mov %r13, rt_entry_regs+88(%rip)\n"
+        "  mov %r14, rt_entry_regs+96(%rip)\n"
+        "  mov %r15, rt_entry_regs+104(%rip)\n"
+        "  movq %xmm0, rt_entry_regs+112(%rip)\n"
+        "  movq %xmm1, rt_entry_regs+120(%rip)\n"
+        "  movq %xmm2, rt_entry_regs+128(%rip)\n"
+        "  movq %xmm3, rt_entry_regs+136(%rip)\n"
+        "  movq %xmm4, rt_entry_regs+144(%rip)\n"
+        "  movq %xmm5, rt_entry_regs+152(%rip)\n"
+        "  movq %xmm6, rt_entry_regs+160(%rip)\n"
+        "  movq %xmm7, rt_entry_regs+168(%rip)\n"
+        "  movq %xmm8, rt_entry_regs+176(%rip)\n"
+        "  movq %xmm9, rt_entry_regs+184(%rip)\n"
+        "  movq %xmm10, rt_entry_regs+192(%rip)\n"
+        "  movq %xmm11, rt_entry_regs+200(%rip)\n"
+        "  movq %xmm12, rt_entry_regs+208(%rip)\n"
+        "  movq %xmm13, rt_entry_regs+216(%rip)\n"
+        "  movq %xmm14, rt_entry_regs+224(%rip)\n"
+        "  movq %xmm15, rt_entry_regs+232(%rip)\n"
+        "  jmp rt_start\n");
+
+__attribute__((no_stack_protector, noreturn, used)) void rt_start(const struct spt_boot_info *bi);
+__attribute__((no_stack_protector, noreturn, used)) void rt_start(const struct spt_boot_info *bi)
+{
+    spt_boot = bi;
+#else
 __attribute__((no_stack_protector, noreturn)) void _start(const struct hvt_boot_info *bi)
 {
     rt_boot = bi;
     idt_init();
+#endif
+    rt_mft = (const struct mft *)(uintptr_t)bi->mft;
     uint32_t lo, hi;
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
     __stack_chk_guard ^= ((uintptr_t)hi << 32 | lo) << 8; /* low byte stays 0 */
@@ -269,7 +464,11 @@ __attribute__((no_stack_protector, noreturn)) void _start(const struct hvt_boot_
     }
     cmdline[n] = '\0';
     if (!quiet) {
+#ifdef RT_SPT
+        rt_puts("Solo5: funk test bindings (spt ABI v2)\n");
+#else
         rt_puts("Solo5: funk test bindings (hvt ABI v2)\n");
+#endif
         rt_puts("Solo5: mem_size=");
         rt_putx(bi->mem_size);
         rt_puts(" kernel_end=");

@@ -183,6 +183,8 @@ def main():
     m = a.monitor
     elf = lambda n: os.path.join(a.elf_dir, "solo5-test-%s.hvt" % n)
     c = a.case
+    if c.startswith("spt-"):
+        return spt_case(m, a.elf_dir, c[4:])
     need_kvm()
     tmp = tempfile.mkdtemp(prefix="funk-solo5-")
     try:
@@ -269,6 +271,99 @@ def main():
                 check(run(m, ["--block:nosuch=" + img, a.funk_hello]), 65, ["no device 'nosuch'"])
         else:
             print("unknown case " + c)
+            sys.exit(2)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- spt: Solo5 spt unikernels on the process backend (no /dev/kvm) ---------------------------
+SPT_FORBIDDEN = {  # action of the sandbox guest: the system call number the filter refuses
+    "open": 2, "getpid": 39, "write5": 1, "write_blockfd": 1, "pread_big": 17,
+    "pread_past": 17, "pwrite_negative": 18, "pread_otherfd": 17, "clock_cputime": 228,
+    "x32_write": 0x40000001, "int80_write": 4,
+}
+
+
+def spt_case(m, elf_dir, c):
+    elf = lambda n: os.path.join(elf_dir, "solo5-test-spt-%s.spt" % n)
+    tmp = tempfile.mkdtemp(prefix="funk-spt-")
+    try:
+        if c == "hello":
+            check(run(m, [elf("hello"), "Hello_Solo5", "two"]), 0,
+                  ["SUCCESS", "Command line is: 'Hello_Solo5 two'", "Solo5: funk test bindings (spt"])
+        elif c == "quiet":
+            check(run(m, ["--", elf("hello"), "--solo5:quiet"]), 0, ["SUCCESS"], ["Solo5:"])
+        elif c in ("globals", "tls", "time"):
+            check(run(m, [elf(c)]), 0, ["SUCCESS"])
+        elif c == "notls":
+            # The guest enters with FS base 0: TLS without a block faults (Solo5's spt tender
+            # process would die of SIGSEGV; funk-monitor reports it and exits 1).
+            check(run(m, [elf("notls")]), 1, ["guest fault: page fault"], ["FAILURE"])
+        elif c == "exception":
+            # No IDT in spt: the CPU exception is a signal in the guest process (solo5-spt dies
+            # of SIGSEGV); funk-monitor reports it and exits 1.
+            check(run(m, [elf("faults"), "exception"]), 1,
+                  ["guest fault: page fault at 0x400000000", "write"], ["FAILURE"])
+        elif c == "zeropage":
+            check(run(m, [elf("faults"), "zeropage"]), 1,
+                  ["guest fault: page fault at 0x0 ", "read"], ["FAILURE"])
+        elif c == "ssp":
+            check(run(m, [elf("faults"), "ssp"]), 255,
+                  ["Solo5: ABORT: stack smashing detected"], ["FAILURE"])
+        elif c in ("blk", "blk_4096"):
+            bs = 512 if c == "blk" else 4096
+            img = sized_file(tmp, "storage.img", 4 << 20)
+            extra = [] if bs == 512 else ["--block-sector-size:storage=4096"]
+            check(run(m, ["--block:storage=" + img] + extra + ["--", elf("blk")]), 0,
+                  ["SUCCESS", "block size %d, capacity 4194304" % bs])
+            # The guest's own pwrite64 calls reached the file: first and last block.
+            data = open(img, "rb").read()
+            for k, off in enumerate((0, len(data) - bs)):
+                want = bytes(ord("A") + (i + k) % 26 for i in range(bs))
+                if data[off:off + bs] != want:
+                    print("FAIL: block at %d of the backing file does not hold the guest's data" % off)
+                    sys.exit(1)
+            print("OK: the backing file holds the guest's first and last blocks")
+        elif c == "exit_codes":
+            img = sized_file(tmp, "storage.img", 512 * 512)
+            blk = "--block:storage=" + img
+            check(run(m, [blk, elf("sandbox"), "exit=7"]), 7, ["test_exit=7"])
+            check(run(m, [blk, elf("sandbox"), "exit=0"]), 0, ["test_exit=0"])
+            check(run(m, [blk, elf("sandbox"), "abort"]), 255, ["Solo5: ABORT: test_abort"])
+            check(run(m, [blk, elf("sandbox"), "pread_last"]), 0, ["SUCCESS"])
+            check(run(m, [blk, elf("sandbox"), "entry_state"]), 0, ["SUCCESS: clean entry"])
+            check(run(m, ["--timeout=0.5", blk, elf("sandbox"), "spin"]), 1,
+                  ["guest timed out"], ["FAILURE"])
+            check(run(m, [blk, elf("sandbox"), "write_text"]), 1,
+                  ["guest fault: page fault", "write, protection"], ["FAILURE"])
+            check(run(m, [blk, elf("sandbox"), "console_fault"]), 0, ["SUCCESS: EFAULT"])
+            check(run(m, ["--bogus", elf("hello")]), 1, ["unknown option"])
+            check(run(m, ["--version"]), 0, ["spt ABI version 2"])
+            check(run(m, ["--dumpcore=" + tmp, elf("hello")]), 1, ["--dumpcore: guests under KVM only"],
+                  ["SUCCESS"])
+            check(run(m, [elf("sandbox"), "exit=3"]), 1,
+                  ["device 'storage' declared in the manifest is not attached"])
+            check(run(m, ["--verbose", elf("hello")]), 0,
+                  ["isolation: process (auto: a Solo5 spt guest runs under the process backend)"])
+        elif c == "forbidden":
+            img = sized_file(tmp, "storage.img", 512 * 512)
+            for action, nr in sorted(SPT_FORBIDDEN.items()):
+                check(run(m, ["--block:storage=" + img, elf("sandbox"), action]), 1,
+                      ["funk-monitor: sandbox: guest made a forbidden system call %d at rip=" % nr],
+                      ["FAILURE", "SUCCESS"])
+            if open(img, "rb").read() != b"\0" * (512 * 512):
+                print("FAIL: a refused call changed the backing file")
+                sys.exit(1)
+        elif c == "net_mtu1500":
+            net_case(m, elf("net"), [1500])
+        elif c == "net_2if":
+            net_case(m, elf("net_2if"), [1500, 9000])
+        elif c == "kvm":
+            need_kvm()
+            check(run(m, ["--isolation=kvm", elf("hello")]), 1,
+                  ["Solo5 spt guest", "process backend"])
+        else:
+            print("unknown case spt-" + c)
             sys.exit(2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
