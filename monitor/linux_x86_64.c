@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "linux.h"
+#include "fsbase_x86_64.h"
 
 /*
  * How a Linux guest runs: guest code executes natively in the guest process, at its own
@@ -37,43 +38,14 @@ static uint64_t monitor_fs;
 static int have_fsgsbase;
 uint64_t linux_guest_fs;
 
-#define RAW_ARCH_PRCTL(code, addr)                                                                 \
-    do {                                                                                           \
-        long r_;                                                                                   \
-        __asm__ volatile("syscall"                                                                 \
-                         : "=a"(r_)                                                                \
-                         : "0"((long)SYS_arch_prctl), "D"((long)(code)), "S"((long)(addr))         \
-                         : "rcx", "r11", "memory");                                                \
-        (void)r_;                                                                                  \
-    } while (0)
-
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef NO_SSP
-#define NO_SSP
-#endif
-/* Runs with the guest's FS base: nothing here may touch TLS (no errno, no canary, no ASan). */
-#define RAW_ENTRY NO_SSP __attribute__((no_sanitize("address", "undefined"), noinline))
-
 static inline __attribute__((always_inline)) uint64_t fs_get(void)
 {
-    uint64_t v = 0;
-    if (have_fsgsbase)
-        __asm__ volatile("rdfsbase %0" : "=r"(v));
-    else
-        RAW_ARCH_PRCTL(ARCH_GET_FS, &v);
-    return v;
+    return fsbase_get(have_fsgsbase);
 }
 
 static inline __attribute__((always_inline)) void fs_set(uint64_t v)
 {
-    if (have_fsgsbase)
-        __asm__ volatile("wrfsbase %0" : : "r"(v) : "memory");
-    else
-        RAW_ARCH_PRCTL(ARCH_SET_FS, v);
+    fsbase_set(have_fsgsbase, v);
 }
 
 static uint64_t guest_lo, guest_hi; /* guest memory: calls from here are the guest's */

@@ -20,6 +20,7 @@
 
 #include "chan.h"  /* DEV_FD0: where the guest process holds its devices */
 #include "linux.h" /* vm_process_child_exit/console, vm_process_on_fault */
+#include "fsbase_x86_64.h"
 
 /*
  * How an spt guest runs (Solo5's seccomp tender ABI, include/funk/abi/spt.h): the process
@@ -241,45 +242,14 @@ int spt_filter(const struct funk_vm *vm, const struct sock_fprog *base, struct s
 static uint64_t monitor_fs, guest_hi;
 static int have_fsgsbase;
 
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef NO_SSP
-#define NO_SSP
-#endif
-/* Runs with the guest's FS base: nothing here may touch TLS (no errno, no canary, no ASan). */
-#define RAW_ENTRY NO_SSP __attribute__((no_sanitize("address", "undefined"), noinline))
-
 static inline __attribute__((always_inline)) uint64_t fs_get(void)
 {
-    uint64_t v = 0;
-    if (have_fsgsbase) {
-        __asm__ volatile("rdfsbase %0" : "=r"(v));
-    } else {
-        long r;
-        __asm__ volatile("syscall"
-                         : "=a"(r)
-                         : "0"((long)SYS_arch_prctl), "D"((long)ARCH_GET_FS), "S"(&v)
-                         : "rcx", "r11", "memory");
-        (void)r;
-    }
-    return v;
+    return fsbase_get(have_fsgsbase);
 }
 
 static inline __attribute__((always_inline)) void fs_set(uint64_t v)
 {
-    if (have_fsgsbase) {
-        __asm__ volatile("wrfsbase %0" : : "r"(v) : "memory");
-    } else {
-        long r;
-        __asm__ volatile("syscall"
-                         : "=a"(r)
-                         : "0"((long)SYS_arch_prctl), "D"((long)ARCH_SET_FS), "S"(v)
-                         : "rcx", "r11", "memory");
-        (void)r;
-    }
+    fsbase_set(have_fsgsbase, v);
 }
 
 /* A trapped call: console output, the halt, or a sandbox violation. */
