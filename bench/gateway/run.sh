@@ -10,8 +10,10 @@
 # Short run: N=100 ROUNDS=2 WRK_SECONDS=2 bench/gateway/run.sh
 set -euo pipefail
 PREFIX=${FUNK_PREFIX:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-exec python3 - "$PREFIX" <<'PY'
+BENCH_DIR=$(cd "$(dirname "$0")/.." && pwd) exec python3 - "$PREFIX" <<'PY'
 import http.client, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, os.environ["BENCH_DIR"])
+import wrkout  # noqa: E402  (bench/wrkout.py: wrk's summary)
 
 prefix = sys.argv[1]
 N = int(os.environ.get("N", "1000"))                  # requests per side per latency case
@@ -202,22 +204,11 @@ try:
             """(ok requests, seconds, errors dict) of one wrk run."""
             r = subprocess.run(["wrk", "-t2", "-c%d" % WRK_CONN, "-d%ds" % secs, "--timeout", "5s",
                                 "http://127.0.0.1:%d/function/%s" % (PORT, fn)], capture_output=True, text=True)
-            out = r.stdout
-            m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
-            if r.returncode != 0 or not m:
-                print("bench/gateway: wrk %s failed (%d): %s" % (fn, r.returncode, (out + r.stderr).strip()[-300:]))
+            got = wrkout.parse(r.stdout) if r.returncode == 0 else None
+            if not got:
+                print("bench/gateway: wrk %s failed (%d): %s" % (fn, r.returncode, (r.stdout + r.stderr).strip()[-300:]))
                 return 0, float(secs), {"wrk failed": 1}
-            total = int(m.group(1))
-            dur = float(m.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
-            errs = {}
-            m2 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-            if m2:
-                errs["non-2xx"] = int(m2.group(1))
-            m3 = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-            if m3:
-                for k, v in zip(("connect", "read", "write", "timeout"), m3.groups()):
-                    if int(v):
-                        errs[k] = int(v)
+            total, dur, errs = got
             return total - errs.get("non-2xx", 0), dur, errs
 
         per = WRK_SECONDS // WRK_ROUNDS

@@ -11,8 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PREFIX=${FUNK_PREFIX:-$PWD/build}
-exec python3 - "$PREFIX" "${FUNK_MESON_DIR:-$PREFIX/meson}" <<'PY'
+BENCH_DIR=$(cd "$(dirname "$0")/.." && pwd) exec python3 - "$PREFIX" "${FUNK_MESON_DIR:-$PREFIX/meson}" <<'PY'
 import os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, os.environ["BENCH_DIR"])
+import wrkout  # noqa: E402  (bench/wrkout.py: wrk's summary)
 
 prefix, mesondir = sys.argv[1], sys.argv[2]
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -110,21 +112,11 @@ def wrk(port):
     """(2xx req/s, errors dict, 2xx requests) of one wrk run."""
     r = subprocess.run(["wrk", "-t2", "-c%d" % CONN, "-d%ds" % SECONDS, "--timeout", "5s",
                         "http://127.0.0.1:%d/" % port], capture_output=True, text=True)
-    out = r.stdout
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
-    if r.returncode != 0 or not m:
-        return 0.0, {"wrk failed: " + (out + r.stderr).strip()[-200:]: 1}, 0
-    dur = float(m.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
-    errs = {}
-    m2 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m2:
-        errs["non-2xx"] = int(m2.group(1))
-    m3 = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m3:
-        for k, v in zip(("connect", "read", "write", "timeout"), m3.groups()):
-            if int(v):
-                errs[k] = int(v)
-    ok = int(m.group(1)) - errs.get("non-2xx", 0)
+    got = wrkout.parse(r.stdout) if r.returncode == 0 else None
+    if not got:
+        return 0.0, {"wrk failed: " + (r.stdout + r.stderr).strip()[-200:]: 1}, 0
+    total, dur, errs = got
+    ok = total - errs.get("non-2xx", 0)
     return ok / dur, errs, ok
 
 
