@@ -150,6 +150,29 @@ static int daemon_help(const char *funkd, int argc, char **argv, int first)
 
 extern char **environ;
 
+/* Waits up to 20 s for /healthz at base. pid > 0: the funkd we started, whose early exit ends
+ * the wait (its exit code in *code, -1 otherwise). 1 when it answers, else 0. */
+static int wait_healthy(const char *base, pid_t pid, int *code)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    *code = -1;
+    for (;;) {
+        if (healthy(base))
+            return 1;
+        int st;
+        if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid) {
+            *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            return 0;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 20)
+            return 0;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Runs `systemctl ARGS...` (found on PATH), output discarded; its exit status or -1. */
 static int systemctl(const char *a1, const char *a2, const char *a3)
 {
@@ -187,18 +210,11 @@ static int start_service(const char *base)
                         "funkd.service says why)\n");
         return -1;
     }
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-        if (healthy(base)) {
-            printf("funkd is up at %s (systemd service funkd.service; journalctl -u funkd)\n",
-                   base);
-            return 0;
-        }
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (now.tv_sec - start.tv_sec < 20);
+    int code;
+    if (wait_healthy(base, 0, &code)) {
+        printf("funkd is up at %s (systemd service funkd.service; journalctl -u funkd)\n", base);
+        return 0;
+    }
     fprintf(stderr, "funk daemon: funkd.service started but nothing answers at %s within 20 s "
                     "(its FUNKD_ARGS in /etc/default/funkd may listen elsewhere)\n", base);
     return -1;
@@ -327,26 +343,15 @@ int cmd_daemon(int argc, char **argv)
         fprintf(stderr, "funk daemon: fork: %s\n", strerror(errno));
         return 1;
     }
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        if (healthy(base)) {
-            printf("funkd is up at %s (pid %d, log %s)\n", base, (int)pid, logpath);
-            return 0;
-        }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            fprintf(stderr, "funk daemon: funkd exited (status %d%s) before answering; log %s\n",
-                    code, code == CLI_EXIT_USAGE ? ": a usage error" : "", logpath);
-            return code == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : 1;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= 20)
-            break;
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
+    int code;
+    if (wait_healthy(base, pid, &code)) {
+        printf("funkd is up at %s (pid %d, log %s)\n", base, (int)pid, logpath);
+        return 0;
+    }
+    if (code >= 0) {
+        fprintf(stderr, "funk daemon: funkd exited (status %d%s) before answering; log %s\n", code,
+                code == CLI_EXIT_USAGE ? ": a usage error" : "", logpath);
+        return code == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : 1;
     }
     fprintf(stderr, "funk daemon: funkd (pid %d) did not answer at %s within 20 s; log %s\n",
             (int)pid, base, logpath);
