@@ -548,6 +548,23 @@ limits:
     }
     free(oci_mem);
     oci_mem = NULL;
+    /* limits.cpu (Kubernetes quantity: "500m" millicores or "0.5"/"2" cores): the CPU
+     * bandwidth of each guest process's cgroup (process backend) */
+    fn->cpu_millicores = 0;
+    json_t *cpu = json_object_get(json_object_get(spec, "limits"), "cpu");
+    if (cpu && !json_is_null(cpu)) {
+        const char *cs = json_is_string(cpu) ? json_string_value(cpu) : "";
+        char *end;
+        errno = 0;
+        double v = strtod(cs, &end);
+        if (*end == 'm' && end[1] == '\0')
+            v /= 1000;
+        else if (*end)
+            v = -1;
+        if (errno || cs[0] < '0' || cs[0] > '9' || !(v >= 0.001) || v > 4096)
+            BAD("limits.cpu '%s' is not a CPU quantity like \"500m\" or \"1\"", cs);
+        fn->cpu_millicores = (uint32_t)(v * 1000 + 0.5);
+    }
     /* env */
     json_t *ev = json_object_get(spec, "envVars");
     fn->env = calloc(json_object_size(ev) + 1, sizeof *fn->env);
@@ -754,6 +771,8 @@ json_t *gw_fn_status(struct gw_function *fn)
                                     : fn->isolation == FUNK_ISOLATION_PROCESS ? "process"
                                                                               : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    if (fn->cpu_millicores)
+        json_object_set_new(s, "cpuMillicores", json_integer(fn->cpu_millicores));
     if (fn->image_digest[0])
         json_object_set_new(s, "imageDigest", json_string(fn->image_digest));
     json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));

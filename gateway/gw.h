@@ -107,6 +107,7 @@ struct gw_function {
     unsigned vm_flags;
     enum gw_mode mode;
     size_t mem_bytes;
+    uint32_t cpu_millicores; /* limits.cpu: the guest's cgroup (process backend); 0 none */
     double timeout;
     double idle_timeout;
     int max_inflight; /* 0: no limit */

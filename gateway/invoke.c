@@ -110,6 +110,17 @@ static int shell_get(size_t mem, unsigned flags, struct funk_vm **out)
     return funk_vm_shell_new(mem, flags, out); /* pool empty: pay for it now */
 }
 
+/* A shell for one of fn's guests, with fn's limits for the guest's cgroup. */
+static int fn_shell(const struct gw_function *fn, struct funk_vm **out)
+{
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, out);
+    if (rc == 0 && fn->cpu_millicores) {
+        struct funk_vm_limits lim = {.cpu_millicores = fn->cpu_millicores};
+        (void)funk_vm_set_limits(*out, &lim); /* validated at deploy */
+    }
+    return rc;
+}
+
 static void shell_reap(struct funk_vm *vm)
 {
     pthread_mutex_lock(&pool_mu);
@@ -588,7 +599,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc != 0) {
         set_reason(c, 503, "no VM available: %s", strerror(-rc));
         return;
@@ -701,7 +712,7 @@ int gw_fn_snapshot(struct gw_function *fn, char *err, size_t errlen)
         return -ENOTSUP;
     }
     struct funk_vm *vm = NULL;
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc != 0) {
         snprintf(err, errlen, "no VM available: %s", strerror(-rc));
         return rc;
@@ -785,7 +796,7 @@ static void invoke_snapshot(struct gw_function *fn, struct gw_call *c)
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc == 0 && (rc = funk_vm_restore(vm, s->s)) != 0) {
         shell_reap(vm);
         vm = NULL;
@@ -986,7 +997,7 @@ static void *inst_main(void *arg)
     struct funk_vm_result res;
     memset(&res, 0, sizeof res);
     char err[300] = "";
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &in->vm);
+    int rc = fn_shell(fn, &in->vm);
     if (rc == 0) {
         in->gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
         char **env = build_env(fn);

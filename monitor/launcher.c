@@ -56,8 +56,8 @@
 #define LAUNCHER_ARGV0 "funk-launcher"
 #define LAUNCHER_FD 3
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
-#define LAUNCH_VERSION 1u
-#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
+#define LAUNCH_VERSION 2u
+#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1 + VM_CGROUP_MAX)
 _Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
 struct launch_dev {
@@ -82,6 +82,8 @@ struct launch_req {
     int32_t accel_fd_index; /* agent connection, or -1 */
     uint32_t accel_inproc;  /* ACCEL by in-process plugins, loaded in the guest process */
     char accel_env[2048];   /* their settings: FUNK_ACCEL_* and FUNK_MODEL_DIR, NUL-separated */
+    uint32_t ncg;           /* the guest's cgroup directories (cgroup.c), joined first */
+    int32_t cg_fd_index[VM_CGROUP_MAX];
 };
 
 struct launch_reply {
@@ -92,6 +94,15 @@ struct launch_reply {
 
 static void __attribute__((noreturn)) launched_child(const struct launch_req *q, int *fds)
 {
+    /* Into the guest's own cgroup before anything else, with the launcher's credentials: from
+     * here on everything this process and its children use is counted against its limits. */
+    int cgfd[VM_CGROUP_MAX];
+    for (unsigned i = 0; i < q->ncg; i++)
+        cgfd[i] = fds[q->cg_fd_index[i]];
+    if (vm_cgroup_join(cgfd, (int)q->ncg) != 0)
+        _exit(FUNK_EXIT_SETUP);
+    for (unsigned i = 0; i < q->ncg; i++)
+        close(cgfd[i]);
     /* The guest process: rebuild this guest's struct funk_vm from the request. */
     size_t map_len = q->staging_len + q->elf_len;
     uint8_t *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fds[0], 0);
@@ -159,6 +170,9 @@ static int launch_one(int ctl)
              q.accel_env[sizeof q.accel_env - 2] == '\0';
     for (unsigned i = 0; ok && i < q.ndev; i++)
         ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
+    ok = ok && q.ncg <= VM_CGROUP_MAX;
+    for (unsigned i = 0; ok && i < q.ncg; i++)
+        ok = q.cg_fd_index[i] >= 2 && q.cg_fd_index[i] < (int32_t)nfds;
     int pidfd = -1;
     if (!ok) {
         r.rc = -EPROTO;
@@ -462,6 +476,31 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     if (hc_accel_fd(vm) >= 0) {
         q.accel_fd_index = (int32_t)nfds;
         fds[nfds++] = hc_accel_fd(vm);
+    }
+    /* The guest's cgroup: its limits, or the defaults of funk_vm_set_limits. */
+    struct funk_vm_limits lim = vm->limits;
+    /* A template's cgroup also holds all its instances (its children): no default memory
+     * limit there (each instance is bounded by its guest memory), only the caller's. */
+    /* In-process ACCEL plugins (frameworks, models) in the guest process: their needs are
+     * not ours to guess, so only the caller's limit there too. */
+    if (!lim.memory_bytes && !vm->snapshot_mode && !hc_accel_inproc(vm))
+        lim.memory_bytes = vm->mem_size + ((uint64_t)64 << 20);
+    if (!lim.pids)
+        lim.pids = vm->snapshot_mode ? 4096 : hc_accel_inproc(vm) ? 256 : 1;
+    vm_cgroup_destroy(&vm->cg); /* a previous run's, if it was never reaped */
+    int cgrc = vm_cgroup_create(&lim, &vm->cg);
+    if (cgrc) {
+        close(img);
+        close(sv[0]);
+        close(sv[1]);
+        snprintf(vm->err, sizeof vm->err, "cgroup for the guest: %s", strerror(-cgrc));
+        vm_log(vm, "%s", vm->err);
+        return cgrc;
+    }
+    q.ncg = (uint32_t)vm->cg.n;
+    for (int i = 0; i < vm->cg.n; i++) {
+        q.cg_fd_index[i] = (int32_t)nfds;
+        fds[nfds++] = vm->cg.dirfd[i];
     }
     q.nfds = nfds;
     if (hc_accel_inproc(vm)) {

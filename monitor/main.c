@@ -53,6 +53,10 @@ static void usage(FILE *f)
             "the ':' form only); -h/--help, --version.\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
+            "  --memory-limit=SIZE, --cpus=N, --pids-limit=N  process backend: the guest's\n"
+            "                   own cgroup (SIZE like 64M or 1G; N cores like 0.5; default:\n"
+            "                   guest memory + 64M, no CPU limit, 1 process); over the memory\n"
+            "                   limit the guest ends with exit 69 (FUNK_CGROUP=auto|required|off)\n"
             "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
             "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
             "                   (a static funk-monitor runs ACCEL guests in funk-monitor-accel,\n"
@@ -310,6 +314,7 @@ static int join_option_values(int *argc, char **argv)
         "--mem",      "--timeout",   "--fn-input", "--fn-output", "--fn-method",
         "--fn-path",  "--fn-header", "--env",      "--isolation", "--accel",
         "--user",     "--bundle",    "--dumpcore",
+        "--memory-limit", "--cpus", "--pids-limit",
     };
     int n = *argc;
     for (int i = 1; i < n && is_opt(argv[i]) && strcmp(argv[i], "--") != 0; i++) {
@@ -329,6 +334,31 @@ static int join_option_values(int *argc, char **argv)
         n--;
     }
     *argc = n;
+    return 0;
+}
+
+/* "64M", "1G", "512K" or bytes (binary multiples); at least 4 MiB. */
+static int parse_limit_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end == 'i' && shift)
+        end++;
+    if (errno || *end || v > (UINT64_MAX >> 30) || (v << shift) < (4u << 20))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
     return 0;
 }
 
@@ -385,6 +415,7 @@ static int run_cli(int argc, char **argv)
 {
     unsigned long mem_mib = 0; /* 8, or 64 for --linux */
     double timeout = 0;
+    struct funk_vm_limits limits = {0};
     unsigned flags = 0;
     int isolation = FUNK_ISOLATION_AUTO;
     struct funk_vm_device devs[MAX_DEVS];
@@ -484,6 +515,20 @@ static int run_cli(int argc, char **argv)
             dumpcore_dir = a + 11;
             if (!*dumpcore_dir)
                 return die_usage("--dumpcore: empty directory%s", "");
+        } else if (strncmp(a, "--memory-limit=", 15) == 0) {
+            if (parse_limit_size(a + 15, &limits.memory_bytes) != 0)
+                return die_usage("--memory-limit: '%s' is not a size like 64M or 1G (>= 4M)", a + 15);
+        } else if (strncmp(a, "--cpus=", 7) == 0) {
+            double c = strtod(a + 7, &end);
+            if (*end || a[7] == '\0' || !(c >= 0.001) || c > 4096)
+                return die_usage("--cpus: '%s' is not a number of cores (0.001..4096)", a + 7);
+            limits.cpu_millicores = (uint32_t)(c * 1000 + 0.5);
+        } else if (strncmp(a, "--pids-limit=", 13) == 0) {
+            errno = 0;
+            unsigned long n = strtoul(a + 13, &end, 10);
+            if (errno || *end || a[13] == '\0' || a[13] == '-' || n == 0 || n > 1000000)
+                return die_usage("--pids-limit: '%s' is not a number 1..1000000", a + 13);
+            limits.pids = (uint32_t)n;
         } else if (strncmp(a, "--timeout=", 10) == 0) {
             timeout = strtod(a + 10, &end);
             if (*end || a[10] == '\0' || !(timeout > 0) || timeout > 86400)
@@ -711,6 +756,12 @@ static int run_cli(int argc, char **argv)
     struct funk_vm_boot boot = {.cmdline = linux_guest ? NULL : cmdline, .env = env, .devs = devs,
                                 .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL,
                                 .bundle = bundle};
+    if ((limits.memory_bytes || limits.cpu_millicores || limits.pids) &&
+        (rc = funk_vm_set_limits(g_vm, &limits)) != 0) {
+        fprintf(stderr, "funk-monitor: limits: %s\n", strerror(-rc));
+        funk_vm_delete(g_vm);
+        return tender_exit(FUNK_EXIT_USAGE);
+    }
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     free(elf);
     if (rc) {

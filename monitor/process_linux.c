@@ -740,7 +740,9 @@ static int reap_child(struct funk_vm *vm)
 
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 {
-    if (vm->kicked)
+    if (have_status && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && vm_cgroup_oom_killed(&vm->cg))
+        vm_stop(vm, FUNK_VM_EXIT_LIMIT, "guest process killed: over its memory limit (cgroup)");
+    else if (vm->kicked)
         vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out (process killed)");
     else if (have_status && WIFSIGNALED(st))
         vm_stop(vm, FUNK_VM_EXIT_SANDBOX, "guest process killed by signal %d (%s)", WTERMSIG(st),
@@ -792,6 +794,7 @@ int vm_process_run(struct funk_vm *vm)
     st = reap_child(vm);
     if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
+    vm_cgroup_destroy(&vm->cg);
     return 0;
 }
 
@@ -850,6 +853,7 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
         int st = reap_child(vm);
         if (how == SERVE_EOF)
             ended_without_result(vm, 1, st);
+        vm_cgroup_destroy(&vm->cg);
         return -ECHILD;
     }
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
@@ -864,6 +868,8 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     vm->child_pidfd = -1;
     snap->chan = fd;
     snap->mem_size = vm->mem_size;
+    snap->cg = vm->cg; /* the template's cgroup lives as long as the template */
+    memset(&vm->cg, 0, sizeof vm->cg);
     pthread_mutex_init(&snap->lock, NULL);
     vm->child_pid = -1;
     *out = snap;
@@ -923,6 +929,7 @@ void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
     close(snap->chan); /* an honest template exits when its channel closes; any other now: */
     struct funk_vm tmp = {.child_pid = snap->pid, .child_pidfd = snap->pidfd};
     reap_child(&tmp); /* and with it (init of its pid namespace) all it forked */
+    vm_cgroup_destroy(&snap->cg); /* and whatever else is counted in its cgroup */
     pthread_mutex_destroy(&snap->lock);
 }
 

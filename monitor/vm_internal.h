@@ -12,6 +12,7 @@
 
 #include <funk/vm.h>
 
+#include "cgroup.h"
 #include "elf_loader.h"
 
 struct kvm_run;
@@ -68,6 +69,11 @@ struct funk_vm {
     char err[256];
     hvt_gpa_t halt_cookie; /* HALT's cookie (0 or a guest address), for a core dump */
     void *accel; /* hc_accel.c state (NULL: the guest does not use ACCEL) */
+
+    /* Process backend: limits for the guest's cgroup (cgroup.c), and that cgroup while the
+     * guest process lives (n == 0: none). */
+    struct funk_vm_limits limits;
+    struct vm_cgroup cg;
 };
 
 /*
@@ -121,6 +127,7 @@ struct funk_vm_snapshot {
     int pidfd; /* launched template, else -1 */
     int chan;
     pthread_mutex_t lock;
+    struct vm_cgroup cg; /* the template's cgroup (its instances are counted in it) */
     /* kvm: the pages the guest had touched, packed, and where they go */
     uint8_t *image;
     uint64_t (*ranges)[2]; /* guest offset, length */

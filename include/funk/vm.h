@@ -19,7 +19,10 @@ extern "C" {
  *    64      usage error (bad command line)                         FUNK_EXIT_USAGE
  *    65      guest refused at load: bad ELF, bad note/manifest, a declared device not attached,
  *            memory too small                                       FUNK_EXIT_LOAD
- *    66      host set-up failed (no /dev/kvm, out of memory, seccomp) FUNK_EXIT_SETUP
+ *    66      host set-up failed (no /dev/kvm, out of memory, seccomp, a cgroup that
+ *            FUNK_CGROUP=required could not create)                  FUNK_EXIT_SETUP
+ *    69      a resource limit ended the guest: the memory limit of its cgroup (the kernel's
+ *            OOM killer; see funk_vm_set_limits)                    FUNK_EXIT_LIMIT
  *    70      guest CPU exception (page fault, #GP, #UD, ...)        FUNK_EXIT_FAULT
  *    71      triple fault / shutdown                                FUNK_EXIT_TRIPLE
  *    72      KVM internal or emulation error (e.g. SSE/x87 arithmetic under PVM) FUNK_EXIT_INTERNAL
@@ -36,6 +39,7 @@ enum funk_exit_code {
     FUNK_EXIT_USAGE = 64,
     FUNK_EXIT_LOAD = 65,
     FUNK_EXIT_SETUP = 66,
+    FUNK_EXIT_LIMIT = 69,
     FUNK_EXIT_FAULT = 70,
     FUNK_EXIT_TRIPLE = 71,
     FUNK_EXIT_INTERNAL = 72,
@@ -58,6 +62,7 @@ enum funk_vm_exit {
     FUNK_VM_EXIT_TIMEOUT = FUNK_EXIT_TIMEOUT,
     FUNK_VM_EXIT_IO = FUNK_EXIT_IO,
     FUNK_VM_EXIT_SANDBOX = FUNK_EXIT_SANDBOX,
+    FUNK_VM_EXIT_LIMIT = FUNK_EXIT_LIMIT,
     FUNK_VM_EXIT_PROTOCOL = FUNK_EXIT_PROTOCOL
 };
 
@@ -196,6 +201,26 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out);
 
 /* Validates and loads an ELF image (copied: the buffer can be freed afterwards). On a refusal
  * it returns a negative errno and funk_vm_error() says why in one line. */
+/*
+ * Resource limits of the guest's host process(es), enforced by a cgroup of its own that the
+ * guest cannot leave or change (process backend; FUNK_CGROUP=auto|required|off, default auto:
+ * used where the caller may create cgroups, v2 or v1's memory/cpu/pids hierarchies). 0 in a
+ * field means the default:
+ *   memory_bytes    the guest memory plus 64 MiB for the monitor code around it; hitting it
+ *                   ends the guest with FUNK_VM_EXIT_LIMIT (the kernel's OOM killer)
+ *   cpu_millicores  no CPU bandwidth limit (1000 = one core; OpenFaaS "limits.cpu")
+ *   pids            1 process (a snapshot template: 4096, its instances are its children)
+ * Set before funk_vm_run / funk_vm_snapshot_new; -EINVAL for memory below 4 MiB or more than
+ * 4096 cores. A memory limit below the guest memory is allowed: the guest ends with
+ * FUNK_VM_EXIT_LIMIT once the pages it touched no longer fit.
+ */
+struct funk_vm_limits {
+    uint64_t memory_bytes;
+    uint32_t cpu_millicores;
+    uint32_t pids;
+};
+int funk_vm_set_limits(struct funk_vm *vm, const struct funk_vm_limits *lim);
+
 int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const struct funk_vm_boot *boot);
 
 /* Runs the loaded guest until it halts or fails; fills *res. Returns 0 when the run ended in any
