@@ -421,6 +421,39 @@ loaded:;
     if (io && strcmp(io, "stdio") != 0 && strcmp(io, "fn") != 0)
         BAD("label com.funk.io: '%s' is not stdio or fn", io);
     int kind = funk == 1 ? 2 : gw_elf_kind(fn->elf, fn->elf_len);
+    /* funk-cc --linux: a static Linux program (no Solo5 note) that carries the funk note */
+    int linux_fn = funk == 1 && gw_elf_kind(fn->elf, fn->elf_len) != 1;
+    if (linux_fn) {
+        if (gw_elf_kind(fn->elf, fn->elf_len) < 0)
+            BAD("image '%s' is a dynamically linked program: build it with funk-cc --linux "
+                "(static, on musl)", path);
+        if (io && strcmp(io, "stdio") == 0)
+            BAD("image '%s' is a funk function (funk-cc --linux): its I/O is FN_RECV/FN_SEND, "
+                "not stdio", path);
+        if (inv && strcmp(inv, "fn") != 0)
+            BAD("label com.funk.invoke: '%s' does not apply to a funk-cc --linux function", inv);
+        if (fn->mode == GW_MODE_SNAPSHOT)
+            BAD("funk-cc --linux functions run per request or warm, not as snapshots (yet)%s", "");
+        if (elf_note_find(fn->elf, fn->elf_len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
+            BAD("funk-cc --linux functions cannot use ACCEL yet%s", "");
+        const char *iso1 = label(spec, "com.funk.isolation");
+        int w1 = iso1 ? funk_vm_isolation_parse(iso1) : FUNK_ISOLATION_PROCESS;
+        if (w1 == FUNK_ISOLATION_KVM)
+            BAD("funk-cc --linux functions run on the process backend (the Linux personality "
+                "has no KVM side yet): drop com.funk.isolation=kvm%s", "");
+        if (w1 < 0)
+            BAD("label com.funk.isolation: '%s' is not kvm, process or auto", iso1);
+        const char *base1 = strrchr(path, '/');
+        fn->argv = calloc(2, sizeof *fn->argv);
+        if (!fn->argv || !(fn->argv[0] = strdup(base1 ? base1 + 1 : path)))
+            BAD("out of memory%s", "");
+        fn->linux_fn = 1;
+        fn->console = 0;
+        fn->funk_guest = 1;
+        fn->isolation = FUNK_ISOLATION_PROCESS;
+        fn->vm_flags = FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX;
+        goto limits;
+    }
     if ((io && strcmp(io, "stdio") == 0) || (!io && !inv && kind <= 0)) {
         if (kind == 2 || kind == 1)
             BAD("com.funk.io=stdio is for static Linux programs; image '%s' is a %s unikernel",
@@ -529,11 +562,11 @@ limits:
     if ((t = label(spec, "com.funk.preboot")) && parse_int(t, 0, 64, &fn->preboot) != 0)
         BAD("label com.funk.preboot: '%s' is not a number 0..64", t);
     if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path ||
-                        fn->stdio))
+                        fn->stdio || fn->linux_fn))
         fn->preboot = 0;
     if (fn->scale_min > fn->scale_max)
         BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
-    fn->mem_bytes = fn->stdio ? 64u << 20 : 8u << 20; /* a libc program wants a heap */
+    fn->mem_bytes = fn->stdio || fn->linux_fn ? 64u << 20 : 8u << 20; /* a libc wants a heap */
     json_t *mem = json_object_get(json_object_get(spec, "limits"), "memory");
     const char *memstr = oci_mem; /* limits.memory wins over the image's annotation */
     if (mem && !json_is_null(mem))
@@ -765,6 +798,7 @@ json_t *gw_fn_status(struct gw_function *fn)
                         json_string(fn->exec_path ? "exec"
                                     : fn->console ? "console"
                                     : fn->stdio   ? "stdio"
+                                    : fn->linux_fn ? "fn-linux"
                                                   : "fn"));
     json_object_set_new(s, "isolation",
                         json_string(fn->exec_path                             ? "none"

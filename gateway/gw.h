@@ -101,7 +101,10 @@ struct gw_function {
      * personality (process backend): the body on stdin, stdout the answer, stderr the log,
      * exit 0 -> 200 else 500, the request in Http_* variables (OpenFaaS classic watchdog) */
     int stdio;
-    char **argv; /* stdio: the program's argv, from envProcess (fprocess) */
+    char **argv; /* stdio and linux_fn: the program's argv, from envProcess (fprocess) */
+    /* a static Linux program with the funk note (funk-cc --linux, on musl): its function I/O is
+     * FN_RECV/FN_SEND through the monitor's Linux personality (process backend) */
+    int linux_fn;
     char *exec_path; /* com.funk.invoke=exec: a native executable forked per call (CGI) */
     int isolation;   /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     unsigned vm_flags;

@@ -620,7 +620,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     struct funk_vm_file *files = fn->stdio ? stdio_files(fn, &nfiles) : NULL;
     struct funk_vm_boot boot = {.cmdline = cmdline,
                                 .env = (const char *const *)env,
-                                .argv = fn->stdio ? (const char *const *)fn->argv : NULL,
+                                .argv = (const char *const *)fn->argv, /* Linux guests */
                                 .files = files,
                                 .nfiles = nfiles};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
@@ -719,7 +719,8 @@ int gw_fn_snapshot(struct gw_function *fn, char *err, size_t errlen)
     }
     int gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
     char **env = build_env(fn);
-    struct funk_vm_boot boot = {.env = (const char *const *)env};
+    struct funk_vm_boot boot = {.env = (const char *const *)env,
+                                .argv = (const char *const *)fn->argv};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
     free_env(env);
     if (rc != 0) {
@@ -1001,7 +1002,8 @@ static void *inst_main(void *arg)
     if (rc == 0) {
         in->gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
         char **env = build_env(fn);
-        struct funk_vm_boot boot = {.env = (const char *const *)env};
+        struct funk_vm_boot boot = {.env = (const char *const *)env,
+                                .argv = (const char *const *)fn->argv};
         rc = funk_vm_load(in->vm, fn->elf, fn->elf_len, &boot);
         free_env(env);
         if (rc != 0)

@@ -86,6 +86,8 @@ void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
 int vm_process_child_recv(struct funk_vm_request *req);
 int vm_process_child_send(const struct funk_vm_response *resp);
 void vm_process_child_console(const char *data, size_t len);
+/* A funk hypercall of a guest with the funk note: returns, or ends the guest (a stopping call). */
+void vm_process_child_hypercall(unsigned nr, uint64_t arg);
 /* Ends the guest process with this result. Never returns, but is not declared noreturn: under
  * ASan a call to a noreturn function from the signal stack would make the runtime inspect the
  * stack through /proc, which the sandbox forbids. */

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elf_note.h"
 #include "linux.h"
 
 /*
  * Every byte of the image is hostile: each header and program header is bounds-checked with
  * overflow-safe arithmetic before use. The image runs at its own addresses (ET_EXEC) or at
  * LINUX_PIE_BASE (ET_DYN, which relocates itself); nothing of it is interpreted beyond the
- * program headers: no dynamic loader (PT_INTERP is refused), no notes.
+ * program headers: no dynamic loader (PT_INTERP is refused), and of the notes only funk's (a
+ * program built with `funk-cc --linux` makes funk hypercalls, FUNK_LINUX_HC_NR).
  */
 
 static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
@@ -34,6 +36,9 @@ static uint64_t pdown(uint64_t a)
 
 int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
 {
+    if (elf_note_find(elf, len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
+        return lx_err(vm, -ENOTSUP,
+                      "a Linux guest cannot use ACCEL yet (it carries the funk accel note)");
     const uint8_t *b = elf;
     if (vm->backend != FUNK_ISOLATION_PROCESS)
         return lx_err(vm, -ENOTSUP,
@@ -214,15 +219,18 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     lb->bundle_len = blen;
     vm->elf_len = at + blen;
     vm->img = img;
-    vm->funk_guest = false;
+    /* img travels to the launched guest process (launch_req), funk_guest does not */
+    vm->img.has_funk = elf_note_find(elf, len, FUNK_NOTE_TYPE, NULL) == 1;
+    vm->funk_guest = vm->img.has_funk;
     vm->ndev = 0;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
     vm->loaded = true;
     vm_log(vm,
-           "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
+           "loaded Linux guest (%s%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
            "environment entries",
-           eh.e_type == ET_DYN ? "static-pie" : "static", (unsigned long long)entry,
+           eh.e_type == ET_DYN ? "static-pie" : "static",
+           vm->funk_guest ? ", funk hypercalls" : "", (unsigned long long)entry,
            (unsigned long long)lo, (unsigned long long)end, lb->argc, lb->envc);
     return 0;
 }

@@ -36,6 +36,7 @@
 #define OUT_MAX (64ull << 20) /* the response body a guest may write */
 
 static struct funk_vm *lx_vm;
+static bool lx_funk; /* the program carries the funk note: FN_RECV/FN_SEND, stdout is the log */
 static uint8_t lx_pages[(4ull << 30) / PAGE]; /* one byte per guest page (bss: untouched) */
 static uint64_t mem_size, brk_start, brk_cur, brk_max, mmap_lo, mmap_hi;
 /* /proc/self/exe: always absolute on Linux (glibc asserts it): argv[0] when absolute, else
@@ -283,6 +284,7 @@ static int64_t refuse(uint64_t nr, int64_t err)
 void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_t stack_lo)
 {
     lx_vm = vm;
+    lx_funk = vm->img.has_funk;
     mem_size = vm->mem_size;
     brk_start = brk_cur = lb->brk_start;
     /* brk may take a quarter of the free space; mmap takes the rest, top-down. */
@@ -554,6 +556,13 @@ static void need_request(void)
 /* Ends the guest (not declared noreturn: see vm_process_child_exit). */
 static void finish(int status)
 {
+    if (lx_funk) {
+        /* Its function I/O was FN_RECV/FN_SEND; its stdout went to the log as it came. */
+        char why[64];
+        snprintf(why, sizeof why, "guest exited with status %d", status & 0xff);
+        vm_process_child_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
+        return;
+    }
     need_request();
     if (have_req == 1) {
         struct funk_vm_response r = {.status = status == 0 ? 200 : 500,
@@ -583,6 +592,8 @@ static int64_t do_read(uint64_t fd, void *p, uint64_t n)
         return -EBADF;
     if (fd != 0)
         return -EBADF; /* 1 and 2 are write-only */
+    if (lx_funk)
+        return 0; /* a funk function's input comes by FN_RECV: stdin is empty */
     need_request();
     uint64_t avail = have_req == 1 ? req.body_len - in_off : 0;
     if (n > avail)
@@ -597,7 +608,8 @@ static int64_t do_write(uint64_t fd, const void *p, uint64_t n)
 {
     if (!fd_ok(fd) || fd == 0)
         return -EBADF;
-    if (fd == 2) {
+    if (fd == 2 || lx_funk) {
+        /* stderr, and a funk function's stdout (its answer goes by FN_SEND): the log */
         vm_process_child_console(p, n);
         return (int64_t)n;
     }
@@ -623,6 +635,8 @@ static int64_t do_rw(uint64_t fd, uint64_t buf, uint64_t n, int wr)
         if (s >= 0 && !bent[files[s].ent].is_dir)
             avail =
                 files[s].off < bent[files[s].ent].size ? bent[files[s].ent].size - files[s].off : 0;
+        else if (fd == 0 && fd_ok(fd) && lx_funk)
+            avail = 0;
         else if (fd == 0 && fd_ok(fd)) {
             need_request();
             avail = have_req == 1 ? req.body_len - in_off : 0;
@@ -1405,6 +1419,12 @@ int64_t linux_syscall(struct linux_regs *r)
             return 0;
         return refuse(r->nr, -EPERM);
     }
+    case FUNK_LINUX_HC_NR:
+        /* A funk hypercall (include/funk/abi/funk.h), only for a program with the funk note. */
+        if (!lx_funk || a[0] > UINT32_MAX)
+            return refuse(r->nr, -ENOSYS);
+        vm_process_child_hypercall((unsigned)a[0], a[1]);
+        return 0;
     case SYS_mincore:
     default:
         return refuse(r->nr, -ENOSYS);

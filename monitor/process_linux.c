@@ -1058,6 +1058,14 @@ void vm_process_child_console(const char *data, size_t len)
     child_console(NULL, data, len);
 }
 
+/* A Linux guest's funk hypercall (FUNK_LINUX_HC_NR), served as process_entry serves a funk
+ * guest's: the checks and handlers of hc_dispatch; a stopping call ends the guest here. */
+void vm_process_child_hypercall(unsigned nr, uint64_t arg)
+{
+    if (hc_dispatch(child_vm, nr, arg) == HC_STOP)
+        child_finish();
+}
+
 NO_ASAN void vm_process_child_exit(enum funk_vm_exit exit, int status, const char *reason)
 {
     child_res.exit = exit;

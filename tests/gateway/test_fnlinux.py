@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+# The guest SDK on musl (issue 13): a funk function with floating point and libm, built outside
+# the tree with the installed `funk-cc --linux`, is a static Linux program whose function I/O
+# (FN_RECV/FN_SEND) goes through the monitor's Linux personality. It answers under
+# funk-monitor --linux and in funkd per request and warm (one process serving call after call),
+# its stdout is its log, the numbers match Python's, and run natively it says what it is.
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwlib import Funkd, check, done, skip  # noqa: E402
+
+FCC = os.environ.get("FUNK_CC_INSTALLED", "")
+SRC = os.environ.get("FUNK_SOURCE_ROOT", ".")
+if not shutil.which("musl-gcc"):
+    skip("musl-gcc missing (Debian musl-tools, in scripts/deps.d): no musl guest SDK here")
+if not os.path.exists(FCC):
+    raise SystemExit("FAIL funk-cc is not installed at %s (meson install first)" % FCC)
+MONITOR = os.path.join(os.path.dirname(FCC), "funk-monitor")
+
+
+def expect(numbers, served):
+    n = len(numbers)
+    mean = sum(numbers) / n
+    sd = math.sqrt(sum(v * v for v in numbers) / n - mean * mean)
+    return ("n=%d mean=%.6f sd=%.6g exp1=%.12f pi=%s served=%d\n"
+            % (n, mean, sd, math.exp(1.0), float.hex(math.pi), served)).encode()
+
+
+tmp = tempfile.mkdtemp(prefix="funk-fnlinux-")
+try:
+    shutil.copy(os.path.join(SRC, "tests", "install", "outside", "stats_fn.c"), tmp)
+    env = {"PATH": "/usr/bin:/bin", "HOME": tmp}
+    p = subprocess.run([FCC, "--linux", "-O2", "-Wall", "-Wextra", "-Werror", "-o", "stats_fn",
+                        "stats_fn.c"], cwd=tmp, env=env, capture_output=True, text=True)
+    check(p.returncode == 0, "funk-cc --linux -o stats_fn stats_fn.c (outside the tree)", p.stderr)
+    exe = os.path.join(tmp, "stats_fn")
+    out = subprocess.run(["file", exe], capture_output=True, text=True).stdout
+    check("statically linked" in out, "a static program", out)
+    p = subprocess.run([FCC, "--linux", "--accel", "x.c"], capture_output=True, text=True)
+    check(p.returncode == 64, "--linux with --accel is a usage error", (p.returncode, p.stderr))
+
+    # natively: no monitor serves its hypercalls, it says so
+    p = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 127 and "funk function" in p.stderr, "run natively: exit 127 and why",
+          (p.returncode, p.stderr))
+
+    nums = [1, 2, 3, 4, 5.5, -2.25, 1e3]
+    body = " ".join(repr(v) for v in nums).encode()
+    inp = os.path.join(tmp, "in.txt")
+    open(inp, "wb").write(body)
+    p = subprocess.run([MONITOR, "--linux", "--fn-input=" + inp, exe], capture_output=True,
+                       timeout=60)
+    check(p.returncode == 0 and p.stdout == expect(nums, 1),
+          "funk-monitor --linux: the answer (floats, libm, %a) matches Python's",
+          (p.returncode, p.stdout, expect(nums, 1), p.stderr[-300:]))
+    check(b"served request 1" in p.stderr, "its stdout is the log", p.stderr[-300:])
+
+    gw = Funkd().start()
+    try:
+        for name, mode in (("stats", "per-request"), ("stats-warm", "warm")):
+            st, _, b = gw.req("POST", "/system/functions",
+                              {"service": name, "image": exe, "labels": {"com.funk.mode": mode}})
+            check(st == 202, "deploy %s (%s)" % (name, mode), (st, b))
+        st, _, b = gw.req("GET", "/system/function/stats")
+        check(st == 200 and b"fn-linux" in b, "listed as invocation fn-linux", b[:300])
+        for i in (1, 2, 3):
+            st, _, got = gw.req("POST", "/function/stats", body)
+            check(st == 200 and got == expect(nums, 1), "per request, call %d" % i, (st, got))
+        for i in (1, 2, 3):
+            vals = nums + [i]
+            st, _, got = gw.req("POST", "/function/stats-warm",
+                                " ".join(repr(v) for v in vals).encode())
+            check(st == 200 and got == expect(vals, i),
+                  "warm: call %d served by the same process (served=%d)" % (i, i), (st, got))
+        check(gw.wait_log("stats-warm", "served request 3"), "the warm function's log",
+              gw.logs("stats-warm"))
+        st, _, b = gw.req("POST", "/system/functions",
+                          {"service": "stats-snap", "image": exe,
+                           "labels": {"com.funk.mode": "snapshot"}})
+        check(st == 400, "snapshot mode is refused with the reason", (st, b))
+        st, _, b = gw.req("POST", "/system/functions",
+                          {"service": "stats-kvm", "image": exe,
+                           "labels": {"com.funk.isolation": "kvm"}})
+        check(st == 400, "com.funk.isolation=kvm is refused with the reason", (st, b))
+    finally:
+        gw.stop()
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+done()
