@@ -56,8 +56,8 @@
 #define LAUNCHER_ARGV0 "funk-launcher"
 #define LAUNCHER_FD 3
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
-#define LAUNCH_VERSION 1u
-#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
+#define LAUNCH_VERSION 2u
+#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + HC_MAX_MODULES)
 _Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
 struct launch_dev {
@@ -79,9 +79,10 @@ struct launch_req {
     struct elf_image img;
     uint32_t ndev;
     struct launch_dev dev[MFT_MAX_ENTRIES];
-    int32_t accel_fd_index; /* agent connection, or -1 */
-    uint32_t accel_inproc;  /* ACCEL by in-process plugins, loaded in the guest process */
-    char accel_env[2048];   /* their settings: FUNK_ACCEL_* and FUNK_MODEL_DIR, NUL-separated */
+    /* Hypercall-module fds (ACCEL's agent connection): which module, which fd index. */
+    uint32_t nmfd;
+    uint32_t mfd_module[HC_MAX_MODULES];
+    int32_t mfd_index[HC_MAX_MODULES];
 };
 
 struct launch_reply {
@@ -125,18 +126,11 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
         vm->dev[i].block_size = q->dev[i].block_size;
         vm->dev[i].frame_max = q->dev[i].frame_max;
     }
-    /* ACCEL reaches funk-accel-agent over the connection the library user opened (in-process
-     * plugins never run in a launched guest: such guests take the legacy path). */
-    if (q->accel_inproc) {
-        /* In-process plugins are loaded here, in the guest's own process, with the library
-         * user's plugin settings (the launcher has an empty environment). */
-        for (const char *e = q->accel_env; *e && e < q->accel_env + sizeof q->accel_env;
-             e += strlen(e) + 1)
-            putenv((char *)e);
-    } else if (vm->img.has_accel &&
-               hc_accel_adopt(vm, q->accel_fd_index >= 0 ? fds[q->accel_fd_index] : -1) != 0) {
-        _exit(FUNK_EXIT_SETUP);
-    }
+    /* Each module takes over the fd the library user opened for it (ACCEL: its connection
+     * to funk-accel-agent; no plugin ever runs in a guest's process). */
+    for (unsigned i = 0; i < q->nmfd; i++)
+        if (hc_fd_adopt(vm, q->mfd_module[i], fds[q->mfd_index[i]]) != 0)
+            _exit(FUNK_EXIT_SETUP);
     if (hc_setup(vm) != 0) /* the dispatch table of this fresh process */
         _exit(FUNK_EXIT_SETUP);
     vm_process_child_start(vm, fds[1]);
@@ -154,11 +148,11 @@ static int launch_one(int ctl)
     int ok = n == (ssize_t)sizeof q && !cut &&
              q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
              nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
-             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
-             q.accel_fd_index < (int32_t)nfds && q.accel_env[sizeof q.accel_env - 1] == '\0' &&
-             q.accel_env[sizeof q.accel_env - 2] == '\0';
+             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE && q.nmfd <= HC_MAX_MODULES;
     for (unsigned i = 0; ok && i < q.ndev; i++)
         ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
+    for (unsigned i = 0; ok && i < q.nmfd; i++)
+        ok = q.mfd_index[i] > 1 && q.mfd_index[i] < (int32_t)nfds;
     int pidfd = -1;
     if (!ok) {
         r.rc = -EPROTO;
@@ -415,6 +409,20 @@ static int make_image_fd(const struct funk_vm *vm, size_t staging_len)
     return fd;
 }
 
+/* The hypercall modules' fds go along, each named by its module (the launcher knows none). */
+static void launch_module_fds(struct funk_vm *vm, struct launch_req *q, int *fds, unsigned *nfds)
+{
+    int *slot[HC_MAX_MODULES];
+    unsigned mod[HC_MAX_MODULES];
+    unsigned n = hc_fds(vm, slot, mod, HC_MAX_MODULES);
+    for (unsigned i = 0; i < n; i++) {
+        q->mfd_module[i] = mod[i];
+        q->mfd_index[i] = (int32_t)*nfds;
+        fds[(*nfds)++] = *slot[i];
+    }
+    q->nmfd = n;
+}
+
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
 {
     if (lbroken)
@@ -436,7 +444,6 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     q.elf_len = vm->elf_len;
     q.img = vm->img;
     q.ndev = vm->ndev;
-    q.accel_fd_index = -1;
     int fds[LAUNCH_MAX_FDS];
     unsigned nfds = 0;
     int img = make_image_fd(vm, q.staging_len);
@@ -459,24 +466,8 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         q.dev[i].block_size = vm->dev[i].block_size;
         q.dev[i].frame_max = vm->dev[i].frame_max;
     }
-    if (hc_accel_fd(vm) >= 0) {
-        q.accel_fd_index = (int32_t)nfds;
-        fds[nfds++] = hc_accel_fd(vm);
-    }
+    launch_module_fds(vm, &q, fds, &nfds);
     q.nfds = nfds;
-    if (hc_accel_inproc(vm)) {
-        q.accel_inproc = 1;
-        extern char **environ;
-        size_t used = 0;
-        for (char **e = environ; e && *e; e++) {
-            size_t l = strlen(*e) + 1;
-            if ((strncmp(*e, "FUNK_ACCEL_", 11) == 0 || strncmp(*e, "FUNK_MODEL_DIR=", 15) == 0) &&
-                used + l + 2 <= sizeof q.accel_env) {
-                memcpy(q.accel_env + used, *e, l);
-                used += l;
-            }
-        }
-    }
     struct launch_reply r = {-EIO};
     int pidfd = -1, cut = 0;
     unsigned npid = 0;
