@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The four ways, end to end on the real binaries: classify dog.jpg and a fixed sgemm natively
-# (cpu plugin), natively through rpc + agent, as a unikernel via the monitor's private agent and as a unikernel via
-# a listening agent -> identical bodies; and a hostile unikernel's bad ACCEL buffers refused in both modes.
+# (cpu plugin), natively through rpc + agent, as a unikernel via the monitor's private agent and
+# as a unikernel via a listening agent -> identical bodies; and a hostile unikernel's bad ACCEL
+# buffers refused in both modes.
 set -uo pipefail
 MONITOR=$1 AGENT=$2 CLS_NATIVE=$3 SG_NATIVE=$4 CLS_UK=$5 SG_UK=$6 HOSTILE_UK=$7
 IMG=/usr/share/darknet/data/dog.jpg
