@@ -504,8 +504,10 @@ static int hc_accel_setup(struct funk_vm *vm)
     } else {
         fd = accel_private_connect();
         if (fd < 0)
-            vm_log(vm, "accel: cannot start the private funk-accel-agent: %s (ACCEL calls will "
-                       "fail; see FUNK_ACCEL_AGENT, or use --accel=agent:ADDR)", strerror(-fd));
+            vm_log(vm,
+                   "accel: cannot start the private funk-accel-agent: %s (ACCEL calls will "
+                   "fail; see FUNK_ACCEL_AGENT, or use --accel=agent:ADDR)",
+                   strerror(-fd));
     }
     vm->accel = accel_new(fd);
     if (vm->accel == NULL) {
