@@ -514,19 +514,15 @@ loaded:;
     fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
     /* A guest's ACCEL state (sessions, resources, the agent connection) lives on the host side
      * of its instance, which a snapshot cannot hand on: instances could not share one agent
-     * connection, a KVM snapshot holds guest memory only, and a process-backend instance runs
-     * under a filter that forbids what the in-process plugins do on first use (close the model
-     * file, start threads). Refused at deploy rather than failing every call. */
+     * connection and a KVM snapshot holds guest memory only. Refused at deploy rather than
+     * failing every call. */
     if (fn->mode == GW_MODE_SNAPSHOT && funk == 1 &&
         elf_note_find(fn->elf, fn->elf_len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
         BAD("this function uses ACCEL (<funk/accel.h>), which snapshot mode cannot serve (%s): "
             "deploy it with com.funk.mode=warm or per-request",
-            gw_cfg.accel && strncmp(gw_cfg.accel, "agent:", 6) == 0
-                ? "instances cannot share funkd's one --accel=agent connection"
-            : want == FUNK_ISOLATION_KVM
+            want == FUNK_ISOLATION_KVM
                 ? "a KVM snapshot does not carry the accelerator state"
-                : "a process-backend snapshot instance's sandbox forbids the plugins' file and "
-                  "thread calls");
+                : "instances cannot share the template's one funk-accel-agent connection");
     if (fn->console && fn->mode != GW_MODE_PER_REQUEST)
         BAD("console-mode functions (plain Solo5 guests) run per request only (not warm or "
             "snapshot)");

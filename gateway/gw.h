@@ -70,7 +70,7 @@ struct gw_config {
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
-    const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
+    const char *accel;       /* ACCEL for guests: "private" (default), "agent:ADDR" or "none" */
     int provider; /* --role provider: behind the OpenFaaS gateway (faas-provider's /system/info) */
     /* images from registries (gateway/oci.c) */
     const char *registry_auth;       /* auths JSON file (funk registry-login's format) or NULL */

@@ -116,7 +116,7 @@ static const struct hc_call fn_calls[] = {
     {FUNK_HC_FN_RECV, sizeof(struct funk_hc_fn_recv), true, hc_fn_recv, false},
     {FUNK_HC_FN_SEND, sizeof(struct funk_hc_fn_send), true, hc_fn_send, false},
 };
-const struct hc_module hc_fn = {"fn", NULL, fn_calls, 2};
+const struct hc_module hc_fn = {"fn", NULL, fn_calls, 2, NULL};
 
 /* Reported by the monitor's own exception stubs (any guest, until it loads its own IDT). */
 static int hc_fault_call(struct funk_vm *vm, void *arg)
@@ -138,4 +138,4 @@ static int hc_fault_call(struct funk_vm *vm, void *arg)
 static const struct hc_call fault_calls[] = {
     {FUNK_HC_FAULT, sizeof(struct funk_fault_frame), true, hc_fault_call, false},
 };
-const struct hc_module hc_fault = {"fault", NULL, fault_calls, 1};
+const struct hc_module hc_fault = {"fault", NULL, fault_calls, 1, NULL};

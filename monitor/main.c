@@ -6,6 +6,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include <funk/abi/spt.h>
 #include <funk/vm.h>
 
-#include "accel_reexec.h"
 #include "elf_note.h"
 
 #define MAX_DEVS 64
@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "                    [--net:NAME=TAP|@FD] [--fn-input=FILE|-] [--fn-method=M]\n"
             "                    [--fn-path=P] [--fn-header='Name: value'] [--fn-output=body|http]\n"
             "                    [--env=KEY=VALUE]\n"
-            "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
+            "                    [--isolation=kvm|process|auto] [--accel=private|agent:ADDR|none]\n"
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
             "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
             "                    [--bundle=DIR] [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
@@ -57,10 +57,11 @@ static void usage(FILE *f)
             "                   own cgroup (SIZE like 64M or 1G; N cores like 0.5; default:\n"
             "                   guest memory + 64M, no CPU limit, 1 process); over the memory\n"
             "                   limit the guest ends with exit 69 (FUNK_CGROUP=auto|required|off)\n"
-            "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
-            "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
-            "                   (a static funk-monitor runs ACCEL guests in funk-monitor-accel,\n"
-            "                   found beside it or at $FUNK_MONITOR_ACCEL)\n"
+            "  --accel=MODE     ACCEL hypercall, always served by a sandboxed funk-accel-agent:\n"
+            "                   private (default; 'inproc' is its old name): a child agent of\n"
+            "                   this monitor, started for a guest that uses ACCEL ($FUNK_ACCEL_AGENT\n"
+            "                   or beside this binary); agent:ADDR: the one at\n"
+            "                   unix:///path|tcp://H:P|vsock://C:P; none: ACCEL answers ENOSYS\n"
             "  --user=UID[:GID] started as root with the KVM backend: run the guest as this user\n"
             "                   once /dev/kvm, the ELF and the devices are open (default 65534;\n"
             "                   keep: stay root)\n"
@@ -426,7 +427,6 @@ static int run_cli(int argc, char **argv)
     size_t headers_len = 0;
     const char *env[MAX_HEADERS + 1];
     size_t nenv = 0;
-    bool accel_agent = false;
     const char *bundle = NULL;
     long run_uid = 65534, run_gid = 65534; /* -1: --user=keep */
     int mem_given = 0;
@@ -460,6 +460,7 @@ static int run_cli(int argc, char **argv)
         elf_note_find_owned(elf, elf_len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, NULL) == 1)
         g_solo5 = elf_note_solo5_target(elf, elf_len) == SPT_ABI_TARGET ? 2 : 1;
 
+    funk_vm_accel_set("private"); /* the default: a sandboxed agent child, started on demand */
     for (i = 1; i < argc && is_opt(argv[i]); i++) {
         const char *a = argv[i];
         char *end;
@@ -592,9 +593,8 @@ static int run_cli(int argc, char **argv)
                 return die_usage("--isolation: '%s' is not kvm, process or auto", a + 12);
         } else if (strncmp(a, "--accel=", 8) == 0) {
             if (funk_vm_accel_set(a + 8) < 0)
-                return die_usage("--accel: '%s' is not inproc or agent:ADDR (unix:///path, "
+                return die_usage("--accel: '%s' is not private, none or agent:ADDR (unix:///path, "
                                  "vsock://CID:PORT, tcp://HOST:PORT)", a + 8);
-            accel_agent = strncmp(a + 8, "agent:", 6) == 0;
         } else if (strncmp(a, "--user=", 7) == 0) {
             if (strcmp(a + 7, "keep") == 0) {
                 run_uid = run_gid = -1;
@@ -700,33 +700,6 @@ static int run_cli(int argc, char **argv)
         fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
         return FUNK_EXIT_LOAD;
     }
-#ifdef FUNK_MONITOR_ACCEL_SIBLING
-    /* No in-process libfunk-accel here (static-pie, for boot speed): a guest that uses ACCEL
-     * in process runs in the dynamically linked variant instead, with the same arguments. */
-    char exe[4096], target[4096];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[el > 0 ? el : 0] = '\0';
-    rc = accel_reexec_target(elf, elf_len, accel_agent, getenv(ACCEL_REEXEC_ENV),
-                             getenv(ACCEL_REEXEC_GUARD), exe, FUNK_MONITOR_ACCEL_SIBLING, target,
-                             sizeof target);
-    if (rc == 1) {
-        if (flags & FUNK_VM_F_VERBOSE)
-            fprintf(stderr, "funk-monitor: %s uses ACCEL in process: running %s\n", kernel, target);
-        setenv(ACCEL_REEXEC_GUARD, "1", 1);
-        execv(target, argv);
-        rc = -errno;
-    }
-    if (rc < 0) {
-        fprintf(stderr,
-                "funk-monitor: %s uses ACCEL, which this (static) monitor cannot serve in process, "
-                "and running the in-process variant %s failed: %s (set %s to its path, or use "
-                "--accel=agent:ADDR)\n",
-                kernel, rc == -ELOOP ? "again" : target, strerror(-rc), ACCEL_REEXEC_ENV);
-        return FUNK_EXIT_SETUP;
-    }
-#else
-    (void)accel_agent;
-#endif
 
     struct cli_fn fn = {.req = {.method = method, .path = path}, .http = fn_http};
     if (fn_input) {

@@ -110,8 +110,12 @@ int funk_vm_sandbox(struct funk_vm *vm)
     /* funk_vm_kick from a timer signal handler signals this very process only. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-    /* ACCEL: the agent socket, or what in-process plugins need (hc_accel.c). */
-    rc |= hc_accel_seccomp(vm, ctx);
+    /* The fds hypercall modules hold (ACCEL's agent socket): each module's own rules. */
+    int *slot[HC_MAX_MODULES];
+    unsigned mod[HC_MAX_MODULES];
+    unsigned nfd = hc_fds(vm, slot, mod, HC_MAX_MODULES);
+    for (unsigned i = 0; i < nfd; i++)
+        rc |= hc_fd_seccomp(mod[i], ctx, *slot[i]);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

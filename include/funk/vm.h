@@ -278,9 +278,11 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
 int funk_vm_restore(struct funk_vm *shell, struct funk_vm_snapshot *snap);
 void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap);
 
-/* ACCEL for the guests started afterwards (process-wide): "inproc" (libfunk-accel in this
- * process; the default) or "agent:ADDR" (funk-accel-agent at unix:///path, vsock://CID:PORT or
- * tcp://HOST:PORT). Returns 0 or -EINVAL. */
+/* ACCEL for the guests started afterwards (process-wide), always served by funk-accel-agent
+ * (no plugin runs in this process or a guest's): "private" (this process's own agent child,
+ * started on the first guest that uses ACCEL; "inproc" and "" are its old spellings),
+ * "agent:ADDR" (the agent at unix:///path, vsock://CID:PORT or tcp://HOST:PORT) or "none" (the
+ * default: ACCEL answers -ENOSYS). Returns 0 or -EINVAL. */
 int funk_vm_accel_set(const char *spec);
 
 /* Parses "kvm", "process", "auto"; returns enum funk_isolation or -EINVAL. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-# ACCEL from a unikernel under one backend and one path (in-process plugin, or a funk-accel-agent
-# this runner starts): classify or sgemm, each answer checked against a value computed here.
+# ACCEL from a unikernel under one backend and one path (the monitor's private funk-accel-agent,
+# or one this runner starts): classify or sgemm, each answer checked against a value computed
+# here.
 """Exit codes follow meson's protocol: 0 pass, 1 fail, 77 skip (with a loud reason)."""
 import argparse
 import os
@@ -95,7 +96,7 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--function", required=True, choices=["classify", "sgemm"])
     ap.add_argument("--isolation", required=True, choices=["kvm", "process"])
-    ap.add_argument("--accel", required=True, choices=["inproc", "agent"])
+    ap.add_argument("--accel", required=True, choices=["private", "agent"])
     ap.add_argument("--plugin", required=True, choices=["noop", "cpu"])
     ap.add_argument("--limit", type=float, default=120.0)
     a = ap.parse_args()
@@ -128,9 +129,14 @@ def main():
     if a.accel == "agent":
         agent = Agent(a.agent, a.plugin, tmp.name)
         cmd.append("--accel=agent:" + agent.addr)
-        env["FUNK_ACCEL_PLUGINS"] = "none-in-the-monitor"  # any in-process use would fail
+        env["FUNK_ACCEL_PLUGINS"] = "none-in-the-monitor"  # a private agent would fail
     else:
+        # The monitor's own agent child (the default), found beside it in the build tree; it
+        # takes its plugins from the environment the monitor hands on.
+        cmd.append("--accel=private")
+        env["FUNK_ACCEL_AGENT"] = a.agent
         env["FUNK_ACCEL_PLUGINS"] = a.plugin
+        env["FUNK_ACCEL_LOG_LEVEL"] = "info"
     cmd += ["--fn-input=" + req, a.kernel]
     print("run: " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
@@ -172,6 +178,12 @@ def main():
         for s in want_labels or []:
             if s.encode() not in out:
                 problems.append("answer lacks %s" % s)
+    if not agent and p is not None:
+        # The answer came from the monitor's private agent child (a connection it served), and
+        # the plugin was loaded there: the monitor itself loads none.
+        err = p.stderr.decode(errors="replace")
+        if "[agent] connection 1 from private" not in err:
+            problems.append("the private agent did not serve the guest's connection")
     if agent:
         print("--- agent ---\n" + agent_log + "-------------")
         # The answer must have come through the agent: one connection, nothing malformed.
