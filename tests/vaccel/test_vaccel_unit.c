@@ -103,7 +103,10 @@ static void test_genop(void **state)
     vaccel_arg_array_release(&wa);
 
     unsigned char name[64];
-    assert_int_equal(vaccel_image_pose(&s, "x", name, 1, sizeof(name)), VACCEL_ENOTSUP);
+    assert_int_equal(vaccel_image_depth(&s, "x", name, 1, sizeof(name)), VACCEL_ENOTSUP);
+    /* pose and segmentation are generic ops of the cpu plugin; the noop plugin lacks them */
+    assert_int_equal(vaccel_image_pose(&s, "x", name, 1, sizeof(name)), VACCEL_ENOENT);
+    assert_int_equal(vaccel_image_segmentation(&s, "x", name, 1, sizeof(name)), VACCEL_ENOENT);
     assert_int_equal(vaccel_session_release(&s), 0);
     assert_int_equal(vaccel_session_release(&s), VACCEL_EINVAL); /* released twice */
 }
