@@ -343,13 +343,18 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
     for (size_t i = 0; i < nr; i++)
         if (paths[i] == NULL)
             return res_free(res), VACCEL_EINVAL;
-    if (strstr(paths[0], "://")) {
-        funk_accel_log(FUNK_LOG_ERROR, LOG, "resource %s: URL resources are not supported",
-                       paths[0]);
-        return res_free(res), VACCEL_ENOTSUP;
+    bool any_url = false;
+    for (size_t i = 0; i < nr; i++) {
+        if (vaccel_url_is_http(paths[i])) {
+            any_url = true;
+        } else if (strstr(paths[i], "://")) {
+            funk_accel_log(FUNK_LOG_ERROR, LOG, "resource %s: only http(s) URLs are supported",
+                           paths[i]);
+            return res_free(res), VACCEL_ENOTSUP;
+        }
     }
     struct stat st;
-    if (nr == 1 && stat(paths[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (nr == 1 && !any_url && stat(paths[0], &st) == 0 && S_ISDIR(st.st_mode)) {
         res->path_type = VACCEL_PATH_LOCAL_DIR;
         n_ents = scandir(paths[0], &ents, NULL, alphasort);
         if (n_ents < 0)
@@ -376,7 +381,7 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
             goto out;
         }
     } else {
-        res->path_type = VACCEL_PATH_LOCAL_FILE;
+        res->path_type = any_url ? VACCEL_PATH_REMOTE_FILE : VACCEL_PATH_LOCAL_FILE;
         files = calloc(nr, sizeof(*files));
         if (files == NULL) {
             rc = VACCEL_ENOMEM;
@@ -394,7 +399,17 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
         goto out;
     }
     for (size_t i = 0; i < n_files; i++) {
-        int frc = funk_accel_resource_new_file(&v->blobs[i], funk_type(type), files[i]);
+        int frc;
+        if (vaccel_url_is_http(files[i])) {
+            void *data;
+            size_t len;
+            if ((rc = vaccel_url_fetch(files[i], &data, &len)) != VACCEL_OK)
+                goto out;
+            frc = funk_accel_resource_new_buffer(&v->blobs[i], funk_type(type), data, len);
+            free(data);
+        } else {
+            frc = funk_accel_resource_new_file(&v->blobs[i], funk_type(type), files[i]);
+        }
         if (frc < 0) {
             rc = vaccel_funk_err(frc);
             goto out;
