@@ -18,6 +18,7 @@
 
 #include "dnn_cv.h"
 #include "image.h"
+#include "vision_cv.h"
 
 #define POSE_MODEL "movenet.onnx"
 #define POSE_SIZE 192
@@ -358,26 +359,10 @@ static int op_segment(vision_ctx *v, const funk_accel_arg *in, size_t n_in, funk
         LOG(v, FUNK_LOG_ERROR, "segmentation inference failed: %s", err[0] ? err : "?");
     }
     if (rc >= 0) {
-        /* bilinear, pixel centres aligned (half-pixel), from the model's grid to mw x mh */
-        int gh = t.shape[2], gw = t.shape[3];
-        uint8_t *m = out[0].data;
-        float fx = (float)gw / (float)mw, fy = (float)gh / (float)mh;
-        for (uint32_t y = 0; y < mh; y++) {
-            float sy = ((float)y + 0.5f) * fy - 0.5f;
-            sy = sy < 0 ? 0 : (sy > (float)(gh - 1) ? (float)(gh - 1) : sy);
-            int y0 = (int)sy, y1 = y0 + 1 < gh ? y0 + 1 : y0;
-            float wy = sy - (float)y0;
-            for (uint32_t x = 0; x < mw; x++) {
-                float sx = ((float)x + 0.5f) * fx - 0.5f;
-                sx = sx < 0 ? 0 : (sx > (float)(gw - 1) ? (float)(gw - 1) : sx);
-                int x0 = (int)sx, x1 = x0 + 1 < gw ? x0 + 1 : x0;
-                float wx = sx - (float)x0;
-                const float *r0 = t.data + (size_t)y0 * gw, *r1 = t.data + (size_t)y1 * gw;
-                float p = (r0[x0] * (1 - wx) + r0[x1] * wx) * (1 - wy) +
-                          (r1[x0] * (1 - wx) + r1[x1] * wx) * wy;
-                m[(size_t)y * mw + x] = (uint8_t)(clamp01(p) * 255.0f + 0.5f);
-            }
-        }
+        rc = vision_cv_mask_to_bytes(t.data, t.shape[3], t.shape[2], out[0].data, (int)mw,
+                                     (int)mh);
+        if (rc < 0)
+            LOG(v, FUNK_LOG_ERROR, "segmentation: mask resize failed (%s)", strerror(-rc));
     }
     pthread_mutex_unlock(&v->seg.lock);
     dnn_cv_blob_free(blob);

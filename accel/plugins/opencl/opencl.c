@@ -566,14 +566,13 @@ static int op_devices(const ocl_plugin *p, funk_accel_arg *out, size_t n_out)
 static int ocl_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
                   size_t n_in, funk_accel_arg *out, size_t n_out)
 {
-    (void)in, (void)n_in;
     if (strcmp(name, "opencl.devices") == 0 || strcmp(name, "devices") == 0) {
         ocl_lsan_off();
         int rc = op_devices(c->plugin, out, n_out);
         ocl_lsan_on();
         return rc;
     }
-    return -ENOENT;
+    return ocl_vision_op(c, name, in, n_in, out, n_out);
 }
 
 static int ocl_init(void **state)
