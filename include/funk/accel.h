@@ -247,6 +247,8 @@ static inline int funk_accel_image_pose(funk_accel_session *s, const void *image
     int rc = funk_accel_op(s, "image_pose", &in, 1, &o, 1);
     if (rc > 0 && ((size_t)rc > max || o.used != (size_t)rc * sizeof(*out)))
         return -EPROTO; /* a plugin that answered something else */
+    for (int i = 0; i < rc; i++) /* names came from the far side: terminate them here */
+        out[i].name[FUNK_ACCEL_KEYPOINT_NAME_MAX - 1] = '\0';
     return rc;
 }
 
