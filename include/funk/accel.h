@@ -242,8 +242,9 @@ static inline int funk_accel_image_pose(funk_accel_session *s, const void *image
     if (image == NULL || image_len == 0 || out == NULL || max == 0 ||
         max > (size_t)-1 / sizeof(*out))
         return -EINVAL;
-    funk_accel_arg in = FUNK_ACCEL_ARG_BYTES_OF(image, image_len);
-    funk_accel_arg o = FUNK_ACCEL_ARG_BYTES_OF(out, max * sizeof(*out));
+    /* plain aggregates, no compound literals: the header is also valid C++ */
+    funk_accel_arg in = {FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0};
+    funk_accel_arg o = {FUNK_ACCEL_ARG_BYTES, 0, (void *)out, max * sizeof(*out), 0};
     int rc = funk_accel_op(s, "image_pose", &in, 1, &o, 1);
     if (rc > 0 && ((size_t)rc > max || o.used != (size_t)rc * sizeof(*out)))
         return -EPROTO; /* a plugin that answered something else */
@@ -264,10 +265,10 @@ static inline int funk_accel_image_segment(funk_accel_session *s, const void *im
         height == NULL)
         return -EINVAL;
     uint32_t want[2] = {*width, *height}, got[2] = {0, 0};
-    funk_accel_arg in[2] = {FUNK_ACCEL_ARG_BYTES_OF(image, image_len),
-                            FUNK_ACCEL_ARG_BYTES_OF(want, sizeof(want))};
-    funk_accel_arg o[2] = {FUNK_ACCEL_ARG_BYTES_OF(mask, mask_size),
-                           FUNK_ACCEL_ARG_BYTES_OF(got, sizeof(got))};
+    funk_accel_arg in[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0},
+                            {FUNK_ACCEL_ARG_BYTES, 0, (void *)want, sizeof(want), 0}};
+    funk_accel_arg o[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)mask, mask_size, 0},
+                           {FUNK_ACCEL_ARG_BYTES, 0, (void *)got, sizeof(got), 0}};
     int rc = funk_accel_op(s, "image_segment", in, 2, o, 2);
     if (rc < 0)
         return rc;
