@@ -185,6 +185,37 @@ int main(int argc, char **argv)
     rc = funk_accel_image_segment(s, junk, sizeof(junk), small, sizeof(small), &mw, &mh);
     CHECK(rc == -EBADMSG, "segment: junk bytes are EBADMSG (rc=%d)", rc);
 
+    /* raw generic ops as a hostile client could send them (no wrapper to pack them right) */
+    {
+        uint8_t tiny[8], m[64];
+        uint32_t bad_dims[2] = {100000, 100000}, dims[2] = {8, 8}, got[2];
+        funk_accel_arg a_img = FUNK_ACCEL_ARG_BYTES_OF(img, len);
+        funk_accel_arg o_tiny = FUNK_ACCEL_ARG_BYTES_OF(tiny, sizeof(tiny));
+        rc = funk_accel_op(s, "image_pose", &a_img, 1, &o_tiny, 1);
+        CHECK(rc == -EINVAL, "raw image_pose: output smaller than one keypoint is EINVAL (%d)", rc);
+        funk_accel_arg two[2] = {a_img, a_img};
+        funk_accel_arg o_kp = FUNK_ACCEL_ARG_BYTES_OF(k, sizeof(k));
+        rc = funk_accel_op(s, "image_pose", two, 2, &o_kp, 1);
+        CHECK(rc == -EINVAL, "raw image_pose: two inputs is EINVAL (%d)", rc);
+        funk_accel_arg in_short[2] = {a_img, FUNK_ACCEL_ARG_BYTES_OF(dims, 4)};
+        funk_accel_arg o_seg[2] = {FUNK_ACCEL_ARG_BYTES_OF(m, sizeof(m)),
+                                   FUNK_ACCEL_ARG_BYTES_OF(got, sizeof(got))};
+        rc = funk_accel_op(s, "image_segment", in_short, 2, o_seg, 2);
+        CHECK(rc == -EINVAL, "raw image_segment: a 4-byte size argument is EINVAL (%d)", rc);
+        funk_accel_arg in_huge[2] = {a_img, FUNK_ACCEL_ARG_BYTES_OF(bad_dims, sizeof(bad_dims))};
+        rc = funk_accel_op(s, "image_segment", in_huge, 2, o_seg, 2);
+        CHECK(rc == -EINVAL, "raw image_segment: 100000x100000 is EINVAL (%d)", rc);
+        funk_accel_arg in_ok[2] = {a_img, FUNK_ACCEL_ARG_BYTES_OF(dims, sizeof(dims))};
+        funk_accel_arg o_short[2] = {FUNK_ACCEL_ARG_BYTES_OF(m, sizeof(m)),
+                                     FUNK_ACCEL_ARG_BYTES_OF(got, 4)};
+        rc = funk_accel_op(s, "image_segment", in_ok, 2, o_short, 2);
+        CHECK(rc == -EINVAL, "raw image_segment: a 4-byte size output is EINVAL (%d)", rc);
+        rc = funk_accel_op(s, "image_segment", in_ok, 2, o_seg, 2);
+        CHECK(rc == 0 && o_seg[0].used == 64 && o_seg[1].used == 8 && got[0] == 8 && got[1] == 8,
+              "raw image_segment: 8x8 into 64 bytes (rc=%d, used %zu/%zu)", rc, o_seg[0].used,
+              o_seg[1].used);
+    }
+
     funk_accel_session_delete(s);
     free(img);
     printf(fails ? "%d vision check(s) failed\n" : "all vision checks passed\n", fails);
