@@ -4,6 +4,7 @@
 #ifndef FUNK_ACCEL_H
 #define FUNK_ACCEL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -217,6 +218,67 @@ int funk_accel_image_detect(funk_accel_session *s, funk_accel_resource *model, c
  * -ENOENT when no loaded plugin knows the name. */
 int funk_accel_op(funk_accel_session *s, const char *name, const funk_accel_arg *in, size_t n_in,
                   funk_accel_arg *out, size_t n_out);
+
+/* ---- Pose and segmentation (generic operations "image_pose", "image_segment") --------------
+ * Both ride on funk_accel_op, so they cross rpc and the unikernel hypercall like any named
+ * operation; these inline wrappers only pack the arguments. Models: the plugin's defaults
+ * (cpu, opencl: MoveNet Lightning and the MediaPipe selfie segmenter, from scripts/models.sh);
+ * -ENOENT when no loaded plugin has them, -EBADMSG for bytes that are not a JPEG/PNG image. */
+
+#define FUNK_ACCEL_KEYPOINT_NAME_MAX 24
+#define FUNK_ACCEL_POSE_KEYPOINTS 17 /* COCO order: nose, left_eye, right_eye, ... right_ankle */
+
+typedef struct funk_accel_keypoint {
+    char name[FUNK_ACCEL_KEYPOINT_NAME_MAX]; /* NUL-terminated, e.g. "left_wrist" */
+    float x, y;  /* fractions of image width/height, top-left origin */
+    float score; /* 0..1 */
+} funk_accel_keypoint;
+
+/* Keypoints of the most prominent person in an encoded image, in COCO order. Writes up to max
+ * (FUNK_ACCEL_POSE_KEYPOINTS for all) and returns the number written. */
+static inline int funk_accel_image_pose(funk_accel_session *s, const void *image,
+                                        size_t image_len, funk_accel_keypoint *out, size_t max)
+{
+    if (image == NULL || image_len == 0 || out == NULL || max == 0 ||
+        max > (size_t)-1 / sizeof(*out))
+        return -EINVAL;
+    /* plain aggregates, no compound literals: the header is also valid C++ */
+    funk_accel_arg in = {FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0};
+    funk_accel_arg o = {FUNK_ACCEL_ARG_BYTES, 0, (void *)out, max * sizeof(*out), 0};
+    int rc = funk_accel_op(s, "image_pose", &in, 1, &o, 1);
+    if (rc > 0 && ((size_t)rc > max || o.used != (size_t)rc * sizeof(*out)))
+        return -EPROTO; /* a plugin that answered something else */
+    for (int i = 0; i < rc; i++) /* names came from the far side: terminate them here */
+        out[i].name[FUNK_ACCEL_KEYPOINT_NAME_MAX - 1] = '\0';
+    return rc;
+}
+
+/* A person mask of an encoded image: one byte per pixel, the probability that the pixel belongs
+ * to a person (0..255), rows packed. *width x *height asks for the mask's size (0 x 0: the
+ * image's own size) and on success holds the size written. Returns 0; -ENOSPC when mask_size <
+ * width * height (for 0 x 0 give room for the image's pixels). */
+static inline int funk_accel_image_segment(funk_accel_session *s, const void *image,
+                                           size_t image_len, uint8_t *mask, size_t mask_size,
+                                           uint32_t *width, uint32_t *height)
+{
+    if (image == NULL || image_len == 0 || mask == NULL || mask_size == 0 || width == NULL ||
+        height == NULL)
+        return -EINVAL;
+    uint32_t want[2] = {*width, *height}, got[2] = {0, 0};
+    funk_accel_arg in[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0},
+                            {FUNK_ACCEL_ARG_BYTES, 0, (void *)want, sizeof(want), 0}};
+    funk_accel_arg o[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)mask, mask_size, 0},
+                           {FUNK_ACCEL_ARG_BYTES, 0, (void *)got, sizeof(got), 0}};
+    int rc = funk_accel_op(s, "image_segment", in, 2, o, 2);
+    if (rc < 0)
+        return rc;
+    if (o[1].used != sizeof(got) || got[0] == 0 || got[1] == 0 ||
+        (uint64_t)got[0] * got[1] != o[0].used || o[0].used > mask_size)
+        return -EPROTO; /* a plugin that answered something else */
+    *width = got[0];
+    *height = got[1];
+    return 0;
+}
 
 #ifdef __cplusplus
 }

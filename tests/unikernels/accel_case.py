@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # ACCEL from a unikernel under one backend and one path (the monitor's private funk-accel-agent,
 # or one this runner starts): classify or sgemm, each answer checked against a value computed
-# here.
+# here; vision (pose + segmentation of person.jpg) checked for plausibility against the person's box.
 """Exit codes follow meson's protocol: 0 pass, 1 fail, 77 skip (with a loud reason)."""
 import argparse
 import os
@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_case import kvm_problem, skip  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
+PERSON = "/usr/share/darknet/data/person.jpg"
 M64 = (1 << 64) - 1
 
 
@@ -50,6 +51,43 @@ def sgemm_case(m, n, k):
     body = struct.pack("<III", m, n, k) + struct.pack("<%df" % len(a), *a)
     body += struct.pack("<%df" % len(b), *b)
     return body, struct.pack("<%df" % len(c), *c)
+
+
+# Where darknet's person.jpg has its person, in fractions of the image (detect's box, x 0.29..0.43,
+# y 0.26..0.89, with a margin): every confident keypoint and the mask's box must lie there.
+PERSON_BOX = (0.24, 0.20, 0.48, 0.95)
+
+
+def vision_problems(out):
+    """Plausibility of the vision function's JSON answer for person.jpg."""
+    import json
+    try:
+        ans = json.loads(out)
+        kps = {k["name"]: k for k in ans["keypoints"]}
+        m = ans["mask"]
+    except (ValueError, KeyError, TypeError) as e:
+        return ["answer is not the vision JSON (%s)" % e]
+    x0, y0, x1, y1 = PERSON_BOX
+    problems = []
+    if len(kps) != 17 or "nose" not in kps or "left_hip" not in kps:
+        problems.append("expected the 17 COCO keypoints, got %s" % sorted(kps))
+        return problems
+    sure = [k for k in kps.values() if k["score"] >= 0.3]
+    off = [k["name"] for k in sure if not (x0 <= k["x"] <= x1 and y0 <= k["y"] <= y1)]
+    if len(sure) < 8 or off:
+        problems.append("%d confident keypoints, off the person: %s" % (len(sure), off))
+    if not kps["nose"]["y"] < kps["left_hip"]["y"]:
+        problems.append("the nose is not above the hips")
+    if m["w"] != 64 or m["h"] != 48:
+        problems.append("mask is %dx%d, asked for 64x48" % (m["w"], m["h"]))
+    elif not (0.02 * 64 * 48 < m["on"] < 0.2 * 64 * 48):
+        problems.append("mask covers %d of %d pixels" % (m["on"], 64 * 48))
+    else:
+        bx0, by0, bx1, by1 = m["box"]
+        if not (bx0 / 64 >= x0 and (bx1 + 1) / 64 <= x1 and by0 / 48 >= y0 - 0.05 and
+                (by1 + 1) / 48 <= y1):
+            problems.append("mask box %s lies off the person" % m["box"])
+    return problems
 
 
 class Agent:
@@ -94,7 +132,7 @@ def main():
     ap.add_argument("--monitor", required=True)
     ap.add_argument("--agent", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--function", required=True, choices=["classify", "sgemm"])
+    ap.add_argument("--function", required=True, choices=["classify", "sgemm", "vision"])
     ap.add_argument("--isolation", required=True, choices=["kvm", "process"])
     ap.add_argument("--accel", required=True, choices=["private", "agent"])
     ap.add_argument("--plugin", required=True, choices=["noop", "cpu"])
@@ -108,7 +146,15 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix="funk-accel-uk-")
     req = os.path.join(tmp.name, "request.bin")
     want_labels = None
-    if a.function == "sgemm":
+    if a.function == "vision":
+        models = [os.path.join(os.environ.get("FUNK_MODEL_DIR", ""), m)
+                  for m in ("centernet.onnx", "movenet.onnx", "selfie.onnx")]
+        missing = [f for f in [PERSON] + models if not os.access(f, os.R_OK)]
+        if a.plugin != "cpu" or missing:
+            skip("vision needs the cpu plugin, %s (Debian darknet) and the models "
+                 "(scripts/models.sh); missing: %s" % (PERSON, ", ".join(missing) or a.plugin))
+        body, want = open(PERSON, "rb").read(), None
+    elif a.function == "sgemm":
         body, want = sgemm_case(7, 5, 6)
     elif a.plugin == "noop":
         # Any bytes do for the noop plugin; the size makes the image span several pages.
@@ -178,6 +224,8 @@ def main():
         for s in want_labels or []:
             if s.encode() not in out:
                 problems.append("answer lacks %s" % s)
+        if a.function == "vision" and p.returncode == 0:
+            problems += vision_problems(out)
     if not agent and p is not None:
         # The answer came from the monitor's private agent child (a connection it served), and
         # the plugin was loaded there: the monitor itself loads none.
