@@ -55,6 +55,7 @@ struct gw_config {
     double read_timeout; /* idle HTTP connection timeout, seconds */
     double head_timeout; /* a request head must be complete this long after the connection opened
                             or the previous response ended; trickling does not extend it */
+    double body_timeout; /* a request body must be complete this long after its head */
     unsigned max_conns;  /* open HTTP connections in all */
     /* open HTTP connections per client address (0: no limit) */
     unsigned max_conns_per_ip;

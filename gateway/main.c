@@ -24,6 +24,7 @@ struct gw_config gw_cfg = {
     .timeout = 30,
     .read_timeout = 30,
     .head_timeout = 10,
+    .body_timeout = 60,
     .max_conns = 1000,
     .max_conns_per_ip = 100,
     .idle_timeout = 60,
@@ -66,6 +67,8 @@ static void usage(FILE *f)
         "  --head-timeout SEC     a request head (line and headers) must be complete SEC after\n"
         "                         the connection opened or the last response ended, however\n"
         "                         slowly it trickles in (default 10)\n"
+        "  --body-timeout SEC     a request body must be complete SEC after its head, however\n"
+        "                         slowly it trickles in (default 60)\n"
         "  --max-connections N    open HTTP connections in all (default 1000)\n"
         "  --max-connections-per-ip N  open HTTP connections per client address (default\n"
         "                         100, 0: no limit)\n"
@@ -183,6 +186,7 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"read-timeout", required_argument, 0, 'r'},
                                          {"head-timeout", required_argument, 0, 'H'},
+                                         {"body-timeout", required_argument, 0, 0x1f0},
                                          {"max-connections", required_argument, 0, 'C'},
                                          {"max-connections-per-ip", required_argument, 0, 'c'},
                                          {"pool", required_argument, 0, 'p'},
@@ -263,6 +267,10 @@ int main(int argc, char **argv)
         case 'H':
             if (parse_num(optarg, 1, 3600, &gw_cfg.head_timeout))
                 return bad("--head-timeout", optarg);
+            break;
+        case 0x1f0:
+            if (parse_num(optarg, 1, 3600, &gw_cfg.body_timeout))
+                return bad("--body-timeout", optarg);
             break;
         case 'C':
             if (parse_num(optarg, 1, 1000000, &v) || v != (unsigned)v)
