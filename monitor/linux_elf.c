@@ -35,10 +35,12 @@ static uint64_t pdown(uint64_t a)
 int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
 {
     const uint8_t *b = elf;
-    if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return lx_err(vm, -ENOTSUP,
-                      "Linux guests run under the process backend only "
-                      "(--isolation=process); the KVM personality is not built yet");
+    if (!vm->staging) {
+        /* KVM: the boot area is only the loader's (linux_kvm_x86_64.c builds the guest from it) */
+        vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+        if (!vm->staging)
+            return lx_err(vm, -ENOMEM, "out of memory");
+    }
     if (len < sizeof(Elf64_Ehdr))
         return lx_err(vm, -ENOEXEC, "image truncated (%zu bytes)", len);
     Elf64_Ehdr eh;
@@ -218,6 +220,11 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     vm->ndev = 0;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
+    if (vm->backend == FUNK_ISOLATION_KVM) {
+        int rc = linux_kvm_setup(vm); /* sets vm->err */
+        if (rc)
+            return rc;
+    }
     vm->loaded = true;
     vm_log(vm,
            "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
