@@ -20,50 +20,60 @@
  * LXK_GPA, above any guest memory, never writable by ring 3 and never reachable through a
  * pointer the personality accepts (those lie inside guest memory on page-map pages):
  *
- *   LXK_GPA + 0x0000  handler page (supervisor, read-only, executable): the LSTAR entry, the
- *                     TLB-flush path and one stub per exception vector
- *           + 0x1000  GDT (null, ring-0 code/data, ring-3 data/code, TSS), read-only
- *           + 0x2000  IDT, 32 interrupt gates on IST1, read-only
- *           + 0x3000  TSS (RSP0 and IST1 the stack below), read-only
- *           + 0x4000  the ring-0 stack for exceptions (2 pages), supervisor, not executable
- *           + 0x6000  page tables (not mapped at all)
+ *   LXK_GPA + 0x0000  the system-call entry page (read and execute, ring 3 too): LSTAR's
+ *                     `out %al, $0xf0 ; sysretq`, the CR3-reload path, int3 elsewhere
+ *           + 0x1000  one stub per exception vector (supervisor, read and execute)
+ *           + 0x2000  GDT (null, ring-0 code/data, ring-3 data/code, TSS), supervisor, read-only
+ *           + 0x3000  IDT, 32 interrupt gates on IST1, supervisor, read-only
+ *           + 0x4000  TSS (RSP0 and IST1 the stack below; an I/O bitmap), supervisor, read-only
+ *           + 0x5000  the ring-0 stack for exceptions (2 pages), supervisor, not executable
+ *           + 0x7000  page tables (not mapped at all)
  *
- * A `syscall` enters the handler in ring 0 (STAR/LSTAR/FMASK; IF, TF, DF, AC masked) on the
+ * A `syscall` enters the entry page in ring 0 (STAR/LSTAR/FMASK; IF, TF, DF, AC masked) on the
  * program's own stack, which it never touches: its one instruction `out %al, $0xf0` exits to the
  * monitor, which reads %rax and %rdi..%r9, serves the call with linux_syscall.c, writes %rax and
  * resumes at `sysretq` (%rcx and %r11, which hold the return address and flags, are untouched).
  * When the call took permissions away from a page (munmap, mprotect, brk shrinking) the monitor
- * resumes at a path that reloads CR3 first, which costs a second exit. Any exception (a ring-3
- * page fault, #GP from int $0x80, sysenter, in/out or hlt, #UD, ...) runs its stub on IST1,
- * which reports the vector with `out %al, $(0xc0 + vector)`; the run ends with the process
- * backend's wording and exit code (FUNK_VM_EXIT_FAULT).
+ * resumes at a path that reloads CR3 first, which costs a second exit.
+ *
+ * This project's hosts run a software KVM (PVM) whose emulated `syscall` jumps to LSTAR but stays
+ * in ring 3 (it does not switch privilege), while ring-3 code runs natively (SSE included). For
+ * that the entry page is user-executable and the TSS's I/O bitmap opens port 0xf0 (and no other)
+ * to ring 3: the same `out` exits in ring 3, and the monitor, seeing CPL 3, returns itself to
+ * %rcx with %r11's flags. A program that jumps to LSTAR in ring 3 makes a system call that way;
+ * nothing else of the page is usable from ring 3 (sysretq and the CR3 reload are privileged).
+ *
+ * Any exception (a ring-3 page fault, #GP from int $0x80, sysenter, in/out or hlt, #UD, ...)
+ * runs its stub on IST1, which reports the vector with `out %al, $(0xc0 + vector)`; the run
+ * ends with the process backend's wording and exit code (FUNK_VM_EXIT_FAULT).
  *
  * linux_syscall.c keeps its state in statics (it is one guest per process under the process
  * backend): so is this backend, one Linux guest at a time per process (funk-monitor).
  */
 
 #define LXK_GPA 0x100000000ull
-#define LXK_CODE 0x0000u
-#define LXK_GDT 0x1000u
-#define LXK_IDT 0x2000u
-#define LXK_TSS 0x3000u
-#define LXK_STACK 0x4000u
-#define LXK_STACK_TOP 0x6000u
-#define LXK_PML4 0x6000u
-#define LXK_PDPT 0x7000u
-#define LXK_PD_HI 0x8000u
-#define LXK_PT_HI 0x9000u
-#define LXK_PD 0xa000u /* 4 PDs: guest memory up to 4 GiB */
-#define LXK_PT 0xe000u /* one PT per 2 MiB of guest memory */
+#define LXK_CODE 0x0000u /* the syscall entry page */
+#define LXK_EXCP 0x1000u /* the exception stubs' page */
+#define LXK_GDT 0x2000u
+#define LXK_IDT 0x3000u
+#define LXK_TSS 0x4000u
+#define LXK_STACK 0x5000u
+#define LXK_STACK_TOP 0x7000u
+#define LXK_PML4 0x7000u
+#define LXK_PDPT 0x8000u
+#define LXK_PD_HI 0x9000u
+#define LXK_PT_HI 0xa000u
+#define LXK_PD 0xb000u /* 4 PDs: guest memory up to 4 GiB */
+#define LXK_PT 0xf000u /* one PT per 2 MiB of guest memory */
+/* the TSS with an I/O bitmap for ports 0..0xff, then the terminating 0xff byte */
+#define LXK_TSS_LIMIT (104u + 32u + 1u - 1u)
 
 /* Handler page layout */
 #define LXK_SYSCALL 0x00u /* out %al,$0xf0 ; sysretq */
 #define LXK_SYSRET 0x02u
-#define LXK_FLUSH 0x10u   /* mov %cr3,%rax ; mov %rax,%cr3 ; out %al,$0xf2 ; sysretq */
-#define LXK_FLUSH_I 0x20u /* the same, then iretq */
-#define LXK_FLUSH_OUT 6u  /* the out inside either */
-#define LXK_IRET 0x30u    /* iretq */
-#define LXK_EXC 0x100u    /* + 16 * vector: out %al,$(0xc0 + v) ; hlt ; jmp .-1 */
+#define LXK_FLUSH 0x10u     /* mov %cr3,%rax ; mov %rax,%cr3 ; out %al,$0xf2 ; sysretq */
+#define LXK_FLUSH_OUT 0x16u /* its out */
+#define LXK_EXC LXK_EXCP    /* + 16 * vector: out %al,$(0xc0 + v) ; hlt ; jmp .-1 */
 
 #define PORT_SYSCALL 0xf0u
 #define PORT_FAULT 0xc0u /* + vector (0..31) */
@@ -96,6 +106,7 @@ static size_t priv_size;
 static int ended;      /* the personality ended the run (exit, fault, I/O failure) */
 static int need_flush; /* a page lost permissions since the guest last reloaded CR3 */
 static int sync_regs;  /* KVM_CAP_SYNC_REGS: registers in kvm_run, no ioctl per call */
+static int sync_sregs; /* and the segment registers (the CPL) */
 static uint64_t fs_applied;
 static int64_t flush_rax;         /* the result held across the flush path's exit */
 static uint64_t lost_lo, lost_hi; /* the guest pages that lost permissions in this call */
@@ -231,14 +242,9 @@ static void write_priv(const struct funk_vm *vm)
     static const uint8_t entry[] = {0xe6, PORT_SYSCALL, 0x48, 0x0f, 0x07};
     static const uint8_t flush[] = {0x0f, 0x20,         0xd8, 0x0f, 0x22, 0xd8,
                                     0xe6, PORT_FLUSHED, 0x48, 0x0f, 0x07};
-    static const uint8_t flush_i[] = {0x0f, 0x20, 0xd8,         0x0f, 0x22,
-                                      0xd8, 0xe6, PORT_FLUSHED, 0x48, 0xcf};
-    static const uint8_t iret[] = {0x48, 0xcf};
-    memset(priv + LXK_CODE, 0xcc, 4096); /* int3 everywhere else: #BP, which ends the run */
+    memset(priv + LXK_CODE, 0xcc, 8192); /* int3 everywhere else: #BP, which ends the run */
     memcpy(priv + LXK_CODE + LXK_SYSCALL, entry, sizeof entry);
     memcpy(priv + LXK_CODE + LXK_FLUSH, flush, sizeof flush);
-    memcpy(priv + LXK_CODE + LXK_FLUSH_I, flush_i, sizeof flush_i);
-    memcpy(priv + LXK_CODE + LXK_IRET, iret, sizeof iret);
     for (unsigned v = 0; v < 32; v++) {
         uint8_t *p = priv + LXK_CODE + LXK_EXC + 16 * v;
         /* the port says the vector; %rax stays the program's (a syscall's number) */
@@ -253,13 +259,13 @@ static void write_priv(const struct funk_vm *vm)
     gdt[3] = seg_desc(0, 3);
     gdt[4] = seg_desc(1, 3);
     uint64_t tss = LXK_GPA + LXK_TSS;
-    gdt[5] = 103 | ((tss & 0xffffff) << 16) | (0xbull << 40) | (1ull << 47) |
+    gdt[5] = LXK_TSS_LIMIT | ((tss & 0xffffff) << 16) | (0xbull << 40) | (1ull << 47) |
              (((tss >> 24) & 0xff) << 56); /* busy 64-bit TSS */
     gdt[6] = tss >> 32;
     /* IDT: interrupt gates, ring 0, IST1. */
     uint8_t *idt = priv + LXK_IDT;
     for (unsigned v = 0; v < 32; v++) {
-        uint64_t off = LXK_GPA + LXK_CODE + LXK_EXC + 16 * v;
+        uint64_t off = LXK_GPA + LXK_EXC + 16 * v;
         uint8_t *g = idt + 16 * v;
         memset(g, 0, 16);
         g[0] = (uint8_t)off;
@@ -272,25 +278,30 @@ static void write_priv(const struct funk_vm *vm)
         uint32_t hi = (uint32_t)(off >> 32);
         memcpy(g + 8, &hi, 4);
     }
-    /* TSS: RSP0 and IST1; no I/O bitmap (ring 3 in/out: #GP). */
+    /* TSS: RSP0 and IST1; an I/O bitmap that lets ring 3 use port 0xf0 only (in/out on any
+     * other: #GP), for KVMs whose syscall stays in ring 3 (see linux_kvm_exit). */
     uint8_t *t = priv + LXK_TSS;
     uint64_t top = LXK_GPA + LXK_STACK_TOP;
     memcpy(t + 4, &top, 8);
     memcpy(t + 36, &top, 8);
     uint16_t iomap = 104;
     memcpy(t + 102, &iomap, 2);
+    memset(t + 104, 0xff, 33);
+    t[104 + PORT_SYSCALL / 8] = (uint8_t) ~(1u << (PORT_SYSCALL % 8));
     /* Page tables: the privileged pages (supervisor) and guest memory (user, per page map). */
     uint64_t *pml4 = (uint64_t *)(priv + LXK_PML4), *pdpt = (uint64_t *)(priv + LXK_PDPT);
     pml4[0] = (LXK_GPA + LXK_PDPT) | PTE_P | PTE_W | PTE_U;
-    pdpt[4] = (LXK_GPA + LXK_PD_HI) | PTE_P | PTE_W; /* supervisor only below this */
-    ((uint64_t *)(priv + LXK_PD_HI))[0] = (LXK_GPA + LXK_PT_HI) | PTE_P | PTE_W;
+    pdpt[4] = (LXK_GPA + LXK_PD_HI) | PTE_P | PTE_W | PTE_U;
+    ((uint64_t *)(priv + LXK_PD_HI))[0] = (LXK_GPA + LXK_PT_HI) | PTE_P | PTE_W | PTE_U;
     uint64_t *pt_hi = (uint64_t *)(priv + LXK_PT_HI);
-    pt_hi[0] = (LXK_GPA + LXK_CODE) | PTE_P;
-    pt_hi[1] = (LXK_GPA + LXK_GDT) | PTE_P | PTE_NX;
-    pt_hi[2] = (LXK_GPA + LXK_IDT) | PTE_P | PTE_NX;
-    pt_hi[3] = (LXK_GPA + LXK_TSS) | PTE_P | PTE_NX;
-    pt_hi[4] = (LXK_GPA + LXK_STACK) | PTE_P | PTE_W | PTE_NX;
-    pt_hi[5] = (LXK_GPA + LXK_STACK + 0x1000) | PTE_P | PTE_W | PTE_NX;
+    /* the entry page is the only one ring 3 may reach (read and execute: see the header) */
+    pt_hi[0] = (LXK_GPA + LXK_CODE) | PTE_P | PTE_U;
+    pt_hi[1] = (LXK_GPA + LXK_EXCP) | PTE_P;
+    pt_hi[2] = (LXK_GPA + LXK_GDT) | PTE_P | PTE_NX;
+    pt_hi[3] = (LXK_GPA + LXK_IDT) | PTE_P | PTE_NX;
+    pt_hi[4] = (LXK_GPA + LXK_TSS) | PTE_P | PTE_NX;
+    pt_hi[5] = (LXK_GPA + LXK_STACK) | PTE_P | PTE_W | PTE_NX;
+    pt_hi[6] = (LXK_GPA + LXK_STACK + 0x1000) | PTE_P | PTE_W | PTE_NX;
     uint64_t n2m = vm->mem_size >> 21;
     for (uint64_t i = 0; i < (vm->mem_size + (1ull << 30) - 1) >> 30; i++)
         pdpt[i] = (LXK_GPA + LXK_PD + 4096 * i) | PTE_P | PTE_W | PTE_U;
@@ -326,7 +337,7 @@ static int boot_vcpu(struct funk_vm *vm, uint64_t sp)
     sr.gs = sr.fs;
     memset(&sr.tr, 0, sizeof sr.tr);
     sr.tr.base = LXK_GPA + LXK_TSS;
-    sr.tr.limit = 103;
+    sr.tr.limit = LXK_TSS_LIMIT;
     sr.tr.selector = SEL_TSS;
     sr.tr.type = 0xb;
     sr.tr.present = 1;
@@ -377,8 +388,9 @@ static int boot_vcpu(struct funk_vm *vm, uint64_t sp)
         return -errno;
     int caps = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     sync_regs = caps > 0 && (caps & KVM_SYNC_X86_REGS);
+    sync_sregs = sync_regs && (caps & KVM_SYNC_X86_SREGS);
     if (sync_regs)
-        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | (sync_sregs ? KVM_SYNC_X86_SREGS : 0);
     return 0;
 }
 
@@ -543,21 +555,6 @@ static int fault(struct funk_vm *vm, unsigned vec)
     uint64_t err = has_err ? frame[0] : 0;
     const uint64_t *f = frame + (has_err ? 1 : 0); /* rip, cs, rflags, rsp, ss */
     unsigned long long rip = f[0];
-    uint64_t code = LXK_GPA + LXK_CODE;
-    if (vec == 14 && rip == code + LXK_SYSCALL && (f[1] & 3) == 3 && (err & 0x10)) {
-        /*
-         * A `syscall` that reached LSTAR still in ring 3: an instruction emulator that does not
-         * switch privilege on syscall (this project's software KVM). Serve it all the same and
-         * return as sysret would, through an iretq with a frame built here: %rcx the return
-         * address, %r11's flags with IOPL, NT and RF cleared, the program's own stack. (A ring-3
-         * jump to LSTAR lands here too: it is the same as making the call.)
-         */
-        uint64_t fr[5] = {r.rcx, SEL_UCODE, (r.r11 & 0x3c0dd5) | 0x202, f[3], SEL_UDATA};
-        uint64_t at_fr = at + (has_err ? 8 : 0);
-        memcpy(priv + at_fr, fr, sizeof fr);
-        r.rsp = LXK_GPA + at_fr;
-        return serve(vm, &r, code + LXK_IRET, code + LXK_FLUSH_I);
-    }
     if ((f[1] & 3) != 3)
         return vm_stop(vm, FUNK_VM_EXIT_FAULT,
                        "guest fault: exception %u in the monitor's ring-0 handler (rip=0x%llx, "
@@ -627,9 +624,8 @@ int linux_kvm_exit(struct funk_vm *vm)
     if (port >= PORT_FAULT && port < PORT_FAULT + 32 && run->io.size == 1 &&
         r.rip - code - LXK_EXC - 16 * (port - PORT_FAULT) <= 2)
         return fault(vm, port - PORT_FAULT);
-    uint64_t fo = r.rip - code - LXK_FLUSH_OUT;
     if (port == PORT_FLUSHED &&
-        (fo == LXK_FLUSH || fo == LXK_FLUSH + 2 || fo == LXK_FLUSH_I || fo == LXK_FLUSH_I + 2)) {
+        (r.rip == code + LXK_FLUSH_OUT || r.rip == code + LXK_FLUSH_OUT + 2)) {
         r.rax = (uint64_t)flush_rax;
         return put_regs(vm, &r) == 0
                    ? HC_CONTINUE
@@ -637,8 +633,34 @@ int linux_kvm_exit(struct funk_vm *vm)
     }
     if (port != PORT_SYSCALL || run->io.size != 1 ||
         (r.rip != code + LXK_SYSCALL && r.rip != code + LXK_SYSRET))
-        return vm_stop(vm, FUNK_VM_EXIT_BADCALL, "guest accessed I/O port 0x%x at rip=0x%llx", port,
-                       (unsigned long long)r.rip);
-    /* rip: at the out (not yet completed: KVM skips it on resume) or past it */
-    return serve(vm, &r, r.rip, code + LXK_FLUSH);
+        return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                       "guest fault: general protection fault (signal 11, port I/O 0x%x at "
+                       "rip=0x%llx outside the system-call entry)",
+                       port, (unsigned long long)r.rip);
+    int cpl;
+    if (sync_sregs) {
+        cpl = vm->run->s.regs.sregs.cs.dpl;
+    } else {
+        struct kvm_sregs sr;
+        if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
+            return vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "linux: reading the vCPU failed");
+        cpl = sr.cs.dpl;
+    }
+    if (cpl == 0) /* rip: at the out (KVM completes it on resume: sysretq next) or past it */
+        return serve(vm, &r, r.rip, code + LXK_FLUSH);
+    /*
+     * Still in ring 3 at LSTAR: a KVM whose instruction emulator does not switch privilege on
+     * syscall (the software KVM of this project's hosts), or a program that jumped here itself,
+     * which is the same as making the call. The entry page is user-executable and port 0xf0
+     * open to ring 3 for this: return as sysret would, to %rcx with %r11's flags (IOPL, NT, RF
+     * cleared). Pages that lost permissions need no CR3 reload here: the host mapping's
+     * protection round trip in serve() makes KVM drop its cached entries, TDP or shadow.
+     */
+    if ((int64_t)r.rcx != ((int64_t)(r.rcx << 16) >> 16))
+        return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                       "guest fault: general protection fault (signal 11, a system call returning "
+                       "to the non-canonical 0x%llx)",
+                       (unsigned long long)r.rcx);
+    r.rflags = (r.r11 & 0x3c0dd5) | 0x202;
+    return serve(vm, &r, r.rcx, r.rcx);
 }

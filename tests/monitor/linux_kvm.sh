@@ -164,14 +164,16 @@ if musl-gcc -static -O2 -o "$T/kesc" "$HERE/linux/kvm_escape.c" 2> "$T/cc.err"; 
 int80 int \$0x80
 sysenter sysenter
 handler-write page fault at 0x100000000 (rip=0x[0-9a-f]*, write, protection)
-gdt-read page fault at 0x100001000 (rip=0x[0-9a-f]*, read, protection)
-stub-jump page fault at 0x100000100 (rip=0x100000100, exec, protection)
+gdt-read page fault at 0x100002000 (rip=0x[0-9a-f]*, read, protection)
+stub-jump page fault at 0x100001000 (rip=0x100001000, exec, protection)
+entry-jump breakpoint (signal 5,
 text-write page fault at 0x[0-9a-f]* (rip=0x[0-9a-f]*, write, protection)
 stack-exec page fault at 0x[0-9a-f]* (rip=0x[0-9a-f]*, exec, protection)
 heap-exec page fault at 0x[0-9a-f]* (rip=0x[0-9a-f]*, exec, protection)
 after-munmap page fault at 0x[0-9a-f]* (rip=0x[0-9a-f]*, read)
 after-mprotect page fault at 0x[0-9a-f]* (rip=0x[0-9a-f]*, write, protection)
 out general protection fault (signal 11,
+out-f0 general protection fault (signal 11, port I/O 0xf0 at rip=0x[0-9a-f]* outside
 hlt general protection fault (signal 11,
 cr3 general protection fault (signal 11,
 wrmsr general protection fault (signal 11,

@@ -11,7 +11,8 @@
 /*
  * Usage: kvm_escape MODE. Each mode must end the guest with a fault (the monitor's reason on
  * stderr); "ESCAPED MODE" on stdout and exit 0 mean it did not. The privileged side of the guest
- * lies at 0x100000000 (linux_kvm_x86_64.c): handler page, then GDT, IDT, TSS, ring-0 stack.
+ * lies at 0x100000000 (linux_kvm_x86_64.c): the syscall entry page (user read/execute), then
+ * the exception stubs, GDT, IDT, TSS and ring-0 stack (supervisor only).
  */
 
 #define PRIV 0x100000000ull
@@ -39,9 +40,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(m, "handler-write")) {
         *(volatile uint8_t *)(uintptr_t)PRIV = 0x90;
     } else if (!strcmp(m, "gdt-read")) {
-        (void)*(volatile uint64_t *)(uintptr_t)(PRIV + 0x1000);
+        (void)*(volatile uint64_t *)(uintptr_t)(PRIV + 0x2000);
     } else if (!strcmp(m, "stub-jump")) {
-        ((void (*)(void))(uintptr_t)(PRIV + 0x100))();
+        ((void (*)(void))(uintptr_t)(PRIV + 0x1000))();
+    } else if (!strcmp(m, "entry-jump")) {
+        ((void (*)(void))(uintptr_t)(PRIV + 0x100))(); /* past the entry: int3 filler */
     } else if (!strcmp(m, "text-write")) {
         *(volatile uint8_t *)(uintptr_t)&ret_code = 0xc3;
     } else if (!strcmp(m, "stack-exec")) {
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
         mprotect((void *)(uintptr_t)p, 4096, PROT_READ);
         p[0] = 2;
     } else if (!strcmp(m, "out")) {
+        __asm__ volatile("mov $1, %%eax\n\tout %%al, $0x80" ::: "rax", "memory");
+    } else if (!strcmp(m, "out-f0")) {
+        /* the entry's own port, from elsewhere */
         __asm__ volatile("mov $1, %%eax\n\tout %%al, $0xf0" ::: "rax", "memory");
     } else if (!strcmp(m, "hlt")) {
         __asm__ volatile("hlt");
