@@ -103,6 +103,7 @@
 static struct funk_vm *lxk_vm; /* the one Linux guest of this process under KVM */
 static uint8_t *priv;          /* host mapping of the privileged slot */
 static size_t priv_size;
+static int slot_set; /* memory slot 1 is priv */
 static int ended;      /* the personality ended the run (exit, fault, I/O failure) */
 static int need_flush; /* a page lost permissions since the guest last reloaded CR3 */
 static int sync_regs;  /* KVM_CAP_SYNC_REGS: registers in kvm_run, no ioctl per call */
@@ -398,6 +399,12 @@ void linux_kvm_release(struct funk_vm *vm)
 {
     if (vm != lxk_vm)
         return;
+    if (slot_set) {
+        /* the slot goes before its memory (a later load into this shell makes it again) */
+        struct kvm_userspace_memory_region gone = {.slot = 1, .guest_phys_addr = LXK_GPA};
+        ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &gone);
+        slot_set = 0;
+    }
     if (priv)
         munmap(priv, priv_size);
     priv = NULL;
@@ -432,6 +439,7 @@ int linux_kvm_setup(struct funk_vm *vm)
         rc = setup_err(vm, -errno, "KVM: the privileged memory slot: %s", strerror(errno));
         goto fail;
     }
+    slot_set = 1;
     write_priv(vm);
     /* Guest memory: fresh (zero) for a new shell; a shell whose load failed before is cleared. */
     if (vm->mem_written)
