@@ -109,7 +109,10 @@ enum {
     LX_X = 0x40
 };
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
-void linux_pages_reset(void); /* all free (a new guest in the same process) */
+void linux_pages_reset(uint64_t mem); /* [0, mem) free (a new guest in the same process) */
+/* The process backend's guest process starts with no host hook and, should it have inherited
+ * a KVM guest's state (forked from its library user), a clean page map. */
+void linux_syscall_process_start(uint64_t mem);
 
 /* process_linux.c: the child's channel and result, for the personality. */
 int vm_process_child_recv(struct funk_vm_request *req);

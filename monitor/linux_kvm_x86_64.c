@@ -408,6 +408,7 @@ void linux_kvm_release(struct funk_vm *vm)
     if (priv)
         munmap(priv, priv_size);
     priv = NULL;
+    linux_pages_reset(vm->mem_size);
     linux_syscall_host(NULL);
     __atomic_store_n(&lxk_vm, NULL, __ATOMIC_RELEASE);
 }
@@ -452,7 +453,7 @@ int linux_kvm_setup(struct funk_vm *vm)
     host = kvm_host;
     host.mem = vm->mem;
     linux_syscall_host(&host);
-    linux_pages_reset();
+    linux_pages_reset(vm->mem_size);
     for (unsigned i = 0; i < vm->img.nseg; i++) {
         const struct elf_segment *s = &vm->img.seg[i];
         if (s->filesz)

@@ -117,9 +117,17 @@ void linux_syscall_host(const struct linux_host *h)
     lx_base = h ? (uintptr_t)h->mem : 0;
 }
 
-void linux_pages_reset(void)
+void linux_pages_reset(uint64_t mem)
 {
-    memset(lx_pages, 0, sizeof lx_pages);
+    uint64_t n = mem / PAGE;
+    memset(lx_pages, 0, n < sizeof lx_pages ? n : sizeof lx_pages);
+}
+
+void linux_syscall_process_start(uint64_t mem)
+{
+    if (lx_host) /* inherited from a library user's KVM Linux guest (a legacy fork) */
+        linux_pages_reset(mem);
+    linux_syscall_host(NULL);
 }
 
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v)

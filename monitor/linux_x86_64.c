@@ -294,6 +294,7 @@ void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
     const struct linux_boot *lb = (const struct linux_boot *)vm->staging;
     if (lb->magic != LINUX_BOOT_MAGIC)
         vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: boot area damaged");
+    linux_syscall_process_start(vm->mem_size);
     vm->mem = mem;
     vm->mem_base = PROCESS_MEM_BASE;
     vm->mem_end = vm->mem_size;
