@@ -103,7 +103,7 @@
 static struct funk_vm *lxk_vm; /* the one Linux guest of this process under KVM */
 static uint8_t *priv;          /* host mapping of the privileged slot */
 static size_t priv_size;
-static int slot_set; /* memory slot 1 is priv */
+static int slot_set;   /* memory slot 1 is priv */
 static int ended;      /* the personality ended the run (exit, fault, I/O failure) */
 static int need_flush; /* a page lost permissions since the guest last reloaded CR3 */
 static int sync_regs;  /* KVM_CAP_SYNC_REGS: registers in kvm_run, no ioctl per call */
