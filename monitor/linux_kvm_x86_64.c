@@ -509,8 +509,8 @@ static int put_regs(struct funk_vm *vm, const struct kvm_regs *r)
 
 /*
  * Serves the system call in r (rax, rdi..r9) and sets where the guest resumes: at `resume`
- * (the handler's sysretq, or an iretq through a rewritten frame), or first through the CR3
- * reload when a page lost permissions.
+ * (the entry's sysretq in ring 0, the caller's %rcx in ring 3), or first at flush_at (the CR3
+ * reload in ring 0) when a page lost permissions.
  */
 static int serve(struct funk_vm *vm, struct kvm_regs *r, uint64_t resume, uint64_t flush_at)
 {
@@ -629,7 +629,8 @@ int linux_kvm_exit(struct funk_vm *vm)
     if (get_regs(vm, &r) != 0)
         return vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "linux: reading the vCPU failed");
     uint64_t code = LXK_GPA + LXK_CODE;
-    /* Only the handler page can do port I/O (ring 3 has no I/O permission): check where. */
+    /* Ring 3 may use port 0xf0 only (the TSS's bitmap), ring 0 runs only the monitor's code:
+     * every port is checked against where its out lies. */
     if (port >= PORT_FAULT && port < PORT_FAULT + 32 && run->io.size == 1 &&
         r.rip - code - LXK_EXC - 16 * (port - PORT_FAULT) <= 2)
         return fault(vm, port - PORT_FAULT);
