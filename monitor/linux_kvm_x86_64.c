@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "elf_note.h"
 #include "linux.h"
 #include "vm_internal.h"
 
@@ -415,6 +416,13 @@ void linux_kvm_release(struct funk_vm *vm)
 
 int linux_kvm_setup(struct funk_vm *vm)
 {
+    /* A program with the funk note (funk-cc --linux) makes funk hypercalls through the process
+     * backend's personality (FN_RECV/FN_SEND); they are not served here. */
+    if (elf_note_find(vm->elf_copy, vm->elf_len, FUNK_NOTE_TYPE, NULL) == 1)
+        return setup_err(vm, -ENOTSUP,
+                         "a Linux program with the funk note (funk-cc --linux) runs under the "
+                         "process backend (--isolation=process); under KVM only plain static "
+                         "programs run");
     struct funk_vm *none = NULL;
     if (!__atomic_compare_exchange_n(&lxk_vm, &none, vm, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return setup_err(vm, -EBUSY,
