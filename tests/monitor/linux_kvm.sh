@@ -232,6 +232,16 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 $KVM --timeout=1 "$BB" sleep 100 < /dev/null > /dev/null 2>&1
 rc=$?
 [ "$rc" = 75 ] || fail "sleep 100 with --timeout=1: exit $rc, not 75"
+# ... and one that spins in ring 3 without a system call.
+printf 'int main(void) { for (;;) __asm__ volatile(""); }\n' > "$T/spin.c"
+if musl-gcc -static -O2 -o "$T/spin" "$T/spin.c" 2> "$T/cc.err"; then
+    timeout 30 $KVM --timeout=1 "$T/spin" < /dev/null > /dev/null 2> "$T/s.err"
+    rc=$?
+    [ "$rc" = 75 ] && grep -q 'timed out' "$T/s.err" ||
+        fail "a spinning guest with --timeout=1: exit $rc, $(cat "$T/s.err")"
+else
+    fail "musl-gcc failed: $(cat "$T/cc.err")"
+fi
 
 # Refusals at load.
 gcc -O2 -o "$T/dyn" "$HERE/linux/prog.c" 2>/dev/null
