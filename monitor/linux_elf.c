@@ -40,10 +40,12 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
         return lx_err(vm, -ENOTSUP,
                       "a Linux guest cannot use ACCEL yet (it carries the funk accel note)");
     const uint8_t *b = elf;
-    if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return lx_err(vm, -ENOTSUP,
-                      "Linux guests run under the process backend only "
-                      "(--isolation=process); the KVM personality is not built yet");
+    if (!vm->staging) {
+        /* KVM: the boot area is only the loader's (linux_kvm_x86_64.c builds the guest from it) */
+        vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+        if (!vm->staging)
+            return lx_err(vm, -ENOMEM, "out of memory");
+    }
     if (len < sizeof(Elf64_Ehdr))
         return lx_err(vm, -ENOEXEC, "image truncated (%zu bytes)", len);
     Elf64_Ehdr eh;
@@ -225,6 +227,11 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     vm->ndev = 0;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
+    if (vm->backend == FUNK_ISOLATION_KVM) {
+        int rc = linux_kvm_setup(vm); /* sets vm->err */
+        if (rc)
+            return rc;
+    }
     vm->loaded = true;
     vm_log(vm,
            "loaded Linux guest (%s%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "

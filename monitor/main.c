@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "                    [--env=KEY=VALUE]\n"
             "                    [--isolation=kvm|process|auto] [--accel=private|agent:ADDR|none]\n"
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
-            "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
+            "       funk-monitor --linux [--isolation=process|kvm] [--mem=MiB] [--env=K=V]...\n"
             "                    [--bundle=DIR] [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
             "Options with a value take --OPTION=VALUE or --OPTION VALUE (Solo5's NAME options:\n"
             "the ':' form only); -h/--help, --version.\n"
@@ -68,7 +68,8 @@ static void usage(FILE *f)
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "  --linux          STATIC-ELF is an unmodified static Linux x86-64 program (process\n"
-            "                   backend): argv = STATIC-ELF ARGS, envp = --env, stdin = the function\n"
+            "                   backend, or ring 3 under KVM with --isolation=kvm): argv =\n"
+            "                   STATIC-ELF ARGS, envp = --env, stdin = the function\n"
             "                   input (--fn-input, default '-'), stdout = the response body,\n"
             "                   stderr = the log, exit status = its own (default --mem=64)\n"
             "  --bundle=DIR     --linux: DIR's files and directories, read-only, are the guest's\n"
@@ -627,10 +628,10 @@ static int run_cli(int argc, char **argv)
         mem_mib = linux_guest ? 64 : 8;
     if (bundle && !linux_guest)
         return die_usage("--bundle: only with --linux%s", "");
-    if (linux_guest && isolation == FUNK_ISOLATION_KVM)
-        return die_usage("--linux: Linux guests run under the process backend only%s", "");
     if (linux_guest) {
-        isolation = FUNK_ISOLATION_PROCESS;
+        /* the process backend unless KVM is asked for (auto: the process backend) */
+        if (isolation != FUNK_ISOLATION_KVM)
+            isolation = FUNK_ISOLATION_PROCESS;
         if (!fn_input)
             fn_input = "-"; /* stdio mode: stdin is the function input */
     }

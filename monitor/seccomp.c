@@ -65,6 +65,21 @@ int funk_vm_sandbox(struct funk_vm *vm)
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
                            SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS));
+    if (vm->flags & FUNK_VM_F_LINUX) {
+        /* Linux personality (linux_kvm_x86_64.c): a system call's result where the kernel has
+         * no KVM_CAP_SYNC_REGS, the guest's FS base (arch_prctl), getrandom's bytes */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                               SCMP_A1(SCMP_CMP_EQ, KVM_SET_REGS));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                               SCMP_A1(SCMP_CMP_EQ, KVM_SET_MSRS));
+        rc |= allow(ctx, SCMP_SYS(getrandom));
+        /* guest pages that lose permissions: a protection round trip on the host mapping
+         * makes a shadow-paging KVM drop its entries (never executable) */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    }
     /* Console and response output, device I/O. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 1));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));

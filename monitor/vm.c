@@ -431,6 +431,8 @@ void funk_vm_delete(struct funk_vm *vm)
     if (!vm)
         return;
     hc_accel_free(vm);
+    if (vm->backend == FUNK_ISOLATION_KVM && (vm->flags & FUNK_VM_F_LINUX))
+        linux_kvm_release(vm); /* its privileged memory slot (linux_kvm_x86_64.c) */
     if (vm->backend == FUNK_ISOLATION_KVM)
         vm_kvm_delete(vm);
     if (vm->restored_fd >= 0)

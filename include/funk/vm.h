@@ -157,16 +157,18 @@ struct funk_vm;
 enum funk_vm_flags {
     FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
     FUNK_VM_F_PROCESS = 0x2, /* process backend: the guest runs natively in a sandboxed child */
-    FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (process backend only), see below */
+    FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (either backend), see below */
 };
 
 /*
- * Linux guests (FUNK_VM_F_LINUX | FUNK_VM_F_PROCESS): funk_vm_load takes an unmodified static
- * ELF (ET_EXEC, or static-pie ET_DYN placed at 0x400000; a dynamically linked one is refused),
- * with boot->argv (argv[0] first; NULL: {"guest"}) and boot->env (KEY=VALUE strings) laid out
- * on its initial stack as Linux does, with auxv. Every system call it makes is served by the
- * monitor's personality in the guest process (docs/monitor.md "Linux guests"), never by the
- * host kernel. Its stdio maps onto struct funk_vm_io (the stdio function mode):
+ * Linux guests (FUNK_VM_F_LINUX, with FUNK_VM_F_PROCESS or under KVM): funk_vm_load takes an
+ * unmodified static ELF (ET_EXEC, or static-pie ET_DYN placed at 0x400000; a dynamically linked
+ * one is refused), with boot->argv (argv[0] first; NULL: {"guest"}) and boot->env (KEY=VALUE
+ * strings) laid out on its initial stack as Linux does, with auxv. Every system call it makes is
+ * served by the monitor's personality (docs/monitor.md "Linux guests"), never by the host
+ * kernel: in the guest process, or under KVM (ring 3, one exit per call) in the calling
+ * process, one such KVM guest at a time per process (-EBUSY). Its stdio maps onto struct
+ * funk_vm_io (the stdio function mode):
  *   stdin (fd 0)  = the body of the first request io->recv returns (fetched when the guest
  *                   first reads fd 0, or at its exit; no request: empty stdin);
  *   stdout (fd 1) = the body of the one response io->send receives at the guest's exit, status

@@ -12,7 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The loader's only outside calls (vm.c, linux_bundle.c): no log, no bundle here. */
+/* The loader's only outside calls (vm.c, linux_bundle.c, linux_kvm_x86_64.c): no log, no bundle
+ * here. */
 void vm_log(const struct funk_vm *vm, const char *fmt, ...)
 {
     (void)vm;
@@ -28,6 +29,13 @@ int linux_bundle_build(const char *dir, const struct funk_vm_file *files, size_t
     (void)out;
     (void)out_len;
     return -ENOENT;
+}
+
+/* Only for KVM shells (the fuzzed loader runs a process one). */
+int linux_kvm_setup(struct funk_vm *vm)
+{
+    (void)vm;
+    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <funk/abi/funk.h>
 #include <funk/vm.h>
 
 #define BUSYBOX "/bin/busybox"
@@ -231,6 +232,68 @@ static void test_refusals(void **state)
     funk_vm_delete(vm);
 }
 
+/* Under KVM (ring 3, one exit per call): the same I/O contract; one such guest per process at a
+ * time, and a second guest after the first sees none of the first's state. */
+static void test_kvm(void **state)
+{
+    (void)state;
+    size_t len;
+    void *elf = busybox(&len);
+    if (!elf) {
+        fprintf(stderr, "SKIP: %s (busybox-static) missing: this test is NOT RUN\n", BUSYBOX);
+        skip();
+    }
+    struct funk_vm *vm, *vm2;
+    int rc = funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm);
+    if (rc == -ENOENT || rc == -EACCES || rc == -ENXIO || rc == -ENODEV) {
+        fprintf(stderr, "SKIP: no usable /dev/kvm (%s): the KVM case is NOT RUN\n", strerror(-rc));
+        free(elf);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    static const struct funk_vm_file files[] = {{"/var/openfaas/secrets/k", "v1", 2}};
+    const char *argv[] = {BUSYBOX, "wc", "-w", NULL};
+    struct funk_vm_boot boot = {.argv = argv, .files = files, .nfiles = 1};
+    rc = funk_vm_load(vm, elf, len, &boot);
+    if (rc)
+        fprintf(stderr, "load: %s\n", funk_vm_error(vm));
+    assert_int_equal(rc, 0);
+    assert_int_equal(funk_vm_isolation(vm), FUNK_ISOLATION_KVM);
+    /* a second KVM Linux guest while this one is loaded: refused with a reason */
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm2), 0);
+    assert_int_equal(funk_vm_load(vm2, elf, len, &boot), -EBUSY);
+    assert_non_null(strstr(funk_vm_error(vm2), "one at a time"));
+    funk_vm_delete(vm2);
+    struct io_state s = {.in = "one two three\nfour\n"};
+    struct funk_vm_io io = {.recv = t_recv, .send = t_send, .console = t_console, .opaque = &s};
+    struct funk_vm_result res;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(s.sends, 1);
+    assert_int_equal(s.status, 200);
+    assert_int_equal(s.out_len, 2);
+    assert_memory_equal(s.out, "4\n", 2);
+
+    /* the next guest: its own output only, its own files, a failing applet -> 500 */
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm), 0);
+    const char *argv2[] = {BUSYBOX, "cat", "/var/openfaas/secrets/k", "/nope", NULL};
+    boot.argv = argv2;
+    assert_int_equal(funk_vm_load(vm, elf, len, &boot), 0);
+    free(elf);
+    struct io_state t = {.in = ""};
+    io.opaque = &t;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(res.status, 1);
+    assert_int_equal(t.status, 500);
+    assert_int_equal(t.out_len, 2);
+    assert_memory_equal(t.out, "v1", 2);
+    assert_non_null(strstr(t.log, "/nope"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_given_files),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_kvm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
