@@ -439,8 +439,9 @@ loaded:;
         const char *iso1 = label(spec, "com.funk.isolation");
         int w1 = iso1 ? funk_vm_isolation_parse(iso1) : FUNK_ISOLATION_PROCESS;
         if (w1 == FUNK_ISOLATION_KVM)
-            BAD("funk-cc --linux functions run on the process backend (the Linux personality "
-                "has no KVM side yet): drop com.funk.isolation=kvm%s", "");
+            BAD("funk-cc --linux functions run on the process backend in funkd (the Linux "
+                "personality's KVM side serves one guest per process: funk-monitor --linux "
+                "--isolation=kvm): drop com.funk.isolation=kvm%s", "");
         if (w1 < 0)
             BAD("label com.funk.isolation: '%s' is not kvm, process or auto", iso1);
         const char *base1 = strrchr(path, '/');

@@ -80,6 +80,8 @@ struct linux_host {
     int (*send)(const struct funk_vm_response *resp);
     void (*console)(const char *data, size_t len);
     void (*exit)(enum funk_vm_exit exit, int status, const char *reason); /* returns */
+    /* a funk hypercall of a program with the funk note; a stopping one ends the run (returns) */
+    void (*hypercall)(unsigned nr, uint64_t arg);
 };
 void linux_syscall_host(const struct linux_host *h);
 

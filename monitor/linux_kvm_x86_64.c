@@ -196,6 +196,16 @@ static void host_exit(enum funk_vm_exit exit, int status, const char *reason)
     lxk_vm->res->status = status;
 }
 
+static void host_hypercall(unsigned nr, uint64_t arg)
+{
+    if (ended)
+        return;
+    /* the same checks and handlers as a unikernel's hypercall; a stopping one (HALT, or a bad
+     * argument) has set the run's result through vm_stop */
+    if (hc_dispatch(lxk_vm, nr, arg) == HC_STOP)
+        ended = 1;
+}
+
 static const struct linux_host kvm_host = {
     .pages = host_pages,
     .protect = host_protect,
@@ -203,6 +213,7 @@ static const struct linux_host kvm_host = {
     .send = host_send,
     .console = host_console,
     .exit = host_exit,
+    .hypercall = host_hypercall,
 };
 
 static int setup_err(struct funk_vm *vm, int rc, const char *fmt, ...)
@@ -416,13 +427,11 @@ void linux_kvm_release(struct funk_vm *vm)
 
 int linux_kvm_setup(struct funk_vm *vm)
 {
-    /* A program with the funk note (funk-cc --linux) makes funk hypercalls through the process
-     * backend's personality (FN_RECV/FN_SEND); they are not served here. */
-    if (elf_note_find(vm->elf_copy, vm->elf_len, FUNK_NOTE_TYPE, NULL) == 1)
-        return setup_err(vm, -ENOTSUP,
-                         "a Linux program with the funk note (funk-cc --linux) runs under the "
-                         "process backend (--isolation=process); under KVM only plain static "
-                         "programs run");
+    /* A program with the funk note (funk-cc --linux) makes funk hypercalls: the dispatch table
+     * and the modules' set-up, as for a unikernel. */
+    int hrc = vm->img.has_funk ? hc_setup(vm) : 0;
+    if (hrc)
+        return setup_err(vm, hrc, "preparing the funk hypercalls failed: %s", strerror(-hrc));
     struct funk_vm *none = NULL;
     if (!__atomic_compare_exchange_n(&lxk_vm, &none, vm, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return setup_err(vm, -EBUSY,

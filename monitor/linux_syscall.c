@@ -640,7 +640,7 @@ static void finish(int status)
         /* Its function I/O was FN_RECV/FN_SEND; its stdout went to the log as it came. */
         char why[64];
         snprintf(why, sizeof why, "guest exited with status %d", status & 0xff);
-        vm_process_child_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
+        lx_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
         return;
     }
     need_request();
@@ -1100,6 +1100,26 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
     return 0;
 }
 
+/*
+ * The guest memory a funk hypercall writes must be writable by the guest itself: the monitor
+ * writes through its own mapping (under KVM one writable mapping of all guest memory), so
+ * without this an FN_RECV aimed at the program's text would put request bytes there, past its
+ * W^X. Only FN_RECV writes a guest buffer; every hypercall's struct is checked by hc_dispatch
+ * for its bounds and here for the guest's own permission.
+ */
+static int64_t hc_args_ok(unsigned nr, uint64_t arg)
+{
+    if (nr != FUNK_HC_FN_RECV)
+        return gptr(arg, 8, LX_R) ? 0 : -EFAULT;
+    struct funk_hc_fn_recv rv;
+    if (!gptr(arg, sizeof rv, LX_W) || gget(arg, &rv, sizeof rv))
+        return -EFAULT;
+    uint64_t buf = (uint64_t)(uintptr_t)rv.buf;
+    if (rv.len && !gptr(buf, rv.len, LX_W))
+        return -EFAULT;
+    return 0;
+}
+
 int64_t linux_syscall(struct linux_regs *r)
 {
     uint64_t *a = r->a;
@@ -1500,12 +1520,19 @@ int64_t linux_syscall(struct linux_regs *r)
             return 0;
         return refuse(r->nr, -EPERM);
     }
-    case FUNK_LINUX_HC_NR:
+    case FUNK_LINUX_HC_NR: {
         /* A funk hypercall (include/funk/abi/funk.h), only for a program with the funk note. */
         if (!lx_funk || a[0] > UINT32_MAX)
             return refuse(r->nr, -ENOSYS);
-        vm_process_child_hypercall((unsigned)a[0], a[1]);
+        int64_t e = hc_args_ok((unsigned)a[0], a[1]);
+        if (e)
+            return e;
+        if (lx_host)
+            lx_host->hypercall((unsigned)a[0], a[1]);
+        else
+            vm_process_child_hypercall((unsigned)a[0], a[1]);
         return 0;
+    }
     case SYS_mincore:
     default:
         return refuse(r->nr, -ENOSYS);

@@ -29,12 +29,18 @@ static void linux_hc(uint64_t nr, uint64_t arg)
                      : "=a"(r)
                      : "a"((long)FUNK_LINUX_HC_NR), "D"(nr), "S"(arg)
                      : "rcx", "r11", "memory");
-    if (r != 0) {
+    if (r == -38 /* ENOSYS */) {
         /* Run natively, or by a monitor without funk hypercalls: say what this program is. */
         static const char msg[] = "funk: this program is a funk function (funk-cc --linux): run it "
                                   "with funk-monitor --linux or deploy it to funkd\n";
         (void)!write(2, msg, sizeof msg - 1);
         _exit(127);
+    }
+    if (r != 0) {
+        /* the monitor refused the call's memory (e.g. a buffer the program may not write) */
+        fprintf(stderr, "funk: hypercall %llu refused: %s\n", (unsigned long long)nr,
+                strerror((int)-r));
+        abort();
     }
 }
 

@@ -2,7 +2,8 @@
 # The guest SDK on musl (issue 13): a funk function with floating point and libm, built outside
 # the tree with the installed `funk-cc --linux`, is a static Linux program whose function I/O
 # (FN_RECV/FN_SEND) goes through the monitor's Linux personality. It answers under
-# funk-monitor --linux and in funkd per request and warm (one process serving call after call),
+# funk-monitor --linux (process backend, and KVM where there is one) and in funkd per request and
+# warm (one process serving call after call),
 # its stdout is its log, the numbers match Python's, and run natively it says what it is.
 import math
 import os
@@ -59,6 +60,27 @@ try:
           "funk-monitor --linux: the answer (floats, libm, %a) matches Python's",
           (p.returncode, p.stdout, expect(nums, 1), p.stderr[-300:]))
     check(b"served request 1" in p.stderr, "its stdout is the log", p.stderr[-300:])
+    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    if kvm:
+        p = subprocess.run([MONITOR, "--linux", "--isolation=kvm", "--fn-input=" + inp, exe],
+                           capture_output=True, timeout=120)
+        check(p.returncode == 0 and p.stdout == expect(nums, 1),
+              "funk-monitor --linux --isolation=kvm: the same answer (ring 3 under KVM)",
+              (p.returncode, p.stdout, p.stderr[-300:]))
+    else:
+        print("note: no usable /dev/kvm: the KVM run of the function is left out")
+
+    # a function that aims FN_RECV at its own text is refused (-EFAULT), the text unchanged
+    shutil.copy(os.path.join(SRC, "tests", "install", "outside", "fn_text.c"), tmp)
+    p = subprocess.run([FCC, "--linux", "-O2", "-o", "fn_text", "fn_text.c"], cwd=tmp, env=env,
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "funk-cc --linux fn_text.c", p.stderr)
+    for iso in ["process"] + (["kvm"] if kvm else []):
+        p = subprocess.run([MONITOR, "--linux", "--isolation=" + iso, "--fn-input=" + inp,
+                            os.path.join(tmp, "fn_text")], capture_output=True, timeout=120)
+        check(p.returncode == 0 and p.stdout == b"FN_RECV into text: -14, text unchanged\n",
+              "%s: FN_RECV into the program's own text is -EFAULT, the text unchanged" % iso,
+              (p.returncode, p.stdout, p.stderr[-300:]))
 
     gw = Funkd().start()
     try:
