@@ -434,8 +434,6 @@ loaded:;
             BAD("label com.funk.invoke: '%s' does not apply to a funk-cc --linux function", inv);
         if (fn->mode == GW_MODE_SNAPSHOT)
             BAD("funk-cc --linux functions run per request or warm, not as snapshots (yet)%s", "");
-        if (elf_note_find(fn->elf, fn->elf_len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
-            BAD("funk-cc --linux functions cannot use ACCEL yet%s", "");
         const char *iso1 = label(spec, "com.funk.isolation");
         int w1 = iso1 ? funk_vm_isolation_parse(iso1) : FUNK_ISOLATION_PROCESS;
         if (w1 == FUNK_ISOLATION_KVM)

@@ -102,10 +102,20 @@ static void *guest_buf(struct funk_vm *vm, uint64_t gpa, uint64_t len)
     return vm_gpa(vm, gpa, len);
 }
 
-/* Translates the guest's argument records into host ones whose data point into guest memory. */
-static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_arg *host,
-                      struct funk_hc_accel_arg **recs)
+/* A guest buffer the host writes results into: also one the guest itself may write (a Linux
+ * guest's page map; the read-only pages of a plain Solo5 guest), or NULL. */
+static void *guest_out(struct funk_vm *vm, uint64_t gpa, uint64_t len)
 {
+    void *p = guest_buf(vm, gpa, len);
+    return p && !vm_host_ro(vm, gpa, len) ? p : NULL;
+}
+
+/* Translates the guest's argument records into host ones whose data point into guest memory
+ * (outputs: records and data the guest may write). */
+static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_arg *host,
+                      struct funk_hc_accel_arg **recs, bool out)
+{
+    void *(*buf)(struct funk_vm *, uint64_t, uint64_t) = out ? guest_out : guest_buf;
     *recs = NULL;
     if (n == 0)
         return 0;
@@ -113,11 +123,11 @@ static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_a
         return -EINVAL;
     if (gpa & 7)
         return -EFAULT;
-    struct funk_hc_accel_arg *r = guest_buf(vm, gpa, n * sizeof(*r));
+    struct funk_hc_accel_arg *r = buf(vm, gpa, n * sizeof(*r));
     if (r == NULL)
         return -EFAULT;
     for (uint64_t i = 0; i < n; i++) {
-        void *d = guest_buf(vm, r[i].data, r[i].size);
+        void *d = buf(vm, r[i].data, r[i].size);
         if (d == NULL)
             return r[i].size == 0 ? -EINVAL : -EFAULT;
         host[i] = (funk_accel_arg){r[i].type, r[i].flags, d, (size_t)r[i].size, 0};
@@ -143,7 +153,7 @@ static int sgemm_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, const f
     uint64_t ec = ((uint64_t)(m - 1) * (uint64_t)ldc + (uint64_t)n) * 4;
     *am = guest_buf(vm, a->p[7], ea);
     *bm = guest_buf(vm, a->p[8], eb);
-    *cm = guest_buf(vm, a->p[9], ec);
+    *cm = guest_out(vm, a->p[9], ec);
     return *am && *bm && *cm ? 0 : -EFAULT;
 }
 
@@ -156,7 +166,7 @@ static int image_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, bool de
     if (max == 0 || max > FUNK_HC_ACCEL_MAX_RESULTS)
         return -EINVAL;
     *img = guest_buf(vm, a->p[0], a->p[1]);
-    *out = (a->p[2] & 3) ? NULL : guest_buf(vm, a->p[2], max * rec);
+    *out = (a->p[2] & 3) ? NULL : guest_out(vm, a->p[2], max * rec);
     if (*img == NULL || *out == NULL)
         return a->p[1] == 0 ? -EINVAL : -EFAULT;
     return 0;
@@ -432,9 +442,9 @@ static int ag_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel 
         uint32_t rid = 0;
         if (name == NULL)
             return -EFAULT;
-        rc = guest_args(vm, a->p[1], a->p[2], in, &rin);
+        rc = guest_args(vm, a->p[1], a->p[2], in, &rin, false);
         if (rc == 0)
-            rc = guest_args(vm, a->p[3], a->p[4], out, &rout);
+            rc = guest_args(vm, a->p[3], a->p[4], out, &rout, true);
         if (rc == 0 && a->op == FUNK_HC_ACCEL_EXEC)
             rc = a->resource ? ag_rid(x, a->session, a->resource, &rid) : -EINVAL;
         if (rc < 0)

@@ -70,6 +70,9 @@ static int hc_fn_recv(struct funk_vm *vm, void *arg)
     if (!buf || a->buf < 0x1000)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "FN_RECV: buffer 0x%llx+0x%llx outside guest memory",
                        (unsigned long long)a->buf, (unsigned long long)need);
+    if (vm_host_ro(vm, a->buf, need))
+        return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "FN_RECV: buffer 0x%llx+0x%llx is not writable "
+                       "by the guest", (unsigned long long)a->buf, (unsigned long long)need);
     struct funk_fn_request h = {.size = (uint32_t)need, .id = q->id};
     uint32_t pos = sizeof h;
     put_str(buf, &pos, method, slen(method), &h.method_off, &h.method_len);

@@ -111,6 +111,9 @@ enum {
     LX_X = 0x40
 };
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
+/* True when the program itself may write every page of [addr, addr+len): the host writes a
+ * hypercall's results only there (vm_host_ro), never past the program's own W^X. */
+bool linux_guest_writable(uint64_t addr, uint64_t len);
 void linux_pages_reset(uint64_t mem); /* [0, mem) free (a new guest in the same process) */
 /* The process backend's guest process starts with no host hook and, should it have inherited
  * a KVM guest's state (forked from its library user), a clean page map. */

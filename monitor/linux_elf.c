@@ -14,7 +14,8 @@
  * overflow-safe arithmetic before use. The image runs at its own addresses (ET_EXEC) or at
  * LINUX_PIE_BASE (ET_DYN, which relocates itself); nothing of it is interpreted beyond the
  * program headers: no dynamic loader (PT_INTERP is refused), and of the notes only funk's (a
- * program built with `funk-cc --linux` makes funk hypercalls, FUNK_LINUX_HC_NR).
+ * program built with `funk-cc --linux` makes funk hypercalls, FUNK_LINUX_HC_NR; with
+ * `--accel` also ACCEL ones).
  */
 
 static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
@@ -36,9 +37,6 @@ static uint64_t pdown(uint64_t a)
 
 int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
 {
-    if (elf_note_find(elf, len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
-        return lx_err(vm, -ENOTSUP,
-                      "a Linux guest cannot use ACCEL yet (it carries the funk accel note)");
     const uint8_t *b = elf;
     if (!vm->staging) {
         /* KVM: the boot area is only the loader's (linux_kvm_x86_64.c builds the guest from it) */
@@ -223,6 +221,8 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     vm->img = img;
     /* img travels to the launched guest process (launch_req), funk_guest does not */
     vm->img.has_funk = elf_note_find(elf, len, FUNK_NOTE_TYPE, NULL) == 1;
+    vm->img.has_accel =
+        vm->img.has_funk && elf_note_find(elf, len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1;
     vm->funk_guest = vm->img.has_funk;
     vm->ndev = 0;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
@@ -231,6 +231,12 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
         int rc = linux_kvm_setup(vm); /* sets vm->err */
         if (rc)
             return rc;
+    } else if (vm->img.has_funk) {
+        /* the hypercall modules' set-up before the sandbox, as for a unikernel: ACCEL's agent
+         * connection, which the launched guest process then carries */
+        int rc = hc_setup(vm);
+        if (rc)
+            return lx_err(vm, rc, "preparing the funk hypercalls failed: %s", strerror(-rc));
     }
     vm->loaded = true;
     vm_log(vm,

@@ -1100,6 +1100,11 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
     return 0;
 }
 
+bool linux_guest_writable(uint64_t addr, uint64_t len)
+{
+    return gptr(addr, len, LX_W) != NULL;
+}
+
 /*
  * The guest memory a funk hypercall writes must be writable by the guest itself: the monitor
  * writes through its own mapping (under KVM one writable mapping of all guest memory), so

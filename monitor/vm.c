@@ -211,6 +211,8 @@ static int protect_kernel(struct funk_vm *vm)
 
 bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len)
 {
+    if ((vm->flags & FUNK_VM_F_LINUX) && len)
+        return !linux_guest_writable(gpa, len); /* the program's own page map */
     if (!vm->img.host_ro || len == 0)
         return false;
     for (unsigned i = 0; i < vm->img.nseg; i++) {

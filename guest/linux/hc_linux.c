@@ -45,8 +45,11 @@ static void linux_hc(uint64_t nr, uint64_t arg)
 }
 
 sdk_hc_fn sdk_hc_entry = linux_hc;
-const struct hvt_boot_info *sdk_boot;  /* no hvt boot info: libc has argv, env, clocks */
-const struct funk_boot_info *sdk_funk;
+const struct hvt_boot_info *sdk_boot; /* no hvt boot info: libc has argv, env, clocks */
+/* non-NULL says "a funk monitor" to the shared SDK code (guest/accel.c); none of its fields are
+ * read here: the environment is libc's */
+static const struct funk_boot_info linux_funk_info;
+const struct funk_boot_info *sdk_funk = &linux_funk_info;
 
 void funk_console_write(const char *buf, size_t len)
 {

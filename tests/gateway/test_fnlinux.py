@@ -22,6 +22,7 @@ if not shutil.which("musl-gcc"):
 if not os.path.exists(FCC):
     raise SystemExit("FAIL funk-cc is not installed at %s (meson install first)" % FCC)
 MONITOR = os.path.join(os.path.dirname(FCC), "funk-monitor")
+os.environ["FUNK_ACCEL_PLUGINS"] = "cpu"  # the same plugin natively, in the agents of both runs
 
 
 def expect(numbers, served):
@@ -42,8 +43,6 @@ try:
     exe = os.path.join(tmp, "stats_fn")
     out = subprocess.run(["file", exe], capture_output=True, text=True).stdout
     check("statically linked" in out, "a static program", out)
-    p = subprocess.run([FCC, "--linux", "--accel", "x.c"], capture_output=True, text=True)
-    check(p.returncode == 64, "--linux with --accel is a usage error", (p.returncode, p.stderr))
 
     # natively: no monitor serves its hypercalls, it says so
     p = subprocess.run([exe], capture_output=True, text=True, timeout=30)
@@ -82,6 +81,38 @@ try:
               "%s: FN_RECV into the program's own text is -EFAULT, the text unchanged" % iso,
               (p.returncode, p.stdout, p.stderr[-300:]))
 
+    # ACCEL from a musl function: it reads dog.jpg from its bundle with stdio and classifies it
+    # through the agent; the labels are those `funk-accel classify` prints natively
+    shutil.copy(os.path.join(SRC, "tests", "install", "outside", "classify_file.c"), tmp)
+    p = subprocess.run([FCC, "--linux", "--accel", "-O2", "-Wall", "-Werror", "-o", "cls",
+                        "classify_file.c"], cwd=tmp, env=env, capture_output=True, text=True)
+    check(p.returncode == 0, "funk-cc --linux --accel classify_file.c", p.stderr)
+    cls = os.path.join(tmp, "cls")
+    dog = "/usr/share/darknet/data/dog.jpg"
+    model_ok = os.path.exists(dog) and subprocess.run(
+        [os.path.join(os.path.dirname(FCC), "funk-accel"), "plugins"],
+        capture_output=True).returncode == 0
+    want_cls = b""
+    if model_ok:
+        n = subprocess.run([os.path.join(os.path.dirname(FCC), "funk-accel"), "--plugins", "cpu",
+                            "classify", dog, "--top", "3"], capture_output=True, timeout=120)
+        want_cls = n.stdout  # "LABEL SCORE" lines, the score with 3 decimals, as the function
+        check(n.returncode == 0 and want_cls, "native funk-accel classify dog.jpg", n.stderr[-300:])
+        bundle = os.path.join(tmp, "bundle")
+        os.makedirs(os.path.join(bundle, "img"))
+        shutil.copy(dog, os.path.join(bundle, "img"))
+        req = os.path.join(tmp, "req.txt")
+        open(req, "w").write("/img/dog.jpg")
+        for iso in ["process"] + (["kvm"] if kvm else []):
+            p = subprocess.run([MONITOR, "--linux", "--isolation=" + iso, "--mem=128",
+                                "--bundle=" + bundle, "--fn-input=" + req, cls],
+                               capture_output=True, timeout=300)
+            check(p.returncode == 0 and p.stdout == want_cls,
+                  "%s: classify of the bundle's dog.jpg through ACCEL = the native labels" % iso,
+                  (p.returncode, p.stdout, want_cls, p.stderr[-400:]))
+    else:
+        print("note: no dog.jpg or no cpu plugin here: the ACCEL runs are left out")
+
     gw = Funkd().start()
     try:
         for name, mode in (("stats", "per-request"), ("stats-warm", "warm")):
@@ -101,6 +132,13 @@ try:
                   "warm: call %d served by the same process (served=%d)" % (i, i), (st, got))
         check(gw.wait_log("stats-warm", "served request 3"), "the warm function's log",
               gw.logs("stats-warm"))
+        if model_ok:
+            st, _, b = gw.req("POST", "/system/functions",
+                              {"service": "cls", "image": cls, "labels": {"com.funk.mode": "warm"}})
+            check(st == 202, "deploy the ACCEL function", (st, b))
+            st, _, got = gw.req("POST", "/function/cls", open(dog, "rb").read(), timeout=300)
+            check(st == 200 and got == want_cls, "funkd: dog.jpg in the body, the native labels",
+                  (st, got, want_cls))
         st, _, b = gw.req("POST", "/system/functions",
                           {"service": "stats-snap", "image": exe,
                            "labels": {"com.funk.mode": "snapshot"}})
