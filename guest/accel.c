@@ -260,6 +260,7 @@ int funk_accel_op(funk_accel_session *s, const char *name, const funk_accel_arg 
 const char *funk_accel_op_name(funk_accel_op_id op)
 {
     static const char *const names[] = {"noop",           "exec",         "sgemm",
-                                        "image_classify", "image_detect", "op"};
+                                        "image_classify", "image_detect", "op",
+                                        "model_run"};
     return (unsigned)op < FUNK_ACCEL_OP_COUNT ? names[op] : "unknown";
 }
