@@ -45,7 +45,9 @@ int64_t accel_tensor_shape_bytes(uint32_t dtype, uint32_t rank, const int64_t *s
                                  uint64_t *bytes)
 {
     size_t es = funk_accel_dtype_size(dtype);
-    if (es == 0 || rank > FUNK_ACCEL_TENSOR_MAX_RANK)
+    if (rank > FUNK_ACCEL_TENSOR_MAX_RANK)
+        return -E2BIG;
+    if (es == 0)
         return -EINVAL;
     uint64_t count = 1;
     for (uint32_t i = 0; i < rank; i++) {
