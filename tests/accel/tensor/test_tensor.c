@@ -61,7 +61,10 @@ static int read_file(const char *path, void **data, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    *data = malloc((size_t)n);
+    if (n <= 0 || (*data = malloc((size_t)n)) == NULL) {
+        fclose(f);
+        return -EIO;
+    }
     *len = fread(*data, 1, (size_t)n, f);
     fclose(f);
     return *len == (size_t)n ? 0 : -EIO;
@@ -139,8 +142,8 @@ int main(int argc, char **argv)
     const char *path = argv[1], *fmt = argv[2], *op = argv[3];
     bool torch = !strcmp(fmt, "torchscript");
     const char *yname = torch ? "0" : "y", *zname = torch ? "1" : "z";
-    void *bytes;
-    size_t len;
+    void *bytes = NULL;
+    size_t len = 0;
     if (read_file(path, &bytes, &len) < 0) {
         fprintf(stderr, "cannot read %s\n", path);
         return 1;
