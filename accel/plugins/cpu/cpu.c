@@ -9,12 +9,14 @@
 
 #include "dnn.h"
 #include "vision.h"
+#include "tensor.h"
 
 #define CPU_LOG "cpu"
 
 typedef struct cpu_plugin {
     dnn_ctx *dnn;
     vision_ctx *vision; /* image_pose, image_segment */
+    tensor_dnn *tensor;
 } cpu_plugin;
 
 static int cpu_init(void **state)
@@ -33,6 +35,12 @@ static int cpu_init(void **state)
         free(p);
         return rc;
     }
+    if ((rc = tensor_dnn_new(&p->tensor, DNN_TARGET_CPU, CPU_LOG)) < 0) {
+        vision_ctx_free(p->vision);
+        dnn_ctx_free(p->dnn);
+        free(p);
+        return rc;
+    }
     int threads = dnn_ctx_threads(p->dnn); /* FUNK_ACCEL_CPU_THREADS, read once for both */
     openblas_set_num_threads(threads);
     funk_accel_log(FUNK_LOG_INFO, CPU_LOG, "OpenBLAS (%s) and OpenCV DNN on %d threads",
@@ -46,6 +54,7 @@ static void cpu_fini(void *state)
     cpu_plugin *p = state;
     if (!p)
         return;
+    tensor_dnn_free(p->tensor);
     vision_ctx_free(p->vision);
     dnn_ctx_free(p->dnn);
     free(p);
@@ -98,9 +107,17 @@ static int cpu_op(const funk_accel_call *c, const char *name, const funk_accel_a
     return vision_op(p->vision, name, in, n_in, out, n_out);
 }
 
+static int cpu_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out)
+{
+    cpu_plugin *p = c->plugin;
+    return tensor_dnn_run(p->tensor, model, in, n_in, out, n_out);
+}
+
 FUNK_ACCEL_PLUGIN_DEFINE(.priority = 100, .name = "cpu", .version = "0.1.0",
-                         .description =
-                             "sgemm on OpenBLAS; classify/detect/pose/segment on OpenCV DNN (ONNX)",
+                         .description = "sgemm on OpenBLAS; classify/detect/pose/segment and model "
+                                        "runs on OpenCV DNN (ONNX)",
                          .init = cpu_init, .fini = cpu_fini, .resource_free = cpu_resource_free,
                          .noop = cpu_noop, .sgemm = cpu_sgemm, .image_classify = cpu_classify,
-                         .image_detect = cpu_detect, .op = cpu_op);
+                         .image_detect = cpu_detect, .op = cpu_op, .model_run = cpu_model_run);
