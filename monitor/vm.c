@@ -437,6 +437,8 @@ void funk_vm_delete(struct funk_vm *vm)
         syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
         close(vm->child_pidfd);
     }
+    if (vm->image_fd1 > 0)
+        close(vm->image_fd1 - 1);
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);
