@@ -38,41 +38,52 @@ static uint64_t pdown(uint64_t a)
 }
 
 /*
- * Image cache: the launcher gets a Linux guest's program as a sealed memfd (launcher.c). Making
- * one per run (a copy of the whole program into the library user's heap, then into a fresh
- * memfd) was most of a run's cost for a 2 MB busybox. A library user that runs the same program
- * again and again (funkd, funk-runtime's watchdog mode) now gets the memfd made for the first
- * run: the few most recently used images are kept, each found by its length and then compared
- * byte for byte with the caller's (a hash alone could be made to collide by whoever writes the
- * programs), and each VM holds its own dup of the fd, so evicting an entry never pulls an image
- * from under a guest. The memfd is sealed (no write, no resize): what the guest maps is what
- * was compared.
+ * Image cache: the launcher gets a Linux guest's program and bundle as a sealed memfd
+ * (launcher.c). Making one per run (a copy of the whole program into the library user's heap,
+ * then into a fresh memfd) was most of a run's cost for a 2 MB busybox. A library user that runs
+ * the same program with the same bundle again and again (funkd's stdio functions and their
+ * secrets, funk-runtime's watchdog mode and its rootfs) now gets the memfd made for the first
+ * run: the few most recently used images are kept, each found by its lengths and then compared
+ * byte for byte with the caller's program and the bundle built for this run (a hash alone could
+ * be made to collide by whoever writes the programs), and each VM holds its own dup of the fd,
+ * so evicting an entry never pulls an image from under a guest. The memfd is sealed (no write,
+ * no resize): what the guest maps is what was compared.
  */
 #define IMAGE_CACHE_N 8
 static struct {
-    int fd;             /* -1: empty */
-    size_t len, at;     /* the program's bytes, the memfd's (page-aligned) size */
-    const uint8_t *map; /* read-only shared mapping of the memfd, for the comparison */
+    int fd;               /* -1: empty */
+    size_t len, at, blen; /* the program's bytes, where the bundle starts, the bundle's bytes */
+    size_t size;          /* of the memfd: at + blen, page-aligned */
+    const uint8_t *map;   /* read-only shared mapping of the memfd, for the comparison */
     uint64_t used;
 } image_cache[IMAGE_CACHE_N];
 static uint64_t image_clock;
 static pthread_mutex_t image_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int image_make(const void *elf, size_t len, size_t at)
+static int write_at(int fd, const void *p, size_t n, size_t off)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(fd, (const uint8_t *)p + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -EIO;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int image_make(const void *elf, size_t len, size_t at, const void *blob, size_t blen,
+                      size_t size)
 {
     int fd = memfd_create("funk-linux-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    int rc = ftruncate(fd, (off_t)at) != 0 ? -errno : 0;
-    for (size_t done = 0; rc == 0 && done < len;) {
-        ssize_t w = pwrite(fd, (const uint8_t *)elf + done, len - done, (off_t)done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = -EIO;
-        else
-            done += (size_t)w;
-    }
+    int rc = ftruncate(fd, (off_t)size) != 0 ? -errno : 0;
+    if (rc == 0)
+        rc = write_at(fd, elf, len, 0);
+    if (rc == 0 && blen)
+        rc = write_at(fd, blob, blen, at);
     if (rc == 0 &&
         fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
         rc = -errno;
@@ -83,14 +94,17 @@ static int image_make(const void *elf, size_t len, size_t at)
     return fd;
 }
 
-/* A dup of the sealed memfd holding elf (len bytes, zero-padded to at), or -errno. */
-static int image_cache_get(const void *elf, size_t len, size_t at)
+/* A dup of the sealed memfd holding elf (len bytes, zero-padded to at) then blob (blen bytes,
+ * zero-padded to a page), or -errno. */
+static int image_cache_get(const void *elf, size_t len, size_t at, const void *blob, size_t blen)
 {
+    size_t size = (at + blen + 4095) & ~(size_t)4095;
     pthread_mutex_lock(&image_mu);
     int slot = -1, victim = -1, fd = -1;
     for (int i = 0; i < IMAGE_CACHE_N && slot < 0; i++) {
-        if (image_cache[i].map && image_cache[i].len == len &&
-            memcmp(image_cache[i].map, elf, len) == 0)
+        if (image_cache[i].map && image_cache[i].len == len && image_cache[i].blen == blen &&
+            memcmp(image_cache[i].map, elf, len) == 0 &&
+            (!blen || memcmp(image_cache[i].map + at, blob, blen) == 0))
             slot = i;
         else if (victim < 0 ||
                  (image_cache[victim].map &&
@@ -98,8 +112,9 @@ static int image_cache_get(const void *elf, size_t len, size_t at)
             victim = i; /* an empty slot, else the least recently used */
     }
     if (slot < 0) {
-        int nfd = image_make(elf, len, at);
-        const uint8_t *map = nfd >= 0 ? mmap(NULL, at, PROT_READ, MAP_SHARED, nfd, 0) : MAP_FAILED;
+        int nfd = image_make(elf, len, at, blob, blen, size);
+        const uint8_t *map =
+            nfd >= 0 ? mmap(NULL, size, PROT_READ, MAP_SHARED, nfd, 0) : MAP_FAILED;
         if (map == MAP_FAILED) {
             if (nfd >= 0)
                 close(nfd);
@@ -107,12 +122,14 @@ static int image_cache_get(const void *elf, size_t len, size_t at)
             return nfd >= 0 ? -ENOMEM : nfd;
         }
         if (image_cache[victim].map) {
-            munmap((void *)image_cache[victim].map, image_cache[victim].at);
+            munmap((void *)image_cache[victim].map, image_cache[victim].size);
             close(image_cache[victim].fd);
         }
         image_cache[victim].fd = nfd;
         image_cache[victim].len = len;
         image_cache[victim].at = at;
+        image_cache[victim].blen = blen;
+        image_cache[victim].size = size;
         image_cache[victim].map = map;
         slot = victim;
     }
@@ -291,18 +308,18 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     /* page-aligned: the guest moves the image's file pages into place (linux_x86_64.c) and
      * must never take a page of the bundle with them */
     size_t at = (len + 4095) & ~(size_t)4095;
-    int img_fd = vm_process_legacy(vm) ? -1 : image_cache_get(elf, len, at);
+    int img_fd = vm_process_legacy(vm) ? -1 : image_cache_get(elf, len, at, bundle, blen);
     if (img_fd >= 0) {
-        /* the program's pages come from the cached sealed memfd: only the bundle is copied */
+        /* program and bundle come from the cached sealed memfd: nothing more is copied */
+        free(bundle);
         vm->image_fd1 = img_fd + 1;
-        vm->image_len = at;
-        vm->elf_copy = bundle ? bundle : malloc(1);
-        bundle = NULL;
+        vm->image_len = (at + blen + 4095) & ~(size_t)4095;
+        vm->elf_copy = malloc(1); /* the (empty) rest of the image */
         if (!vm->elf_copy)
             return lx_err(vm, -ENOMEM, "out of memory");
         lb->bundle_off = blen ? at : 0;
         lb->bundle_len = blen;
-        vm->elf_len = blen;
+        vm->elf_len = 0;
         goto staged;
     }
     vm->elf_copy = calloc(1, at + blen);

@@ -244,9 +244,9 @@ static void banner(const void *elf, size_t len, char *line, size_t n)
     snprintf(line, n, "%.*s", (int)l, s.log);
 }
 
-/* The loader keeps the sealed images of recent programs (linux_elf.c): a program of the same
- * length with other bytes is another program, an evicted one comes back intact, and a changed
- * caller buffer never changes what runs. */
+/* The loader keeps the sealed images of recent programs and bundles (linux_elf.c): a program
+ * or bundle of the same length with other bytes is another image, an evicted one comes back
+ * intact, and a changed caller buffer never changes what runs. */
 static void test_image_reuse(void **state)
 {
     (void)state;
@@ -287,6 +287,23 @@ static void test_image_reuse(void **state)
     assert_memory_equal(line, "BusyBox v", 9);
     free(copy);
     free(elf);
+    /* the same program with a bundle of the same size and other bytes sees its own bundle */
+    static const struct funk_vm_file one[] = {{"/f", "one", 3}}, two[] = {{"/f", "two", 3}};
+    const struct funk_vm_file *sets[] = {one, two, one};
+    const char *want[] = {"one", "two", "one"};
+    for (int i = 0; i < 3; i++) {
+        given = sets[i];
+        ngiven = 1;
+        struct io_state s = {.in = ""};
+        struct funk_vm_result res;
+        const char *argv[] = {BUSYBOX, "cat", "/f", NULL};
+        run_guest(argv, NULL, &s, &res);
+        given = NULL;
+        ngiven = 0;
+        assert_int_equal(res.status, 0);
+        assert_int_equal(s.out_len, 3);
+        assert_memory_equal(s.out, want[i], 3);
+    }
 }
 
 static void test_refusals(void **state)
