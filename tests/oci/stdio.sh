@@ -68,6 +68,11 @@ done <<'EOL'
 ["cat","/etc/motd"]|cat etc/motd
 ["false"]|false
 EOL
+bundle "$T/stderr" '["cat","/nonexistent"]'
+(cd "$T/stderr" && RT run "s$$-stderr" </dev/null >"$T/got" 2>"$T/err")
+check "a failing program: its exit status" 1 $?
+contains "the program's stderr is the container's stderr" "nonexistent" "$(cat "$T/err")"
+check "the program's stderr is not on stdout" "" "$(cat "$T/got")"
 bundle "$T/env" '["env"]'
 out=$(cd "$T/env" && RT run "s$$-env" </dev/null 2>&1)
 contains "process.env is the program's environment" "GREETING=hi-from-env" "$out"
@@ -120,8 +125,10 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 check "watchdog mode: the container serves HTTP" 1 "$up"
-got=$(curl -s -m 10 --data-binary @"$T/input" "http://127.0.0.1:$port/")
-check "watchdog mode: wc -w over HTTP as native" "$(/bin/busybox wc -w <"$T/input")" "$got"
+curl -s -m 10 --data-binary @"$T/input" -o "$T/got" "http://127.0.0.1:$port/"
+/bin/busybox wc -w <"$T/input" >"$T/want"
+if cmp -s "$T/want" "$T/got"; then ok "watchdog mode: wc -w over HTTP byte-identical to native"; else
+    fail "watchdog mode: wc -w over HTTP differs from native"; fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 10 --data-binary @"$T/input" "http://127.0.0.1:$port/")
 check "watchdog mode: exit 0 -> 200" 200 "$code"
 RT kill "s$$-http" TERM
@@ -155,13 +162,23 @@ SRV=
     tar -C "$R" -cf "$T/rootfs.tar" .
     podman import -q --change 'CMD ["/bin/busybox","wc","-w"]' "$T/rootfs.tar" funk-test-stdio >/dev/null
     check "podman import of the busybox rootfs" 0 $?
-    for a in "wc -w" "sha256sum" "sort"; do
+    for a in "wc -w" "sha256sum" "sort" "base64"; do
         # shellcheck disable=SC2086
-        got=$($PODMAN_RUN --rm -i --annotation com.funk.io=stdio funk-test-stdio /bin/busybox $a <"$T/input" 2>"$T/err")
+        $PODMAN_RUN --rm -i --annotation com.funk.io=stdio funk-test-stdio /bin/busybox $a <"$T/input" >"$T/got" 2>"$T/err"
         checkrc "podman: $a exits 0" 0 $? "$T/err"
         # shellcheck disable=SC2086
-        check "podman: $a as native" "$(/bin/busybox $a <"$T/input")" "$got"
+        /bin/busybox $a <"$T/input" >"$T/want"
+        if cmp -s "$T/want" "$T/got"; then ok "podman: $a byte-identical to native"; else
+            fail "podman: $a differs from native"; diff "$T/want" "$T/got" | head -5; fi
     done
+    # the image's CMD (podman import --change) is the program when none is given
+    got=$($PODMAN_RUN --rm -i --annotation com.funk.io=stdio funk-test-stdio <"$T/input" 2>"$T/err")
+    checkrc "podman: the image's CMD runs" "$(/bin/busybox wc -w <"$T/input")" "$got" "$T/err"
+    $PODMAN_RUN --rm -i --annotation com.funk.io=stdio funk-test-stdio /bin/busybox cat /nonexistent \
+        </dev/null >"$T/got" 2>"$T/err"
+    check "podman: a failing program's status" 1 $?
+    contains "podman: the program's stderr is the container's" "nonexistent" "$(cat "$T/err")"
+    check "podman: nothing on stdout" "" "$(cat "$T/got")"
     $PODMAN_RUN --rm -i --annotation com.funk.io=stdio funk-test-stdio /bin/busybox false </dev/null 2>"$T/err"
     checkrc "podman: the program's exit status" 1 $? "$T/err"
     # containerd: the same image, saved as an OCI archive and imported
@@ -195,8 +212,10 @@ EOC
         up=0
         for _ in $(seq 200); do curl -sf -m 2 "http://127.0.0.1:$port/_/health" >/dev/null && { up=1; break; }; sleep 0.05; done
         check "containerd: the container serves HTTP" 1 "$up"
-        got=$(curl -s -m 10 --data-binary @"$T/input" "http://127.0.0.1:$port/")
-        check "containerd: wc -w over HTTP as native" "$(/bin/busybox wc -w <"$T/input")" "$got"
+        curl -s -m 10 --data-binary @"$T/input" -o "$T/got" "http://127.0.0.1:$port/"
+        /bin/busybox wc -w <"$T/input" >"$T/want"
+        if cmp -s "$T/want" "$T/got"; then ok "containerd: wc -w over HTTP byte-identical to native"; else
+            fail "containerd: wc -w over HTTP differs from native"; fi
         $CTR task kill -s SIGTERM "c$$-wc" 2>"$T/err" || { fail "ctr task kill"; show_err "$T/err"; }
         for _ in $(seq 100); do $CTR task ls 2>/dev/null | grep -q "c$$-wc.*RUNNING" || break; sleep 0.1; done
         $CTR task rm -f "c$$-wc" >/dev/null 2>&1
