@@ -172,8 +172,8 @@ static int launch_one(int ctl)
              q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
              q.accel_fd_index < (int32_t)nfds && q.image_fd_index < (int32_t)nfds &&
              q.image_fd_index != 0 && q.image_fd_index != 1 &&
-             (q.image_fd_index < 0 ||
-              (q.image_len <= q.elf_len && q.image_len % 4096 == 0 && q.staging_len % 4096 == 0)) &&
+             (q.image_fd_index < 0 || (q.image_len <= q.elf_len && q.image_len % 4096 == 0 &&
+                                       q.staging_len % 4096 == 0)) &&
              q.accel_env[sizeof q.accel_env - 1] == '\0' &&
              q.accel_env[sizeof q.accel_env - 2] == '\0';
     for (unsigned i = 0; ok && i < q.ndev; i++)

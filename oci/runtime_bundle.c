@@ -444,9 +444,9 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         memory = jstr(ann, "org.funk.unikernel.memory");
         if (!memory && fj)
             memory = jstr(fj, "memory");
-        mode = "fn"; /* stdin is the program's input, its output goes to stdout */
+        mode = "fn";     /* stdin is the program's input, its output goes to stdout */
         iso = "process"; /* the personality has no KVM side yet */
-        binary = "/"; /* set from argv below */
+        binary = "/";    /* set from argv below */
     } else if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
@@ -570,10 +570,10 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     /* process.args: the binary itself (image Entrypoint) then the guest's arguments; arguments
      * that do not start with the binary are all the guest's. Nothing given: the annotation. */
     size_t nargs = json_array_size(args);
-    size_t from = nargs && !b->stdio &&
-                          same_inner_path(json_string_value(json_array_get(args, 0)), binary)
-                      ? 1
-                      : 0;
+    size_t from =
+        nargs && !b->stdio && same_inner_path(json_string_value(json_array_get(args, 0)), binary)
+            ? 1
+            : 0;
     b->cmdline = b->stdio ? NULL : join_args(args, from);
     if (!b->cmdline)
         b->cmdline = strdup(cmdline ? cmdline : "");

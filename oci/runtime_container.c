@@ -275,8 +275,7 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
                                      .bundle = b->rootfs};
     }
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
-    if (rc && !b->stdio && boot.env && boot.env[0] &&
-        strstr(funk_vm_error(g_vm), "no funk note")) {
+    if (rc && !b->stdio && boot.env && boot.env[0] && strstr(funk_vm_error(g_vm), "no funk note")) {
         /* A plain Solo5 guest has no environment: load it without. */
         funk_vm_delete(g_vm);
         g_vm = NULL;

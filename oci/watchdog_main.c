@@ -320,8 +320,7 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
         struct stream_ctx s = {
             .fd = fd, .t0 = t0, .chunked = !r->http10, .keep = *keep && !r->http10};
         clock_gettime(CLOCK_REALTIME, &s.wall);
-        g_host->run(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1,
-                       &res);
+        g_host->run(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1, &res);
         if (res.spawn_error) {
             int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],
                              strerror(res.spawn_error));
@@ -356,8 +355,7 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
                     r->method, r->path, (double)cfg.exec_timeout_ms / 1e3);
     } else {
         struct collect c = {0};
-        g_host->run(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1,
-                       &res);
+        g_host->run(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1, &res);
         snprintf(extra, sizeof extra, "X-Duration-Seconds: %.6f\r\n", now_s() - t0);
         if (res.spawn_error) {
             int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],

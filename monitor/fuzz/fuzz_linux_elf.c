@@ -12,7 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The loader's only outside calls (vm.c, linux_bundle.c, process_linux.c): no log, no bundle here. */
+/* The loader's only outside calls (vm.c, linux_bundle.c, process_linux.c): no log, no bundle here.
+ */
 void vm_log(const struct funk_vm *vm, const char *fmt, ...)
 {
     (void)vm;
