@@ -57,7 +57,7 @@
 #define LAUNCHER_FD 3
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
 #define LAUNCH_VERSION 2u
-#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + HC_MAX_MODULES + VM_CGROUP_MAX)
+#define LAUNCH_MAX_FDS (2 + 1 + MFT_MAX_ENTRIES + HC_MAX_MODULES + VM_CGROUP_MAX)
 _Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
 struct launch_dev {
@@ -76,6 +76,11 @@ struct launch_req {
     int32_t owner;     /* the library user's pid (the guest's parent) */
     uint32_t nfds;     /* memfd, channel, then devices */
     uint64_t staging_len, elf_len;
+    /* A cached program image (a Linux guest's, linux_elf.c): its own sealed memfd of image_len
+     * bytes, the first elf_len bytes of the image; the memfd then holds the boot area and the
+     * rest (the bundle). -1: everything is in the one memfd. */
+    int32_t image_fd_index;
+    uint64_t image_len;
     struct elf_image img;
     uint32_t ndev;
     struct launch_dev dev[MFT_MAX_ENTRIES];
@@ -109,6 +114,16 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     uint8_t *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fds[0], 0);
     if (m == MAP_FAILED)
         _exit(FUNK_EXIT_SETUP);
+    if (q->image_fd_index >= 0) {
+        /* the cached image in the middle, the rest of the memfd after it: the same layout */
+        size_t rest = q->elf_len - q->image_len;
+        if (mmap(m + q->staging_len, q->image_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                 fds[q->image_fd_index], 0) == MAP_FAILED ||
+            (rest && mmap(m + q->staging_len + q->image_len, rest, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_FIXED, fds[0], (off_t)q->staging_len) == MAP_FAILED))
+            _exit(FUNK_EXIT_SETUP);
+        close(fds[q->image_fd_index]);
+    }
     close(fds[0]);
     struct funk_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
@@ -159,7 +174,10 @@ static int launch_one(int ctl)
     int ok = n == (ssize_t)sizeof q && !cut &&
              q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
              nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
-             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE && q.nmfd <= HC_MAX_MODULES;
+             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE && q.nmfd <= HC_MAX_MODULES &&
+             q.image_fd_index < (int32_t)nfds && q.image_fd_index != 0 && q.image_fd_index != 1 &&
+             (q.image_fd_index < 0 || (q.image_len <= q.elf_len && q.image_len % 4096 == 0 &&
+                                       q.staging_len % 4096 == 0));
     for (unsigned i = 0; ok && i < q.ndev; i++)
         ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
     for (unsigned i = 0; ok && i < q.nmfd; i++)
@@ -455,7 +473,9 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     q.snapshot = (uint32_t)vm->snapshot_mode;
     q.owner = (int32_t)getpid();
     q.staging_len = PROCESS_STAGING_END - PROCESS_MEM_BASE;
-    q.elf_len = vm->elf_len;
+    q.elf_len = vm->image_len + vm->elf_len;
+    q.image_fd_index = -1;
+    q.image_len = vm->image_len;
     q.img = vm->img;
     q.ndev = vm->ndev;
     int fds[LAUNCH_MAX_FDS];
@@ -471,6 +491,10 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     }
     fds[nfds++] = img;
     fds[nfds++] = sv[1];
+    if (vm->image_fd1 > 0) {
+        q.image_fd_index = (int32_t)nfds;
+        fds[nfds++] = vm->image_fd1 - 1;
+    }
     for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++) {
         q.dev[i].fd_index = vm->dev[i].fd >= 0 ? (int32_t)nfds : -1;
         if (vm->dev[i].fd >= 0)

@@ -444,6 +444,8 @@ void funk_vm_delete(struct funk_vm *vm)
         close(vm->child_pidfd);
     }
     vm_cgroup_destroy(&vm->cg);
+    if (vm->image_fd1 > 0)
+        close(vm->image_fd1 - 1);
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);

@@ -40,6 +40,11 @@ struct funk_vm {
     /* Process backend: the image and boot area staged in the parent, the child's pid. */
     uint8_t *elf_copy;
     size_t elf_len;
+    /* A Linux guest's program from linux_elf.c's image cache: that sealed memfd (its fd + 1, 0:
+     * none; dup'd for this VM, closed with it) of image_len bytes (page-aligned) goes to the
+     * launcher as is, and elf_copy then holds only what follows it (the bundle). */
+    int image_fd1;
+    size_t image_len;
     uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
     int child_pid;     /* a fresh guest: the pid fork returned (our child) */
     int child_pidfd;   /* a restored instance: the pidfd its template's clone returned, else -1 */

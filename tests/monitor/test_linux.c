@@ -220,6 +220,93 @@ static void test_given_files(void **state)
     free(elf);
 }
 
+/* One run of elf (a possibly patched busybox) printing its banner; its first log line. */
+static void banner(const void *elf, size_t len, char *line, size_t n)
+{
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
+    static const char *const argv[] = {BUSYBOX, "wc", "--help", NULL}; /* banner on stderr */
+    struct funk_vm_boot boot = {.argv = argv};
+    assert_int_equal(funk_vm_load(vm, elf, len, &boot), 0);
+    /* the caller's buffer may change once loaded: the guest runs what was loaded */
+    uint8_t *b = (uint8_t *)elf;
+    uint8_t saved[16];
+    memcpy(saved, b + len / 2, sizeof saved);
+    memset(b + len / 2, 0xcc, sizeof saved);
+    struct io_state s = {.in = ""};
+    struct funk_vm_io io = {.recv = t_recv, .send = t_send, .console = t_console, .opaque = &s};
+    struct funk_vm_result res;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    memcpy(b + len / 2, saved, sizeof saved);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    const char *nl = memchr(s.log, '\n', s.log_len);
+    size_t l = nl ? (size_t)(nl - s.log) : s.log_len;
+    snprintf(line, n, "%.*s", (int)l, s.log);
+}
+
+/* The loader keeps the sealed images of recent programs and bundles (linux_elf.c): a program
+ * or bundle of the same length with other bytes is another image, an evicted one comes back
+ * intact, and a changed caller buffer never changes what runs. */
+static void test_image_reuse(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *elf = busybox(&len);
+    if (!elf) {
+        fprintf(stderr, "SKIP: %s (busybox-static) missing: this test is NOT RUN\n", BUSYBOX);
+        skip();
+    }
+    uint8_t *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, elf, len);
+    /* every "BusyBox v" banner string in the copy gets another first letter: same length */
+    size_t patched = 0;
+    for (size_t i = 0; i + 9 <= len; i++)
+        if (memcmp(copy + i, "BusyBox v", 9) == 0) {
+            copy[i] = 'X';
+            patched++;
+        }
+    assert_true(patched > 0);
+    char line[256];
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    banner(copy, len, line, sizeof line);
+    assert_memory_equal(line, "XusyBox v", 9);
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    /* more distinct programs than the cache holds, then the first one again */
+    for (char c = 'a'; c <= 'l'; c++) {
+        for (size_t i = 0; i + 9 <= len; i++)
+            if (memcmp(copy + i + 1, "usyBox v", 8) == 0 && copy[i] != 'B')
+                copy[i] = c;
+        banner(copy, len, line, sizeof line);
+        assert_int_equal(line[0], c);
+        assert_memory_equal(line + 1, "usyBox v", 8);
+    }
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    free(copy);
+    free(elf);
+    /* the same program with a bundle of the same size and other bytes sees its own bundle */
+    static const struct funk_vm_file one[] = {{"/f", "one", 3}}, two[] = {{"/f", "two", 3}};
+    const struct funk_vm_file *sets[] = {one, two, one};
+    const char *want[] = {"one", "two", "one"};
+    for (int i = 0; i < 3; i++) {
+        given = sets[i];
+        ngiven = 1;
+        struct io_state s = {.in = ""};
+        struct funk_vm_result res;
+        const char *argv[] = {BUSYBOX, "cat", "/f", NULL};
+        run_guest(argv, NULL, &s, &res);
+        given = NULL;
+        ngiven = 0;
+        assert_int_equal(res.status, 0);
+        assert_int_equal(s.out_len, 3);
+        assert_memory_equal(s.out, want[i], 3);
+    }
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -303,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_given_files),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_kvm),
+        cmocka_unit_test(test_image_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
