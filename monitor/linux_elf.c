@@ -313,7 +313,11 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     /* page-aligned: the guest moves the image's file pages into place (linux_x86_64.c) and
      * must never take a page of the bundle with them */
     size_t at = (len + 4095) & ~(size_t)4095;
-    int img_fd = vm_process_legacy(vm) ? -1 : image_cache_get(elf, len, at, bundle, blen);
+    /* the cache serves launched process-backend guests (a KVM guest's memory is filled from
+     * vm->elf_copy in this process) */
+    int img_fd = vm->backend != FUNK_ISOLATION_PROCESS || vm_process_legacy(vm)
+                     ? -1
+                     : image_cache_get(elf, len, at, bundle, blen);
     if (img_fd >= 0) {
         /* program and bundle come from the cached sealed memfd: nothing more is copied */
         free(bundle);

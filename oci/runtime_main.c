@@ -605,6 +605,10 @@ int main(int argc, char **argv)
     int debug = 0, i;
     g_argv = argv;
     signal(SIGPIPE, SIG_IGN);
+    /* The container's cgroups are its engine's (podman/conmon, the containerd shim): the guest
+     * stays in the one it was given rather than libfunk-vm making its own per-guest ones
+     * (monitor/cgroup.c); FUNK_CGROUP set by the operator wins. */
+    setenv("FUNK_CGROUP", "off", 0);
     /* --accel-agent is ours alone: taken out of argv before anything else reads it, so a
      * delegated (ordinary) container's runc never sees it. rt_bundle_load reads the env. */
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
