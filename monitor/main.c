@@ -797,7 +797,9 @@ static int run_cli(int argc, char **argv)
     struct funk_vm_result res;
     rc = funk_vm_run(g_vm, &io, &res);
     if (rc) {
-        fprintf(stderr, "funk-monitor: cannot run the guest: %s\n", strerror(-rc));
+        const char *why = funk_vm_error(g_vm);
+        fprintf(stderr, "funk-monitor: cannot run the guest: %s\n",
+                why && *why ? why : strerror(-rc));
         return tender_exit(FUNK_EXIT_SETUP);
     }
     if (res.exit != FUNK_VM_EXIT_HALT)

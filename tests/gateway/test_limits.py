@@ -22,6 +22,12 @@ if not os.path.exists(BUSYBOX) or "statically linked" not in subprocess.run(
     skip("%s is not Debian's busybox-static (apt-get install busybox-static)" % BUSYBOX)
 if not any(l.split()[2] in ("cgroup", "cgroup2") for l in open("/proc/mounts")):
     skip("no cgroup file system is mounted on this host")
+_probe = subprocess.run([os.path.join(os.path.dirname(os.environ.get("FUNKD", "")), "..", "monitor",
+                                      "funk-monitor"), "--isolation=process",
+                         os.environ.get("HELLO_ELF", "")],
+                        env=dict(os.environ, FUNK_CGROUP="required"), capture_output=True, text=True)
+if _probe.returncode != 0 and "cgroup for the guest" in _probe.stderr:
+    skip("this host does not let root create cgroups: " + _probe.stderr.strip()[-200:])
 
 
 def guest_cgroups(funkd_pid):

@@ -25,6 +25,14 @@ if ! grep -qE '\scgroup2?\s' /proc/mounts; then
     echo "SKIP: no cgroup file system is mounted on this host"
     exit 77
 fi
+# May this host's root create cgroups at all (a container with a read-only /sys/fs/cgroup may
+# not)? The monitor's own FUNK_CGROUP=required run answers it.
+if ! FUNK_CGROUP=required "$MON" --isolation=process "$U/hello.elf" >/dev/null 2>"$T/probe.err"; then
+    if grep -q "cgroup for the guest" "$T/probe.err"; then
+        echo "SKIP: this host does not let root create cgroups: $(cat "$T/probe.err")"
+        exit 77
+    fi
+fi
 [ -f "$U/test_loop.elf" ] || { echo "FAIL: $U/test_loop.elf not built"; exit 1; }
 [ -x "$BB" ] || { echo "FAIL: $BB missing (Debian busybox-static, scripts/deps.d)"; exit 1; }
 
