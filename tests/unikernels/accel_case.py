@@ -40,6 +40,30 @@ def noop_labels_json(body):
     return "{\"labels\":[%s]}\n" % ",".join(labels)
 
 
+def tensor_case(a, tmp):
+    """The model-run request (uk_tensor.c) for the test's own model: ONNX for the cpu plugin,
+    TorchScript for torch, made here (no download); the answer: y = x W + B and z = relu(y),
+    computed here in double from the weights' definition (tests/accel/tensor/make_onnx.py)."""
+    if a.plugin == "torch":
+        if not a.make_ts:
+            skip("the torch plugin is not built (no libtorch-dev)")
+        path, fmt, cmd = os.path.join(tmp, "model.pt"), 1, [a.make_ts]
+    else:
+        py = next((p for p in ("/usr/bin/python3", sys.executable)
+                   if subprocess.run([p, "-c", "import onnx"], capture_output=True).returncode == 0),
+                  None)
+        if py is None:
+            skip("python3-onnx is missing (scripts/deps.sh installs it)")
+        path, fmt, cmd = os.path.join(tmp, "model.onnx"), 0, [py, a.make_onnx]
+    subprocess.run(cmd + [path], check=True)
+    model = open(path, "rb").read()
+    x = [1.0, -2.0, 3.0, 0.5, -1.0, 0.25, 2.0, -3.0]
+    y = [sum(x[b * 4 + i] * (0.1 * (3 * i + j) - 0.5) for i in range(4)) + 0.25 * j - 0.3
+         for b in range(2) for j in range(3)]
+    body = struct.pack("<II", len(model), fmt) + model + struct.pack("<8f", *x)
+    return body, y + [max(v, 0.0) for v in y]
+
+
 def sgemm_case(m, n, k):
     """A request body and the exact product: entries are multiples of 1/16 below 1, so every
     product and partial sum is exact in float32 whatever the summation order."""
@@ -93,10 +117,12 @@ def main():
     ap.add_argument("--monitor", required=True)
     ap.add_argument("--agent", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--function", required=True, choices=["classify", "sgemm"])
+    ap.add_argument("--function", required=True, choices=["classify", "sgemm", "tensor"])
     ap.add_argument("--isolation", required=True, choices=["kvm", "process"])
     ap.add_argument("--accel", required=True, choices=["inproc", "agent"])
-    ap.add_argument("--plugin", required=True, choices=["noop", "cpu"])
+    ap.add_argument("--plugin", required=True, choices=["noop", "cpu", "torch"])
+    ap.add_argument("--make-onnx", help="tests/accel/tensor/make_onnx.py (tensor)")
+    ap.add_argument("--make-ts", help="the make_torchscript program (tensor, torch)")
     ap.add_argument("--limit", type=float, default=120.0)
     a = ap.parse_args()
 
@@ -107,7 +133,11 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix="funk-accel-uk-")
     req = os.path.join(tmp.name, "request.bin")
     want_labels = None
-    if a.function == "sgemm":
+    want_floats = None
+    if a.function == "tensor":
+        body, want_floats = tensor_case(a, tmp.name)
+        want = None
+    elif a.function == "sgemm":
         body, want = sgemm_case(7, 5, 6)
     elif a.plugin == "noop":
         # Any bytes do for the noop plugin; the size makes the image span several pages.
@@ -169,6 +199,14 @@ def main():
             else:
                 problems.append("answer (%d bytes) is not the expected %d bytes: %r"
                                 % (len(out), len(want), want[:300]))
+        if want_floats is not None:
+            if p.returncode != 0 or len(out) != 4 * len(want_floats):
+                problems.append("answer is not %d floats: %r" % (len(want_floats), out[:300]))
+            else:
+                got = struct.unpack("<%df" % len(want_floats), out)
+                for i, (g, w) in enumerate(zip(got, want_floats)):
+                    if abs(g - w) > 1e-5:
+                        problems.append("output %d is %r, reference %r" % (i, g, w))
         for s in want_labels or []:
             if s.encode() not in out:
                 problems.append("answer lacks %s" % s)

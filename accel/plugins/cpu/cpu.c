@@ -7,11 +7,13 @@
 #include <funk/accel_plugin.h>
 
 #include "dnn.h"
+#include "tensor.h"
 
 #define CPU_LOG "cpu"
 
 typedef struct cpu_plugin {
     dnn_ctx *dnn;
+    tensor_dnn *tensor;
 } cpu_plugin;
 
 static int cpu_init(void **state)
@@ -21,6 +23,11 @@ static int cpu_init(void **state)
         return -ENOMEM;
     int rc = dnn_ctx_new(&p->dnn, DNN_TARGET_CPU, CPU_LOG);
     if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    if ((rc = tensor_dnn_new(&p->tensor, DNN_TARGET_CPU, CPU_LOG)) < 0) {
+        dnn_ctx_free(p->dnn);
         free(p);
         return rc;
     }
@@ -37,6 +44,7 @@ static void cpu_fini(void *state)
     cpu_plugin *p = state;
     if (!p)
         return;
+    tensor_dnn_free(p->tensor);
     dnn_ctx_free(p->dnn);
     free(p);
 }
@@ -81,8 +89,16 @@ static int cpu_detect(const funk_accel_call *c, funk_accel_resource *model, cons
     return dnn_detect(p->dnn, c, model, image, image_len, min_score_pct, out, max);
 }
 
+static int cpu_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out)
+{
+    cpu_plugin *p = c->plugin;
+    return tensor_dnn_run(p->tensor, model, in, n_in, out, n_out);
+}
+
 FUNK_ACCEL_PLUGIN_DEFINE(.priority = 100, .name = "cpu", .version = "0.1.0",
-                         .description = "sgemm on OpenBLAS; classify/detect on OpenCV DNN (ONNX)",
+                         .description = "sgemm on OpenBLAS; classify/detect and model runs on OpenCV DNN (ONNX)",
                          .init = cpu_init, .fini = cpu_fini, .resource_free = cpu_resource_free,
                          .noop = cpu_noop, .sgemm = cpu_sgemm, .image_classify = cpu_classify,
-                         .image_detect = cpu_detect);
+                         .image_detect = cpu_detect, .model_run = cpu_model_run);
