@@ -8,7 +8,10 @@ import errno
 import gc
 import hashlib
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -326,6 +329,126 @@ class TestExecAndOp(Base):
         ro = np.zeros(4, np.float32)
         ro.flags.writeable = False
         self.assertRaises((BufferError, ValueError), self.s.op, "echo", [ro], [ro])
+
+
+class TestModelRun(Base):
+    """Tensors: the tensor branch's ONNX test model (y = x @ W + B, z = relu(y)) on the cpu
+    plugin, and every dtype through the noop plugin's echo (a model the cpu plugin declines)."""
+
+    W = np.array([0.1 * (3 * i + j) - 0.5 for i in range(4) for j in range(3)],
+                 np.float32).reshape(4, 3)
+    B = np.array([0.25 * j - 0.3 for j in range(3)], np.float32)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="funk-pytensor.")
+        cls.onnx = os.path.join(cls.tmp, "model.onnx")
+        make = os.path.join(os.environ.get("FUNK_SOURCE_ROOT", ""), "tests", "accel", "tensor",
+                            "make_onnx.py")
+        r = subprocess.run([sys.executable, make, cls.onnx], capture_output=True, text=True)
+        cls.onnx_error = None if r.returncode == 0 else (r.stdout + r.stderr).strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        if self.onnx_error:
+            self.fail("no ONNX test model (python3-onnx: scripts/deps.sh): " + self.onnx_error)
+        self.m = fa.Resource.model(self.onnx)
+        self.s.register(self.m)
+        self.echo = fa.Resource.from_buffer(b"not a model any plugin reads", fa.RES_MODEL)
+        self.s.register(self.echo)
+        self.x = (np.arange(8, dtype=np.float32).reshape(2, 4) - 3) / 7
+
+    def ref(self):
+        y = self.x.astype(np.float64) @ self.W + self.B
+        return y, np.maximum(y, 0)
+
+    def test_onnx_outputs_every_way(self):
+        y_ref, z_ref = self.ref()
+        y, z = self.s.model_run(self.m, self.x, 2)  # library-allocated, by position
+        for got, want in ((y, y_ref), (z, z_ref)):
+            self.assertEqual((got.dtype, got.shape), (np.float32, (2, 3)))
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        into = np.full((2, 3), 7, np.float32)
+        (y3,) = self.s.model_run(self.m, [("x", self.x)], [into])  # named input, in place
+        self.assertTrue(np.shares_memory(y3, into))
+        np.testing.assert_allclose(into, y_ref, rtol=1e-5, atol=1e-6)
+        flat = np.zeros(6, np.float32)  # any contiguous buffer of the size: reshaped view back
+        (y4,) = self.s.model_run(self.m, self.x, [flat])
+        self.assertEqual(y4.shape, (2, 3))
+        np.testing.assert_allclose(flat.reshape(2, 3), y_ref, rtol=1e-5, atol=1e-6)
+
+    # Through the agent the rpc plugin sends no output names (tensor_exchange fills only the
+    # inputs' descriptors), so the agent returns the model's outputs by position: "z" comes
+    # back as y. Expected to fail there until the rpc plugin carries them; an unexpected pass
+    # fails the run, so the marker cannot outlive the fix.
+    def _named_outputs(self):
+        _, z_ref = self.ref()
+        (z2,) = self.s.model_run(self.m, {"x": self.x}, ["z"])  # named, library-allocated
+        np.testing.assert_allclose(z2, z_ref, rtol=1e-5, atol=1e-6)
+        into = np.full((2, 3), 7, np.float32)
+        (z3,) = self.s.model_run(self.m, {"x": self.x}, {"z": into})  # named, in place
+        self.assertTrue(np.shares_memory(z3, into))
+        np.testing.assert_allclose(into, z_ref, rtol=1e-5, atol=1e-6)
+
+    test_onnx_named_outputs = (unittest.expectedFailure(_named_outputs) if MODE == "agent"
+                               else _named_outputs)
+
+    def test_library_buffer_outlives_session(self):
+        with fa.Session() as s:
+            s.register(self.m)
+            (y,) = s.model_run(self.m, self.x, 1)
+        gc.collect()
+        np.testing.assert_allclose(y, self.ref()[0], rtol=1e-5, atol=1e-6)
+        y[0, 0] = 42  # the library's buffer is the array's, writable
+        self.assertEqual(bytes(y.base.obj)[:4], np.float32(42).tobytes())  # plain-bytes export
+
+    def test_every_dtype_and_rank(self):
+        for dt in (np.float32, np.float64, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                   np.bool_, np.float16):
+            for shape in ((), (5,), (2, 3), (1, 2, 1, 2, 1, 2, 1, 2)):
+                a = (np.arange(int(np.prod(shape))).reshape(shape) % 3 - 1).astype(dt)
+                (got,) = self.s.model_run(self.echo, a, 1)
+                self.assertEqual((got.dtype, got.shape), (a.dtype, a.shape), (dt, shape))
+                np.testing.assert_array_equal(got, a)
+                into = np.zeros_like(a)
+                (got2,) = self.s.model_run(self.echo, a, [into])
+                self.assertTrue(np.shares_memory(got2, into))
+                np.testing.assert_array_equal(into, a)
+
+    def test_errors(self):
+        self.assertFunkError(errno.ENOSPC, self.s.model_run, self.m, self.x,
+                             [np.zeros(5, np.float32)])
+        self.assertFunkError(errno.EINVAL, self.s.model_run, self.m, self.x, 3)  # > outputs
+        other = fa.Resource.model(self.onnx)
+        self.assertFunkError(errno.EPERM, self.s.model_run, other, self.x, 1)
+
+    def test_hostile_tensors(self):
+        run = self.s.model_run
+        wide = np.zeros((2, 8), np.float32)
+        self.assertRaises((BufferError, ValueError), run, self.m, wide[:, ::2], 1)  # strided
+        self.assertRaises((BufferError, ValueError), run, self.m, wide.T, 1)  # Fortran order
+        for bad in (np.zeros((2, 4), np.complex64), np.zeros((2, 4), np.uint16),
+                    np.zeros((2, 4), ">f4"), np.array([b"ab"]), np.array([object()])):
+            self.assertRaises((TypeError, ValueError), run, self.echo, bad, 1)
+        self.assertRaises(ValueError, run, self.echo, np.zeros((1,) * 9, np.float32), 1)
+        self.assertRaises(ValueError, run, self.echo, [np.zeros(1, np.float32)] * 17, 1)
+        self.assertRaises(ValueError, run, self.echo, self.x, 0)
+        self.assertRaises(ValueError, run, self.echo, [], 1)
+        self.assertRaises(ValueError, run, self.m, {"x\0y": self.x}, 1)
+        self.assertRaises(ValueError, run, self.m, {"x" * 64: self.x}, 1)
+        self.assertRaises(TypeError, run, self.m, [(5, self.x)], 1)
+        self.assertRaises(TypeError, run, self.m, "not a tensor", 1)
+        ro = np.zeros((2, 3), np.float32)
+        ro.flags.writeable = False
+        self.assertRaises((BufferError, ValueError), run, self.m, self.x, [ro])
+        self.assertRaises((BufferError, ValueError), run, self.m, self.x,
+                          [np.zeros((2, 6), np.float32)[:, ::2]])
+        self.assertRaises(TypeError, self.s.model_run_raw, self.m, [(None, self.x)], [5])
+        self.assertRaises(TypeError, run, "model", self.x, 1)
 
 
 if __name__ == "__main__":

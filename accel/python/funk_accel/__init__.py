@@ -21,6 +21,15 @@ import numpy as np
 from . import _native
 from ._native import (  # noqa: F401  (re-exported)
     API_VERSION,
+    DT_BOOL,
+    DT_F16,
+    DT_F32,
+    DT_F64,
+    DT_I8,
+    DT_I16,
+    DT_I32,
+    DT_I64,
+    DT_U8,
     ARG_BYTES,
     ARG_F32,
     ARG_F32_ARRAY,
@@ -50,6 +59,39 @@ __all__ = [
 ]
 
 Plugin = namedtuple("Plugin", "name version description priority ops path available")
+
+# Tensor element types and the numpy dtypes they are.
+DTYPES = {DT_F32: np.float32, DT_F64: np.float64, DT_I8: np.int8, DT_U8: np.uint8,
+          DT_I16: np.int16, DT_I32: np.int32, DT_I64: np.int64, DT_BOOL: np.bool_,
+          DT_F16: np.float16}
+
+
+def _pairs(x, outputs=False):
+    """[(name or None, value)] from {name: value}, a list of values or (name, value) pairs, or
+    one value; among outputs a bare str is a name (the library allocates that output)."""
+    if isinstance(x, dict):
+        return list(x.items())
+    if not isinstance(x, (list, tuple)):
+        x = [x]
+    pairs = []
+    for v in x:
+        if isinstance(v, tuple) and len(v) == 2 and (v[0] is None or isinstance(v[0], str)):
+            pairs.append(v)
+        elif outputs and isinstance(v, str):
+            pairs.append((v, None))
+        else:
+            pairs.append((None, v))
+    return pairs
+
+
+def _tensor_out(dt, shape, used, owner, given):
+    """One model_run result as a numpy array: the library's buffer wrapped without a copy, or a
+    view of the caller's array with the dtype and shape the model produced."""
+    if owner is not None:
+        return np.asarray(owner)
+    dtype = np.dtype(DTYPES[dt])
+    flat = np.frombuffer(memoryview(given).cast("B"), dtype=dtype, count=used // dtype.itemsize)
+    return flat.reshape(shape)
 
 
 def plugins():
@@ -226,6 +268,22 @@ class Session(_native.Session):
         """A plugin's generic operation by name ("plugin.op" or "op"), arguments as for exec().
         Returns what the operation returns."""
         return _call(self.op_args, inputs, outputs, name)
+
+    def model_run(self, model, inputs, outputs=1):
+        """Runs a registered MODEL resource (ONNX, TorchScript) on tensors; returns a list of
+        numpy arrays, one per output.
+        inputs: an ndarray, a list of ndarrays (bound by position) or {name: ndarray}; each
+          C-contiguous, of dtype float32/64, int8/16/32/64, uint8, bool or float16, used in place.
+        outputs: a count (the model's first n outputs, allocated by the library and wrapped
+          without a copy), a list of output names, a list of ndarrays to fill in place, or
+          {name: ndarray or None}."""
+        ins = _pairs(inputs)
+        if isinstance(outputs, int) and not isinstance(outputs, bool):
+            outs = [(None, None)] * outputs
+        else:
+            outs = _pairs(outputs, outputs=True)
+        res = self.model_run_raw(model, ins, outs)
+        return [_tensor_out(*r, given) for r, (_, given) in zip(res, outs)]
 
     def classify_file(self, path, model=None, max=5):
         """image_classify() of an image file."""

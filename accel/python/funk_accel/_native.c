@@ -783,6 +783,287 @@ static PyObject *Session_op_args(SessionObject *self, PyObject *args, PyObject *
     return call_with_args(self, NULL, NULL, name, ins, outs, used);
 }
 
+/* ---- tensors (model_run) ------------------------------------------------------------------- */
+
+/* dtype <-> buffer format (the struct-module codes numpy exports): one table both ways. */
+static const struct {
+    uint32_t dtype;
+    char fmt;
+    Py_ssize_t size;
+} dtype_formats[] = {
+    {FUNK_ACCEL_DT_F32, 'f', 4}, {FUNK_ACCEL_DT_F64, 'd', 8}, {FUNK_ACCEL_DT_I8, 'b', 1},
+    {FUNK_ACCEL_DT_U8, 'B', 1},  {FUNK_ACCEL_DT_I16, 'h', 2}, {FUNK_ACCEL_DT_I32, 'i', 4},
+    {FUNK_ACCEL_DT_I64, 'q', 8}, {FUNK_ACCEL_DT_I64, 'l', 8}, {FUNK_ACCEL_DT_BOOL, '?', 1},
+    {FUNK_ACCEL_DT_F16, 'e', 2},
+};
+
+/* The dtype of a buffer's format, or 0: one native/little-endian item of a known type ('l' is
+ * numpy's int64 on LP64, accepted when it is 8 bytes). */
+static uint32_t dtype_of_format(const Py_buffer *b)
+{
+    const char *f = b->format ? b->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof(dtype_formats) / sizeof(dtype_formats[0]); i++)
+        if (dtype_formats[i].fmt == f[0] && dtype_formats[i].size == b->itemsize)
+            return dtype_formats[i].dtype;
+    return 0;
+}
+
+static const char *format_of_dtype(uint32_t dtype)
+{
+    static const char fmts[][2] = {"f", "d", "b", "B", "h", "i", "q", "q", "?", "e"};
+    for (size_t i = 0; i < sizeof(dtype_formats) / sizeof(dtype_formats[0]); i++)
+        if (dtype_formats[i].dtype == dtype)
+            return fmts[i];
+    return NULL;
+}
+
+/* Bytes of a tensor as its dtype and shape say, or -1 when they are not a valid dense tensor
+ * (what a plugin or a remote agent wrote back is checked before Python sees it). */
+static Py_ssize_t tensor_bytes(const funk_accel_tensor *t)
+{
+    size_t es = funk_accel_dtype_size(t->dtype);
+    if (es == 0 || format_of_dtype(t->dtype) == NULL || t->rank > FUNK_ACCEL_TENSOR_MAX_RANK)
+        return -1;
+    size_t n = es;
+    for (uint32_t i = 0; i < t->rank; i++) {
+        if (t->shape[i] < 1 || (uint64_t)t->shape[i] > (uint64_t)PY_SSIZE_T_MAX / n)
+            return -1;
+        n *= (size_t)t->shape[i];
+    }
+    return (Py_ssize_t)n;
+}
+
+/* A tensor whose data libfunk-accel allocated (FUNK_ACCEL_TENSOR_F_OWNED): exported through the
+ * buffer protocol with its dtype and shape (numpy wraps it without a copy) and freed with
+ * funk_accel_tensor_release when the last view is gone. */
+typedef struct {
+    PyObject_HEAD funk_accel_tensor t;
+    Py_ssize_t shape[FUNK_ACCEL_TENSOR_MAX_RANK], strides[FUNK_ACCEL_TENSOR_MAX_RANK];
+} TensorDataObject;
+
+static int TensorData_getbuffer(TensorDataObject *self, Py_buffer *view, int flags)
+{
+    /* Plain bytes for a consumer that did not ask for a shape (bytes(), PyBUF_SIMPLE). */
+    if ((flags & PyBUF_ND) != PyBUF_ND)
+        return PyBuffer_FillInfo(view, (PyObject *)self, self->t.data, (Py_ssize_t)self->t.used, 0,
+                                 flags);
+    Py_ssize_t es = (Py_ssize_t)funk_accel_dtype_size(self->t.dtype);
+    for (int i = (int)self->t.rank - 1; i >= 0; i--) {
+        self->shape[i] = (Py_ssize_t)self->t.shape[i];
+        self->strides[i] =
+            (i == (int)self->t.rank - 1) ? es : self->strides[i + 1] * self->shape[i + 1];
+    }
+    view->buf = self->t.data;
+    view->obj = Py_NewRef((PyObject *)self);
+    view->len = (Py_ssize_t)self->t.used;
+    view->readonly = 0;
+    view->itemsize = es;
+    view->format = (flags & PyBUF_FORMAT) ? (char *)format_of_dtype(self->t.dtype) : NULL;
+    view->ndim = (int)self->t.rank;
+    view->shape = self->shape;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? self->strides : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    return 0;
+}
+
+static void TensorData_dealloc(TensorDataObject *self)
+{
+    funk_accel_tensor_release(&self->t);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyBufferProcs TensorData_as_buffer = {
+    .bf_getbuffer = (getbufferproc)(void (*)(void))TensorData_getbuffer,
+};
+
+static PyTypeObject TensorDataType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "funk_accel._native.TensorData",
+    .tp_basicsize = sizeof(TensorDataObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Output data libfunk-accel allocated; a buffer (numpy.asarray wraps it).",
+    .tp_dealloc = (destructor)(void (*)(void))TensorData_dealloc,
+    .tp_as_buffer = &TensorData_as_buffer,
+};
+
+/* A (name or None, object) pair of model_run's argument lists. */
+static int tensor_pair(PyObject *item, const char *side, Py_ssize_t i, const char **name,
+                       PyObject **obj)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "model_run %s %zd: expected a (name, array) pair", side, i);
+        return -1;
+    }
+    PyObject *n = PyTuple_GET_ITEM(item, 0);
+    *obj = PyTuple_GET_ITEM(item, 1);
+    *name = NULL;
+    if (n == Py_None)
+        return 0;
+    Py_ssize_t len;
+    if (!PyUnicode_Check(n) || (*name = PyUnicode_AsUTF8AndSize(n, &len)) == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "model_run %s %zd: a name is a str or None", side, i);
+        return -1;
+    }
+    if ((size_t)len != strlen(*name) || (size_t)len >= FUNK_ACCEL_TENSOR_NAME_MAX) {
+        PyErr_Format(PyExc_ValueError, "model_run %s %zd: name with a NUL or over %u bytes", side,
+                     i, FUNK_ACCEL_TENSOR_NAME_MAX - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* A C-contiguous buffer of a known dtype as a tensor descriptor (shape from the buffer). */
+static int tensor_from_buffer(PyObject *obj, int writable, const char *side, Py_ssize_t i,
+                              const char *name, Py_buffer *b, funk_accel_tensor *t)
+{
+    if (PyObject_GetBuffer(obj, b,
+                           PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    uint32_t dt = dtype_of_format(b);
+    const char *why = NULL;
+    if (dt == 0)
+        why = "has no tensor dtype (f32 f64 i8 u8 i16 i32 i64 bool f16)";
+    else if (b->ndim > (int)FUNK_ACCEL_TENSOR_MAX_RANK)
+        why = "has more than 8 dimensions";
+    if (why != NULL) {
+        PyErr_Format(dt == 0 ? PyExc_TypeError : PyExc_ValueError, "model_run %s %zd %s", side, i,
+                     why);
+        PyBuffer_Release(b);
+        return -1;
+    }
+    int64_t shape[FUNK_ACCEL_TENSOR_MAX_RANK];
+    for (int d = 0; d < b->ndim; d++)
+        shape[d] = b->shape ? (int64_t)b->shape[d] : (int64_t)(b->len / b->itemsize);
+    int rc = funk_accel_tensor_init(t, name, dt, (uint32_t)b->ndim, shape, b->buf, (size_t)b->len);
+    if (rc < 0) {
+        PyBuffer_Release(b);
+        raise_rc(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* model_run(model, inputs, outputs) -> [(dtype, shape, used, TensorData or None)]
+ * inputs: [(name or None, array)]; outputs: [(name or None, array or None)], an array being
+ * written in place and None letting the library allocate. */
+static PyObject *Session_model_run(SessionObject *self, PyObject *args)
+{
+    PyObject *model, *ins, *outs, *fin = NULL, *fout = NULL, *ret = NULL;
+    funk_accel_tensor in[FUNK_ACCEL_TENSOR_MAX], out[FUNK_ACCEL_TENSOR_MAX];
+    Py_buffer inb[FUNK_ACCEL_TENSOR_MAX], outb[FUNK_ACCEL_TENSOR_MAX];
+    int outheld[FUNK_ACCEL_TENSOR_MAX] = {0};
+    Py_ssize_t n_in = 0, n_out = 0, held_in = 0, i;
+    if (!PyArg_ParseTuple(args, "OOO:model_run", &model, &ins, &outs))
+        return NULL;
+    funk_accel_session *s = session_of(self);
+    if (s == NULL)
+        return NULL;
+    funk_accel_resource *m = resource_of(model, 0);
+    if (m == NULL)
+        return NULL;
+    fin = PySequence_Fast(ins, "model_run: inputs must be a sequence");
+    fout = fin ? PySequence_Fast(outs, "model_run: outputs must be a sequence") : NULL;
+    if (fout == NULL)
+        goto out;
+    n_in = PySequence_Fast_GET_SIZE(fin);
+    n_out = PySequence_Fast_GET_SIZE(fout);
+    if (n_in < 1 || n_out < 1 || n_in > (Py_ssize_t)FUNK_ACCEL_TENSOR_MAX ||
+        n_out > (Py_ssize_t)FUNK_ACCEL_TENSOR_MAX) {
+        PyErr_Format(PyExc_ValueError, "model_run: 1..%u inputs and outputs",
+                     FUNK_ACCEL_TENSOR_MAX);
+        n_out = 0;
+        goto out;
+    }
+    memset(out, 0, sizeof(out));
+    for (i = 0; i < n_in; i++) {
+        const char *name;
+        PyObject *obj;
+        if (tensor_pair(PySequence_Fast_GET_ITEM(fin, i), "input", i, &name, &obj) < 0 ||
+            tensor_from_buffer(obj, 0, "input", i, name, &inb[i], &in[i]) < 0)
+            goto out;
+        held_in = i + 1;
+    }
+    for (i = 0; i < n_out; i++) {
+        const char *name;
+        PyObject *obj;
+        if (tensor_pair(PySequence_Fast_GET_ITEM(fout, i), "output", i, &name, &obj) < 0)
+            goto out;
+        if (obj == Py_None) {
+            out[i].name = name; /* data NULL, size 0: the library allocates */
+            continue;
+        }
+        if (tensor_from_buffer(obj, 1, "output", i, name, &outb[i], &out[i]) < 0)
+            goto out;
+        outheld[i] = 1;
+    }
+    PyThreadState *ts = PyEval_SaveThread();
+    int rc = funk_accel_model_run(s, m, in, (size_t)n_in, out, (size_t)n_out);
+    PyEval_RestoreThread(ts);
+    if (rc < 0) {
+        raise_rc(rc);
+        goto out;
+    }
+    /* Check every answer before handing any to Python: dtype known, shape valid, used exactly
+     * the shape's bytes and within the buffer. */
+    for (i = 0; i < n_out; i++) {
+        Py_ssize_t nb = tensor_bytes(&out[i]);
+        if (nb < 0 || (size_t)nb != out[i].used || out[i].used > out[i].size ||
+            (out[i].used > 0 && out[i].data == NULL)) {
+            PyErr_Format(accel_error,
+                         "model_run: output %zd came back inconsistent (dtype %u, "
+                         "rank %u, %zu bytes)",
+                         i, out[i].dtype, out[i].rank, out[i].used);
+            goto out;
+        }
+    }
+    ret = PyList_New(n_out);
+    for (i = 0; ret != NULL && i < n_out; i++) {
+        PyObject *t = PyTuple_New(4), *shape = PyTuple_New(out[i].rank);
+        if (t == NULL || shape == NULL) {
+            Py_XDECREF(shape);
+            goto fail_t;
+        }
+        PyTuple_SET_ITEM(t, 1, shape);
+        for (uint32_t d = 0; d < out[i].rank; d++)
+            PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(out[i].shape[d]));
+        PyTuple_SET_ITEM(t, 0, PyLong_FromUnsignedLong(out[i].dtype));
+        PyTuple_SET_ITEM(t, 2, PyLong_FromSize_t(out[i].used));
+        if (out[i].flags & FUNK_ACCEL_TENSOR_F_OWNED) {
+            TensorDataObject *td = PyObject_New(TensorDataObject, &TensorDataType);
+            if (td == NULL)
+                goto fail_t;
+            td->t = out[i];
+            memset(&out[i], 0, sizeof(out[i])); /* the object owns the data now */
+            PyTuple_SET_ITEM(t, 3, (PyObject *)td);
+        } else {
+            PyTuple_SET_ITEM(t, 3, Py_NewRef(Py_None));
+        }
+        PyList_SET_ITEM(ret, i, t);
+        if (PyErr_Occurred()) /* a PyLong above failed */
+            Py_CLEAR(ret);
+        continue;
+    fail_t:
+        Py_XDECREF(t);
+        Py_CLEAR(ret);
+    }
+out:
+    for (i = 0; i < n_out; i++) {
+        if (outheld[i])
+            PyBuffer_Release(&outb[i]);
+        funk_accel_tensor_release(&out[i]); /* whatever no Python object took */
+    }
+    for (i = 0; i < held_in; i++)
+        PyBuffer_Release(&inb[i]);
+    Py_XDECREF(fin);
+    Py_XDECREF(fout);
+    return ret;
+}
+
 static PyMethodDef Session_methods[] = {
     {"delete", FN(Session_delete), METH_NOARGS,
      "Deletes the session (unregistering its resources)."},
@@ -802,6 +1083,9 @@ static PyMethodDef Session_methods[] = {
      "exec_args(library, symbol, inputs, outputs, used=None) -> int: (type, buffer) pairs."},
     {"op_args", FN(Session_op_args), METH_VARARGS | METH_KEYWORDS,
      "op_args(name, inputs, outputs, used=None) -> int: (type, buffer) pairs."},
+    {"model_run_raw", FN(Session_model_run), METH_VARARGS,
+     "model_run_raw(model, inputs, outputs) -> [(dtype, shape, used, data)]: (name, array) "
+     "pairs; an output array None lets the library allocate."},
     {"__enter__", FN(Session_enter), METH_NOARGS, NULL},
     {"__exit__", FN(Session_exit), METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -985,7 +1269,8 @@ static int add_int(PyObject *m, const char *name, long v)
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    if (PyType_Ready(&ResourceType) < 0 || PyType_Ready(&SessionType) < 0)
+    if (PyType_Ready(&ResourceType) < 0 || PyType_Ready(&SessionType) < 0 ||
+        PyType_Ready(&TensorDataType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&native_module);
     if (m == NULL)
@@ -1016,7 +1301,16 @@ PyMODINIT_FUNC PyInit__native(void)
         add_int(m, "ARG_F32_ARRAY", FUNK_ACCEL_ARG_F32_ARRAY) < 0 ||
         add_int(m, "HASH_SIZE", FUNK_ACCEL_HASH_SIZE) < 0 ||
         add_int(m, "LABEL_MAX", FUNK_ACCEL_LABEL_MAX) < 0 ||
-        add_int(m, "API_VERSION", FUNK_ACCEL_VERSION) < 0)
+        add_int(m, "API_VERSION", FUNK_ACCEL_VERSION) < 0 ||
+        add_int(m, "DT_F32", FUNK_ACCEL_DT_F32) < 0 ||
+        add_int(m, "DT_F64", FUNK_ACCEL_DT_F64) < 0 || add_int(m, "DT_I8", FUNK_ACCEL_DT_I8) < 0 ||
+        add_int(m, "DT_U8", FUNK_ACCEL_DT_U8) < 0 || add_int(m, "DT_I16", FUNK_ACCEL_DT_I16) < 0 ||
+        add_int(m, "DT_I32", FUNK_ACCEL_DT_I32) < 0 ||
+        add_int(m, "DT_I64", FUNK_ACCEL_DT_I64) < 0 ||
+        add_int(m, "DT_BOOL", FUNK_ACCEL_DT_BOOL) < 0 ||
+        add_int(m, "DT_F16", FUNK_ACCEL_DT_F16) < 0 ||
+        add_int(m, "TENSOR_MAX", FUNK_ACCEL_TENSOR_MAX) < 0 ||
+        add_int(m, "TENSOR_MAX_RANK", FUNK_ACCEL_TENSOR_MAX_RANK) < 0)
         goto fail;
     for (int op = 0; op < FUNK_ACCEL_OP_COUNT; op++) {
         char name[64];
