@@ -21,6 +21,10 @@
 #define VACCEL_FUNK_EXEC_FIXED_IN 3
 
 bool vaccel_funk_profiling(void);
+/* The funk session and the model's funk resource for a model operation: the resource must be a
+ * single-file MODEL registered to the session (VACCEL_EINVAL / VACCEL_EPERM otherwise). */
+int vaccel_funk_model(struct vaccel_session *sess, struct vaccel_resource *model,
+                      funk_accel_session **s, funk_accel_resource **m);
 /* funk's negative errno -> vAccel's positive code */
 static inline int vaccel_funk_err(int rc)
 {

@@ -133,7 +133,8 @@ static int map_plugin(const char *entry, char *out, size_t cap)
         funk = "exec";
     else if (strcmp(n, "rpc") == 0 || strcmp(n, "vsock") == 0 || strcmp(n, "virtio") == 0)
         funk = "rpc";
-    else if (strcmp(n, "cpu") == 0 || strcmp(n, "opencl") == 0 || strcmp(n, "cuda") == 0)
+    else if (strcmp(n, "cpu") == 0 || strcmp(n, "opencl") == 0 || strcmp(n, "cuda") == 0 ||
+             strcmp(n, "torch") == 0)
         funk = n;
     else if (strcmp(n, "jetson") == 0 || strcmp(n, "mbench") == 0)
         funk = "cpu"; /* vAccel's image plugin: funk's cpu plugin serves classify/detect */
@@ -727,6 +728,25 @@ static funk_accel_resource *first_of_type(struct vsess *v, vaccel_resource_type_
             r = ((struct vres *)v->res[i]->priv)->blobs[0];
     pthread_mutex_unlock(&v->lock);
     return r;
+}
+
+int vaccel_funk_model(struct vaccel_session *sess, struct vaccel_resource *model,
+                      funk_accel_session **s, funk_accel_resource **m)
+{
+    struct vsess *v = vs_of(sess);
+    if (v == NULL || model == NULL || model->priv == NULL || model->type != VACCEL_RESOURCE_MODEL)
+        return VACCEL_EINVAL;
+    pthread_mutex_lock(&v->lock);
+    bool has = reg_index(v, model) >= 0;
+    pthread_mutex_unlock(&v->lock);
+    struct vres *r = model->priv;
+    if (!has)
+        return VACCEL_EPERM;
+    if (r->n != 1) /* a directory or several files: which one is the model is not ours to guess */
+        return VACCEL_EINVAL;
+    *s = v->s;
+    *m = r->blobs[0];
+    return VACCEL_OK;
 }
 
 /* ---- operations ----------------------------------------------------------------------------- */

@@ -78,7 +78,7 @@ out=$(run "$B/funkd" --help 2>&1) && grep -qi "usage" <<<"$out" && ok "installed
   fail "funkd --help: $out"
 
 dpkg --root="$R" --admindir="$R/var/lib/dpkg" --log=/dev/null --force-not-root \
-  -P python3-funk-accel funk-plugin-cuda funk-plugin-opencl funk-plugin-cpu funk-dev funk-models funk >/dev/null 2>&1 ||
+  -P python3-funk-accel funk-plugin-torch funk-plugin-cuda funk-plugin-opencl funk-plugin-cpu funk-dev funk-models funk >/dev/null 2>&1 ||
   fail "dpkg --purge"
 left=$(cd "$R" && find usr -not -type d 2>/dev/null | head -5)
 [ -z "$left" ] && ok "dpkg --purge removed every file" || fail "left after purge: $left"

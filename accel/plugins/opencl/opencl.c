@@ -23,8 +23,8 @@
 #define LOG "opencl"
 
 /* Shown by `funk-accel plugins`; init() appends the chosen device. */
-static char g_description[1024] = "OpenCL: sgemm via CLBlast, classify/detect via OpenCV DNN "
-                                 "(OpenCL target)";
+static char g_description[1024] = "OpenCL: sgemm via CLBlast, classify/detect and model runs via "
+                                 "OpenCV DNN (OpenCL target)";
 
 enum { BUF_A, BUF_B, BUF_C, BUF_COUNT };
 
@@ -611,4 +611,4 @@ FUNK_ACCEL_PLUGIN_DEFINE(.priority = 200, .name = "opencl", .version = "0.1.0",
                          .session_open = ocl_session_open, .session_close = ocl_session_close,
                          .resource_free = ocl_resource_free, .sgemm = ocl_sgemm,
                          .image_classify = ocl_image_classify, .image_detect = ocl_image_detect,
-                         .op = ocl_op);
+                         .op = ocl_op, .model_run = ocl_model_run);

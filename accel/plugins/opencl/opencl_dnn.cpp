@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "dnn.h"
+#include "tensor.h"
 
 namespace {
 
 struct ocl_dnn {
     dnn_ctx *ctx = nullptr;
+    tensor_dnn *tensor = nullptr; // model runs (ONNX), nets cached by model hash
     cv::ocl::OpenCLExecutionContext exec;
 };
 
@@ -42,6 +44,8 @@ int get_dnn(ocl_plugin *p, ocl_dnn **out)
                 d->exec = cv::ocl::OpenCLExecutionContext::create(p->platform_name, p->platform,
                                                                   p->ctx, p->device);
                 rc = dnn_ctx_new(&d->ctx, DNN_TARGET_OPENCL, "opencl");
+                if (rc == 0 && (rc = tensor_dnn_new(&d->tensor, DNN_TARGET_OPENCL, "opencl")) < 0)
+                    dnn_ctx_free(d->ctx);
                 if (rc < 0) {
                     delete d;
                     d = nullptr;
@@ -79,6 +83,7 @@ extern "C" void ocl_dnn_fini(ocl_plugin *p)
     auto *d = static_cast<ocl_dnn *>(p->dnn);
     if (d == nullptr)
         return;
+    tensor_dnn_free(d->tensor);
     dnn_ctx_free(d->ctx);
     delete d;
     p->dnn = nullptr;
@@ -164,6 +169,27 @@ extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *m
             rc = -EIO;
         }
         ocl_progress_end(t0, rc);
+    }
+    ocl_lsan_on();
+    return rc;
+}
+
+extern "C" int ocl_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                             const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                             size_t n_out)
+{
+    auto *p = static_cast<ocl_plugin *>(c->plugin);
+    ocl_lsan_off();
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc == 0) {
+        try {
+            cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+            rc = tensor_dnn_run(d->tensor, model, in, n_in, out, n_out);
+        } catch (const std::exception &e) {
+            funk_accel_log(FUNK_LOG_ERROR, "opencl", "model_run: %s", e.what());
+            rc = -EIO;
+        }
     }
     ocl_lsan_on();
     return rc;

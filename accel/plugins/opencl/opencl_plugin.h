@@ -61,6 +61,9 @@ int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *model, const
                      size_t image_len, uint32_t min_score_pct, funk_accel_detection *out,
                      size_t max);
 
+int ocl_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                  const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out, size_t n_out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,7 +89,7 @@ static int get_model(const funk_accel_call *c, funk_accel_resource *r, struct to
         m = won;
     }
     if (m->net == NULL)
-        return m->rc;
+        return m->rc < 0 ? m->rc : -EBADMSG;
     *out = m;
     return 0;
 }
@@ -98,7 +98,7 @@ static int torch_model_run(const funk_accel_call *c, funk_accel_resource *model,
                            const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
                            size_t n_out)
 {
-    struct torch_model *m;
+    struct torch_model *m = NULL;
     int rc = get_model(c, model, &m);
     if (rc < 0)
         return rc;
