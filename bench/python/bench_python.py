@@ -74,6 +74,8 @@ def main():
     print(f"classify overhead of Python over C: {over:+.2f}% (median of {PAIRS} paired ratios; "
           f"medians {pm:.0f} vs {cm:.0f} us, {pm - cm:+.1f} us); target <= {TARGET:.0f}%: "
           f"{'met' if over <= TARGET else 'NOT met'}")
+    print(f"classify min vs min: {(stats(py_ns)[0] / stats(c_ns)[0] - 1) * 100:+.2f}% "
+          f"(the least disturbed call of each side)")
     print(f"noop: Python adds {stats(n_py)[1] - stats(n_c)[1]:.1f} ns/call "
           f"(labels: {' '.join(want)})")
     s.close()
