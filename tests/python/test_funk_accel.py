@@ -451,6 +451,34 @@ class TestModelRun(Base):
         self.assertRaises(TypeError, run, "model", self.x, 1)
 
 
+class TestTorchScript(Base):
+    """The same model as TorchScript (written by the tensor tests' make_torchscript with
+    libtorch) on the torch plugin: outputs "0" and "1" are the tuple's y and z."""
+
+    def setUp(self):
+        super().setUp()
+        make = os.environ.get("FUNK_PYTEST_MAKE_TS", "")
+        if not make:
+            self.skipTest("SKIP: torch plugin not built (no libtorch-dev): TorchScript not run")
+        self.tmp = tempfile.mkdtemp(prefix="funk-pytorch.")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        path = os.path.join(self.tmp, "model.pt")
+        r = subprocess.run([make, path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.m = fa.Resource.model(path, format="torchscript")
+        self.s.register(self.m)
+
+    def test_torchscript_model_run(self):
+        x = (np.arange(8, dtype=np.float32).reshape(2, 4) - 3) / 7
+        y_ref = x.astype(np.float64) @ TestModelRun.W + TestModelRun.B
+        y, z = self.s.model_run(self.m, x, 2)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(z, np.maximum(y_ref, 0), rtol=1e-5, atol=1e-6)
+        into = np.zeros((2, 3), np.float32)
+        self.s.model_run(self.m, x, [into])
+        np.testing.assert_allclose(into, y_ref, rtol=1e-5, atol=1e-6)
+
+
 if __name__ == "__main__":
     missing = [p for p in (DOG, os.path.join(MODELS, "centernet.onnx"),
                            os.path.join(MODELS, "textdir.onnx"), TLIB) if not os.path.exists(p)]
