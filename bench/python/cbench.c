@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* funk_cbench: the C side of bench/python, loaded into the same python3 as funk_accel so both
  * sides call the same libfunk-accel, plugin, model and image in one process: each function times
- * its C calls with CLOCK_MONOTONIC and returns nanoseconds, nothing of Python's inside the timing. */
+ * its C calls with CLOCK_MONOTONIC and returns nanoseconds, nothing of Python's inside the timing.
+ */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 

@@ -54,7 +54,11 @@ class TestRuntime(Base):
         self.assertEqual(fa.version() >> 16, fa.API_VERSION >> 16)
         names = [p.name for p in fa.plugins()]
         self.assertIn("rpc" if MODE == "agent" else "cpu", names)
-        self.assertEqual(fa.op_name(fa._native.OP_IMAGE_CLASSIFY), "image_classify")
+        self.assertEqual(fa.op_name(fa.OP_IMAGE_CLASSIFY), "image_classify")
+        self.assertEqual(fa.op_name(fa.OP_MODEL_RUN), "model_run")
+        for p in fa.plugins():
+            if p.name == "cpu":
+                self.assertTrue(p.ops & (1 << fa.OP_IMAGE_CLASSIFY))
         self.assertRaises(ValueError, fa.op_name, 1000)
 
     def test_strerror(self):

@@ -58,6 +58,9 @@ __all__ = [
     "op_name", "plugin_load", "plugins", "strerror", "version",
 ]
 
+# OP_NOOP, OP_EXEC, ... OP_MODEL_RUN: operation ids (bits of Plugin.ops), as the library names them.
+globals().update({k: v for k, v in vars(_native).items() if k.startswith("OP_")})
+
 Plugin = namedtuple("Plugin", "name version description priority ops path available")
 
 # Tensor element types and the numpy dtypes they are.
