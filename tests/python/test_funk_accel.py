@@ -483,6 +483,57 @@ class TestTorchScript(Base):
         np.testing.assert_allclose(into, y_ref, rtol=1e-5, atol=1e-6)
 
 
+class TestRandomHostile(Base):
+    """Random junk to every entry point (seeded, so a failure reproduces): each call either
+    works or raises one of the documented exception types; a crash ends the run (under ASan in
+    the sanitized tree)."""
+
+    ALLOWED = (TypeError, ValueError, BufferError, OverflowError, fa.Error)
+
+    def junk(self, rng):
+        kind = rng.integers(0, 7)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return int(rng.integers(-2**40, 2**40))
+        if kind == 2:
+            return bytes(rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8))
+        if kind == 3:
+            return "s" * int(rng.integers(0, 80))
+        dt = rng.choice(["f4", "f8", "i1", "u1", "i2", "u2", "i4", "i8", "?", "f2", "c8", ">f4"])
+        shape = tuple(int(d) for d in rng.integers(0, 4, int(rng.integers(0, 4))))
+        a = np.zeros(shape, dtype=dt)
+        if kind == 5 and a.ndim >= 1 and a.shape[-1] > 1:
+            a = a[..., ::2]
+        if kind == 6 and a.ndim >= 2:
+            a = a.T
+        return a
+
+    def test_random_calls(self):
+        rng = np.random.default_rng(16)
+        echo = fa.Resource.from_buffer(b"echo model", fa.RES_MODEL)
+        self.s.register(echo)
+        calls = [
+            lambda j: self.s.sgemm(j(), j(), j()),
+            lambda j: self.s.sgemm_into(j(), j(), j()),
+            lambda j: self.s.image_classify(j(), None, 3),
+            lambda j: self.s.image_detect(j()),
+            lambda j: self.s.op_args("noop.echo", [(int(rng.integers(0, 9)), j())],
+                                     [(int(rng.integers(0, 9)), j())]),
+            lambda j: self.s.op("noop.echo", [j()], [j()]),
+            lambda j: self.s.model_run(echo, j(), int(rng.integers(0, 3))),
+            lambda j: self.s.model_run(echo, [j()], [j()]),
+            lambda j: self.s.model_run_raw(echo, [(None, j())], [(None, j())]),
+            lambda j: fa.Resource(int(rng.integers(0, 5)), data=j()),
+        ]
+        for i in range(600):
+            f = calls[i % len(calls)]
+            try:
+                f(lambda: self.junk(rng))
+            except self.ALLOWED:
+                pass
+
+
 if __name__ == "__main__":
     missing = [p for p in (DOG, os.path.join(MODELS, "centernet.onnx"),
                            os.path.join(MODELS, "textdir.onnx"), TLIB) if not os.path.exists(p)]
