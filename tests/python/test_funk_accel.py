@@ -424,8 +424,9 @@ class TestModelRun(Base):
                 np.testing.assert_array_equal(into, a)
 
     def test_errors(self):
-        self.assertFunkError(errno.ENOSPC, self.s.model_run, self.m, self.x,
-                             [np.zeros(5, np.float32)])
+        e = self.assertFunkError(errno.ENOSPC, self.s.model_run, self.m, self.x,
+                                 [np.zeros(5, np.float32)])
+        self.assertEqual(e.needed, [(fa.DT_F32, (2, 3), 24)])  # what a retry must hold
         self.assertFunkError(errno.EINVAL, self.s.model_run, self.m, self.x, 3)  # > outputs
         other = fa.Resource.model(self.onnx)
         self.assertFunkError(errno.EPERM, self.s.model_run, other, self.x, 1)

@@ -948,6 +948,41 @@ static int tensor_from_buffer(PyObject *obj, int writable, const char *side, Py_
     return 0;
 }
 
+/* On -ENOSPC the library says what each output needs (bytes in used, dtype and shape): the
+ * raised Error carries them as e.needed = [(dtype, shape, bytes)] so a caller can size a retry.
+ * Only what passes the same checks as a result is reported; the others are None. */
+static void attach_needed(const funk_accel_tensor *out, Py_ssize_t n_out)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *list = value ? PyList_New(n_out) : NULL;
+    for (Py_ssize_t i = 0; list != NULL && i < n_out; i++) {
+        PyObject *item = NULL;
+        Py_ssize_t nb = tensor_bytes(&out[i]);
+        if (nb >= 0 && (size_t)nb == out[i].used) {
+            PyObject *shape = PyTuple_New(out[i].rank);
+            for (uint32_t d = 0; shape != NULL && d < out[i].rank; d++)
+                PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(out[i].shape[d]));
+            if (shape != NULL)
+                item = Py_BuildValue("(INn)", out[i].dtype, shape, nb);
+        } else {
+            item = Py_NewRef(Py_None);
+        }
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    if (list != NULL) {
+        PyObject_SetAttrString(value, "needed", list);
+        Py_DECREF(list);
+    }
+    PyErr_Clear(); /* a failure to annotate leaves the original error */
+    PyErr_Restore(type, value, tb);
+}
+
 /* model_run(model, inputs, outputs) -> [(dtype, shape, used, TensorData or None)]
  * inputs: [(name or None, array)]; outputs: [(name or None, array or None)], an array being
  * written in place and None letting the library allocate. */
@@ -1006,6 +1041,8 @@ static PyObject *Session_model_run(SessionObject *self, PyObject *args)
     PyEval_RestoreThread(ts);
     if (rc < 0) {
         raise_rc(rc);
+        if (rc == -ENOSPC)
+            attach_needed(out, n_out);
         goto out;
     }
     /* Check every answer before handing any to Python: dtype known, shape valid, used exactly
