@@ -35,7 +35,8 @@ FUNK_API int funk_accel_tensor_init(funk_accel_tensor *t, const char *name, uint
 {
     if (t == NULL || rank > FUNK_ACCEL_TENSOR_MAX_RANK || (rank > 0 && shape == NULL))
         return -EINVAL;
-    *t = (funk_accel_tensor){.name = name, .dtype = dtype, .rank = rank, .data = data, .size = size};
+    *t =
+        (funk_accel_tensor){.name = name, .dtype = dtype, .rank = rank, .data = data, .size = size};
     for (uint32_t i = 0; i < rank; i++)
         t->shape[i] = shape[i];
     return 0;
@@ -160,8 +161,8 @@ int accel_tensor_op(funk_accel_session *h, const funk_accel_arg *in, size_t n_in
                     funk_accel_arg *out, size_t n_out)
 {
     struct funk_accel_tensor_call call;
-    if (n_in < 2 || n_out < 1 || in[0].type != FUNK_ACCEL_ARG_BYTES ||
-        in[0].size != sizeof(call) || in[1].type != FUNK_ACCEL_ARG_BYTES)
+    if (n_in < 2 || n_out < 1 || in[0].type != FUNK_ACCEL_ARG_BYTES || in[0].size != sizeof(call) ||
+        in[1].type != FUNK_ACCEL_ARG_BYTES)
         return -EINVAL;
     memcpy(&call, in[0].data, sizeof(call));
     if (call.magic != FUNK_ACCEL_TENSOR_MAGIC || call.version != FUNK_ACCEL_TENSOR_WIRE_VERSION ||

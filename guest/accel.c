@@ -4,6 +4,7 @@
  * parameters arrive in SSE registers: it only moves their bits out (movd, which KVM's emulator
  * handles here; SSE arithmetic it cannot do). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -129,13 +130,17 @@ int funk_accel_resource_new_file(funk_accel_resource **out, funk_accel_resource_
 
 /*
  * Model runs name their model by its SHA-256 (funk/abi/accel_tensor.h), which the host knows
- * and the guest must compute: a model resource's hash is taken at creation (integer code only;
- * under an emulating KVM about 1 ms per 64 bytes, so small models suit unikernels best) and kept
- * here by resource id. Resources of other types are not hashed.
+ * and the guest must compute. It is computed on the first model run (or resource_hash) of a
+ * MODEL resource, from the buffer it was created from, so guests that never run a model pay
+ * nothing: keep that buffer unchanged until then (changed bytes name no model: -ENOENT). Integer
+ * code only; under an emulating KVM about 1 ms per 64 bytes, so small models suit unikernels best.
  */
 #define GUEST_MODELS 64u
 static struct {
     uint32_t id; /* 0: free */
+    bool hashed;
+    const void *data;
+    size_t len;
     uint8_t hash[FUNK_ACCEL_HASH_SIZE];
 } guest_models[GUEST_MODELS];
 
@@ -148,9 +153,16 @@ static void model_forget(uint32_t id)
 
 static const uint8_t *model_hash(uint32_t id)
 {
-    for (unsigned i = 0; id && i < GUEST_MODELS; i++)
-        if (guest_models[i].id == id)
+    for (unsigned i = 0; id && i < GUEST_MODELS; i++) {
+        if (guest_models[i].id == id) {
+            if (!guest_models[i].hashed) {
+                accel_sha256_digest(guest_models[i].data, guest_models[i].len,
+                                    guest_models[i].hash);
+                guest_models[i].hashed = true;
+            }
             return guest_models[i].hash;
+        }
+    }
     return NULL;
 }
 
@@ -169,8 +181,10 @@ int funk_accel_resource_new_buffer(funk_accel_resource **out, funk_accel_resourc
         model_forget(a.resource); /* a stale entry of a released id */
         for (unsigned i = 0; i < GUEST_MODELS; i++) {
             if (guest_models[i].id == 0) {
-                accel_sha256_digest(data, len, guest_models[i].hash);
                 guest_models[i].id = a.resource;
+                guest_models[i].hashed = false;
+                guest_models[i].data = data;
+                guest_models[i].len = len;
                 break;
             }
         }

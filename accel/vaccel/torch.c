@@ -10,28 +10,51 @@
 static uint32_t funk_dtype(enum vaccel_torch_data_type t)
 {
     switch (t) {
-    case VACCEL_TORCH_BYTE: return FUNK_ACCEL_DT_U8;
-    case VACCEL_TORCH_CHAR: return FUNK_ACCEL_DT_I8;
-    case VACCEL_TORCH_SHORT: return FUNK_ACCEL_DT_I16;
-    case VACCEL_TORCH_INT: return FUNK_ACCEL_DT_I32;
-    case VACCEL_TORCH_LONG: return FUNK_ACCEL_DT_I64;
-    case VACCEL_TORCH_HALF: return FUNK_ACCEL_DT_F16;
-    case VACCEL_TORCH_FLOAT: return FUNK_ACCEL_DT_F32;
-    default: return 0;
+    case VACCEL_TORCH_BYTE:
+        return FUNK_ACCEL_DT_U8;
+    case VACCEL_TORCH_CHAR:
+        return FUNK_ACCEL_DT_I8;
+    case VACCEL_TORCH_SHORT:
+        return FUNK_ACCEL_DT_I16;
+    case VACCEL_TORCH_INT:
+        return FUNK_ACCEL_DT_I32;
+    case VACCEL_TORCH_LONG:
+        return FUNK_ACCEL_DT_I64;
+    case VACCEL_TORCH_HALF:
+        return FUNK_ACCEL_DT_F16;
+    case VACCEL_TORCH_FLOAT:
+        return FUNK_ACCEL_DT_F32;
+    default:
+        return 0;
     }
 }
 
 static int vaccel_dtype(uint32_t t, enum vaccel_torch_data_type *out)
 {
     switch (t) {
-    case FUNK_ACCEL_DT_U8: *out = VACCEL_TORCH_BYTE; return 0;
-    case FUNK_ACCEL_DT_I8: *out = VACCEL_TORCH_CHAR; return 0;
-    case FUNK_ACCEL_DT_I16: *out = VACCEL_TORCH_SHORT; return 0;
-    case FUNK_ACCEL_DT_I32: *out = VACCEL_TORCH_INT; return 0;
-    case FUNK_ACCEL_DT_I64: *out = VACCEL_TORCH_LONG; return 0;
-    case FUNK_ACCEL_DT_F16: *out = VACCEL_TORCH_HALF; return 0;
-    case FUNK_ACCEL_DT_F32: *out = VACCEL_TORCH_FLOAT; return 0;
-    default: return VACCEL_ENOTSUP; /* f64, bool: vAccel's Torch API has no type for them */
+    case FUNK_ACCEL_DT_U8:
+        *out = VACCEL_TORCH_BYTE;
+        return 0;
+    case FUNK_ACCEL_DT_I8:
+        *out = VACCEL_TORCH_CHAR;
+        return 0;
+    case FUNK_ACCEL_DT_I16:
+        *out = VACCEL_TORCH_SHORT;
+        return 0;
+    case FUNK_ACCEL_DT_I32:
+        *out = VACCEL_TORCH_INT;
+        return 0;
+    case FUNK_ACCEL_DT_I64:
+        *out = VACCEL_TORCH_LONG;
+        return 0;
+    case FUNK_ACCEL_DT_F16:
+        *out = VACCEL_TORCH_HALF;
+        return 0;
+    case FUNK_ACCEL_DT_F32:
+        *out = VACCEL_TORCH_FLOAT;
+        return 0;
+    default:
+        return VACCEL_ENOTSUP; /* f64, bool: vAccel's Torch API has no type for them */
     }
 }
 

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,7 @@ static stats summarize(std::vector<double> v)
     return {v[0] / 1e3, v[v.size() / 2] / 1e3, v[p99] / 1e3};
 }
 
-static const float X[8] = {1.0f, -2.0f, 3.0f, 0.5f, -1.0f, 0.25f, 2.0f, -3.0f};
-static float out_a[6], out_b[6];
+static std::vector<float> out_a, out_b; // what each side produced last (checked equal)
 
 // Interleaved: each iteration times one call of each, in alternating order.
 static bool compare(const char *what, long n, const std::function<int()> &plugin,
@@ -66,7 +66,7 @@ static bool compare(const char *what, long n, const std::function<int()> &plugin
             (p ? tp : td).push_back(t);
         }
     }
-    if (std::memcmp(out_a, out_b, sizeof(out_a)) != 0) {
+    if (out_a != out_b) {
         std::fprintf(stderr, "bench_tensor: %s: plugin and direct outputs differ\n", what);
         return false;
     }
@@ -81,6 +81,100 @@ static bool compare(const char *what, long n, const std::function<int()> &plugin
     return true;
 }
 
+// One model: its input (rows x cols f32) and its outputs' element counts; outputs are taken by
+// name (ONNX) or position (TorchScript) on both sides.
+struct bench_model {
+    const char *what;
+    std::string bytes;
+    const char *path;
+    int64_t rows, cols;
+    std::vector<const char *> outs; // names (ONNX) or nullptr (TorchScript, by position)
+    std::vector<size_t> counts;
+};
+
+static funk_accel_session *sess;
+
+static funk_accel_resource *register_model(const bench_model &m)
+{
+    funk_accel_resource *r = nullptr;
+    int rc =
+        funk_accel_resource_new_buffer(&r, FUNK_ACCEL_RES_MODEL, m.bytes.data(), m.bytes.size());
+    if (rc == 0)
+        rc = funk_accel_session_register(sess, r);
+    if (rc < 0) {
+        std::fprintf(stderr, "bench_tensor: %s: %s\n", m.what, funk_accel_strerror(rc));
+        std::exit(1);
+    }
+    funk_accel_resource_release(r); // the session keeps it
+    return r;
+}
+
+static std::function<int()> plugin_call(const bench_model &m, std::vector<float> &x)
+{
+    funk_accel_resource *r = register_model(m);
+    auto bufs = std::make_shared<std::vector<std::vector<float>>>();
+    for (size_t c : m.counts)
+        bufs->emplace_back(c);
+    return [&m, &x, r, bufs]() {
+        int64_t shape[2] = {m.rows, m.cols};
+        funk_accel_tensor in, out[4];
+        funk_accel_tensor_init(&in, "x", FUNK_ACCEL_DT_F32, 2, shape, x.data(),
+                               x.size() * sizeof(float));
+        for (size_t i = 0; i < m.outs.size(); i++)
+            funk_accel_tensor_init(&out[i], m.outs[i], 0, 0, nullptr, (*bufs)[i].data(),
+                                   (*bufs)[i].size() * sizeof(float));
+        int rc = funk_accel_model_run(sess, r, &in, 1, out, m.outs.size());
+        out_a = (*bufs)[0];
+        return rc;
+    };
+}
+
+static std::function<int()> direct_onnx(const bench_model &m, std::vector<float> &x)
+{
+    auto net =
+        std::make_shared<cv::dnn::Net>(cv::dnn::readNetFromONNX(m.bytes.data(), m.bytes.size()));
+    net->setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net->setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    auto names = std::make_shared<std::vector<cv::String>>(m.outs.begin(), m.outs.end());
+    auto bufs = std::make_shared<std::vector<std::vector<float>>>();
+    for (size_t c : m.counts)
+        bufs->emplace_back(c);
+    return [&m, &x, net, names, bufs]() {
+        int dims[2] = {(int)m.rows, (int)m.cols};
+        net->setInput(cv::Mat(2, dims, CV_32F, x.data()), "x");
+        std::vector<cv::Mat> outs;
+        net->forward(outs, *names);
+        for (size_t i = 0; i < outs.size(); i++)
+            std::memcpy((*bufs)[i].data(), outs[i].ptr<float>(), (*bufs)[i].size() * sizeof(float));
+        out_b = (*bufs)[0];
+        return 0;
+    };
+}
+
+#ifdef BENCH_TORCH
+static std::function<int()> direct_torch(const bench_model &m, std::vector<float> &x)
+{
+    auto mod = std::make_shared<torch::jit::Module>(torch::jit::load(m.path, torch::kCPU));
+    mod->eval();
+    auto bufs = std::make_shared<std::vector<std::vector<float>>>();
+    for (size_t c : m.counts)
+        bufs->emplace_back(c);
+    return [&m, &x, mod, bufs]() {
+        c10::InferenceMode guard;
+        std::vector<c10::IValue> args{
+            torch::from_blob(x.data(), {m.rows, m.cols}, torch::kFloat32)};
+        c10::IValue r = mod->forward(std::move(args));
+        for (size_t i = 0; i < bufs->size(); i++) {
+            torch::Tensor t =
+                (r.isTuple() ? r.toTupleRef().elements()[i].toTensor() : r.toTensor()).contiguous();
+            std::memcpy((*bufs)[i].data(), t.data_ptr(), (*bufs)[i].size() * sizeof(float));
+        }
+        out_b = (*bufs)[0];
+        return 0;
+    };
+}
+#endif
+
 static std::string slurp(const char *path)
 {
     std::ifstream f(path, std::ios::binary);
@@ -89,99 +183,57 @@ static std::string slurp(const char *path)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        std::fprintf(stderr, "usage: %s MODEL.onnx N [MODEL.pt]\n", argv[0]);
+    if (argc != 4 && argc != 6) {
+        std::fprintf(stderr, "usage: %s N MODEL.onnx MLP.onnx [MODEL.pt MLP.pt]\n", argv[0]);
         return 64;
     }
-    long n = std::atol(argv[2]);
-    if (n < 10)
-        n = 10;
-    std::string onnx = slurp(argv[1]);
-    bool torch = argc > 3;
+    long n = std::max(10L, std::atol(argv[1]));
+    bool torch = argc == 6;
     int rc = funk_accel_init(torch ? "cpu:torch" : "cpu");
-    funk_accel_session *s = nullptr;
-    funk_accel_resource *m_onnx = nullptr;
     if (rc == 0)
-        rc = funk_accel_session_new(&s);
-    if (rc == 0)
-        rc = funk_accel_resource_new_buffer(&m_onnx, FUNK_ACCEL_RES_MODEL, onnx.data(), onnx.size());
-    if (rc == 0)
-        rc = funk_accel_session_register(s, m_onnx);
+        rc = funk_accel_session_new(&sess);
     if (rc < 0) {
         std::fprintf(stderr, "bench_tensor: set-up: %s\n", funk_accel_strerror(rc));
         return 1;
     }
-    int64_t shape[2] = {2, 4};
-    funk_accel_tensor in;
-    funk_accel_tensor_init(&in, "x", FUNK_ACCEL_DT_F32, 2, shape, (void *)X, sizeof(X));
-    std::printf("%-46s %8s %9s %9s %9s\n", "model run (us/call)", "N", "min", "median", "p99");
-
-    // ONNX: the cpu plugin vs OpenCV DNN on a net of the same bytes, same outputs asked for.
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx.data(), onnx.size());
-    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    std::vector<cv::String> names = {"y", "z"};
-    auto plugin_onnx = [&]() {
-        funk_accel_tensor out[2];
-        static float y[6], z[6];
-        funk_accel_tensor_init(&out[0], "y", 0, 0, nullptr, y, sizeof(y));
-        funk_accel_tensor_init(&out[1], "z", 0, 0, nullptr, z, sizeof(z));
-        int r = funk_accel_model_run(s, m_onnx, &in, 1, out, 2);
-        std::memcpy(out_a, y, sizeof(y));
-        return r;
+    std::vector<float> x_small = {1.0f, -2.0f, 3.0f, 0.5f, -1.0f, 0.25f, 2.0f, -3.0f};
+    std::vector<float> x_mlp(256);
+    for (size_t i = 0; i < x_mlp.size(); i++)
+        x_mlp[i] = (float)((int)(i % 11) - 5) / 4.0f;
+    std::vector<bench_model> models = {
+        {"ONNX 2x4 (cpu / OpenCV DNN)", slurp(argv[2]), argv[2], 2, 4, {"y", "z"}, {6, 6}},
+        {"ONNX MLP 256 (cpu / OpenCV DNN)", slurp(argv[3]), argv[3], 1, 256, {"y"}, {256}},
     };
-    auto direct_onnx = [&]() {
-        int dims[2] = {2, 4};
-        cv::Mat x(2, dims, CV_32F, (void *)X);
-        net.setInput(x, "x");
-        std::vector<cv::Mat> outs;
-        net.forward(outs, names);
-        static float y[6], z[6];
-        std::memcpy(y, outs[0].ptr<float>(), sizeof(y));
-        std::memcpy(z, outs[1].ptr<float>(), sizeof(z));
-        std::memcpy(out_b, y, sizeof(y));
-        return 0;
-    };
-    bool ok = compare("ONNX 2x4 (cpu plugin / OpenCV DNN)", n, plugin_onnx, direct_onnx);
-
-#ifdef BENCH_TORCH
     if (torch) {
-        std::string pt = slurp(argv[3]);
-        funk_accel_resource *m_pt = nullptr;
-        rc = funk_accel_resource_new_buffer(&m_pt, FUNK_ACCEL_RES_MODEL, pt.data(), pt.size());
-        if (rc == 0)
-            rc = funk_accel_session_register(s, m_pt);
-        if (rc < 0) {
-            std::fprintf(stderr, "bench_tensor: TorchScript resource: %s\n",
-                         funk_accel_strerror(rc));
-            return 1;
-        }
-        torch::jit::Module mod = torch::jit::load(argv[3], torch::kCPU);
-        mod.eval();
-        auto plugin_pt = [&]() {
-            funk_accel_tensor out[2];
-            static float y[6], z[6];
-            funk_accel_tensor_init(&out[0], nullptr, 0, 0, nullptr, y, sizeof(y));
-            funk_accel_tensor_init(&out[1], nullptr, 0, 0, nullptr, z, sizeof(z));
-            int r = funk_accel_model_run(s, m_pt, &in, 1, out, 2);
-            std::memcpy(out_a, y, sizeof(y));
-            return r;
-        };
-        auto direct_pt = [&]() {
-            c10::InferenceMode guard;
-            std::vector<c10::IValue> args{torch::from_blob((void *)X, {2, 4}, torch::kFloat32)};
-            auto r = mod.forward(args).toTupleRef().elements();
-            static float y[6], z[6];
-            torch::Tensor ty = r[0].toTensor().contiguous(), tz = r[1].toTensor().contiguous();
-            std::memcpy(y, ty.data_ptr(), sizeof(y));
-            std::memcpy(z, tz.data_ptr(), sizeof(z));
-            std::memcpy(out_b, y, sizeof(y));
-            return 0;
-        };
-        ok = compare("TorchScript 2x4 (torch plugin / libtorch)", n, plugin_pt, direct_pt) && ok;
+        models.push_back({"TorchScript 2x4 (torch / libtorch)",
+                          slurp(argv[4]),
+                          argv[4],
+                          2,
+                          4,
+                          {nullptr, nullptr},
+                          {6, 6}});
+        models.push_back({"TorchScript MLP 256 (torch / libtorch)",
+                          slurp(argv[5]),
+                          argv[5],
+                          1,
+                          256,
+                          {nullptr},
+                          {256}});
     }
+    std::printf("%-46s %8s %9s %9s %9s\n", "model run (us/call)", "N", "min", "median", "p99");
+    bool ok = true;
+    for (const bench_model &m : models) {
+        bool is_torch = m.outs[0] == nullptr;
+        std::vector<float> &x = m.cols == 4 ? x_small : x_mlp;
+        std::function<int()> direct;
+#ifdef BENCH_TORCH
+        direct = is_torch ? direct_torch(m, x) : direct_onnx(m, x);
+#else
+        direct = direct_onnx(m, x);
+        (void)is_torch;
 #endif
-    funk_accel_session_delete(s);
-    funk_accel_resource_release(m_onnx);
+        ok = compare(m.what, m.cols == 4 ? n : n / 4, plugin_call(m, x), direct) && ok;
+    }
+    funk_accel_session_delete(sess);
     return ok ? 0 : 1;
 }

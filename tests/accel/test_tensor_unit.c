@@ -41,9 +41,8 @@ static int teardown(void **state)
 static void input(funk_accel_tensor *t)
 {
     int64_t shape[2] = {2, 3};
-    assert_int_equal(funk_accel_tensor_init(t, "x", FUNK_ACCEL_DT_I32, 2, shape, (void *)X,
-                                            sizeof(X)),
-                     0);
+    assert_int_equal(
+        funk_accel_tensor_init(t, "x", FUNK_ACCEL_DT_I32, 2, shape, (void *)X, sizeof(X)), 0);
 }
 
 static void test_dtypes_and_counts(void **state)
@@ -140,8 +139,8 @@ struct wire {
 static void wire_init(struct wire *w)
 {
     memset(w, 0, sizeof(*w));
-    w->call = (struct funk_accel_tensor_call){FUNK_ACCEL_TENSOR_MAGIC,
-                                              FUNK_ACCEL_TENSOR_WIRE_VERSION, 0, 1, 1, {0}};
+    w->call = (struct funk_accel_tensor_call){
+        FUNK_ACCEL_TENSOR_MAGIC, FUNK_ACCEL_TENSOR_WIRE_VERSION, 0, 1, 1, {0}};
     memcpy(w->call.model_hash, hash, sizeof(hash));
     w->d[0] = (struct funk_accel_tensor_desc){FUNK_ACCEL_DT_I32, 2, {2, 3}, "x"};
     w->in[0] = FUNK_ACCEL_ARG_BYTES_OF(&w->call, sizeof(w->call));
@@ -178,26 +177,26 @@ static void test_wire_hostile(void **state)
         __VA_ARGS__;                                                                               \
         assert_int_equal(wire_run(&w), want);                                                      \
     } while (0)
-    BAD(-EINVAL, w.d[0].dtype = 99);                              /* unknown dtype */
+    BAD(-EINVAL, w.d[0].dtype = 99); /* unknown dtype */
     BAD(-EINVAL, w.d[0].dtype = 0);
-    BAD(-E2BIG, w.d[0].rank = 100);                               /* rank over the cap */
+    BAD(-E2BIG, w.d[0].rank = 100); /* rank over the cap */
     BAD(-E2BIG, w.d[0].rank = 4; w.d[0].shape[2] = w.d[0].shape[3] = INT64_C(1) << 40);
     BAD(-E2BIG, w.d[0].shape[0] = INT64_C(1) << 62; w.d[0].shape[1] = 4); /* wraps to 0 */
-    BAD(-EINVAL, w.d[0].shape[1] = 2);                            /* data size mismatch */
-    BAD(-EINVAL, w.d[0].shape[0] = -2; w.d[0].shape[1] = -3);     /* product 6, signs lie */
-    BAD(-EINVAL, memset(w.d[0].name, 'x', sizeof(w.d[0].name)));  /* no NUL */
-    BAD(-EINVAL, memset(w.d[1].name, 'x', sizeof(w.d[1].name)));  /* output name, no NUL */
-    BAD(-ENOENT, w.call.model_hash[0] ^= 1);                      /* no such model */
+    BAD(-EINVAL, w.d[0].shape[1] = 2);                                    /* data size mismatch */
+    BAD(-EINVAL, w.d[0].shape[0] = -2; w.d[0].shape[1] = -3);             /* product 6, signs lie */
+    BAD(-EINVAL, memset(w.d[0].name, 'x', sizeof(w.d[0].name)));          /* no NUL */
+    BAD(-EINVAL, memset(w.d[1].name, 'x', sizeof(w.d[1].name)));          /* output name, no NUL */
+    BAD(-ENOENT, w.call.model_hash[0] ^= 1);                              /* no such model */
     BAD(-EPROTO, w.call.magic = 0);
     BAD(-EPROTO, w.call.version = 2);
     BAD(-EPROTO, w.call.flags = 1);
     BAD(-E2BIG, w.call.n_in = 1000);
     BAD(-EINVAL, w.call.n_in = 0);
-    BAD(-EINVAL, w.call.n_out = 2);                               /* counts vs arguments */
-    BAD(-EINVAL, w.in[1].size = sizeof(w.d[0]));                  /* descriptors short */
+    BAD(-EINVAL, w.call.n_out = 2);              /* counts vs arguments */
+    BAD(-EINVAL, w.in[1].size = sizeof(w.d[0])); /* descriptors short */
     BAD(-EINVAL, w.in[0].size = 40);
     BAD(-EINVAL, w.in[2].type = FUNK_ACCEL_ARG_I32; w.in[2].size = 4);
-    BAD(-EINVAL, w.out[0].size = 8);                              /* no room for descriptors */
+    BAD(-EINVAL, w.out[0].size = 8); /* no room for descriptors */
 #undef BAD
 }
 

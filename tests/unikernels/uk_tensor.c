@@ -3,12 +3,14 @@
  *   request  = u32 model_len, u32 format (0 ONNX, 1 TorchScript), model bytes, x (2x4 f32)
  *   response = y then z (2x3 f32 each, the model's two outputs), or a text error (status 502).
  * The guest only moves bytes (no floating point: KVM here cannot emulate it); the runner checks
- * the numbers. Also asks with a too-small output buffer and expects -ENOSPC with the shape. */
+ * the numbers. Also asks with a too-small output buffer and expects -ENOSPC with the shape, and
+ * sends hostile tensor descriptors that the host must refuse. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <funk/abi/accel_tensor.h>
 #include <funk/accel.h>
 #include <funk/fn.h>
 
@@ -19,6 +21,57 @@ static void fail(const char *what, int rc)
     char msg[160];
     snprintf(msg, sizeof(msg), "tensor: %s: %s (%d)\n", what, funk_accel_strerror(rc), rc);
     funk_fn_send(502, "Content-Type: text/plain\n", msg, strlen(msg));
+}
+
+/* The generic op as a hostile guest could send it, bypassing the SDK's own checks: the host
+ * (monitor in process, or the agent) must refuse each descriptor. Returns 0 when all were. */
+static int hostile(funk_accel_session *s, funk_accel_resource *model)
+{
+    static struct funk_accel_tensor_call call;
+    static struct funk_accel_tensor_desc d[2], od[2];
+    static funk_accel_arg in[3], out[2];
+    static const int64_t huge = (int64_t)1 << 40;
+    static const struct {
+        uint32_t dtype, rank;
+        int64_t d0, d1, d2;
+        int want;
+    } cases[] = {
+        {99, 2, 2, 4, 0, -EINVAL},                     /* unknown dtype */
+        {FUNK_ACCEL_DT_F32, 100, 2, 4, 0, -E2BIG},     /* rank over the cap */
+        {FUNK_ACCEL_DT_F32, 3, huge, huge, 8, -E2BIG}, /* element count overflows */
+        {FUNK_ACCEL_DT_F32, 2, 2, 3, 0, -EINVAL},      /* data of another size */
+        {FUNK_ACCEL_DT_F32, 2, -2, -4, 0, -EINVAL},    /* negative dimensions */
+    };
+    uint8_t h[FUNK_ACCEL_HASH_SIZE];
+    if (funk_accel_resource_hash(model, h) != 0)
+        return 1;
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&call, 0, sizeof(call));
+        call.magic = FUNK_ACCEL_TENSOR_MAGIC;
+        call.version = FUNK_ACCEL_TENSOR_WIRE_VERSION;
+        call.n_in = call.n_out = 1;
+        memcpy(call.model_hash, h, sizeof(h));
+        memset(d, 0, sizeof(d));
+        d[0].dtype = cases[i].dtype;
+        d[0].rank = cases[i].rank;
+        d[0].shape[0] = cases[i].d0;
+        d[0].shape[1] = cases[i].d1;
+        d[0].shape[2] = cases[i].d2;
+        in[0] = FUNK_ACCEL_ARG_BYTES_OF(&call, sizeof(call));
+        in[1] = FUNK_ACCEL_ARG_BYTES_OF(d, sizeof(d));
+        in[2] = FUNK_ACCEL_ARG_BYTES_OF(x, sizeof(x));
+        out[0] = FUNK_ACCEL_ARG_BYTES_OF(od, sizeof(od[0]));
+        out[1] = FUNK_ACCEL_ARG_BYTES_OF(out_buf, 24);
+        int rc = funk_accel_op(s, FUNK_ACCEL_TENSOR_OP, in, 3, out, 2);
+        if (rc != cases[i].want) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "hostile descriptor %u answered %d, want %d", i, rc,
+                     cases[i].want);
+            fail(msg, rc);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void answer(funk_accel_session *s, const struct funk_fn_req *req)
@@ -56,6 +109,8 @@ static void answer(funk_accel_session *s, const struct funk_fn_req *req)
         fail("a 4-byte output must be -ENOSPC with 24 bytes and shape 2x3", rc);
         return;
     }
+    if (hostile(s, model))
+        return;
     out[0].size = 24;
     rc = funk_accel_model_run(s, model, &in, 1, out, 2);
     if (rc < 0) {

@@ -32,8 +32,8 @@ typedef struct tensor_cv_net tensor_cv_net;
 /* Called once per output, in order, with OpenCV's result (valid during the call). */
 typedef int (*tensor_cv_emit_fn)(void *ctx, size_t i, uint32_t dtype, uint32_t rank,
                                  const int64_t *shape, const void *data, size_t bytes);
-int tensor_cv_load(tensor_cv_net **out, const void *data, size_t len, dnn_target target,
-                   char *err, size_t err_len);
+int tensor_cv_load(tensor_cv_net **out, const void *data, size_t len, dnn_target target, char *err,
+                   size_t err_len);
 void tensor_cv_free(tensor_cv_net *n);
 /* names: the outputs wanted (an entry NULL or "": the net's output at that position). */
 int tensor_cv_run(tensor_cv_net *n, const funk_accel_tensor *in, size_t n_in,

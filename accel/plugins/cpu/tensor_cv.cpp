@@ -16,6 +16,8 @@
 struct tensor_cv_net {
     cv::dnn::Net net;
     std::vector<cv::String> outputs; // the net's outputs, in order
+    std::vector<cv::String> want;    // the last run's output names: reused while they repeat
+    std::vector<cv::Mat> outs;       // the last run's results (their memory is reused)
 };
 
 static void set_err(char *err, size_t len, const char *what)
@@ -24,8 +26,8 @@ static void set_err(char *err, size_t len, const char *what)
         snprintf(err, len, "%s", what);
 }
 
-extern "C" int tensor_cv_load(tensor_cv_net **out, const void *data, size_t len,
-                              dnn_target target, char *err, size_t err_len)
+extern "C" int tensor_cv_load(tensor_cv_net **out, const void *data, size_t len, dnn_target target,
+                              char *err, size_t err_len)
 {
     tensor_cv_net *n = nullptr;
     try {
@@ -60,14 +62,22 @@ extern "C" void tensor_cv_free(tensor_cv_net *n)
 static int dtype_of(int depth)
 {
     switch (depth) {
-    case CV_32F: return FUNK_ACCEL_DT_F32;
-    case CV_64F: return FUNK_ACCEL_DT_F64;
-    case CV_32S: return FUNK_ACCEL_DT_I32;
-    case CV_8U: return FUNK_ACCEL_DT_U8;
-    case CV_8S: return FUNK_ACCEL_DT_I8;
-    case CV_16S: return FUNK_ACCEL_DT_I16;
-    case CV_16F: return FUNK_ACCEL_DT_F16;
-    default: return 0;
+    case CV_32F:
+        return FUNK_ACCEL_DT_F32;
+    case CV_64F:
+        return FUNK_ACCEL_DT_F64;
+    case CV_32S:
+        return FUNK_ACCEL_DT_I32;
+    case CV_8U:
+        return FUNK_ACCEL_DT_U8;
+    case CV_8S:
+        return FUNK_ACCEL_DT_I8;
+    case CV_16S:
+        return FUNK_ACCEL_DT_I16;
+    case CV_16F:
+        return FUNK_ACCEL_DT_F16;
+    default:
+        return 0;
     }
 }
 
@@ -76,17 +86,26 @@ extern "C" int tensor_cv_run(tensor_cv_net *n, const funk_accel_tensor *in, size
                              void *ctx, char *err, size_t err_len)
 {
     try {
-        std::vector<cv::String> want;
-        for (size_t i = 0; i < n_out; i++) {
-            if (names[i] && names[i][0])
-                want.emplace_back(names[i]);
-            else if (i < n->outputs.size())
-                want.push_back(n->outputs[i]);
-            else {
-                set_err(err, err_len, "more outputs asked for than the model has");
-                return -EINVAL;
+        // The names asked for, resolved once while a caller keeps asking for the same ones.
+        bool same = n->want.size() == n_out;
+        for (size_t i = 0; same && i < n_out; i++)
+            same = names[i] && names[i][0] ? n->want[i] == names[i]
+                                           : i < n->outputs.size() && n->want[i] == n->outputs[i];
+        if (!same) {
+            n->want.clear();
+            for (size_t i = 0; i < n_out; i++) {
+                if (names[i] && names[i][0])
+                    n->want.emplace_back(names[i]);
+                else if (i < n->outputs.size())
+                    n->want.push_back(n->outputs[i]);
+                else {
+                    n->want.clear();
+                    set_err(err, err_len, "more outputs asked for than the model has");
+                    return -EINVAL;
+                }
             }
         }
+        std::vector<cv::String> &want = n->want;
         for (size_t i = 0; i < n_in; i++) {
             // A view of the caller's data: setInput copies it into the net.
             int dims[FUNK_ACCEL_TENSOR_MAX_RANK];
@@ -100,7 +119,7 @@ extern "C" int tensor_cv_run(tensor_cv_net *n, const funk_accel_tensor *in, size
             cv::Mat m(rank, dims, CV_32F, in[i].data);
             n->net.setInput(m, in[i].name ? cv::String(in[i].name) : cv::String());
         }
-        std::vector<cv::Mat> outs;
+        std::vector<cv::Mat> &outs = n->outs;
         n->net.forward(outs, want);
         if (outs.size() != n_out) {
             set_err(err, err_len, "OpenCV returned another number of outputs");

@@ -68,15 +68,15 @@ static int get_model(const funk_accel_call *c, funk_accel_resource *r, struct to
         int rc = funk_accel_resource_data(r, &data, &len);
         if (rc < 0)
             return rc;
-        if (!torchscript(r, data, len))
-            return -ENOTSUP;
         m = calloc(1, sizeof(*m));
         if (m == NULL)
             return -ENOMEM;
         pthread_mutex_init(&m->lock, NULL);
         char err[256] = "";
-        m->rc = torch_shim_load(&m->net, data, len, err, sizeof(err));
-        if (m->rc < 0)
+        /* Another format is declined here and on every later call without looking again. */
+        m->rc = torchscript(r, data, len) ? torch_shim_load(&m->net, data, len, err, sizeof(err))
+                                          : -ENOTSUP;
+        if (m->rc < 0 && m->rc != -ENOTSUP)
             funk_accel_log(FUNK_LOG_WARN, TORCH_LOG, "TorchScript model of %zu bytes: %s", len,
                            err[0] ? err : funk_accel_strerror(m->rc));
         if (m->rc == -ENOMEM) { /* not remembered: may work later */

@@ -61,32 +61,61 @@ extern "C" void torch_shim_free(torch_net *n)
 static bool scalar_of(uint32_t dtype, c10::ScalarType *t)
 {
     switch (dtype) {
-    case FUNK_ACCEL_DT_F32: *t = torch::kFloat32; return true;
-    case FUNK_ACCEL_DT_F64: *t = torch::kFloat64; return true;
-    case FUNK_ACCEL_DT_I8: *t = torch::kInt8; return true;
-    case FUNK_ACCEL_DT_U8: *t = torch::kUInt8; return true;
-    case FUNK_ACCEL_DT_I16: *t = torch::kInt16; return true;
-    case FUNK_ACCEL_DT_I32: *t = torch::kInt32; return true;
-    case FUNK_ACCEL_DT_I64: *t = torch::kInt64; return true;
-    case FUNK_ACCEL_DT_BOOL: *t = torch::kBool; return true;
-    case FUNK_ACCEL_DT_F16: *t = torch::kFloat16; return true;
-    default: return false;
+    case FUNK_ACCEL_DT_F32:
+        *t = torch::kFloat32;
+        return true;
+    case FUNK_ACCEL_DT_F64:
+        *t = torch::kFloat64;
+        return true;
+    case FUNK_ACCEL_DT_I8:
+        *t = torch::kInt8;
+        return true;
+    case FUNK_ACCEL_DT_U8:
+        *t = torch::kUInt8;
+        return true;
+    case FUNK_ACCEL_DT_I16:
+        *t = torch::kInt16;
+        return true;
+    case FUNK_ACCEL_DT_I32:
+        *t = torch::kInt32;
+        return true;
+    case FUNK_ACCEL_DT_I64:
+        *t = torch::kInt64;
+        return true;
+    case FUNK_ACCEL_DT_BOOL:
+        *t = torch::kBool;
+        return true;
+    case FUNK_ACCEL_DT_F16:
+        *t = torch::kFloat16;
+        return true;
+    default:
+        return false;
     }
 }
 
 static uint32_t dtype_of(c10::ScalarType t)
 {
     switch (t) {
-    case torch::kFloat32: return FUNK_ACCEL_DT_F32;
-    case torch::kFloat64: return FUNK_ACCEL_DT_F64;
-    case torch::kInt8: return FUNK_ACCEL_DT_I8;
-    case torch::kUInt8: return FUNK_ACCEL_DT_U8;
-    case torch::kInt16: return FUNK_ACCEL_DT_I16;
-    case torch::kInt32: return FUNK_ACCEL_DT_I32;
-    case torch::kInt64: return FUNK_ACCEL_DT_I64;
-    case torch::kBool: return FUNK_ACCEL_DT_BOOL;
-    case torch::kFloat16: return FUNK_ACCEL_DT_F16;
-    default: return 0;
+    case torch::kFloat32:
+        return FUNK_ACCEL_DT_F32;
+    case torch::kFloat64:
+        return FUNK_ACCEL_DT_F64;
+    case torch::kInt8:
+        return FUNK_ACCEL_DT_I8;
+    case torch::kUInt8:
+        return FUNK_ACCEL_DT_U8;
+    case torch::kInt16:
+        return FUNK_ACCEL_DT_I16;
+    case torch::kInt32:
+        return FUNK_ACCEL_DT_I32;
+    case torch::kInt64:
+        return FUNK_ACCEL_DT_I64;
+    case torch::kBool:
+        return FUNK_ACCEL_DT_BOOL;
+    case torch::kFloat16:
+        return FUNK_ACCEL_DT_F16;
+    default:
+        return 0;
     }
 }
 
@@ -118,21 +147,25 @@ extern "C" int torch_shim_run(torch_net *n, const funk_accel_tensor *in, size_t 
 {
     try {
         c10::InferenceMode guard;
-        // Bind inputs: by name to forward's parameters, else by position.
-        std::vector<c10::IValue> args(n->params.size());
-        std::vector<bool> bound(n->params.size(), false);
-        if (n_in > n->params.size()) {
-            set_err(err, err_len, "more inputs than forward() takes");
+        // Bind inputs: by name to forward's parameters, else by position. (No allocations
+        // here besides forward's argument vector: this runs on every call.)
+        size_t np = n->params.size();
+        std::vector<c10::IValue> args(np);
+        bool bound[FUNK_ACCEL_TENSOR_MAX] = {false};
+        if (n_in > np || np > FUNK_ACCEL_TENSOR_MAX) {
+            set_err(err, err_len,
+                    "more inputs than forward() takes, or a forward() of more "
+                    "parameters than funk passes");
             return -EINVAL;
         }
         for (size_t i = 0; i < n_in; i++) {
             size_t at = i;
             if (in[i].name && in[i].name[0]) {
-                at = n->params.size();
-                for (size_t p = 0; p < n->params.size(); p++)
+                at = np;
+                for (size_t p = 0; p < np; p++)
                     if (n->params[p] == in[i].name)
                         at = p;
-                if (at == n->params.size()) {
+                if (at == np) {
                     set_err(err, err_len, "an input name forward() has no parameter for");
                     return -EINVAL;
                 }
@@ -144,36 +177,39 @@ extern "C" int torch_shim_run(torch_net *n, const funk_accel_tensor *in, size_t 
             c10::ScalarType st;
             if (!scalar_of(in[i].dtype, &st))
                 return -EINVAL;
-            std::vector<int64_t> shape(in[i].shape, in[i].shape + in[i].rank);
             // A view of the caller's bytes (read-only use: inference does not write inputs).
-            args[at] = torch::from_blob(in[i].data, shape, torch::TensorOptions().dtype(st));
+            args[at] = torch::from_blob(in[i].data, c10::IntArrayRef(in[i].shape, in[i].rank),
+                                        torch::TensorOptions().dtype(st));
             bound[at] = true;
         }
-        for (size_t p = 0; p < n->params.size(); p++) {
+        for (size_t p = 0; p < np; p++) {
             if (!bound[p]) {
                 set_err(err, err_len, "forward() has a parameter no input was given for");
                 return -EINVAL;
             }
         }
-        c10::IValue r = n->module.forward(args);
-        std::vector<torch::Tensor> res;
+        c10::IValue r = n->module.forward(std::move(args));
+        // The result's tensors, read in place: one tensor, or a tuple or list of them.
+        size_t n_res;
         if (r.isTensor()) {
-            res.push_back(r.toTensor());
+            n_res = 1;
         } else if (r.isTuple()) {
-            for (const auto &e : r.toTupleRef().elements()) {
-                if (!e.isTensor()) {
-                    set_err(err, err_len, "forward() returned a tuple holding a non-tensor");
-                    return -EBADMSG;
-                }
-                res.push_back(e.toTensor());
-            }
+            n_res = r.toTupleRef().elements().size();
         } else if (r.isTensorList()) {
-            for (const auto &t : r.toTensorVector())
-                res.push_back(t);
+            n_res = r.toTensorList().size();
         } else {
             set_err(err, err_len, "forward() returned neither a tensor nor a tuple/list of them");
             return -EBADMSG;
         }
+        auto result = [&r](size_t k) -> torch::Tensor {
+            if (r.isTensor())
+                return r.toTensor();
+            if (r.isTuple()) {
+                const c10::IValue &e = r.toTupleRef().elements()[k];
+                return e.isTensor() ? e.toTensor() : torch::Tensor();
+            }
+            return r.toTensorList().get(k);
+        };
         int rc = 0;
         for (size_t i = 0; i < n_out; i++) {
             size_t at = i;
@@ -186,11 +222,16 @@ extern "C" int torch_shim_run(torch_net *n, const funk_accel_tensor *in, size_t 
                 }
                 at = k;
             }
-            if (at >= res.size()) {
+            if (at >= n_res) {
                 set_err(err, err_len, "more outputs asked for than forward() returns");
                 return -EINVAL;
             }
-            int orc = put_output(&out[i], res[at], err, err_len);
+            torch::Tensor t = result(at);
+            if (!t.defined()) {
+                set_err(err, err_len, "forward() returned a tuple holding a non-tensor");
+                return -EBADMSG;
+            }
+            int orc = put_output(&out[i], t, err, err_len);
             if (orc < 0 && orc != -ENOSPC)
                 return orc;
             if (orc < 0)

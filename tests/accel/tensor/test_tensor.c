@@ -49,8 +49,8 @@ static void check_out(const char *what, const funk_accel_tensor *t, double ref[2
         return;
     const float *v = t->data;
     for (int i = 0; i < 6; i++)
-        CHECK(fabs(v[i] - ref[i / 3][i % 3]) < 1e-5, "%s[%d] = %.7f, reference %.7f", what, i,
-              v[i], ref[i / 3][i % 3]);
+        CHECK(fabs(v[i] - ref[i / 3][i % 3]) < 1e-5, "%s[%d] = %.7f, reference %.7f", what, i, v[i],
+              ref[i / 3][i % 3]);
 }
 
 static int read_file(const char *path, void **data, size_t *len)
@@ -74,8 +74,8 @@ static int read_file(const char *path, void **data, size_t *len)
 static int raw_run(funk_accel_session *s, const char *op, const uint8_t *hash,
                    const struct funk_accel_tensor_desc *d, const void *data, size_t len)
 {
-    struct funk_accel_tensor_call call = {FUNK_ACCEL_TENSOR_MAGIC, FUNK_ACCEL_TENSOR_WIRE_VERSION,
-                                          0, 1, 1, {0}};
+    struct funk_accel_tensor_call call = {
+        FUNK_ACCEL_TENSOR_MAGIC, FUNK_ACCEL_TENSOR_WIRE_VERSION, 0, 1, 1, {0}};
     memcpy(call.model_hash, hash, 32);
     struct funk_accel_tensor_desc ds[2] = {*d, {0}};
     struct funk_accel_tensor_desc od[1];
@@ -122,8 +122,8 @@ static void hostile(funk_accel_session *s, const char *op, const uint8_t *hash)
     other[0] ^= 1;
     CHECK(raw_run(s, op, other, &good, data, sizeof(data)) == -ENOENT, "%s: unknown model", op);
     /* A header that lies about the counts. */
-    struct funk_accel_tensor_call call = {FUNK_ACCEL_TENSOR_MAGIC, FUNK_ACCEL_TENSOR_WIRE_VERSION,
-                                          0, 40, 1, {0}};
+    struct funk_accel_tensor_call call = {
+        FUNK_ACCEL_TENSOR_MAGIC, FUNK_ACCEL_TENSOR_WIRE_VERSION, 0, 40, 1, {0}};
     funk_accel_arg in[2] = {FUNK_ACCEL_ARG_BYTES_OF(&call, sizeof(call)),
                             FUNK_ACCEL_ARG_BYTES_OF(&good, sizeof(good))};
     funk_accel_arg out[1] = {FUNK_ACCEL_ARG_BYTES_OF(data, sizeof(data))};
