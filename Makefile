@@ -64,7 +64,11 @@ else
   list=$$(mktemp); cp "$$dst/$$man" "$$list"
   if grep -vE '^[fd] [^/]' "$$list" | grep -q . || grep -qE '(^[fd] |/)\.\.(/|$$)' "$$list"; then
     echo "uninstall: $$dst/$$man has entries outside the prefix; refusing" >&2; rm -f "$$list"; exit 1; fi
-  grep '^f ' "$$list" | cut -c3- | while read -r f; do rm -f "$$dst/$$f"; done
+  # An installed module's bytecode (python3 writes __pycache__/NAME.cpython-3X.pyc next to it
+  # when it may) goes with it.
+  grep '^f ' "$$list" | cut -c3- | while read -r f; do rm -f "$$dst/$$f"; case $$f in *.py)
+    p=$$dst/$$(dirname "$$f")/__pycache__; rm -f "$$p/$$(basename "$$f" .py)".cpython-*.pyc
+    rmdir "$$p" 2>/dev/null || true;; esac; done
   grep '^d ' "$$list" | cut -c3- | sort -r | while read -r d; do
     rmdir "$$dst/$$d" 2>/dev/null || [ ! -d "$$dst/$$d" ] || echo "uninstall: kept $$dst/$$d (not empty)"; done
   echo "removed $$(grep -c '^f ' "$$list") files from $$dst"; rm -f "$$list"

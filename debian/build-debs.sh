@@ -32,7 +32,7 @@ put() {
   done
 }
 
-pkgs=(funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models)
+pkgs=(funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models python3-funk-accel)
 put funk bin/funk bin/funkd 'bin/funk-*' 'lib/libfunk-accel.so.*' lib/funk/libfunk-accel-noop.so \
   lib/funk/libfunk-accel-exec.so lib/funk/libfunk-accel-rpc.so unikernels share/man share/doc/funk lib/systemd \
   'lib/libvaccel.so.*' lib/funk/exec
@@ -46,6 +46,16 @@ for rel in bin/funk-cc share/man/man1/funk-cc.1; do
     mv "$W/funk/usr/$rel" "$W/funk-dev/usr/$rel"
   fi
 done
+# The Python bindings and their example (make install puts it with the other docs).
+put python3-funk-accel lib/python3/dist-packages/funk_accel
+if [ -e "$W/funk/usr/share/doc/funk/examples/python" ]; then
+  mkdir -p "$W/python3-funk-accel/usr/share/doc/python3-funk-accel/examples"
+  mv "$W/funk/usr/share/doc/funk/examples/python/"* "$W/python3-funk-accel/usr/share/doc/python3-funk-accel/examples/"
+  rmdir "$W/funk/usr/share/doc/funk/examples/python"
+  rmdir "$W/funk/usr/share/doc/funk/examples" 2>/dev/null || true
+fi
+[ -d "$W/python3-funk-accel/usr/lib" ] ||
+  { echo "deb: no Python bindings installed (python3-dev missing?)" >&2; exit 1; }
 put funk-plugin-cpu lib/funk/libfunk-accel-cpu.so
 put funk-plugin-opencl lib/funk/libfunk-accel-opencl.so
 put funk-models share/funk/models
@@ -72,6 +82,12 @@ for pkg in "${pkgs[@]}"; do
   mkdir -p "$d/DEBIAN" "$d/usr/share/doc/$pkg"
   cp debian/copyright "$d/usr/share/doc/$pkg/copyright"
   printf 'misc:Depends=\n' >"$W/$pkg.substvars"
+  # The extension is built for one CPython ABI (cpython-3XY): that python3, and numpy.
+  if [ "$pkg" = python3-funk-accel ]; then
+    pyv=$(ls "$d/usr/lib/python3/dist-packages/funk_accel/" | sed -n 's/^_native\.cpython-3\([0-9]*\)-.*/\1/p')
+    printf 'python3:Depends=python3 (>= 3.%s~), python3 (<< 3.%s), python3-numpy\n' "$pyv" "$((pyv + 1))" \
+      >>"$W/$pkg.substvars"
+  fi
   # Dynamic ELF files only; the cuda toolkit's libraries belong to no Debian package.
   elfs=()
   while IFS= read -r f; do

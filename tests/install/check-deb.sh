@@ -3,7 +3,8 @@
 # make check-deb: builds the Debian packages (make deb), installs them with dpkg into a
 # throwaway root (its own --admindir, so the machine's package database is untouched) and runs
 # the installed programs from there: hello under funk-monitor, funk-accel noop and classify
-# (installed cpu plugin and funk-models), funkd --help. Nothing may come from the build tree.
+# (installed cpu plugin and funk-models), the Python bindings' classify example (import
+# funk_accel from python3-funk-accel), funkd --help. Nothing may come from the build tree.
 # dpkg --root installs under a folder, so the binaries' /usr/lib rpath does not reach the root's
 # libfunk-accel: LD_LIBRARY_PATH=ROOT/usr/lib is the one unavoidable crutch (a chroot would need
 # the whole of libc and OpenCV inside it).
@@ -21,7 +22,7 @@ ok() { echo "ok: $*"; }
 make -s -C "$ROOT" deb BUILD="$ROOT/build" >"$TMP/deb.log" 2>&1 || { cat "$TMP/deb.log"; echo "FAIL: make deb"; exit 1; }
 grep '\.deb ' "$TMP/deb.log"
 debs=("$ROOT"/build/deb/*.deb)
-for p in funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models; do
+for p in funk funk-dev funk-plugin-cpu funk-plugin-opencl funk-models python3-funk-accel; do
   ls "$ROOT"/build/deb/"${p}"_*.deb >/dev/null 2>&1 || fail "no $p package"
 done
 
@@ -56,11 +57,28 @@ if [ -r "$IMG" ]; then
 else
   echo "note: $IMG missing (darknet): classify not checked"
 fi
+# The Python bindings: Debian's python3 imports funk_accel from the root's dist-packages (PYTHONPATH
+# is the crutch dpkg --root needs, as LD_LIBRARY_PATH is for the library) and the packaged
+# example classifies dog.jpg through the packaged plugin and models (no bytecode written into the
+# root: the package has no maintainer scripts to byte-compile or clean).
+PYEX=$R/usr/share/doc/python3-funk-accel/examples/classify.py
+if [ -r "$IMG" ] && [ -x /usr/bin/python3 ]; then
+  out=$(run PYTHONPATH="$R/usr/lib/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 LD_DEBUG=libs /usr/bin/python3 "$PYEX" "$IMG" 2>"$TMP/pyld.txt")
+  grep -q "^dog " <<<"$out" && ok "python3-funk-accel example classify: $(tr '\n' ' ' <<<"$out")" ||
+    fail "python3 classify.py: $out $(grep -v '^ *[0-9]*:' "$TMP/pyld.txt" | tail -3)"
+  grep -q "calling init: $R/usr/lib/python3/dist-packages/funk_accel/_native" "$TMP/pyld.txt" &&
+    grep -q "calling init: $R/usr/lib/libfunk-accel.so" "$TMP/pyld.txt" &&
+    ok "funk_accel and libfunk-accel loaded from the root" || fail "funk_accel not loaded from $R"
+  if grep -F "$ROOT/" "$TMP/pyld.txt" | grep -q .; then fail "python3 loaded from the build tree: $(grep -F "$ROOT/" "$TMP/pyld.txt" | head -2)"
+  else ok "python3: nothing loaded from $ROOT"; fi
+else
+  echo "note: $IMG or /usr/bin/python3 missing: the Python bindings not checked"
+fi
 out=$(run "$B/funkd" --help 2>&1) && grep -qi "usage" <<<"$out" && ok "installed funkd --help" ||
   fail "funkd --help: $out"
 
 dpkg --root="$R" --admindir="$R/var/lib/dpkg" --log=/dev/null --force-not-root \
-  -P funk-plugin-cuda funk-plugin-opencl funk-plugin-cpu funk-dev funk-models funk >/dev/null 2>&1 ||
+  -P python3-funk-accel funk-plugin-torch funk-plugin-cuda funk-plugin-opencl funk-plugin-cpu funk-dev funk-models funk >/dev/null 2>&1 ||
   fail "dpkg --purge"
 left=$(cd "$R" && find usr -not -type d 2>/dev/null | head -5)
 [ -z "$left" ] && ok "dpkg --purge removed every file" || fail "left after purge: $left"

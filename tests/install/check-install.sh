@@ -10,6 +10,8 @@
 #      funk-monitor; a program links the static libfunk-vm with `pkg-config funk-vm`; a function
 #      built in a temp folder with the installed funk-cc answers under the installed funk-monitor
 #      (tests/install/funk_cc.sh, which the meson suite runs on the test tree too);
+#   3b. Debian's python3 imports the installed funk_accel (from <prefix>/lib/python3.X/dist-packages)
+#      and the installed example classifies dog.jpg, every libfunk file from PREFIX;
 #   4. the installed funk-accel/funkd answer from PREFIX with a clean environment, and the
 #      installed systemd units pass `systemd-analyze verify`;
 #   5. make uninstall leaves exactly the other file; DESTDIR installs land under DESTDIR only.
@@ -35,7 +37,7 @@ for f in bin/funk bin/funkd bin/funk-monitor bin/funk-accel bin/funk-cc lib/libf
          lib/pkgconfig/funk-accel.pc lib/pkgconfig/funk-guest.pc lib/pkgconfig/funk-vm.pc \
          unikernels/hello.elf share/funk/models/centernet.onnx share/man/man1/funkd.1 share/man/man1/funk-cc.1 \
          lib/systemd/system/funkd.service lib/systemd/system/funk-accel-agent.service \
-         share/doc/funk/README.md; do
+         share/doc/funk/README.md share/doc/funk/examples/python/classify.py; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
 # Nothing installed may point back into the build or source tree.
@@ -99,6 +101,25 @@ if cc -o vm_link vm_link.c $(pkg-config --cflags --libs funk-vm) && [ "$(./vm_li
   ok "vm_link.c links the static libfunk-vm with pkg-config funk-vm"
 else
   fail "vm_link.c with pkg-config funk-vm"
+fi
+
+# The Python bindings, from outside the tree with a clean environment but for PYTHONPATH (a
+# prefix other than /usr and /usr/local is not on python3's path).
+if [ -x /usr/bin/python3 ]; then
+  pyver=$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+  site=$P/lib/$pyver/dist-packages
+  pyex=$P/share/doc/funk/examples/python/classify.py
+  out=$(env -i PATH=/usr/bin:/bin HOME="$TMP" PYTHONPATH="$site" LD_DEBUG=libs /usr/bin/python3 "$pyex" "$IMG" 2>"$TMP/pyld.txt")
+  rc=$?
+  [ $rc -eq 0 ] && grep -q '^dog ' <<<"$out" && ok "installed funk_accel example classifies dog.jpg: $(tr '\n' ' ' <<<"$out")" ||
+    fail "python3 $pyex: rc=$rc: $out $(grep -v '^ *[0-9]*:' "$TMP/pyld.txt" | tail -3)"
+  for so in "$site/funk_accel/_native" "$P/lib/libfunk-accel.so" "$P/lib/funk/libfunk-accel-cpu.so"; do
+    grep -q "calling init: $so" "$TMP/pyld.txt" || fail "python3: $so not loaded"
+  done
+  if grep -F "$ROOT" "$TMP/pyld.txt" | grep -q .; then fail "python3 loaded from the build tree: $(grep -F "$ROOT" "$TMP/pyld.txt" | head -2)"
+  else ok "python3 import funk_accel: everything from $P"; fi
+else
+  echo "WARNING: /usr/bin/python3 missing: the Python bindings NOT checked"
 fi
 
 out=$(env -i PATH=/usr/bin:/bin "$P/bin/funk-accel" plugins 2>&1)
