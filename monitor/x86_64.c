@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Host-side x86_64 guest set-up: the guest starts in long mode without running set-up code. */
 #include "x86_64.h"
+#include "vm_backend.h"
+#include "vm_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -177,4 +179,21 @@ const char *x86_vector_name(unsigned v)
         "machine check", "SIMD floating-point error", "virtualization exception",
         "control protection"};
     return v < sizeof names / sizeof names[0] ? names[v] : "exception";
+}
+
+/* ---- vm_backend.h's architecture part ------------------------------------------------------ */
+
+int vm_backend_mem_setup(struct funk_vm *vm)
+{
+    return x86_setup(vm->mem, vm->mem_size, &vm->img);
+}
+
+uint64_t vm_backend_hc_stub(void)
+{
+    return X86_STUB_GPA;
+}
+
+const char *vm_backend_vector_name(unsigned vector)
+{
+    return x86_vector_name(vector);
 }
