@@ -6,6 +6,7 @@
 #include "vm_internal.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
 #include <string.h>
 
 #define PAGE 4096ull
@@ -181,6 +182,9 @@ const char *aarch64_ec_name(unsigned ec)
 }
 
 /* ---- vm_backend.h's architecture part ------------------------------------------------------ */
+
+const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_ONE_REG};
+const unsigned vm_backend_nrun_ioctls = 2;
 
 int vm_backend_mem_setup(struct funk_vm *vm)
 {

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vm_backend.h"
 #include "vm_internal.h"
 
 /* A forbidden call in the run loop (a guest steered the monitor somewhere it must not go):
@@ -55,16 +56,12 @@ int funk_vm_sandbox(struct funk_vm *vm)
     if (!ctx)
         return -ENOMEM;
     int rc = 0;
-    /* The vCPU: run it and read its registers for fault reports; nothing else, no other fd. */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS));
+    /* The vCPU: run it and read its registers for fault reports (the architecture's ioctls);
+     * nothing else, no other fd. */
+    for (unsigned i = 0; i < vm_backend_nrun_ioctls; i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                               SCMP_A1(SCMP_CMP_EQ, vm_backend_run_ioctls[i]));
     /* Console and response output, device I/O. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 1));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));

@@ -23,6 +23,11 @@ int vm_backend_mem_setup(struct funk_vm *vm);
 /* Guest address of the monitor's hypercall stub under KVM (funk_boot_info.hypercall). */
 uint64_t vm_backend_hc_stub(void);
 
+/* The vCPU ioctls the KVM run loop makes once the monitor's seccomp filter is on: KVM_RUN and
+ * the register reads of its fault reports (seccomp.c allows exactly these on the vCPU fd). */
+extern const unsigned long vm_backend_run_ioctls[];
+extern const unsigned vm_backend_nrun_ioctls;
+
 /* Name of an exception vector (x86_64) or exception class (aarch64). */
 const char *vm_backend_vector_name(unsigned vector);
 

@@ -5,6 +5,7 @@
 #include "vm_internal.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
 #include <string.h>
 
 #define PAGE 4096ull
@@ -182,6 +183,9 @@ const char *x86_vector_name(unsigned v)
 }
 
 /* ---- vm_backend.h's architecture part ------------------------------------------------------ */
+
+const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
+const unsigned vm_backend_nrun_ioctls = 3;
 
 int vm_backend_mem_setup(struct funk_vm *vm)
 {

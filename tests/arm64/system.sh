@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# arm64 full-system test: qemu-system-aarch64 (-M virt,virtualization=on -cpu max) boots Debian's
+# arm64 kernel at EL2 with an initramfs made here (busybox-static:arm64 + the cross-built funk),
+# so KVM works inside; there hello and echo run under funk-monitor on both backends, faults (page
+# 0, W^X) and a bad hypercall pointer are reported, and funkd deploys echo under each backend and
+# answers a request.
+# Usage: system.sh ARM64_PREFIX (build/arm64: bin/, unikernels/, lib/). The kernel and busybox
+# .debs are fetched with apt-get download and cached in $FUNK_ARM64_CACHE (.cache/arm64).
+# Skips (77) only when QEMU is missing or cannot start; everything else is a pass or a failure.
+set -uo pipefail
+PREFIX=$(cd "${1:?usage: system.sh ARM64_PREFIX}" && pwd)
+ROOT=${FUNK_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+CACHE=${FUNK_ARM64_CACHE:-$ROOT/.cache/arm64}
+BOOT_LIMIT=${FUNK_ARM64_TIMEOUT:-420}
+skip() { echo "arm64-system: SKIPPED: $*" >&2; exit 77; }
+fail() { echo "arm64-system: FAIL: $*" >&2; exit 1; }
+
+command -v qemu-system-aarch64 >/dev/null ||
+  skip "qemu-system-aarch64 is not installed (Debian qemu-system-arm; scripts/deps.d/arm64.txt)"
+uks="hello echo test_zeropage test_wx test_badptr"
+for f in bin/funk-monitor bin/funkd $(for u in $uks; do echo unikernels/$u.elf; done); do
+  [ -e "$PREFIX/$f" ] || fail "$PREFIX/$f missing: run make cross-arm64 first"
+done
+
+# ---- Debian's arm64 kernel and busybox, fetched once -------------------------------------------
+mkdir -p "$CACHE" || fail "cannot create $CACHE"
+fetch() { # fetch PACKAGE: the .deb into $CACHE/debs (apt-get download, by name and arch)
+  mkdir -p "$CACHE/debs" && (cd "$CACHE/debs" && apt-get download -q "$1" >/dev/null 2>&1) ||
+    fail "apt-get download $1 failed (needs 'dpkg --add-architecture arm64' and apt-get update)"
+}
+if [ ! -s "$CACHE/vmlinuz" ]; then
+  kpkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$kpkg" ] || fail "no linux-image-arm64:arm64 in apt (dpkg --add-architecture arm64; apt-get update)"
+  rm -rf "$CACHE/debs"
+  fetch "$kpkg"
+  dpkg-deb --fsys-tarfile "$CACHE"/debs/linux-image-*.deb | tar -xO --wildcards './boot/vmlinuz-*' \
+    >"$CACHE/vmlinuz.tmp" && [ -s "$CACHE/vmlinuz.tmp" ] || fail "no /boot/vmlinuz-* in $kpkg"
+  mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
+  rm -f "$CACHE"/debs/linux-image-*.deb
+fi
+if [ ! -s "$CACHE/busybox" ]; then
+  fetch busybox-static:arm64
+  dpkg-deb --fsys-tarfile "$CACHE"/debs/busybox-static_*.deb | tar -xO ./bin/busybox >"$CACHE/busybox.tmp" &&
+    [ -s "$CACHE/busybox.tmp" ] || fail "no /bin/busybox in busybox-static:arm64"
+  chmod +x "$CACHE/busybox.tmp" && mv "$CACHE/busybox.tmp" "$CACHE/busybox"
+fi
+
+# ---- The initramfs: busybox, funk, the unikernels, the shared libraries funkd needs -----------
+work=$(mktemp -d /tmp/funk-arm64-system.XXXXXX) || fail "mktemp"
+trap 'rm -rf "$work"' EXIT
+rd=$work/root
+mkdir -p "$rd"/{bin,sbin,proc,sys,dev,tmp,uk,lib/aarch64-linux-gnu,etc} || fail "mkdir"
+cp "$CACHE/busybox" "$rd/bin/busybox"
+cp "$PREFIX/bin/funk-monitor" "$PREFIX/bin/funkd" "$rd/bin/"
+for u in $uks; do cp "$PREFIX/unikernels/$u.elf" "$rd/uk/"; done
+# NEEDED entries, resolved in the build prefix and the arm64 multiarch folders, recursively.
+libdirs=("$PREFIX/lib" /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
+declare -A seen
+queue=("$rd/bin/funkd")
+while [ ${#queue[@]} -gt 0 ]; do
+  f=${queue[0]}; queue=("${queue[@]:1}")
+  for n in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+    [ -n "${seen[$n]:-}" ] && continue
+    seen[$n]=1
+    found=
+    for d in "${libdirs[@]}"; do
+      if [ -e "$d/$n" ]; then found=$d/$n; break; fi
+    done
+    [ -n "$found" ] || fail "funkd needs $n, not found in ${libdirs[*]}"
+    cp -L "$found" "$rd/lib/aarch64-linux-gnu/$n"
+    queue+=("$rd/lib/aarch64-linux-gnu/$n")
+  done
+done
+interp=$(readelf -l "$rd/bin/funkd" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+[ -n "$interp" ] || fail "funkd has no program interpreter"
+mkdir -p "$rd$(dirname "$interp")" && cp -L "$interp" "$rd$interp" || fail "cannot copy $interp"
+cat >"$rd/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin LD_LIBRARY_PATH=/lib/aarch64-linux-gnu
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
+ip link set lo up
+say() { echo "ARM64: $*"; }
+[ -c /dev/kvm ] && say "kvm yes" || say "kvm no"
+for iso in kvm process; do
+  out=$(funk-monitor --isolation=$iso /uk/hello.elf 2>&1); say "hello-$iso rc=$? [$out]"
+  out=$(echo -n "ping-$iso" | funk-monitor --isolation=$iso --fn-input=- /uk/echo.elf 2>/dev/null)
+  say "echo-$iso rc=$? [$out]"
+  out=$(funk-monitor --isolation=$iso /uk/test_zeropage.elf read 2>&1); say "zeropage-$iso rc=$? [$out]"
+  out=$(funk-monitor --isolation=$iso /uk/test_wx.elf 2>&1); say "wx-$iso rc=$? [$out]"
+  out=$(funk-monitor --isolation=$iso /uk/test_badptr.elf range 2>&1); say "badptr-$iso rc=$? [$out]"
+done
+funkd --listen 127.0.0.1:8080 --state-dir /tmp/funk >/tmp/funkd.log 2>&1 &
+up=no
+for i in $(seq 1 120); do
+  wget -q -O /dev/null http://127.0.0.1:8080/healthz 2>/dev/null && { up=yes; break; }
+  sleep 1
+done
+say "funkd up=$up"
+for iso in kvm process; do
+  wget -q -O /dev/null --post-data="{\"service\":\"echo-$iso\",\"image\":\"/uk/echo.elf\",\"labels\":{\"com.funk.isolation\":\"$iso\"}}" \
+    http://127.0.0.1:8080/system/functions 2>/tmp/deploy.err; say "deploy-$iso rc=$?"
+  out=$(wget -q -O - --post-data="hello from funkd $iso" http://127.0.0.1:8080/function/echo-$iso 2>&1)
+  say "funkd-$iso rc=$? [$out]"
+done
+say "funkd log: $(tail -c 600 /tmp/funkd.log | tr '\n' '|')"
+say "done"
+poweroff -f
+INIT
+chmod +x "$rd/init"
+(cd "$rd" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz" || fail "cpio"
+
+# ---- Boot ------------------------------------------------------------------------------------
+# The kernel is a gzip'd Image; QEMU 7.2 loads that for -kernel on aarch64.
+log=$work/console.log
+start=$(date +%s)
+timeout "$BOOT_LIMIT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 1 -m 1024 \
+  -nographic -nic none -no-reboot -kernel "$CACHE/vmlinuz" -initrd "$work/initrd.gz" \
+  -append "console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=3" >"$log" 2>&1 </dev/null
+rc=$?
+secs=$(( $(date +%s) - start ))
+grep -a 'ARM64:' "$log" | sed 's/^/  /'
+if ! grep -aq 'ARM64: kvm' "$log"; then
+  tail -20 "$log" >&2
+  if [ $rc -ne 124 ] && ! grep -aqi 'linux version\|booting linux' "$log"; then
+    skip "qemu-system-aarch64 could not start (rc $rc, console above)"
+  fi
+  fail "the emulated system did not reach /init in ${secs}s (rc $rc)"
+fi
+[ $rc -eq 124 ] && fail "the emulated system ran past ${BOOT_LIMIT}s"
+echo "arm64-system: emulated system ran ${secs}s"
+
+bad=0
+want() { # want PATTERN WHAT
+  if grep -aqE "$1" "$log"; then echo "ok   $2"; else echo "FAIL $2 (no line matching: $1)"; bad=1; fi
+}
+want 'ARM64: kvm yes' "KVM available inside the emulated EL2"
+for iso in kvm process; do
+  want "ARM64: hello-$iso rc=0 \[.*Hello from a funk unikernel!" "hello under $iso"
+  want "ARM64: echo-$iso rc=0 \[ping-$iso\]" "echo under $iso answers its request"
+  want "ARM64: zeropage-$iso rc=70 \[.*page fault at 0x0" "a read of page 0 is a reported fault under $iso"
+  want "ARM64: wx-$iso rc=70 \[.*page fault.*write" "a write to the guest's own text faults (W^X) under $iso"
+  want "ARM64: badptr-$iso rc=74 \[.*outside guest memory" "a hypercall pointer outside guest memory is refused under $iso"
+  want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
+done
+want 'ARM64: done' "the init script ran to its end"
+exit $bad
