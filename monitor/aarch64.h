@@ -36,9 +36,12 @@
 #define AA64_TCR                                                                                   \
     (25ull | (1ull << 8) | (1ull << 10) | (3ull << 12) | (25ull << 16) | (1ull << 23) |            \
      (1ull << 32))
-/* M (MMU), C, SA (stack alignment check), I, WXN (writable implies never-execute), plus the
- * RES1 bits of ARMv8.0 (11, 20, 22, 23, 28, 29). Alignment checking (A) stays off. */
-#define AA64_SCTLR (0x1ull | 0x4ull | 0x8ull | 0x1000ull | 0x80000ull | 0x30d00800ull)
+/* M (MMU), C, SA (stack alignment check), I, plus the RES1 bits of ARMv8.0 (11, 20, 22, 23, 28,
+ * 29). Alignment checking (A) stays off. WXN (writable implies never-execute) is added for funk
+ * guests; a plain Solo5 guest's text is writable in its tables (the host mapping keeps it
+ * read-only, so a write ends as Solo5's host/guest translation fault) and must stay executable. */
+#define AA64_SCTLR (0x1ull | 0x4ull | 0x8ull | 0x1000ull | 0x30d00800ull)
+#define AA64_SCTLR_WXN 0x80000ull
 #define AA64_CPACR (3ull << 20)   /* FPEN: FP/SIMD without traps */
 #define AA64_PSTATE_EL1H 0x3c5ull /* EL1 with SP_EL1, D A I F masked */
 

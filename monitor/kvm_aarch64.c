@@ -151,9 +151,15 @@ int vm_backend_boot(struct funk_vm *vm)
     const struct {
         uint64_t id, v;
     } regs[] = {
-        {REG_MAIR_EL1, AA64_MAIR},        {REG_TCR_EL1, AA64_TCR},     {REG_TTBR0_EL1, AA64_L1_GPA},
-        {REG_VBAR_EL1, AA64_VECTORS_GPA}, {REG_CPACR_EL1, AA64_CPACR}, {REG_SCTLR_EL1, AA64_SCTLR},
-        {REG_PSTATE, AA64_PSTATE_EL1H},   {REG_SP_EL1, vm->mem_size},  {REG_PC, vm->img.entry},
+        {REG_MAIR_EL1, AA64_MAIR},
+        {REG_TCR_EL1, AA64_TCR},
+        {REG_TTBR0_EL1, AA64_L1_GPA},
+        {REG_VBAR_EL1, AA64_VECTORS_GPA},
+        {REG_CPACR_EL1, AA64_CPACR},
+        {REG_SCTLR_EL1, AA64_SCTLR | (vm->img.host_ro ? 0 : AA64_SCTLR_WXN)},
+        {REG_PSTATE, AA64_PSTATE_EL1H},
+        {REG_SP_EL1, vm->mem_size},
+        {REG_PC, vm->img.entry},
         {REG_X0, HVT_BOOT_INFO_GPA},
     };
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {

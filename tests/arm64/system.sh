@@ -5,11 +5,13 @@
 # so KVM works inside; there hello and echo run under funk-monitor on both backends, faults (page
 # 0, W^X) and a bad hypercall pointer are reported, and funkd deploys echo under each backend and
 # answers a request.
-# Usage: system.sh ARM64_PREFIX (build/arm64: bin/, unikernels/, lib/). The kernel and busybox
+# Usage: system.sh ARM64_PREFIX PLAIN_ELF (the installed cross build: bin/, unikernels/, lib/;
+# a plain Solo5 hvt guest, tests/arm64/plain_aarch64.c). The kernel and busybox
 # .debs are fetched with apt-get download and cached in $FUNK_ARM64_CACHE (.cache/arm64).
 # Skips (77) only when QEMU is missing or cannot start; everything else is a pass or a failure.
 set -uo pipefail
 PREFIX=$(cd "${1:?usage: system.sh ARM64_PREFIX}" && pwd)
+PLAIN=${2:?usage: system.sh ARM64_PREFIX PLAIN_ELF}
 ROOT=${FUNK_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 CACHE=${FUNK_ARM64_CACHE:-$ROOT/.cache/arm64}
 BOOT_LIMIT=${FUNK_ARM64_TIMEOUT:-420}
@@ -54,6 +56,7 @@ mkdir -p "$rd"/{bin,sbin,proc,sys,dev,tmp,uk,lib/aarch64-linux-gnu,etc} || fail 
 cp "$CACHE/busybox" "$rd/bin/busybox"
 cp "$PREFIX/bin/funk-monitor" "$PREFIX/bin/funkd" "$rd/bin/"
 for u in $uks; do cp "$PREFIX/unikernels/$u.elf" "$rd/uk/"; done
+cp "$PLAIN" "$rd/uk/plain.elf" || fail "cannot copy $PLAIN"
 # NEEDED entries, resolved in the build prefix and the arm64 multiarch folders, recursively.
 libdirs=("$PREFIX/lib" /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
 declare -A seen
@@ -82,15 +85,20 @@ export PATH=/bin LD_LIBRARY_PATH=/lib/aarch64-linux-gnu
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
 ip link set lo up
 say() { echo "ARM64: $*"; }
+run() { # run NAME COMMAND...: one line with its exit status and its output (stdout+stderr)
+  n=$1; shift; out=$("$@" 2>&1); rc=$?; say "$n rc=$rc [$(echo "$out" | tr '\n' ' ' | sed 's/ *$//')]"
+}
 [ -c /dev/kvm ] && say "kvm yes" || say "kvm no"
 for iso in kvm process; do
-  out=$(funk-monitor --isolation=$iso /uk/hello.elf 2>&1); say "hello-$iso rc=$? [$out]"
+  run hello-$iso funk-monitor --isolation=$iso /uk/hello.elf
   out=$(echo -n "ping-$iso" | funk-monitor --isolation=$iso --fn-input=- /uk/echo.elf 2>/dev/null)
   say "echo-$iso rc=$? [$out]"
-  out=$(funk-monitor --isolation=$iso /uk/test_zeropage.elf read 2>&1); say "zeropage-$iso rc=$? [$out]"
-  out=$(funk-monitor --isolation=$iso /uk/test_wx.elf 2>&1); say "wx-$iso rc=$? [$out]"
-  out=$(funk-monitor --isolation=$iso /uk/test_badptr.elf range 2>&1); say "badptr-$iso rc=$? [$out]"
+  run zeropage-$iso funk-monitor --isolation=$iso /uk/test_zeropage.elf read
+  run wx-$iso funk-monitor --isolation=$iso /uk/test_wx.elf
+  run badptr-$iso funk-monitor --isolation=$iso /uk/test_badptr.elf range
 done
+run plain-kvm funk-monitor --isolation=kvm /uk/plain.elf hello solo5
+run plain-text-kvm funk-monitor --isolation=kvm /uk/plain.elf text
 funkd --listen 127.0.0.1:8080 --state-dir /tmp/funk >/tmp/funkd.log 2>&1 &
 up=no
 for i in $(seq 1 120); do
@@ -144,5 +152,9 @@ for iso in kvm process; do
   want "ARM64: badptr-$iso rc=74 \[.*outside guest memory" "a hypercall pointer outside guest memory is refused under $iso"
   want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
 done
+want "ARM64: plain-kvm rc=7 \[plain solo5 aarch64: cmdline 'hello solo5'" \
+  "a plain Solo5 guest's MMIO hypercalls (PUTS, HALT with its status) under kvm"
+want "ARM64: plain-text-kvm rc=1 \[.*host/guest translation fault" \
+  "a plain Solo5 guest writing its text is a host/guest translation fault (exit 1, as solo5-hvt)"
 want 'ARM64: done' "the init script ran to its end"
 exit $bad
