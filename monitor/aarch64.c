@@ -186,6 +186,11 @@ const char *aarch64_ec_name(unsigned ec)
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_ONE_REG};
 const unsigned vm_backend_nrun_ioctls = 2;
 
+int vm_backend_hw_virt(void)
+{
+    return 1;
+}
+
 int vm_backend_mem_setup(struct funk_vm *vm)
 {
     return aarch64_setup(vm->mem, vm->mem_size, &vm->img);

@@ -80,14 +80,7 @@ int funk_vm_isolation_auto(void)
     static int cached;
     if (cached)
         return cached;
-    int hw = 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[4096];
-    while (f && !hw && fgets(line, sizeof line, f))
-        if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
-            hw = 1;
-    if (f)
-        fclose(f);
+    int hw = vm_backend_hw_virt();
     int kvm = access("/dev/kvm", R_OK | W_OK) == 0;
     cached = hw && kvm ? FUNK_ISOLATION_KVM : FUNK_ISOLATION_PROCESS;
     return cached;

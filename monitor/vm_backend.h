@@ -28,6 +28,11 @@ uint64_t vm_backend_hc_stub(void);
 extern const unsigned long vm_backend_run_ioctls[];
 extern const unsigned vm_backend_nrun_ioctls;
 
+/* Whether KVM here is hardware virtualization (--isolation=auto picks KVM only then): x86_64
+ * looks for vmx/svm in /proc/cpuinfo (without them KVM is software-emulated PVM); aarch64 KVM
+ * always runs on the CPU's EL2. */
+int vm_backend_hw_virt(void);
+
 /* Name of an exception vector (x86_64) or exception class (aarch64). */
 const char *vm_backend_vector_name(unsigned vector);
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PAGE 4096ull
@@ -186,6 +187,19 @@ const char *x86_vector_name(unsigned v)
 
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
 const unsigned vm_backend_nrun_ioctls = 3;
+
+int vm_backend_hw_virt(void)
+{
+    int hw = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    while (f && !hw && fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
+            hw = 1;
+    if (f)
+        fclose(f);
+    return hw;
+}
 
 int vm_backend_mem_setup(struct funk_vm *vm)
 {

@@ -97,6 +97,7 @@ for iso in kvm process; do
   run wx-$iso funk-monitor --isolation=$iso /uk/test_wx.elf
   run badptr-$iso funk-monitor --isolation=$iso /uk/test_badptr.elf range
 done
+run auto funk-monitor --verbose /uk/hello.elf
 run plain-kvm funk-monitor --isolation=kvm /uk/plain.elf hello solo5
 run plain-text-kvm funk-monitor --isolation=kvm /uk/plain.elf text
 funkd --listen 127.0.0.1:8080 --state-dir /tmp/funk >/tmp/funkd.log 2>&1 &
@@ -152,6 +153,8 @@ for iso in kvm process; do
   want "ARM64: badptr-$iso rc=74 \[.*outside guest memory" "a hypercall pointer outside guest memory is refused under $iso"
   want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
 done
+want "ARM64: auto rc=0 \[.*isolation: kvm \(auto: hardware virtualization and /dev/kvm work\).*Hello from" \
+  "--isolation=auto picks KVM on aarch64"
 want "ARM64: plain-kvm rc=7 \[plain solo5 aarch64: cmdline 'hello solo5'" \
   "a plain Solo5 guest's MMIO hypercalls (PUTS, HALT with its status) under kvm"
 want "ARM64: plain-text-kvm rc=1 \[.*host/guest translation fault" \
