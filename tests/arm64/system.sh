@@ -20,7 +20,7 @@ fail() { echo "arm64-system: FAIL: $*" >&2; exit 1; }
 
 command -v qemu-system-aarch64 >/dev/null ||
   skip "qemu-system-aarch64 is not installed (Debian qemu-system-arm; scripts/deps.d/arm64.txt)"
-uks="hello echo test_zeropage test_wx test_badptr"
+uks="hello echo test_zeropage test_wx test_badptr test_time test_ssp test_loop test_fpu test_globals"
 for f in bin/funk-monitor bin/funkd $(for u in $uks; do echo unikernels/$u.elf; done); do
   [ -e "$PREFIX/$f" ] || fail "$PREFIX/$f missing: run make cross-arm64 first"
 done
@@ -96,6 +96,11 @@ for iso in kvm process; do
   run zeropage-$iso funk-monitor --isolation=$iso /uk/test_zeropage.elf read
   run wx-$iso funk-monitor --isolation=$iso /uk/test_wx.elf
   run badptr-$iso funk-monitor --isolation=$iso /uk/test_badptr.elf range
+  run time-$iso funk-monitor --isolation=$iso /uk/test_time.elf
+  run ssp-$iso funk-monitor --isolation=$iso /uk/test_ssp.elf
+  run loop-$iso funk-monitor --isolation=$iso --timeout=1 /uk/test_loop.elf
+  run fpu-$iso funk-monitor --isolation=$iso /uk/test_fpu.elf
+  run globals-$iso funk-monitor --isolation=$iso --env="GREETING=hi there" /uk/test_globals.elf one '"two words"'
 done
 run auto funk-monitor --verbose /uk/hello.elf
 run plain-kvm funk-monitor --isolation=kvm /uk/plain.elf hello solo5
@@ -151,6 +156,12 @@ for iso in kvm process; do
   want "ARM64: zeropage-$iso rc=70 \[.*page fault at 0x0" "a read of page 0 is a reported fault under $iso"
   want "ARM64: wx-$iso rc=70 \[.*page fault.*write" "a write to the guest's own text faults (W^X) under $iso"
   want "ARM64: badptr-$iso rc=74 \[.*outside guest memory" "a hypercall pointer outside guest memory is refused under $iso"
+  want "ARM64: time-$iso rc=0 \[.*time: OK" "the guest clock (CNTVCT under KVM, WALLTIME in a process) under $iso"
+  want "ARM64: ssp-$iso rc=255 \[.*stack smashing detected" "the stack canary catches an overflow under $iso"
+  want "ARM64: loop-$iso rc=75 \[.*timed out" "a spinning guest is stopped by --timeout under $iso"
+  want "ARM64: fpu-$iso rc=0 \[.*fpu: OK" "floating-point arithmetic (FP/SIMD enabled) under $iso"
+  want "ARM64: globals-$iso rc=0 \[.*globals: OK argc=3 \[one\] \[two words\] GREETING=hi there" \
+    "constructors, globals, argv and the environment under $iso"
   want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
 done
 want "ARM64: auto rc=0 \[.*isolation: kvm \(auto: hardware virtualization and /dev/kvm work\).*Hello from" \
