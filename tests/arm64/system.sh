@@ -13,71 +13,24 @@ set -uo pipefail
 PREFIX=$(cd "${1:?usage: system.sh ARM64_PREFIX}" && pwd)
 PLAIN=${2:?usage: system.sh ARM64_PREFIX PLAIN_ELF}
 ROOT=${FUNK_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-CACHE=${FUNK_ARM64_CACHE:-$ROOT/.cache/arm64}
-BOOT_LIMIT=${FUNK_ARM64_TIMEOUT:-420}
-skip() { echo "arm64-system: SKIPPED: $*" >&2; exit 77; }
-fail() { echo "arm64-system: FAIL: $*" >&2; exit 1; }
-
-command -v qemu-system-aarch64 >/dev/null ||
-  skip "qemu-system-aarch64 is not installed (Debian qemu-system-arm; scripts/deps.d/arm64.txt)"
+ARM64_WHO=arm64-system
+. "$(dirname "$0")/emulate-lib.sh"
+arm64_need_qemu
 uks="hello echo test_zeropage test_wx test_badptr test_time test_ssp test_loop test_fpu test_globals"
 for f in bin/funk-monitor bin/funkd $(for u in $uks; do echo unikernels/$u.elf; done); do
   [ -e "$PREFIX/$f" ] || fail "$PREFIX/$f missing: run make cross-arm64 first"
 done
 
-# ---- Debian's arm64 kernel and busybox, fetched once -------------------------------------------
-mkdir -p "$CACHE" || fail "cannot create $CACHE"
-fetch() { # fetch PACKAGE: the .deb into $CACHE/debs (apt-get download, by name and arch)
-  mkdir -p "$CACHE/debs" && (cd "$CACHE/debs" && apt-get download -q "$1" >/dev/null 2>&1) ||
-    fail "apt-get download $1 failed (needs 'dpkg --add-architecture arm64' and apt-get update)"
-}
-if [ ! -s "$CACHE/vmlinuz" ]; then
-  kpkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  [ -n "$kpkg" ] || fail "no linux-image-arm64:arm64 in apt (dpkg --add-architecture arm64; apt-get update)"
-  rm -rf "$CACHE/debs"
-  fetch "$kpkg"
-  dpkg-deb --fsys-tarfile "$CACHE"/debs/linux-image-*.deb | tar -xO --wildcards './boot/vmlinuz-*' \
-    >"$CACHE/vmlinuz.tmp" && [ -s "$CACHE/vmlinuz.tmp" ] || fail "no /boot/vmlinuz-* in $kpkg"
-  mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
-  rm -f "$CACHE"/debs/linux-image-*.deb
-fi
-if [ ! -s "$CACHE/busybox" ]; then
-  fetch busybox-static:arm64
-  dpkg-deb --fsys-tarfile "$CACHE"/debs/busybox-static_*.deb | tar -xO ./bin/busybox >"$CACHE/busybox.tmp" &&
-    [ -s "$CACHE/busybox.tmp" ] || fail "no /bin/busybox in busybox-static:arm64"
-  chmod +x "$CACHE/busybox.tmp" && mv "$CACHE/busybox.tmp" "$CACHE/busybox"
-fi
-
 # ---- The initramfs: busybox, funk, the unikernels, the shared libraries funkd needs -----------
+arm64_fetch
 work=$(mktemp -d /tmp/funk-arm64-system.XXXXXX) || fail "mktemp"
 trap 'rm -rf "$work"' EXIT
 rd=$work/root
-mkdir -p "$rd"/{bin,sbin,proc,sys,dev,tmp,uk,lib/aarch64-linux-gnu,etc} || fail "mkdir"
-cp "$CACHE/busybox" "$rd/bin/busybox"
+arm64_root "$rd"
 cp "$PREFIX/bin/funk-monitor" "$PREFIX/bin/funkd" "$rd/bin/"
 for u in $uks; do cp "$PREFIX/unikernels/$u.elf" "$rd/uk/"; done
 cp "$PLAIN" "$rd/uk/plain.elf" || fail "cannot copy $PLAIN"
-# NEEDED entries, resolved in the build prefix and the arm64 multiarch folders, recursively.
-libdirs=("$PREFIX/lib" /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
-declare -A seen
-queue=("$rd/bin/funkd")
-while [ ${#queue[@]} -gt 0 ]; do
-  f=${queue[0]}; queue=("${queue[@]:1}")
-  for n in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
-    [ -n "${seen[$n]:-}" ] && continue
-    seen[$n]=1
-    found=
-    for d in "${libdirs[@]}"; do
-      if [ -e "$d/$n" ]; then found=$d/$n; break; fi
-    done
-    [ -n "$found" ] || fail "funkd needs $n, not found in ${libdirs[*]}"
-    cp -L "$found" "$rd/lib/aarch64-linux-gnu/$n"
-    queue+=("$rd/lib/aarch64-linux-gnu/$n")
-  done
-done
-interp=$(readelf -l "$rd/bin/funkd" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
-[ -n "$interp" ] || fail "funkd has no program interpreter"
-mkdir -p "$rd$(dirname "$interp")" && cp -L "$interp" "$rd$interp" || fail "cannot copy $interp"
+arm64_libs "$rd" "$rd/bin/funkd"
 cat >"$rd/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -123,15 +76,11 @@ say "done"
 poweroff -f
 INIT
 chmod +x "$rd/init"
-(cd "$rd" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz" || fail "cpio"
 
 # ---- Boot ------------------------------------------------------------------------------------
-# The kernel is a gzip'd Image; QEMU 7.2 loads that for -kernel on aarch64.
 log=$work/console.log
 start=$(date +%s)
-timeout "$BOOT_LIMIT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 1 -m 1024 \
-  -nographic -nic none -no-reboot -kernel "$CACHE/vmlinuz" -initrd "$work/initrd.gz" \
-  -append "console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=3" >"$log" 2>&1 </dev/null
+arm64_boot "$rd" "$log"
 rc=$?
 secs=$(( $(date +%s) - start ))
 grep -a 'ARM64:' "$log" | sed 's/^/  /'
