@@ -5,13 +5,14 @@
 # so KVM works inside; there hello and echo run under funk-monitor on both backends, faults (page
 # 0, W^X) and a bad hypercall pointer are reported, and funkd deploys echo under each backend and
 # answers a request.
-# Usage: system.sh ARM64_PREFIX PLAIN_ELF (the installed cross build: bin/, unikernels/, lib/;
-# a plain Solo5 hvt guest, tests/arm64/plain_aarch64.c). The kernel and busybox
+# Usage: system.sh ARM64_PREFIX PLAIN_ELF SVC_ELF (the installed cross build: bin/, unikernels/,
+# lib/; a plain Solo5 hvt guest, tests/arm64/plain_aarch64.c; a raw-syscall guest, svc_aarch64.c). The kernel and busybox
 # .debs are fetched with apt-get download and cached in $FUNK_ARM64_CACHE (.cache/arm64).
 # Skips (77) only when QEMU is missing or cannot start; everything else is a pass or a failure.
 set -uo pipefail
 PREFIX=$(cd "${1:?usage: system.sh ARM64_PREFIX}" && pwd)
-PLAIN=${2:?usage: system.sh ARM64_PREFIX PLAIN_ELF}
+PLAIN=${2:?usage: system.sh ARM64_PREFIX PLAIN_ELF SVC_ELF}
+SVC=${3:?usage: system.sh ARM64_PREFIX PLAIN_ELF SVC_ELF}
 ROOT=${FUNK_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 ARM64_WHO=arm64-system
 . "$(dirname "$0")/emulate-lib.sh"
@@ -29,7 +30,7 @@ rd=$work/root
 arm64_root "$rd"
 cp "$PREFIX/bin/funk-monitor" "$PREFIX/bin/funkd" "$rd/bin/"
 for u in $uks; do cp "$PREFIX/unikernels/$u.elf" "$rd/uk/"; done
-cp "$PLAIN" "$rd/uk/plain.elf" || fail "cannot copy $PLAIN"
+cp "$PLAIN" "$rd/uk/plain.elf" && cp "$SVC" "$rd/uk/svc.elf" || fail "cannot copy $PLAIN, $SVC"
 arm64_libs "$rd" "$rd/bin/funkd"
 cat >"$rd/init" <<'INIT'
 #!/bin/busybox sh
@@ -53,6 +54,7 @@ for iso in kvm process; do
   run ssp-$iso funk-monitor --isolation=$iso /uk/test_ssp.elf
   run loop-$iso funk-monitor --isolation=$iso --timeout=1 /uk/test_loop.elf
   run fpu-$iso funk-monitor --isolation=$iso /uk/test_fpu.elf
+  run svc-$iso funk-monitor --isolation=$iso /uk/svc.elf
   run globals-$iso funk-monitor --isolation=$iso --env="GREETING=hi there" /uk/test_globals.elf one '"two words"'
 done
 run auto funk-monitor --verbose /uk/hello.elf
@@ -113,6 +115,9 @@ for iso in kvm process; do
     "constructors, globals, argv and the environment under $iso"
   want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
 done
+want "ARM64: svc-process rc=78 \[.*sandbox: guest made a forbidden system call 56" \
+  "a raw openat (svc) from a process-backend guest is killed by the aarch64 seccomp filter"
+want "ARM64: svc-kvm rc=70 \[.*guest fault: svc" "svc under KVM is a reported guest exception"
 want "ARM64: auto rc=0 \[.*isolation: kvm \(auto: hardware virtualization and /dev/kvm work\).*Hello from" \
   "--isolation=auto picks KVM on aarch64"
 want "ARM64: plain-kvm rc=7 \[plain solo5 aarch64: cmdline 'hello solo5'" \
