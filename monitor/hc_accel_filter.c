@@ -25,7 +25,9 @@ int hc_accel_filter_rules(scmp_filter_ctx ctx, int agent_fd, bool inproc)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, SCMP_A0(SCMP_CMP_EQ, d));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1, SCMP_A0(SCMP_CMP_EQ, d));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(close), 1, SCMP_A0(SCMP_CMP_EQ, d));
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(poll), 0);
+        /* poll where the architecture has it (x86_64); aarch64's glibc poll() is ppoll. */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+                               SCMP_SYS(poll) >= 0 ? SCMP_SYS(poll) : SCMP_SYS(ppoll), 0);
     }
     if (inproc) {
         /* In process: plugins were loaded before the sandbox, but their libraries still create
@@ -69,7 +71,7 @@ int hc_accel_filter_rules(scmp_filter_ctx ctx, int agent_fd, bool inproc)
             SCMP_SYS(getrandom),
             SCMP_SYS(sysinfo),
             SCMP_SYS(uname),
-            SCMP_SYS(readlink),
+            SCMP_SYS(readlink) >= 0 ? SCMP_SYS(readlink) : SCMP_SYS(readlinkat), /* aarch64 */
             SCMP_SYS(access),
             SCMP_SYS(faccessat),
             SCMP_SYS(faccessat2),

@@ -318,21 +318,173 @@ int vm_kvm_run(struct funk_vm *vm)
     return 0;
 }
 
-/* ---- Snapshots: not written for aarch64 yet (funkd falls back to fresh instances) -------- */
+/* ---- Snapshots: guest memory image + every vCPU register at the first FN_RECV ------------ */
+
+/* The vCPU's registers as KVM lists them (KVM_GET_REG_LIST: core, system, timer, FP/SIMD,
+ * firmware), with their values packed in list order. */
+struct aa64_regs {
+    struct kvm_reg_list *list;
+    uint8_t *vals;
+};
+
+static size_t reg_size(uint64_t id)
+{
+    return (size_t)1 << ((id & KVM_REG_SIZE_MASK) >> KVM_REG_SIZE_SHIFT);
+}
+
+static void regs_free(struct aa64_regs *r)
+{
+    if (!r)
+        return;
+    free(r->list);
+    free(r->vals);
+    free(r);
+}
+
+static int regs_save(struct funk_vm *vm, struct aa64_regs **out)
+{
+    struct kvm_reg_list probe = {.n = 0};
+    if (ioctl(vm->vcpu_fd, KVM_GET_REG_LIST, &probe) == 0 || errno != E2BIG || probe.n == 0 ||
+        probe.n > 65536)
+        return -EIO;
+    struct aa64_regs *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->list = calloc(1, sizeof *r->list + probe.n * sizeof(uint64_t));
+    int rc = -ENOMEM;
+    if (!r->list)
+        goto fail;
+    r->list->n = probe.n;
+    rc = -EIO;
+    if (ioctl(vm->vcpu_fd, KVM_GET_REG_LIST, r->list) < 0)
+        goto fail;
+    size_t total = 0;
+    for (uint64_t i = 0; i < r->list->n; i++)
+        total += reg_size(r->list->reg[i]);
+    rc = -ENOMEM;
+    if (!(r->vals = malloc(total ? total : 1)))
+        goto fail;
+    rc = -EIO;
+    for (uint64_t i = 0, at = 0; i < r->list->n; i++) {
+        struct kvm_one_reg one = {.id = r->list->reg[i],
+                                  .addr = (uint64_t)(uintptr_t)(r->vals + at)};
+        if (ioctl(vm->vcpu_fd, KVM_GET_ONE_REG, &one) < 0)
+            goto fail;
+        at += reg_size(r->list->reg[i]);
+    }
+    *out = r;
+    return 0;
+fail:
+    regs_free(r);
+    return rc;
+}
+
+static int regs_restore(struct funk_vm *vm, const struct aa64_regs *r)
+{
+    for (uint64_t i = 0, at = 0; i < r->list->n; i++) {
+        struct kvm_one_reg one = {.id = r->list->reg[i],
+                                  .addr = (uint64_t)(uintptr_t)(r->vals + at)};
+        if (ioctl(vm->vcpu_fd, KVM_SET_ONE_REG, &one) < 0)
+            return -errno;
+        at += reg_size(r->list->reg[i]);
+    }
+    return 0;
+}
 
 int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
 {
-    (void)vm, (void)out;
-    return -ENOTSUP;
+    vm->snapshot_mode = 1;
+    int rc = vm_kvm_run(vm);
+    vm->snapshot_mode = 0;
+    if (rc)
+        return rc;
+    if (!vm->snap_ready)
+        return -ECHILD; /* ended before its first request: vm->res says how */
+    /* Complete the pending MMIO store (the pc moves past it) without running guest code. */
+    vm->run->immediate_exit = 1;
+    ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+    struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return -ENOMEM;
+    snap->backend = FUNK_ISOLATION_KVM;
+    snap->mem_size = vm->mem_size;
+    snap->img = vm->img;
+    snap->recv_gpa = vm->snap_gpa;
+    struct aa64_regs *regs = NULL;
+    if ((rc = regs_save(vm, &regs)) != 0)
+        goto fail;
+    snap->regs = regs;
+    /* Only the pages the guest or the monitor touched, packed. */
+    rc = -ENOMEM;
+    size_t pages = vm->mem_size / 4096, total = 0, nr = 0;
+    unsigned char *vec = malloc(pages);
+    if (!vec || mincore(vm->mem, vm->mem_size, vec) != 0) {
+        free(vec);
+        goto fail;
+    }
+    for (size_t i = 0; i < pages; i++) {
+        total += vec[i] & 1;
+        if ((vec[i] & 1) && (i == 0 || !(vec[i - 1] & 1)))
+            nr++;
+    }
+    snap->ranges = calloc(nr ? nr : 1, sizeof *snap->ranges);
+    snap->image = malloc(total ? total * 4096 : 1);
+    if (!snap->ranges || !snap->image) {
+        free(vec);
+        goto fail;
+    }
+    for (size_t i = 0, at = 0; i < pages;) {
+        if (!(vec[i] & 1)) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < pages && (vec[j] & 1))
+            j++;
+        size_t off = i * 4096, n = (j - i) * 4096;
+        memcpy(snap->image + at, vm->mem + off, n);
+        snap->ranges[snap->nranges][0] = off;
+        snap->ranges[snap->nranges][1] = n;
+        snap->nranges++;
+        at += n;
+        i = j;
+    }
+    free(vec);
+    *out = snap;
+    return 0;
+fail:
+    vm_kvm_snapshot_delete(snap);
+    free(snap);
+    return rc;
 }
 
 int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
-    (void)vm, (void)snap;
-    return -ENOTSUP;
+    /* The shell's memory is fresh (zero): put back the pages, then every register (the
+     * virtual counter included, so the guest's clock goes on from the snapshot). */
+    size_t at = 0;
+    for (size_t i = 0; i < snap->nranges; i++) {
+        memcpy(vm->mem + snap->ranges[i][0], snap->image + at, snap->ranges[i][1]);
+        at += snap->ranges[i][1];
+    }
+    int rc = regs_restore(vm, snap->regs);
+    if (rc)
+        return rc;
+    vm->img = snap->img;
+    vm->funk_guest = true;
+    vm->ndev = 0;
+    vm->resume_recv = snap->recv_gpa;
+    vm->loaded = true;
+    return 0;
 }
 
 void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
 {
-    (void)snap;
+    free(snap->image);
+    free(snap->ranges);
+    regs_free(snap->regs);
+    snap->image = NULL;
+    snap->ranges = NULL;
+    snap->regs = NULL;
 }

@@ -72,6 +72,12 @@ for iso in kvm process; do
     http://127.0.0.1:8080/system/functions 2>/tmp/deploy.err; say "deploy-$iso rc=$?"
   out=$(wget -q -O - --post-data="hello from funkd $iso" http://127.0.0.1:8080/function/echo-$iso 2>&1)
   say "funkd-$iso rc=$? [$out]"
+  wget -q -O /dev/null --post-data="{\"service\":\"snap-$iso\",\"image\":\"/uk/echo.elf\",\"labels\":{\"com.funk.isolation\":\"$iso\",\"com.funk.mode\":\"snapshot\"}}" \
+    http://127.0.0.1:8080/system/functions 2>/tmp/deploy.err; say "deploy-snap-$iso rc=$?"
+  for k in 1 2; do
+    out=$(wget -q -O - --post-data="restored $k $iso" http://127.0.0.1:8080/function/snap-$iso 2>&1)
+    say "snap-$k-$iso rc=$? [$out]"
+  done
 done
 say "funkd log: $(tail -c 600 /tmp/funkd.log | tr '\n' '|')"
 say "done"
@@ -114,6 +120,8 @@ for iso in kvm process; do
   want "ARM64: globals-$iso rc=0 \[.*globals: OK argc=3 \[one\] \[two words\] GREETING=hi there" \
     "constructors, globals, argv and the environment under $iso"
   want "ARM64: funkd-$iso rc=0 \[hello from funkd $iso\]" "funkd deploys echo under $iso and it answers"
+  want "ARM64: snap-2-$iso rc=0 \[restored 2 $iso\]" \
+    "funkd's snapshot mode under $iso: two instances restored from one snapshot answer"
 done
 want "ARM64: svc-process rc=78 \[.*sandbox: guest made a forbidden system call 56" \
   "a raw openat (svc) from a process-backend guest is killed by the aarch64 seccomp filter"
