@@ -150,7 +150,8 @@ install:
 	meson install -C $(INSTALL_DIR) --no-rebuild --quiet --destdir $(STAGE)
 	@m=$(MODEL_DIR); d=$(STAGE)$(abspath $(PREFIX))/share/funk/models; \
 	if [ -s $$m/centernet.onnx ] && [ -s $$m/textdir.onnx ]; then mkdir -p $$d && \
-	  cp $$m/centernet.onnx $$m/coco80.txt $$m/textdir.onnx $$m/textdir.txt $$d/; \
+	  cp $$m/centernet.onnx $$m/coco80.txt $$m/textdir.onnx $$m/textdir.txt $$d/ && \
+	  for f in movenet.onnx selfie.onnx; do [ ! -s $$m/$$f ] || cp $$m/$$f $$d/; done; \
 	else echo "install: WARNING: no models in $$m (run make models first): classify and detect will need FUNK_MODEL_DIR"; fi
 	@bash -c "$$INSTALL_TREE_SH" install-tree install $(STAGE)$(abspath $(PREFIX)) $(DESTDIR)$(abspath $(PREFIX))
 

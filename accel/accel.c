@@ -65,6 +65,7 @@ FUNK_API const char *funk_accel_op_name(funk_accel_op_id op)
         [FUNK_ACCEL_OP_IMAGE_CLASSIFY] = "image_classify",
         [FUNK_ACCEL_OP_IMAGE_DETECT] = "image_detect",
         [FUNK_ACCEL_OP_GENERIC] = "op",
+        [FUNK_ACCEL_OP_MODEL_RUN] = "model_run",
     };
     return (unsigned)op < FUNK_ACCEL_OP_COUNT ? names[op] : "unknown";
 }

@@ -3,6 +3,8 @@
  * and the FUNK_ACCEL_PROFILE counters. */
 #include "internal.h"
 
+#include <funk/abi/accel_tensor.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +308,66 @@ FUNK_API int funk_accel_image_detect(funk_accel_session *h, funk_accel_resource 
     return rc;
 }
 
+/* Output buffers the library allocated during a failed attempt go back; the caller's stay. */
+static void outputs_reset(funk_accel_tensor *out, size_t n_out, uint32_t lib_alloc)
+{
+    for (size_t i = 0; i < n_out; i++) {
+        if (lib_alloc & (1u << i)) {
+            funk_accel_tensor_release(&out[i]);
+        }
+    }
+}
+
+FUNK_API int funk_accel_model_run(funk_accel_session *h, funk_accel_resource *model,
+                                  const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                                  size_t n_out)
+{
+    if (model == NULL)
+        return -EINVAL;
+    int rc = accel_tensor_check(in, n_in, out, n_out);
+    if (rc < 0)
+        return rc;
+    uint32_t lib_alloc = 0; /* outputs the library allocates (data == NULL on entry) */
+    for (size_t i = 0; i < n_out; i++) {
+        if (out[i].data == NULL)
+            lib_alloc |= 1u << i;
+        out[i].used = 0;
+    }
+    uint64_t t0 = prof_begin();
+    struct accel_dtable *t = NULL;
+    struct accel_session *s = NULL;
+    rc = begin(h, &t, &s);
+    if (rc < 0)
+        return rc;
+    struct accel_resource *r;
+    rc = use_resource(s, model, FUNK_ACCEL_RES_MODEL, false, &r);
+    if (rc == 0) {
+        rc = t->n_by_op[FUNK_ACCEL_OP_MODEL_RUN] ? -ENOTSUP : no_plugin(FUNK_ACCEL_OP_MODEL_RUN);
+        for (size_t i = 0; i < t->n_by_op[FUNK_ACCEL_OP_MODEL_RUN]; i++) {
+            struct accel_plugin *p = t->by_op[FUNK_ACCEL_OP_MODEL_RUN][i];
+            struct accel_call c;
+            rc = call_init(&c, s, p);
+            if (rc < 0)
+                break;
+            rc = p->desc.model_run(&c.pub, model, in, n_in, out, n_out);
+            if (rc > 0) {
+                accel_err("model_run: plugin %s returned %d", p->desc.name, rc);
+                rc = -EPROTO;
+            }
+            if (rc != -ENOTSUP)
+                break;
+            outputs_reset(out, n_out, lib_alloc);
+            accel_debug("model_run: %s declined, trying the next plugin", p->desc.name);
+        }
+        if (rc < 0)
+            outputs_reset(out, n_out, lib_alloc);
+        accel_resource_put(r);
+    }
+    accel_session_put(s);
+    prof_end(FUNK_ACCEL_OP_MODEL_RUN, t0);
+    return rc;
+}
+
 static struct accel_plugin *plugin_named(struct accel_dtable *t, const char *name, size_t len)
 {
     for (size_t i = 0; i < t->n_plugins; i++) {
@@ -347,6 +409,11 @@ FUNK_API int funk_accel_op(funk_accel_session *h, const char *name, const funk_a
             rc = -ENOENT;
         else if ((rc = call_init(&c, s, target)) == 0)
             rc = target->desc.op(&c.pub, dot + 1, in, n_in, out, n_out);
+        goto out;
+    }
+    /* The runtime's own operation: a model run encoded as generic arguments (transports). */
+    if (!strcmp(name, FUNK_ACCEL_TENSOR_OP)) {
+        rc = accel_tensor_op(h, in, n_in, out, n_out);
         goto out;
     }
     /* Untargeted: the best plugin that knows the name; -ENOENT when nobody does. */

@@ -181,6 +181,21 @@ void accel_resource_reg_drop(struct accel_resource *r);
 /* Frees the slots of plugin p in every live resource (before p is unloaded). */
 void accel_resources_drop_slots(struct accel_plugin *p);
 
+/* ---- Tensors (tensor.c) --------------------------------------------------------------------- */
+/* Element count of a shape, its bytes in *bytes; -EINVAL (unknown dtype, rank over the cap, a
+ * dimension < 1) or -E2BIG (product overflows or passes FUNK_ACCEL_TENSOR_MAX_BYTES). */
+int64_t accel_tensor_shape_bytes(uint32_t dtype, uint32_t rank, const int64_t *shape,
+                                 uint64_t *bytes);
+/* Checks a model run's tensors as funk_accel_model_run documents them. */
+int accel_tensor_check(const funk_accel_tensor *in, size_t n_in, const funk_accel_tensor *out,
+                       size_t n_out);
+/* The generic operation FUNK_ACCEL_TENSOR_OP ("model_run"), decoded and run. */
+int accel_tensor_op(funk_accel_session *h, const funk_accel_arg *in, size_t n_in,
+                    funk_accel_arg *out, size_t n_out);
+/* The handle of the MODEL resource with this hash registered to session h (-ENOENT: none). */
+int accel_session_find_model(funk_accel_session *h, const uint8_t hash[FUNK_ACCEL_HASH_SIZE],
+                             funk_accel_resource **model);
+
 /* ---- The exec allowlist (exec_allow.c) ------------------------------------------------------ */
 /* The operator's exec directory: FUNK_ACCEL_EXEC_DIR, else <dir of libfunk-accel>/funk/exec. */
 int accel_exec_dir(char *buf, size_t len);

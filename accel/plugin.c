@@ -145,6 +145,7 @@ static uint32_t ops_mask(const funk_accel_plugin *d)
     m |= d->image_classify ? 1u << FUNK_ACCEL_OP_IMAGE_CLASSIFY : 0;
     m |= d->image_detect ? 1u << FUNK_ACCEL_OP_IMAGE_DETECT : 0;
     m |= d->op ? 1u << FUNK_ACCEL_OP_GENERIC : 0;
+    m |= d->model_run ? 1u << FUNK_ACCEL_OP_MODEL_RUN : 0;
     return m;
 }
 

@@ -212,3 +212,26 @@ out:
     accel_session_put(s);
     return rc;
 }
+
+int accel_session_find_model(funk_accel_session *h, const uint8_t hash[FUNK_ACCEL_HASH_SIZE],
+                             funk_accel_resource **model)
+{
+    struct accel_session *s = accel_session_acquire(h);
+    if (s == NULL)
+        return -EBADF;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n_regs; i++) {
+        struct accel_resource *r = s->regs[i];
+        if (r->type == FUNK_ACCEL_RES_MODEL && !memcmp(r->hash, hash, FUNK_ACCEL_HASH_SIZE)) {
+            *model = (funk_accel_resource *)r->handle;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    accel_session_put(s);
+    if (rc < 0)
+        accel_debug("model_run: no MODEL resource with that hash is registered to the session");
+    return rc;
+}

@@ -55,6 +55,12 @@ if [ -e "$U/lib/funk/libfunk-accel-cuda.so" ]; then
 else
   echo "deb: no cuda plugin in this build (no CUDA toolkit): funk-plugin-cuda not built"
 fi
+if [ -e "$U/lib/funk/libfunk-accel-torch.so" ]; then
+  put funk-plugin-torch lib/funk/libfunk-accel-torch.so
+  pkgs+=(funk-plugin-torch)
+else
+  echo "deb: no torch plugin in this build (no libtorch-dev): funk-plugin-torch not built"
+fi
 [ -d "$W/funk-models/usr" ] || { echo "deb: no models installed (run make models first)" >&2; exit 1; }
 
 # Every file of the install is in a package (nothing silently dropped).

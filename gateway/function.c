@@ -421,6 +421,38 @@ loaded:;
     if (io && strcmp(io, "stdio") != 0 && strcmp(io, "fn") != 0)
         BAD("label com.funk.io: '%s' is not stdio or fn", io);
     int kind = funk == 1 ? 2 : gw_elf_kind(fn->elf, fn->elf_len);
+    /* funk-cc --linux: a static Linux program (no Solo5 note) that carries the funk note */
+    int linux_fn = funk == 1 && gw_elf_kind(fn->elf, fn->elf_len) != 1;
+    if (linux_fn) {
+        if (gw_elf_kind(fn->elf, fn->elf_len) < 0)
+            BAD("image '%s' is a dynamically linked program: build it with funk-cc --linux "
+                "(static, on musl)", path);
+        if (io && strcmp(io, "stdio") == 0)
+            BAD("image '%s' is a funk function (funk-cc --linux): its I/O is FN_RECV/FN_SEND, "
+                "not stdio", path);
+        if (inv && strcmp(inv, "fn") != 0)
+            BAD("label com.funk.invoke: '%s' does not apply to a funk-cc --linux function", inv);
+        if (fn->mode == GW_MODE_SNAPSHOT)
+            BAD("funk-cc --linux functions run per request or warm, not as snapshots (yet)%s", "");
+        const char *iso1 = label(spec, "com.funk.isolation");
+        int w1 = iso1 ? funk_vm_isolation_parse(iso1) : FUNK_ISOLATION_PROCESS;
+        if (w1 == FUNK_ISOLATION_KVM)
+            BAD("funk-cc --linux functions run on the process backend in funkd (the Linux "
+                "personality's KVM side serves one guest per process: funk-monitor --linux "
+                "--isolation=kvm): drop com.funk.isolation=kvm%s", "");
+        if (w1 < 0)
+            BAD("label com.funk.isolation: '%s' is not kvm, process or auto", iso1);
+        const char *base1 = strrchr(path, '/');
+        fn->argv = calloc(2, sizeof *fn->argv);
+        if (!fn->argv || !(fn->argv[0] = strdup(base1 ? base1 + 1 : path)))
+            BAD("out of memory%s", "");
+        fn->linux_fn = 1;
+        fn->console = 0;
+        fn->funk_guest = 1;
+        fn->isolation = FUNK_ISOLATION_PROCESS;
+        fn->vm_flags = FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX;
+        goto limits;
+    }
     if ((io && strcmp(io, "stdio") == 0) || (!io && !inv && kind <= 0)) {
         if (kind == 2 || kind == 1)
             BAD("com.funk.io=stdio is for static Linux programs; image '%s' is a %s unikernel",
@@ -481,19 +513,15 @@ loaded:;
     fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
     /* A guest's ACCEL state (sessions, resources, the agent connection) lives on the host side
      * of its instance, which a snapshot cannot hand on: instances could not share one agent
-     * connection, a KVM snapshot holds guest memory only, and a process-backend instance runs
-     * under a filter that forbids what the in-process plugins do on first use (close the model
-     * file, start threads). Refused at deploy rather than failing every call. */
+     * connection and a KVM snapshot holds guest memory only. Refused at deploy rather than
+     * failing every call. */
     if (fn->mode == GW_MODE_SNAPSHOT && funk == 1 &&
         elf_note_find(fn->elf, fn->elf_len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1)
         BAD("this function uses ACCEL (<funk/accel.h>), which snapshot mode cannot serve (%s): "
             "deploy it with com.funk.mode=warm or per-request",
-            gw_cfg.accel && strncmp(gw_cfg.accel, "agent:", 6) == 0
-                ? "instances cannot share funkd's one --accel=agent connection"
-            : want == FUNK_ISOLATION_KVM
+            want == FUNK_ISOLATION_KVM
                 ? "a KVM snapshot does not carry the accelerator state"
-                : "a process-backend snapshot instance's sandbox forbids the plugins' file and "
-                  "thread calls");
+                : "instances cannot share the template's one funk-accel-agent connection");
     if (fn->console && fn->mode != GW_MODE_PER_REQUEST)
         BAD("console-mode functions (plain Solo5 guests) run per request only (not warm or "
             "snapshot)");
@@ -529,11 +557,11 @@ limits:
     if ((t = label(spec, "com.funk.preboot")) && parse_int(t, 0, 64, &fn->preboot) != 0)
         BAD("label com.funk.preboot: '%s' is not a number 0..64", t);
     if (fn->preboot && (fn->mode != GW_MODE_PER_REQUEST || fn->console || fn->exec_path ||
-                        fn->stdio))
+                        fn->stdio || fn->linux_fn))
         fn->preboot = 0;
     if (fn->scale_min > fn->scale_max)
         BAD("com.openfaas.scale.min is above com.openfaas.scale.max");
-    fn->mem_bytes = fn->stdio ? 64u << 20 : 8u << 20; /* a libc program wants a heap */
+    fn->mem_bytes = fn->stdio || fn->linux_fn ? 64u << 20 : 8u << 20; /* a libc wants a heap */
     json_t *mem = json_object_get(json_object_get(spec, "limits"), "memory");
     const char *memstr = oci_mem; /* limits.memory wins over the image's annotation */
     if (mem && !json_is_null(mem))
@@ -548,6 +576,23 @@ limits:
     }
     free(oci_mem);
     oci_mem = NULL;
+    /* limits.cpu (Kubernetes quantity: "500m" millicores or "0.5"/"2" cores): the CPU
+     * bandwidth of each guest process's cgroup (process backend) */
+    fn->cpu_millicores = 0;
+    json_t *cpu = json_object_get(json_object_get(spec, "limits"), "cpu");
+    if (cpu && !json_is_null(cpu)) {
+        const char *cs = json_is_string(cpu) ? json_string_value(cpu) : "";
+        char *end;
+        errno = 0;
+        double v = strtod(cs, &end);
+        if (*end == 'm' && end[1] == '\0')
+            v /= 1000;
+        else if (*end)
+            v = -1;
+        if (errno || cs[0] < '0' || cs[0] > '9' || !(v >= 0.001) || v > 4096)
+            BAD("limits.cpu '%s' is not a CPU quantity like \"500m\" or \"1\"", cs);
+        fn->cpu_millicores = (uint32_t)(v * 1000 + 0.5);
+    }
     /* env */
     json_t *ev = json_object_get(spec, "envVars");
     fn->env = calloc(json_object_size(ev) + 1, sizeof *fn->env);
@@ -748,12 +793,15 @@ json_t *gw_fn_status(struct gw_function *fn)
                         json_string(fn->exec_path ? "exec"
                                     : fn->console ? "console"
                                     : fn->stdio   ? "stdio"
+                                    : fn->linux_fn ? "fn-linux"
                                                   : "fn"));
     json_object_set_new(s, "isolation",
                         json_string(fn->exec_path                             ? "none"
                                     : fn->isolation == FUNK_ISOLATION_PROCESS ? "process"
                                                                               : "kvm"));
     json_object_set_new(s, "memoryBytes", json_integer((json_int_t)fn->mem_bytes));
+    if (fn->cpu_millicores)
+        json_object_set_new(s, "cpuMillicores", json_integer(fn->cpu_millicores));
     if (fn->image_digest[0])
         json_object_set_new(s, "imageDigest", json_string(fn->image_digest));
     json_object_set_new(s, "preboot", json_integer(fn->no_preboot ? 0 : fn->preboot));

@@ -55,6 +55,7 @@ struct gw_config {
     double read_timeout; /* idle HTTP connection timeout, seconds */
     double head_timeout; /* a request head must be complete this long after the connection opened
                             or the previous response ended; trickling does not extend it */
+    double body_timeout; /* a request body must be complete this long after its head */
     unsigned max_conns;  /* open HTTP connections in all */
     /* open HTTP connections per client address (0: no limit) */
     unsigned max_conns_per_ip;
@@ -70,7 +71,7 @@ struct gw_config {
     unsigned async_workers;
     unsigned callback_retries;
     double callback_backoff; /* first retry delay, doubled each time */
-    const char *accel;       /* ACCEL for guests: "inproc" (default) or "agent:ADDR" */
+    const char *accel;       /* ACCEL for guests: "private" (default), "agent:ADDR" or "none" */
     int provider; /* --role provider: behind the OpenFaaS gateway (faas-provider's /system/info) */
     /* images from registries (gateway/oci.c) */
     const char *registry_auth;       /* auths JSON file (funk registry-login's format) or NULL */
@@ -101,12 +102,16 @@ struct gw_function {
      * personality (process backend): the body on stdin, stdout the answer, stderr the log,
      * exit 0 -> 200 else 500, the request in Http_* variables (OpenFaaS classic watchdog) */
     int stdio;
-    char **argv; /* stdio: the program's argv, from envProcess (fprocess) */
+    char **argv; /* stdio and linux_fn: the program's argv, from envProcess (fprocess) */
+    /* a static Linux program with the funk note (funk-cc --linux, on musl): its function I/O is
+     * FN_RECV/FN_SEND through the monitor's Linux personality (process backend) */
+    int linux_fn;
     char *exec_path; /* com.funk.invoke=exec: a native executable forked per call (CGI) */
     int isolation;   /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     unsigned vm_flags;
     enum gw_mode mode;
     size_t mem_bytes;
+    uint32_t cpu_millicores; /* limits.cpu: the guest's cgroup (process backend); 0 none */
     double timeout;
     double idle_timeout;
     int max_inflight; /* 0: no limit */

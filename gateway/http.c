@@ -873,15 +873,22 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void head_clock(struct MHD_Connection *c, int start)
+/* Sets the connection's deadline: secs from now, or none (0). The reaper closes a connection
+ * whose deadline passes: one waiting for a request head (--head-timeout) or still receiving a
+ * request body (--body-timeout from the end of the head), never one whose call is running. */
+static void conn_deadline(struct MHD_Connection *c, double secs)
 {
     const union MHD_ConnectionInfo *i =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct gw_sock *s = i ? i->socket_context : NULL;
     if (s)
-        __atomic_store_n(&s->head_deadline,
-                         start ? mono_ns() + (int64_t)(gw_cfg.head_timeout * 1e9) : 0,
+        __atomic_store_n(&s->head_deadline, secs > 0 ? mono_ns() + (int64_t)(secs * 1e9) : 0,
                          __ATOMIC_RELAXED);
+}
+
+static void head_clock(struct MHD_Connection *c, int start)
+{
+    conn_deadline(c, start ? gw_cfg.head_timeout : 0);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -924,7 +931,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     *socket_context = NULL;
 }
 
-/* Cuts connections whose head is overdue: shutdown() wakes the connection's thread with EOF and
+/* Cuts connections whose head or body is overdue: shutdown() wakes the connection's thread with EOF and
  * libmicrohttpd closes it. Sleeps until the earliest deadline (at most 1 s; --head-timeout is
  * at least 1 s, so a deadline set during the sleep is never earlier than the wake-up). */
 static void *reaper_main(void *arg)
@@ -948,9 +955,9 @@ static void *reaper_main(void *arg)
         }
         heads_cut += cut;
         if (cut)
-            gw_dbg("http: closed %u connection(s) without a complete request head after %.1f s "
-                   "(%llu so far)",
-                   cut, gw_cfg.head_timeout, (unsigned long long)heads_cut);
+            gw_dbg("http: closed %u connection(s) without a complete request head (%.1f s) or "
+                   "body (%.1f s) in time (%llu so far)",
+                   cut, gw_cfg.head_timeout, gw_cfg.body_timeout, (unsigned long long)heads_cut);
         struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
         pthread_cond_timedwait(&socks_cv, &socks_mu, &ts);
     }
@@ -1028,9 +1035,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     if (!x->started) { /* the head is complete; nothing of the body has been read */
         x->started = 1;
-        head_clock(c, 0);
         enum MHD_Result ret = MHD_NO;
-        return on_head(c, url, method, x, &ret) ? MHD_YES : ret;
+        int more = on_head(c, url, method, x, &ret);
+        /* A body to read (routing, auth and lookup passed): it must be complete within
+         * --body-timeout, however it trickles; without one the call starts next (no deadline). */
+        conn_deadline(c, more ? gw_cfg.body_timeout : 0);
+        return more ? MHD_YES : ret;
     }
     if (*upload_size) {
         size_t n = *upload_size;
@@ -1057,6 +1067,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         x->body[x->len] = '\0';
         return MHD_YES;
     }
+    conn_deadline(c, 0); /* the body is complete: the call may take as long as it takes */
     if (x->too_big) {
         char msg[200];
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", gw_cfg.max_body);

@@ -12,6 +12,7 @@
 #include <funk/vm.h>
 
 #include "gw.h"
+#include "stdio_env.h"
 
 #define CONSOLE_MAX (1u << 20) /* console bytes kept per call (the rest still reaches the logs) */
 
@@ -108,6 +109,17 @@ static int shell_get(size_t mem, unsigned flags, struct funk_vm **out)
     pthread_cond_signal(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
     return funk_vm_shell_new(mem, flags, out); /* pool empty: pay for it now */
+}
+
+/* A shell for one of fn's guests, with fn's limits for the guest's cgroup. */
+static int fn_shell(const struct gw_function *fn, struct funk_vm **out)
+{
+    int rc = shell_get(fn->mem_bytes, fn->vm_flags, out);
+    if (rc == 0 && fn->cpu_millicores) {
+        struct funk_vm_limits lim = {.cpu_millicores = fn->cpu_millicores};
+        (void)funk_vm_set_limits(*out, &lim); /* validated at deploy */
+    }
+    return rc;
 }
 
 static void shell_reap(struct funk_vm *vm)
@@ -338,9 +350,8 @@ static char **build_env(struct gw_function *fn)
 }
 
 /* A stdio function's environment: its envVars, then the request as OpenFaaS's classic watchdog
- * gives it (Http_Method, Http_ContentLength and Http_Content_Length, Http_Query and Http_Path
- * when not empty, each header as Http_<Canonical_Name> with '-' turned into '_'). Secrets are
- * files, not variables (see stdio_files). */
+ * gives it (oci/stdio_env.h, shared with funk-watchdog and funk-runtime). Secrets are files,
+ * not variables (see stdio_files). */
 static char **build_stdio_env(struct gw_function *fn, const struct gw_call *c)
 {
     size_t ne = 0, nh = 0;
@@ -348,24 +359,16 @@ static char **build_stdio_env(struct gw_function *fn, const struct gw_call *c)
         ne++;
     for (size_t i = 0; i < c->headers_len; i++)
         nh += c->headers[i] == '\n';
-    char **env = calloc(ne + nh + 8, sizeof *env);
+    char **env = calloc(ne + nh + STDIO_ENV_REQUEST_MAX + 2, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
-        env[k++] = strdup(fn->env[i]);
-    if (asprintf(&env[k], "Http_Method=%s", c->method) > 0)
-        k++;
-    if (asprintf(&env[k], "Http_ContentLength=%zu", c->body_len) > 0)
-        k++;
-    if (asprintf(&env[k], "Http_Content_Length=%zu", c->body_len) > 0)
-        k++;
-    if (c->query && *c->query && asprintf(&env[k], "Http_Query=%s", c->query) > 0)
-        k++;
-    if (c->path && *c->path && asprintf(&env[k], "Http_Path=%s", c->path) > 0)
-        k++;
+        if ((env[k] = strdup(fn->env[i])))
+            k++;
+    k += stdio_env_request(env + k, c->method, c->path, c->query, c->body_len);
     const char *p = c->headers, *end = c->headers + c->headers_len;
-    while (p && p < end && k < ne + nh + 7) {
+    while (p && p < end && k < ne + nh + STDIO_ENV_REQUEST_MAX + 1) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = nl ? nl : end;
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
@@ -373,26 +376,9 @@ static char **build_stdio_env(struct gw_function *fn, const struct gw_call *c)
             const char *v = colon + 1;
             while (v < line_end && (*v == ' ' || *v == '\t'))
                 v++;
-            size_t nl_len = (size_t)(colon - p), vl = (size_t)(line_end - v);
-            char *e = malloc(5 + nl_len + 1 + vl + 1);
-            if (e) {
-                memcpy(e, "Http_", 5);
-                int up = 1; /* Go's canonical header form: Content-Type -> Content_Type */
-                for (size_t i = 0; i < nl_len; i++) {
-                    char ch = p[i];
-                    if (ch == '-') {
-                        e[5 + i] = '_';
-                        up = 1;
-                        continue;
-                    }
-                    e[5 + i] = up ? (char)toupper((unsigned char)ch) : (char)tolower((unsigned char)ch);
-                    up = 0;
-                }
-                e[5 + nl_len] = '=';
-                memcpy(e + 6 + nl_len, v, vl);
-                e[6 + nl_len + vl] = '\0';
+            char *e = stdio_env_header(p, (size_t)(colon - p), v, (size_t)(line_end - v));
+            if (e)
                 env[k++] = e;
-            }
         }
         p = nl ? nl + 1 : end;
     }
@@ -588,7 +574,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc != 0) {
         set_reason(c, 503, "no VM available: %s", strerror(-rc));
         return;
@@ -609,7 +595,7 @@ static void invoke_per_request(struct gw_function *fn, struct gw_call *c)
     struct funk_vm_file *files = fn->stdio ? stdio_files(fn, &nfiles) : NULL;
     struct funk_vm_boot boot = {.cmdline = cmdline,
                                 .env = (const char *const *)env,
-                                .argv = fn->stdio ? (const char *const *)fn->argv : NULL,
+                                .argv = (const char *const *)fn->argv, /* Linux guests */
                                 .files = files,
                                 .nfiles = nfiles};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
@@ -701,14 +687,15 @@ int gw_fn_snapshot(struct gw_function *fn, char *err, size_t errlen)
         return -ENOTSUP;
     }
     struct funk_vm *vm = NULL;
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc != 0) {
         snprintf(err, errlen, "no VM available: %s", strerror(-rc));
         return rc;
     }
     int gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
     char **env = build_env(fn);
-    struct funk_vm_boot boot = {.env = (const char *const *)env};
+    struct funk_vm_boot boot = {.env = (const char *const *)env,
+                                .argv = (const char *const *)fn->argv};
     rc = funk_vm_load(vm, fn->elf, fn->elf_len, &boot);
     free_env(env);
     if (rc != 0) {
@@ -785,7 +772,7 @@ static void invoke_snapshot(struct gw_function *fn, struct gw_call *c)
     snprintf(inst, sizeof inst, "%s-%llu", fn->name, (unsigned long long)c->id);
     struct pr_ctx x = {.c = c, .job = cur_job, .con = {.fn_key = fn->key, .inst = inst}};
     x.t0 = gw_now();
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &vm);
+    int rc = fn_shell(fn, &vm);
     if (rc == 0 && (rc = funk_vm_restore(vm, s->s)) != 0) {
         shell_reap(vm);
         vm = NULL;
@@ -986,11 +973,12 @@ static void *inst_main(void *arg)
     struct funk_vm_result res;
     memset(&res, 0, sizeof res);
     char err[300] = "";
-    int rc = shell_get(fn->mem_bytes, fn->vm_flags, &in->vm);
+    int rc = fn_shell(fn, &in->vm);
     if (rc == 0) {
         in->gen = __atomic_load_n(&gw_secrets_gen, __ATOMIC_SEQ_CST);
         char **env = build_env(fn);
-        struct funk_vm_boot boot = {.env = (const char *const *)env};
+        struct funk_vm_boot boot = {.env = (const char *const *)env,
+                                .argv = (const char *const *)fn->argv};
         rc = funk_vm_load(in->vm, fn->elf, fn->elf_len, &boot);
         free_env(env);
         if (rc != 0)

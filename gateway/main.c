@@ -24,6 +24,7 @@ struct gw_config gw_cfg = {
     .timeout = 30,
     .read_timeout = 30,
     .head_timeout = 10,
+    .body_timeout = 60,
     .max_conns = 1000,
     .max_conns_per_ip = 100,
     .idle_timeout = 60,
@@ -33,7 +34,7 @@ struct gw_config gw_cfg = {
     .async_workers = 2,
     .callback_retries = 8,
     .callback_backoff = 0.2,
-    .accel = "inproc",
+    .accel = "private",
 };
 volatile int gw_stopping;
 
@@ -66,6 +67,8 @@ static void usage(FILE *f)
         "  --head-timeout SEC     a request head (line and headers) must be complete SEC after\n"
         "                         the connection opened or the last response ended, however\n"
         "                         slowly it trickles in (default 10)\n"
+        "  --body-timeout SEC     a request body must be complete SEC after its head, however\n"
+        "                         slowly it trickles in (default 60)\n"
         "  --max-connections N    open HTTP connections in all (default 1000)\n"
         "  --max-connections-per-ip N  open HTTP connections per client address (default\n"
         "                         100, 0: no limit)\n"
@@ -77,12 +80,14 @@ static void usage(FILE *f)
         "  --pool N               pre-created VM shells per memory size (default 4)\n"
         "  --async-workers N      threads running async jobs (default 2)\n"
         "  --callback-retries N   attempts to deliver an async result (default 8)\n"
-        "  --accel MODE           how guests' ACCEL calls (<funk/accel.h>) are served: inproc\n"
-        "                         (default: libfunk-accel plugins in funkd, FUNK_ACCEL_PLUGINS)\n"
-        "                         or agent:ADDR (funk-accel-agent at unix:///path, tcp://H:P,\n"
-        "                         vsock://CID:PORT; one connection per instance, so not with\n"
-        "                         snapshot mode; funkd starts no agent: run it sandboxed\n"
-        "                         as an unprivileged user, see funk-accel-agent(1))\n"
+        "  --accel MODE           how guests' ACCEL calls (<funk/accel.h>) are served, always\n"
+        "                         by a sandboxed funk-accel-agent (plugins never run in funkd):\n"
+        "                         private (default; 'inproc' is its old name): funkd's own\n"
+        "                         agent child (FUNK_ACCEL_AGENT or beside funkd, plugins from\n"
+        "                         FUNK_ACCEL_PLUGINS), started on first use, ended with funkd;\n"
+        "                         agent:ADDR: the one at unix:///path, tcp://H:P or\n"
+        "                         vsock://CID:PORT; none: ACCEL answers ENOSYS. One connection\n"
+        "                         per instance, so not with snapshot mode\n"
         "  --role ROLE            gateway (default: clients such as faas-cli talk to funkd)\n"
         "                         or provider (funkd behind the OpenFaaS gateway): the shape\n"
         "                         of GET /system/info\n"
@@ -181,6 +186,7 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"read-timeout", required_argument, 0, 'r'},
                                          {"head-timeout", required_argument, 0, 'H'},
+                                         {"body-timeout", required_argument, 0, 0x1f0},
                                          {"max-connections", required_argument, 0, 'C'},
                                          {"max-connections-per-ip", required_argument, 0, 'c'},
                                          {"pool", required_argument, 0, 'p'},
@@ -261,6 +267,10 @@ int main(int argc, char **argv)
         case 'H':
             if (parse_num(optarg, 1, 3600, &gw_cfg.head_timeout))
                 return bad("--head-timeout", optarg);
+            break;
+        case 0x1f0:
+            if (parse_num(optarg, 1, 3600, &gw_cfg.body_timeout))
+                return bad("--body-timeout", optarg);
             break;
         case 'C':
             if (parse_num(optarg, 1, 1000000, &v) || v != (unsigned)v)
@@ -398,6 +408,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (funk_vm_accel_set(gw_cfg.accel) != 0)
+        return bad("--accel", gw_cfg.accel);
     if (gw_store_open(gw_cfg.state_dir) != 0)
         return GW_EXIT_FAIL;
     gw_image_cache_clean();

@@ -3,13 +3,16 @@
  * funk_accel_sgemm, whose float parameters arrive in FP registers, is per architecture
  * (accel_x86_64.c, accel_aarch64.c): it passes their bits to sdk_accel_sgemm_bits. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <funk/abi/accel.h>
+#include <funk/abi/accel_tensor.h>
 #include <funk/accel.h>
 
+#include "../accel/sha256.h"
 #include "accel_internal.h"
 #include "sdk.h"
 
@@ -125,6 +128,44 @@ int funk_accel_resource_new_file(funk_accel_resource **out, funk_accel_resource_
     return -ENOTSUP; /* no file system in a unikernel: use funk_accel_resource_new_buffer */
 }
 
+/*
+ * Model runs name their model by its SHA-256 (funk/abi/accel_tensor.h), which the host knows
+ * and the guest must compute. It is computed on the first model run (or resource_hash) of a
+ * MODEL resource, from the buffer it was created from, so guests that never run a model pay
+ * nothing: keep that buffer unchanged until then (changed bytes name no model: -ENOENT). Integer
+ * code only; under an emulating KVM about 1 ms per 64 bytes, so small models suit unikernels best.
+ */
+#define GUEST_MODELS 64u
+static struct {
+    uint32_t id; /* 0: free */
+    bool hashed;
+    const void *data;
+    size_t len;
+    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+} guest_models[GUEST_MODELS];
+
+static void model_forget(uint32_t id)
+{
+    for (unsigned i = 0; i < GUEST_MODELS; i++)
+        if (guest_models[i].id == id)
+            guest_models[i].id = 0;
+}
+
+static const uint8_t *model_hash(uint32_t id)
+{
+    for (unsigned i = 0; id && i < GUEST_MODELS; i++) {
+        if (guest_models[i].id == id) {
+            if (!guest_models[i].hashed) {
+                accel_sha256_digest(guest_models[i].data, guest_models[i].len,
+                                    guest_models[i].hash);
+                guest_models[i].hashed = true;
+            }
+            return guest_models[i].hash;
+        }
+    }
+    return NULL;
+}
+
 int funk_accel_resource_new_buffer(funk_accel_resource **out, funk_accel_resource_type type,
                                    const void *data, size_t len)
 {
@@ -133,9 +174,22 @@ int funk_accel_resource_new_buffer(funk_accel_resource **out, funk_accel_resourc
     struct funk_hc_accel a = {.op = FUNK_HC_ACCEL_RESOURCE_NEW,
                               .p = {(uint64_t)type, GPA(data), len}};
     int rc = call(&a);
-    if (rc >= 0)
-        *out = (funk_accel_resource *)(uintptr_t)a.resource;
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    *out = (funk_accel_resource *)(uintptr_t)a.resource;
+    if (type == FUNK_ACCEL_RES_MODEL) {
+        model_forget(a.resource); /* a stale entry of a released id */
+        for (unsigned i = 0; i < GUEST_MODELS; i++) {
+            if (guest_models[i].id == 0) {
+                guest_models[i].id = a.resource;
+                guest_models[i].hashed = false;
+                guest_models[i].data = data;
+                guest_models[i].len = len;
+                break;
+            }
+        }
+    }
+    return 0;
 }
 
 int funk_accel_resource_ref(funk_accel_resource *r)
@@ -147,13 +201,19 @@ int funk_accel_resource_ref(funk_accel_resource *r)
 int funk_accel_resource_release(funk_accel_resource *r)
 {
     struct funk_hc_accel a = {.op = FUNK_HC_ACCEL_RESOURCE_RELEASE, .resource = ID(r)};
-    return call(&a);
+    int rc = call(&a);
+    if (rc == 0)
+        model_forget(ID(r));
+    return rc;
 }
 
 int funk_accel_resource_hash(const funk_accel_resource *r, uint8_t out[FUNK_ACCEL_HASH_SIZE])
 {
-    (void)r, (void)out;
-    return -ENOTSUP;
+    const uint8_t *h = model_hash(ID(r));
+    if (h == NULL || out == NULL)
+        return -ENOTSUP; /* only MODEL resources are hashed in a guest */
+    memcpy(out, h, FUNK_ACCEL_HASH_SIZE);
+    return 0;
 }
 
 int funk_accel_resource_set_attr(funk_accel_resource *r, const char *key, const char *value)
@@ -242,9 +302,139 @@ int funk_accel_op(funk_accel_session *s, const char *name, const funk_accel_arg 
     return call(&a);
 }
 
+/* ---- Tensors: the host's checks are the ones that count; these only spare a hypercall ---- */
+
+size_t funk_accel_dtype_size(uint32_t dtype)
+{
+    static const uint8_t size[FUNK_ACCEL_DT_COUNT] = {0, 4, 8, 1, 1, 2, 4, 8, 1, 2};
+    return dtype < FUNK_ACCEL_DT_COUNT ? size[dtype] : 0;
+}
+
+const char *funk_accel_dtype_name(uint32_t dtype)
+{
+    static const char *const names[FUNK_ACCEL_DT_COUNT] = {
+        "unknown", "f32", "f64", "i8", "u8", "i16", "i32", "i64", "bool", "f16"};
+    return dtype < FUNK_ACCEL_DT_COUNT ? names[dtype] : "unknown";
+}
+
+int funk_accel_tensor_init(funk_accel_tensor *t, const char *name, uint32_t dtype, uint32_t rank,
+                           const int64_t *shape, void *data, size_t size)
+{
+    if (t == NULL || rank > FUNK_ACCEL_TENSOR_MAX_RANK || (rank > 0 && shape == NULL))
+        return -EINVAL;
+    memset(t, 0, sizeof(*t));
+    t->name = name;
+    t->dtype = dtype;
+    t->rank = rank;
+    for (uint32_t i = 0; i < rank; i++)
+        t->shape[i] = shape[i];
+    t->data = data;
+    t->size = size;
+    return 0;
+}
+
+int64_t funk_accel_tensor_count(const funk_accel_tensor *t, int check_size)
+{
+    if (t == NULL)
+        return -EINVAL;
+    if (t->rank > FUNK_ACCEL_TENSOR_MAX_RANK)
+        return -E2BIG;
+    size_t es = funk_accel_dtype_size(t->dtype);
+    if (es == 0)
+        return -EINVAL;
+    uint64_t n = 1, b;
+    for (uint32_t i = 0; i < t->rank; i++) {
+        if (t->shape[i] < 1)
+            return -EINVAL;
+        if (__builtin_mul_overflow(n, (uint64_t)t->shape[i], &n))
+            return -E2BIG;
+    }
+    if (__builtin_mul_overflow(n, (uint64_t)es, &b) || b > FUNK_ACCEL_TENSOR_MAX_BYTES)
+        return -E2BIG;
+    if (check_size && b != t->size)
+        return -EINVAL;
+    return (int64_t)n;
+}
+
+void funk_accel_tensor_release(funk_accel_tensor *t)
+{
+    if (t == NULL)
+        return;
+    t->data = NULL; /* a guest's outputs are always its own buffers */
+    t->size = t->used = 0;
+    t->flags = 0;
+}
+
+static void copy_name(char dst[FUNK_ACCEL_TENSOR_NAME_MAX], const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    memcpy(dst, name ? name : "", n);
+    dst[n] = '\0';
+}
+
+/* The generic operation "model_run" on guest buffers: zero copies of tensor data (the host reads
+ * inputs and writes outputs in place, or its transport does). */
+int funk_accel_model_run(funk_accel_session *s, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out)
+{
+    const uint8_t *hash = model_hash(ID(model));
+    if (hash == NULL || in == NULL || out == NULL || n_in == 0 || n_out == 0)
+        return -EINVAL;
+    if (n_in > FUNK_ACCEL_TENSOR_MAX || n_out > FUNK_ACCEL_TENSOR_MAX)
+        return -E2BIG;
+    static struct funk_accel_tensor_call call;
+    static struct funk_accel_tensor_desc d[2 * FUNK_ACCEL_TENSOR_MAX], od[FUNK_ACCEL_TENSOR_MAX];
+    static funk_accel_arg ain[2 + FUNK_ACCEL_TENSOR_MAX], aout[1 + FUNK_ACCEL_TENSOR_MAX];
+    call = (struct funk_accel_tensor_call){.magic = FUNK_ACCEL_TENSOR_MAGIC,
+                                           .version = FUNK_ACCEL_TENSOR_WIRE_VERSION,
+                                           .n_in = (uint32_t)n_in,
+                                           .n_out = (uint32_t)n_out};
+    memcpy(call.model_hash, hash, sizeof(call.model_hash));
+    memset(d, 0, sizeof(d));
+    for (size_t i = 0; i < n_in; i++) {
+        int64_t n = funk_accel_tensor_count(&in[i], 1);
+        if (n < 0)
+            return (int)n;
+        if ((in[i].name && strlen(in[i].name) >= FUNK_ACCEL_TENSOR_NAME_MAX) || in[i].data == NULL)
+            return -EINVAL;
+        d[i].dtype = in[i].dtype;
+        d[i].rank = in[i].rank;
+        memcpy(d[i].shape, in[i].shape, sizeof(d[i].shape));
+        copy_name(d[i].name, in[i].name);
+        ain[2 + i] = FUNK_ACCEL_ARG_BYTES_OF(in[i].data, in[i].size);
+    }
+    for (size_t i = 0; i < n_out; i++) {
+        /* No allocator on the host's side of a guest: outputs are the guest's buffers. */
+        if (out[i].data == NULL || out[i].size == 0 ||
+            (out[i].name && strlen(out[i].name) >= FUNK_ACCEL_TENSOR_NAME_MAX))
+            return -EINVAL;
+        copy_name(d[n_in + i].name, out[i].name);
+        aout[1 + i] = FUNK_ACCEL_ARG_BYTES_OF(out[i].data, out[i].size);
+    }
+    ain[0] = FUNK_ACCEL_ARG_BYTES_OF(&call, sizeof(call));
+    ain[1] = FUNK_ACCEL_ARG_BYTES_OF(d, (n_in + n_out) * sizeof(d[0]));
+    aout[0] = FUNK_ACCEL_ARG_BYTES_OF(od, n_out * sizeof(od[0]));
+    int rc = funk_accel_op(s, FUNK_ACCEL_TENSOR_OP, ain, 2 + n_in, aout, 1 + n_out);
+    if (rc < 0)
+        return rc;
+    if (rc > FUNK_ACCEL_TENSOR_R_NOSPC || aout[0].used != n_out * sizeof(od[0]))
+        return -EPROTO;
+    for (size_t i = 0; i < n_out; i++) {
+        if (od[i].rank > FUNK_ACCEL_TENSOR_MAX_RANK)
+            return -EPROTO;
+        out[i].dtype = od[i].dtype;
+        out[i].rank = od[i].rank;
+        memcpy(out[i].shape, od[i].shape, sizeof(out[i].shape));
+        out[i].used = aout[1 + i].used;
+    }
+    return rc == FUNK_ACCEL_TENSOR_R_NOSPC ? -ENOSPC : 0;
+}
+
 const char *funk_accel_op_name(funk_accel_op_id op)
 {
     static const char *const names[] = {"noop",           "exec",         "sgemm",
-                                        "image_classify", "image_detect", "op"};
+                                        "image_classify", "image_detect", "op",
+                                        "model_run"};
     return (unsigned)op < FUNK_ACCEL_OP_COUNT ? names[op] : "unknown";
 }

@@ -185,6 +185,8 @@ const char *aarch64_ec_name(unsigned ec)
 
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_ONE_REG};
 const unsigned vm_backend_nrun_ioctls = 2;
+const unsigned long vm_backend_linux_ioctls[] = {0}; /* no Linux personality on aarch64 yet */
+const unsigned vm_backend_nlinux_ioctls = 0;
 
 int vm_backend_hw_virt(void)
 {

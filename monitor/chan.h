@@ -16,7 +16,21 @@
  *
  * Fds inside the guest process (everything else is closed before the guest runs):
  *   CHAN_FD  (3)      the channel to the supervisor (a SOCK_STREAM socket)
- *   DEV_FD0+i (4..)   attached manifest device i (block: file, net: tap); then the ACCEL agent
+ *   DEV_FD0+i (4..)   manifest entry i (block: file, net: tap; an entry not attached leaves its
+ *                     number unused); then one fd per hypercall module that carries one, in
+ *                     module order (today only ACCEL's funk-accel-agent connection), each with
+ *                     exactly that module's filter rules (struct hc_fd_ops in vm_internal.h)
+ *
+ * ACCEL does not travel over this channel (decided for issue 11): the guest process holds its
+ * own connection to funk-accel-agent (a connected unix stream socket made before the sandbox,
+ * or a TCP/vsock one for agent:ADDR) and may use only sendto/recvfrom/close on that one fd, plus
+ * poll. Relaying through the supervisor would add a second decoder of guest-written accel
+ * frames inside funkd and copy every tensor twice, for no gain in isolation: the agent already
+ * takes each connection as a hostile tenant (its own sessions, its own cache view, exec of
+ * operator-installed libraries only), runs sandboxed (--user, its own seccomp filter) and is
+ * the ACCEL trust boundary (docs/security.md). No plugin ever runs in a guest's process or in
+ * the supervisor; the filter is the same whether or not the guest links the accel library,
+ * plus that module's rules for its fd when it has one.
  *
  * Frames (both directions): struct chan_hdr, then hdr.len payload bytes. hdr.magic ==
  * CHAN_MAGIC and hdr.version == CHAN_VERSION always. Guest -> supervisor:

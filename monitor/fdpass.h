@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define FDPASS_MAX 72 /* fds in one message: a launch request carries up to 2 + 64 devices + 1 */
+#define FDPASS_MAX 96 /* fds in one message: a launch request carries up to 3 + 64 devices + 16 + 3 */
 
 /* Sends len bytes with nfds (<= FDPASS_MAX) fds attached; retries EINTR. sendmsg's result. */
 ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);

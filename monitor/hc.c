@@ -11,6 +11,10 @@ static const struct hc_module *const modules[] = {
     &hc_console, &hc_clock, &hc_poll, &hc_block, &hc_net, &hc_halt, &hc_fn, &hc_fault, &hc_accel_module,
 };
 
+#define N_MODULES (sizeof modules / sizeof modules[0])
+_Static_assert(N_MODULES <= HC_MAX_MODULES, "module fds are indexed by module");
+_Static_assert(N_MODULES <= 10, "a module fd is one digit in the process filter's layout key");
+
 static const struct hc_call *table[FUNK_HC_MAX];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -34,6 +38,33 @@ int hc_setup(struct funk_vm *vm)
                 return rc;
         }
     return 0;
+}
+
+unsigned hc_fds(struct funk_vm *vm, int **slot, unsigned *mod, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned m = 0; m < N_MODULES && n < max; m++) {
+        int *p = modules[m]->fdops ? modules[m]->fdops->fd(vm) : NULL;
+        if (p && *p >= 0) {
+            slot[n] = p;
+            mod[n++] = m;
+        }
+    }
+    return n;
+}
+
+int hc_fd_seccomp(unsigned mod, void *scmp_ctx, int fd)
+{
+    if (mod >= N_MODULES || !modules[mod]->fdops)
+        return -EINVAL;
+    return modules[mod]->fdops->seccomp(scmp_ctx, fd);
+}
+
+int hc_fd_adopt(struct funk_vm *vm, unsigned mod, int fd)
+{
+    if (mod >= N_MODULES || !modules[mod]->fdops)
+        return -EINVAL;
+    return modules[mod]->fdops->adopt(vm, fd);
 }
 
 int hc_dispatch(struct funk_vm *vm, unsigned nr, hvt_gpa_t gpa)

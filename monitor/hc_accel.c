@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ACCEL hypercall (funk extension 34): a guest's <funk/accel.h> calls served in process by
- * libfunk-accel on checked guest memory (no input copies, outputs written in place), or
- * forwarded to funk-accel-agent with the wire protocol (--accel=agent:ADDR). */
+/* ACCEL hypercall (funk extension 34): a guest's <funk/accel.h> calls, checked against guest
+ * memory and forwarded to funk-accel-agent with the wire protocol: the private agent this
+ * process starts (accel_private.c) or one at agent:ADDR. Plugins never run in this process. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,30 +10,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include <funk/abi/accel.h>
 #include <funk/accel.h>
-#include <funk/accel_plugin.h>
 #include <funk/vm.h>
 
-#include "hc_accel.h"
-#include "hc_accel_filter.h"
+#include "accel_private.h"
 #include "proto.h"
 #include "sha256.h"
 #include "vm_internal.h"
-
-/* libfunk-accel's entry points, when this monitor has them (hc_accel_link.c); NULL in a
- * static-pie monitor, whose in-process mode then answers -ENOSYS and says to use the agent. */
-static const struct hc_accel_rt *rt;
-
-void hc_accel_runtime(const struct hc_accel_rt *r)
-{
-    rt = r;
-}
-
-static bool accel_linked(void)
-{
-    return rt != NULL;
-}
 
 _Static_assert(sizeof(funk_accel_arg) == sizeof(struct funk_hc_accel_arg), "arg layout");
 _Static_assert(sizeof(funk_accel_label) == sizeof(struct funk_hc_accel_label), "label layout");
@@ -43,12 +29,20 @@ _Static_assert(sizeof(funk_accel_detection) == sizeof(struct funk_hc_accel_detec
 #define ACCEL_MAX_RESOURCES 1024u
 #define ACCEL_AGENT_TIMEOUT_MS 60000
 
-/* Process-wide choice (funk-monitor --accel=...): "inproc" (default) or "agent:ADDR". */
-static char accel_spec[512] = "inproc";
+/* Process-wide choice (funk-monitor/funkd --accel=...): "none" (the library's default: ACCEL
+ * answers -ENOSYS), "private" (a funk-accel-agent child of this process, started on first use)
+ * or "agent:ADDR". "inproc" and "" are the old spellings of "private": plugins no longer run in
+ * the process that serves a guest's hypercalls (issue 11). */
+static char accel_spec[512] = "none";
 
 int funk_vm_accel_set(const char *spec)
 {
-    if (spec == NULL || (strcmp(spec, "inproc") != 0 && strncmp(spec, "agent:", 6) != 0))
+    if (spec == NULL)
+        return -EINVAL;
+    if (*spec == '\0' || strcmp(spec, "inproc") == 0)
+        spec = "private";
+    if (strcmp(spec, "none") != 0 && strcmp(spec, "private") != 0 &&
+        strncmp(spec, "agent:", 6) != 0)
         return -EINVAL;
     if (!strncmp(spec, "agent:", 6)) {
         struct fkp_addr a;
@@ -74,12 +68,7 @@ struct agent_reg {
 };
 
 struct vm_accel {
-    bool agent;
-    int init_rc; /* in process: funk_accel_init's failure, answered to every call */
-    /* In process: handles of libfunk-accel, index = guest id - 1. */
-    funk_accel_session *sess[ACCEL_MAX_SESSIONS];
-    funk_accel_resource *res[ACCEL_MAX_RESOURCES];
-    /* Agent: one connection per VM; sessions are the agent's ids. */
+    /* One agent connection per VM; sessions are the agent's ids. */
     int fd;
     uint64_t next_id;
     struct fkp_buf out;
@@ -113,10 +102,20 @@ static void *guest_buf(struct funk_vm *vm, uint64_t gpa, uint64_t len)
     return vm_gpa(vm, gpa, len);
 }
 
-/* Translates the guest's argument records into host ones whose data point into guest memory. */
-static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_arg *host,
-                      struct funk_hc_accel_arg **recs)
+/* A guest buffer the host writes results into: also one the guest itself may write (a Linux
+ * guest's page map; the read-only pages of a plain Solo5 guest), or NULL. */
+static void *guest_out(struct funk_vm *vm, uint64_t gpa, uint64_t len)
 {
+    void *p = guest_buf(vm, gpa, len);
+    return p && !vm_host_ro(vm, gpa, len) ? p : NULL;
+}
+
+/* Translates the guest's argument records into host ones whose data point into guest memory
+ * (outputs: records and data the guest may write). */
+static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_arg *host,
+                      struct funk_hc_accel_arg **recs, bool out)
+{
+    void *(*buf)(struct funk_vm *, uint64_t, uint64_t) = out ? guest_out : guest_buf;
     *recs = NULL;
     if (n == 0)
         return 0;
@@ -124,29 +123,17 @@ static int guest_args(struct funk_vm *vm, uint64_t gpa, uint64_t n, funk_accel_a
         return -EINVAL;
     if (gpa & 7)
         return -EFAULT;
-    struct funk_hc_accel_arg *r = guest_buf(vm, gpa, n * sizeof(*r));
+    struct funk_hc_accel_arg *r = buf(vm, gpa, n * sizeof(*r));
     if (r == NULL)
         return -EFAULT;
     for (uint64_t i = 0; i < n; i++) {
-        void *d = guest_buf(vm, r[i].data, r[i].size);
+        void *d = buf(vm, r[i].data, r[i].size);
         if (d == NULL)
             return r[i].size == 0 ? -EINVAL : -EFAULT;
         host[i] = (funk_accel_arg){r[i].type, r[i].flags, d, (size_t)r[i].size, 0};
     }
     *recs = r;
     return 0;
-}
-
-/* ---- In process ---------------------------------------------------------------------------- */
-
-static funk_accel_session *ip_sess(struct vm_accel *x, uint32_t id)
-{
-    return id >= 1 && id <= ACCEL_MAX_SESSIONS ? x->sess[id - 1] : NULL;
-}
-
-static funk_accel_resource *ip_res(struct vm_accel *x, uint32_t id)
-{
-    return id >= 1 && id <= ACCEL_MAX_RESOURCES ? x->res[id - 1] : NULL;
 }
 
 /* Checks sgemm's matrices against guest memory; fills host pointers. */
@@ -166,7 +153,7 @@ static int sgemm_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, const f
     uint64_t ec = ((uint64_t)(m - 1) * (uint64_t)ldc + (uint64_t)n) * 4;
     *am = guest_buf(vm, a->p[7], ea);
     *bm = guest_buf(vm, a->p[8], eb);
-    *cm = guest_buf(vm, a->p[9], ec);
+    *cm = guest_out(vm, a->p[9], ec);
     return *am && *bm && *cm ? 0 : -EFAULT;
 }
 
@@ -179,7 +166,7 @@ static int image_bufs(struct funk_vm *vm, const struct funk_hc_accel *a, bool de
     if (max == 0 || max > FUNK_HC_ACCEL_MAX_RESULTS)
         return -EINVAL;
     *img = guest_buf(vm, a->p[0], a->p[1]);
-    *out = (a->p[2] & 3) ? NULL : guest_buf(vm, a->p[2], max * rec);
+    *out = (a->p[2] & 3) ? NULL : guest_out(vm, a->p[2], max * rec);
     if (*img == NULL || *out == NULL)
         return a->p[1] == 0 ? -EINVAL : -EFAULT;
     return 0;
@@ -197,129 +184,6 @@ static bool needs_session(uint32_t op)
 {
     return op == FUNK_HC_ACCEL_SESSION_DELETE || op == FUNK_HC_ACCEL_REGISTER ||
            op == FUNK_HC_ACCEL_UNREGISTER || op >= FUNK_HC_ACCEL_NOOP;
-}
-
-static int ip_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel *a)
-{
-    funk_accel_session *s = ip_sess(x, a->session);
-    /* Never into the runtime after a failed init: it would retry loading plugins inside the
-     * sandbox. */
-    if (x->init_rc < 0)
-        return x->init_rc;
-    if (s == NULL && needs_session(a->op) && a->op < FUNK_HC_ACCEL_OP_MAX)
-        return -EBADF;
-    switch (a->op) {
-    case FUNK_HC_ACCEL_SESSION_NEW: {
-        uint32_t i = 0;
-        while (i < ACCEL_MAX_SESSIONS && x->sess[i])
-            i++;
-        if (i == ACCEL_MAX_SESSIONS)
-            return -EMFILE;
-        int rc = rt->session_new(&x->sess[i]);
-        if (rc < 0)
-            return rc;
-        a->session = i + 1;
-        return 0;
-    }
-    case FUNK_HC_ACCEL_SESSION_DELETE: {
-        if (s == NULL)
-            return -EBADF;
-        x->sess[a->session - 1] = NULL;
-        return rt->session_delete(s);
-    }
-    case FUNK_HC_ACCEL_RESOURCE_NEW: {
-        uint32_t i = 0;
-        while (i < ACCEL_MAX_RESOURCES && x->res[i])
-            i++;
-        if (i == ACCEL_MAX_RESOURCES)
-            return -EMFILE;
-        const void *d = guest_buf(vm, a->p[1], a->p[2]);
-        if (d == NULL)
-            return a->p[2] == 0 ? -EINVAL : -EFAULT;
-        int rc = rt->resource_new_buffer(&x->res[i], (funk_accel_resource_type)a->p[0], d, a->p[2]);
-        if (rc < 0) {
-            x->res[i] = NULL;
-            return rc;
-        }
-        a->resource = i + 1;
-        return 0;
-    }
-    case FUNK_HC_ACCEL_RESOURCE_ATTR: {
-        const char *k = guest_str(vm, a->p[0], FUNK_HC_ACCEL_MAX_STRING);
-        const char *v = guest_str(vm, a->p[1], FUNK_HC_ACCEL_MAX_VALUE);
-        if (k == NULL || v == NULL)
-            return -EFAULT;
-        funk_accel_resource *r = ip_res(x, a->resource);
-        return r ? rt->resource_set_attr(r, k, v) : -EBADF;
-    }
-    case FUNK_HC_ACCEL_RESOURCE_RELEASE: {
-        funk_accel_resource *r = ip_res(x, a->resource);
-        if (r == NULL)
-            return -EBADF;
-        x->res[a->resource - 1] = NULL;
-        return rt->resource_release(r);
-    }
-    case FUNK_HC_ACCEL_REGISTER:
-    case FUNK_HC_ACCEL_UNREGISTER: {
-        funk_accel_resource *r = ip_res(x, a->resource);
-        if (s == NULL || r == NULL)
-            return -EBADF;
-        return a->op == FUNK_HC_ACCEL_REGISTER ? rt->session_register(s, r)
-                                               : rt->session_unregister(s, r);
-    }
-    case FUNK_HC_ACCEL_NOOP:
-        return s ? rt->noop(s) : -EBADF;
-    case FUNK_HC_ACCEL_SGEMM: {
-        const float *am, *bm;
-        float *cm;
-        int rc = sgemm_bufs(vm, a, &am, &bm, &cm);
-        if (rc < 0)
-            return rc;
-        return rt->sgemm(s, (int)a->p[0], (int)a->p[1], (int)a->p[2], f32_bits((uint32_t)a->p[6]),
-                         am, (int)a->p[3], bm, (int)a->p[4], f32_bits((uint32_t)(a->p[6] >> 32)),
-                         cm, (int)a->p[5]);
-    }
-    case FUNK_HC_ACCEL_CLASSIFY:
-    case FUNK_HC_ACCEL_DETECT: {
-        bool det = a->op == FUNK_HC_ACCEL_DETECT;
-        uint64_t max = a->p[3];
-        const void *img;
-        void *out;
-        int rc = image_bufs(vm, a, det, &img, &out);
-        if (rc < 0)
-            return rc;
-        funk_accel_resource *model = NULL;
-        if (a->resource != 0 && (model = ip_res(x, a->resource)) == NULL)
-            return -EBADF;
-        if (det)
-            return rt->image_detect(s, model, img, a->p[1], (uint32_t)a->p[4], out, max);
-        return rt->image_classify(s, model, img, a->p[1], out, max);
-    }
-    case FUNK_HC_ACCEL_EXEC:
-    case FUNK_HC_ACCEL_OP: {
-        const char *name = guest_str(vm, a->p[0], FUNK_HC_ACCEL_MAX_STRING);
-        funk_accel_arg in[FUNK_HC_ACCEL_MAX_ARGS], out[FUNK_HC_ACCEL_MAX_ARGS];
-        struct funk_hc_accel_arg *rin, *rout;
-        if (name == NULL)
-            return -EFAULT;
-        int rc = guest_args(vm, a->p[1], a->p[2], in, &rin);
-        if (rc == 0)
-            rc = guest_args(vm, a->p[3], a->p[4], out, &rout);
-        if (rc < 0)
-            return rc;
-        if (a->op == FUNK_HC_ACCEL_EXEC) {
-            funk_accel_resource *lib = ip_res(x, a->resource);
-            rc = lib ? rt->exec(s, lib, name, in, a->p[2], out, a->p[4]) : -EBADF;
-        } else {
-            rc = rt->op(s, name, in, a->p[2], out, a->p[4]);
-        }
-        for (uint64_t i = 0; i < a->p[4]; i++)
-            rout[i].used = out[i].used;
-        return rc;
-    }
-    default:
-        return -ENOSYS;
-    }
 }
 
 /* ---- Through the agent ----------------------------------------------------------------------- */
@@ -578,9 +442,9 @@ static int ag_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel 
         uint32_t rid = 0;
         if (name == NULL)
             return -EFAULT;
-        rc = guest_args(vm, a->p[1], a->p[2], in, &rin);
+        rc = guest_args(vm, a->p[1], a->p[2], in, &rin, false);
         if (rc == 0)
-            rc = guest_args(vm, a->p[3], a->p[4], out, &rout);
+            rc = guest_args(vm, a->p[3], a->p[4], out, &rout, true);
         if (rc == 0 && a->op == FUNK_HC_ACCEL_EXEC)
             rc = a->resource ? ag_rid(x, a->session, a->resource, &rid) : -EINVAL;
         if (rc < 0)
@@ -610,104 +474,90 @@ static int ag_call(struct funk_vm *vm, struct vm_accel *x, struct funk_hc_accel 
     }
 }
 
-/* ---- Module ------------------------------------------------------------------------------------
- */
+/* ---- Module ----------------------------------------------------------------------------- */
 
 static int hc_accel(struct funk_vm *vm, void *arg)
 {
     struct funk_hc_accel *a = arg;
     struct vm_accel *x = vm->accel;
-    if (x == NULL) {
-        a->ret = -ENOSYS;
-        return HC_CONTINUE;
-    }
-    int rc = x->agent ? ag_call(vm, x, a) : ip_call(vm, x, a);
-    a->ret = rc;
+    a->ret = x ? ag_call(vm, x, a) : -ENOSYS;
     return HC_CONTINUE;
 }
 
-/* Runs before the sandbox: loads the plugins (in process) or connects to the agent, so that
- * serving calls later needs no new files, sockets or executable mappings. Only for guests that
- * link the guest side of the API (their ELF carries the accel note). */
-static int hc_accel_setup(struct funk_vm *vm)
+static struct vm_accel *accel_new(int fd)
 {
-    if (!vm->funk_guest || !vm->img.has_accel || vm->accel != NULL)
-        return 0;
     struct vm_accel *x = calloc(1, sizeof(*x));
     if (x == NULL)
-        return -ENOMEM;
-    x->fd = -1;
+        return NULL;
+    x->fd = fd;
     x->next_id = 1;
+    return x;
+}
+
+/* Runs before the sandbox: connects to the agent (the private one, started on first use, or the
+ * one at agent:ADDR), so that serving calls later needs no new files or sockets. Only for guests
+ * that link the guest side of the API (their ELF carries the accel note). */
+static int hc_accel_setup(struct funk_vm *vm)
+{
+    if (!vm->funk_guest || !vm->img.has_accel || vm->accel != NULL ||
+        strcmp(accel_spec, "none") == 0)
+        return 0;
+    int fd;
     if (!strncmp(accel_spec, "agent:", 6)) {
         struct fkp_addr addr;
-        x->agent = true;
-        int fd = fkp_addr_parse(accel_spec + 6, &addr, NULL);
+        fd = fkp_addr_parse(accel_spec + 6, &addr, NULL);
         if (fd == 0)
             fd = fkp_connect(&addr, 5000);
-        if (fd < 0) {
+        if (fd < 0)
             vm_log(vm, "accel: cannot reach funk-accel-agent at %s: %s (ACCEL calls will fail)",
                    accel_spec + 6, strerror(-fd));
-        }
-        x->fd = fd;
-    } else if (!accel_linked()) {
-        vm_log(vm, "accel: this funk-monitor has no in-process libfunk-accel (static build): "
-                   "use --accel=agent:ADDR (ACCEL calls answer -ENOSYS)");
-        free(x);
-        return 0;
     } else {
-        int rc = rt->init(NULL);
-        if (rc < 0 && rc != -EALREADY) {
-            vm_log(vm, "accel: loading plugins failed: %s (ACCEL calls will fail)",
-                   rt->strerror(rc));
-            x->init_rc = rc;
-        }
+        fd = accel_private_connect();
+        if (fd < 0)
+            vm_log(vm,
+                   "accel: cannot start the private funk-accel-agent: %s (ACCEL calls will "
+                   "fail; see FUNK_ACCEL_AGENT, or use --accel=agent:ADDR)",
+                   strerror(-fd));
     }
-    vm->accel = x;
+    vm->accel = accel_new(fd);
+    if (vm->accel == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -ENOMEM;
+    }
     return 0;
 }
 
-int hc_accel_adopt(struct funk_vm *vm, int fd)
+/* A launched guest process takes over the agent connection its library user opened (-1: none
+ * could be opened, calls answer -EIO). */
+static int hc_accel_adopt(struct funk_vm *vm, int fd)
 {
     if (vm->accel != NULL)
         return -EALREADY;
-    struct vm_accel *x = calloc(1, sizeof(*x));
-    if (x == NULL)
-        return -ENOMEM;
-    x->agent = true;
-    x->fd = fd;
-    x->next_id = 1;
-    vm->accel = x;
-    return 0;
-}
-
-/* The run-loop sandbox's part for ACCEL (KVM backend: the monitor serves the calls itself). */
-int hc_accel_seccomp(const struct funk_vm *vm, void *ctx)
-{
-    const struct vm_accel *x = vm->accel;
-    if (x == NULL)
+    if (!vm->img.has_accel)
         return 0;
-    return hc_accel_filter_rules(ctx, x->agent ? x->fd : -1, !x->agent) ? -EINVAL : 0;
+    vm->accel = accel_new(fd);
+    return vm->accel ? 0 : -ENOMEM;
 }
 
-/* Process backend: what the child's filter must allow, and the fd the child moved the agent
- * connection to. */
-int hc_accel_fd(const struct funk_vm *vm)
-{
-    const struct vm_accel *x = vm->accel;
-    return x && x->agent ? x->fd : -1;
-}
-
-bool hc_accel_inproc(const struct funk_vm *vm)
-{
-    const struct vm_accel *x = vm->accel;
-    return x && !x->agent;
-}
-
-void hc_accel_fd_moved(struct funk_vm *vm, int fd)
+static int *hc_accel_fd(struct funk_vm *vm)
 {
     struct vm_accel *x = vm->accel;
-    if (x && x->agent)
-        x->fd = fd;
+    return x && x->fd >= 0 ? &x->fd : NULL;
+}
+
+/* The module's whole sandbox: the one connected socket (made before the sandbox) at fd, polled
+ * with timeouts; no other fd, no new socket, no file (the same on both backends). */
+static int hc_accel_seccomp(void *scmp_ctx, int fd)
+{
+    scmp_filter_ctx ctx = scmp_ctx;
+    scmp_datum_t d = (scmp_datum_t)fd;
+    int rc = 0;
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, SCMP_A0(SCMP_CMP_EQ, d));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1, SCMP_A0(SCMP_CMP_EQ, d));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(close), 1, SCMP_A0(SCMP_CMP_EQ, d));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(poll), 0);
+    return rc ? -EINVAL : 0;
 }
 
 void hc_accel_free(struct funk_vm *vm)
@@ -715,15 +565,9 @@ void hc_accel_free(struct funk_vm *vm)
     struct vm_accel *x = vm->accel;
     if (x == NULL)
         return;
-    for (unsigned i = 0; i < ACCEL_MAX_SESSIONS; i++)
-        if (x->sess[i])
-            rt->session_delete(x->sess[i]);
-    for (unsigned i = 0; i < ACCEL_MAX_RESOURCES; i++) {
-        if (x->res[i])
-            rt->resource_release(x->res[i]);
+    for (unsigned i = 0; i < ACCEL_MAX_RESOURCES; i++)
         if (x->ares[i])
             ag_res_free(x->ares[i]);
-    }
     if (x->fd >= 0)
         close(x->fd); /* the agent frees this VM's sessions with the connection */
     free(x->regs);
@@ -737,4 +581,6 @@ static const struct hc_call accel_calls[] = {
     {FUNK_HC_ACCEL, sizeof(struct funk_hc_accel), true, hc_accel, false},
 };
 
-const struct hc_module hc_accel_module = {"accel", hc_accel_setup, accel_calls, 1};
+static const struct hc_fd_ops accel_fdops = {hc_accel_fd, hc_accel_adopt, hc_accel_seccomp};
+
+const struct hc_module hc_accel_module = {"accel", hc_accel_setup, accel_calls, 1, &accel_fdops};

@@ -26,7 +26,7 @@ static int hc_puts(struct funk_vm *vm, void *arg)
 static const struct hc_call console_calls[] = {
     {HVT_HYPERCALL_PUTS, sizeof(struct hvt_hc_puts), false, hc_puts, true},
 };
-const struct hc_module hc_console = {"console", NULL, console_calls, 1};
+const struct hc_module hc_console = {"console", NULL, console_calls, 1, NULL};
 
 static int hc_walltime(struct funk_vm *vm, void *arg)
 {
@@ -41,7 +41,7 @@ static int hc_walltime(struct funk_vm *vm, void *arg)
 static const struct hc_call clock_calls[] = {
     {HVT_HYPERCALL_WALLTIME, sizeof(struct hvt_hc_walltime), false, hc_walltime, false},
 };
-const struct hc_module hc_clock = {"clock", NULL, clock_calls, 1};
+const struct hc_module hc_clock = {"clock", NULL, clock_calls, 1, NULL};
 
 /* Waits for input on the attached net devices (or just the timeout when there are none). */
 static int hc_poll_call(struct funk_vm *vm, void *arg)
@@ -70,7 +70,7 @@ static int hc_poll_call(struct funk_vm *vm, void *arg)
 static const struct hc_call poll_calls[] = {
     {HVT_HYPERCALL_POLL, sizeof(struct hvt_hc_poll), false, hc_poll_call, false},
 };
-const struct hc_module hc_poll = {"poll", NULL, poll_calls, 1};
+const struct hc_module hc_poll = {"poll", NULL, poll_calls, 1, NULL};
 
 static int hc_halt_call(struct funk_vm *vm, void *arg)
 {
@@ -85,4 +85,4 @@ static int hc_halt_call(struct funk_vm *vm, void *arg)
 static const struct hc_call halt_calls[] = {
     {HVT_HYPERCALL_HALT, sizeof(struct hvt_hc_halt), false, hc_halt_call, true},
 };
-const struct hc_module hc_halt = {"halt", NULL, halt_calls, 1};
+const struct hc_module hc_halt = {"halt", NULL, halt_calls, 1, NULL};

@@ -61,7 +61,7 @@ static const struct hc_call block_calls[] = {
     {HVT_HYPERCALL_BLOCK_WRITE, sizeof(struct hvt_hc_block_write), false, hc_block_write, false},
     {HVT_HYPERCALL_BLOCK_READ, sizeof(struct hvt_hc_block_read), false, hc_block_read, false},
 };
-const struct hc_module hc_block = {"block", NULL, block_calls, 2};
+const struct hc_module hc_block = {"block", NULL, block_calls, 2, NULL};
 
 static int hc_net_write(struct funk_vm *vm, void *arg)
 {
@@ -120,4 +120,4 @@ static const struct hc_call net_calls[] = {
     {HVT_HYPERCALL_NET_WRITE, sizeof(struct hvt_hc_net_write), false, hc_net_write, false},
     {HVT_HYPERCALL_NET_READ, sizeof(struct hvt_hc_net_read), false, hc_net_read, false},
 };
-const struct hc_module hc_net = {"net", net_setup, net_calls, 2};
+const struct hc_module hc_net = {"net", net_setup, net_calls, 2, NULL};

@@ -69,6 +69,9 @@ static int hc_fn_recv(struct funk_vm *vm, void *arg)
     if (!buf || a->buf < 0x1000)
         return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "FN_RECV: buffer 0x%llx+0x%llx outside guest memory",
                        (unsigned long long)a->buf, (unsigned long long)need);
+    if (vm_host_ro(vm, a->buf, need))
+        return vm_stop(vm, FUNK_VM_EXIT_BADPTR, "FN_RECV: buffer 0x%llx+0x%llx is not writable "
+                       "by the guest", (unsigned long long)a->buf, (unsigned long long)need);
     struct funk_fn_request h = {.size = (uint32_t)need, .id = q->id};
     uint32_t pos = sizeof h;
     put_str(buf, &pos, method, slen(method), &h.method_off, &h.method_len);
@@ -115,7 +118,7 @@ static const struct hc_call fn_calls[] = {
     {FUNK_HC_FN_RECV, sizeof(struct funk_hc_fn_recv), true, hc_fn_recv, false},
     {FUNK_HC_FN_SEND, sizeof(struct funk_hc_fn_send), true, hc_fn_send, false},
 };
-const struct hc_module hc_fn = {"fn", NULL, fn_calls, 2};
+const struct hc_module hc_fn = {"fn", NULL, fn_calls, 2, NULL};
 
 /* Reported by the monitor's own exception stubs (any guest, until it loads its own IDT). */
 static int hc_fault_call(struct funk_vm *vm, void *arg)
@@ -138,4 +141,4 @@ static int hc_fault_call(struct funk_vm *vm, void *arg)
 static const struct hc_call fault_calls[] = {
     {FUNK_HC_FAULT, sizeof(struct funk_fault_frame), true, hc_fault_call, false},
 };
-const struct hc_module hc_fault = {"fault", NULL, fault_calls, 1};
+const struct hc_module hc_fault = {"fault", NULL, fault_calls, 1, NULL};

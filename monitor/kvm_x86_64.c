@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "linux.h"
 #include "vm_backend.h"
 #include "vm_internal.h"
 #include "x86_64.h"
@@ -266,6 +267,11 @@ void vm_kvm_kick(struct funk_vm *vm)
 static int handle_exit(struct funk_vm *vm)
 {
     struct kvm_run *run = vm->run;
+    if (vm->flags & FUNK_VM_F_LINUX) {
+        int r = linux_kvm_exit(vm); /* linux_kvm_x86_64.c: its system calls and faults */
+        if (r >= 0)
+            return r;
+    }
     switch (run->exit_reason) {
     case KVM_EXIT_IO: {
         unsigned port = run->io.port;

@@ -56,8 +56,8 @@
 #define LAUNCHER_ARGV0 "funk-launcher"
 #define LAUNCHER_FD 3
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
-#define LAUNCH_VERSION 1u
-#define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
+#define LAUNCH_VERSION 2u
+#define LAUNCH_MAX_FDS (2 + 1 + MFT_MAX_ENTRIES + HC_MAX_MODULES + VM_CGROUP_MAX)
 _Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
 struct launch_dev {
@@ -76,12 +76,20 @@ struct launch_req {
     int32_t owner;     /* the library user's pid (the guest's parent) */
     uint32_t nfds;     /* memfd, channel, then devices */
     uint64_t staging_len, elf_len;
+    /* A cached program image (a Linux guest's, linux_elf.c): its own sealed memfd of image_len
+     * bytes, the first elf_len bytes of the image; the memfd then holds the boot area and the
+     * rest (the bundle). -1: everything is in the one memfd. */
+    int32_t image_fd_index;
+    uint64_t image_len;
     struct elf_image img;
     uint32_t ndev;
     struct launch_dev dev[MFT_MAX_ENTRIES];
-    int32_t accel_fd_index; /* agent connection, or -1 */
-    uint32_t accel_inproc;  /* ACCEL by in-process plugins, loaded in the guest process */
-    char accel_env[2048];   /* their settings: FUNK_ACCEL_* and FUNK_MODEL_DIR, NUL-separated */
+    /* Hypercall-module fds (ACCEL's agent connection): which module, which fd index. */
+    uint32_t nmfd;
+    uint32_t mfd_module[HC_MAX_MODULES];
+    int32_t mfd_index[HC_MAX_MODULES];
+    uint32_t ncg; /* the guest's cgroup directories (cgroup.c), joined first */
+    int32_t cg_fd_index[VM_CGROUP_MAX];
 };
 
 struct launch_reply {
@@ -92,11 +100,30 @@ struct launch_reply {
 
 static void __attribute__((noreturn)) launched_child(const struct launch_req *q, int *fds)
 {
+    /* Into the guest's own cgroup before anything else, with the launcher's credentials: from
+     * here on everything this process and its children use is counted against its limits. */
+    int cgfd[VM_CGROUP_MAX];
+    for (unsigned i = 0; i < q->ncg; i++)
+        cgfd[i] = fds[q->cg_fd_index[i]];
+    if (vm_cgroup_join(cgfd, (int)q->ncg) != 0)
+        _exit(FUNK_EXIT_SETUP);
+    for (unsigned i = 0; i < q->ncg; i++)
+        close(cgfd[i]);
     /* The guest process: rebuild this guest's struct funk_vm from the request. */
     size_t map_len = q->staging_len + q->elf_len;
     uint8_t *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fds[0], 0);
     if (m == MAP_FAILED)
         _exit(FUNK_EXIT_SETUP);
+    if (q->image_fd_index >= 0) {
+        /* the cached image in the middle, the rest of the memfd after it: the same layout */
+        size_t rest = q->elf_len - q->image_len;
+        if (mmap(m + q->staging_len, q->image_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                 fds[q->image_fd_index], 0) == MAP_FAILED ||
+            (rest && mmap(m + q->staging_len + q->image_len, rest, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_FIXED, fds[0], (off_t)q->staging_len) == MAP_FAILED))
+            _exit(FUNK_EXIT_SETUP);
+        close(fds[q->image_fd_index]);
+    }
     close(fds[0]);
     struct funk_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
@@ -125,18 +152,11 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
         vm->dev[i].block_size = q->dev[i].block_size;
         vm->dev[i].frame_max = q->dev[i].frame_max;
     }
-    /* ACCEL reaches funk-accel-agent over the connection the library user opened (in-process
-     * plugins never run in a launched guest: such guests take the legacy path). */
-    if (q->accel_inproc) {
-        /* In-process plugins are loaded here, in the guest's own process, with the library
-         * user's plugin settings (the launcher has an empty environment). */
-        for (const char *e = q->accel_env; *e && e < q->accel_env + sizeof q->accel_env;
-             e += strlen(e) + 1)
-            putenv((char *)e);
-    } else if (vm->img.has_accel &&
-               hc_accel_adopt(vm, q->accel_fd_index >= 0 ? fds[q->accel_fd_index] : -1) != 0) {
-        _exit(FUNK_EXIT_SETUP);
-    }
+    /* Each module takes over the fd the library user opened for it (ACCEL: its connection
+     * to funk-accel-agent; no plugin ever runs in a guest's process). */
+    for (unsigned i = 0; i < q->nmfd; i++)
+        if (hc_fd_adopt(vm, q->mfd_module[i], fds[q->mfd_index[i]]) != 0)
+            _exit(FUNK_EXIT_SETUP);
     if (hc_setup(vm) != 0) /* the dispatch table of this fresh process */
         _exit(FUNK_EXIT_SETUP);
     vm_process_child_start(vm, fds[1]);
@@ -154,11 +174,17 @@ static int launch_one(int ctl)
     int ok = n == (ssize_t)sizeof q && !cut &&
              q.magic == LAUNCH_MAGIC && q.version == LAUNCH_VERSION && q.nfds == nfds &&
              nfds >= 2 && q.ndev <= MFT_MAX_ENTRIES && q.img.nseg <= ELF_MAX_LOADS &&
-             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE &&
-             q.accel_fd_index < (int32_t)nfds && q.accel_env[sizeof q.accel_env - 1] == '\0' &&
-             q.accel_env[sizeof q.accel_env - 2] == '\0';
+             q.staging_len == PROCESS_STAGING_END - PROCESS_MEM_BASE && q.nmfd <= HC_MAX_MODULES &&
+             q.image_fd_index < (int32_t)nfds && q.image_fd_index != 0 && q.image_fd_index != 1 &&
+             (q.image_fd_index < 0 || (q.image_len <= q.elf_len && q.image_len % 4096 == 0 &&
+                                       q.staging_len % 4096 == 0));
     for (unsigned i = 0; ok && i < q.ndev; i++)
         ok = q.dev[i].fd_index < (int32_t)nfds && q.dev[i].fd_index != 0 && q.dev[i].fd_index != 1;
+    for (unsigned i = 0; ok && i < q.nmfd; i++)
+        ok = q.mfd_index[i] > 1 && q.mfd_index[i] < (int32_t)nfds;
+    ok = ok && q.ncg <= VM_CGROUP_MAX;
+    for (unsigned i = 0; ok && i < q.ncg; i++)
+        ok = q.cg_fd_index[i] >= 2 && q.cg_fd_index[i] < (int32_t)nfds;
     int pidfd = -1;
     if (!ok) {
         r.rc = -EPROTO;
@@ -415,6 +441,20 @@ static int make_image_fd(const struct funk_vm *vm, size_t staging_len)
     return fd;
 }
 
+/* The hypercall modules' fds go along, each named by its module (the launcher knows none). */
+static void launch_module_fds(struct funk_vm *vm, struct launch_req *q, int *fds, unsigned *nfds)
+{
+    int *slot[HC_MAX_MODULES];
+    unsigned mod[HC_MAX_MODULES];
+    unsigned n = hc_fds(vm, slot, mod, HC_MAX_MODULES);
+    for (unsigned i = 0; i < n; i++) {
+        q->mfd_module[i] = mod[i];
+        q->mfd_index[i] = (int32_t)*nfds;
+        fds[(*nfds)++] = *slot[i];
+    }
+    q->nmfd = n;
+}
+
 int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
 {
     if (lbroken)
@@ -433,10 +473,11 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     q.snapshot = (uint32_t)vm->snapshot_mode;
     q.owner = (int32_t)getpid();
     q.staging_len = PROCESS_STAGING_END - PROCESS_MEM_BASE;
-    q.elf_len = vm->elf_len;
+    q.elf_len = vm->image_len + vm->elf_len;
+    q.image_fd_index = -1;
+    q.image_len = vm->image_len;
     q.img = vm->img;
     q.ndev = vm->ndev;
-    q.accel_fd_index = -1;
     int fds[LAUNCH_MAX_FDS];
     unsigned nfds = 0;
     int img = make_image_fd(vm, q.staging_len);
@@ -450,6 +491,10 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     }
     fds[nfds++] = img;
     fds[nfds++] = sv[1];
+    if (vm->image_fd1 > 0) {
+        q.image_fd_index = (int32_t)nfds;
+        fds[nfds++] = vm->image_fd1 - 1;
+    }
     for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++) {
         q.dev[i].fd_index = vm->dev[i].fd >= 0 ? (int32_t)nfds : -1;
         if (vm->dev[i].fd >= 0)
@@ -459,24 +504,31 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         q.dev[i].block_size = vm->dev[i].block_size;
         q.dev[i].frame_max = vm->dev[i].frame_max;
     }
-    if (hc_accel_fd(vm) >= 0) {
-        q.accel_fd_index = (int32_t)nfds;
-        fds[nfds++] = hc_accel_fd(vm);
+    launch_module_fds(vm, &q, fds, &nfds);
+    /* The guest's cgroup: its limits, or the defaults of funk_vm_set_limits. */
+    struct funk_vm_limits lim = vm->limits;
+    /* A template's cgroup also holds all its instances (its children): no default memory
+     * limit there (each instance is bounded by its guest memory), only the caller's. */
+    if (!lim.memory_bytes && !vm->snapshot_mode)
+        lim.memory_bytes = vm->mem_size + ((uint64_t)64 << 20);
+    if (!lim.pids)
+        lim.pids = vm->snapshot_mode ? 4096 : 1;
+    vm_cgroup_destroy(&vm->cg); /* a previous run's, if it was never reaped */
+    int cgrc = vm_cgroup_create(&lim, &vm->cg);
+    if (cgrc) {
+        close(img);
+        close(sv[0]);
+        close(sv[1]);
+        snprintf(vm->err, sizeof vm->err, "cgroup for the guest: %s", strerror(-cgrc));
+        vm_log(vm, "%s", vm->err);
+        return cgrc;
+    }
+    q.ncg = (uint32_t)vm->cg.n;
+    for (int i = 0; i < vm->cg.n; i++) {
+        q.cg_fd_index[i] = (int32_t)nfds;
+        fds[nfds++] = vm->cg.dirfd[i];
     }
     q.nfds = nfds;
-    if (hc_accel_inproc(vm)) {
-        q.accel_inproc = 1;
-        extern char **environ;
-        size_t used = 0;
-        for (char **e = environ; e && *e; e++) {
-            size_t l = strlen(*e) + 1;
-            if ((strncmp(*e, "FUNK_ACCEL_", 11) == 0 || strncmp(*e, "FUNK_MODEL_DIR=", 15) == 0) &&
-                used + l + 2 <= sizeof q.accel_env) {
-                memcpy(q.accel_env + used, *e, l);
-                used += l;
-            }
-        }
-    }
     struct launch_reply r = {-EIO};
     int pidfd = -1, cut = 0;
     unsigned npid = 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Linux x86-64 system-call personality of the process backend: loader, guest start, syscalls. */
+/* Linux x86-64 system-call personality (process and KVM backends): loader, start, syscalls. */
 #ifndef FUNK_MONITOR_LINUX_H
 #define FUNK_MONITOR_LINUX_H
 
@@ -68,6 +68,36 @@ int64_t linux_syscall(struct linux_regs *r);
 void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_t stack_lo);
 extern uint64_t linux_guest_fs; /* the guest's FS base (arch_prctl), restored on return */
 
+/*
+ * The KVM backend's host side for linux_syscall.c (linux_kvm_x86_64.c); without one (the
+ * process backend) guest memory is identity-mapped and the guest process's channel is used.
+ */
+struct linux_host {
+    uint8_t *mem;                                           /* host address of guest address 0 */
+    void (*pages)(uint64_t addr, uint64_t len, uint8_t v);  /* the page map changed */
+    void (*protect)(uint64_t addr, uint64_t len, int prot); /* mprotect's equivalent */
+    int (*recv)(struct funk_vm_request *req);               /* 0, > 0: none, < 0: error */
+    int (*send)(const struct funk_vm_response *resp);
+    void (*console)(const char *data, size_t len);
+    void (*exit)(enum funk_vm_exit exit, int status, const char *reason); /* returns */
+    /* a funk hypercall of a program with the funk note; a stopping one ends the run (returns) */
+    void (*hypercall)(unsigned nr, uint64_t arg);
+};
+void linux_syscall_host(const struct linux_host *h);
+
+/* linux_kvm_x86_64.c: builds the guest's privileged side and its memory at load (KVM), and
+ * serves the personality's exits (< 0: not one of its exits). */
+int linux_kvm_setup(struct funk_vm *vm);
+int linux_kvm_exit(struct funk_vm *vm);
+void linux_kvm_release(struct funk_vm *vm);
+
+/* linux_x86_64.c: the initial stack (argv, envp, auxv) below the top of guest memory, written
+ * through host address base + guest address; *sp_out: the guest's %rsp. 0 or -EIO. */
+int linux_stack_build(const struct funk_vm *vm, const struct linux_boot *lb, uintptr_t base,
+                      uint64_t *sp_out);
+/* The image's pages into the page map (and with host_prot the process's own protections). */
+void linux_image_pages(const struct funk_vm *vm, int host_prot);
+
 /* Page map of guest memory (linux_syscall.c): owner and protection per 4 KiB page. */
 enum {
     LX_FREE = 0,
@@ -81,11 +111,20 @@ enum {
     LX_X = 0x40
 };
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v);
+/* True when the program itself may write every page of [addr, addr+len): the host writes a
+ * hypercall's results only there (vm_host_ro), never past the program's own W^X. */
+bool linux_guest_writable(uint64_t addr, uint64_t len);
+void linux_pages_reset(uint64_t mem); /* [0, mem) free (a new guest in the same process) */
+/* The process backend's guest process starts with no host hook and, should it have inherited
+ * a KVM guest's state (forked from its library user), a clean page map. */
+void linux_syscall_process_start(uint64_t mem);
 
 /* process_linux.c: the child's channel and result, for the personality. */
 int vm_process_child_recv(struct funk_vm_request *req);
 int vm_process_child_send(const struct funk_vm_response *resp);
 void vm_process_child_console(const char *data, size_t len);
+/* A funk hypercall of a guest with the funk note: returns, or ends the guest (a stopping call). */
+void vm_process_child_hypercall(unsigned nr, uint64_t arg);
 /* Ends the guest process with this result. Never returns, but is not declared noreturn: under
  * ASan a call to a noreturn function from the signal stack would make the runtime inspect the
  * stack through /proc, which the sandbox forbids. */

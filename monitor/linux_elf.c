@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Linux personality: validates and stages a static ET_EXEC or static-pie ET_DYN x86-64 ELF. */
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "elf_note.h"
 #include "linux.h"
 
 /*
  * Every byte of the image is hostile: each header and program header is bounds-checked with
  * overflow-safe arithmetic before use. The image runs at its own addresses (ET_EXEC) or at
  * LINUX_PIE_BASE (ET_DYN, which relocates itself); nothing of it is interpreted beyond the
- * program headers: no dynamic loader (PT_INTERP is refused), no notes.
+ * program headers: no dynamic loader (PT_INTERP is refused), and of the notes only funk's (a
+ * program built with `funk-cc --linux` makes funk hypercalls, FUNK_LINUX_HC_NR; with
+ * `--accel` also ACCEL ones).
  */
 
 static int lx_err(struct funk_vm *vm, int rc, const char *fmt, ...)
@@ -32,13 +40,117 @@ static uint64_t pdown(uint64_t a)
     return a & ~(uint64_t)(PAGE - 1);
 }
 
+/*
+ * Image cache: the launcher gets a Linux guest's program and bundle as a sealed memfd
+ * (launcher.c). Making one per run (a copy of the whole program into the library user's heap,
+ * then into a fresh memfd) was most of a run's cost for a 2 MB busybox. A library user that runs
+ * the same program with the same bundle again and again (funkd's stdio functions and their
+ * secrets, funk-runtime's watchdog mode and its rootfs) now gets the memfd made for the first
+ * run: the few most recently used images are kept, each found by its lengths and then compared
+ * byte for byte with the caller's program and the bundle built for this run (a hash alone could
+ * be made to collide by whoever writes the programs), and each VM holds its own dup of the fd,
+ * so evicting an entry never pulls an image from under a guest. The memfd is sealed (no write,
+ * no resize): what the guest maps is what was compared.
+ */
+#define IMAGE_CACHE_N 8
+static struct {
+    int fd;               /* -1: empty */
+    size_t len, at, blen; /* the program's bytes, where the bundle starts, the bundle's bytes */
+    size_t size;          /* of the memfd: at + blen, page-aligned */
+    const uint8_t *map;   /* read-only shared mapping of the memfd, for the comparison */
+    uint64_t used;
+} image_cache[IMAGE_CACHE_N];
+static uint64_t image_clock;
+static pthread_mutex_t image_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int write_at(int fd, const void *p, size_t n, size_t off)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(fd, (const uint8_t *)p + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -EIO;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int image_make(const void *elf, size_t len, size_t at, const void *blob, size_t blen,
+                      size_t size)
+{
+    int fd = memfd_create("funk-linux-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    int rc = ftruncate(fd, (off_t)size) != 0 ? -errno : 0;
+    if (rc == 0)
+        rc = write_at(fd, elf, len, 0);
+    if (rc == 0 && blen)
+        rc = write_at(fd, blob, blen, at);
+    if (rc == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        rc = -errno;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* A dup of the sealed memfd holding elf (len bytes, zero-padded to at) then blob (blen bytes,
+ * zero-padded to a page), or -errno. */
+static int image_cache_get(const void *elf, size_t len, size_t at, const void *blob, size_t blen)
+{
+    size_t size = (at + blen + 4095) & ~(size_t)4095;
+    pthread_mutex_lock(&image_mu);
+    int slot = -1, victim = -1, fd = -1;
+    for (int i = 0; i < IMAGE_CACHE_N && slot < 0; i++) {
+        if (image_cache[i].map && image_cache[i].len == len && image_cache[i].blen == blen &&
+            memcmp(image_cache[i].map, elf, len) == 0 &&
+            (!blen || memcmp(image_cache[i].map + at, blob, blen) == 0))
+            slot = i;
+        else if (victim < 0 ||
+                 (image_cache[victim].map &&
+                  (!image_cache[i].map || image_cache[i].used < image_cache[victim].used)))
+            victim = i; /* an empty slot, else the least recently used */
+    }
+    if (slot < 0) {
+        int nfd = image_make(elf, len, at, blob, blen, size);
+        const uint8_t *map =
+            nfd >= 0 ? mmap(NULL, size, PROT_READ, MAP_SHARED, nfd, 0) : MAP_FAILED;
+        if (map == MAP_FAILED) {
+            if (nfd >= 0)
+                close(nfd);
+            pthread_mutex_unlock(&image_mu);
+            return nfd >= 0 ? -ENOMEM : nfd;
+        }
+        if (image_cache[victim].map) {
+            munmap((void *)image_cache[victim].map, image_cache[victim].size);
+            close(image_cache[victim].fd);
+        }
+        image_cache[victim].fd = nfd;
+        image_cache[victim].len = len;
+        image_cache[victim].at = at;
+        image_cache[victim].blen = blen;
+        image_cache[victim].size = size;
+        image_cache[victim].map = map;
+        slot = victim;
+    }
+    image_cache[slot].used = ++image_clock;
+    fd = fcntl(image_cache[slot].fd, F_DUPFD_CLOEXEC, 3);
+    pthread_mutex_unlock(&image_mu);
+    return fd < 0 ? -errno : fd;
+}
+
 int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct funk_vm_boot *boot)
 {
     const uint8_t *b = elf;
-    if (vm->backend != FUNK_ISOLATION_PROCESS)
-        return lx_err(vm, -ENOTSUP,
-                      "Linux guests run under the process backend only "
-                      "(--isolation=process); the KVM personality is not built yet");
+    if (!vm->staging) {
+        /* KVM: the boot area is only the loader's (linux_kvm_x86_64.c builds the guest from it) */
+        vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+        if (!vm->staging)
+            return lx_err(vm, -ENOMEM, "out of memory");
+    }
     if (len < sizeof(Elf64_Ehdr))
         return lx_err(vm, -ENOEXEC, "image truncated (%zu bytes)", len);
     Elf64_Ehdr eh;
@@ -201,6 +313,20 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     /* page-aligned: the guest moves the image's file pages into place (linux_x86_64.c) and
      * must never take a page of the bundle with them */
     size_t at = (len + 4095) & ~(size_t)4095;
+    int img_fd = vm_process_legacy(vm) ? -1 : image_cache_get(elf, len, at, bundle, blen);
+    if (img_fd >= 0) {
+        /* program and bundle come from the cached sealed memfd: nothing more is copied */
+        free(bundle);
+        vm->image_fd1 = img_fd + 1;
+        vm->image_len = (at + blen + 4095) & ~(size_t)4095;
+        vm->elf_copy = malloc(1); /* the (empty) rest of the image */
+        if (!vm->elf_copy)
+            return lx_err(vm, -ENOMEM, "out of memory");
+        lb->bundle_off = blen ? at : 0;
+        lb->bundle_len = blen;
+        vm->elf_len = 0;
+        goto staged;
+    }
     vm->elf_copy = calloc(1, at + blen);
     if (!vm->elf_copy) {
         free(bundle);
@@ -213,16 +339,33 @@ int linux_vm_load(struct funk_vm *vm, const void *elf, size_t len, const struct 
     lb->bundle_off = blen ? at : 0;
     lb->bundle_len = blen;
     vm->elf_len = at + blen;
+staged:
     vm->img = img;
-    vm->funk_guest = false;
+    /* img travels to the launched guest process (launch_req), funk_guest does not */
+    vm->img.has_funk = elf_note_find(elf, len, FUNK_NOTE_TYPE, NULL) == 1;
+    vm->img.has_accel =
+        vm->img.has_funk && elf_note_find(elf, len, FUNK_NOTE_TYPE_ACCEL, NULL) == 1;
+    vm->funk_guest = vm->img.has_funk;
     vm->ndev = 0;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
+    if (vm->backend == FUNK_ISOLATION_KVM) {
+        int rc = linux_kvm_setup(vm); /* sets vm->err */
+        if (rc)
+            return rc;
+    } else if (vm->img.has_funk) {
+        /* the hypercall modules' set-up before the sandbox, as for a unikernel: ACCEL's agent
+         * connection, which the launched guest process then carries */
+        int rc = hc_setup(vm);
+        if (rc)
+            return lx_err(vm, rc, "preparing the funk hypercalls failed: %s", strerror(-rc));
+    }
     vm->loaded = true;
     vm_log(vm,
-           "loaded Linux guest (%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
+           "loaded Linux guest (%s%s): entry 0x%llx, image 0x%llx-0x%llx, %u argument(s), %u "
            "environment entries",
-           eh.e_type == ET_DYN ? "static-pie" : "static", (unsigned long long)entry,
+           eh.e_type == ET_DYN ? "static-pie" : "static",
+           vm->funk_guest ? ", funk hypercalls" : "", (unsigned long long)entry,
            (unsigned long long)lo, (unsigned long long)end, lb->argc, lb->envc);
     return 0;
 }

@@ -28,6 +28,11 @@
  * function input (the request body), 1 the function output (the response body, sent when the
  * guest exits), 2 the log (console frames); there is no other fd, no file, no process, no socket.
  * A call not served here answers -ENOSYS and is logged once per number (with its name).
+ *
+ * The same code serves the KVM backend (linux_kvm_x86_64.c), in the monitor process: there
+ * lx_host says where guest memory lies in this process, how the guest's page tables follow the
+ * page map, and where the function's I/O and the end of the run go. Without it (the process
+ * backend) guest memory is identity-mapped and the guest process's channel is used.
  */
 
 #define PAGE 4096ull
@@ -36,6 +41,7 @@
 #define OUT_MAX (64ull << 20) /* the response body a guest may write */
 
 static struct funk_vm *lx_vm;
+static bool lx_funk; /* the program carries the funk note: FN_RECV/FN_SEND, stdout is the log */
 static uint8_t lx_pages[(4ull << 30) / PAGE]; /* one byte per guest page (bss: untouched) */
 static uint64_t mem_size, brk_start, brk_cur, brk_max, mmap_lo, mmap_hi;
 /* /proc/self/exe: always absolute on Linux (glibc asserts it): argv[0] when absolute, else
@@ -70,12 +76,67 @@ static struct {
     uint32_t ent;
     uint64_t off; /* files: byte offset; directories: next getdents position */
 } files[LX_NFILES];
-static uint64_t refused_logged[8]; /* bit per system call number < 512 */
+static uint64_t refused_logged[8];       /* bit per system call number < 512 */
+static const struct linux_host *lx_host; /* NULL: the process backend */
+static uintptr_t lx_base;                /* host address of guest address 0 */
+
+/* The host address of a guest address (checked by the caller). */
+static void *hp(uint64_t a)
+{
+    return (void *)(lx_base + (uintptr_t)a);
+}
+
+static void lx_mprotect(uint64_t a, uint64_t len, int prot)
+{
+    if (lx_host)
+        lx_host->protect(a, len, prot);
+    else
+        mprotect(hp(a), len, prot);
+}
+
+static void lx_console(const char *data, size_t len)
+{
+    if (lx_host)
+        lx_host->console(data, len);
+    else
+        vm_process_child_console(data, len);
+}
+
+/* Ends the guest. The process backend never returns; the KVM one records the first end and
+ * returns (its run loop stops after this call). */
+static void lx_exit(enum funk_vm_exit exit, int status, const char *reason)
+{
+    if (lx_host)
+        lx_host->exit(exit, status, reason);
+    else
+        vm_process_child_exit(exit, status, reason);
+}
+
+void linux_syscall_host(const struct linux_host *h)
+{
+    lx_host = h;
+    lx_base = h ? (uintptr_t)h->mem : 0;
+}
+
+void linux_pages_reset(uint64_t mem)
+{
+    uint64_t n = mem / PAGE;
+    memset(lx_pages, 0, n < sizeof lx_pages ? n : sizeof lx_pages);
+}
+
+void linux_syscall_process_start(uint64_t mem)
+{
+    if (lx_host) /* inherited from a library user's KVM Linux guest (a legacy fork) */
+        linux_pages_reset(mem);
+    linux_syscall_host(NULL);
+}
 
 void linux_pages_set(uint64_t addr, uint64_t len, uint8_t v)
 {
     for (uint64_t p = addr / PAGE; p < (addr + len + PAGE - 1) / PAGE && p < sizeof lx_pages; p++)
         lx_pages[p] = v;
+    if (lx_host)
+        lx_host->pages(addr, len, v);
 }
 
 /* A guest range that is inside guest memory and `need` (LX_R / LX_W) on every page. */
@@ -84,11 +145,11 @@ static void *gptr(uint64_t a, uint64_t len, uint8_t need)
     if (a < PROCESS_MEM_BASE || a > mem_size || len > mem_size - a)
         return NULL;
     if (len == 0)
-        return (void *)(uintptr_t)a;
+        return hp(a);
     for (uint64_t p = a / PAGE; p <= (a + len - 1) / PAGE; p++)
         if ((lx_pages[p] & need) != need)
             return NULL;
-    return (void *)(uintptr_t)a;
+    return hp(a);
 }
 
 /* Guest structures are copied in and out byte-wise: a guest may pass any alignment (Linux
@@ -120,7 +181,7 @@ static void lx_log(const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n > 0)
-        vm_process_child_console(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        lx_console(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static const char *sys_name(uint64_t nr)
@@ -283,7 +344,22 @@ static int64_t refuse(uint64_t nr, int64_t err)
 void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_t stack_lo)
 {
     lx_vm = vm;
+    lx_funk = vm->img.has_funk;
     mem_size = vm->mem_size;
+    /* Everything a previous guest of this process left (KVM runs guests in the monitor). */
+    have_req = 0;
+    memset(&req, 0, sizeof req);
+    in_off = out_len = 0;
+    closed_fds = 0;
+    memset(sigactions, 0, sizeof sigactions);
+    sigmask = 0;
+    altstack.sp = 0;
+    altstack.flags = SS_DISABLE;
+    altstack.size = 0;
+    calls = 0;
+    bundle = NULL;
+    memset(files, 0, sizeof files);
+    memset(refused_logged, 0, sizeof refused_logged);
     brk_start = brk_cur = lb->brk_start;
     /* brk may take a quarter of the free space; mmap takes the rest, top-down. */
     uint64_t free_sp = stack_lo - brk_start;
@@ -319,10 +395,16 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
                     bundle = NULL;
         }
     }
+    if (out_buf) { /* a later guest in the same process (KVM): the buffer is reused */
+        madvise(out_buf, OUT_MAX, MADV_DONTNEED);
+        return;
+    }
     void *o = mmap(NULL, OUT_MAX, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (o == MAP_FAILED)
-        vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: cannot reserve the output buffer");
+    if (o == MAP_FAILED) {
+        lx_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: cannot reserve the output buffer");
+        return;
+    }
     out_buf = o;
 }
 
@@ -545,28 +627,35 @@ static void need_request(void)
 {
     if (have_req)
         return;
-    int rc = vm_process_child_recv(&req);
+    int rc = lx_host ? lx_host->recv(&req) : vm_process_child_recv(&req);
     have_req = rc == 0 ? 1 : 2;
     if (rc < 0)
-        vm_process_child_exit(FUNK_VM_EXIT_IO, 0, "linux: fetching the function input failed");
+        lx_exit(FUNK_VM_EXIT_IO, 0, "linux: fetching the function input failed");
 }
 
 /* Ends the guest (not declared noreturn: see vm_process_child_exit). */
 static void finish(int status)
 {
+    if (lx_funk) {
+        /* Its function I/O was FN_RECV/FN_SEND; its stdout went to the log as it came. */
+        char why[64];
+        snprintf(why, sizeof why, "guest exited with status %d", status & 0xff);
+        lx_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
+        return;
+    }
     need_request();
     if (have_req == 1) {
         struct funk_vm_response r = {.status = status == 0 ? 200 : 500,
                                      .body = out_len ? out_buf : NULL,
                                      .body_len = (size_t)out_len};
-        if (vm_process_child_send(&r) != 0)
-            vm_process_child_exit(FUNK_VM_EXIT_IO, 0, "linux: sending the function output failed");
+        if ((lx_host ? lx_host->send(&r) : vm_process_child_send(&r)) != 0)
+            lx_exit(FUNK_VM_EXIT_IO, 0, "linux: sending the function output failed");
     } else if (out_len) {
-        vm_process_child_console((const char *)out_buf, (size_t)out_len);
+        lx_console((const char *)out_buf, (size_t)out_len);
     }
     char why[64];
     snprintf(why, sizeof why, "guest exited with status %d", status & 0xff);
-    vm_process_child_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
+    lx_exit(FUNK_VM_EXIT_HALT, status & 0xff, why);
 }
 
 static int fd_ok(uint64_t fd)
@@ -583,6 +672,8 @@ static int64_t do_read(uint64_t fd, void *p, uint64_t n)
         return -EBADF;
     if (fd != 0)
         return -EBADF; /* 1 and 2 are write-only */
+    if (lx_funk)
+        return 0; /* a funk function's input comes by FN_RECV: stdin is empty */
     need_request();
     uint64_t avail = have_req == 1 ? req.body_len - in_off : 0;
     if (n > avail)
@@ -597,8 +688,9 @@ static int64_t do_write(uint64_t fd, const void *p, uint64_t n)
 {
     if (!fd_ok(fd) || fd == 0)
         return -EBADF;
-    if (fd == 2) {
-        vm_process_child_console(p, n);
+    if (fd == 2 || lx_funk) {
+        /* stderr, and a funk function's stdout (its answer goes by FN_SEND): the log */
+        lx_console(p, n);
         return (int64_t)n;
     }
     if (n > OUT_MAX - out_len) {
@@ -623,6 +715,8 @@ static int64_t do_rw(uint64_t fd, uint64_t buf, uint64_t n, int wr)
         if (s >= 0 && !bent[files[s].ent].is_dir)
             avail =
                 files[s].off < bent[files[s].ent].size ? bent[files[s].ent].size - files[s].off : 0;
+        else if (fd == 0 && fd_ok(fd) && lx_funk)
+            avail = 0;
         else if (fd == 0 && fd_ok(fd)) {
             need_request();
             avail = have_req == 1 ? req.body_len - in_off : 0;
@@ -712,8 +806,8 @@ static int64_t do_poll(uint64_t fds, uint64_t nfds)
 static void pages_release(uint64_t a, uint64_t len)
 {
     /* Back to zero-filled read-write pages, as the guest's next mapping expects. */
-    madvise((void *)(uintptr_t)a, len, MADV_DONTNEED);
-    mprotect((void *)(uintptr_t)a, len, PROT_READ | PROT_WRITE);
+    madvise(hp(a), len, MADV_DONTNEED);
+    lx_mprotect(a, len, PROT_READ | PROT_WRITE);
     linux_pages_set(a, len, LX_FREE);
 }
 
@@ -784,10 +878,10 @@ static int64_t do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
     }
     if (fs >= 0) {
         uint64_t off = file_off;
-        file_read(fs, (void *)(uintptr_t)a, len, &off);
+        file_read(fs, hp(a), len, &off);
     }
     if (!(prot & PROT_WRITE))
-        mprotect((void *)(uintptr_t)a, len, (int)(prot & PROT_READ));
+        lx_mprotect(a, len, (int)(prot & PROT_READ));
     linux_pages_set(a, len, (uint8_t)(LX_MMAP | prot_bits(prot)));
     return (int64_t)a;
 }
@@ -822,8 +916,7 @@ static int64_t do_mremap(uint64_t old, uint64_t olen, uint64_t nlen, uint64_t fl
     }
     if (old + nlen <= mmap_hi && range_is(old + olen, nlen - olen, LX_FREE, LX_FREE)) {
         if (!(bits & LX_W))
-            mprotect((void *)(uintptr_t)(old + olen), nlen - olen,
-                     (bits & LX_R) ? PROT_READ : PROT_NONE);
+            lx_mprotect(old + olen, nlen - olen, (bits & LX_R) ? PROT_READ : PROT_NONE);
         linux_pages_set(old + olen, nlen - olen, bits);
         return (int64_t)old;
     }
@@ -832,11 +925,11 @@ static int64_t do_mremap(uint64_t old, uint64_t olen, uint64_t nlen, uint64_t fl
     uint64_t n = find_free(nlen);
     if (!n)
         return -ENOMEM;
-    if (!(bits & LX_R))
-        mprotect((void *)(uintptr_t)old, olen, PROT_READ);
-    memcpy((void *)(uintptr_t)n, (void *)(uintptr_t)old, olen);
+    if (!(bits & LX_R) && !lx_host) /* the host mapping of KVM guest memory stays readable */
+        mprotect(hp(old), olen, PROT_READ);
+    memcpy(hp(n), hp(old), olen);
     if (!(bits & LX_W))
-        mprotect((void *)(uintptr_t)n, nlen, (bits & LX_R) ? PROT_READ : PROT_NONE);
+        lx_mprotect(n, nlen, (bits & LX_R) ? PROT_READ : PROT_NONE);
     linux_pages_set(n, nlen, bits);
     do_munmap(old, olen);
     return (int64_t)n;
@@ -864,11 +957,11 @@ static int64_t do_mprotect(uint64_t a, uint64_t len, uint64_t prot)
         uint8_t v = lx_pages[p / PAGE];
         if (v & LX_X) {
             if (!(prot & PROT_EXEC)) /* dropping exec from text: allowed, never re-added */
-                mprotect((void *)(uintptr_t)p, PAGE, (int)(prot & PROT_READ));
+                lx_mprotect(p, PAGE, (int)(prot & PROT_READ));
             continue;
         }
-        mprotect((void *)(uintptr_t)p, PAGE, (int)(prot & (PROT_READ | PROT_WRITE)));
-        lx_pages[p / PAGE] = (uint8_t)((v & LX_OWNER) | prot_bits(prot));
+        lx_mprotect(p, PAGE, (int)(prot & (PROT_READ | PROT_WRITE)));
+        linux_pages_set(p, PAGE, (uint8_t)((v & LX_OWNER) | prot_bits(prot)));
     }
     return 0;
 }
@@ -1004,6 +1097,31 @@ static int64_t do_rlimit(uint64_t res, uint64_t newp, uint64_t oldp)
         if (gput(oldp, o, sizeof o))
             return -EFAULT;
     }
+    return 0;
+}
+
+bool linux_guest_writable(uint64_t addr, uint64_t len)
+{
+    return gptr(addr, len, LX_W) != NULL;
+}
+
+/*
+ * The guest memory a funk hypercall writes must be writable by the guest itself: the monitor
+ * writes through its own mapping (under KVM one writable mapping of all guest memory), so
+ * without this an FN_RECV aimed at the program's text would put request bytes there, past its
+ * W^X. Only FN_RECV writes a guest buffer; every hypercall's struct is checked by hc_dispatch
+ * for its bounds and here for the guest's own permission.
+ */
+static int64_t hc_args_ok(unsigned nr, uint64_t arg)
+{
+    if (nr != FUNK_HC_FN_RECV)
+        return gptr(arg, 8, LX_R) ? 0 : -EFAULT;
+    struct funk_hc_fn_recv rv;
+    if (!gptr(arg, sizeof rv, LX_W) || gget(arg, &rv, sizeof rv))
+        return -EFAULT;
+    uint64_t buf = (uint64_t)(uintptr_t)rv.buf;
+    if (rv.len && !gptr(buf, rv.len, LX_W))
+        return -EFAULT;
     return 0;
 }
 
@@ -1171,7 +1289,7 @@ int64_t linux_syscall(struct linux_regs *r)
             for (uint64_t p = a[0]; p < a[0] + a[1]; p += PAGE) {
                 int o = lx_pages[p / PAGE] & LX_OWNER;
                 if ((o == LX_MMAP || o == LX_BRK || o == LX_STACK) && (lx_pages[p / PAGE] & LX_W))
-                    madvise((void *)(uintptr_t)p, PAGE, MADV_DONTNEED);
+                    madvise(hp(p), PAGE, MADV_DONTNEED);
             }
         }
         return 0;
@@ -1327,8 +1445,9 @@ int64_t linux_syscall(struct linux_regs *r)
                 }
                 return -ETIMEDOUT; /* absolute wait with one thread: nobody can wake it */
             }
-            vm_process_child_exit(FUNK_VM_EXIT_FAULT, 0,
-                                  "linux: the single-threaded guest waits forever on a futex");
+            lx_exit(FUNK_VM_EXIT_FAULT, 0,
+                    "linux: the single-threaded guest waits forever on a futex");
+            return 0;
         }
         return refuse(r->nr, -ENOSYS);
     }
@@ -1399,11 +1518,25 @@ int64_t linux_syscall(struct linux_regs *r)
             char why[80];
             snprintf(why, sizeof why, "guest killed itself with signal %llu",
                      (unsigned long long)sig);
-            vm_process_child_exit(FUNK_VM_EXIT_HALT, 128 + (int)sig, why);
+            lx_exit(FUNK_VM_EXIT_HALT, 128 + (int)sig, why);
+            return 0;
         }
         if (pid == LX_PID && sig == 0)
             return 0;
         return refuse(r->nr, -EPERM);
+    }
+    case FUNK_LINUX_HC_NR: {
+        /* A funk hypercall (include/funk/abi/funk.h), only for a program with the funk note. */
+        if (!lx_funk || a[0] > UINT32_MAX)
+            return refuse(r->nr, -ENOSYS);
+        int64_t e = hc_args_ok((unsigned)a[0], a[1]);
+        if (e)
+            return e;
+        if (lx_host)
+            lx_host->hypercall((unsigned)a[0], a[1]);
+        else
+            vm_process_child_hypercall((unsigned)a[0], a[1]);
+        return 0;
     }
     case SYS_mincore:
     default:

@@ -191,28 +191,19 @@ static void copy_segments(struct funk_vm *vm)
     }
 }
 
-/* Pushes bytes below *sp (inside the stack, which the caller sized). */
-static uint64_t push(uint64_t *sp, const void *p, size_t n)
+/* Pushes bytes below *sp (inside the stack, which the caller sized); base: the host address of
+ * guest address 0 (0: identity-mapped). */
+static uint64_t push(uintptr_t base, uint64_t *sp, const void *p, size_t n)
 {
     *sp -= n;
-    memcpy((void *)(uintptr_t)*sp, p, n);
+    memcpy((void *)(base + (uintptr_t)*sp), p, n);
     return *sp;
 }
 
-void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
+void linux_image_pages(const struct funk_vm *vm, int host_prot)
 {
-    const struct linux_boot *lb = (const struct linux_boot *)vm->staging;
-    if (lb->magic != LINUX_BOOT_MAGIC)
-        vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: boot area damaged");
-    vm->mem = mem;
-    vm->mem_base = PROCESS_MEM_BASE;
-    vm->mem_end = vm->mem_size;
-    guest_lo = PROCESS_MEM_BASE;
-    guest_hi = vm->mem_size;
-
     /* The image at its addresses, page permissions as its segments say (never W+X: the loader
      * refused that), recorded in the personality's page map for mprotect and pointer checks. */
-    copy_segments(vm);
     for (unsigned i = 0; i < vm->img.nseg; i++) {
         const struct elf_segment *s = &vm->img.seg[i];
         uint64_t a = s->vaddr & ~4095ull, e = (s->vaddr + s->memsz + 4095) & ~4095ull;
@@ -225,29 +216,29 @@ void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
             }
             int prot = ((perm & ELF_R) ? PROT_READ : 0) | ((perm & ELF_W) ? PROT_WRITE : 0) |
                        ((perm & ELF_X) ? PROT_EXEC | PROT_READ : 0);
-            prot_range(p, prot);
+            if (host_prot)
+                prot_range(p, prot);
             linux_pages_set(p, 4096,
                             (uint8_t)(LX_IMAGE | ((prot & PROT_READ) ? LX_R : 0) |
                                       ((prot & PROT_WRITE) ? LX_W : 0) |
                                       ((prot & PROT_EXEC) ? LX_X : 0)));
         }
     }
-    prot_range(0, -1); /* flush */
-    /* The stack at the top of guest memory, a guard page below it. */
-    uint64_t stack_lo = vm->mem_size - lb->stack_size;
-    linux_pages_set(stack_lo, lb->stack_size, LX_STACK | LX_R | LX_W);
-    mprotect((void *)(uintptr_t)(stack_lo - 4096), 4096, PROT_NONE);
-    linux_pages_set(stack_lo - 4096, 4096, LX_STACK);
-    linux_syscall_init(vm, lb, stack_lo - 4096);
+    if (host_prot)
+        prot_range(0, -1); /* flush */
+}
 
+int linux_stack_build(const struct funk_vm *vm, const struct linux_boot *lb, uintptr_t base,
+                      uint64_t *sp_out)
+{
     /* Strings, AT_RANDOM bytes and the platform name at the top, then the vectors. */
     uint64_t sp = vm->mem_size;
-    uint64_t strs = push(&sp, lb->strings, lb->strings_len);
+    uint64_t strs = push(base, &sp, lb->strings, lb->strings_len);
     uint8_t rnd[16];
     if (syscall(SYS_getrandom, rnd, sizeof rnd, 0) != (long)sizeof rnd)
-        vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: getrandom failed");
-    uint64_t at_random = push(&sp, rnd, sizeof rnd);
-    uint64_t platform = push(&sp, "x86_64", 7);
+        return -EIO;
+    uint64_t at_random = push(base, &sp, rnd, sizeof rnd);
+    uint64_t platform = push(base, &sp, "x86_64", 7);
     sp &= ~15ull;
     unsigned naux = 0;
     uint64_t aux[48];
@@ -278,19 +269,49 @@ void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
     if (nvec & 1)
         sp -= 8; /* %rsp 16-aligned at argc */
     sp -= nvec * 8;
-    uint64_t *v = (uint64_t *)(uintptr_t)sp;
-    *v++ = lb->argc;
+    uint64_t k = 0;
+    uint8_t *v = (uint8_t *)(base + (uintptr_t)sp);
+#define PUT(x) (memcpy(v + 8 * k, &(uint64_t){(x)}, 8), k++)
+    PUT(lb->argc);
     uint64_t s = strs;
     for (uint32_t i = 0; i < lb->argc + lb->envc; i++) {
-        *v++ = s;
+        PUT(s);
         if (i + 1 == lb->argc)
-            *v++ = 0;
-        s += strlen((const char *)(uintptr_t)s) + 1;
+            PUT(0);
+        s += strlen((const char *)(base + (uintptr_t)s)) + 1;
     }
     if (lb->argc == 0)
-        *v++ = 0;
-    *v++ = 0;
-    memcpy(v, aux, naux * 8);
+        PUT(0);
+    PUT(0);
+#undef PUT
+    memcpy(v + 8 * k, aux, naux * 8);
+    *sp_out = sp;
+    return 0;
+}
+
+void linux_guest_enter(struct funk_vm *vm, uint8_t *mem)
+{
+    const struct linux_boot *lb = (const struct linux_boot *)vm->staging;
+    if (lb->magic != LINUX_BOOT_MAGIC)
+        vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: boot area damaged");
+    linux_syscall_process_start(vm->mem_size);
+    vm->mem = mem;
+    vm->mem_base = PROCESS_MEM_BASE;
+    vm->mem_end = vm->mem_size;
+    guest_lo = PROCESS_MEM_BASE;
+    guest_hi = vm->mem_size;
+
+    copy_segments(vm);
+    linux_image_pages(vm, 1);
+    /* The stack at the top of guest memory, a guard page below it. */
+    uint64_t stack_lo = vm->mem_size - lb->stack_size;
+    linux_pages_set(stack_lo, lb->stack_size, LX_STACK | LX_R | LX_W);
+    mprotect((void *)(uintptr_t)(stack_lo - 4096), 4096, PROT_NONE);
+    linux_pages_set(stack_lo - 4096, 4096, LX_STACK);
+    linux_syscall_init(vm, lb, stack_lo - 4096);
+    uint64_t sp;
+    if (linux_stack_build(vm, lb, 0, &sp) != 0)
+        vm_process_child_exit(FUNK_VM_EXIT_INTERNAL, 0, "linux: getrandom failed");
 
     /* Signals on the monitor's alternate stack, with the monitor's FS base restored first. */
     static uint8_t altstack[1 << 16] __attribute__((aligned(16)));

@@ -6,6 +6,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include <funk/abi/spt.h>
 #include <funk/vm.h>
 
-#include "accel_reexec.h"
 #include "elf_note.h"
 
 #define MAX_DEVS 64
@@ -45,25 +45,31 @@ static void usage(FILE *f)
             "                    [--net:NAME=TAP|@FD] [--fn-input=FILE|-] [--fn-method=M]\n"
             "                    [--fn-path=P] [--fn-header='Name: value'] [--fn-output=body|http]\n"
             "                    [--env=KEY=VALUE]\n"
-            "                    [--isolation=kvm|process|auto] [--accel=inproc|agent:ADDR]\n"
+            "                    [--isolation=kvm|process|auto] [--accel=private|agent:ADDR|none]\n"
             "                    [--user=UID[:GID]|keep] [--verbose] KERNEL.elf [ARGS...]\n"
-            "       funk-monitor --linux [--isolation=process] [--mem=MiB] [--env=K=V]...\n"
+            "       funk-monitor --linux [--isolation=process|kvm] [--mem=MiB] [--env=K=V]...\n"
             "                    [--bundle=DIR] [--fn-input=FILE|-] STATIC-ELF [ARGS...]\n"
             "Options with a value take --OPTION=VALUE or --OPTION VALUE (Solo5's NAME options:\n"
             "the ':' form only); -h/--help, --version.\n"
             "  --mem=MiB        guest memory, even number of MiB (default 8)\n"
             "  --timeout=SEC    end the guest after SEC seconds (exit 75)\n"
-            "  --accel=MODE     ACCEL hypercall: inproc (default: libfunk-accel in this process)\n"
-            "                   or agent:ADDR (funk-accel-agent at unix:///path|tcp://H:P|vsock://C:P)\n"
-            "                   (a static funk-monitor runs ACCEL guests in funk-monitor-accel,\n"
-            "                   found beside it or at $FUNK_MONITOR_ACCEL)\n"
+            "  --memory-limit=SIZE, --cpus=N, --pids-limit=N  process backend: the guest's\n"
+            "                   own cgroup (SIZE like 64M or 1G; N cores like 0.5; default:\n"
+            "                   guest memory + 64M, no CPU limit, 1 process); over the memory\n"
+            "                   limit the guest ends with exit 69 (FUNK_CGROUP=auto|required|off)\n"
+            "  --accel=MODE     ACCEL hypercall, always served by a sandboxed funk-accel-agent:\n"
+            "                   private (default; 'inproc' is its old name): a child agent of\n"
+            "                   this monitor, started for a guest that uses ACCEL ($FUNK_ACCEL_AGENT\n"
+            "                   or beside this binary); agent:ADDR: the one at\n"
+            "                   unix:///path|tcp://H:P|vsock://C:P; none: ACCEL answers ENOSYS\n"
             "  --user=UID[:GID] started as root with the KVM backend: run the guest as this user\n"
             "                   once /dev/kvm, the ELF and the devices are open (default 65534;\n"
             "                   keep: stay root)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "  --linux          STATIC-ELF is an unmodified static Linux x86-64 program (process\n"
-            "                   backend): argv = STATIC-ELF ARGS, envp = --env, stdin = the function\n"
+            "                   backend, or ring 3 under KVM with --isolation=kvm): argv =\n"
+            "                   STATIC-ELF ARGS, envp = --env, stdin = the function\n"
             "                   input (--fn-input, default '-'), stdout = the response body,\n"
             "                   stderr = the log, exit status = its own (default --mem=64)\n"
             "  --bundle=DIR     --linux: DIR's files and directories, read-only, are the guest's\n"
@@ -310,6 +316,7 @@ static int join_option_values(int *argc, char **argv)
         "--mem",      "--timeout",   "--fn-input", "--fn-output", "--fn-method",
         "--fn-path",  "--fn-header", "--env",      "--isolation", "--accel",
         "--user",     "--bundle",    "--dumpcore",
+        "--memory-limit", "--cpus", "--pids-limit",
     };
     int n = *argc;
     for (int i = 1; i < n && is_opt(argv[i]) && strcmp(argv[i], "--") != 0; i++) {
@@ -329,6 +336,31 @@ static int join_option_values(int *argc, char **argv)
         n--;
     }
     *argc = n;
+    return 0;
+}
+
+/* "64M", "1G", "512K" or bytes (binary multiples); at least 4 MiB. */
+static int parse_limit_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end == 'i' && shift)
+        end++;
+    if (errno || *end || v > (UINT64_MAX >> 30) || (v << shift) < (4u << 20))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
     return 0;
 }
 
@@ -385,6 +417,7 @@ static int run_cli(int argc, char **argv)
 {
     unsigned long mem_mib = 0; /* 8, or 64 for --linux */
     double timeout = 0;
+    struct funk_vm_limits limits = {0};
     unsigned flags = 0;
     int isolation = FUNK_ISOLATION_AUTO;
     struct funk_vm_device devs[MAX_DEVS];
@@ -395,7 +428,6 @@ static int run_cli(int argc, char **argv)
     size_t headers_len = 0;
     const char *env[MAX_HEADERS + 1];
     size_t nenv = 0;
-    bool accel_agent = false;
     const char *bundle = NULL;
     long run_uid = 65534, run_gid = 65534; /* -1: --user=keep */
     int mem_given = 0;
@@ -429,6 +461,7 @@ static int run_cli(int argc, char **argv)
         elf_note_find_owned(elf, elf_len, HVT_NOTE_OWNER, HVT_NOTE_ABI1, NULL) == 1)
         g_solo5 = elf_note_solo5_target(elf, elf_len) == SPT_ABI_TARGET ? 2 : 1;
 
+    funk_vm_accel_set("private"); /* the default: a sandboxed agent child, started on demand */
     for (i = 1; i < argc && is_opt(argv[i]); i++) {
         const char *a = argv[i];
         char *end;
@@ -484,6 +517,20 @@ static int run_cli(int argc, char **argv)
             dumpcore_dir = a + 11;
             if (!*dumpcore_dir)
                 return die_usage("--dumpcore: empty directory%s", "");
+        } else if (strncmp(a, "--memory-limit=", 15) == 0) {
+            if (parse_limit_size(a + 15, &limits.memory_bytes) != 0)
+                return die_usage("--memory-limit: '%s' is not a size like 64M or 1G (>= 4M)", a + 15);
+        } else if (strncmp(a, "--cpus=", 7) == 0) {
+            double c = strtod(a + 7, &end);
+            if (*end || a[7] == '\0' || !(c >= 0.001) || c > 4096)
+                return die_usage("--cpus: '%s' is not a number of cores (0.001..4096)", a + 7);
+            limits.cpu_millicores = (uint32_t)(c * 1000 + 0.5);
+        } else if (strncmp(a, "--pids-limit=", 13) == 0) {
+            errno = 0;
+            unsigned long n = strtoul(a + 13, &end, 10);
+            if (errno || *end || a[13] == '\0' || a[13] == '-' || n == 0 || n > 1000000)
+                return die_usage("--pids-limit: '%s' is not a number 1..1000000", a + 13);
+            limits.pids = (uint32_t)n;
         } else if (strncmp(a, "--timeout=", 10) == 0) {
             timeout = strtod(a + 10, &end);
             if (*end || a[10] == '\0' || !(timeout > 0) || timeout > 86400)
@@ -547,9 +594,8 @@ static int run_cli(int argc, char **argv)
                 return die_usage("--isolation: '%s' is not kvm, process or auto", a + 12);
         } else if (strncmp(a, "--accel=", 8) == 0) {
             if (funk_vm_accel_set(a + 8) < 0)
-                return die_usage("--accel: '%s' is not inproc or agent:ADDR (unix:///path, "
+                return die_usage("--accel: '%s' is not private, none or agent:ADDR (unix:///path, "
                                  "vsock://CID:PORT, tcp://HOST:PORT)", a + 8);
-            accel_agent = strncmp(a + 8, "agent:", 6) == 0;
         } else if (strncmp(a, "--user=", 7) == 0) {
             if (strcmp(a + 7, "keep") == 0) {
                 run_uid = run_gid = -1;
@@ -582,10 +628,10 @@ static int run_cli(int argc, char **argv)
         mem_mib = linux_guest ? 64 : 8;
     if (bundle && !linux_guest)
         return die_usage("--bundle: only with --linux%s", "");
-    if (linux_guest && isolation == FUNK_ISOLATION_KVM)
-        return die_usage("--linux: Linux guests run under the process backend only%s", "");
     if (linux_guest) {
-        isolation = FUNK_ISOLATION_PROCESS;
+        /* the process backend unless KVM is asked for (auto: the process backend) */
+        if (isolation != FUNK_ISOLATION_KVM)
+            isolation = FUNK_ISOLATION_PROCESS;
         if (!fn_input)
             fn_input = "-"; /* stdio mode: stdin is the function input */
     }
@@ -655,33 +701,6 @@ static int run_cli(int argc, char **argv)
         fprintf(stderr, "funk-monitor: cannot read '%s': %s\n", kernel, strerror(-rc));
         return FUNK_EXIT_LOAD;
     }
-#ifdef FUNK_MONITOR_ACCEL_SIBLING
-    /* No in-process libfunk-accel here (static-pie, for boot speed): a guest that uses ACCEL
-     * in process runs in the dynamically linked variant instead, with the same arguments. */
-    char exe[4096], target[4096];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[el > 0 ? el : 0] = '\0';
-    rc = accel_reexec_target(elf, elf_len, accel_agent, getenv(ACCEL_REEXEC_ENV),
-                             getenv(ACCEL_REEXEC_GUARD), exe, FUNK_MONITOR_ACCEL_SIBLING, target,
-                             sizeof target);
-    if (rc == 1) {
-        if (flags & FUNK_VM_F_VERBOSE)
-            fprintf(stderr, "funk-monitor: %s uses ACCEL in process: running %s\n", kernel, target);
-        setenv(ACCEL_REEXEC_GUARD, "1", 1);
-        execv(target, argv);
-        rc = -errno;
-    }
-    if (rc < 0) {
-        fprintf(stderr,
-                "funk-monitor: %s uses ACCEL, which this (static) monitor cannot serve in process, "
-                "and running the in-process variant %s failed: %s (set %s to its path, or use "
-                "--accel=agent:ADDR)\n",
-                kernel, rc == -ELOOP ? "again" : target, strerror(-rc), ACCEL_REEXEC_ENV);
-        return FUNK_EXIT_SETUP;
-    }
-#else
-    (void)accel_agent;
-#endif
 
     struct cli_fn fn = {.req = {.method = method, .path = path}, .http = fn_http};
     if (fn_input) {
@@ -711,6 +730,12 @@ static int run_cli(int argc, char **argv)
     struct funk_vm_boot boot = {.cmdline = linux_guest ? NULL : cmdline, .env = env, .devs = devs,
                                 .ndevs = ndevs, .argv = linux_guest ? (const char *const *)argv + i - 1 : NULL,
                                 .bundle = bundle};
+    if ((limits.memory_bytes || limits.cpu_millicores || limits.pids) &&
+        (rc = funk_vm_set_limits(g_vm, &limits)) != 0) {
+        fprintf(stderr, "funk-monitor: limits: %s\n", strerror(-rc));
+        funk_vm_delete(g_vm);
+        return tender_exit(FUNK_EXIT_USAGE);
+    }
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     free(elf);
     if (rc) {

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-#include "hc_accel_filter.h"
 #include "process_filter.h"
 
 scmp_filter_ctx vm_process_filter(const char *layout, const struct proc_dev_geo *dev)
@@ -29,10 +28,6 @@ scmp_filter_ctx vm_process_filter(const char *layout, const struct proc_dev_geo 
                                    SCMP_A2(SCMP_CMP_EQ, bs), SCMP_A3(SCMP_CMP_LE, last));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 3, SCMP_A0(SCMP_CMP_EQ, d),
                                    SCMP_A2(SCMP_CMP_EQ, bs), SCMP_A3(SCMP_CMP_LE, last));
-        } else if (layout[i] == 'a') {
-            rc |= hc_accel_filter_rules(ctx, DEV_FD0 + (int)i, false);
-        } else if (layout[i] == 'I') {
-            rc |= hc_accel_filter_rules(ctx, -1, true);
         } else if (layout[i] == 'n') {
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, d));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, d));

@@ -9,9 +9,10 @@
 
 /*
  * The child's filter (default action TRAP -> reported as a sandbox violation): what the
- * hypercall modules need, on the fds they own. layout has one character per manifest entry:
- * 'b' block, 'n' net, '-' not attached; then 'a' when the ACCEL agent connection is at the next
- * fd, 'T' for a snapshot template, 'I' for in-process ACCEL plugins. Returns NULL on failure.
+ * device modules need, on the fds they own. layout has one character per manifest entry:
+ * 'b' block, 'n' net, '-' not attached; then a digit per hypercall-module fd at the next fds
+ * (no rules here: the caller adds that module's own, hc_fd_seccomp), 'T' for a snapshot
+ * template. Returns NULL on failure.
  */
 #include <stdint.h>
 

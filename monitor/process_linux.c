@@ -283,10 +283,10 @@ static NO_ASAN void on_fault(int sig, siginfo_t *si, void *uc)
  *   RLIMIT_FSIZE      the largest block device: writes stay inside the backing files
  *                     (0 without one: no regular file can be written at all); not set when
  *                     fd 2 (kept with --verbose) is a regular file: the log grows past it
- *   RLIMIT_NOFILE     the fds it holds (channel, devices, ACCEL) and a few more for a template's
- *                     fork commands; in-process ACCEL plugins open model files: 1024
- *   RLIMIT_NPROC      1 for a guest that never clones (neither a template nor in-process
- *                     ACCEL): the filter refuses clone already; this holds if it did not.
+ *   RLIMIT_NOFILE     the fds it holds (channel, devices, module fds like ACCEL's agent socket)
+ *                     and a few more for a template's fork commands
+ *   RLIMIT_NPROC      1 for a guest that never clones (any but a template): the filter
+ *                     refuses clone already; this holds if it did not.
  *                     RLIMIT_NPROC counts every process of the real uid, and every guest
  *                     started by root shares uid 65534, so a larger per-guest number would be
  *                     a budget all guests share (one guest's threads would starve another's):
@@ -304,8 +304,7 @@ static void guest_limits(const struct funk_vm *vm)
             fsize = vm->dev[i].capacity;
     struct stat st2;
     bool log_file = fstat(2, &st2) == 0 && S_ISREG(st2.st_mode);
-    bool inproc = hc_accel_inproc(vm);
-    rlim_t nofile = inproc ? 1024 : (rlim_t)DEV_FD0 + vm->ndev + 1 + 8;
+    rlim_t nofile = (rlim_t)DEV_FD0 + vm->ndev + HC_MAX_MODULES + 8;
     struct {
         int res;
         rlim_t v;
@@ -316,7 +315,7 @@ static void guest_limits(const struct funk_vm *vm)
         {RLIMIT_NPROC, 1},
     };
     size_t n = sizeof lim / sizeof lim[0];
-    if (vm->snapshot_mode || inproc)
+    if (vm->snapshot_mode)
         n--; /* RLIMIT_NPROC, the last */
     for (size_t i = 0; i < n; i++) {
         if (lim[i].res == RLIMIT_FSIZE && log_file)
@@ -352,19 +351,24 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
     int devhi[MFT_MAX_ENTRIES];
     for (unsigned i = 0; i < vm->ndev; i++)
         devhi[i] = vm->dev[i].fd >= 0 ? fcntl(vm->dev[i].fd, F_DUPFD, 100 + 1 + i) : -1;
-    /* ACCEL's agent connection (hc_accel.c) follows the devices. */
-    int accel_hi = hc_accel_fd(vm) >= 0 ? fcntl(hc_accel_fd(vm), F_DUPFD, 100 + 1 + MFT_MAX_ENTRIES) : -1;
+    /* The hypercall modules' fds (ACCEL's agent connection) follow the devices. */
+    int *mslot[HC_MAX_MODULES];
+    unsigned mmod[HC_MAX_MODULES];
+    unsigned nmfd = hc_fds(vm, mslot, mmod, HC_MAX_MODULES);
+    int mhi[HC_MAX_MODULES];
+    for (unsigned i = 0; i < nmfd; i++)
+        mhi[i] = fcntl(*mslot[i], F_DUPFD, 100 + 1 + MFT_MAX_ENTRIES + (int)i);
     dup2(hi, CHAN_FD);
     for (unsigned i = 0; i < vm->ndev; i++)
         if (devhi[i] >= 0) {
             dup2(devhi[i], DEV_FD0 + (int)i);
             vm->dev[i].fd = DEV_FD0 + (int)i;
         }
-    if (accel_hi >= 0) {
-        dup2(accel_hi, DEV_FD0 + (int)vm->ndev);
-        hc_accel_fd_moved(vm, DEV_FD0 + (int)vm->ndev);
+    for (unsigned i = 0; i < nmfd; i++) {
+        dup2(mhi[i], DEV_FD0 + (int)(vm->ndev + i));
+        *mslot[i] = DEV_FD0 + (int)(vm->ndev + i);
     }
-    syscall(SYS_close_range, DEV_FD0 + vm->ndev + (accel_hi >= 0 ? 1 : 0), ~0u, 0);
+    syscall(SYS_close_range, DEV_FD0 + vm->ndev + nmfd, ~0u, 0);
 
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
     unsigned long vm_pages = 0;
@@ -712,7 +716,9 @@ static int reap_child(struct funk_vm *vm)
 
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 {
-    if (vm->kicked)
+    if (have_status && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && vm_cgroup_oom_killed(&vm->cg))
+        vm_stop(vm, FUNK_VM_EXIT_LIMIT, "guest process killed: over its memory limit (cgroup)");
+    else if (vm->kicked)
         vm_stop(vm, FUNK_VM_EXIT_TIMEOUT, "guest timed out (process killed)");
     else if (have_status && WIFSIGNALED(st))
         vm_stop(vm, FUNK_VM_EXIT_SANDBOX, "guest process killed by signal %d (%s)", WTERMSIG(st),
@@ -764,6 +770,7 @@ int vm_process_run(struct funk_vm *vm)
     st = reap_child(vm);
     if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
+    vm_cgroup_destroy(&vm->cg);
     return 0;
 }
 
@@ -822,6 +829,7 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
         int st = reap_child(vm);
         if (how == SERVE_EOF)
             ended_without_result(vm, 1, st);
+        vm_cgroup_destroy(&vm->cg);
         return -ECHILD;
     }
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
@@ -836,6 +844,8 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     vm->child_pidfd = -1;
     snap->chan = fd;
     snap->mem_size = vm->mem_size;
+    snap->cg = vm->cg; /* the template's cgroup lives as long as the template */
+    memset(&vm->cg, 0, sizeof vm->cg);
     pthread_mutex_init(&snap->lock, NULL);
     vm->child_pid = -1;
     *out = snap;
@@ -895,6 +905,7 @@ void vm_process_snapshot_delete(struct funk_vm_snapshot *snap)
     close(snap->chan); /* an honest template exits when its channel closes; any other now: */
     struct funk_vm tmp = {.child_pid = snap->pid, .child_pidfd = snap->pidfd};
     reap_child(&tmp); /* and with it (init of its pid namespace) all it forked */
+    vm_cgroup_destroy(&snap->cg); /* and whatever else is counted in its cgroup */
     pthread_mutex_destroy(&snap->lock);
 }
 
@@ -911,14 +922,15 @@ void vm_process_kick(struct funk_vm *vm)
 
 /* One cached program, keyed by the device layout (the only thing the filter depends on). */
 static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
-static char bpf_key[MFT_MAX_ENTRIES * 48 + 8];
+static char bpf_key[MFT_MAX_ENTRIES * 48 + HC_MAX_MODULES + 8];
 static struct sock_filter *bpf_prog;
 static size_t bpf_len;
 
 static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
 {
-    char key[MFT_MAX_ENTRIES + 4];
-    char geo[MFT_MAX_ENTRIES * 48 + 8]; /* the cache key: layout plus block geometry */
+    char key[MFT_MAX_ENTRIES + HC_MAX_MODULES + 2];
+    /* The cache key: layout plus block geometry. */
+    char geo[MFT_MAX_ENTRIES * 48 + HC_MAX_MODULES + 8];
     size_t gl = 0;
     unsigned n = 0;
     for (unsigned i = 0; i < vm->ndev; i++) {
@@ -928,12 +940,15 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
                                    (unsigned long long)vm->dev[i].capacity, vm->dev[i].block_size);
     }
     geo[gl] = '\0';
-    if (hc_accel_fd(vm) >= 0)
-        key[n++] = 'a'; /* at DEV_FD0 + ndev, right after the devices */
+    /* Module fds right after the devices (a digit: the module's index), each with its module's
+     * own rules (added below: the layout's filter knows no module). */
+    int *mslot[HC_MAX_MODULES];
+    unsigned mmod[HC_MAX_MODULES];
+    unsigned nmfd = hc_fds((struct funk_vm *)vm, mslot, mmod, HC_MAX_MODULES);
+    for (unsigned i = 0; i < nmfd; i++)
+        key[n++] = (char)('0' + mmod[i]);
     if (vm->snapshot_mode)
         key[n++] = 'T'; /* after the devices: index i of a device stays its fd offset */
-    if (hc_accel_inproc(vm))
-        key[n++] = 'I';
     key[n] = '\0';
     if (gl + n + 2 > sizeof geo)
         return -E2BIG;
@@ -954,6 +969,11 @@ static int filter_bpf(const struct funk_vm *vm, struct sock_fprog *out)
         for (unsigned i = 0; i < vm->ndev && i < MFT_MAX_ENTRIES; i++)
             dg[i] = (struct proc_dev_geo){vm->dev[i].capacity, vm->dev[i].block_size};
         scmp_filter_ctx ctx = vm_process_filter(key, dg);
+        for (unsigned i = 0; ctx && i < nmfd; i++)
+            if (hc_fd_seccomp(mmod[i], ctx, DEV_FD0 + (int)(vm->ndev + i)) != 0) {
+                seccomp_release(ctx);
+                ctx = NULL;
+            }
         int p[2] = {-1, -1};
         rc = -EINVAL;
         if (ctx && pipe2(p, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, p[1]) == 0) {
@@ -1021,6 +1041,14 @@ int vm_process_child_send(const struct funk_vm_response *resp)
 void vm_process_child_console(const char *data, size_t len)
 {
     child_console(NULL, data, len);
+}
+
+/* A Linux guest's funk hypercall (FUNK_LINUX_HC_NR), served as process_entry serves a funk
+ * guest's: the checks and handlers of hc_dispatch; a stopping call ends the guest here. */
+void vm_process_child_hypercall(unsigned nr, uint64_t arg)
+{
+    if (hc_dispatch(child_vm, nr, arg) == HC_STOP)
+        child_finish();
 }
 
 NO_ASAN void vm_process_child_exit(enum funk_vm_exit exit, int status, const char *reason)

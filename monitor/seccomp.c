@@ -62,6 +62,19 @@ int funk_vm_sandbox(struct funk_vm *vm)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
                                SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
                                SCMP_A1(SCMP_CMP_EQ, vm_backend_run_ioctls[i]));
+    if (vm->flags & FUNK_VM_F_LINUX) {
+        /* Linux personality (linux_kvm_x86_64.c): a system call's result where the kernel has
+         * no KVM_CAP_SYNC_REGS, the guest's FS base (arch_prctl), getrandom's bytes */
+        for (unsigned i = 0; i < vm_backend_nlinux_ioctls; i++)
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                                   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                                   SCMP_A1(SCMP_CMP_EQ, vm_backend_linux_ioctls[i]));
+        rc |= allow(ctx, SCMP_SYS(getrandom));
+        /* guest pages that lose permissions: a protection round trip on the host mapping
+         * makes a shadow-paging KVM drop its entries (never executable) */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    }
     /* Console and response output, device I/O. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 1));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
@@ -107,8 +120,12 @@ int funk_vm_sandbox(struct funk_vm *vm)
     /* funk_vm_kick from a timer signal handler signals this very process only. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-    /* ACCEL: the agent socket, or what in-process plugins need (hc_accel.c). */
-    rc |= hc_accel_seccomp(vm, ctx);
+    /* The fds hypercall modules hold (ACCEL's agent socket): each module's own rules. */
+    int *slot[HC_MAX_MODULES];
+    unsigned mod[HC_MAX_MODULES];
+    unsigned nfd = hc_fds(vm, slot, mod, HC_MAX_MODULES);
+    for (unsigned i = 0; i < nfd; i++)
+        rc |= hc_fd_seccomp(mod[i], ctx, *slot[i]);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

@@ -203,6 +203,8 @@ static int protect_kernel(struct funk_vm *vm)
 
 bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len)
 {
+    if ((vm->flags & FUNK_VM_F_LINUX) && len)
+        return !linux_guest_writable(gpa, len); /* the program's own page map */
     if (!vm->img.host_ro || len == 0)
         return false;
     for (unsigned i = 0; i < vm->img.nseg; i++) {
@@ -361,6 +363,8 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
     vm->restored_fd = -1;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++)
         vm->dev[i].fd = -1;
+    for (unsigned i = 0; i < VM_CGROUP_MAX; i++)
+        vm->cg.dirfd[i] = -1;
     int rc;
     if (flags & FUNK_VM_F_PROCESS) {
         vm->backend = FUNK_ISOLATION_PROCESS;
@@ -422,6 +426,8 @@ void funk_vm_delete(struct funk_vm *vm)
     if (!vm)
         return;
     hc_accel_free(vm);
+    if (vm->backend == FUNK_ISOLATION_KVM && (vm->flags & FUNK_VM_F_LINUX))
+        linux_kvm_release(vm); /* its privileged memory slot (linux_kvm_x86_64.c) */
     if (vm->backend == FUNK_ISOLATION_KVM)
         vm_kvm_delete(vm);
     if (vm->restored_fd >= 0)
@@ -430,9 +436,26 @@ void funk_vm_delete(struct funk_vm *vm)
         syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
         close(vm->child_pidfd);
     }
+    vm_cgroup_destroy(&vm->cg);
+    if (vm->image_fd1 > 0)
+        close(vm->image_fd1 - 1);
     free(vm->staging);
     free(vm->elf_copy);
     free(vm);
+}
+
+int funk_vm_set_limits(struct funk_vm *vm, const struct funk_vm_limits *lim)
+{
+    if (!vm || !lim)
+        return -EINVAL;
+    /* Below 4 MiB not even the monitor code of the guest's process starts. A limit below the
+     * guest memory is allowed: the guest dies (FUNK_VM_EXIT_LIMIT) when it touches more. */
+    if (lim->memory_bytes && lim->memory_bytes < (4u << 20))
+        return -EINVAL;
+    if (lim->cpu_millicores > 1000u * 4096u)
+        return -EINVAL;
+    vm->limits = *lim;
+    return 0;
 }
 
 /* ---- Snapshots ------------------------------------------------------------------------- */

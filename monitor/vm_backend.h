@@ -27,6 +27,9 @@ uint64_t vm_backend_hc_stub(void);
  * the register reads of its fault reports (seccomp.c allows exactly these on the vCPU fd). */
 extern const unsigned long vm_backend_run_ioctls[];
 extern const unsigned vm_backend_nrun_ioctls;
+/* ... and those the Linux personality under KVM adds (none where it does not exist). */
+extern const unsigned long vm_backend_linux_ioctls[];
+extern const unsigned vm_backend_nlinux_ioctls;
 
 /* Whether KVM here is hardware virtualization (--isolation=auto picks KVM only then): x86_64
  * looks for vmx/svm in /proc/cpuinfo (without them KVM is software-emulated PVM); aarch64 KVM

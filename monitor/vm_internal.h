@@ -12,6 +12,7 @@
 
 #include <funk/vm.h>
 
+#include "cgroup.h"
 #include "elf_loader.h"
 
 struct kvm_run;
@@ -39,6 +40,11 @@ struct funk_vm {
     /* Process backend: the image and boot area staged in the parent, the child's pid. */
     uint8_t *elf_copy;
     size_t elf_len;
+    /* A Linux guest's program from linux_elf.c's image cache: that sealed memfd (its fd + 1, 0:
+     * none; dup'd for this VM, closed with it) of image_len bytes (page-aligned) goes to the
+     * launcher as is, and elf_copy then holds only what follows it (the bundle). */
+    int image_fd1;
+    size_t image_len;
     uint8_t *staging; /* guest [HVT_BOOT_INFO_GPA, PROCESS_STAGING_END) */
     int child_pid;     /* a fresh guest: the pid fork returned (our child) */
     int child_pidfd;   /* a restored instance: the pidfd its template's clone returned, else -1 */
@@ -68,6 +74,11 @@ struct funk_vm {
     char err[256];
     hvt_gpa_t halt_cookie; /* HALT's cookie (0 or a guest address), for a core dump */
     void *accel; /* hc_accel.c state (NULL: the guest does not use ACCEL) */
+
+    /* Process backend: limits for the guest's cgroup (cgroup.c), and that cgroup while the
+     * guest process lives (n == 0: none). */
+    struct funk_vm_limits limits;
+    struct vm_cgroup cg;
 };
 
 /*
@@ -121,6 +132,7 @@ struct funk_vm_snapshot {
     int pidfd; /* launched template, else -1 */
     int chan;
     pthread_mutex_t lock;
+    struct vm_cgroup cg; /* the template's cgroup (its instances are counted in it) */
     /* kvm: the pages the guest had touched, packed, and where they go */
     uint8_t *image;
     uint64_t (*ranges)[2]; /* guest offset, length */
@@ -161,23 +173,35 @@ struct hc_call {
     bool arg_in_only; /* the host never writes the argument struct (PUTS, HALT) */
 };
 
+/* A module that carries an fd into a guest's sandbox owns it and its rules (like Solo5 spt's
+ * modules): the core moves, passes and filters module fds without knowing whose they are. */
+struct hc_fd_ops {
+    int *(*fd)(struct funk_vm *vm);           /* the fd it holds for this VM now, or NULL */
+    int (*adopt)(struct funk_vm *vm, int fd); /* a launched guest process takes it over */
+    int (*seccomp)(void *scmp_ctx, int fd);   /* the rules for exactly that fd (at fd) */
+};
+
 struct hc_module {
     const char *name;
     /* Optional: called after load (devices attached) to check or prepare; 0 or -errno. */
     int (*setup)(struct funk_vm *vm);
     const struct hc_call *calls;
     size_t ncalls;
+    const struct hc_fd_ops *fdops; /* optional */
 };
 
-/* ACCEL (hc_accel.c): prepared by its setup, sandbox rules, freed with the VM. */
+/* ACCEL (hc_accel.c): prepared by its setup, freed with the VM. */
 extern const struct hc_module hc_accel_module;
-int hc_accel_seccomp(const struct funk_vm *vm, void *scmp_ctx);
-int hc_accel_fd(const struct funk_vm *vm);      /* agent connection, or -1 */
-bool hc_accel_inproc(const struct funk_vm *vm); /* plugins in this process */
-void hc_accel_fd_moved(struct funk_vm *vm, int fd);
-/* A launched guest process takes over the agent connection its library user opened (or -1). */
-int hc_accel_adopt(struct funk_vm *vm, int fd);
 void hc_accel_free(struct funk_vm *vm);
+
+/* Module fds: at most one per module. hc_fds fills slot[i] (the fd's place, so a mover can
+ * update it) and mod[i] (the module's index) and returns the count, in module order. */
+#define HC_MAX_MODULES 16
+unsigned hc_fds(struct funk_vm *vm, int **slot, unsigned *mod, unsigned max);
+/* Module mod's rules for its fd at fd; 0 or -errno. */
+int hc_fd_seccomp(unsigned mod, void *scmp_ctx, int fd);
+/* Module mod takes over fd in a launched guest process (before hc_setup); 0 or -errno. */
+int hc_fd_adopt(struct funk_vm *vm, unsigned mod, int fd);
 
 extern const struct hc_module hc_console, hc_clock, hc_poll, hc_block, hc_net, hc_halt, hc_fn,
     hc_fault;

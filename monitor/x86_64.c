@@ -187,6 +187,8 @@ const char *x86_vector_name(unsigned v)
 
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
 const unsigned vm_backend_nrun_ioctls = 3;
+const unsigned long vm_backend_linux_ioctls[] = {KVM_SET_REGS, KVM_SET_MSRS};
+const unsigned vm_backend_nlinux_ioctls = 2;
 
 int vm_backend_hw_virt(void)
 {

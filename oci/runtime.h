@@ -43,6 +43,13 @@ struct rt_bundle {
     size_t nblock;
     char *annotations_json; /* the config's annotations object, serialized ("{}" when none) */
     char *accel;            /* "agent:ADDR" (funk_vm_accel_set) for ACCEL guests, or NULL: none */
+    /* com.funk.io=stdio: binary is an unmodified static Linux program run under the monitor's
+     * system-call personality (process backend), with argv (NULL-terminated) and env as its
+     * argv/envp and the rootfs, read-only, as its "/". serve: the image is a classic-watchdog
+     * function (process.env has fprocess): the container serves HTTP on $port (8080) and runs
+     * argv (fprocess) per request, the request as OpenFaaS's classic watchdog gives it. */
+    int stdio, serve;
+    char **argv;
 };
 
 /* Loads BUNDLE/config.json. Returns 1 when it describes a unikernel (b filled), 0 when it is an
@@ -86,9 +93,20 @@ int rt_walk_in_root(int rootfd, const char *path, int flags);
 pid_t rt_container_create(const struct rt_bundle *b, const char *statedir, char *err,
                           size_t errlen);
 
+/* runtime_stdio.c: in a stdio image's container (b->serve), after `start`: the watchdog's HTTP
+ * loop on $port, each request a fresh Linux-personality guest of elf with bundle_dir as "/".
+ * Returns the container's exit status. */
+int rt_stdio_serve(const struct rt_bundle *b, const char *elf, size_t elf_len,
+                   const char *bundle_dir);
+
 /* In the container's network namespace: creates tap "funk0" joined by tc redirects to the
  * namespace's interface; env gets FUNK_NET_IPV4 (addr/prefix), FUNK_NET_GATEWAY, FUNK_NET_IFACE. */
 int rt_net_setup(int *tapfd, char *env[3], char *err, size_t errlen);
+
+/* A stdio bundle's limits: argv entries and bytes of argv + env (the personality's staging area
+ * is smaller still; this refuses absurd configs before anything is read). */
+#define RT_STDIO_MAX_ARGS 4096
+#define RT_STDIO_MAX_ARG_BYTES (256u << 10)
 
 /* Logging to stderr and, when --log was given, to that file (text or runc's JSON lines). */
 enum rt_level { RT_ERROR, RT_WARN, RT_INFO, RT_DEBUG };

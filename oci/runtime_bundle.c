@@ -13,11 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <funk/abi/funk.h>
 #include <funk/vm.h>
 
 #include "runtime.h"
 
 #define DEFAULT_MEM (8u << 20)
+#define STDIO_DEFAULT_MEM (64u << 20) /* a libc program wants a heap (as funkd gives it) */
 #define MAX_MEM (4096ull << 20)
 #define MIN_MEM (2u << 20)
 
@@ -303,6 +305,87 @@ static int same_inner_path(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The program of a stdio bundle: argv[0] when it holds a '/', else the first PATH entry (from
+ * process.env, else the usual one) whose NAME is a regular file inside the rootfs. */
+static char *stdio_program(const char *rootfs, const char *name, char **env)
+{
+    if (strchr(name, '/'))
+        return strdup(name);
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            path = env[i] + 5;
+    int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return NULL;
+    char *found = NULL;
+    for (const char *p = path; !found && *p;) {
+        size_t n = strcspn(p, ":");
+        char *cand = NULL;
+        if (n && p[0] == '/' && asprintf(&cand, "%.*s/%s", (int)n, p, name) > 0 &&
+            safe_inner_path(cand)) {
+            int fd = rt_open_in_root(rootfd, cand, O_RDONLY);
+            if (fd >= 0) {
+                close(fd);
+                found = cand;
+                cand = NULL;
+            }
+        }
+        free(cand);
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    close(rootfd);
+    return found;
+}
+
+/* argv of a stdio bundle: fprocess split at spaces (as the watchdogs do), else process.args. */
+static int stdio_argv(json_t *args, const char *fprocess, struct rt_bundle *b, char *err,
+                      size_t errlen)
+{
+    size_t n = fprocess ? strlen(fprocess) / 2 + 2 : json_array_size(args) + 1, bytes = 0, k = 0;
+    if (n > RT_STDIO_MAX_ARGS + 1)
+        return fail(err, errlen, -E2BIG, "stdio program: more than %u arguments",
+                    RT_STDIO_MAX_ARGS);
+    b->argv = calloc(n, sizeof *b->argv);
+    if (!b->argv)
+        return -ENOMEM;
+    if (fprocess) {
+        char *copy = strdup(fprocess), *save = NULL;
+        if (!copy)
+            return -ENOMEM;
+        for (char *t = strtok_r(copy, " ", &save); t && k + 1 < n; t = strtok_r(NULL, " ", &save))
+            b->argv[k++] = strdup(t);
+        free(copy);
+    } else {
+        for (size_t i = 0; i < json_array_size(args); i++)
+            b->argv[k++] = strdup(json_string_value(json_array_get(args, i)));
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!b->argv[i])
+            return -ENOMEM;
+        bytes += strlen(b->argv[i]) + 1;
+    }
+    for (size_t i = 0; b->env && b->env[i]; i++)
+        bytes += strlen(b->env[i]) + 1;
+    if (bytes > RT_STDIO_MAX_ARG_BYTES)
+        return fail(err, errlen, -E2BIG,
+                    "stdio program: arguments and environment of %zu bytes (at most %u)", bytes,
+                    RT_STDIO_MAX_ARG_BYTES);
+    if (k == 0)
+        return fail(err, errlen, -EINVAL, "stdio program: %s names no command",
+                    fprocess ? "fprocess" : "process.args");
+    b->binary = stdio_program(b->rootfs, b->argv[0], b->env);
+    if (!b->binary)
+        return fail(err, errlen, -ENOENT, "stdio program '%s': not found in the rootfs's PATH",
+                    b->argv[0]);
+    if (!safe_inner_path(b->binary))
+        return fail(err, errlen, -EINVAL, "stdio program '%s' is not a path inside the rootfs",
+                    b->binary);
+    return 0;
+}
+
 int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -346,7 +429,25 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
                *src = NULL;
     const char *net = NULL, *iso = NULL, *ublock = NULL;
     int urunc = 0; /* urunc_desc's answer, once asked */
-    if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
+    /* com.funk.io (the label funkd reads): stdio makes an unmodified static Linux program a
+     * function, from the annotation or the rootfs's /funk.json "io" */
+    const char *io = jstr(ann, "com.funk.io");
+    if (!io && !jstr(ann, "org.funk.unikernel.binary") && (fj = load_funk_json(b->rootfs)))
+        io = jstr(fj, "io");
+    if (io && strcmp(io, "stdio") != 0 && strcmp(io, "fn") != 0) {
+        rc = fail(err, errlen, -EINVAL, "com.funk.io '%s' is not stdio or fn", io);
+        goto out;
+    }
+    if (io && strcmp(io, "stdio") == 0) {
+        b->stdio = 1;
+        src = jstr(ann, "com.funk.io") ? "annotation com.funk.io" : "rootfs /funk.json";
+        memory = jstr(ann, "org.funk.unikernel.memory");
+        if (!memory && fj)
+            memory = jstr(fj, "memory");
+        mode = "fn";     /* stdin is the program's input, its output goes to stdout */
+        iso = "process"; /* the personality has no KVM side yet */
+        binary = "/";    /* set from argv below */
+    } else if ((binary = jstr(ann, "org.funk.unikernel.binary"))) {
         src = "annotation org.funk.unikernel";
         cmdline = jstr(ann, "org.funk.unikernel.cmdline");
         memory = jstr(ann, "org.funk.unikernel.memory");
@@ -357,7 +458,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     } else if (jstr(ann, RT_URUNC_PREFIX "binary") &&
                (urunc = urunc_desc(ann, b->rootfs, &uj, err, errlen)) != 0) {
         /* urunc's annotations in the spec (or, when incomplete there, its /urunc.json) */
-    } else if ((fj = load_funk_json(b->rootfs)) != NULL) {
+    } else if (fj || (fj = load_funk_json(b->rootfs)) != NULL) {
         src = "rootfs /funk.json";
         binary = jstr(fj, "binary");
         cmdline = jstr(fj, "cmdline");
@@ -390,7 +491,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
                   binary);
         goto out;
     }
-    b->binary = strdup(binary);
+    b->binary = b->stdio ? NULL : strdup(binary);
     if (mode && strcmp(mode, "console") != 0 && strcmp(mode, "fn") != 0) {
         rc = fail(err, errlen, -EINVAL, "%s: mode '%s' is not console or fn", src, mode);
         goto out;
@@ -408,6 +509,13 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
     if (!iso)
         iso = getenv("FUNK_RUNTIME_ISOLATION");
     b->isolation = funk_vm_isolation_parse(iso && *iso ? iso : "auto");
+    if (b->stdio && b->isolation != FUNK_ISOLATION_PROCESS) {
+        rc = fail(err, errlen, -ENOTSUP,
+                  "%s: stdio programs run on the process backend only (the monitor's Linux "
+                  "personality has no KVM side yet)",
+                  iso_src);
+        goto out;
+    }
     if (b->isolation < 0) {
         rc = fail(err, errlen, -EINVAL, "%s: isolation '%s' is not kvm, process or auto", iso_src,
                   iso);
@@ -463,8 +571,10 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
      * that do not start with the binary are all the guest's. Nothing given: the annotation. */
     size_t nargs = json_array_size(args);
     size_t from =
-        nargs && same_inner_path(json_string_value(json_array_get(args, 0)), binary) ? 1 : 0;
-    b->cmdline = join_args(args, from);
+        nargs && !b->stdio && same_inner_path(json_string_value(json_array_get(args, 0)), binary)
+            ? 1
+            : 0;
+    b->cmdline = b->stdio ? NULL : join_args(args, from);
     if (!b->cmdline)
         b->cmdline = strdup(cmdline ? cmdline : "");
     b->terminal = json_is_true(json_object_get(proc, "terminal"));
@@ -483,6 +593,19 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         }
         b->env[i] = strdup(s);
     }
+    if (b->stdio) {
+        /* a classic-watchdog image (ENV fprocess): an HTTP function; else one run of args */
+        const char *fp = NULL;
+        for (size_t k = 0; b->env && b->env[k]; k++) {
+            if (strncmp(b->env[k], "fprocess=", 9) == 0)
+                fp = b->env[k] + 9;
+            else if (!fp && strncmp(b->env[k], "function_process=", 17) == 0)
+                fp = b->env[k] + 17;
+        }
+        b->serve = fp != NULL;
+        if ((rc = stdio_argv(args, fp, b, err, errlen)) < 0)
+            goto out;
+    }
     const char *hn = jstr(cfg, "hostname");
     b->hostname = hn ? strdup(hn) : NULL;
 
@@ -493,7 +616,7 @@ int rt_bundle_load(const char *bundle_dir, struct rt_bundle *b, char *err, size_
         json_object_get(json_object_get(json_object_get(linux_, "resources"), "memory"), "limit");
     uint64_t limit =
         json_is_integer(lim) && json_integer_value(lim) > 0 ? (uint64_t)json_integer_value(lim) : 0;
-    uint64_t mem = DEFAULT_MEM;
+    uint64_t mem = b->stdio ? STDIO_DEFAULT_MEM : DEFAULT_MEM;
     if (memory) {
         if (rt_parse_size(memory, &mem) < 0) {
             rc =
@@ -548,5 +671,8 @@ void rt_bundle_free(struct rt_bundle *b)
     free(b->annotations_json);
     free(b->accel);
     free(b->groups);
+    for (size_t i = 0; b->argv && b->argv[i]; i++)
+        free(b->argv[i]);
+    free(b->argv);
     memset(b, 0, sizeof *b);
 }

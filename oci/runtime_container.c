@@ -61,6 +61,10 @@ static int read_file(int rootfd, const char *path, char **out, size_t *len)
         close(fd);
         return -EINVAL;
     }
+    if ((uint64_t)st.st_size > (4ull << 30)) {
+        close(fd); /* larger than any guest's memory */
+        return -EFBIG;
+    }
     char *buf = malloc((size_t)st.st_size + 1);
     size_t n = 0;
     while (buf && n < (size_t)st.st_size) {
@@ -248,6 +252,8 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
     /* The expensive part of a VM (KVM VM, vCPU, memory) is made now, so `start` only runs it. */
     int iso = b->isolation == FUNK_ISOLATION_AUTO ? funk_vm_isolation_auto() : b->isolation;
     unsigned vmflags = iso == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
+    if (b->stdio)
+        vmflags |= FUNK_VM_F_LINUX; /* the monitor's Linux personality */
     int rc = funk_vm_shell_new(b->mem_bytes, vmflags, &g_vm);
     if (rc)
         child_fail(syncfd, "cannot create a %s: %s%s", vmflags ? "process-backend guest" : "KVM VM",
@@ -261,8 +267,15 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         child_fail(syncfd, "accel agent '%s' refused", b->accel + 6);
     struct funk_vm_boot boot = {
         .cmdline = b->cmdline, .env = (const char *const *)env, .devs = devs, .ndevs = ndevs};
+    if (b->stdio) {
+        /* argv and envp as the spec gives them, the rootfs (read-only, copied now, before the
+         * chroot, with no link followed) as the program's "/" */
+        boot = (struct funk_vm_boot){.argv = (const char *const *)b->argv,
+                                     .env = (const char *const *)env,
+                                     .bundle = b->rootfs};
+    }
     rc = funk_vm_load(g_vm, elf, elf_len, &boot);
-    if (rc && boot.env && boot.env[0] && strstr(funk_vm_error(g_vm), "no funk note")) {
+    if (rc && !b->stdio && boot.env && boot.env[0] && strstr(funk_vm_error(g_vm), "no funk note")) {
         /* A plain Solo5 guest has no environment: load it without. */
         funk_vm_delete(g_vm);
         g_vm = NULL;
@@ -272,7 +285,8 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
             rc = funk_vm_load(g_vm, elf, elf_len, &boot);
     }
     if (rc)
-        child_fail(syncfd, "%s: the unikernel was refused: %s", b->binary,
+        child_fail(syncfd, "%s: the %s was refused: %s", b->binary,
+                   b->stdio ? "stdio program (com.funk.io=stdio)" : "unikernel",
                    g_vm ? funk_vm_error(g_vm) : strerror(-rc));
 
     snprintf(path, sizeof path, "%s/exec.fifo", statedir);
@@ -318,6 +332,15 @@ static void child_main(const struct rt_bundle *b, const char *statedir, int sync
         _exit(127);
     close(fifo);
 
+    if (b->serve) {
+        /* a classic-watchdog function: HTTP in the container's network namespace, a fresh guest
+         * per request (the one loaded above only proved the program loads) */
+        funk_vm_delete(g_vm);
+        g_vm = NULL;
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        drop_capabilities();
+        _exit(rt_stdio_serve(b, elf, elf_len, newns ? "/" : b->rootfs));
+    }
     struct rt_fn fn = {0};
     struct funk_vm_io io = {0};
     if (strcmp(b->mode, "fn") == 0) {

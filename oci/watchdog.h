@@ -103,5 +103,21 @@ struct wd_proc_result {
 int wd_run_process(char *const argv[], char *const env[], const char *body, size_t body_len,
                    wd_output_fn out, void *opaque, uint64_t timeout_ms, int echo_stderr,
                    struct wd_proc_result *res);
+typedef int (*wd_run_fn)(char *const argv[], char *const env[], const char *body, size_t body_len,
+                         wd_output_fn out, void *opaque, uint64_t timeout_ms, int echo_stderr,
+                         struct wd_proc_result *res);
+
+/* The watchdog itself (watchdog_main.c): configuration from the environment, the listener and
+ * the connection loop, until SIGTERM. funk-watchdog's main() calls it with wd_run_process;
+ * funk-runtime calls it inside a stdio image's container with a runner that starts each request
+ * under the Linux personality (runtime_stdio.c). name: the program named in its messages;
+ * lockfile: 0 keeps the ready state in memory instead of of-watchdog's $TMPDIR/.lock (a
+ * container's rootfs is read-only). Returns the process exit status. */
+struct wd_host {
+    const char *name;
+    wd_run_fn run;
+    int lockfile;
+};
+int wd_main(int argc, char **argv, const struct wd_host *host);
 
 #endif

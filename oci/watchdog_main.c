@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stdio_env.h"
 #include "watchdog.h"
 
 extern char **environ;
@@ -45,6 +46,7 @@ static struct {
     char lockfile[4096];
 } cfg;
 
+static const struct wd_host *g_host;
 static atomic_long g_inflight;
 static atomic_int g_draining;
 static pid_t g_upstream_pid;
@@ -182,46 +184,27 @@ static int config(void)
     return 0;
 }
 
-/* Http_<Header> variables (canonical case, dashes to underscores), Http_Method/Path/Query,
- * then the watchdog's own environment. */
+/* Http_<Header> variables and the request's (stdio_env.h, as funkd gives them), then the
+ * watchdog's own environment. */
 static char **build_env(const struct wd_request *r)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + r->nh + 8, sizeof *env);
+    char **env = calloc(n + r->nh + STDIO_ENV_REQUEST_MAX + 2, sizeof *env);
     size_t k = 0;
     if (!env)
         return NULL;
     for (size_t i = 0; i < r->nh; i++) {
-        size_t nl = strlen(r->h[i].name);
-        char *s = malloc(5 + nl + 1 + strlen(r->h[i].value) + 1);
-        if (!s)
-            continue;
-        memcpy(s, "Http_", 5);
-        int up = 1;
-        for (size_t j = 0; j < nl; j++) {
-            char c = r->h[i].name[j];
-            if (c == '-') {
-                s[5 + j] = '_';
-                up = 1;
-            } else {
-                s[5 + j] = (char)(up ? toupper((unsigned char)c) : tolower((unsigned char)c));
-                up = 0;
-            }
-        }
-        s[5 + nl] = '=';
-        strcpy(s + 5 + nl + 1, r->h[i].value);
-        env[k++] = s;
+        char *s = stdio_env_header(r->h[i].name, strlen(r->h[i].name), r->h[i].value,
+                                   strlen(r->h[i].value));
+        if (s)
+            env[k++] = s;
     }
-    if (asprintf(&env[k], "Http_Method=%s", r->method) >= 0)
-        k++;
-    if (asprintf(&env[k], "Http_Path=%s", r->path ? r->path : "/") >= 0)
-        k++;
-    if (asprintf(&env[k], "Http_Query=%s", r->query ? r->query : "") >= 0)
-        k++;
+    k += stdio_env_request(env + k, r->method, r->path, r->query, r->body_len);
     for (size_t i = 0; i < n; i++)
-        env[k++] = strdup(environ[i]);
+        if ((env[k] = strdup(environ[i])))
+            k++;
     env[k] = NULL;
     return env;
 }
@@ -337,8 +320,7 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
         struct stream_ctx s = {
             .fd = fd, .t0 = t0, .chunked = !r->http10, .keep = *keep && !r->http10};
         clock_gettime(CLOCK_REALTIME, &s.wall);
-        wd_run_process(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1,
-                       &res);
+        g_host->run(argv, env, r->body, r->body_len, stream_out, &s, cfg.exec_timeout_ms, 1, &res);
         if (res.spawn_error) {
             int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],
                              strerror(res.spawn_error));
@@ -373,8 +355,7 @@ static void serve_fork(int fd, int *keep, const struct wd_request *r)
                     r->method, r->path, (double)cfg.exec_timeout_ms / 1e3);
     } else {
         struct collect c = {0};
-        wd_run_process(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1,
-                       &res);
+        g_host->run(argv, env, r->body, r->body_len, collect_out, &c, cfg.exec_timeout_ms, 1, &res);
         snprintf(extra, sizeof extra, "X-Duration-Seconds: %.6f\r\n", now_s() - t0);
         if (res.spawn_error) {
             int n = snprintf(msg, sizeof msg, "cannot start %s: %s\n", argv[0],
@@ -738,7 +719,7 @@ static void *conn_thread(void *arg)
         int keep = r.keep_alive && !atomic_load(&g_draining);
         if (strcmp(r.path, "/_/health") == 0 || strcmp(r.path, "/_/ready") == 0) {
             int ready = strcmp(r.path, "/_/ready") == 0;
-            if (g_draining || access(cfg.lockfile, F_OK) != 0)
+            if (g_draining || (g_host->lockfile && access(cfg.lockfile, F_OK) != 0))
                 wd_respond(fd, keep, 503, NULL, NULL, "Service Unavailable\n", 20);
             else if (ready && cfg.max_inflight && atomic_load(&g_inflight) >= cfg.max_inflight)
                 wd_respond(fd, keep, 429, NULL, NULL, "Too Many Requests\n", 18);
@@ -798,8 +779,9 @@ static const char usage_text[] =
     "Exit status: 0 after SIGTERM/SIGINT, 1 start-up failed (port, lock file, upstream),\n"
     "64 usage or configuration error.\n";
 
-int main(int argc, char **argv)
+int wd_main(int argc, char **argv, const struct wd_host *host)
 {
+    g_host = host;
     signal(SIGPIPE, SIG_IGN);
     /* All configuration is in the environment (of-watchdog's contract); the command line
      * takes only the conventions every funk binary answers (docs/cli.md). */
@@ -841,18 +823,19 @@ int main(int argc, char **argv)
     act.sa_handler = on_term; /* no SA_RESTART: accept returns EINTR */
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
-    int lf = open(cfg.lockfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-    if (lf < 0) {
+    int lf = host->lockfile ? open(cfg.lockfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644) : -2;
+    if (lf == -1) {
         fprintf(stderr, "funk-watchdog: cannot write the lock file %s: %s\n", cfg.lockfile,
                 strerror(errno));
         return 1;
     }
-    close(lf);
+    if (lf >= 0)
+        close(lf);
     static const char *names[] = {"streaming", "serializing", "http"};
     fprintf(stderr,
-            "funk-watchdog: listening on :%d, mode %s, fprocess '%s'%s, exec_timeout %.3fs, "
+            "%s: listening on :%d, mode %s, fprocess '%s'%s, exec_timeout %.3fs, "
             "max_inflight %ld\n",
-            cfg.port, names[cfg.mode],
+            host->name, cfg.port, names[cfg.mode],
             getenv("fprocess") ? getenv("fprocess") : getenv("function_process"),
             cfg.is_monitor ? " (a unikernel per request)" : "", (double)cfg.exec_timeout_ms / 1e3,
             cfg.max_inflight);
@@ -883,7 +866,8 @@ int main(int argc, char **argv)
     /* SIGTERM: health turns 503 (lock file gone), in-flight requests finish within write_timeout.
      */
     atomic_store(&g_draining, 1);
-    unlink(cfg.lockfile);
+    if (host->lockfile)
+        unlink(cfg.lockfile);
     close(ls);
     fprintf(stderr, "funk-watchdog: SIGTERM: draining %ld request(s)\n", atomic_load(&g_inflight));
     double end = now_s() + (double)(cfg.write_timeout_ms ? cfg.write_timeout_ms : 10000) / 1e3;

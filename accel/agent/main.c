@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -50,6 +51,10 @@ static const char usage_text[] =
     "  --exec-dir DIR       the operator's exec libraries: exec runs a LIBRARY resource only when\n"
     "                       its bytes are a file's here (default FUNK_ACCEL_EXEC_DIR, else\n"
     "                       <prefix>/lib/funk/exec)\n"
+    "  --connections-fd FD  serve no listener: FD is a unix SOCK_SEQPACKET socket on which the\n"
+    "                       parent (funk-monitor, funkd: a private agent) sends each new\n"
+    "                       connection as one fd in SCM_RIGHTS with one byte; the agent ends\n"
+    "                       when FD reads end of file and with its parent (PR_SET_PDEATHSIG)\n"
     "  --user UID:GID       after binding the sockets, drop to this unprivileged uid/gid\n"
     "  --no-seccomp         skip the seccomp filter loaded after plugin init (default: loaded)\n"
     "  -h, --help           this text;  --version  the version\n"
@@ -137,6 +142,74 @@ static int inherited_listeners(int *fds, int max)
     return (int)n;
 }
 
+/* --connections-fd: FD must be a unix SOCK_SEQPACKET socket; the agent dies with its parent.
+ * 0, or -1 after saying why. */
+static int private_parent(int fd)
+{
+    int type = 0;
+    socklen_t l = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_SEQPACKET) {
+        fprintf(stderr, "funk-accel-agent: --connections-fd %d is not a SOCK_SEQPACKET socket\n",
+                fd);
+        return -1;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        perror("funk-accel-agent: --connections-fd");
+        return -1;
+    }
+    return 0;
+}
+
+/* One message from the parent on --connections-fd: one byte and one connected unix stream
+ * socket, served like an accepted connection. Anything else is dropped (its fds closed).
+ * Returns -1 at end of file or on an error of the socket itself, else 0. */
+static int private_conn(int fd)
+{
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -1;
+    if (n == 0)
+        return -1;
+    int fds[4], nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && nfds < 4; i++)
+            memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    int type = 0, domain = 0;
+    socklen_t l = sizeof(type), ld = sizeof(domain);
+    bool ok = n == 1 && nfds == 1 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+              getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_STREAM &&
+              getsockopt(fds[0], SOL_SOCKET, SO_DOMAIN, &domain, &ld) == 0 && domain == AF_UNIX;
+    if (!ok) {
+        agent_warn("--connections-fd: dropped a message that is not one byte and one unix "
+                   "stream socket");
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        return 0;
+    }
+    int crc = conn_start(fds[0], "private");
+    if (crc < 0) {
+        agent_warn("refusing a private connection: %s", strerror(-crc));
+        struct fkp_buf b = {0};
+        if (fkp_enc_error(&b, 0, 0, crc) == 0)
+            fkp_write_all(fds[0], b.p, b.len, 100);
+        fkp_buf_free(&b);
+        close(fds[0]);
+    }
+    return 0;
+}
+
 static int usage_error(const char *fmt, const char *a, const char *b)
 {
     fprintf(stderr, "funk-accel-agent: ");
@@ -151,11 +224,12 @@ int main(int argc, char **argv)
     int n_listen = 0;
     const char *plugins = NULL;
     bool drop = false, filter = true;
+    int conn_fd = -1; /* --connections-fd */
     uid_t uid = 0;
     gid_t gid = 0;
     enum { O_LISTEN = 256, O_PLUGINS, O_MAX_FRAME, O_MAX_SESSIONS, O_MAX_RESOURCES,
            O_MAX_CLIENTS, O_CACHE_MAX, O_FRAME_TIMEOUT, O_EXEC_DIR, O_USER, O_NO_SECCOMP,
-           O_VERSION };
+           O_VERSION, O_CONN_FD };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"plugins", required_argument, 0, O_PLUGINS},
@@ -167,6 +241,7 @@ int main(int argc, char **argv)
         {"frame-timeout", required_argument, 0, O_FRAME_TIMEOUT},
         {"exec-dir", required_argument, 0, O_EXEC_DIR},
         {"user", required_argument, 0, O_USER},
+        {"connections-fd", required_argument, 0, O_CONN_FD},
         {"no-seccomp", no_argument, 0, O_NO_SECCOMP},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},
@@ -196,6 +271,10 @@ int main(int argc, char **argv)
             break;
         case O_PLUGINS:
             plugins = v;
+            break;
+        case O_CONN_FD:
+            if ((ok = parse_num(v, 3, INT_MAX, &n)))
+                conn_fd = (int)n;
             break;
         case O_USER:
             ok = agent_parse_user(v, &uid, &gid) == 0;
@@ -255,7 +334,12 @@ int main(int argc, char **argv)
     if (n_inherited > 0 && n_listen > 0)
         return usage_error("--listen %s given, but systemd passed %s sockets (LISTEN_FDS)",
                            listen_addr[0], "its");
-    if (n_listen == 0 && n_inherited == 0)
+    if (conn_fd >= 0 && (n_listen > 0 || n_inherited > 0))
+        return usage_error("--connections-fd serves no listener: not with --listen or "
+                           "LISTEN_FDS%s%s", "", "");
+    if (conn_fd >= 0 && private_parent(conn_fd) < 0)
+        return 1;
+    if (n_listen == 0 && n_inherited == 0 && conn_fd < 0)
         listen_addr[n_listen++] = "unix:///run/funk/accel.sock";
 
     struct fkp_addr addrs[MAX_LISTEN];
@@ -315,18 +399,23 @@ int main(int argc, char **argv)
         pfd[i] = (struct pollfd){.fd = fd, .events = POLLIN};
         funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "listening on %s", listen_addr[i]);
     }
+    if (conn_fd >= 0)
+        pfd[n_listen++] = (struct pollfd){.fd = conn_fd, .events = POLLIN};
     pfd[n_listen] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
 
     /* Sockets bound and plugins initialised (devices opened, models found): from here on the
-     * agent needs neither root nor the calls the filter refuses. */
-    if ((drop && agent_drop_user(uid, gid) < 0) || (filter && agent_seccomp() < 0)) {
+     * agent needs neither root nor the calls the filter refuses. (A credential change clears
+     * the parent-death signal: a private agent sets it again.) */
+    if ((drop && agent_drop_user(uid, gid) < 0) ||
+        (drop && conn_fd >= 0 && private_parent(conn_fd) < 0) ||
+        (filter && agent_seccomp() < 0)) {
         for (int i = 0; i < n_listen; i++)
             close(pfd[i].fd);
         funk_accel_fini();
         return 1;
     }
 
-    int sig = 0;
+    int sig = 0; /* -1: a private agent's parent went away */
     while (sig == 0) {
         if (poll(pfd, (nfds_t)n_listen + 1, -1) < 0) {
             if (errno == EINTR)
@@ -341,6 +430,13 @@ int main(int argc, char **argv)
             break;
         }
         for (int i = 0; i < n_listen; i++) {
+            if (pfd[i].fd == conn_fd && pfd[i].revents) {
+                if (private_conn(conn_fd) < 0) {
+                    sig = -1; /* the parent is gone: so are we */
+                    break;
+                }
+                continue;
+            }
             if (!(pfd[i].revents & POLLIN))
                 continue;
             struct sockaddr_storage ss;
@@ -367,16 +463,19 @@ int main(int argc, char **argv)
         }
     }
 
-    funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "signal %d: shutting down", sig);
+    if (sig < 0)
+        funk_accel_log(FUNK_LOG_INFO, AGENT_LOG, "parent gone: shutting down");
+    else
+        funk_accel_log(FUNK_LOG_WARN, AGENT_LOG, "signal %d: shutting down", sig);
     for (int i = 0; i < n_listen; i++) {
         close(pfd[i].fd);
-        if (addrs[i].family == AF_UNIX)
+        if (pfd[i].fd != conn_fd && addrs[i].family == AF_UNIX)
             unlink(((struct sockaddr_un *)addrs[i].sa)->sun_path);
     }
     conn_stop_all();
     cache_clear();
     funk_accel_fini();
-    funk_accel_log(FUNK_LOG_WARN, AGENT_LOG,
+    funk_accel_log(conn_fd >= 0 ? FUNK_LOG_INFO : FUNK_LOG_WARN, AGENT_LOG,
                    "stopped: %llu connections served, %llu frames, %llu refused as malformed",
                    (unsigned long long)atomic_load(&agent_n_conns_total),
                    (unsigned long long)atomic_load(&agent_n_frames),

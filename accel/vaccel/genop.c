@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vaccel_genop (read[0] = op type, the operation's arguments follow, as vAccel packs them) and
- * the TensorFlow / TF Lite / Torch entry points, which answer VACCEL_ENOTSUP: no funk backend. */
+ * the TensorFlow and TF Lite entry points, which answer VACCEL_ENOTSUP: no funk backend (Debian
+ * packages neither framework). Torch runs on funk's torch plugin: torch.c. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -402,15 +403,4 @@ EXPORT int vaccel_torch_tensor_delete(struct vaccel_torch_tensor *tensor)
     free(tensor);
     return VACCEL_OK;
 }
-EXPORT int vaccel_torch_model_load(struct vaccel_session *sess, struct vaccel_resource *model)
-{
-    return model_notsup(sess, model, "Torch model load");
-}
-EXPORT int vaccel_torch_model_run(struct vaccel_session *sess, struct vaccel_resource *model,
-                                  const struct vaccel_torch_buffer *run_options,
-                                  struct vaccel_torch_tensor *const *inputs, int nr_inputs,
-                                  struct vaccel_torch_tensor **outputs, int nr_outputs)
-{
-    (void)run_options, (void)inputs, (void)nr_inputs, (void)outputs, (void)nr_outputs;
-    return model_notsup(sess, model, "Torch model run");
-}
+/* vaccel_torch_model_load and vaccel_torch_model_run: torch.c (funk_accel_model_run). */

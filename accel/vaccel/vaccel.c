@@ -133,7 +133,8 @@ static int map_plugin(const char *entry, char *out, size_t cap)
         funk = "exec";
     else if (strcmp(n, "rpc") == 0 || strcmp(n, "vsock") == 0 || strcmp(n, "virtio") == 0)
         funk = "rpc";
-    else if (strcmp(n, "cpu") == 0 || strcmp(n, "opencl") == 0 || strcmp(n, "cuda") == 0)
+    else if (strcmp(n, "cpu") == 0 || strcmp(n, "opencl") == 0 || strcmp(n, "cuda") == 0 ||
+             strcmp(n, "torch") == 0)
         funk = n;
     else if (strcmp(n, "jetson") == 0 || strcmp(n, "mbench") == 0)
         funk = "cpu"; /* vAccel's image plugin: funk's cpu plugin serves classify/detect */
@@ -343,13 +344,18 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
     for (size_t i = 0; i < nr; i++)
         if (paths[i] == NULL)
             return res_free(res), VACCEL_EINVAL;
-    if (strstr(paths[0], "://")) {
-        funk_accel_log(FUNK_LOG_ERROR, LOG, "resource %s: URL resources are not supported",
-                       paths[0]);
-        return res_free(res), VACCEL_ENOTSUP;
+    bool any_url = false;
+    for (size_t i = 0; i < nr; i++) {
+        if (vaccel_url_is_http(paths[i])) {
+            any_url = true;
+        } else if (strstr(paths[i], "://")) {
+            funk_accel_log(FUNK_LOG_ERROR, LOG, "resource %s: only http(s) URLs are supported",
+                           paths[i]);
+            return res_free(res), VACCEL_ENOTSUP;
+        }
     }
     struct stat st;
-    if (nr == 1 && stat(paths[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (nr == 1 && !any_url && stat(paths[0], &st) == 0 && S_ISDIR(st.st_mode)) {
         res->path_type = VACCEL_PATH_LOCAL_DIR;
         n_ents = scandir(paths[0], &ents, NULL, alphasort);
         if (n_ents < 0)
@@ -376,7 +382,7 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
             goto out;
         }
     } else {
-        res->path_type = VACCEL_PATH_LOCAL_FILE;
+        res->path_type = any_url ? VACCEL_PATH_REMOTE_FILE : VACCEL_PATH_LOCAL_FILE;
         files = calloc(nr, sizeof(*files));
         if (files == NULL) {
             rc = VACCEL_ENOMEM;
@@ -394,7 +400,17 @@ static int res_from_files(struct vaccel_resource *res, const char **paths, size_
         goto out;
     }
     for (size_t i = 0; i < n_files; i++) {
-        int frc = funk_accel_resource_new_file(&v->blobs[i], funk_type(type), files[i]);
+        int frc;
+        if (vaccel_url_is_http(files[i])) {
+            void *data;
+            size_t len;
+            if ((rc = vaccel_url_fetch(files[i], &data, &len)) != VACCEL_OK)
+                goto out;
+            frc = funk_accel_resource_new_buffer(&v->blobs[i], funk_type(type), data, len);
+            free(data);
+        } else {
+            frc = funk_accel_resource_new_file(&v->blobs[i], funk_type(type), files[i]);
+        }
         if (frc < 0) {
             rc = vaccel_funk_err(frc);
             goto out;
@@ -729,6 +745,25 @@ static funk_accel_resource *first_of_type(struct vsess *v, vaccel_resource_type_
     return r;
 }
 
+int vaccel_funk_model(struct vaccel_session *sess, struct vaccel_resource *model,
+                      funk_accel_session **s, funk_accel_resource **m)
+{
+    struct vsess *v = vs_of(sess);
+    if (v == NULL || model == NULL || model->priv == NULL || model->type != VACCEL_RESOURCE_MODEL)
+        return VACCEL_EINVAL;
+    pthread_mutex_lock(&v->lock);
+    bool has = reg_index(v, model) >= 0;
+    pthread_mutex_unlock(&v->lock);
+    struct vres *r = model->priv;
+    if (!has)
+        return VACCEL_EPERM;
+    if (r->n != 1) /* a directory or several files: which one is the model is not ours to guess */
+        return VACCEL_EINVAL;
+    *s = v->s;
+    *m = r->blobs[0];
+    return VACCEL_OK;
+}
+
 /* ---- operations ----------------------------------------------------------------------------- */
 
 EXPORT int vaccel_noop(struct vaccel_session *sess)
@@ -822,21 +857,79 @@ static int no_backend(struct vaccel_session *sess, const char *what)
     return VACCEL_ENOTSUP;
 }
 
+/* vAccel's plugins write a picture and name it in out_imgname; funk answers with the result
+ * itself. Segmentation: "person COVER% box X Y W H" (the mask's share of pixels at >= 50%
+ * person, and the box around them, fractions of the image), or "person 0%" when none. */
+#define SEG_GRID 256
+
 EXPORT int vaccel_image_segmentation(struct vaccel_session *sess, const void *img,
                                      unsigned char *out_imgname, size_t len_img,
                                      size_t len_out_imgname)
 {
-    (void)img, (void)out_imgname, (void)len_img, (void)len_out_imgname;
-    return no_backend(sess, "image segmentation");
+    struct vsess *v = vs_of(sess);
+    if (v == NULL || img == NULL || len_img == 0)
+        return VACCEL_EINVAL;
+    uint8_t *mask = malloc((size_t)SEG_GRID * SEG_GRID);
+    if (mask == NULL)
+        return VACCEL_ENOMEM;
+    uint32_t w = SEG_GRID, h = SEG_GRID;
+    int rc =
+        funk_accel_image_segment(v->s, img, len_img, mask, (size_t)SEG_GRID * SEG_GRID, &w, &h);
+    if (rc < 0) {
+        free(mask);
+        return vaccel_funk_err(rc);
+    }
+    size_t on = 0;
+    uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            if (mask[(size_t)y * w + x] >= 128) {
+                on++;
+                x0 = x < x0 ? x : x0;
+                y0 = y < y0 ? y : y0;
+                x1 = x > x1 ? x : x1;
+                y1 = y > y1 ? y : y1;
+            }
+    free(mask);
+    if (out_imgname && len_out_imgname) {
+        if (on == 0)
+            snprintf((char *)out_imgname, len_out_imgname, "person 0%%");
+        else
+            snprintf((char *)out_imgname, len_out_imgname,
+                     "person %.1f%% box %.3f %.3f %.3f %.3f", 100.0 * (double)on / ((double)w * h),
+                     (double)x0 / w, (double)y0 / h, (double)(x1 + 1 - x0) / w,
+                     (double)(y1 + 1 - y0) / h);
+    }
+    return VACCEL_OK;
 }
 
+/* Pose: "name x y score; ..." for the 17 COCO keypoints (fractions of the image). */
 EXPORT int vaccel_image_pose(struct vaccel_session *sess, const void *img,
                              unsigned char *out_imgname, size_t len_img, size_t len_out_imgname)
 {
-    (void)img, (void)out_imgname, (void)len_img, (void)len_out_imgname;
-    return no_backend(sess, "image pose");
+    struct vsess *v = vs_of(sess);
+    if (v == NULL || img == NULL || len_img == 0)
+        return VACCEL_EINVAL;
+    funk_accel_keypoint k[FUNK_ACCEL_POSE_KEYPOINTS];
+    int n = funk_accel_image_pose(v->s, img, len_img, k, FUNK_ACCEL_POSE_KEYPOINTS);
+    if (n < 0)
+        return vaccel_funk_err(n);
+    if (out_imgname && len_out_imgname) {
+        size_t used = 0;
+        out_imgname[0] = '\0';
+        for (int i = 0; i < n && used < len_out_imgname; i++) {
+            int wr = snprintf((char *)out_imgname + used, len_out_imgname - used,
+                              "%s%s %.3f %.3f %.2f", i ? "; " : "", k[i].name, (double)k[i].x,
+                              (double)k[i].y, (double)k[i].score);
+            if (wr < 0)
+                break;
+            used += (size_t)wr;
+        }
+    }
+    return VACCEL_OK;
 }
 
+/* Depth: no funk plugin has a depth model. */
 EXPORT int vaccel_image_depth(struct vaccel_session *sess, const void *img,
                               unsigned char *out_imgname, size_t len_img, size_t len_out_imgname)
 {

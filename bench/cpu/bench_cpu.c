@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench/cpu: sgemm and classify through libfunk-accel vs the same work done directly. */
+/* bench/cpu: sgemm, classify, pose and segment through libfunk-accel vs the same work done
+ * directly. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +178,104 @@ out:
     return rc;
 }
 
+/* Pose and segmentation of a person photo: plugin vs direct OpenCV, interleaved. */
+static int bench_vision(funk_accel_session *s, const char *dir, const char *image, int iters,
+                        int threads)
+{
+    char pose_model[4200], seg_model[4200];
+    snprintf(pose_model, sizeof(pose_model), "%s/movenet.onnx", dir);
+    snprintf(seg_model, sizeof(seg_model), "%s/selfie.onnx", dir);
+    size_t len;
+    void *img = slurp(image, &len);
+    if (!img) {
+        fprintf(stderr, "bench: cannot read %s\n", image);
+        return -ENOENT;
+    }
+    if (direct_vision_init(pose_model, seg_model, threads) < 0) {
+        fprintf(stderr, "bench: OpenCV cannot load %s or %s (scripts/models.sh)\n", pose_model,
+                seg_model);
+        free(img);
+        return -EBADMSG;
+    }
+    size_t cap = 4096u * 4096u;
+    double *t[4] = {malloc(iters * sizeof(double)), malloc(iters * sizeof(double)),
+                    malloc(iters * sizeof(double)), malloc(iters * sizeof(double))};
+    unsigned char *ma = malloc(cap), *md = malloc(cap);
+    funk_accel_keypoint k[FUNK_ACCEL_POSE_KEYPOINTS];
+    float kd[17 * 3];
+    int rc = 0, dw = 0, dh = 0;
+    uint32_t w = 0, h = 0;
+    if (!t[0] || !t[1] || !t[2] || !t[3] || !ma || !md) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* warm-up, and the same work or the comparison means nothing */
+    for (int i = 0; i < 2; i++) {
+        w = h = 0;
+        if ((rc = funk_accel_image_pose(s, img, len, k, FUNK_ACCEL_POSE_KEYPOINTS)) < 0 ||
+            (rc = funk_accel_image_segment(s, img, len, ma, cap, &w, &h)) < 0 ||
+            direct_pose(img, len, kd) < 0 || direct_segment(img, len, md, cap, &dw, &dh) < 0) {
+            fprintf(stderr, "bench: pose/segment failed: %s\n", funk_accel_strerror(rc));
+            rc = rc < 0 ? rc : -EIO;
+            goto out;
+        }
+    }
+    if (fabsf(k[0].x - kd[0]) > 0.02f || fabsf(k[0].y - kd[1]) > 0.02f || (int)w != dw ||
+        (int)h != dh) {
+        fprintf(stderr, "bench: plugin and direct disagree: nose %.3f,%.3f vs %.3f,%.3f\n", k[0].x,
+                k[0].y, kd[0], kd[1]);
+        rc = -EPROTO;
+        goto out;
+    }
+    for (int i = 0; i < iters; i++) {
+        for (int j = 0; j < 4; j++) {
+            int which = (i + j) % 4; /* 0 pose accel, 1 pose direct, 2 seg accel, 3 seg direct */
+            double t0 = now_ms();
+            int got;
+            w = h = 0;
+            switch (which) {
+            case 0:
+                got = funk_accel_image_pose(s, img, len, k, FUNK_ACCEL_POSE_KEYPOINTS);
+                break;
+            case 1:
+                got = direct_pose(img, len, kd);
+                break;
+            case 2:
+                got = funk_accel_image_segment(s, img, len, ma, cap, &w, &h);
+                break;
+            default:
+                got = direct_segment(img, len, md, cap, &dw, &dh);
+                break;
+            }
+            t[which][i] = now_ms() - t0;
+            if (got < 0) { /* a failed call is not a fast one */
+                fprintf(stderr, "bench: vision call %d failed in the timed loop (%d)\n", which,
+                        got);
+                rc = -EIO;
+                goto out;
+            }
+        }
+    }
+    stats pa = summarize(t[0], iters), pd = summarize(t[1], iters);
+    stats sa = summarize(t[2], iters), sd = summarize(t[3], iters);
+    row("pose person.jpg funk_accel_image_pose", pa, iters, "ms");
+    row("pose person.jpg direct OpenCV DNN (C++)", pd, iters, "ms");
+    printf("  => accel/direct ratio: median %.3f, min %.3f; nose %.3f,%.3f score %.2f\n",
+           pa.med / pd.med, pa.min / pd.min, k[0].x, k[0].y, k[0].score);
+    row("seg person.jpg funk_accel_image_segment", sa, iters, "ms");
+    row("seg person.jpg direct OpenCV DNN (C++)", sd, iters, "ms");
+    printf("  => accel/direct ratio: median %.3f, min %.3f; mask %dx%d\n", sa.med / sd.med,
+           sa.min / sd.min, dw, dh);
+out:
+    direct_vision_fini();
+    for (int i = 0; i < 4; i++)
+        free(t[i]);
+    free(ma);
+    free(md);
+    free(img);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int sgemm_iters = argc > 1 ? atoi(argv[1]) : 50;
@@ -204,6 +304,9 @@ int main(int argc, char **argv)
     rc = bench_sgemm(s, 1024, sgemm_iters);
     if (rc == 0)
         rc = bench_classify(s, model, image, cls_iters, threads);
+    if (rc >= 0) /* bench_classify answers its last label count */
+        rc = bench_vision(s, dir && *dir ? dir : ".cache/models",
+                          "/usr/share/darknet/data/person.jpg", cls_iters, threads);
     funk_accel_session_delete(s);
     funk_accel_fini();
     return rc < 0 ? 1 : 0;

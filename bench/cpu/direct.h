@@ -21,6 +21,15 @@ int direct_init(const char *onnx_path, int threads);
 int direct_classify(const void *image, size_t len, direct_label *out, int k);
 void direct_fini(void);
 
+/* Pose and segmentation baselines, the plugin's work done with OpenCV's own calls: decode
+ * (image.c), cv::resize into a 192x192 letterbox / blobFromImage 256x256, forward, MoveNet
+ * decoding into kp (17 x {x, y, score} fractions of the image) / the mask resized to the image
+ * with cv::resize into mask (w*h bytes; -1 when cap is too small). */
+int direct_vision_init(const char *movenet_path, const char *selfie_path, int threads);
+int direct_pose(const void *image, size_t len, float kp[17 * 3]);
+int direct_segment(const void *image, size_t len, unsigned char *mask, size_t cap, int *w, int *h);
+void direct_vision_fini(void);
+
 #ifdef __cplusplus
 }
 #endif

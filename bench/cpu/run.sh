@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/cpu: sgemm 1024^3 and dog.jpg classification through the cpu plugin vs direct calls.
+# bench/cpu: sgemm 1024^3, dog.jpg classification and person.jpg pose / segmentation through the
+# cpu plugin vs direct calls.
 # Uses FUNK_PREFIX (installed plugins) and FUNK_MESON_DIR (the bench binary); make bench sets both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,9 +13,12 @@ if [ ! -x "$BIN" ]; then
   exit 1
 fi
 export FUNK_MODEL_DIR=${FUNK_MODEL_DIR:-$PWD/.cache/models}
-if [ ! -s "$FUNK_MODEL_DIR/centernet.onnx" ]; then
-  scripts/models.sh
-fi
+for m in centernet.onnx movenet.onnx selfie.onnx; do
+  if [ ! -s "$FUNK_MODEL_DIR/$m" ]; then
+    scripts/models.sh
+    break
+  fi
+done
 export FUNK_ACCEL_PLUGIN_PATH=$FUNK_PREFIX/lib/funk:$FUNK_MESON_DIR/accel/plugins/cpu
 echo "bench/cpu: $(nproc) CPUs, OpenBLAS + OpenCV $(pkg-config --modversion opencv4 2>/dev/null || echo '?')," \
   "model $FUNK_MODEL_DIR/centernet.onnx"

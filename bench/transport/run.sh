@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # bench/transport: noop round trips (direct call, local dispatch, rpc plugin via the agent over a
-# unix socket, a unikernel's ACCEL hypercall in process and via the agent) and classify natively,
-# via the agent and from unikernels, interleaved in one run; min/median/p99/N and ratios.
+# unix socket, a unikernel's ACCEL hypercall via the monitor's private agent and via a listening
+# agent) and classify natively, via the agent and from unikernels, interleaved in one run;
+# min/median/p99/N and ratios.
 # Uses FUNK_PREFIX (installed binaries/plugins) and FUNK_MESON_DIR (the samplers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,16 +35,16 @@ trap 'kill $AP 2>/dev/null; wait $AP 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 export FUNK_ACCEL_RPC_ADDRESS=unix://$SOCK
 
-# Unikernel rows: the guest times its own ACCEL calls (bench_transport_uk.elf). A static-pie
-# monitor has no in-process libfunk-accel: it execs funk-monitor-accel for them (monitor/
-# accel_reexec.c); without that binary the in-process rows are reported missing, not faked.
-(printf 'classify %s classify-uk-inproc\n' $((CLS_N + 1)); cat "$IMG") >"$T/cls-in.bin"
+# Unikernel rows: the guest times its own ACCEL calls (bench_transport_uk.elf). "private": the
+# monitor's own funk-accel-agent child (the default, monitor/accel_private.c); "agent": the
+# agent above, reached at its address.
+(printf 'classify %s classify-uk-private\n' $((CLS_N + 1)); cat "$IMG") >"$T/cls-in.bin"
 (printf 'classify %s classify-uk-agent\n' $((CLS_N + 1)); cat "$IMG") >"$T/cls-ag.bin"
-printf 'noop %s noop-uk-inproc\n' $((NOOP_N / 100)) >"$T/noop-in.txt"
+printf 'noop %s noop-uk-private\n' $((NOOP_N / 100)) >"$T/noop-in.txt"
 printf 'noop %s noop-uk-agent\n' $((NOOP_N / 100)) >"$T/noop-ag.txt"
-uk() { # uk inproc|agent PLUGINS INPUT
+uk() { # uk private|agent PLUGINS INPUT
   [ -x "$MONITOR" ] && [ -f "$UK" ] || return 0
-  local accel=inproc
+  local accel=private
   [ "$1" = agent ] && accel=agent:unix://$SOCK
   FUNK_ACCEL_PLUGINS=$2 "$MONITOR" --isolation="$ISO" --mem=64 --accel=$accel --fn-input="$3" \
     "$UK" 2>>"$T/uk.err" | grep -E '^(SAMPLE|ERROR)' || true
@@ -53,24 +54,15 @@ echo "bench/transport: $(nproc) CPUs, $(uname -r); $ROUNDS interleaved rounds; u
 for r in $(seq "$ROUNDS"); do
   FUNK_ACCEL_PLUGINS=noop "$BIN" noop-local dispatch $((NOOP_N / 20)) >>"$T/samples"
   FUNK_ACCEL_PLUGINS=rpc "$BIN" noop rpc-agent "$NOOP_N" >>"$T/samples"
-  uk inproc noop "$T/noop-in.txt" >>"$T/samples"
+  uk private noop "$T/noop-in.txt" >>"$T/samples"
   uk agent noop "$T/noop-ag.txt" >>"$T/samples"
   FUNK_ACCEL_PLUGINS=cpu "$BIN" classify classify-native "$CLS_N" "$IMG" >>"$T/samples"
   FUNK_ACCEL_PLUGINS=rpc "$BIN" classify classify-rpc-agent "$CLS_N" "$IMG" >>"$T/samples"
-  uk inproc cpu "$T/cls-in.bin" >>"$T/samples"
+  uk private cpu "$T/cls-in.bin" >>"$T/samples"
   uk agent cpu "$T/cls-ag.bin" >>"$T/samples"
 done
 grep -h '^ERROR' "$T/samples" | sort -u | sed 's|^|bench/transport: unikernel row failed: |' || true
-if [ -x "$MONITOR" ] && ! ldd "$MONITOR" 2>/dev/null | grep -q libfunk-accel; then
-  if [ -x "$(dirname "$(readlink -f "$MONITOR")")/funk-monitor-accel" ]; then
-    echo "bench/transport: funk-monitor is static-pie: its in-process unikernel rows ran in"
-    echo "  funk-monitor-accel (exec'd for ACCEL guests; the exec is inside each row's process)"
-  else
-    echo "bench/transport: this funk-monitor is static-pie and has no funk-monitor-accel beside it:"
-    echo "  the in-process unikernel rows are missing; the agent rows still run"
-  fi
-fi
-grep -h "in-process libfunk-accel" "$T/uk.err" 2>/dev/null | sort -u | sed 's|^|bench/transport: |' || true
+grep -h "funk-accel-agent" "$T/uk.err" 2>/dev/null | sort -u | sed 's|^|bench/transport: |' || true
 
 python3 - "$T/samples" <<'PY'
 import sys, collections
@@ -98,13 +90,13 @@ print("%-24s %7s %11s %11s %11s" % ("noop round trip", "N", "min", "median", "p9
 row("direct", "direct", "ns", 1)
 row("dispatch", "direct", "ns", 1)
 row("rpc-agent", "dispatch", "us", 1e3)
-row("noop-uk-inproc", "dispatch", "us", 1e3)
+row("noop-uk-private", "rpc-agent", "us", 1e3)
 row("noop-uk-agent", "rpc-agent", "us", 1e3)
 print("%-24s %7s %11s %11s %11s" % ("classify dog.jpg", "N", "min", "median", "p99"))
 row("classify-native", "classify-native", "ms", 1e6)
 row("classify-rpc-agent", "classify-native", "ms", 1e6)
-row("classify-uk-inproc", "classify-native", "ms", 1e6)
+row("classify-uk-private", "classify-native", "ms", 1e6)
 row("classify-uk-agent", "classify-native", "ms", 1e6)
-print("targets: unikernel noop <= 5 us in-process, <= 30 us via agent; classify overhead <= 3%")
+print("targets: unikernel noop <= 30 us via an agent (private or listening); classify overhead <= 3%")
 print("(noop-uk: means of batches of 100 calls, guest clock; classify-uk: per call, guest clock)")
 PY

@@ -4,6 +4,7 @@
 #ifndef FUNK_ACCEL_H
 #define FUNK_ACCEL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ uint32_t funk_accel_version(void);
  *             operator did not install (see funk_accel_exec)
  *   -ENOSPC   an output buffer too small (the call says how much was needed where it can)
  *   -ENODEV   a plugin whose device is absent (reported at load; dispatch skips it)
+ *   -E2BIG    a tensor over the caps (rank, element count, bytes, tensors per call)
  *   -EIO, -ETIMEDOUT, -ECONNRESET, -EPROTO  transport failures (rpc plugin, guest hypercall)
  */
 const char *funk_accel_strerror(int err);
@@ -80,6 +82,7 @@ typedef enum funk_accel_op_id {
     FUNK_ACCEL_OP_IMAGE_CLASSIFY = 3,
     FUNK_ACCEL_OP_IMAGE_DETECT = 4,
     FUNK_ACCEL_OP_GENERIC = 5,
+    FUNK_ACCEL_OP_MODEL_RUN = 6,
     FUNK_ACCEL_OP_COUNT
 } funk_accel_op_id;
 const char *funk_accel_op_name(funk_accel_op_id op);
@@ -217,6 +220,157 @@ int funk_accel_image_detect(funk_accel_session *s, funk_accel_resource *model, c
  * -ENOENT when no loaded plugin knows the name. */
 int funk_accel_op(funk_accel_session *s, const char *name, const funk_accel_arg *in, size_t n_in,
                   funk_accel_arg *out, size_t n_out);
+
+/* ---- Pose and segmentation (generic operations "image_pose", "image_segment") --------------
+ * Both ride on funk_accel_op, so they cross rpc and the unikernel hypercall like any named
+ * operation; these inline wrappers only pack the arguments. Models: the plugin's defaults
+ * (cpu, opencl: MoveNet Lightning and the MediaPipe selfie segmenter, from scripts/models.sh);
+ * -ENOENT when no loaded plugin has them, -EBADMSG for bytes that are not a JPEG/PNG image. */
+
+#define FUNK_ACCEL_KEYPOINT_NAME_MAX 24
+#define FUNK_ACCEL_POSE_KEYPOINTS 17 /* COCO order: nose, left_eye, right_eye, ... right_ankle */
+
+typedef struct funk_accel_keypoint {
+    char name[FUNK_ACCEL_KEYPOINT_NAME_MAX]; /* NUL-terminated, e.g. "left_wrist" */
+    float x, y;  /* fractions of image width/height, top-left origin */
+    float score; /* 0..1 */
+} funk_accel_keypoint;
+
+/* Keypoints of the most prominent person in an encoded image, in COCO order. Writes up to max
+ * (FUNK_ACCEL_POSE_KEYPOINTS for all) and returns the number written. */
+static inline int funk_accel_image_pose(funk_accel_session *s, const void *image,
+                                        size_t image_len, funk_accel_keypoint *out, size_t max)
+{
+    if (image == NULL || image_len == 0 || out == NULL || max == 0 ||
+        max > (size_t)-1 / sizeof(*out))
+        return -EINVAL;
+    /* plain aggregates, no compound literals: the header is also valid C++ */
+    funk_accel_arg in = {FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0};
+    funk_accel_arg o = {FUNK_ACCEL_ARG_BYTES, 0, (void *)out, max * sizeof(*out), 0};
+    int rc = funk_accel_op(s, "image_pose", &in, 1, &o, 1);
+    if (rc > 0 && ((size_t)rc > max || o.used != (size_t)rc * sizeof(*out)))
+        return -EPROTO; /* a plugin that answered something else */
+    for (int i = 0; i < rc; i++) /* names came from the far side: terminate them here */
+        out[i].name[FUNK_ACCEL_KEYPOINT_NAME_MAX - 1] = '\0';
+    return rc;
+}
+
+/* A person mask of an encoded image: one byte per pixel, the probability that the pixel belongs
+ * to a person (0..255), rows packed. *width x *height asks for the mask's size (0 x 0: the
+ * image's own size) and on success holds the size written. Returns 0; -ENOSPC when mask_size <
+ * width * height (for 0 x 0 give room for the image's pixels). */
+static inline int funk_accel_image_segment(funk_accel_session *s, const void *image,
+                                           size_t image_len, uint8_t *mask, size_t mask_size,
+                                           uint32_t *width, uint32_t *height)
+{
+    if (image == NULL || image_len == 0 || mask == NULL || mask_size == 0 || width == NULL ||
+        height == NULL)
+        return -EINVAL;
+    uint32_t want[2] = {*width, *height}, got[2] = {0, 0};
+    funk_accel_arg in[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)image, image_len, 0},
+                            {FUNK_ACCEL_ARG_BYTES, 0, (void *)want, sizeof(want), 0}};
+    funk_accel_arg o[2] = {{FUNK_ACCEL_ARG_BYTES, 0, (void *)mask, mask_size, 0},
+                           {FUNK_ACCEL_ARG_BYTES, 0, (void *)got, sizeof(got), 0}};
+    int rc = funk_accel_op(s, "image_segment", in, 2, o, 2);
+    if (rc < 0)
+        return rc;
+    if (o[1].used != sizeof(got) || got[0] == 0 || got[1] == 0 ||
+        (uint64_t)got[0] * got[1] != o[0].used || o[0].used > mask_size)
+        return -EPROTO; /* a plugin that answered something else */
+    *width = got[0];
+    *height = got[1];
+    return 0;
+}
+
+/* ---- Tensors and model runs ---------------------------------------------------------------- */
+
+/* Element types (values are part of the wire encoding: never renumbered). */
+typedef enum funk_accel_dtype {
+    FUNK_ACCEL_DT_F32 = 1,
+    FUNK_ACCEL_DT_F64 = 2,
+    FUNK_ACCEL_DT_I8 = 3,
+    FUNK_ACCEL_DT_U8 = 4,
+    FUNK_ACCEL_DT_I16 = 5,
+    FUNK_ACCEL_DT_I32 = 6,
+    FUNK_ACCEL_DT_I64 = 7,
+    FUNK_ACCEL_DT_BOOL = 8, /* one byte per element, 0 or 1 */
+    FUNK_ACCEL_DT_F16 = 9,  /* IEEE-754 half, as uint16_t bits */
+    FUNK_ACCEL_DT_COUNT
+} funk_accel_dtype;
+
+/* Bytes per element of dtype; 0 for a dtype this library does not know. */
+size_t funk_accel_dtype_size(uint32_t dtype);
+/* "f32", "i64", ...; "unknown" for others. */
+const char *funk_accel_dtype_name(uint32_t dtype);
+
+#define FUNK_ACCEL_TENSOR_MAX_RANK 8u
+#define FUNK_ACCEL_TENSOR_NAME_MAX 64u          /* bytes of a tensor name including its NUL */
+#define FUNK_ACCEL_TENSOR_MAX 16u               /* tensors per direction in one run */
+#define FUNK_ACCEL_TENSOR_MAX_BYTES (256u << 20) /* bytes of one tensor's data */
+
+/* flags */
+#define FUNK_ACCEL_TENSOR_F_OWNED 0x1u /* data was allocated by the library (see model_run) */
+
+/*
+ * A tensor: element type, shape (row-major, dense) and data. Element count is the product of
+ * shape[0..rank) (rank 0: a scalar, one element); every dimension is >= 1 and the data holds
+ * exactly count * funk_accel_dtype_size(dtype) bytes.
+ *   name   inputs: the model's input of that name; NULL or "" binds by position.
+ *          outputs: the model output to return; NULL or "" takes the model's outputs in order.
+ *          At most FUNK_ACCEL_TENSOR_NAME_MAX - 1 bytes.
+ *   size   inputs: bytes at data (must equal the element bytes). Outputs: capacity of data.
+ *   used   outputs only: bytes written (or needed, with -ENOSPC).
+ * The layout is pinned (the unikernel SDK and the host share it).
+ */
+typedef struct funk_accel_tensor {
+    const char *name;
+    uint32_t dtype; /* funk_accel_dtype */
+    uint32_t rank;
+    int64_t shape[FUNK_ACCEL_TENSOR_MAX_RANK];
+    void *data;
+    size_t size;
+    size_t used;
+    uint32_t flags; /* inputs: 0; outputs: FUNK_ACCEL_TENSOR_F_OWNED set by the library */
+    uint32_t reserved;
+} funk_accel_tensor;
+
+#if !defined(__cplusplus) && UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(funk_accel_tensor) == 112, "funk_accel_tensor layout (LP64)");
+_Static_assert(__builtin_offsetof(funk_accel_tensor, data) == 80, "funk_accel_tensor.data");
+#endif
+
+/* Fills *t (flags 0, used 0); shape may be NULL when rank is 0. -EINVAL: rank over the cap. */
+int funk_accel_tensor_init(funk_accel_tensor *t, const char *name, uint32_t dtype, uint32_t rank,
+                           const int64_t *shape, void *data, size_t size);
+/* Element count of t (product of its shape), or -EINVAL / -E2BIG when the shape is invalid or
+ * the product overflows or passes the caps; checks the dtype and that size matches when
+ * check_size. */
+int64_t funk_accel_tensor_count(const funk_accel_tensor *t, int check_size);
+/* Frees data the library allocated (FUNK_ACCEL_TENSOR_F_OWNED) and clears data/size/used/flags;
+ * caller-provided data is left alone. NULL is ignored. */
+void funk_accel_tensor_release(funk_accel_tensor *t);
+
+/*
+ * Runs a registered MODEL resource on input tensors and returns its output tensors.
+ * Model formats: ONNX (cpu, opencl plugins: OpenCV DNN) and TorchScript (torch plugin: a file
+ * written by torch.jit.save / torch::jit::Module::save); the plugin that cannot read the
+ * format declines and the next one is tried (-ENOTSUP when none can). The resource attribute
+ * "format" ("onnx" | "torchscript") may name it explicitly.
+ * Outputs, per out[i]:
+ *   - caller-provided: data != NULL, size = capacity. On success dtype, rank, shape and used are
+ *     set and data holds the tensor. A capacity too small fails the call with -ENOSPC, used =
+ *     the bytes needed and dtype/rank/shape set (so the caller can size a retry).
+ *   - library-allocated: data == NULL and size == 0. On success data points to `used` bytes
+ *     allocated by the library, size = used and FUNK_ACCEL_TENSOR_F_OWNED is set: the caller
+ *     owns them and frees them with funk_accel_tensor_release (never free()). On failure
+ *     nothing stays allocated. (Unikernel guests: caller-provided buffers only; -EINVAL else.)
+ * n_out may be smaller than the model's output count (the first n_out, or those named); asking
+ * for more outputs than the model has is -EINVAL. Inputs are read-only and may be used
+ * concurrently by several runs. Returns 0.
+ */
+int funk_accel_model_run(funk_accel_session *s, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out);
 
 #ifdef __cplusplus
 }

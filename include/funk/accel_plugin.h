@@ -15,7 +15,7 @@ extern "C" {
  * funk_accel_plugin; the runtime reads struct_size before touching any appended field.
  */
 #define FUNK_ACCEL_PLUGIN_ABI_MAJOR 1
-#define FUNK_ACCEL_PLUGIN_ABI_MINOR 0
+#define FUNK_ACCEL_PLUGIN_ABI_MINOR 1 /* 1: model_run appended */
 
 /* The one symbol every plugin exports. */
 #define FUNK_ACCEL_PLUGIN_SYMBOL "funk_accel_plugin_descriptor"
@@ -53,6 +53,18 @@ typedef int (*funk_accel_generic_fn)(const funk_accel_call *c, const char *name,
                                      size_t n_out);
 
 /*
+ * Model runs (funk_accel_model_run): the runtime has checked every tensor (dtype known, shape
+ * valid, input sizes exact, names bounded), that model is a MODEL resource registered to the
+ * session, and n_in, n_out >= 1. Outputs are written only through funk_accel_tensor_output.
+ * Return -ENOTSUP for a model format the plugin cannot read, so that the next plugin tries.
+ * When an output does not fit (-ENOSPC from funk_accel_tensor_output), still call it for the
+ * remaining outputs (so the caller learns every shape), then return -ENOSPC.
+ */
+typedef int (*funk_accel_model_run_fn)(const funk_accel_call *c, funk_accel_resource *model,
+                                       const funk_accel_tensor *in, size_t n_in,
+                                       funk_accel_tensor *out, size_t n_out);
+
+/*
  * The descriptor. NULL operation pointers mean "not implemented". An implemented operation
  * may still return -ENOTSUP for a given call (a model format it cannot read, no default
  * model): dispatch then tries the next plugin by priority. init() returning -ENODEV means the
@@ -81,6 +93,8 @@ typedef struct funk_accel_plugin {
     funk_accel_classify_fn image_classify;
     funk_accel_detect_fn image_detect;
     funk_accel_generic_fn op;
+    /* ABI minor 1 */
+    funk_accel_model_run_fn model_run;
 } funk_accel_plugin;
 
 #define FUNK_ACCEL_PLUGIN_DEFINE(...)                                                              \
@@ -135,6 +149,16 @@ void *funk_accel_library_lookup(void *dl, const char *name);
  */
 void *funk_accel_resource_slot_get(funk_accel_resource *r, const funk_accel_call *c);
 void *funk_accel_resource_slot_set(funk_accel_resource *r, const funk_accel_call *c, void *v);
+
+/*
+ * A plugin's way to produce output tensor t of a model run: sets dtype, rank and shape, checks
+ * the element count against the caps, and gives in *data where to write count * dtype size
+ * bytes (the caller's buffer, or one the runtime allocates for a library-allocated output).
+ * -ENOSPC when the caller's capacity is too small (t->used then says what was needed),
+ * -E2BIG / -EINVAL for a shape over the caps or invalid. On success t->used is set.
+ */
+int funk_accel_tensor_output(funk_accel_tensor *t, uint32_t dtype, uint32_t rank,
+                             const int64_t *shape, void **data);
 
 typedef enum funk_accel_log_level {
     FUNK_LOG_ERROR = 0,

@@ -19,7 +19,10 @@ extern "C" {
  *    64      usage error (bad command line)                         FUNK_EXIT_USAGE
  *    65      guest refused at load: bad ELF, bad note/manifest, a declared device not attached,
  *            memory too small                                       FUNK_EXIT_LOAD
- *    66      host set-up failed (no /dev/kvm, out of memory, seccomp) FUNK_EXIT_SETUP
+ *    66      host set-up failed (no /dev/kvm, out of memory, seccomp, a cgroup that
+ *            FUNK_CGROUP=required could not create)                  FUNK_EXIT_SETUP
+ *    69      a resource limit ended the guest: the memory limit of its cgroup (the kernel's
+ *            OOM killer; see funk_vm_set_limits)                    FUNK_EXIT_LIMIT
  *    70      guest CPU exception (page fault, #GP, #UD, ...)        FUNK_EXIT_FAULT
  *    71      triple fault / shutdown                                FUNK_EXIT_TRIPLE
  *    72      KVM internal or emulation error (e.g. SSE/x87 arithmetic under PVM) FUNK_EXIT_INTERNAL
@@ -36,6 +39,7 @@ enum funk_exit_code {
     FUNK_EXIT_USAGE = 64,
     FUNK_EXIT_LOAD = 65,
     FUNK_EXIT_SETUP = 66,
+    FUNK_EXIT_LIMIT = 69,
     FUNK_EXIT_FAULT = 70,
     FUNK_EXIT_TRIPLE = 71,
     FUNK_EXIT_INTERNAL = 72,
@@ -58,6 +62,7 @@ enum funk_vm_exit {
     FUNK_VM_EXIT_TIMEOUT = FUNK_EXIT_TIMEOUT,
     FUNK_VM_EXIT_IO = FUNK_EXIT_IO,
     FUNK_VM_EXIT_SANDBOX = FUNK_EXIT_SANDBOX,
+    FUNK_VM_EXIT_LIMIT = FUNK_EXIT_LIMIT,
     FUNK_VM_EXIT_PROTOCOL = FUNK_EXIT_PROTOCOL
 };
 
@@ -152,16 +157,18 @@ struct funk_vm;
 enum funk_vm_flags {
     FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
     FUNK_VM_F_PROCESS = 0x2, /* process backend: the guest runs natively in a sandboxed child */
-    FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (process backend only), see below */
+    FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (either backend), see below */
 };
 
 /*
- * Linux guests (FUNK_VM_F_LINUX | FUNK_VM_F_PROCESS): funk_vm_load takes an unmodified static
- * ELF (ET_EXEC, or static-pie ET_DYN placed at 0x400000; a dynamically linked one is refused),
- * with boot->argv (argv[0] first; NULL: {"guest"}) and boot->env (KEY=VALUE strings) laid out
- * on its initial stack as Linux does, with auxv. Every system call it makes is served by the
- * monitor's personality in the guest process (docs/monitor.md "Linux guests"), never by the
- * host kernel. Its stdio maps onto struct funk_vm_io (the stdio function mode):
+ * Linux guests (FUNK_VM_F_LINUX, with FUNK_VM_F_PROCESS or under KVM): funk_vm_load takes an
+ * unmodified static ELF (ET_EXEC, or static-pie ET_DYN placed at 0x400000; a dynamically linked
+ * one is refused), with boot->argv (argv[0] first; NULL: {"guest"}) and boot->env (KEY=VALUE
+ * strings) laid out on its initial stack as Linux does, with auxv. Every system call it makes is
+ * served by the monitor's personality (docs/monitor.md "Linux guests"), never by the host
+ * kernel: in the guest process, or under KVM (ring 3, one exit per call) in the calling
+ * process, one such KVM guest at a time per process (-EBUSY). Its stdio maps onto struct
+ * funk_vm_io (the stdio function mode):
  *   stdin (fd 0)  = the body of the first request io->recv returns (fetched when the guest
  *                   first reads fd 0, or at its exit; no request: empty stdin);
  *   stdout (fd 1) = the body of the one response io->send receives at the guest's exit, status
@@ -196,6 +203,26 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out);
 
 /* Validates and loads an ELF image (copied: the buffer can be freed afterwards). On a refusal
  * it returns a negative errno and funk_vm_error() says why in one line. */
+/*
+ * Resource limits of the guest's host process(es), enforced by a cgroup of its own that the
+ * guest cannot leave or change (process backend; FUNK_CGROUP=auto|required|off, default auto:
+ * used where the caller may create cgroups, v2 or v1's memory/cpu/pids hierarchies). 0 in a
+ * field means the default:
+ *   memory_bytes    the guest memory plus 64 MiB for the monitor code around it; hitting it
+ *                   ends the guest with FUNK_VM_EXIT_LIMIT (the kernel's OOM killer)
+ *   cpu_millicores  no CPU bandwidth limit (1000 = one core; OpenFaaS "limits.cpu")
+ *   pids            1 process (a snapshot template: 4096, its instances are its children)
+ * Set before funk_vm_run / funk_vm_snapshot_new; -EINVAL for memory below 4 MiB or more than
+ * 4096 cores. A memory limit below the guest memory is allowed: the guest ends with
+ * FUNK_VM_EXIT_LIMIT once the pages it touched no longer fit.
+ */
+struct funk_vm_limits {
+    uint64_t memory_bytes;
+    uint32_t cpu_millicores;
+    uint32_t pids;
+};
+int funk_vm_set_limits(struct funk_vm *vm, const struct funk_vm_limits *lim);
+
 int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const struct funk_vm_boot *boot);
 
 /* Runs the loaded guest until it halts or fails; fills *res. Returns 0 when the run ended in any
@@ -253,9 +280,11 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
 int funk_vm_restore(struct funk_vm *shell, struct funk_vm_snapshot *snap);
 void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap);
 
-/* ACCEL for the guests started afterwards (process-wide): "inproc" (libfunk-accel in this
- * process; the default) or "agent:ADDR" (funk-accel-agent at unix:///path, vsock://CID:PORT or
- * tcp://HOST:PORT). Returns 0 or -EINVAL. */
+/* ACCEL for the guests started afterwards (process-wide), always served by funk-accel-agent
+ * (no plugin runs in this process or a guest's): "private" (this process's own agent child,
+ * started on the first guest that uses ACCEL; "inproc" and "" are its old spellings),
+ * "agent:ADDR" (the agent at unix:///path, vsock://CID:PORT or tcp://HOST:PORT) or "none" (the
+ * default: ACCEL answers -ENOSYS). Returns 0 or -EINVAL. */
 int funk_vm_accel_set(const char *spec);
 
 /* Parses "kvm", "process", "auto"; returns enum funk_isolation or -EINVAL. */

@@ -35,7 +35,7 @@ printf 'other image bytes' >"$tmp/b.jpg"
 
 # plugins: lists noop with its operations.
 if expect 0 "plugins" -- plugins; then
-  grep -Eq '^noop +0\.1\.0 +0 +available +noop,exec,sgemm,image_classify,image_detect,op ' \
+  grep -Eq '^noop +0\.1\.0 +0 +available +noop,exec,sgemm,image_classify,image_detect,op,model_run ' \
     "$tmp/out" || fail "plugins: noop line missing: $(cat "$tmp/out")"
 fi
 

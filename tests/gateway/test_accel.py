@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # funkd serving ACCEL end to end: the classify unikernel deployed per-request and warm answers
-# dog.jpg with the labels and scores funk-accel prints natively, in process (--accel=inproc,
-# the default) and through funk-accel-agent (--accel=agent:ADDR); snapshot mode is refused at
-# deploy with the reason; bad --accel values and bad images get clear errors.
+# dog.jpg with the labels and scores funk-accel prints natively, through funkd's private
+# funk-accel-agent child (--accel=private, the default: no plugin is ever loaded into funkd) and
+# through an agent at --accel=agent:ADDR; snapshot mode is refused at deploy with the reason; bad
+# --accel values and bad images get clear errors.
 import json
 import os
 import subprocess
@@ -73,13 +74,35 @@ def run_modes(gw, how):
     return st, b
 
 
-# 1. In process (the default).
+def children(pid):
+    """The comm names of pid's children (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            if int(rest[1]) == pid:
+                out.append(comm)
+    return out
+
+
+# 1. funkd's private agent (the default).
 with Funkd() as gw:
-    run_modes(gw, "inproc")
+    st, b = run_modes(gw, "private")
+    check("funk-accel-agent connection" in b, "private: the snapshot refusal names the agent connection", b)
+    check("accel private" in gw.logtext(), "private: funkd logs its ACCEL mode")
+    maps = open("/proc/%d/maps" % gw.proc.pid).read()
+    check("libfunk-accel-cpu" not in maps and "libfunk-accel.so" not in maps,
+          "private: no plugin and no libfunk-accel mapped in funkd")
+    check("funk-accel-agen" in children(gw.proc.pid), "private: funkd's agent child serves the calls",
+          children(gw.proc.pid))
     st, _, b = gw.req("POST", "/function/cls-warm", b"this is not an image")
-    check(st == 400 and b'"error":"classify' in b, "inproc: a body that is no image gets 400 + the reason", (st, b[:200]))
+    check(st == 400 and b'"error":"classify' in b, "private: a body that is no image gets 400 + the reason", (st, b[:200]))
     st, _, b = gw.req("POST", "/function/cls-per-request", b"")
-    check(st == 400 and b"empty body" in b, "inproc: an empty body gets 400 + the reason", (st, b[:200]))
+    check(st == 400 and b"empty body" in b, "private: an empty body gets 400 + the reason", (st, b[:200]))
 
 # 2. Through funk-accel-agent.
 with tempfile.TemporaryDirectory(prefix="funkd-accel-") as tmp:
@@ -94,7 +117,7 @@ with tempfile.TemporaryDirectory(prefix="funkd-accel-") as tmp:
         gw = Funkd("--accel", "agent:unix://" + sock)
         with gw:
             st, b = run_modes(gw, "agent")
-            check("--accel=agent" in b, "agent: the snapshot refusal names the shared agent connection", b)
+            check("funk-accel-agent connection" in b, "agent: the snapshot refusal names the shared agent connection", b)
             check("accel agent:unix://" in gw.logtext(), "agent: funkd logs its ACCEL mode")
         # The agent gone: a call gets an error answer, not a hang or a crash.
         agent.terminate()

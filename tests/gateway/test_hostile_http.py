@@ -290,6 +290,62 @@ def long_call():
         s.close()
 
 
+# ---- item 8c: a body that trickles to an existing function -------------------------------------
+# libmicrohttpd's timeout restarts on every byte, so before --body-timeout a client sending a
+# body byte by byte held its connection (and a thread) until the connection limits.
+def slow_body():
+    with Funkd("--body-timeout", "2") as gw:
+        gw.deploy("echo", ELF["echo"])
+        gw.deploy("gwtest", ELF["gwtest"])
+        head = b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        tricklers = []
+        for _ in range(5):
+            s = connect_from("127.0.0.1", gw.port)
+            s.setblocking(True)
+            s.sendall(head)
+            s.setblocking(False)
+            tricklers.append(s)
+        t0 = time.time()
+        closed = {}
+        while time.time() < t0 + 10 and len(closed) < len(tricklers):
+            for s in tricklers:
+                if s in closed:
+                    continue
+                if closed_now(s):
+                    closed[s] = time.time() - t0
+                    continue
+                try:
+                    s.send(b"x")  # one byte every 0.3 s: never idle for --read-timeout
+                except OSError:
+                    closed[s] = time.time() - t0
+            time.sleep(0.3)
+        for s in tricklers:
+            s.close()
+        check(len(closed) == len(tricklers) and max(closed.values()) < 5,
+              "bodies trickling to a real function are cut at --body-timeout 2 (trickling does "
+              "not extend it)", sorted(round(v, 1) for v in closed.values()))
+        # a slow body that is complete in time is served
+        s = connect_from("127.0.0.1", gw.port)
+        s.setblocking(True)
+        s.sendall(b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
+        for ch in b"slowbody":
+            time.sleep(0.1)
+            s.sendall(bytes([ch]))
+        st = status_of(s, 20.0)
+        s.close()
+        check(st == 200, "a body complete within --body-timeout is served", st)
+        # the deadline ends with the body: a call may then run longer than it
+        s = connect_from("127.0.0.1", gw.port)
+        s.setblocking(True)
+        t1 = time.time()
+        s.sendall(b"POST /function/gwtest/sleep?ms=3000 HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1\r\n\r\nx")
+        st = status_of(s, 30.0)
+        s.close()
+        check(st == 200 and time.time() - t1 >= 3, "a call running past --body-timeout is answered",
+              (st, time.time() - t1))
+
+
 # ---- item 8b: unfinished bodies to a function that does not exist ----------------------------
 def unknown_function_bodies():
     with Funkd() as gw:
@@ -394,8 +450,8 @@ def bodies_without_credentials():
         check(st == 400 and b"malformed" in b, "an authorized bad body still gets 400", (st, b))
 
 
-for t in (busy_port, slowloris, total_limit, long_call, unknown_function_bodies, body_budget,
-          bodies_without_credentials):
+for t in (busy_port, slowloris, total_limit, long_call, slow_body, unknown_function_bodies,
+          body_budget, bodies_without_credentials):
     try:
         t()
     except Exception as e:  # e.g. funkd refused to start: this part fails, the others still run

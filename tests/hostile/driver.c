@@ -26,7 +26,8 @@
 /*
  * usage: hostile-driver [--isolation=process|kvm] [--timeout=SEC] [--expect-exit=N]
  *          [--expect-reason=TEXT] [--sleeper] [--max-rss-mib=N] [--block=NAME=PATH]
- *          [--block-size-same=PATH] [--snapshot] [--expect-console=TEXT] ELF [GUEST ARGS...]
+ *          [--block-size-same=PATH] [--snapshot] [--expect-console=TEXT]
+ *          [--accel=private|agent:ADDR|none] ELF [GUEST ARGS...]
  * Exit 0 when every expectation held, 1 with "FAIL: ..." otherwise, 77 to skip.
  */
 
@@ -152,8 +153,10 @@ static int strays(pid_t sleeper)
         int ppid = 0;
         if (!rp || sscanf(rp + 2, "%c %d", &state, &ppid) != 2)
             continue;
+        /* (The launcher and the private ACCEL agent are ours, not the guest's; comm is cut at
+         * 15 characters.) */
         if (ppid != getpid() || atoi(e->d_name) == sleeper || strstr(buf, "(funk-launcher)") ||
-            state == 'Z')
+            strstr(buf, "(funk-accel-agen") || state == 'Z')
             continue;
         fprintf(stderr, "stray: %s", buf);
         n++;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile guest: makes one raw system call the sandbox must refuse (process backend: SIGSYS,
  * exit 78; KVM: the instruction never reaches the host, a guest fault).
- *   sys NR [ARGS...]  the raw call with up to 6 arguments (strtoull base 0)
+ *   sys NR [ARGS...]  the raw call with up to 6 arguments (strtoull base 0; AFD: the fd of the
+ *                     ACCEL agent connection under the process backend)
  *   shadow            open("/etc/shadow")          prlimit   prlimit64(1, RLIMIT_NOFILE, new)
  *   setown            fcntl(3, F_SETOWN, 1)         setsig    fcntl(3, F_SETSIG, SIGKILL)
  *   async             fcntl(3, F_SETFL, O_ASYNC)    clone     clone(SIGCHLD)
@@ -12,7 +13,9 @@
  * Prints "sys: allowed <ret>" and exits 3 if the call came back with success, "sys: failed
  * <-ret>" and exits 4 if it came back with an error (a filter let it through; the kernel said
  * no). Built twice: hostile_sys.elf and hostile_sys_accel.elf, which carries the accel note
- * (the note widened the process filter before issue 11). */
+ * (the note widened the process filter before issue 11); it also takes a first argument
+ * "live": one ACCEL noop round trip ("sys: accel live", or "sys: accel dead" and exit 5), then
+ * the call named by the rest. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +33,31 @@ static uint8_t thread_stack[16384] __attribute__((aligned(16)));
 #include <funk/accel.h>
 #endif
 
+/* The process backend's ACCEL agent socket: the first fd after the manifest's devices
+ * (monitor/chan.h), i.e. 4 + the manifest's entries (Solo5's reserved entry 0 included). */
+static long accel_fd(void)
+{
+    const struct mft *mft = funk_boot_info()->mft;
+    return 4 + (long)(mft ? mft->entries : 0);
+}
+
 int main(int argc, char **argv)
 {
 #ifdef HOSTILE_ACCEL
     if (argc > 99)
         return (int)funk_accel_version(); /* links the accel note */
+    if (argc >= 2 && strcmp(argv[1], "live") == 0) {
+        /* ACCEL works first (the agent connection is open and its rules are in the filter),
+         * then the attack in the remaining arguments runs under that same filter. */
+        funk_accel_session *s = NULL;
+        if (funk_accel_session_new(&s) != 0 || funk_accel_noop(s) != 0) {
+            HOSTILE_SAY("sys: accel dead\n");
+            return 5;
+        }
+        HOSTILE_SAY("sys: accel live\n");
+        argc--;
+        argv++;
+    }
 #endif
     if (argc < 2) {
         HOSTILE_SAY("sys: usage\n");
@@ -45,7 +68,8 @@ int main(int argc, char **argv)
     if (strcmp(m, "sys") == 0 && argc >= 3) {
         long a[6] = {0, 0, 0, 0, 0, 0};
         for (int i = 0; i < 6 && 3 + i < argc; i++)
-            a[i] = (long)strtoull(argv[3 + i], NULL, 0);
+            a[i] = strcmp(argv[3 + i], "AFD") == 0 ? accel_fd()
+                                                    : (long)strtoull(argv[3 + i], NULL, 0);
         r = hostile_sys6((long)strtoull(argv[2], NULL, 0), a[0], a[1], a[2], a[3], a[4], a[5]);
     } else if (strcmp(m, "shadow") == 0) {
         r = hostile_sys(2, shadow, 0, 0);

@@ -77,9 +77,12 @@ def run(argv, timeout=20, stdin=subprocess.DEVNULL):
 
 def recognised(binary, before, opt):
     """before: the words the doc puts ahead of opt (command, earlier options and arguments)."""
-    argv = [os.path.join(BIN, binary)] + list(before) + [opt, "x", "--help"]
-    rc, out, err = run(argv)
-    return rc == 0 or (rc == 64 and not re.search(r"unknown|unrecognized|invalid option", err, re.I))
+    def ok(words):
+        rc, out, err = run([os.path.join(BIN, binary)] + list(before) + words)
+        return rc == 0 or (rc == 64 and not re.search(r"unknown|unrecognized|invalid option", err,
+                                                      re.I))
+    # a flag without a value (funk-monitor --linux) would take "x" as the first non-option word
+    return ok([opt, "x", "--help"]) or ok([opt, "--help"])
 
 
 def commands_of(binary):

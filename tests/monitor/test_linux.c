@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <funk/abi/funk.h>
 #include <funk/vm.h>
 
 #define BUSYBOX "/bin/busybox"
@@ -219,6 +220,93 @@ static void test_given_files(void **state)
     free(elf);
 }
 
+/* One run of elf (a possibly patched busybox) printing its banner; its first log line. */
+static void banner(const void *elf, size_t len, char *line, size_t n)
+{
+    struct funk_vm *vm;
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_PROCESS | FUNK_VM_F_LINUX, &vm), 0);
+    static const char *const argv[] = {BUSYBOX, "wc", "--help", NULL}; /* banner on stderr */
+    struct funk_vm_boot boot = {.argv = argv};
+    assert_int_equal(funk_vm_load(vm, elf, len, &boot), 0);
+    /* the caller's buffer may change once loaded: the guest runs what was loaded */
+    uint8_t *b = (uint8_t *)elf;
+    uint8_t saved[16];
+    memcpy(saved, b + len / 2, sizeof saved);
+    memset(b + len / 2, 0xcc, sizeof saved);
+    struct io_state s = {.in = ""};
+    struct funk_vm_io io = {.recv = t_recv, .send = t_send, .console = t_console, .opaque = &s};
+    struct funk_vm_result res;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    memcpy(b + len / 2, saved, sizeof saved);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    const char *nl = memchr(s.log, '\n', s.log_len);
+    size_t l = nl ? (size_t)(nl - s.log) : s.log_len;
+    snprintf(line, n, "%.*s", (int)l, s.log);
+}
+
+/* The loader keeps the sealed images of recent programs and bundles (linux_elf.c): a program
+ * or bundle of the same length with other bytes is another image, an evicted one comes back
+ * intact, and a changed caller buffer never changes what runs. */
+static void test_image_reuse(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *elf = busybox(&len);
+    if (!elf) {
+        fprintf(stderr, "SKIP: %s (busybox-static) missing: this test is NOT RUN\n", BUSYBOX);
+        skip();
+    }
+    uint8_t *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, elf, len);
+    /* every "BusyBox v" banner string in the copy gets another first letter: same length */
+    size_t patched = 0;
+    for (size_t i = 0; i + 9 <= len; i++)
+        if (memcmp(copy + i, "BusyBox v", 9) == 0) {
+            copy[i] = 'X';
+            patched++;
+        }
+    assert_true(patched > 0);
+    char line[256];
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    banner(copy, len, line, sizeof line);
+    assert_memory_equal(line, "XusyBox v", 9);
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    /* more distinct programs than the cache holds, then the first one again */
+    for (char c = 'a'; c <= 'l'; c++) {
+        for (size_t i = 0; i + 9 <= len; i++)
+            if (memcmp(copy + i + 1, "usyBox v", 8) == 0 && copy[i] != 'B')
+                copy[i] = c;
+        banner(copy, len, line, sizeof line);
+        assert_int_equal(line[0], c);
+        assert_memory_equal(line + 1, "usyBox v", 8);
+    }
+    banner(elf, len, line, sizeof line);
+    assert_memory_equal(line, "BusyBox v", 9);
+    free(copy);
+    free(elf);
+    /* the same program with a bundle of the same size and other bytes sees its own bundle */
+    static const struct funk_vm_file one[] = {{"/f", "one", 3}}, two[] = {{"/f", "two", 3}};
+    const struct funk_vm_file *sets[] = {one, two, one};
+    const char *want[] = {"one", "two", "one"};
+    for (int i = 0; i < 3; i++) {
+        given = sets[i];
+        ngiven = 1;
+        struct io_state s = {.in = ""};
+        struct funk_vm_result res;
+        const char *argv[] = {BUSYBOX, "cat", "/f", NULL};
+        run_guest(argv, NULL, &s, &res);
+        given = NULL;
+        ngiven = 0;
+        assert_int_equal(res.status, 0);
+        assert_int_equal(s.out_len, 3);
+        assert_memory_equal(s.out, want[i], 3);
+    }
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -231,6 +319,68 @@ static void test_refusals(void **state)
     funk_vm_delete(vm);
 }
 
+/* Under KVM (ring 3, one exit per call): the same I/O contract; one such guest per process at a
+ * time, and a second guest after the first sees none of the first's state. */
+static void test_kvm(void **state)
+{
+    (void)state;
+    size_t len;
+    void *elf = busybox(&len);
+    if (!elf) {
+        fprintf(stderr, "SKIP: %s (busybox-static) missing: this test is NOT RUN\n", BUSYBOX);
+        skip();
+    }
+    struct funk_vm *vm, *vm2;
+    int rc = funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm);
+    if (rc == -ENOENT || rc == -EACCES || rc == -ENXIO || rc == -ENODEV) {
+        fprintf(stderr, "SKIP: no usable /dev/kvm (%s): the KVM case is NOT RUN\n", strerror(-rc));
+        free(elf);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    static const struct funk_vm_file files[] = {{"/var/openfaas/secrets/k", "v1", 2}};
+    const char *argv[] = {BUSYBOX, "wc", "-w", NULL};
+    struct funk_vm_boot boot = {.argv = argv, .files = files, .nfiles = 1};
+    rc = funk_vm_load(vm, elf, len, &boot);
+    if (rc)
+        fprintf(stderr, "load: %s\n", funk_vm_error(vm));
+    assert_int_equal(rc, 0);
+    assert_int_equal(funk_vm_isolation(vm), FUNK_ISOLATION_KVM);
+    /* a second KVM Linux guest while this one is loaded: refused with a reason */
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm2), 0);
+    assert_int_equal(funk_vm_load(vm2, elf, len, &boot), -EBUSY);
+    assert_non_null(strstr(funk_vm_error(vm2), "one at a time"));
+    funk_vm_delete(vm2);
+    struct io_state s = {.in = "one two three\nfour\n"};
+    struct funk_vm_io io = {.recv = t_recv, .send = t_send, .console = t_console, .opaque = &s};
+    struct funk_vm_result res;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(s.sends, 1);
+    assert_int_equal(s.status, 200);
+    assert_int_equal(s.out_len, 2);
+    assert_memory_equal(s.out, "4\n", 2);
+
+    /* the next guest: its own output only, its own files, a failing applet -> 500 */
+    assert_int_equal(funk_vm_shell_new(64u << 20, FUNK_VM_F_LINUX, &vm), 0);
+    const char *argv2[] = {BUSYBOX, "cat", "/var/openfaas/secrets/k", "/nope", NULL};
+    boot.argv = argv2;
+    assert_int_equal(funk_vm_load(vm, elf, len, &boot), 0);
+    free(elf);
+    struct io_state t = {.in = ""};
+    io.opaque = &t;
+    assert_int_equal(funk_vm_run(vm, &io, &res), 0);
+    funk_vm_delete(vm);
+    assert_int_equal(res.exit, FUNK_VM_EXIT_HALT);
+    assert_int_equal(res.status, 1);
+    assert_int_equal(t.status, 500);
+    assert_int_equal(t.out_len, 2);
+    assert_memory_equal(t.out, "v1", 2);
+    assert_non_null(strstr(t.log, "/nope"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +389,8 @@ int main(void)
         cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_given_files),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_kvm),
+        cmocka_unit_test(test_image_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,10 +2,12 @@
 """funk-accel-agent's command line and socket activation, driven as systemd and users drive it:
 --opt VALUE and --opt=VALUE, -h/--help/--version, exit 64 for every usage error; a listening
 socket passed as fd 3 with LISTEN_FDS/LISTEN_PID is served (and left in place at exit), a
-stray LISTEN_PID is ignored, a non-socket fd 3 is refused."""
+stray LISTEN_PID is ignored, a non-socket fd 3 is refused; --connections-fd (the private agent)
+drops malformed messages, serves proper ones and ends at end of file."""
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,79 @@ with tempfile.TemporaryDirectory(prefix="funk-agentcli.") as t:
         rc = p.wait(timeout=20)
         check(rc == 1 and "not a listening stream socket" in open(log).read(),
               "LISTEN_FDS with a plain file as fd 3: refused, exit 1", (rc, open(log).read()))
+
+    # --connections-fd (the private agent of funk-monitor and funkd): connections arrive as
+    # fds on a SOCK_SEQPACKET socket. Every message that is not exactly one byte with one unix
+    # stream socket is dropped (its fds closed, never served) and the agent goes on; end of
+    # file on the socket ends it.
+    def spawn_private(fd3, log, extra=()):
+        logf = open(log, "w")
+        return subprocess.Popen([AGENT, "--plugins", "noop", "--connections-fd", "3", *extra],
+                                stdout=logf, stderr=logf,
+                                preexec_fn=lambda: os.dup2(fd3, 3), pass_fds=(fd3, 3),
+                                env=dict(os.environ, FUNK_ACCEL_LOG_LEVEL="info"))
+
+    with open(os.path.join(t, "plain2"), "w") as plain:
+        log = os.path.join(t, "cfd-plain.log")
+        rc = spawn_private(plain.fileno(), log).wait(timeout=20)
+        check(rc == 1 and "not a SOCK_SEQPACKET socket" in open(log).read(),
+              "--connections-fd on a plain file: refused, exit 1", (rc, open(log).read()))
+    rc, out, err = run("--connections-fd", "3", "--listen", "unix://" + os.path.join(t, "x"))
+    check(rc == 64 and "--connections-fd" in err, "--connections-fd with --listen: exit 64",
+          (rc, err))
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    log = os.path.join(t, "cfd.log")
+    p = spawn_private(child.fileno(), log)
+    child.close()
+    try:
+        dropped = []
+        a, b = socket.socketpair()  # 1: one byte, no fd
+        parent.send(b"c")
+        a2, b2 = socket.socketpair()  # 2: two bytes (cut to one) with a stream socket
+        socket.send_fds(parent, [b"cc"], [b2.fileno()])
+        dropped.append(a2)
+        a3, b3 = socket.socketpair()  # 3: one byte, two stream sockets
+        a4, b4 = socket.socketpair()
+        socket.send_fds(parent, [b"c"], [b3.fileno(), b4.fileno()])
+        dropped += [a3, a4]
+        d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # 4: not a stream
+        socket.send_fds(parent, [b"c"], [d2.fileno()])
+        rp, wp = os.pipe()  # 5: not a socket
+        socket.send_fds(parent, [b"c"], [rp])
+        os.close(rp)
+        for x in (b2, b3, b4, d2):
+            x.close()
+        # every dropped stream socket was closed by the agent, not served: our end reads EOF
+        for x in dropped:
+            x.settimeout(10)
+            try:
+                got = x.recv(1)
+            except OSError as e:
+                got = repr(e)
+            check(got == b"", "--connections-fd: a malformed message's socket is closed", got)
+        # then a proper one is served: SESSION_NEW answers a session id
+        good, theirs = socket.socketpair()
+        socket.send_fds(parent, [b"c"], [theirs.fileno()])
+        theirs.close()
+        good.settimeout(10)
+        good.sendall(struct.pack("<IHHIIQ", 0x50414B46, 1, 1, 0, 0, 7))
+        h = good.recv(24, socket.MSG_WAITALL)
+        check(len(h) == 24 and struct.unpack("<IHHIIQ", h)[5] == 7,
+              "--connections-fd: after 5 malformed messages a proper connection is served", h)
+        check(open(log).read().count("dropped a message") == 5,
+              "--connections-fd: each malformed message logged once", open(log).read())
+        good.close()
+        a.close()
+        b.close()
+        parent.close()  # end of file: the agent ends, exit 0
+        rc = p.wait(timeout=20)
+        check(rc == 0 and "parent gone" in open(log).read(),
+              "--connections-fd: end of file on the socket ends the agent, exit 0",
+              (rc, open(log).read()))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 if fails:
     print(f"agent_cli: {fails} failure(s)")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The four ways, end to end on the real binaries: classify dog.jpg and a fixed sgemm natively
-# (cpu plugin), natively through rpc + agent, as a unikernel in process and as a unikernel via
-# the agent -> identical bodies; and a hostile unikernel's bad ACCEL buffers refused in both modes.
+# (cpu plugin), natively through rpc + agent, as a unikernel via the monitor's private agent and
+# as a unikernel via a listening agent -> identical bodies; and a hostile unikernel's bad ACCEL
+# buffers refused in both modes.
 set -uo pipefail
 MONITOR=$1 AGENT=$2 CLS_NATIVE=$3 SG_NATIVE=$4 CLS_UK=$5 SG_UK=$6 HOSTILE_UK=$7
 IMG=/usr/share/darknet/data/dog.jpg
@@ -47,13 +48,13 @@ b = [((i * 5) % 23 - 11) / 16.0 for i in range(k * n)]
 open(sys.argv[1], "wb").write(struct.pack("<III", m, n, k) + struct.pack("<%df" % (m * k), *a) + struct.pack("<%df" % (k * n), *b))
 PY
 
-run4() { # run4 NAME NATIVE UK INPUT: the four ways into $T/NAME.{native,rpc,uk-inproc,uk-agent}
+run4() { # run4 NAME NATIVE UK INPUT: the four ways into $T/NAME.{native,rpc,uk-private,uk-agent}
   local name=$1 native=$2 uk=$3 input=$4
   FUNK_ACCEL_PLUGINS=cpu "$native" <"$input" >"$T/$name.native" 2>"$T/$name.native.err" || bad "$name native: $(cat "$T/$name.native.err")"
   FUNK_ACCEL_PLUGINS=rpc FUNK_ACCEL_RPC_ADDRESS=unix://$SOCK "$native" <"$input" >"$T/$name.rpc" 2>"$T/$name.rpc.err" || bad "$name rpc: $(cat "$T/$name.rpc.err")"
-  FUNK_ACCEL_PLUGINS=cpu "$MONITOR" --isolation=$ISO --mem=64 --timeout=60 --fn-input="$input" "$uk" >"$T/$name.uk-inproc" 2>"$T/$name.uk-inproc.err" || bad "$name unikernel in process: $(tail -3 "$T/$name.uk-inproc.err")"
+  FUNK_ACCEL_PLUGINS=cpu "$MONITOR" --isolation=$ISO --mem=64 --timeout=60 --fn-input="$input" "$uk" >"$T/$name.uk-private" 2>"$T/$name.uk-private.err" || bad "$name unikernel via the monitor's private agent: $(tail -3 "$T/$name.uk-private.err")"
   "$MONITOR" --isolation=$ISO --mem=64 --timeout=60 --accel=agent:unix://$SOCK --fn-input="$input" "$uk" >"$T/$name.uk-agent" 2>"$T/$name.uk-agent.err" || bad "$name unikernel via agent: $(tail -3 "$T/$name.uk-agent.err")"
-  for w in rpc uk-inproc uk-agent; do
+  for w in rpc uk-private uk-agent; do
     if [ -s "$T/$name.native" ] && cmp -s "$T/$name.native" "$T/$name.$w"; then
       ok "$name: native == $w"
     else
@@ -87,7 +88,7 @@ grep -q "body must start with" "$T/bad2.out" && ok "sgemm unikernel: short body 
 
 # Hostile unikernel, both modes (noop plugin: the checks are about the transport; exec plugin:
 # the guest's own bytes sent as a LIBRARY must be refused, -EPERM, never loaded).
-for mode in inproc agent:unix://$SOCK; do
+for mode in private agent:unix://$SOCK; do
   out=$(FUNK_ACCEL_PLUGINS=noop:exec "$MONITOR" --isolation=$ISO --mem=16 --accel=$mode "$HOSTILE_UK" 2>&1); rc=$?
   if [ $rc = 0 ] && echo "$out" | grep -q "refused as expected"; then
     ok "hostile unikernel ($mode): $(echo "$out" | grep 'refused as expected')"
@@ -97,11 +98,13 @@ for mode in inproc agent:unix://$SOCK; do
   echo "$out" | grep -q "^guest library exec: -1$" && ok "hostile unikernel ($mode): its own bytes as a library -> exec -EPERM" ||
     bad "hostile unikernel ($mode): guest library exec: $(echo "$out" | grep 'guest library exec' || echo "$out" | tail -3)"
 done
-# Plugins that fail to load: every call answers the load error; nothing retries inside the sandbox.
+# Plugins that fail to load: the private agent says why and ends, so every call answers that its
+# connection is gone (-ECONNRESET); the monitor and its sandbox stay intact.
 for b in process kvm; do
   out=$(FUNK_ACCEL_PLUGINS=nosuchplugin "$MONITOR" --isolation=$b --mem=16 "$HOSTILE_UK" 2>&1); rc=$?
-  if [ $rc = 1 ] && echo "$out" | grep -q "FAIL session: -2 (want 0)"; then
-    ok "$b: plugins missing -> -ENOENT to the guest, monitor and sandbox intact"
+  if [ $rc = 1 ] && echo "$out" | grep -q "FAIL session: -104 (want 0)" &&
+      echo "$out" | grep -q "funk-accel-agent: loading plugins"; then
+    ok "$b: plugins missing -> the agent says why, -ECONNRESET to the guest, monitor intact"
   elif echo "$out" | grep -qi "kvm.*\(unavailable\|cannot\)\|/dev/kvm"; then
     echo "SKIP (part): $b backend unavailable"
   else

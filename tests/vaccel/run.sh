@@ -3,8 +3,9 @@
 # vAccel-style programs on funk: natively (cpu/noop/exec plugins) and through the rpc plugin +
 # funk-accel-agent; each result checked (sgemm vs a naive product, dog.jpg labels, exec 2*10).
 set -uo pipefail
-NOOP=$1 SGEMM=$2 IMAGE=$3 EXEC=$4 TESTLIB=$5 ADAPTER=$6 AGENT=$7
+NOOP=$1 SGEMM=$2 IMAGE=$3 EXEC=$4 TESTLIB=$5 ADAPTER=$6 AGENT=$7 POSE=$8 SEGMENT=$9
 IMG=/usr/share/darknet/data/dog.jpg
+PERSON=/usr/share/darknet/data/person.jpg
 T=$(mktemp -d /tmp/funk-vaccel.XXXXXX)
 FAILS=0
 AGENT_PID=
@@ -23,6 +24,25 @@ if [ ! -r "$IMG" ] || [ ! -r "$FUNK_MODEL_DIR/centernet.onnx" ]; then
     "(scripts/deps.sh, scripts/models.sh)"
   IMAGES=0
 fi
+POSES=1
+if [ ! -r "$PERSON" ] || [ ! -r "$FUNK_MODEL_DIR/movenet.onnx" ] || [ ! -r "$FUNK_MODEL_DIR/selfie.onnx" ]; then
+  echo "SKIP (pose/segment checks only): $PERSON, movenet.onnx or selfie.onnx missing" \
+    "(scripts/deps.sh, scripts/models.sh)"
+  POSES=0
+fi
+
+# pose_ok FILE: the 17 keypoints, the nose above both hips, every confident one on the person
+# (darknet's person.jpg: she stands at x 0.29..0.43 of the width, y 0.26..0.89 of the height).
+pose_ok() {
+  sed -n 's/^pose estimation imagename: //p' "$1" | tr ';' '\n' | awk '
+    NF == 4 { n++; y[$1] = $3; if ($4 >= 0.3 && ($2 < 0.24 || $2 > 0.48 || $3 < 0.2 || $3 > 0.95)) off++ }
+    END { exit !(n == 17 && !off && y["nose"] < y["left_hip"] && y["nose"] < y["right_hip"]) }'
+}
+# seg_ok FILE: the mask covers part of the picture, and its box lies around the person.
+seg_ok() {
+  sed -n 's/^segmentation imagename: person //p' "$1" | awk '
+    { c = $1 + 0; exit !(c > 2 && c < 20 && $2 == "box" && $3 > 0.2 && $3 < 0.35 && $5 < 0.3 && $4 < 0.35 && $6 > 0.4) }'
+}
 
 # The operator's exec directory: real copies (funk's allowlist ignores symlinks), not writable
 # by group/others. The test library links libvaccel, found next to it in the build tree.
@@ -65,12 +85,32 @@ suite() { # suite LABEL: every program once under the current VACCEL_PLUGINS / r
   check "$L exec_with_resource (file)" '^output1: 20$' "$EXEC" exec_with_resource "$LIB"
   grep -q '^output2: 20$' "$T/out" && ok "$L exec_with_resource (buffer): output2: 20" \
     || bad "$L exec_with_resource buffer resource"
-  for op in segment pose depth; do
-    "$IMAGE" "$op" "$LIB" >"$T/out" 2>&1 # any bytes: no plugin gets to decode them
-    rc=$?
-    [ "$rc" = "$(python3 -c 'import errno; print(errno.ENOTSUP)')" ] \
-      && ok "$L $op: VACCEL_ENOTSUP" || { bad "$L $op rc=$rc"; cat "$T/out"; }
+  "$IMAGE" depth "$LIB" >"$T/out" 2>&1 # any bytes: no plugin gets to decode them
+  rc=$?
+  [ "$rc" = "$(python3 -c 'import errno; print(errno.ENOTSUP)')" ] \
+    && ok "$L depth: VACCEL_ENOTSUP" || { bad "$L depth rc=$rc"; cat "$T/out"; }
+  if [ "$POSES" = 0 ]; then
+    echo "SKIP - $L pose/segment: no photo or model"
+    return
+  fi
+  for g in "" generic; do
+    if "$POSE" "$PERSON" 2 $g >"$T/out" 2>"$T/err" && pose_ok "$T/out"; then
+      ok "$L pose $g: $(grep '^pose' "$T/out" | cut -c1-90)..."
+    else
+      bad "$L pose $g"; cat "$T/out" "$T/err" | head -20
+    fi
+    if "$SEGMENT" "$PERSON" 2 $g >"$T/out" 2>"$T/err" && seg_ok "$T/out"; then
+      ok "$L segment $g: $(grep '^segmentation' "$T/out")"
+    else
+      bad "$L segment $g"; cat "$T/out" "$T/err" | head -20
+    fi
   done
+  grep -Eq '^\[prof\] segment: total_time: [1-9][0-9]* nsec nr_entries: 2$' "$T/err" \
+    && ok "$L segment profiling region" || { bad "$L segment profiling line"; cat "$T/err"; }
+  "$POSE" "$LIB" >"$T/out" 2>&1 # not an image: EBADMSG from the plugin, mapped by the layer
+  rc=$?
+  [ "$rc" != 0 ] && ! grep -q '^pose estimation' "$T/out" && ok "$L pose on bytes that are no image: rc=$rc" \
+    || { bad "$L pose on non-image bytes rc=$rc"; cat "$T/out"; }
 }
 
 # Negative: a library whose bytes are not those of a file in the exec directory is never run

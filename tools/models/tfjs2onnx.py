@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Converts a TF.js graph-model (model.json + weight shards) into an ONNX model that OpenCV 4.6 DNN runs.
-"""Our own TF.js graph-model -> ONNX converter, for the CenterNet-MobileNetV3 detector.
+"""Our own TF.js graph-model -> ONNX converter, for the CenterNet-MobileNetV3 detector, the
+MoveNet Lightning pose model and the MediaPipe selfie segmentation model.
 
 Usage:
   tfjs2onnx.py convert MODEL.json OUT.onnx --output NAME[=ONNXNAME] ... [--input-size WxH]
+                       [--input-node NAME]
   tfjs2onnx.py fix-input IN.onnx OUT.onnx N,C,H,W
   tfjs2onnx.py labels-ts LABELS.ts OUT.txt
   tfjs2onnx.py check OUT.onnx
@@ -18,7 +20,10 @@ ONNX. The converter therefore
   * expands TF's SAME padding into explicit (possibly asymmetric) pads from static shapes;
   * writes Relu6 as Relu(x) - Relu(x - 6) (OpenCV 4.6 lacks opset-11 Clip with min/max inputs);
   * writes ResizeBilinear as Resize(linear, asymmetric / align_corners / half_pixel);
-  * writes Mean over H,W with keep_dims as GlobalAveragePool.
+  * writes Mean over H,W with keep_dims as GlobalAveragePool, AvgPool as AveragePool, AddN as
+    a chain of Add, Conv2DBackpropInput as ConvTranspose;
+  * with --input-node, starts the network at an inner NHWC tensor (e.g. after the graph's own
+    Cast/normalisation, which then happens in C), which becomes the [1,3,H,W] input.
 Weights stored as float16 (or uint8/uint16 affine-quantized) are dequantized to float32.
 """
 import argparse
@@ -88,7 +93,8 @@ def load_weights(model_json, base_dir):
 
 
 class Converter:
-    def __init__(self, model_json, weights, in_w, in_h):
+    def __init__(self, model_json, weights, in_w, in_h, input_node=None):
+        self.input_node = input_node
         self.nodes = {n["name"]: n for n in model_json["modelTopology"]["node"]}
         self.weights = weights
         self.onnx_nodes = []
@@ -139,6 +145,10 @@ class Converter:
         node = self.nodes.get(tf_name)
         if node is None:
             raise ConvertError("graph has no node %s" % tf_name)
+        if tf_name == self.input_node:
+            res = self.inner_input(node)
+            self.done[tf_name] = res
+            return res
         fn = getattr(self, "op_" + node["op"], None)
         if fn is None:
             raise ConvertError("op %s (node %s) is not supported" % (node["op"], tf_name))
@@ -156,6 +166,13 @@ class Converter:
             raise ConvertError("input %s has a dynamic size: pass --input-size" % node["name"])
         self.input_name = "input"
         self.input_shape = [1, 3, h, w]
+        return self.input_name, self.input_shape
+
+    def inner_input(self, node):
+        if not self.in_w or not self.in_h:
+            raise ConvertError("--input-node %s needs --input-size" % node["name"])
+        self.input_name = "input"
+        self.input_shape = [1, 3, self.in_h, self.in_w]
         return self.input_name, self.input_shape
 
     def op_Identity(self, node):
@@ -260,6 +277,8 @@ class Converter:
                 c = c.reshape(c.size, 1, 1)
             elif c.ndim == 4:
                 c = c.transpose(0, 3, 1, 2)
+            elif c.ndim == 3:  # HWC -> CHW
+                c = c.transpose(2, 0, 1)
             elif c.ndim > 1:
                 raise ConvertError("%s: constant of rank %d not supported" % (node["name"], c.ndim))
             ins.append(self.const(node["name"] + "/c", c))
@@ -287,6 +306,66 @@ class Converter:
         if axes != [1, 2] or not keep:
             raise ConvertError("%s: only Mean over H,W with keep_dims is supported" % node["name"])
         return self.emit("GlobalAveragePool", [x], self.fresh(node["name"])), [shp[0], shp[1], 1, 1]
+
+    def op_AvgPool(self, node):
+        a = node["attr"]
+        if _b64(a.get("data_format", {"s": ""})) not in ("", "NHWC") or _b64(a["padding"]) != "VALID":
+            raise ConvertError("%s: only NHWC AvgPool with VALID padding is supported" % node["name"])
+        x, shp = self.value(node["input"][0])
+        k, st = _ints(a["ksize"])[1:3], _ints(a["strides"])[1:3]
+        oh = (shp[2] - k[0]) // st[0] + 1
+        ow = (shp[3] - k[1]) // st[1] + 1
+        if oh <= 0 or ow <= 0:
+            raise ConvertError("%s: pool window larger than its input" % node["name"])
+        if k == shp[2:4]:
+            out = self.emit("GlobalAveragePool", [x], self.fresh(node["name"]))
+        else:
+            out = self.emit("AveragePool", [x], self.fresh(node["name"]), kernel_shape=k, strides=st)
+        return out, [shp[0], shp[1], oh, ow]
+
+    def op_AddN(self, node):
+        vals = [self.value(n) for n in node["input"]]
+        out, shp = vals[0]
+        for v in vals[1:]:
+            out = self.emit("Add", [out, v[0]], self.fresh(node["name"]))
+            shp = [max(d) for d in zip(shp, v[1])]
+        return out, shp
+
+    def op_Conv2DBackpropInput(self, node):
+        a = node["attr"]
+        if _b64(a.get("data_format", {"s": ""})) not in ("", "NHWC"):
+            raise ConvertError("%s: only NHWC transposed convolutions are supported" % node["name"])
+        sizes = self.const_value(node["input"][0])
+        w = self.const_value(node["input"][1])
+        if sizes is None or w is None:
+            raise ConvertError("%s: output size and filter must be constant" % node["name"])
+        x, shp = self.value(node["input"][2])
+        kh, kw, cout, cin = w.shape
+        if cin != shp[1]:
+            raise ConvertError("%s: filter expects %d channels, input has %d" % (node["name"], cin, shp[1]))
+        st = _ints(a["strides"])[1:3]
+        oh, ow = int(sizes[1]), int(sizes[2])
+        # The forward convolution this inverts maps (oh, ow) -> (ih, iw); its padding is ours.
+        pad = _b64(a["padding"])
+        if pad == "SAME":
+            t, b, ih = self.same_pads(oh, kh, st[0])
+            l, r, iw = self.same_pads(ow, kw, st[1])
+        elif pad == "VALID":
+            t = b = l = r = 0
+            ih, iw = (oh - kh) // st[0] + 1, (ow - kw) // st[1] + 1
+        else:
+            raise ConvertError("%s: padding %s is not supported" % (node["name"], pad))
+        if [ih, iw] != shp[2:4]:
+            raise ConvertError("%s: input %s does not match output size %s" % (node["name"], shp, [oh, ow]))
+        extra_h = oh - ((shp[2] - 1) * st[0] + kh - t - b)
+        extra_w = ow - ((shp[3] - 1) * st[1] + kw - l - r)
+        if extra_h or extra_w:
+            raise ConvertError("%s: output padding is not supported" % node["name"])
+        weight = w.transpose(3, 2, 0, 1).astype(np.float32)  # [cin, cout, kh, kw]
+        out = self.emit("ConvTranspose", [x, self.const(node["name"] + "/W", weight)],
+                        self.fresh(node["name"]), kernel_shape=[kh, kw], strides=st,
+                        pads=[t, l, b, r])
+        return out, [shp[0], cout, oh, ow]
 
     def op_ConcatV2(self, node):
         axis = int(self.const_value(node["input"][-1]))
@@ -349,7 +428,7 @@ def cmd_convert(args):
     w = h = 0
     if args.input_size:
         w, h = (int(v) for v in args.input_size.lower().split("x"))
-    conv = Converter(mj, weights, w, h)
+    conv = Converter(mj, weights, w, h, args.input_node)
     outs = []
     for spec in args.output:
         tf_name, _, onnx_name = spec.partition("=")
@@ -417,6 +496,7 @@ def main(argv):
     c.add_argument("--output", action="append", required=True,
                    help="TF tensor to export, optionally =ONNX_NAME (repeatable)")
     c.add_argument("--input-size", help="WxH when the model's input is dynamic")
+    c.add_argument("--input-node", help="an inner NHWC tensor to start the network at (needs --input-size)")
     c.set_defaults(fn=cmd_convert)
     f = sub.add_parser("fix-input")
     f.add_argument("model")

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The cpu plugin: sgemm on OpenBLAS, image classify/detect on OpenCV DNN (via accel_dnn). */
+/* The cpu plugin: sgemm on OpenBLAS, image classify/detect/pose/segment on OpenCV DNN (via
+ * accel_dnn). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -7,11 +8,15 @@
 #include <funk/accel_plugin.h>
 
 #include "dnn.h"
+#include "vision.h"
+#include "tensor.h"
 
 #define CPU_LOG "cpu"
 
 typedef struct cpu_plugin {
     dnn_ctx *dnn;
+    vision_ctx *vision; /* image_pose, image_segment */
+    tensor_dnn *tensor;
 } cpu_plugin;
 
 static int cpu_init(void **state)
@@ -21,6 +26,18 @@ static int cpu_init(void **state)
         return -ENOMEM;
     int rc = dnn_ctx_new(&p->dnn, DNN_TARGET_CPU, CPU_LOG);
     if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    rc = vision_ctx_new(&p->vision, DNN_TARGET_CPU, CPU_LOG);
+    if (rc < 0) {
+        dnn_ctx_free(p->dnn);
+        free(p);
+        return rc;
+    }
+    if ((rc = tensor_dnn_new(&p->tensor, DNN_TARGET_CPU, CPU_LOG)) < 0) {
+        vision_ctx_free(p->vision);
+        dnn_ctx_free(p->dnn);
         free(p);
         return rc;
     }
@@ -37,6 +54,8 @@ static void cpu_fini(void *state)
     cpu_plugin *p = state;
     if (!p)
         return;
+    tensor_dnn_free(p->tensor);
+    vision_ctx_free(p->vision);
     dnn_ctx_free(p->dnn);
     free(p);
 }
@@ -81,8 +100,24 @@ static int cpu_detect(const funk_accel_call *c, funk_accel_resource *model, cons
     return dnn_detect(p->dnn, c, model, image, image_len, min_score_pct, out, max);
 }
 
+static int cpu_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in, size_t n_in,
+                  funk_accel_arg *out, size_t n_out)
+{
+    cpu_plugin *p = c->plugin;
+    return vision_op(p->vision, name, in, n_in, out, n_out);
+}
+
+static int cpu_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out)
+{
+    cpu_plugin *p = c->plugin;
+    return tensor_dnn_run(p->tensor, model, in, n_in, out, n_out);
+}
+
 FUNK_ACCEL_PLUGIN_DEFINE(.priority = 100, .name = "cpu", .version = "0.1.0",
-                         .description = "sgemm on OpenBLAS; classify/detect on OpenCV DNN (ONNX)",
+                         .description = "sgemm on OpenBLAS; classify/detect/pose/segment and model "
+                                        "runs on OpenCV DNN (ONNX)",
                          .init = cpu_init, .fini = cpu_fini, .resource_free = cpu_resource_free,
                          .noop = cpu_noop, .sgemm = cpu_sgemm, .image_classify = cpu_classify,
-                         .image_detect = cpu_detect);
+                         .image_detect = cpu_detect, .op = cpu_op, .model_run = cpu_model_run);

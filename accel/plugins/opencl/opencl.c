@@ -23,8 +23,8 @@
 #define LOG "opencl"
 
 /* Shown by `funk-accel plugins`; init() appends the chosen device. */
-static char g_description[1024] = "OpenCL: sgemm via CLBlast, classify/detect via OpenCV DNN "
-                                 "(OpenCL target)";
+static char g_description[1024] = "OpenCL: sgemm via CLBlast, classify/detect/pose/segment and model runs via "
+                                 "OpenCV DNN (OpenCL target)";
 
 enum { BUF_A, BUF_B, BUF_C, BUF_COUNT };
 
@@ -298,7 +298,8 @@ static int ocl_init_impl(void **state)
         return rc;
     if (!k.device) {
         snprintf(g_description, sizeof(g_description),
-                 "OpenCL: sgemm via CLBlast, classify/detect via OpenCV DNN; no OpenCL device%s%.64s%s",
+                 "OpenCL: sgemm via CLBlast, classify/detect/pose/segment via OpenCV DNN; "
+                 "no OpenCL device%s%.64s%s",
                  spec && *spec ? " matches FUNK_ACCEL_OPENCL_DEVICE='" : "", spec ? spec : "",
                  spec && *spec ? "'" : "");
         if (k.sel.kind == OCL_SELECT_DEFAULT)
@@ -346,7 +347,8 @@ static int ocl_init_impl(void **state)
         return -ENODEV;
     }
     snprintf(g_description, sizeof(g_description),
-             "OpenCL on %u:%u %s (%s): sgemm via CLBlast, classify/detect via OpenCV DNN",
+             "OpenCL on %u:%u %s (%s): sgemm via CLBlast, classify/detect/pose/segment via "
+             "OpenCV DNN",
              p->platform_index, p->device_index, p->device_name, p->platform_name);
     *state = p;
     return 0;
@@ -566,14 +568,13 @@ static int op_devices(const ocl_plugin *p, funk_accel_arg *out, size_t n_out)
 static int ocl_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
                   size_t n_in, funk_accel_arg *out, size_t n_out)
 {
-    (void)in, (void)n_in;
     if (strcmp(name, "opencl.devices") == 0 || strcmp(name, "devices") == 0) {
         ocl_lsan_off();
         int rc = op_devices(c->plugin, out, n_out);
         ocl_lsan_on();
         return rc;
     }
-    return -ENOENT;
+    return ocl_vision_op(c, name, in, n_in, out, n_out);
 }
 
 static int ocl_init(void **state)
@@ -611,4 +612,4 @@ FUNK_ACCEL_PLUGIN_DEFINE(.priority = 200, .name = "opencl", .version = "0.1.0",
                          .session_open = ocl_session_open, .session_close = ocl_session_close,
                          .resource_free = ocl_resource_free, .sgemm = ocl_sgemm,
                          .image_classify = ocl_image_classify, .image_detect = ocl_image_detect,
-                         .op = ocl_op);
+                         .op = ocl_op, .model_run = ocl_model_run);

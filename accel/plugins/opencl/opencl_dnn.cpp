@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// opencl plugin: classify/detect through the cpu plugin's accel_dnn on OpenCV's OpenCL target,
-// bound to this plugin's own cl_context so that DNN and CLBlast share the chosen device.
+// opencl plugin: classify/detect/pose/segment through the cpu plugin's accel_dnn on OpenCV's
+// OpenCL target, bound to this plugin's own cl_context so that DNN and CLBlast share the device.
 #include "opencl_plugin.h"
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
 
@@ -13,11 +14,15 @@
 #include <vector>
 
 #include "dnn.h"
+#include "tensor.h"
+#include "vision.h"
 
 namespace {
 
 struct ocl_dnn {
     dnn_ctx *ctx = nullptr;
+    vision_ctx *vision = nullptr; // image_pose, image_segment
+    tensor_dnn *tensor = nullptr; // model runs (ONNX), nets cached by model hash
     cv::ocl::OpenCLExecutionContext exec;
 };
 
@@ -42,6 +47,13 @@ int get_dnn(ocl_plugin *p, ocl_dnn **out)
                 d->exec = cv::ocl::OpenCLExecutionContext::create(p->platform_name, p->platform,
                                                                   p->ctx, p->device);
                 rc = dnn_ctx_new(&d->ctx, DNN_TARGET_OPENCL, "opencl");
+                if (rc == 0 && (rc = vision_ctx_new(&d->vision, DNN_TARGET_OPENCL, "opencl")) < 0)
+                    dnn_ctx_free(d->ctx);
+                else if (rc == 0 &&
+                         (rc = tensor_dnn_new(&d->tensor, DNN_TARGET_OPENCL, "opencl")) < 0) {
+                    vision_ctx_free(d->vision);
+                    dnn_ctx_free(d->ctx);
+                }
                 if (rc < 0) {
                     delete d;
                     d = nullptr;
@@ -79,6 +91,8 @@ extern "C" void ocl_dnn_fini(ocl_plugin *p)
     auto *d = static_cast<ocl_dnn *>(p->dnn);
     if (d == nullptr)
         return;
+    tensor_dnn_free(d->tensor);
+    vision_ctx_free(d->vision);
     dnn_ctx_free(d->ctx);
     delete d;
     p->dnn = nullptr;
@@ -164,6 +178,50 @@ extern "C" int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *m
             rc = -EIO;
         }
         ocl_progress_end(t0, rc);
+    }
+    ocl_lsan_on();
+    return rc;
+}
+
+// image_pose / image_segment (vision.c) on this plugin's device; -ENOENT for other names.
+extern "C" int ocl_vision_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
+                             size_t n_in, funk_accel_arg *out, size_t n_out)
+{
+    if (strcmp(name, "image_pose") != 0 && strcmp(name, "image_segment") != 0)
+        return -ENOENT;
+    auto *p = static_cast<ocl_plugin *>(c->plugin);
+    ocl_lsan_off();
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc == 0) {
+        try {
+            cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+            rc = vision_op(d->vision, name, in, n_in, out, n_out);
+        } catch (const std::exception &e) {
+            funk_accel_log(FUNK_LOG_ERROR, "opencl", "%s: %s", name, e.what());
+            rc = -EIO;
+        }
+    }
+    ocl_lsan_on();
+    return rc;
+}
+
+extern "C" int ocl_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                             const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                             size_t n_out)
+{
+    auto *p = static_cast<ocl_plugin *>(c->plugin);
+    ocl_lsan_off();
+    ocl_dnn *d = nullptr;
+    int rc = get_dnn(p, &d);
+    if (rc == 0) {
+        try {
+            cv::ocl::OpenCLExecutionContextScope scope(d->exec);
+            rc = tensor_dnn_run(d->tensor, model, in, n_in, out, n_out);
+        } catch (const std::exception &e) {
+            funk_accel_log(FUNK_LOG_ERROR, "opencl", "model_run: %s", e.what());
+            rc = -EIO;
+        }
     }
     ocl_lsan_on();
     return rc;

@@ -51,6 +51,9 @@ static inline void ocl_lsan_on(void)
 }
 
 /* Implemented by the DNN shim (opencl_dnn.cpp). */
+/* The generic ops image_pose / image_segment; -ENOENT for any other name. */
+int ocl_vision_op(const funk_accel_call *c, const char *name, const funk_accel_arg *in,
+                  size_t n_in, funk_accel_arg *out, size_t n_out);
 void ocl_dnn_fini(ocl_plugin *p);
 /* Builds the default model's OpenCL kernels now (FUNK_ACCEL_OPENCL_WARMUP=all). */
 int ocl_dnn_warm_up(ocl_plugin *p);
@@ -60,6 +63,9 @@ int ocl_image_classify(const funk_accel_call *c, funk_accel_resource *model, con
 int ocl_image_detect(const funk_accel_call *c, funk_accel_resource *model, const void *image,
                      size_t image_len, uint32_t min_score_pct, funk_accel_detection *out,
                      size_t max);
+
+int ocl_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                  const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out, size_t n_out);
 
 #ifdef __cplusplus
 }

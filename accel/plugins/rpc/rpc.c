@@ -3,6 +3,8 @@
  * (containers and VMs use <funk/accel.h> unchanged; the host's plugins do the work). */
 #include "proto.h"
 
+#include <funk/abi/accel_tensor.h>
+
 #include <funk/accel_plugin.h>
 
 #include <errno.h>
@@ -455,9 +457,159 @@ static int rpc_op(const funk_accel_call *c, const char *name, const funk_accel_a
     return forward_call(c, FKP_OP, NULL, name, in, n_in, out, n_out);
 }
 
+/* Library-allocated outputs travel in buffers of this size first; a bigger output costs one
+ * more run with the exact sizes the agent answered. */
+#define RPC_TENSOR_GUESS (64u << 10)
+
+/* One model run as the generic operation "model_run" (funk/abi/accel_tensor.h): the model is
+ * registered with the agent as for classify, then named by its hash. Returns the op's answer
+ * (0, FUNK_ACCEL_TENSOR_R_NOSPC or a negative errno) with the descriptors in od. */
+static int tensor_exchange(struct rpc *p, struct rpc_sess *s, const uint8_t *hash,
+                           const funk_accel_tensor *in, size_t n_in, void *const *bufs,
+                           const size_t *caps, size_t n_out, struct funk_accel_tensor_desc *od,
+                           size_t *used)
+{
+    struct funk_accel_tensor_call call = {.magic = FUNK_ACCEL_TENSOR_MAGIC,
+                                          .version = FUNK_ACCEL_TENSOR_WIRE_VERSION,
+                                          .n_in = (uint32_t)n_in,
+                                          .n_out = (uint32_t)n_out};
+    memcpy(call.model_hash, hash, sizeof(call.model_hash));
+    struct funk_accel_tensor_desc d[2 * FUNK_ACCEL_TENSOR_MAX];
+    memset(d, 0, sizeof(d));
+    funk_accel_arg ain[2 + FUNK_ACCEL_TENSOR_MAX], aout[1 + FUNK_ACCEL_TENSOR_MAX];
+    for (size_t i = 0; i < n_in; i++) {
+        d[i].dtype = in[i].dtype;
+        d[i].rank = in[i].rank;
+        memcpy(d[i].shape, in[i].shape, sizeof(d[i].shape));
+        if (in[i].name)
+            snprintf(d[i].name, sizeof(d[i].name), "%s", in[i].name);
+        ain[2 + i] = FUNK_ACCEL_ARG_BYTES_OF(in[i].data, in[i].size);
+    }
+    ain[0] = FUNK_ACCEL_ARG_BYTES_OF(&call, sizeof(call));
+    ain[1] = FUNK_ACCEL_ARG_BYTES_OF(d, (n_in + n_out) * sizeof(d[0]));
+    aout[0] = FUNK_ACCEL_ARG_BYTES_OF(od, n_out * sizeof(od[0]));
+    for (size_t i = 0; i < n_out; i++)
+        aout[1 + i] = FUNK_ACCEL_ARG_BYTES_OF(bufs[i], caps[i]);
+    int rc = fkp_enc_call(&s->out, FKP_OP, next_id(p), s->sid, 0, FUNK_ACCEL_TENSOR_OP, ain,
+                          2 + n_in, aout, 1 + n_out);
+    if (rc == 0)
+        rc = exchange(p, s);
+    if (rc >= 0) {
+        int trc = take_outs(s, aout, 1 + n_out);
+        if (trc < 0)
+            return trc;
+        if (aout[0].used != n_out * sizeof(od[0]) || rc > FUNK_ACCEL_TENSOR_R_NOSPC)
+            return -EPROTO;
+        for (size_t i = 0; i < n_out; i++)
+            used[i] = aout[1 + i].used;
+    }
+    return rc;
+}
+
+static int rpc_model_run(const funk_accel_call *c, funk_accel_resource *model,
+                         const funk_accel_tensor *in, size_t n_in, funk_accel_tensor *out,
+                         size_t n_out)
+{
+    uint8_t hash[FUNK_ACCEL_HASH_SIZE];
+    struct funk_accel_tensor_desc od[FUNK_ACCEL_TENSOR_MAX];
+    size_t caps[FUNK_ACCEL_TENSOR_MAX], used[FUNK_ACCEL_TENSOR_MAX];
+    void *bufs[FUNK_ACCEL_TENSOR_MAX] = {0};
+    void *tmp[FUNK_ACCEL_TENSOR_MAX] = {0}; /* our buffers for library-allocated outputs */
+    if (n_in > FUNK_ACCEL_TENSOR_MAX || n_out > FUNK_ACCEL_TENSOR_MAX)
+        return -E2BIG;
+    for (size_t i = 0; i < n_in; i++)
+        if (in[i].name && strlen(in[i].name) >= FUNK_ACCEL_TENSOR_NAME_MAX)
+            return -EINVAL;
+    RPC_BEGIN(c);
+    uint32_t rid;
+    if ((rc = funk_accel_resource_hash(model, hash)) < 0 ||
+        (rc = remote_rid(p, s, model, &rid)) < 0)
+        goto out;
+    for (size_t i = 0; i < n_out; i++) {
+        bufs[i] = out[i].data;
+        caps[i] = out[i].size;
+        if (bufs[i] == NULL) {
+            tmp[i] = malloc(RPC_TENSOR_GUESS);
+            if (tmp[i] == NULL) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            bufs[i] = tmp[i];
+            caps[i] = RPC_TENSOR_GUESS;
+        }
+    }
+    for (int attempt = 0;; attempt++) {
+        rc = tensor_exchange(p, s, hash, in, n_in, bufs, caps, n_out, od, used);
+        if (rc < 0)
+            goto out;
+        /* The agent's descriptors are checked like any hostile input: through the same
+         * shape checks, and their bytes must be what the agent says it wrote. */
+        bool retry = false;
+        int orc = 0;
+        for (size_t i = 0; i < n_out; i++) {
+            funk_accel_tensor t = out[i];
+            void *dst;
+            int r;
+            if (tmp[i]) { /* sized by the agent's answer; allocated by the runtime */
+                t.data = NULL;
+                t.size = 0;
+                t.flags = 0;
+            }
+            if (od[i].rank > FUNK_ACCEL_TENSOR_MAX_RANK) {
+                rc = -EPROTO;
+                goto out;
+            }
+            if (tmp[i] && used[i] > caps[i]) {
+                /* Too big for our guess: size the buffer now, run again. */
+                free(tmp[i]);
+                tmp[i] = malloc(used[i] ? used[i] : 1);
+                if (tmp[i] == NULL) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                bufs[i] = tmp[i];
+                caps[i] = used[i];
+                retry = true;
+                continue;
+            }
+            r = funk_accel_tensor_output(&t, od[i].dtype, od[i].rank, od[i].shape, &dst);
+            if (r == 0 && t.used != used[i])
+                r = -EPROTO;
+            if (r == 0 && rc == 0 && tmp[i])
+                memcpy(dst, tmp[i], t.used);
+            if (r < 0 && r != -ENOSPC) {
+                if (tmp[i] && t.data)
+                    funk_accel_tensor_release(&t);
+                rc = r == -EINVAL || r == -E2BIG ? -EPROTO : r;
+                goto out;
+            }
+            if (r == -ENOSPC)
+                orc = -ENOSPC;
+            out[i] = t; /* shapes, used, and the runtime's buffer for library outputs */
+        }
+        if (retry && attempt == 0) {
+            for (size_t i = 0; i < n_out; i++)
+                if (tmp[i] && out[i].flags & FUNK_ACCEL_TENSOR_F_OWNED)
+                    funk_accel_tensor_release(&out[i]);
+            continue;
+        }
+        if (retry || (rc == FUNK_ACCEL_TENSOR_R_NOSPC && orc == 0))
+            rc = -EPROTO; /* the agent disagrees with itself about the sizes */
+        else
+            rc = rc == FUNK_ACCEL_TENSOR_R_NOSPC ? -ENOSPC : orc;
+        break;
+    }
+out:
+    for (size_t i = 0; i < n_out; i++)
+        free(tmp[i]);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 FUNK_ACCEL_PLUGIN_DEFINE(.priority = 50, .name = "rpc", .version = "0.1.0",
                          .description = "forwards every operation to funk-accel-agent",
                          .init = rpc_init, .fini = rpc_fini, .session_open = rpc_session_open,
                          .session_close = rpc_session_close, .noop = rpc_noop, .exec = rpc_exec,
                          .sgemm = rpc_sgemm, .image_classify = rpc_classify,
-                         .image_detect = rpc_detect, .op = rpc_op);
+                         .image_detect = rpc_detect, .op = rpc_op,
+                         .model_run = rpc_model_run);

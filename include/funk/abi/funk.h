@@ -64,6 +64,16 @@ struct funk_note_info {
 /* The guest can run under the process backend (no privileged instructions after start). */
 #define FUNK_NOTE_F_PROCESS_OK 0x1u
 
+/*
+ * Linux guests (funk-monitor --linux, funkd): a static Linux program that carries the funk note
+ * (built with `funk-cc --linux`, on musl) makes funk hypercalls as the system call
+ * FUNK_LINUX_HC_NR with the hypercall number in %rdi and its argument struct's address in %rsi,
+ * exactly the structs above; %rax comes back 0 (or -ENOSYS from a monitor or guest without it).
+ * Then the function's I/O is FN_RECV/FN_SEND (one request per call, or a warm loop) and its
+ * stdout and stderr are its log; without the note the number is just an unknown system call.
+ */
+#define FUNK_LINUX_HC_NR 0x4655u
+
 struct funk_note {
     uint32_t n_namesz; /* 5: "funk\0" */
     uint32_t n_descsz; /* sizeof(struct funk_note_info) */
