@@ -11,6 +11,9 @@
 #   make check-install  install into a temp prefix and build+run an outside program via pkg-config
 #   make deb        Debian packages (funk, funk-dev, funk-plugin-*) into build/deb/
 #   make check-deb  unpack the packages into a throwaway root and run them from there
+#   make cross-arm64  every component and unikernel built for aarch64 (cross file
+#                   scripts/cross/aarch64-linux-gnu.ini), installed into build/arm64
+#   make test-arm64 cross-arm64, then its unit tests under qemu-user (suite arm64; docs/arm64.md)
 #
 # MESON_OPTS (e.g. -Dcuda=disabled) go to every tree, so the product and the tested tree differ
 # only in sanitizers and optimisation. docs/install.md describes the trees and the packages.
@@ -34,6 +37,12 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 MODEL_DIR ?= $(CURDIR)/.cache/models
 FUZZ_SECONDS ?= 600
+# The aarch64 cross build (make cross-arm64): no sanitizers (the tests run under qemu-user),
+# optimized like the tested tree; OpenCL and CUDA plugins are not cross-built.
+ARM64_PREFIX := $(BUILD)/arm64
+ARM64_DIR    := $(ARM64_PREFIX)/meson
+ARM64_OPTS   := --cross-file=$(CURDIR)/scripts/cross/aarch64-linux-gnu.ini -Dsanitize=false \
+                -Dbuildtype=debugoptimized -Dman=disabled -Dopencl=disabled -Dcuda=disabled $(MESON_OPTS)
 
 # install SRC DST: copy the staged prefix SRC into DST and write DST/share/funk/install-manifest:
 #   "f PATH" every file or link installed, "d PATH" every folder that did not exist before
@@ -77,7 +86,7 @@ endef
 export INSTALL_TREE_SH
 
 .PHONY: all build deps models test run bench fuzz clean format install uninstall \
-        check-install deb check-deb build-test
+        check-install deb check-deb build-test cross-arm64 test-arm64
 
 all: build
 
@@ -111,6 +120,14 @@ build-test:
 test: deps models
 	$(MAKE) build-test
 	FUNK_PREFIX=$(TEST_PREFIX) scripts/run-tests.sh $(TEST_DIR)
+
+cross-arm64: deps
+	$(call meson_setup,$(ARM64_DIR),$(ARM64_PREFIX),$(ARM64_OPTS))
+	meson compile -C $(ARM64_DIR)
+	meson install -C $(ARM64_DIR) --no-rebuild --quiet
+
+test-arm64: cross-arm64
+	FUNK_PREFIX=$(ARM64_PREFIX) scripts/run-tests.sh $(ARM64_DIR) --suite arm64
 
 run: deps models
 	$(MAKE) build

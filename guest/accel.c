@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Guest side of <funk/accel.h>: every call becomes one ACCEL hypercall; handles are host ids.
- * Built with -mgeneral-regs-only like all guest code, except funk_accel_sgemm, whose float
- * parameters arrive in SSE registers: it only moves their bits out (movd, which KVM's emulator
- * handles here; SSE arithmetic it cannot do). */
+ * funk_accel_sgemm, whose float parameters arrive in FP registers, is per architecture
+ * (accel_x86_64.c, accel_aarch64.c): it passes their bits to sdk_accel_sgemm_bits. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +13,7 @@
 #include <funk/accel.h>
 
 #include "../accel/sha256.h"
+#include "accel_internal.h"
 #include "sdk.h"
 
 _Static_assert(sizeof(funk_accel_arg) == sizeof(struct funk_hc_accel_arg), "arg layout");
@@ -259,10 +259,10 @@ int funk_accel_exec(funk_accel_session *s, funk_accel_resource *library, const c
     return call(&a);
 }
 
-__attribute__((noinline)) static int sgemm_bits(funk_accel_session *s, int m, int n, int k,
-                                                uint32_t ab, const float *a, int lda,
-                                                const float *b, int ldb, uint32_t bb, float *c,
-                                                int ldc)
+__attribute__((noinline)) int sdk_accel_sgemm_bits(funk_accel_session *s, int m, int n, int k,
+                                                   uint32_t ab, const float *a, int lda,
+                                                   const float *b, int ldb, uint32_t bb, float *c,
+                                                   int ldc)
 {
     struct funk_hc_accel h = {.op = FUNK_HC_ACCEL_SGEMM,
                               .session = ID(s),
@@ -271,21 +271,6 @@ __attribute__((noinline)) static int sgemm_bits(funk_accel_session *s, int m, in
                                     (uint64_t)(int64_t)ldb, (uint64_t)(int64_t)ldc,
                                     (uint64_t)ab | (uint64_t)bb << 32, GPA(a), GPA(b), GPA(c)}};
     return call(&h);
-}
-
-__attribute__((target("sse2"), no_stack_protector)) int
-funk_accel_sgemm(funk_accel_session *s, int m, int n, int k, float alpha, const float *a, int lda,
-                 const float *b, int ldb, float beta, float *c, int ldc)
-{
-    /* movaps to memory: the one SSE move this KVM's emulator is known to run. (No stack
-     * protector: under target("sse2") GCC would read the canary from %fs, which guests lack.) */
-    float fa[4] __attribute__((aligned(16))), fb[4] __attribute__((aligned(16)));
-    __asm__("movaps %1, %0" : "=m"(fa) : "x"(alpha));
-    __asm__("movaps %1, %0" : "=m"(fb) : "x"(beta));
-    uint32_t ab, bb;
-    memcpy(&ab, &fa[0], 4);
-    memcpy(&bb, &fb[0], 4);
-    return sgemm_bits(s, m, n, k, ab, a, lda, b, ldb, bb, c, ldc);
 }
 
 int funk_accel_image_classify(funk_accel_session *s, funk_accel_resource *model, const void *image,

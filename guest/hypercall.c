@@ -33,9 +33,7 @@ funk_time_t funk_clock_monotonic(void)
             return funk_clock_wall();
         tsc_mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / f);
     }
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    uint64_t tsc = ((uint64_t)hi << 32) | lo;
+    uint64_t tsc = sdk_arch_cycles();
     return (uint64_t)(((unsigned __int128)tsc * tsc_mult) >> 32);
 }
 

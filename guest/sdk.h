@@ -8,6 +8,8 @@
 #include <funk/abi/funk.h>
 #include <funk/abi/hvt.h>
 
+#include "sdk_arch.h" /* guest/arch/<cpu>/: the cycle counter */
+
 typedef void (*sdk_hc_fn)(uint64_t nr, uint64_t arg);
 
 extern sdk_hc_fn sdk_hc_entry;

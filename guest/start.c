@@ -29,15 +29,13 @@ extern char _end[];
 
 int main(int argc, char **argv);
 
-static void hc_outl(uint64_t nr, uint64_t arg)
+/* A plain Solo5 monitor's hypercall (port I/O on x86_64, an MMIO store on aarch64). */
+static void hc_trap(uint64_t nr, uint64_t arg)
 {
-    __asm__ __volatile__("outl %0, %1"
-                         :
-                         : "a"((uint32_t)arg), "d"((uint16_t)(HVT_PIO_BASE + nr))
-                         : "memory");
+    hvt_do_hypercall((unsigned)nr, (volatile void *)(uintptr_t)arg);
 }
 
-sdk_hc_fn sdk_hc_entry = hc_outl;
+sdk_hc_fn sdk_hc_entry = hc_trap;
 const struct hvt_boot_info *sdk_boot;
 const struct funk_boot_info *sdk_funk;
 
@@ -76,13 +74,6 @@ static int split_cmdline(const char *cmd)
     return argc;
 }
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-
 __attribute__((noreturn, used, no_stack_protector)) void
 __funk_start(const struct hvt_boot_info *bi)
 {
@@ -95,9 +86,9 @@ __funk_start(const struct hvt_boot_info *bi)
     /* No privileged set-up is needed under either backend: the monitor provides the GDT, IDT
      * and page tables under KVM, and the process backend forbids such instructions. */
 
-    /* The canary mixes the TSC with layout facts; the low byte is zero so that string overflows
-     * cannot reproduce it. */
-    uint64_t g = rdtsc() * 0x9e3779b97f4a7c15ull;
+    /* The canary mixes the cycle counter with layout facts; the low byte is zero so that string
+     * overflows cannot reproduce it. */
+    uint64_t g = sdk_arch_cycles() * 0x9e3779b97f4a7c15ull;
     g ^= (bi->mem_size << 17) ^ (uint64_t)(uintptr_t)&g;
     __stack_chk_guard = (uintptr_t)(g & ~(uint64_t)0xff);
 

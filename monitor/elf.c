@@ -265,8 +265,9 @@ int elf_parse(const void *buf, size_t len, uint64_t mem_size, struct elf_image *
         return fail(err, errlen, -ENOEXEC, "not a little-endian ELF file");
     if (eh.e_ident[EI_VERSION] != EV_CURRENT || eh.e_version != EV_CURRENT)
         return fail(err, errlen, -ENOEXEC, "unknown ELF version");
-    if (eh.e_machine != EM_X86_64)
-        return fail(err, errlen, -ENOEXEC, "not an x86_64 ELF file (machine %u)", eh.e_machine);
+    if (eh.e_machine != ELF_GUEST_MACHINE)
+        return fail(err, errlen, -ENOEXEC, "not an " ELF_GUEST_ARCH " ELF file (machine %u)",
+                    eh.e_machine);
     if (eh.e_type == ET_DYN)
         return fail(err, errlen, -ENOEXEC,
                     "ET_DYN (PIE or shared object): a unikernel must be a static ET_EXEC");

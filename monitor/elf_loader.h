@@ -11,6 +11,16 @@
 #include <funk/abi/funk.h>
 #include <funk/abi/spt.h>
 
+/* The machine of the guests this monitor runs: its own (the process backend runs a guest's code
+ * natively, and KVM runs guests of the host's architecture). */
+#if defined(__aarch64__)
+#define ELF_GUEST_MACHINE EM_AARCH64
+#define ELF_GUEST_ARCH "aarch64"
+#else
+#define ELF_GUEST_MACHINE EM_X86_64
+#define ELF_GUEST_ARCH "x86_64"
+#endif
+
 #define ELF_MAX_PHDRS 64
 #define ELF_MAX_LOADS 16
 /* Room the loader keeps free above kernel_end for the guest's stack and heap. */

@@ -5,7 +5,6 @@
 
 #include "vm_backend.h"
 #include "vm_internal.h"
-#include "x86_64.h"
 
 static size_t slen(const char *s)
 {
@@ -133,8 +132,9 @@ static int hc_fault_call(struct funk_vm *vm, void *arg)
                        (unsigned long long)cr2, (unsigned long long)f.rip, kind,
                        (f.error_code & 0x1) ? ", protection" : "");
     }
-    return vm_stop(vm, FUNK_VM_EXIT_FAULT, "guest fault: %s (vector %llu, error 0x%llx, rip=0x%llx)",
-                   x86_vector_name((unsigned)f.vector), (unsigned long long)f.vector,
+    return vm_stop(vm, FUNK_VM_EXIT_FAULT,
+                   "guest fault: %s (vector %llu, error 0x%llx, rip=0x%llx)",
+                   vm_backend_vector_name((unsigned)f.vector), (unsigned long long)f.vector,
                    (unsigned long long)f.error_code, (unsigned long long)f.rip);
 }
 

@@ -749,7 +749,7 @@ static int run_cli(int argc, char **argv)
                 isolation != FUNK_ISOLATION_AUTO ? "requested"
                 : g_solo5 == 2 ? "auto: a Solo5 spt guest runs under the process backend"
                 : g_solo5 ? "auto: a plain Solo5 guest runs under KVM only"
-                : chosen == FUNK_ISOLATION_KVM ? "auto: CPU has vmx/svm and /dev/kvm works"
+                : chosen == FUNK_ISOLATION_KVM ? "auto: hardware virtualization and /dev/kvm work"
                                                : "auto: no hardware virtualization here");
 
     /* Everything is open (/dev/kvm, the VM, the ELF, block and net devices): a root monitor needs

@@ -58,7 +58,10 @@ scmp_filter_ctx vm_process_filter(const char *layout, const struct proc_dev_geo 
                                    SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                    SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
-            static const int tpl[] = {SCMP_SYS(dup2), SCMP_SYS(close), SCMP_SYS(seccomp),
+            /* dup2 where the architecture has it (x86_64); aarch64 has only dup3, which its
+             * glibc's dup2 calls. */
+            static const int tpl[] = {SCMP_SYS(dup2) >= 0 ? SCMP_SYS(dup2) : SCMP_SYS(dup3),
+                                      SCMP_SYS(close), SCMP_SYS(seccomp),
                                       SCMP_SYS(set_robust_list)};
             for (unsigned j = 0; j < sizeof tpl / sizeof tpl[0]; j++)
                 rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, tpl[j], 0);

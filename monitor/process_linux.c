@@ -26,6 +26,7 @@
 
 #include "chan.h"
 #include "fdpass.h"
+#include "process_arch.h"
 #include "process_filter.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
@@ -256,9 +257,9 @@ static int child_send(void *opaque, const struct funk_vm_response *resp)
 static const struct funk_vm_io child_io = {
     .recv = child_recv, .send = child_send, .console = child_console};
 
-/* The hypercall entry funk guests call under this backend (SysV: nr in %rdi, arg in %rsi). The
+/* The hypercall entry funk guests call under this backend (the C ABI: nr, arg). On x86_64 the
  * stack is realigned on entry: a guest's misaligned stack must not break host SSE code. */
-static NO_ASAN __attribute__((force_align_arg_pointer)) void process_entry(uint64_t nr, uint64_t arg)
+static NO_ASAN PROCESS_ENTRY_ALIGN void process_entry(uint64_t nr, uint64_t arg)
 {
     if (nr > UINT32_MAX || hc_dispatch(child_vm, (unsigned)nr, arg) == HC_STOP)
         child_finish();
@@ -269,32 +270,10 @@ uint64_t vm_process_entry_addr(void)
     return (uint64_t)(uintptr_t)&process_entry;
 }
 
-static NO_ASAN void on_fault(int sig, siginfo_t *si, void *uc_)
+static NO_ASAN void on_fault(int sig, siginfo_t *si, void *uc)
 {
-    ucontext_t *uc = uc_;
-    unsigned long long rip = (unsigned long long)uc->uc_mcontext.gregs[REG_RIP];
-    unsigned long long err = (unsigned long long)uc->uc_mcontext.gregs[REG_ERR];
-    unsigned long long addr = (unsigned long long)(uintptr_t)si->si_addr;
-    child_res.exit = FUNK_VM_EXIT_FAULT;
-    if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14) {
-        const char *kind = (err & 0x10) ? "exec" : (err & 0x2) ? "write" : "read";
-        snprintf(child_res.reason, sizeof child_res.reason,
-                 "guest fault: page fault at 0x%llx (rip=0x%llx, %s%s)", addr, rip, kind,
-                 (err & 0x1) ? ", protection" : "");
-    } else if (sig == SIGSYS) {
-        child_res.exit = FUNK_VM_EXIT_SANDBOX;
-        snprintf(child_res.reason, sizeof child_res.reason,
-                 "sandbox: guest made a forbidden system call %d at rip=0x%llx", si->si_syscall,
-                 rip);
-    } else {
-        const char *what = sig == SIGILL    ? "invalid opcode"
-                           : sig == SIGFPE  ? "divide error"
-                           : sig == SIGTRAP ? "breakpoint"
-                           : sig == SIGBUS  ? "bus error"
-                                            : "general protection fault";
-        snprintf(child_res.reason, sizeof child_res.reason, "guest fault: %s (signal %d, rip=0x%llx)",
-                 what, sig, rip);
-    }
+    child_res.exit = sig == SIGSYS ? FUNK_VM_EXIT_SANDBOX : FUNK_VM_EXIT_FAULT;
+    process_arch_fault_reason(sig, si, uc, child_res.reason, sizeof child_res.reason);
     child_finish();
 }
 
@@ -518,14 +497,7 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         snprintf(child_res.reason, sizeof child_res.reason, "process backend: seccomp set-up failed");
         child_finish();
     }
-    uint64_t entry = vm->img.entry, sp = vm->mem_size - 8;
-    __asm__ volatile("mov %0, %%rsp\n\t"
-                     "xor %%ebp, %%ebp\n\t"
-                     "jmp *%1\n\t"
-                     :
-                     : "r"(sp), "r"(entry), "D"((uint64_t)HVT_BOOT_INFO_GPA)
-                     : "memory");
-    __builtin_unreachable();
+    process_arch_enter(vm->img.entry, vm->mem_size, HVT_BOOT_INFO_GPA);
 }
 
 /* ---- Parent side ------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vm_backend.h"
 #include "vm_internal.h"
 
 /* A forbidden call in the run loop (a guest steered the monitor somewhere it must not go):
@@ -55,25 +56,19 @@ int funk_vm_sandbox(struct funk_vm *vm)
     if (!ctx)
         return -ENOMEM;
     int rc = 0;
-    /* The vCPU: run it and read its registers for fault reports; nothing else, no other fd. */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                           SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS));
+    /* The vCPU: run it and read its registers for fault reports (the architecture's ioctls);
+     * nothing else, no other fd. */
+    for (unsigned i = 0; i < vm_backend_nrun_ioctls; i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                               SCMP_A1(SCMP_CMP_EQ, vm_backend_run_ioctls[i]));
     if (vm->flags & FUNK_VM_F_LINUX) {
         /* Linux personality (linux_kvm_x86_64.c): a system call's result where the kernel has
          * no KVM_CAP_SYNC_REGS, the guest's FS base (arch_prctl), getrandom's bytes */
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                               SCMP_A1(SCMP_CMP_EQ, KVM_SET_REGS));
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
-                               SCMP_A1(SCMP_CMP_EQ, KVM_SET_MSRS));
+        for (unsigned i = 0; i < vm_backend_nlinux_ioctls; i++)
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                                   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                                   SCMP_A1(SCMP_CMP_EQ, vm_backend_linux_ioctls[i]));
         rc |= allow(ctx, SCMP_SYS(getrandom));
         /* guest pages that lose permissions: a protection round trip on the host mapping
          * makes a shadow-paging KVM drop its entries (never executable) */

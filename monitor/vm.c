@@ -15,7 +15,6 @@
 #include "vm_backend.h"
 #include "vm_internal.h"
 #include "linux.h"
-#include "x86_64.h"
 
 int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)
 {
@@ -81,14 +80,7 @@ int funk_vm_isolation_auto(void)
     static int cached;
     if (cached)
         return cached;
-    int hw = 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[4096];
-    while (f && !hw && fgets(line, sizeof line, f))
-        if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
-            hw = 1;
-    if (f)
-        fclose(f);
+    int hw = vm_backend_hw_virt();
     int kvm = access("/dev/kvm", R_OK | W_OK) == 0;
     cached = hw && kvm ? FUNK_ISOLATION_KVM : FUNK_ISOLATION_PROCESS;
     return cached;
@@ -291,7 +283,7 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
          * host/guest translation fault, not in the guest's own trap handler. funk guests keep
          * the protection in their page tables (their faults are reported with the vector). */
         vm->img.host_ro = !vm->funk_guest;
-        rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
+        rc = vm_backend_mem_setup(vm);
         if (rc)
             return load_error(vm, rc, "kernel too large for the page-table pool");
         if (vm->img.host_ro && (rc = protect_kernel(vm)) != 0)
@@ -328,7 +320,8 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         struct funk_boot_info fbi = {
             .magic = FUNK_BOOT_MAGIC,
             .version = FUNK_ABI_VERSION,
-            .hypercall = vm->backend == FUNK_ISOLATION_KVM ? X86_STUB_GPA : vm_process_entry_addr(),
+            .hypercall =
+                vm->backend == FUNK_ISOLATION_KVM ? vm_backend_hc_stub() : vm_process_entry_addr(),
             .isolation = (uint32_t)vm->backend,
         };
         rc = write_env(vm, boot ? boot->env : NULL, &fbi);
@@ -357,7 +350,7 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
 
 int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
 {
-    if (!out || mem_bytes < (2u << 20) || mem_bytes > X86_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
+    if (!out || mem_bytes < (2u << 20) || mem_bytes > VM_MAX_MEM || (mem_bytes & ((2u << 20) - 1)))
         return -EINVAL;
     struct funk_vm *vm = calloc(1, sizeof *vm);
     if (!vm)

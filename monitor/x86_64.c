@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Host-side x86_64 guest set-up: the guest starts in long mode without running set-up code. */
 #include "x86_64.h"
+#include "vm_backend.h"
+#include "vm_internal.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PAGE 4096ull
@@ -177,4 +181,39 @@ const char *x86_vector_name(unsigned v)
         "machine check", "SIMD floating-point error", "virtualization exception",
         "control protection"};
     return v < sizeof names / sizeof names[0] ? names[v] : "exception";
+}
+
+/* ---- vm_backend.h's architecture part ------------------------------------------------------ */
+
+const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
+const unsigned vm_backend_nrun_ioctls = 3;
+const unsigned long vm_backend_linux_ioctls[] = {KVM_SET_REGS, KVM_SET_MSRS};
+const unsigned vm_backend_nlinux_ioctls = 2;
+
+int vm_backend_hw_virt(void)
+{
+    int hw = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    while (f && !hw && fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
+            hw = 1;
+    if (f)
+        fclose(f);
+    return hw;
+}
+
+int vm_backend_mem_setup(struct funk_vm *vm)
+{
+    return x86_setup(vm->mem, vm->mem_size, &vm->img);
+}
+
+uint64_t vm_backend_hc_stub(void)
+{
+    return X86_STUB_GPA;
+}
+
+const char *vm_backend_vector_name(unsigned vector)
+{
+    return x86_vector_name(vector);
 }

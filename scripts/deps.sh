@@ -23,5 +23,12 @@ fi
 echo "deps: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+# Packages of another architecture (NAME:arm64, for make cross-arm64) need it known to dpkg.
+for p in "${missing[@]}"; do
+  case "$p" in
+  *:*) a=${p##*:}
+    dpkg --print-foreign-architectures | grep -qx "$a" || { echo "deps: dpkg --add-architecture $a"; $SUDO dpkg --add-architecture "$a"; } ;;
+  esac
+done
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -11,6 +11,8 @@
 #define FUNK_ABI_HOST
 #include <funk/abi/funk.h>
 
+#include "elf_loader.h" /* ELF_GUEST_MACHINE */
+
 #define GEN_TEXT 0x100000u
 #define GEN_DATA 0x101000u
 
@@ -86,7 +88,7 @@ static inline void gen_init(struct gen *g, const void *code, size_t codelen)
     g->eh.e_ident[EI_DATA] = ELFDATA2LSB;
     g->eh.e_ident[EI_VERSION] = EV_CURRENT;
     g->eh.e_type = ET_EXEC;
-    g->eh.e_machine = EM_X86_64;
+    g->eh.e_machine = ELF_GUEST_MACHINE;
     g->eh.e_version = EV_CURRENT;
     g->eh.e_entry = GEN_TEXT;
     g->eh.e_ehsize = sizeof(Elf64_Ehdr);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Solo5 hvt ABI v2 (x86_64) as funk implements it: hypercalls, boot info, ELF notes, manifest. */
+/* Solo5 hvt ABI v2 (x86_64, aarch64) as funk implements it: hypercalls, boot info, ELF notes,
+ * manifest. */
 #ifndef FUNK_ABI_HVT_H
 #define FUNK_ABI_HVT_H
 
@@ -32,13 +33,30 @@ typedef uint64_t hvt_gpa_t;
 #define HVT_GUEST_PTR(T) T
 #endif
 
-/* A guest pointer is always 64 bits wide in these structs (x86_64 guests only). */
+/*
+ * aarch64 (Solo5 hvt's convention there): hypercall N is a 32-bit store of the argument's
+ * guest-physical address to HVT_MMIO_ADDR(N). Nothing backs that range, so the store exits to
+ * the monitor as MMIO; 8-byte spacing keeps every address aligned for Device memory.
+ */
+#define HVT_MMIO_BASE 0x100000000ull
+#define HVT_MMIO_ADDR(n) (HVT_MMIO_BASE + ((uint64_t)(n) << 3))
+#define HVT_MMIO_NR(a) (((a)-HVT_MMIO_BASE) >> 3)
+
+/* A guest pointer is always 64 bits wide in these structs. */
 #if !defined(FUNK_ABI_HOST) && defined(__x86_64__)
 static inline void hvt_do_hypercall(unsigned n, volatile void *arg)
 {
     __asm__ __volatile__("outl %0, %1"
                          :
                          : "a"((uint32_t)(uintptr_t)arg), "d"((uint16_t)(HVT_PIO_BASE + n))
+                         : "memory");
+}
+#elif !defined(FUNK_ABI_HOST) && defined(__aarch64__)
+static inline void hvt_do_hypercall(unsigned n, volatile void *arg)
+{
+    __asm__ __volatile__("str %w0, [%1]"
+                         :
+                         : "rZ"((uint32_t)(uintptr_t)arg), "r"(HVT_MMIO_ADDR(n))
                          : "memory");
 }
 #endif
