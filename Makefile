@@ -38,11 +38,13 @@ DESTDIR ?=
 MODEL_DIR ?= $(CURDIR)/.cache/models
 FUZZ_SECONDS ?= 600
 # The aarch64 cross build (make cross-arm64): no sanitizers (the tests run under qemu-user),
-# optimized like the tested tree; OpenCL and CUDA plugins are not cross-built.
+# optimized like the tested tree; OpenCL and CUDA plugins, the torch plugin and the Python
+# bindings (the build machine's libtorch and python3-dev are x86_64 only) are not cross-built.
 ARM64_PREFIX := $(BUILD)/arm64
 ARM64_DIR    := $(ARM64_PREFIX)/meson
 ARM64_OPTS   := --cross-file=$(CURDIR)/scripts/cross/aarch64-linux-gnu.ini -Dsanitize=false \
-                -Dbuildtype=debugoptimized -Dman=disabled -Dopencl=disabled -Dcuda=disabled $(MESON_OPTS)
+                -Dbuildtype=debugoptimized -Dman=disabled -Dopencl=disabled -Dcuda=disabled \
+                -Dtorch=disabled -Dpython=disabled $(MESON_OPTS)
 
 # install SRC DST: copy the staged prefix SRC into DST and write DST/share/funk/install-manifest:
 #   "f PATH" every file or link installed, "d PATH" every folder that did not exist before
