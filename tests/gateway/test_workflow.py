@@ -161,6 +161,20 @@ if shutil.which("musl-gcc"):
 else:
     print("note: no musl-gcc here (Debian musl-tools): the static template used cc -static")
 
+# the c-musl template (funk-cc --linux): a funk function on musl with floating point
+mdir = os.path.join(W, "musl")
+os.makedirs(mdir)
+have_musl = shutil.which("musl-gcc") is not None
+if have_musl:
+    rc, out, err = funk("new", "mu", "--lang", "c-musl", cwd=mdir)
+    check(rc == 0 and os.path.isfile(os.path.join(mdir, "mu", "handler.c")),
+          "funk new mu --lang c-musl", (rc, err))
+    rc, out, err = funk("build", cwd=mdir)
+    check(rc == 0 and os.path.isfile(os.path.join(mdir, "build", "mu", "index.json")),
+          "funk build of the c-musl template (funk-cc --linux) into an image", (rc, out, err))
+else:
+    print("note: no musl-gcc here (Debian musl-tools): the c-musl template is left out")
+
 # a compile error in the handler: funk build fails and says which function
 broken = os.path.join(W, "broken")
 os.makedirs(broken)
@@ -272,6 +286,16 @@ with Funkd() as gw:
         st, body = http_post(gw.port, "/function/" + fn, b"four bytes!")
         check(st == 200 and body == "Hello from a static binary! Your request had 11 bytes.\n",
               "the static template's program (%s) answers over HTTP as a stdio function" % fn, (st, body))
+    if have_musl:
+        mtext = open(os.path.join(mdir, "stack.yml")).read().replace("http://127.0.0.1:8080", live)
+        open(os.path.join(mdir, "stack.yml"), "w").write(mtext)
+        rc, out, err = funk("up", "--skip-push", cwd=mdir)
+        check(rc == 0 and "Deployed mu" in out, "funk up --skip-push deploys the c-musl function",
+              (rc, out, err))
+        st, body = http_post(gw.port, "/function/mu", b"sixteen bytes!!!")
+        check(st == 200 and body == "Hello from funk on musl! 16 bytes, sqrt 4.000. You said: "
+              "sixteen bytes!!!", "the c-musl function answers over HTTP (printf of a float)",
+              (st, body))
     # OPENFAAS_URL beats provider.gateway (dead address: the deploy must go there and fail)
     rc, out, err = funk("deploy", "--filter", "hello", cwd=proj, env={"OPENFAAS_URL": dead})
     check(rc == 1 and ("cannot reach funkd at " + dead) in err, "OPENFAAS_URL beats provider.gateway", (rc, err))
