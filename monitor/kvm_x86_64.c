@@ -99,6 +99,8 @@ static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
 int vm_kvm_shell_new(struct funk_vm *vm)
 {
+    vm->mem_base = 0;
+    vm->mem_end = vm->mem_size;
     pthread_once(&kvm_once, kvm_init_once);
     if (kvm_sys_err)
         return kvm_sys_err;
@@ -167,6 +169,46 @@ void vm_kvm_delete(struct funk_vm *vm)
     if (vm->mem != MAP_FAILED && vm->mem)
         munmap(vm->mem, vm->mem_size);
     vm->mem = NULL;
+}
+
+/* Copies the segments into guest memory and builds the page tables (funk_vm_load). */
+static int kvm_place(struct funk_vm *vm, const void *elf, size_t elf_len)
+{
+    (void)elf_len;
+    if (vm->img.spt)
+        return vm_load_error(vm, -ENOTSUP,
+                             "a Solo5 spt guest (ABI1 target spt) runs under the process backend "
+                             "(--isolation=process), not KVM");
+    /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A second
+     * load into the same shell (after a failed one) zeroes it, and first makes writable again
+     * what the failed load of a plain Solo5 guest made read-only. */
+    if (vm->mem_written && mprotect(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE) != 0)
+        return vm_load_error(vm, -errno, "mprotect of guest memory failed: %s", strerror(errno));
+    elf_copy(&vm->img, elf, vm->mem, !vm->mem_written);
+    vm->mem_written = true;
+    /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in the
+     * host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
+     * host/guest translation fault, not in the guest's own trap handler. funk guests keep the
+     * protection in their page tables (their faults are reported with the vector). */
+    vm->img.host_ro = !vm->funk_guest;
+    int rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
+    if (rc)
+        return vm_load_error(vm, rc, "kernel too large for the page-table pool");
+    if (vm->img.host_ro && (rc = vm_protect_kernel(vm)) != 0)
+        return vm_load_error(vm, rc, "mprotect of the kernel's read-only pages failed: %s",
+                             strerror(-rc));
+    return 0;
+}
+
+static uint64_t kvm_hypercall_entry(void)
+{
+    return X86_STUB_GPA; /* the guest's own stub page issues the outl */
+}
+
+static int kvm_boot(struct funk_vm *vm)
+{
+    int rc = vm_backend_boot(vm);
+    return rc ? vm_load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc)) : 0;
 }
 
 static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
@@ -254,7 +296,7 @@ static void kick_signal_once(void)
     sigaction(FUNK_VM_KICK_SIGNAL, &sa, NULL);
 }
 
-void vm_kvm_kick(struct funk_vm *vm)
+static void vm_kvm_kick(struct funk_vm *vm)
 {
     vm->kicked = 1;
     if (vm->run != MAP_FAILED && vm->run)
@@ -359,7 +401,9 @@ struct msrs1 {
     struct kvm_msr_entry e;
 };
 
-int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+static void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
+
+static int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
 {
     vm->snapshot_mode = 1;
     int rc = vm_kvm_run(vm);
@@ -375,7 +419,7 @@ int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap)
         return -ENOMEM;
-    snap->backend = FUNK_ISOLATION_KVM;
+    snap->ops = &vm_kvm_ops;
     snap->mem_size = vm->mem_size;
     snap->img = vm->img;
     snap->recv_gpa = vm->snap_gpa;
@@ -438,7 +482,7 @@ fail:
     return rc;
 }
 
-int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+static int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
     /* The shell's memory is fresh (zero): put back the pages the guest had touched. */
     size_t at = 0;
@@ -460,7 +504,7 @@ int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     return 0;
 }
 
-void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
+static void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
 {
     free(snap->image);
     free(snap->ranges);
@@ -468,3 +512,20 @@ void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
     free(snap->sregs);
     free(snap->fpu);
 }
+
+const struct vm_backend_ops vm_kvm_ops = {
+    .name = "kvm",
+    .isolation = FUNK_ISOLATION_KVM,
+    .shell_new = vm_kvm_shell_new,
+    .place = kvm_place,
+    .cycle_freq = vm_backend_tsc_freq,
+    .hypercall_entry = kvm_hypercall_entry,
+    .boot = kvm_boot,
+    .run = vm_kvm_run,
+    .kick = vm_kvm_kick,
+    .sandbox = vm_kvm_sandbox,
+    .release = vm_kvm_delete,
+    .snapshot_new = vm_kvm_snapshot_new,
+    .restore = vm_kvm_restore,
+    .snapshot_delete = vm_kvm_snapshot_delete,
+};

@@ -20,6 +20,7 @@
 
 #include "chan.h"
 #include "fdpass.h"
+#include "vm_backend.h"
 #include "vm_internal.h"
 
 /*
@@ -102,7 +103,8 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     if (!vm)
         _exit(FUNK_EXIT_SETUP);
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-    vm->backend = FUNK_ISOLATION_PROCESS;
+    vm->ops = &vm_process_ops;
+    vm->backend = vm->ops->isolation;
     vm->flags = q->flags;
     vm->mem_size = q->mem_size;
     vm->staging = m;

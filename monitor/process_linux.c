@@ -27,6 +27,7 @@
 #include "chan.h"
 #include "fdpass.h"
 #include "process_filter.h"
+#include "vm_backend.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
 #include "linux.h"
@@ -858,7 +859,7 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
         reap_child(vm);
         return -ENOMEM;
     }
-    snap->backend = FUNK_ISOLATION_PROCESS;
+    snap->ops = vm->ops;
     snap->pid = vm->child_pid;
     snap->pidfd = vm->child_pidfd;
     vm->child_pidfd = -1;
@@ -1063,3 +1064,70 @@ NO_ASAN void vm_process_on_fault(int sig, siginfo_t *si, void *uc)
 {
     on_fault(sig, si, uc);
 }
+
+/* ---- The ops table (vm_backend.h) ------------------------------------------------------ */
+
+static int process_shell_new(struct funk_vm *vm)
+{
+    /* Only bookkeeping: the boot area is staged here, the process starts in funk_vm_run. */
+    vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    vm->mem = vm->staging;
+    vm->mem_base = PROCESS_MEM_BASE;
+    vm->mem_end = PROCESS_STAGING_END;
+    return vm->staging ? 0 : -ENOMEM;
+}
+
+int vm_process_place(struct funk_vm *vm, const void *elf, size_t elf_len)
+{
+    /* The guest's process copies the segments at their link addresses: keep the image. */
+    free(vm->elf_copy);
+    vm->elf_copy = malloc(elf_len);
+    if (!vm->elf_copy)
+        return vm_load_error(vm, -ENOMEM, "out of memory");
+    memcpy(vm->elf_copy, elf, elf_len);
+    vm->elf_len = elf_len;
+    return 0;
+}
+
+static uint64_t process_cycle_freq(void)
+{
+    return 0; /* guests use WALLTIME */
+}
+
+static int process_boot(struct funk_vm *vm)
+{
+    if (!vm->funk_guest && !vm->img.spt)
+        return vm_load_error(vm, -ENOTSUP,
+                             "plain Solo5 hvt guests run under KVM only (they issue outl): the "
+                             "process backend runs funk guests (funk note) and Solo5 spt guests");
+    return 0;
+}
+
+void vm_process_release(struct funk_vm *vm)
+{
+    if (vm->restored_fd >= 0)
+        close(vm->restored_fd); /* a restored instance never run: its channel closing ends it */
+    if (vm->child_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
+        close(vm->child_pidfd);
+    }
+    free(vm->staging);
+    free(vm->elf_copy);
+    vm->staging = vm->elf_copy = NULL;
+}
+
+const struct vm_backend_ops vm_process_ops = {
+    .name = "process",
+    .isolation = FUNK_ISOLATION_PROCESS,
+    .shell_new = process_shell_new,
+    .place = vm_process_place,
+    .cycle_freq = process_cycle_freq,
+    .hypercall_entry = vm_process_entry_addr,
+    .boot = process_boot,
+    .run = vm_process_run,
+    .kick = vm_process_kick,
+    .release = vm_process_release,
+    .snapshot_new = vm_process_snapshot_new,
+    .restore = vm_process_restore,
+    .snapshot_delete = vm_process_snapshot_delete,
+};

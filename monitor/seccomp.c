@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vm_backend.h"
 #include "vm_internal.h"
 
 /* A forbidden call in the run loop (a guest steered the monitor somewhere it must not go):
@@ -43,8 +44,13 @@ int funk_vm_sandbox(struct funk_vm *vm)
 {
     if (!vm)
         return -EINVAL;
-    if (vm->backend != FUNK_ISOLATION_KVM)
-        return 0; /* the guest runs in a child that installs its own filter */
+    /* NULL: the guest runs in a process that installs its own filter. */
+    return vm->ops->sandbox ? vm->ops->sandbox(vm) : 0;
+}
+
+/* The KVM backend's filter for the thread running KVM_RUN in this process. */
+int vm_kvm_sandbox(struct funk_vm *vm)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigsys;

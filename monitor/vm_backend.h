@@ -1,11 +1,47 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the backend-independent loader and hypercall modules need from the KVM backend. */
+/* The backend contract: one const ops table per backend file; the core (vm.c) calls only these. */
 #ifndef FUNK_MONITOR_VM_BACKEND_H
 #define FUNK_MONITOR_VM_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct funk_vm;
+struct funk_vm_snapshot;
+
+/*
+ * Like Solo5's struct hvt with its opaque backend part: struct funk_vm is the shared part
+ * (image, devices, run state), vm->ops says who runs the guest, and each backend keeps its own
+ * state in its own fields (vm_internal.h groups them by backend). vm.c never names a backend.
+ *   kvm_x86_64.c     vm_kvm_ops        the guest's vCPU runs in this process's thread
+ *   process_linux.c  vm_process_ops    the guest runs natively in a launched, sandboxed process
+ *   kvm_spawn.c      vm_kvm_spawn_ops  a launched monitor process runs the KVM VM (funkd)
+ * Hooks are called in this order: shell_new, place, boot (funk_vm_load), run or snapshot_new,
+ * kick (any thread, async-signal-safe), release (funk_vm_delete).
+ */
+struct vm_backend_ops {
+    const char *name; /* in logs: "kvm", "process", "kvm-spawn" */
+    int isolation;    /* what funk_vm_isolation() and the guest's boot info report */
+    /* Creates what can be created ahead of need, and sets mem, mem_base, mem_end. */
+    int (*shell_new)(struct funk_vm *vm);
+    /* Puts the parsed image (vm->img) where the guest will run, or refuses it (vm->err). */
+    int (*place)(struct funk_vm *vm, const void *elf, size_t elf_len);
+    /* hvt_boot_info.cpu_cycle_freq (0: guests use WALLTIME) and funk_boot_info.hypercall. */
+    uint64_t (*cycle_freq)(void);
+    uint64_t (*hypercall_entry)(void);
+    /* After the boot area is written: the vCPU's registers, or a refusal (vm->err). */
+    int (*boot)(struct funk_vm *vm);
+    int (*run)(struct funk_vm *vm);
+    void (*kick)(struct funk_vm *vm);
+    /* The run-loop seccomp filter of funk_vm_sandbox (NULL: nothing runs here to filter). */
+    int (*sandbox)(struct funk_vm *vm);
+    void (*release)(struct funk_vm *vm);
+    int (*snapshot_new)(struct funk_vm *vm, struct funk_vm_snapshot **out);
+    int (*restore)(struct funk_vm *vm, struct funk_vm_snapshot *snap);
+    void (*snapshot_delete)(struct funk_vm_snapshot *snap);
+};
+
+extern const struct vm_backend_ops vm_kvm_ops, vm_process_ops;
 
 /* Sets the vCPU's registers for the loaded image (long mode, entry, stack, boot info). */
 int vm_backend_boot(struct funk_vm *vm);

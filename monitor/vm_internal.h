@@ -24,12 +24,16 @@ struct vm_dev {
     uint32_t frame_max;  /* net: largest frame (MTU + Ethernet header) */
 };
 
+struct vm_backend_ops;
+
 struct funk_vm {
-    /* Shell (created ahead of need). */
+    const struct vm_backend_ops *ops; /* who runs the guest (vm_backend.h) */
+    void *be;                         /* that backend's private state, if it keeps any */
+    int backend; /* ops->isolation (FUNK_ISOLATION_KVM or _PROCESS), for modules' checks */
+    /* KVM backend (kvm_x86_64.c): the shell, created ahead of need. */
     int kvm_fd, vm_fd, vcpu_fd;
     struct kvm_run *run;
     size_t run_size;
-    int backend;       /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     uint8_t *mem;      /* host address of guest address mem_base */
     uint64_t mem_base; /* lowest valid guest address (0 under KVM) */
     uint64_t mem_end;  /* end of the addressable range (mem_size, or the staging area's end) */
@@ -89,11 +93,11 @@ bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len);
 #define PROCESS_MEM_BASE HVT_BOOT_INFO_GPA
 #define PROCESS_STAGING_END (FUNK_ENV_GPA + FUNK_ENV_MAX)
 
-/* Backends (kvm_x86_64.c, process_linux.c). */
+/* Backends (kvm_x86_64.c, process_linux.c); the core reaches them through vm->ops only. */
 int vm_kvm_shell_new(struct funk_vm *vm);
 int vm_kvm_run(struct funk_vm *vm);
-void vm_kvm_kick(struct funk_vm *vm);
 void vm_kvm_delete(struct funk_vm *vm);
+int vm_kvm_sandbox(struct funk_vm *vm); /* seccomp.c: the in-process run loop's filter */
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
@@ -114,7 +118,7 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);
 void vm_process_child_start(struct funk_vm *vm, int chan) __attribute__((noreturn));
 /* A snapshot: a paused template process (process backend) or a memory image + vCPU state. */
 struct funk_vm_snapshot {
-    int backend;
+    const struct vm_backend_ops *ops; /* the backend that made it (and restores it) */
     uint64_t mem_size;
     /* process */
     int pid;   /* legacy template (forked from the library user), else -1 */
@@ -134,12 +138,15 @@ struct funk_vm_snapshot {
 int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap);
-int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
-int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
-void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
 
 /* What funk_boot_info.hypercall is under the process backend (a host function). */
 uint64_t vm_process_entry_addr(void);
+
+/* A load refusal: rc, with vm->err set to the one-line reason. */
+int vm_load_error(struct funk_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Makes the kernel's pages without write permission read-only in the host mapping (vm->mem). */
+int vm_protect_kernel(struct funk_vm *vm);
 
 /* Ends the run with exit code `exit` and a one-line reason; returns HC_STOP. */
 int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)
