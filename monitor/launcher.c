@@ -57,7 +57,7 @@
 #define LAUNCHER_ARGV0 "funk-launcher"
 #define LAUNCHER_FD 3
 #define LAUNCH_MAGIC 0x4c4b4e46u /* "FNKL" */
-#define LAUNCH_VERSION 1u
+#define LAUNCH_VERSION 2u
 #define LAUNCH_MAX_FDS (2 + MFT_MAX_ENTRIES + 1)
 _Static_assert(LAUNCH_MAX_FDS <= FDPASS_MAX, "a launch request's fds fit one message");
 
@@ -74,6 +74,8 @@ struct launch_req {
     uint64_t mem_size;
     uint32_t flags;
     uint32_t snapshot; /* a template: CLONE_NEWPID where allowed */
+    uint32_t kvm;        /* a spawned KVM monitor (kvm_spawn.c), else a process guest */
+    uint32_t funk_guest; /* kvm: the guest has a funk note (else plain Solo5 hvt) */
     int32_t owner;     /* the library user's pid (the guest's parent) */
     uint32_t nfds;     /* memfd, channel, then devices */
     uint64_t staging_len, elf_len;
@@ -103,7 +105,7 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     if (!vm)
         _exit(FUNK_EXIT_SETUP);
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-    vm->ops = &vm_process_ops;
+    vm->ops = q->kvm ? &vm_kvm_spawn_ops : &vm_process_ops;
     vm->backend = vm->ops->isolation;
     vm->flags = q->flags;
     vm->mem_size = q->mem_size;
@@ -117,7 +119,7 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     vm->snapshot_mode = q->snapshot != 0;
     vm->launched = q->owner;
     vm->loaded = true;
-    vm->funk_guest = true;
+    vm->funk_guest = q->kvm ? q->funk_guest != 0 : true;
     vm->img = q->img;
     vm->ndev = q->ndev;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {
@@ -433,6 +435,8 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     q.mem_size = vm->mem_size;
     q.flags = vm->flags;
     q.snapshot = (uint32_t)vm->snapshot_mode;
+    q.kvm = vm->ops == &vm_kvm_spawn_ops;
+    q.funk_guest = vm->funk_guest;
     q.owner = (int32_t)getpid();
     q.staging_len = PROCESS_STAGING_END - PROCESS_MEM_BASE;
     q.elf_len = vm->elf_len;

@@ -416,6 +416,9 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
             dup2(nul, 2);
         close(nul);
     }
+    /* What only the started user may open (a spawned KVM monitor: /dev/kvm and its VM). */
+    if (vm->ops->child_open)
+        vm->ops->child_open(vm);
     /* A real unprivileged uid/gid (nobody), so no host file is open to it even through a
      * filter hole: a user namespace alone leaves root's file access (issue 11 item 11). */
     /* (EPERM: a root without CAP_SETUID/SETGID, like funk-runtime's container process, which
@@ -444,6 +447,10 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
      * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
     if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
         vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
+
+    /* A backend whose guest is not native code here (a spawned KVM monitor) takes over. */
+    if (vm->ops->child_enter)
+        vm->ops->child_enter(vm);
 
     /* Guest memory at its own addresses, never overlapping the monitor's mappings. */
     uint64_t base = PROCESS_MEM_BASE, size = vm->mem_size - base;
@@ -1035,6 +1042,18 @@ int vm_process_sandbox(struct funk_vm *vm)
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -errno;
 }
 
+/* ---- For a spawned KVM monitor (kvm_spawn.c): the template loop and the result --------- */
+
+NO_ASAN void vm_child_template_loop(void)
+{
+    template_loop();
+}
+
+NO_ASAN void vm_child_finish(void)
+{
+    child_finish();
+}
+
 /* ---- For the Linux personality (linux_syscall.c): the child's channel and result ------- */
 
 int vm_process_child_recv(struct funk_vm_request *req)
@@ -1067,7 +1086,7 @@ NO_ASAN void vm_process_on_fault(int sig, siginfo_t *si, void *uc)
 
 /* ---- The ops table (vm_backend.h) ------------------------------------------------------ */
 
-static int process_shell_new(struct funk_vm *vm)
+int vm_process_shell_new(struct funk_vm *vm)
 {
     /* Only bookkeeping: the boot area is staged here, the process starts in funk_vm_run. */
     vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
@@ -1119,7 +1138,7 @@ void vm_process_release(struct funk_vm *vm)
 const struct vm_backend_ops vm_process_ops = {
     .name = "process",
     .isolation = FUNK_ISOLATION_PROCESS,
-    .shell_new = process_shell_new,
+    .shell_new = vm_process_shell_new,
     .place = vm_process_place,
     .cycle_freq = process_cycle_freq,
     .hypercall_entry = vm_process_entry_addr,

@@ -60,6 +60,16 @@ int vm_kvm_sandbox(struct funk_vm *vm)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
         return -ENOMEM;
+    int rc = vm_kvm_filter_rules(vm, ctx);
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+}
+
+/* The rules of a KVM run loop that serves this guest (also a spawned monitor's, kvm_spawn.c). */
+int vm_kvm_filter_rules(const struct funk_vm *vm, void *ctx)
+{
     int rc = 0;
     /* The vCPU: run it and read its registers for fault reports; nothing else, no other fd. */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
@@ -118,8 +128,5 @@ int vm_kvm_sandbox(struct funk_vm *vm)
                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
     /* ACCEL: the agent socket, or what in-process plugins need (hc_accel.c). */
     rc |= hc_accel_seccomp(vm, ctx);
-    if (rc == 0)
-        rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+    return rc;
 }

@@ -316,10 +316,16 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
 
 /* ---- Backend-independent lifecycle ------------------------------------------------------ */
 
-/* The one place flags name a backend. */
+/* The one place flags name a backend. FUNK_KVM_SPAWN=off (an operator's switch, for
+ * comparison and emergencies) runs FUNK_VM_F_KVM_SPAWN shells in this process again. */
 static const struct vm_backend_ops *vm_backend_for(unsigned flags)
 {
-    return (flags & FUNK_VM_F_PROCESS) ? &vm_process_ops : &vm_kvm_ops;
+    if (flags & FUNK_VM_F_PROCESS)
+        return &vm_process_ops;
+    const char *e = getenv("FUNK_KVM_SPAWN");
+    if ((flags & FUNK_VM_F_KVM_SPAWN) && !(e && strcmp(e, "off") == 0))
+        return &vm_kvm_spawn_ops;
+    return &vm_kvm_ops;
 }
 
 int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)

@@ -36,12 +36,17 @@ struct vm_backend_ops {
     /* The run-loop seccomp filter of funk_vm_sandbox (NULL: nothing runs here to filter). */
     int (*sandbox)(struct funk_vm *vm);
     void (*release)(struct funk_vm *vm);
+    /* In a launched guest process (process_linux.c child_main), both optional: child_open runs
+     * before the process drops its user (to open what needs privileges), child_enter after
+     * its limits and namespaces, instead of mapping a native guest; it never returns. */
+    void (*child_open)(struct funk_vm *vm);
+    void (*child_enter)(struct funk_vm *vm) __attribute__((noreturn));
     int (*snapshot_new)(struct funk_vm *vm, struct funk_vm_snapshot **out);
     int (*restore)(struct funk_vm *vm, struct funk_vm_snapshot *snap);
     void (*snapshot_delete)(struct funk_vm_snapshot *snap);
 };
 
-extern const struct vm_backend_ops vm_kvm_ops, vm_process_ops;
+extern const struct vm_backend_ops vm_kvm_ops, vm_process_ops, vm_kvm_spawn_ops;
 
 /* Sets the vCPU's registers for the loaded image (long mode, entry, stack, boot info). */
 int vm_backend_boot(struct funk_vm *vm);

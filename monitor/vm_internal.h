@@ -98,6 +98,8 @@ int vm_kvm_shell_new(struct funk_vm *vm);
 int vm_kvm_run(struct funk_vm *vm);
 void vm_kvm_delete(struct funk_vm *vm);
 int vm_kvm_sandbox(struct funk_vm *vm); /* seccomp.c: the in-process run loop's filter */
+/* seccomp.c: adds the run loop's rules (vCPU, devices, ACCEL) to a libseccomp context. */
+int vm_kvm_filter_rules(const struct funk_vm *vm, void *ctx);
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
@@ -135,6 +137,15 @@ struct funk_vm_snapshot {
     uint64_t tsc;
 };
 
+/* The process backend's supervisor side, shared with the spawned KVM monitor (kvm_spawn.c):
+ * the boot area staged here, the image kept for the launched process, the channel served. */
+int vm_process_shell_new(struct funk_vm *vm);
+int vm_process_place(struct funk_vm *vm, const void *elf, size_t elf_len);
+void vm_process_release(struct funk_vm *vm);
+/* In a launched guest process: serve a snapshot template's forks (returns in each instance),
+ * and send the result (vm->res) and exit. */
+void vm_child_template_loop(void);
+void vm_child_finish(void) __attribute__((noreturn));
 int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap);

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Spawned KVM monitor: a launched process opens /dev/kvm and runs the guest's VM (funkd's KVM). */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "vm_backend.h"
+#include "vm_internal.h"
+#include "x86_64.h"
+
+/*
+ * Why: under the in-process KVM backend the library user (funkd) maps every guest's memory and
+ * runs its vCPU loop in its own threads, so a guest that subverts the hypercall code is inside
+ * funkd, and funkd's address space holds every tenant's guest memory. Here the library user
+ * keeps only what the process backend keeps (the staged boot area and the ELF, the channel and
+ * a pidfd: process_linux.c serves it, launcher.c starts it), and the guest's own process, started
+ * from the clean launcher like a process guest, does the rest in child_main's order:
+ *   1. fds moved to their numbers (channel 3, devices 4..), RLIMIT_AS, stdio on /dev/null;
+ *   2. kvm_open (child_open, still as the started user): /dev/kvm, the VM, its vCPU and memory;
+ *   3. uid/gid 65534 (when started as root), PDEATHSIG, rlimits, user/IPC/UTS namespaces;
+ *   4. kvm_enter (child_enter): the ELF and the staged boot area copied into guest memory, page
+ *      tables, vCPU registers, then this process's seccomp filter (default: kill the process,
+ *      which the supervisor reports as exit 78), then KVM_RUN until the guest ends; function
+ *      I/O and the console travel over the channel as for a process guest; CHAN_RESULT carries
+ *      the exit (fault 70, triple fault 71, ... as in-process KVM reports them).
+ * Kick and timeout: the supervisor kills the process by its pidfd (exit 75 when kicked).
+ *
+ * Snapshots: the template is such a process, run until the guest's first FN_RECV; it then
+ * captures the pages the guest touched and the vCPU state in its own memory (kvm_x86_64.c's
+ * snapshot, never in the library user) and serves CHAN_CMD_FORK like a process template. A VM
+ * belongs to the process that created it, so each forked instance unmaps the template's guest
+ * memory, creates a fresh VM, restores the captured state into it and continues that FN_RECV
+ * on its own channel. The template's filter additionally allows what that takes (clone, the
+ * KVM set-up ioctls, fd passing on the channel); each instance stacks the process template's
+ * instance filter, which takes clone, fd passing, close, prctl and seccomp away again. The
+ * template lives in its own pid namespace where the kernel allows it, with PDEATHSIG.
+ */
+
+static int allow_ioctl(scmp_filter_ctx ctx, unsigned long req)
+{
+    return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, req));
+}
+
+/* The monitor's filter: the in-process run loop's rules plus the channel (and, for a template,
+ * what its forks need). A forbidden call kills the process: the supervisor reports exit 78. */
+static int spawn_filter(struct funk_vm *vm)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!ctx)
+        return -ENOMEM;
+    int rc = vm_kvm_filter_rules(vm, ctx);
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+    if (vm->snapshot_mode) {
+        /* The snapshot itself (kvm_x86_64.c): the vCPU state and the touched pages. */
+        static const unsigned long get[] = {KVM_GET_FPU, KVM_GET_MSRS};
+        for (size_t i = 0; i < sizeof get / sizeof get[0]; i++)
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                                   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+                                   SCMP_A1(SCMP_CMP_EQ, get[i]));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mincore), 0);
+        /* CHAN_CMD_FORK (process_linux.c template_loop): a plain fork with a pidfd, the
+         * instance's channel in and its pidfd out, then the instance's stacked filter. */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(CLONE_PIDFD | SIGCHLD)));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+                               SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                               SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup2), 1, SCMP_A1(SCMP_CMP_EQ, CHAN_FD));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                               SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
+                               SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+        /* An instance's fresh VM (kvm_x86_64.c vm_kvm_shell_new and the restore), and its run
+         * loop on a vCPU fd the rules above could not name in advance. */
+        static const unsigned long setup[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS,
+            KVM_CREATE_VM,  KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2,
+            KVM_GET_VCPU_MMAP_SIZE, KVM_GET_TSC_KHZ, KVM_SET_SREGS, KVM_SET_REGS,
+            KVM_SET_FPU, KVM_SET_MSRS};
+        for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++)
+            rc |= allow_ioctl(ctx, setup[i]);
+    }
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+}
+
+/* ---- In the launched process ----------------------------------------------------------- */
+
+static uint8_t *spawn_staging; /* the staged boot area, from the sealed image (launcher.c) */
+
+static void __attribute__((noreturn)) spawn_fail(struct funk_vm *vm, const char *what, int rc)
+{
+    vm_stop(vm, FUNK_VM_EXIT_INTERNAL, "kvm monitor process: %s: %s", what, strerror(-rc));
+    vm_child_finish();
+}
+
+/* child_open: still the started user (root for funkd): /dev/kvm, the VM, vCPU and memory. */
+static void kvm_open(struct funk_vm *vm)
+{
+    spawn_staging = vm->staging;
+    int rc = vm_kvm_shell_new(vm);
+    if (rc)
+        spawn_fail(vm, "cannot create the VM", rc);
+    /* The first KVM_RUN starts the VM's worker task (newer kernels: a task of this user, which
+     * RLIMIT_NPROC 1 would refuse with EAGAIN forever): enter and leave at once, now. */
+    vm->run->immediate_exit = 1;
+    ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+}
+
+/* child_enter: the guest into the VM, the filter, and the run; never returns. */
+static void __attribute__((noreturn)) kvm_enter(struct funk_vm *vm)
+{
+    vm->ops = &vm_kvm_ops; /* from here on this process is an in-process KVM monitor */
+    vm->mem_written = true;
+    elf_copy(&vm->img, vm->elf_copy, vm->mem, true);
+    vm->img.host_ro = !vm->funk_guest;
+    int rc = x86_setup(vm->mem, vm->mem_size, &vm->img);
+    if (rc)
+        spawn_fail(vm, "page tables", rc);
+    memcpy(vm->mem + PROCESS_MEM_BASE, spawn_staging, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    /* The TSC rate only this process knows (the supervisor staged 0). */
+    uint64_t hz = vm_backend_tsc_freq();
+    memcpy(vm->mem + HVT_BOOT_INFO_GPA + offsetof(struct hvt_boot_info, cpu_cycle_freq), &hz,
+           sizeof hz);
+    if (vm->img.host_ro && (rc = vm_protect_kernel(vm)) != 0)
+        spawn_fail(vm, "read-only kernel pages", rc);
+    if ((rc = vm_backend_boot(vm)) != 0)
+        spawn_fail(vm, "vCPU set-up", rc);
+    if ((rc = spawn_filter(vm)) != 0)
+        spawn_fail(vm, "seccomp", rc);
+    if (vm->snapshot_mode) {
+        struct funk_vm_snapshot *snap = NULL;
+        rc = vm->ops->snapshot_new(vm, &snap); /* runs to the first FN_RECV */
+        if (rc == -ECHILD)
+            vm_child_finish(); /* it ended before: vm->res says how */
+        if (rc)
+            spawn_fail(vm, "snapshot", rc);
+        vm_child_template_loop(); /* returns in each instance, on its own channel */
+        munmap(vm->mem, vm->mem_size); /* the template's pages: the snapshot has what it needs */
+        munmap(vm->run, vm->run_size);
+        vm->run = NULL;
+        vm->mem = NULL;
+        if ((rc = vm_kvm_shell_new(vm)) != 0)
+            spawn_fail(vm, "cannot create the instance's VM", rc);
+        if ((rc = vm->ops->restore(vm, snap)) != 0)
+            spawn_fail(vm, "restore", rc);
+    }
+    vm->ops->run(vm);
+    vm_child_finish();
+}
+
+/* ---- Supervisor side: the process backend's, with KVM's image rules -------------------- */
+
+static int spawn_place(struct funk_vm *vm, const void *elf, size_t elf_len)
+{
+    if (vm->img.spt)
+        return vm_load_error(vm, -ENOTSUP,
+                             "a Solo5 spt guest (ABI1 target spt) runs under the process backend "
+                             "(--isolation=process), not KVM");
+    return vm_process_place(vm, elf, elf_len);
+}
+
+static uint64_t spawn_cycle_freq(void)
+{
+    return 0; /* filled in by the monitor process, which has the vCPU */
+}
+
+static uint64_t spawn_hypercall_entry(void)
+{
+    return X86_STUB_GPA;
+}
+
+static int spawn_boot(struct funk_vm *vm)
+{
+    (void)vm; /* the vCPU is set up in the monitor process; plain Solo5 hvt guests run too */
+    return 0;
+}
+
+const struct vm_backend_ops vm_kvm_spawn_ops = {
+    .name = "kvm-spawn",
+    .isolation = FUNK_ISOLATION_KVM,
+    .shell_new = vm_process_shell_new,
+    .place = spawn_place,
+    .cycle_freq = spawn_cycle_freq,
+    .hypercall_entry = spawn_hypercall_entry,
+    .boot = spawn_boot,
+    .run = vm_process_run,
+    .kick = vm_process_kick,
+    .release = vm_process_release,
+    .child_open = kvm_open,
+    .child_enter = kvm_enter,
+    .snapshot_new = vm_process_snapshot_new,
+    .restore = vm_process_restore,
+    .snapshot_delete = vm_process_snapshot_delete,
+};
