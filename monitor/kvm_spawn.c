@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "chan.h"
+#include "fdpass.h"
 #include "vm_backend.h"
 #include "vm_internal.h"
 #include "x86_64.h"
@@ -47,6 +50,11 @@
  * template lives in its own pid namespace where the kernel allows it, with PDEATHSIG.
  */
 
+static int allow(scmp_filter_ctx ctx, int nr)
+{
+    return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
 static int allow_ioctl(scmp_filter_ctx ctx, unsigned long req)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, req));
@@ -76,8 +84,12 @@ static int spawn_filter(struct funk_vm *vm)
                                SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(CLONE_PIDFD | SIGCHLD)));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
                                SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
-                               SCMP_A0(SCMP_CMP_EQ, CHAN_FD));
+        /* fd passing: the channel, and the socket to the spare instance (whose number varies;
+         * the template holds no other socket) */
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 0);
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                               SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+        rc |= allow(ctx, SCMP_SYS(pidfd_send_signal));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup2), 1, SCMP_A1(SCMP_CMP_EQ, CHAN_FD));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
@@ -122,6 +134,108 @@ static void kvm_open(struct funk_vm *vm)
     vm->run->immediate_exit = 0;
 }
 
+/* ---- Snapshot template: instances forked ahead of need ---------------------------------- */
+
+/* In a forked instance: the template's guest memory and vCPU page go, a fresh VM gets the
+ * captured state (a VM belongs to the process that created it). Ends the process on failure. */
+static void instance_vm(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    munmap(vm->mem, vm->mem_size);
+    munmap(vm->run, vm->run_size);
+    vm->mem = NULL;
+    vm->run = NULL;
+    if (vm_kvm_shell_new(vm) != 0 || vm->ops->restore(vm, snap) != 0)
+        _exit(FUNK_EXIT_SETUP);
+    vm->run->immediate_exit = 1; /* KVM's worker task now, not on the call's path */
+    ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = 0;
+}
+
+/*
+ * The next instance, forked now: it builds its VM from the snapshot and waits on a socket to
+ * the template (its CHAN_FD until then) for the channel a fork command brings; then it stacks
+ * the instance filter and returns to run. The template keeps its end of that socket and its
+ * pidfd. 0, or -1 when no spare could be started (the next command forks on the spot).
+ */
+static int spare_sock = -1, spare_pidfd = -1;
+
+static int make_spare(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return -1;
+    int pidfd = -1;
+    long pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), 0UL, &pidfd, 0UL, 0UL);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the instance ends when its template does */
+        dup2(sv[1], CHAN_FD);             /* the supervisor's channel is the template's only */
+        close(sv[0]);
+        close(sv[1]);
+        instance_vm(vm, snap);
+        uint32_t cmd = 0;
+        int fd = -1, cut;
+        unsigned nfd;
+        ssize_t n = fdpass_recv(CHAN_FD, &cmd, sizeof cmd, 0, &fd, 1, &nfd, &cut);
+        if (n != sizeof cmd || cmd != CHAN_CMD_FORK || nfd != 1 || cut)
+            _exit(0); /* the template is gone, or it keeps us no longer */
+        dup2(fd, CHAN_FD);
+        close(fd);
+        if (vm_child_instance_start() != 0)
+            _exit(FUNK_EXIT_SETUP);
+        return 1;
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return -1;
+    }
+    spare_sock = sv[0];
+    spare_pidfd = pidfd;
+    return 0;
+}
+
+/* Serves CHAN_CMD_FORK as a process template does (the answer: CHAN_FORKED with the new
+ * instance's pidfd, the kernel's word), handing each command's channel to the spare forked
+ * ahead; returns in the instance. */
+static void template_loop(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    struct chan_hdr h = {CHAN_MAGIC, CHAN_VERSION, CHAN_TEMPLATE, 0};
+    if (write(CHAN_FD, &h, sizeof h) != (ssize_t)sizeof h)
+        _exit(0);
+    if (make_spare(vm, snap) > 0)
+        return;
+    for (;;) {
+        uint32_t cmd = 0;
+        int fd = -1, cut;
+        unsigned nfd;
+        ssize_t n = fdpass_recv(CHAN_FD, &cmd, sizeof cmd, 0, &fd, 1, &nfd, &cut);
+        if (n != sizeof cmd || cmd != CHAN_CMD_FORK || nfd != 1 || cut)
+            _exit(0); /* CHAN_CMD_EXIT or the supervisor is gone */
+        int pidfd = -1;
+        for (int tries = 0; tries < 2 && pidfd < 0; tries++) {
+            if (spare_pidfd < 0 && make_spare(vm, snap) > 0)
+                return;
+            if (spare_pidfd < 0)
+                break;
+            if (fdpass_send(spare_sock, &cmd, sizeof cmd, &fd, 1) == (ssize_t)sizeof cmd) {
+                pidfd = spare_pidfd;
+            } else {
+                syscall(SYS_pidfd_send_signal, spare_pidfd, SIGKILL, NULL, 0); /* it died */
+                close(spare_pidfd);
+            }
+            close(spare_sock);
+            spare_sock = spare_pidfd = -1;
+        }
+        close(fd);
+        struct chan_hdr f = {CHAN_MAGIC, CHAN_VERSION, CHAN_FORKED, 0};
+        fdpass_send(CHAN_FD, &f, sizeof f, &pidfd, pidfd >= 0 ? 1 : 0); /* an answer all the same */
+        if (pidfd >= 0)
+            close(pidfd);
+        if (make_spare(vm, snap) > 0)
+            return;
+    }
+}
+
 /* child_enter: the guest into the VM, the filter, and the run; never returns. */
 static void __attribute__((noreturn)) kvm_enter(struct funk_vm *vm)
 {
@@ -141,6 +255,12 @@ static void __attribute__((noreturn)) kvm_enter(struct funk_vm *vm)
         spawn_fail(vm, "read-only kernel pages", rc);
     if ((rc = vm_backend_boot(vm)) != 0)
         spawn_fail(vm, "vCPU set-up", rc);
+    if (vm->snapshot_mode) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGCHLD, &ign, NULL); /* instances are reaped by the kernel */
+    }
     if ((rc = spawn_filter(vm)) != 0)
         spawn_fail(vm, "seccomp", rc);
     if (vm->snapshot_mode) {
@@ -150,15 +270,7 @@ static void __attribute__((noreturn)) kvm_enter(struct funk_vm *vm)
             vm_child_finish(); /* it ended before: vm->res says how */
         if (rc)
             spawn_fail(vm, "snapshot", rc);
-        vm_child_template_loop(); /* returns in each instance, on its own channel */
-        munmap(vm->mem, vm->mem_size); /* the template's pages: the snapshot has what it needs */
-        munmap(vm->run, vm->run_size);
-        vm->run = NULL;
-        vm->mem = NULL;
-        if ((rc = vm_kvm_shell_new(vm)) != 0)
-            spawn_fail(vm, "cannot create the instance's VM", rc);
-        if ((rc = vm->ops->restore(vm, snap)) != 0)
-            spawn_fail(vm, "restore", rc);
+        template_loop(vm, snap); /* returns in each instance, on its own channel */
     }
     vm->ops->run(vm);
     vm_child_finish();

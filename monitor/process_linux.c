@@ -1044,9 +1044,13 @@ int vm_process_sandbox(struct funk_vm *vm)
 
 /* ---- For a spawned KVM monitor (kvm_spawn.c): the template loop and the result --------- */
 
-NO_ASAN void vm_child_template_loop(void)
+/* In an instance forked from a template: what the process template's instance does after its
+ * fork (a fresh console budget, the stacked instance filter). 0 or -errno. */
+NO_ASAN int vm_child_instance_start(void)
 {
-    template_loop();
+    child_vm->snapshot_mode = 0;
+    child_console_total = 0;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &instance_prog) == 0 ? 0 : -errno;
 }
 
 NO_ASAN void vm_child_finish(void)

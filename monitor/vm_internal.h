@@ -142,9 +142,9 @@ struct funk_vm_snapshot {
 int vm_process_shell_new(struct funk_vm *vm);
 int vm_process_place(struct funk_vm *vm, const void *elf, size_t elf_len);
 void vm_process_release(struct funk_vm *vm);
-/* In a launched guest process: serve a snapshot template's forks (returns in each instance),
- * and send the result (vm->res) and exit. */
-void vm_child_template_loop(void);
+/* In a launched guest process: start an instance forked from a template (its own console
+ * budget, the instance filter stacked; 0 or -errno), and send the result (vm->res) and exit. */
+int vm_child_instance_start(void);
 void vm_child_finish(void) __attribute__((noreturn));
 int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);

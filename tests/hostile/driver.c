@@ -186,6 +186,55 @@ static void find_monitor(char *out, size_t cap)
         closedir(d);
 }
 
+/* Processes below us (by their PPid chain; a spawned KVM monitor, a template's instance or its
+ * spare) that still hold a KVM VM fd. */
+static int kvm_descendants(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid <= 1 || pid == getpid())
+            continue;
+        int up = pid, mine = 0;
+        for (int depth = 0; depth < 16 && up > 1 && !mine; depth++) {
+            char path[64], l[256];
+            snprintf(path, sizeof path, "/proc/%d/status", up);
+            FILE *f = fopen(path, "r");
+            int ppid = -1;
+            while (f && fgets(l, sizeof l, f))
+                sscanf(l, "PPid: %d", &ppid);
+            if (f)
+                fclose(f);
+            mine = ppid == getpid();
+            up = ppid;
+        }
+        if (!mine)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fd", pid);
+        DIR *fd = opendir(path);
+        struct dirent *fe;
+        int kvm = 0;
+        while (fd && (fe = readdir(fd))) {
+            char lp[400], tgt[128];
+            snprintf(lp, sizeof lp, "%s/%s", path, fe->d_name);
+            ssize_t k = readlink(lp, tgt, sizeof tgt - 1);
+            if (k > 0) {
+                tgt[k] = '\0';
+                kvm |= strstr(tgt, "kvm-vm") != NULL;
+            }
+        }
+        if (fd)
+            closedir(fd);
+        n += kvm;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static int on_recv(void *opaque, struct funk_vm_request *req)
 {
     (void)opaque;
@@ -586,6 +635,11 @@ int main(int argc, char **argv)
             usleep(100000);
         if (left)
             bad |= fail("%s", "a process the guest forked outlived its template and the call");
+        /* and no KVM monitor process (a spawned one, a template's spare instance) is left */
+        for (int t = 0; t < 30 && (left = kvm_descendants()) > 0; t++)
+            usleep(100000);
+        if (left)
+            bad |= fail("%s", "a KVM monitor process outlived its run or its snapshot");
     }
     if (size_path && stat(size_path, &sb) == 0 && sb.st_size != size_before)
         bad |= fail("%s", "the block device's backing file changed size");
