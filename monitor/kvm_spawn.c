@@ -3,17 +3,17 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
-#include <signal.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -31,7 +31,8 @@
  * from the clean launcher like a process guest, does the rest in child_main's order:
  *   1. fds moved to their numbers (channel 3, devices 4..), RLIMIT_AS, stdio on /dev/null;
  *   2. kvm_open (child_open, still as the started user): /dev/kvm, the VM, its vCPU and memory;
- *   3. uid/gid 65534 (when started as root), PDEATHSIG, rlimits, user/IPC/UTS namespaces;
+ *   3. uid/gid 65534 (when started as root), PDEATHSIG, rlimits (no user/IPC/UTS namespace:
+ *      KVM's worker task made the process multi-threaded, which unshare(CLONE_NEWUSER) refuses);
  *   4. kvm_enter (child_enter): the ELF and the staged boot area copied into guest memory, page
  *      tables, vCPU registers, then this process's seccomp filter (default: kill the process,
  *      which the supervisor reports as exit 78), then KVM_RUN until the guest ends; function
@@ -44,10 +45,14 @@
  * snapshot, never in the library user) and serves CHAN_CMD_FORK like a process template. A VM
  * belongs to the process that created it, so each forked instance unmaps the template's guest
  * memory, creates a fresh VM, restores the captured state into it and continues that FN_RECV
- * on its own channel. The template's filter additionally allows what that takes (clone, the
- * KVM set-up ioctls, fd passing on the channel); each instance stacks the process template's
- * instance filter, which takes clone, fd passing, close, prctl and seccomp away again. The
- * template lives in its own pid namespace where the kernel allows it, with PDEATHSIG.
+ * on its own channel; one such instance is always forked ahead (the spare). The template's
+ * filter additionally allows what that takes (clone, the KVM set-up ioctls, fd passing); each
+ * instance stacks the process template's instance filter, which takes clone, fd passing, close,
+ * prctl and seccomp away again. The template lives in its own pid namespace where the kernel
+ * allows it, with PDEATHSIG.
+ *
+ * Ahead of need (launcher.c): a monitor process can be cloned before its request and build its
+ * VM then (vm_kvm_spawn_prebuild); kvm_open adopts that VM.
  */
 
 static int allow(scmp_filter_ctx ctx, int nr)
@@ -120,10 +125,64 @@ static void __attribute__((noreturn)) spawn_fail(struct funk_vm *vm, const char 
     vm_child_finish();
 }
 
+/* A VM built before this process got its guest (launcher.c's pre-built monitors): its fds sit
+ * at PREBUILT_FD0.. (above child_main's moves, kept by it), mapped memory and vCPU page. */
+#define PREBUILT_FD0 200
+static struct {
+    int ok;
+    uint64_t mem_size;
+    uint8_t *mem;
+    struct kvm_run *run;
+    size_t run_size;
+} prebuilt;
+
+int vm_kvm_spawn_prebuild(uint64_t mem_size)
+{
+    struct funk_vm tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.kvm_fd = tmp.vm_fd = tmp.vcpu_fd = -1;
+    tmp.mem_size = mem_size;
+    int rc = vm_kvm_shell_new(&tmp);
+    if (rc)
+        return rc;
+    tmp.run->immediate_exit = 1; /* KVM's worker task, as in kvm_open */
+    ioctl(tmp.vcpu_fd, KVM_RUN, 0);
+    tmp.run->immediate_exit = 0;
+    if (dup2(tmp.kvm_fd, PREBUILT_FD0) < 0 || dup2(tmp.vm_fd, PREBUILT_FD0 + 1) < 0 ||
+        dup2(tmp.vcpu_fd, PREBUILT_FD0 + 2) < 0)
+        return -errno;
+    close(tmp.vm_fd);
+    close(tmp.vcpu_fd); /* the /dev/kvm fd stays too: it is the process-wide one */
+    prebuilt.ok = 1;
+    prebuilt.mem_size = mem_size;
+    prebuilt.mem = tmp.mem;
+    prebuilt.run = tmp.run;
+    prebuilt.run_size = tmp.run_size;
+    return 0;
+}
+
+static int kvm_keep_fds(const struct funk_vm *vm, int *lo)
+{
+    (void)vm;
+    *lo = PREBUILT_FD0;
+    return prebuilt.ok ? 3 : 0;
+}
+
 /* child_open: still the started user (root for funkd): /dev/kvm, the VM, vCPU and memory. */
 static void kvm_open(struct funk_vm *vm)
 {
     spawn_staging = vm->staging;
+    if (prebuilt.ok && prebuilt.mem_size == vm->mem_size) {
+        vm->kvm_fd = PREBUILT_FD0;
+        vm->vm_fd = PREBUILT_FD0 + 1;
+        vm->vcpu_fd = PREBUILT_FD0 + 2;
+        vm->mem = prebuilt.mem;
+        vm->mem_base = 0;
+        vm->mem_end = vm->mem_size;
+        vm->run = prebuilt.run;
+        vm->run_size = prebuilt.run_size;
+        return;
+    }
     int rc = vm_kvm_shell_new(vm);
     if (rc)
         spawn_fail(vm, "cannot create the VM", rc);
@@ -316,6 +375,7 @@ const struct vm_backend_ops vm_kvm_spawn_ops = {
     .release = vm_process_release,
     .child_open = kvm_open,
     .child_enter = kvm_enter,
+    .child_keep_fds = kvm_keep_fds,
     .snapshot_new = vm_process_snapshot_new,
     .restore = vm_process_restore,
     .snapshot_delete = vm_process_snapshot_delete,

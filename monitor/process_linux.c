@@ -386,7 +386,16 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         dup2(accel_hi, DEV_FD0 + (int)vm->ndev);
         hc_accel_fd_moved(vm, DEV_FD0 + (int)vm->ndev);
     }
-    syscall(SYS_close_range, DEV_FD0 + vm->ndev + (accel_hi >= 0 ? 1 : 0), ~0u, 0);
+    /* ...and what the backend built before this process got its guest (a pre-built KVM VM's
+     * fds, kvm_spawn.c), at numbers above the moves. */
+    int first = DEV_FD0 + (int)vm->ndev + (accel_hi >= 0 ? 1 : 0), keep_lo = -1;
+    int nkeep = vm->ops->child_keep_fds ? vm->ops->child_keep_fds(vm, &keep_lo) : 0;
+    if (nkeep > 0 && keep_lo > first) {
+        syscall(SYS_close_range, first, keep_lo - 1, 0);
+        syscall(SYS_close_range, keep_lo + nkeep, ~0u, 0);
+    } else {
+        syscall(SYS_close_range, first, ~0u, 0);
+    }
 
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
     unsigned long vm_pages = 0;
@@ -746,6 +755,76 @@ static int reap_child(struct funk_vm *vm)
     return st;
 }
 
+/*
+ * A guest that sent its result is done: kill it and let this thread wait for its exit, off the
+ * caller's path (a KVM monitor's exit tears its VM down, ~0.5 ms here; funkd answers the call
+ * only when funk_vm_run has returned). Only launched guests (a pidfd); the status is not needed.
+ */
+static int reaper_pipe[2] = {-1, -1};
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd;
+        ssize_t n = read(reaper_pipe[0], &fd, sizeof fd);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof fd)
+            return NULL;
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+}
+
+static void reaper_start(void)
+{
+    if (pipe2(reaper_pipe, O_CLOEXEC) != 0)
+        return;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the thread takes none of the caller's signals */
+    if (pthread_create(&t, &a, reaper_main, NULL) != 0) {
+        close(reaper_pipe[0]);
+        close(reaper_pipe[1]);
+        reaper_pipe[0] = reaper_pipe[1] = -1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+}
+
+static void reap_later(struct funk_vm *vm)
+{
+    int fd = vm->child_pidfd;
+    if (fd < 0) {
+        reap_child(vm); /* a legacy fork: by its pid, now */
+        return;
+    }
+    vm->child_pidfd = -1;
+    vm->child_pid = -1;
+    vm_reap_pidfd(fd);
+}
+
+void vm_reap_pidfd(int fd)
+{
+    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+    pthread_once(&reaper_once, reaper_start);
+    if (reaper_pipe[1] < 0 || write(reaper_pipe[1], &fd, sizeof fd) != (ssize_t)sizeof fd) {
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+}
+
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 {
     if (vm->kicked)
@@ -797,6 +876,10 @@ int vm_process_run(struct funk_vm *vm)
     if (end == SERVE_PROTOCOL)
         protocol_kill(vm, why);
     close(fd);
+    if (end == SERVE_RESULT) {
+        reap_later(vm);
+        return 0;
+    }
     st = reap_child(vm);
     if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);

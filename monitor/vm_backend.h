@@ -41,6 +41,8 @@ struct vm_backend_ops {
      * its limits and namespaces, instead of mapping a native guest; it never returns. */
     void (*child_open)(struct funk_vm *vm);
     void (*child_enter)(struct funk_vm *vm) __attribute__((noreturn));
+    /* Optional: fds [*lo, *lo + n) the process opened before it got its guest and keeps; n. */
+    int (*child_keep_fds)(const struct funk_vm *vm, int *lo);
     int (*snapshot_new)(struct funk_vm *vm, struct funk_vm_snapshot **out);
     int (*restore)(struct funk_vm *vm, struct funk_vm_snapshot *snap);
     void (*snapshot_delete)(struct funk_vm_snapshot *snap);

@@ -145,6 +145,12 @@ void vm_process_release(struct funk_vm *vm);
 /* In a launched guest process: start an instance forked from a template (its own console
  * budget, the instance filter stacked; 0 or -errno), and send the result (vm->res) and exit. */
 int vm_child_instance_start(void);
+/* Kills the process of a pidfd (a child of this process) and reaps it off the caller's path;
+ * takes the fd. */
+void vm_reap_pidfd(int pidfd);
+/* In a launcher's pre-built KVM monitor (launcher.c): builds the VM for a guest of mem_size
+ * before any request (kvm_spawn.c); 0 or -errno. */
+int vm_kvm_spawn_prebuild(uint64_t mem_size);
 void vm_child_finish(void) __attribute__((noreturn));
 int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);

@@ -80,7 +80,7 @@ static int on_send(void *opaque, const struct funk_vm_response *r)
 static unsigned g_canary_seed;
 static int g_canary_mode;   /* 0 none, 1 must be found, 2 must be absent */
 static int g_canary_result; /* set in the first recv: 1 found, 2 absent, -1 scan failed */
-static char g_monitor_status[128]; /* what the scan saw of the spawned monitor process */
+static char g_monitor_status[512]; /* what the scan saw of the spawned monitor process */
 
 /* True when the 128 planted bytes start at p (computed on the fly: never stored here). */
 static int canary_at(const uint8_t *p, size_t avail)
@@ -137,8 +137,8 @@ static int scan_self(void)
     return found;
 }
 
-/* A child of ours (the launcher clones guests with CLONE_PARENT) that holds a KVM VM fd: its
- * uid:gid, NoNewPrivs and Seccomp lines, or "" when none. */
+/* Children of ours (the launcher clones guests with CLONE_PARENT) that hold a KVM VM fd: their
+ * uid:gid, NoNewPrivs and Seccomp lines ("; "-separated), or "" when none. */
 static void find_monitor(char *out, size_t cap)
 {
     out[0] = '\0';
@@ -179,8 +179,10 @@ static void find_monitor(char *out, size_t cap)
         }
         if (fd)
             closedir(fd);
-        if (kvm)
-            snprintf(out, cap, "uid %s gid %s nnp %s seccomp %s", uid, gid, nnp, sc);
+        size_t used = strlen(out);
+        if (kvm && used < cap) /* every such child (a pre-built monitor waits as root, too) */
+            snprintf(out + used, cap - used, "%suid %s gid %s nnp %s seccomp %s", used ? "; " : "",
+                     uid, gid, nnp, sc);
     }
     if (d)
         closedir(d);
