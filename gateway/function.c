@@ -510,7 +510,8 @@ loaded:;
     if (want == FUNK_ISOLATION_AUTO)
         want = process_ok ? funk_vm_isolation_auto() : FUNK_ISOLATION_KVM;
     fn->isolation = want;
-    fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
+    /* KVM guests run in their own spawned monitor process, never in funkd's (issue 11). */
+    fn->vm_flags = want == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : FUNK_VM_F_KVM_SPAWN;
     /* A guest's ACCEL state (sessions, resources, the agent connection) lives on the host side
      * of its instance, which a snapshot cannot hand on: instances could not share one agent
      * connection and a KVM snapshot holds guest memory only. Refused at deploy rather than

@@ -59,6 +59,7 @@ struct reader {
     uint64_t seq;
     int follow;
     double since;
+    uint64_t end; /* without follow: the lines there were when the request came, no later ones */
 };
 
 static int matches(const struct entry *e, const struct reader *r)
@@ -76,7 +77,8 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
     for (int waited = 0;; waited = 1) {
         if (r->seq + RING < next_seq)
             r->seq = next_seq - RING + 1; /* fell behind: skip what the ring lost */
-        while (r->seq < next_seq) {
+        uint64_t stop = !r->follow && r->end < next_seq ? r->end : next_seq;
+        while (r->seq < stop) {
             struct entry *e = &ring[r->seq % RING];
             if (!matches(e, r)) {
                 r->seq++;
@@ -134,6 +136,7 @@ struct MHD_Response *gw_logs_response(const char *fn, const char *instance, long
     pthread_mutex_lock(&l_mu);
     uint64_t oldest = next_seq > RING ? next_seq - RING + 1 : 1;
     r->seq = oldest;
+    r->end = next_seq;
     if (tail >= 0) {
         /* start at the tail-th matching line from the end */
         uint64_t s = next_seq;

@@ -185,6 +185,12 @@ const char *aarch64_ec_name(unsigned ec)
 
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_ONE_REG};
 const unsigned vm_backend_nrun_ioctls = 2;
+const unsigned long vm_backend_spawn_ioctls[] = {KVM_GET_API_VERSION, KVM_ARM_PREFERRED_TARGET,
+                                                 KVM_ARM_VCPU_INIT, KVM_SET_ONE_REG,
+                                                 KVM_GET_REG_LIST};
+const unsigned vm_backend_nspawn_ioctls = 5;
+const unsigned long vm_backend_snap_ioctls[] = {KVM_GET_REG_LIST};
+const unsigned vm_backend_nsnap_ioctls = 1;
 const unsigned long vm_backend_linux_ioctls[] = {0}; /* no Linux personality on aarch64 yet */
 const unsigned vm_backend_nlinux_ioctls = 0;
 

@@ -391,6 +391,8 @@ static int regs_restore(struct funk_vm *vm, const struct aa64_regs *r)
     return 0;
 }
 
+void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
+
 int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
 {
     vm->snapshot_mode = 1;
@@ -407,7 +409,7 @@ int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap)
         return -ENOMEM;
-    snap->backend = FUNK_ISOLATION_KVM;
+    snap->ops = &vm_kvm_ops;
     snap->mem_size = vm->mem_size;
     snap->img = vm->img;
     snap->recv_gpa = vm->snap_gpa;
@@ -488,3 +490,20 @@ void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
     snap->ranges = NULL;
     snap->regs = NULL;
 }
+
+const struct vm_backend_ops vm_kvm_ops = {
+    .name = "kvm",
+    .isolation = FUNK_ISOLATION_KVM,
+    .shell_new = vm_kvm_shell_new,
+    .place = vm_kvm_place,
+    .cycle_freq = vm_backend_tsc_freq,
+    .hypercall_entry = vm_kvm_hypercall_entry,
+    .boot = vm_kvm_boot,
+    .run = vm_kvm_run,
+    .kick = vm_kvm_kick,
+    .sandbox = vm_kvm_sandbox,
+    .release = vm_kvm_delete,
+    .snapshot_new = vm_kvm_snapshot_new,
+    .restore = vm_kvm_restore,
+    .snapshot_delete = vm_kvm_snapshot_delete,
+};

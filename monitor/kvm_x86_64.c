@@ -100,6 +100,8 @@ static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
 int vm_kvm_shell_new(struct funk_vm *vm)
 {
+    vm->mem_base = 0;
+    vm->mem_end = vm->mem_size;
     pthread_once(&kvm_once, kvm_init_once);
     if (kvm_sys_err)
         return kvm_sys_err;
@@ -159,6 +161,8 @@ fail_errno:
 
 void vm_kvm_delete(struct funk_vm *vm)
 {
+    if (vm->flags & FUNK_VM_F_LINUX)
+        linux_kvm_release(vm); /* its privileged memory slot (linux_kvm_x86_64.c) */
     if (vm->run != MAP_FAILED && vm->run)
         munmap(vm->run, vm->run_size);
     if (vm->vcpu_fd >= 0)
@@ -255,7 +259,7 @@ static void kick_signal_once(void)
     sigaction(FUNK_VM_KICK_SIGNAL, &sa, NULL);
 }
 
-void vm_kvm_kick(struct funk_vm *vm)
+static void vm_kvm_kick(struct funk_vm *vm)
 {
     vm->kicked = 1;
     if (vm->run != MAP_FAILED && vm->run)
@@ -365,7 +369,9 @@ struct msrs1 {
     struct kvm_msr_entry e;
 };
 
-int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
+static void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
+
+static int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
 {
     vm->snapshot_mode = 1;
     int rc = vm_kvm_run(vm);
@@ -381,7 +387,7 @@ int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
     struct funk_vm_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap)
         return -ENOMEM;
-    snap->backend = FUNK_ISOLATION_KVM;
+    snap->ops = &vm_kvm_ops;
     snap->mem_size = vm->mem_size;
     snap->img = vm->img;
     snap->recv_gpa = vm->snap_gpa;
@@ -444,7 +450,7 @@ fail:
     return rc;
 }
 
-int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+static int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
     /* The shell's memory is fresh (zero): put back the pages the guest had touched. */
     size_t at = 0;
@@ -466,7 +472,7 @@ int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
     return 0;
 }
 
-void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
+static void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
 {
     free(snap->image);
     free(snap->ranges);
@@ -474,3 +480,20 @@ void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap)
     free(snap->sregs);
     free(snap->fpu);
 }
+
+const struct vm_backend_ops vm_kvm_ops = {
+    .name = "kvm",
+    .isolation = FUNK_ISOLATION_KVM,
+    .shell_new = vm_kvm_shell_new,
+    .place = vm_kvm_place,
+    .cycle_freq = vm_backend_tsc_freq,
+    .hypercall_entry = vm_kvm_hypercall_entry,
+    .boot = vm_kvm_boot,
+    .run = vm_kvm_run,
+    .kick = vm_kvm_kick,
+    .sandbox = vm_kvm_sandbox,
+    .release = vm_kvm_delete,
+    .snapshot_new = vm_kvm_snapshot_new,
+    .restore = vm_kvm_restore,
+    .snapshot_delete = vm_kvm_snapshot_delete,
+};

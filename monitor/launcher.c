@@ -20,6 +20,7 @@
 
 #include "chan.h"
 #include "fdpass.h"
+#include "vm_backend.h"
 #include "vm_internal.h"
 
 /*
@@ -73,6 +74,8 @@ struct launch_req {
     uint64_t mem_size;
     uint32_t flags;
     uint32_t snapshot; /* a template: CLONE_NEWPID where allowed */
+    uint32_t kvm;        /* a spawned KVM monitor (kvm_spawn.c), else a process guest */
+    uint32_t funk_guest; /* kvm: the guest has a funk note (else plain Solo5 hvt) */
     int32_t owner;     /* the library user's pid (the guest's parent) */
     uint32_t nfds;     /* memfd, channel, then devices */
     uint64_t staging_len, elf_len;
@@ -93,7 +96,8 @@ struct launch_req {
 };
 
 struct launch_reply {
-    int32_t rc; /* 0 with the pidfd in SCM_RIGHTS, or -errno */
+    int32_t rc;     /* 0 with the pidfd in SCM_RIGHTS, or -errno */
+    uint32_t stale; /* 1: the last fd is the pidfd of a killed pre-built KVM monitor to reap */
 };
 
 /* ---- Launcher side (a fresh exec; single-threaded) -------------------------------------- */
@@ -129,7 +133,8 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     if (!vm)
         _exit(FUNK_EXIT_SETUP);
     vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
-    vm->backend = FUNK_ISOLATION_PROCESS;
+    vm->ops = q->kvm ? &vm_kvm_spawn_ops : &vm_process_ops;
+    vm->backend = vm->ops->isolation;
     vm->flags = q->flags;
     vm->mem_size = q->mem_size;
     vm->staging = m;
@@ -142,7 +147,7 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     vm->snapshot_mode = q->snapshot != 0;
     vm->launched = q->owner;
     vm->loaded = true;
-    vm->funk_guest = true;
+    vm->funk_guest = q->kvm ? q->funk_guest != 0 : true;
     vm->img = q->img;
     vm->ndev = q->ndev;
     for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {
@@ -160,6 +165,66 @@ static void __attribute__((noreturn)) launched_child(const struct launch_req *q,
     if (hc_setup(vm) != 0) /* the dispatch table of this fresh process */
         _exit(FUNK_EXIT_SETUP);
     vm_process_child_start(vm, fds[1]);
+}
+
+/*
+ * KVM monitors built ahead of need: after a KVM launch the launcher clones one more monitor
+ * process (CLONE_PARENT like every guest) that builds a VM of that memory size right away
+ * (kvm_spawn.c vm_kvm_spawn_prebuild: /dev/kvm, VM, vCPU, memory, KVM's worker task) and then
+ * waits on a socket; the next KVM launch of that size hands it the request and its fds instead
+ * of cloning, so the VM's creation (~0.6 ms here) is off the call's path. It holds no tenant
+ * data until its request. Not for snapshot templates (their own pid namespace). One whose size
+ * no longer matches is killed; the library user, its parent, reaps it (launch_reply.stale).
+ */
+static int warm_sock = -1, warm_pidfd = -1, warm_off;
+static uint64_t warm_mem;
+
+static void warm_drop(int *stale)
+{
+    if (warm_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, warm_pidfd, SIGKILL, NULL, 0);
+        *stale = warm_pidfd;
+    }
+    if (warm_sock >= 0)
+        close(warm_sock);
+    warm_sock = warm_pidfd = -1;
+}
+
+static void warm_start(uint64_t mem_size)
+{
+    int sv[2], pidfd = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return;
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PARENT | CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    long pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid == 0) {
+        close(sv[0]);
+        close(LAUNCHER_FD);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (vm_kvm_spawn_prebuild(mem_size) != 0)
+            _exit(0);
+        struct launch_req q;
+        int fds[LAUNCH_MAX_FDS], cut;
+        unsigned nfds;
+        /* the launcher validated the request before it passed it on */
+        ssize_t n = fdpass_recv(sv[1], &q, sizeof q, MSG_CMSG_CLOEXEC, fds, LAUNCH_MAX_FDS, &nfds,
+                                &cut);
+        if (n != (ssize_t)sizeof q || cut || q.nfds != nfds)
+            _exit(0);
+        close(sv[1]);
+        launched_child(&q, fds);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return;
+    }
+    warm_sock = sv[0];
+    warm_pidfd = pidfd;
+    warm_mem = mem_size;
 }
 
 static int launch_one(int ctl)
@@ -185,10 +250,24 @@ static int launch_one(int ctl)
     ok = ok && q.ncg <= VM_CGROUP_MAX;
     for (unsigned i = 0; ok && i < q.ncg; i++)
         ok = q.cg_fd_index[i] >= 2 && q.cg_fd_index[i] < (int32_t)nfds;
-    int pidfd = -1;
+    int pidfd = -1, stale = -1;
+    int warm = ok && q.kvm && !q.snapshot && !warm_off;
+    if (warm && warm_pidfd >= 0 && warm_mem != q.mem_size)
+        warm_drop(&stale); /* built for another size */
+    if (warm && warm_pidfd >= 0) {
+        if (fdpass_send(warm_sock, &q, sizeof q, fds, nfds) == (ssize_t)sizeof q) {
+            pidfd = warm_pidfd; /* it takes this request */
+            warm_pidfd = -1;
+            close(warm_sock);
+            warm_sock = -1;
+        } else {
+            warm_drop(&stale); /* it died building its VM: no more of them here */
+            warm_off = 1;
+        }
+    }
     if (!ok) {
         r.rc = -EPROTO;
-    } else {
+    } else if (pidfd < 0) {
         struct clone_args ca;
         memset(&ca, 0, sizeof ca);
         ca.flags = CLONE_PARENT | CLONE_PIDFD;
@@ -215,9 +294,19 @@ static int launch_one(int ctl)
     }
     for (unsigned i = 0; i < nfds; i++)
         close(fds[i]);
-    fdpass_send(ctl, &r, sizeof r, &pidfd, pidfd >= 0 ? 1 : 0);
+    int out[2];
+    unsigned nout = 0;
     if (pidfd >= 0)
-        close(pidfd);
+        out[nout++] = pidfd;
+    if (stale >= 0) {
+        out[nout++] = stale;
+        r.stale = 1;
+    }
+    fdpass_send(ctl, &r, sizeof r, out, nout);
+    for (unsigned i = 0; i < nout; i++)
+        close(out[i]);
+    if (warm && warm_pidfd < 0 && !warm_off)
+        warm_start(q.mem_size); /* the next one, after the answer */
     return 0;
 }
 
@@ -471,6 +560,8 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     q.mem_size = vm->mem_size;
     q.flags = vm->flags;
     q.snapshot = (uint32_t)vm->snapshot_mode;
+    q.kvm = vm->ops == &vm_kvm_spawn_ops;
+    q.funk_guest = vm->funk_guest;
     q.owner = (int32_t)getpid();
     q.staging_len = PROCESS_STAGING_END - PROCESS_MEM_BASE;
     q.elf_len = vm->image_len + vm->elf_len;
@@ -511,8 +602,9 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
      * limit there (each instance is bounded by its guest memory), only the caller's. */
     if (!lim.memory_bytes && !vm->snapshot_mode)
         lim.memory_bytes = vm->mem_size + ((uint64_t)64 << 20);
+    /* a spawned KVM monitor: KVM's own worker task joins its process's cgroups too */
     if (!lim.pids)
-        lim.pids = vm->snapshot_mode ? 4096 : 1;
+        lim.pids = vm->snapshot_mode ? 4096 : vm->ops == &vm_kvm_spawn_ops ? 8 : 1;
     vm_cgroup_destroy(&vm->cg); /* a previous run's, if it was never reaped */
     int cgrc = vm_cgroup_create(&lim, &vm->cg);
     if (cgrc) {
@@ -529,15 +621,15 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
         fds[nfds++] = vm->cg.dirfd[i];
     }
     q.nfds = nfds;
-    struct launch_reply r = {-EIO};
-    int pidfd = -1, cut = 0;
+    struct launch_reply r = {-EIO, 0};
+    int pidfd = -1, got[2] = {-1, -1}, cut = 0;
     unsigned npid = 0;
     /* One request, one answer: the launcher serves them in order, one at a time. */
     pthread_mutex_lock(&lmu);
     ssize_t n = fdpass_send(ctl, &q, sizeof q, fds, nfds);
     ssize_t m = -1;
     if (n == (ssize_t)sizeof q)
-        m = fdpass_recv(ctl, &r, sizeof r, MSG_CMSG_CLOEXEC, &pidfd, 1, &npid, &cut);
+        m = fdpass_recv(ctl, &r, sizeof r, MSG_CMSG_CLOEXEC, got, 2, &npid, &cut);
     if (n < 0 || m <= 0) {
         /* The launcher is gone: the next call starts a new one. */
         if (lfd == ctl) {
@@ -560,8 +652,13 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out)
     }
     close(img);
     close(sv[1]);
-    if (npid != 1)
-        pidfd = -1;
+    if (m == (ssize_t)sizeof r && r.stale && npid >= 1) {
+        vm_reap_pidfd(got[npid - 1]); /* a killed pre-built monitor: our child, reaped */
+        npid--;
+    }
+    pidfd = npid == 1 ? got[0] : -1;
+    for (unsigned i = 0; npid > 1 && i < npid; i++)
+        close(got[i]); /* not what the protocol says */
     if (m != (ssize_t)sizeof r || cut || r.rc != 0 || pidfd < 0) {
         if (pidfd >= 0)
             close(pidfd);

@@ -65,6 +65,8 @@ static void usage(FILE *f)
             "  --user=UID[:GID] started as root with the KVM backend: run the guest as this user\n"
             "                   once /dev/kvm, the ELF and the devices are open (default 65534;\n"
             "                   keep: stay root)\n"
+            "  --isolation=kvm-spawn  KVM in a separate monitor process started for the guest,\n"
+            "                   as funkd runs its KVM guests (that process drops to 65534)\n"
             "  --fn-input=FILE  body of one POST / request for a funk guest ('-': stdin);\n"
             "                   the response body goes to stdout, console output to stderr\n"
             "  --linux          STATIC-ELF is an unmodified static Linux x86-64 program (process\n"
@@ -419,7 +421,7 @@ static int run_cli(int argc, char **argv)
     double timeout = 0;
     struct funk_vm_limits limits = {0};
     unsigned flags = 0;
-    int isolation = FUNK_ISOLATION_AUTO;
+    int isolation = FUNK_ISOLATION_AUTO, kvm_spawn = 0;
     struct funk_vm_device devs[MAX_DEVS];
     size_t ndevs = 0;
     const char *fn_input = NULL, *method = "POST", *path = "/";
@@ -588,8 +590,12 @@ static int run_cli(int argc, char **argv)
             if (nenv == MAX_HEADERS)
                 return die_usage("--env: too many entries (%s)", a + 6);
             env[nenv++] = a + 6;
+        } else if (strcmp(a, "--isolation=kvm-spawn") == 0) {
+            isolation = FUNK_ISOLATION_KVM;
+            kvm_spawn = 1;
         } else if (strncmp(a, "--isolation=", 12) == 0) {
             isolation = funk_vm_isolation_parse(a + 12);
+            kvm_spawn = 0;
             if (isolation < 0)
                 return die_usage("--isolation: '%s' is not kvm, process or auto", a + 12);
         } else if (strncmp(a, "--accel=", 8) == 0) {
@@ -692,6 +698,8 @@ static int run_cli(int argc, char **argv)
                                                   : funk_vm_isolation_auto();
     if (chosen == FUNK_ISOLATION_PROCESS)
         flags |= FUNK_VM_F_PROCESS;
+    if (kvm_spawn && chosen == FUNK_ISOLATION_KVM)
+        flags |= FUNK_VM_F_KVM_SPAWN; /* the spawned monitor drops its user itself */
     if (dumpcore_dir && chosen == FUNK_ISOLATION_PROCESS)
         return die_usage("--dumpcore: guests under KVM only (an spt guest's tender, solo5-spt, "
                          "has no --dumpcore either)%s", "");
@@ -758,7 +766,8 @@ static int run_cli(int argc, char **argv)
     if (dumpcore_dir)
         fprintf(stderr, "funk-monitor: WARNING: --dumpcore: the guest runs without the seccomp "
                         "filter and as uid %d (debugging only)\n", (int)geteuid());
-    if (chosen == FUNK_ISOLATION_KVM && geteuid() == 0 && run_uid >= 0 && !dumpcore_dir) {
+    if (chosen == FUNK_ISOLATION_KVM && !kvm_spawn && geteuid() == 0 && run_uid >= 0 &&
+        !dumpcore_dir) {
         if (setgroups(0, NULL) != 0 ||
             setresgid((gid_t)run_gid, (gid_t)run_gid, (gid_t)run_gid) != 0 ||
             setresuid((uid_t)run_uid, (uid_t)run_uid, (uid_t)run_uid) != 0) {
@@ -810,6 +819,11 @@ static int run_cli(int argc, char **argv)
         ((res.exit == FUNK_VM_EXIT_HALT && (res.status & 0xff) == 255) ||
          res.exit == FUNK_VM_EXIT_FAULT || res.exit == FUNK_VM_EXIT_TRIPLE))
         dump_core(dumpcore_fd, dumpcore_dir);
+    /* A process guest's cgroup goes once its process is reaped (off the run's path, by the
+     * library): delete the shell so this process does not exit before that. A KVM run left
+     * this process under its own filter: nothing of that kind to clean there. */
+    if (chosen == FUNK_ISOLATION_PROCESS)
+        funk_vm_delete(g_vm);
     if (res.exit != FUNK_VM_EXIT_HALT)
         return tender_exit(funk_vm_result_exit_code(&res));
     return funk_vm_result_exit_code(&res);

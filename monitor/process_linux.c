@@ -28,6 +28,7 @@
 #include "fdpass.h"
 #include "process_arch.h"
 #include "process_filter.h"
+#include "vm_backend.h"
 #include "vm_internal.h"
 #include "process_filter_nodev.h"
 #include "linux.h"
@@ -368,7 +369,16 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
         dup2(mhi[i], DEV_FD0 + (int)(vm->ndev + i));
         *mslot[i] = DEV_FD0 + (int)(vm->ndev + i);
     }
-    syscall(SYS_close_range, DEV_FD0 + vm->ndev + nmfd, ~0u, 0);
+    /* ...and what the backend built before this process got its guest (a pre-built KVM VM's
+     * fds, kvm_spawn.c), at numbers above the moves (100 .. 100 + 1 + 64 + 16). */
+    int first = DEV_FD0 + (int)vm->ndev + (int)nmfd, keep_lo = -1;
+    int nkeep = vm->ops->child_keep_fds ? vm->ops->child_keep_fds(vm, &keep_lo) : 0;
+    if (nkeep > 0 && keep_lo > first) {
+        syscall(SYS_close_range, first, keep_lo - 1, 0);
+        syscall(SYS_close_range, keep_lo + nkeep, ~0u, 0);
+    } else {
+        syscall(SYS_close_range, first, ~0u, 0);
+    }
 
     /* Cap the address space: the host side may still allocate (malloc), the guest nothing big. */
     unsigned long vm_pages = 0;
@@ -398,6 +408,9 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
             dup2(nul, 2);
         close(nul);
     }
+    /* What only the started user may open (a spawned KVM monitor: /dev/kvm and its VM). */
+    if (vm->ops->child_open)
+        vm->ops->child_open(vm);
     /* A real unprivileged uid/gid (nobody), so no host file is open to it even through a
      * filter hole: a user namespace alone leaves root's file access (issue 11 item 11). */
     /* (EPERM: a root without CAP_SETUID/SETGID, like funk-runtime's container process, which
@@ -426,6 +439,10 @@ static void __attribute__((noreturn)) child_main(struct funk_vm *vm, int chan)
      * network namespace would cost ~0.5 ms per boot here; sockets are refused by seccomp. */
     if (unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS) != 0 && (vm->flags & FUNK_VM_F_VERBOSE))
         vm_log(vm, "process backend: namespaces unavailable (%s): seccomp only", strerror(errno));
+
+    /* A backend whose guest is not native code here (a spawned KVM monitor) takes over. */
+    if (vm->ops->child_enter)
+        vm->ops->child_enter(vm);
 
     /* Guest memory at its own addresses, never overlapping the monitor's mappings. */
     uint64_t base = PROCESS_MEM_BASE, size = vm->mem_size - base;
@@ -714,6 +731,76 @@ static int reap_child(struct funk_vm *vm)
     return st;
 }
 
+/*
+ * A guest that sent its result is done: kill it and let this thread wait for its exit, off the
+ * caller's path (a KVM monitor's exit tears its VM down, ~0.5 ms here; funkd answers the call
+ * only when funk_vm_run has returned). Only launched guests (a pidfd); the status is not needed.
+ */
+static int reaper_pipe[2] = {-1, -1};
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd;
+        ssize_t n = read(reaper_pipe[0], &fd, sizeof fd);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof fd)
+            return NULL;
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+}
+
+static void reaper_start(void)
+{
+    if (pipe2(reaper_pipe, O_CLOEXEC) != 0)
+        return;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the thread takes none of the caller's signals */
+    if (pthread_create(&t, &a, reaper_main, NULL) != 0) {
+        close(reaper_pipe[0]);
+        close(reaper_pipe[1]);
+        reaper_pipe[0] = reaper_pipe[1] = -1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+}
+
+static void reap_later(struct funk_vm *vm)
+{
+    int fd = vm->child_pidfd;
+    if (fd < 0) {
+        reap_child(vm); /* a legacy fork: by its pid, now */
+        return;
+    }
+    vm->child_pidfd = -1;
+    vm->child_pid = -1;
+    vm_reap_pidfd(fd);
+}
+
+void vm_reap_pidfd(int fd)
+{
+    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+    pthread_once(&reaper_once, reaper_start);
+    if (reaper_pipe[1] < 0 || write(reaper_pipe[1], &fd, sizeof fd) != (ssize_t)sizeof fd) {
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+}
+
 static void ended_without_result(struct funk_vm *vm, int have_status, int st)
 {
     if (have_status && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && vm_cgroup_oom_killed(&vm->cg))
@@ -767,6 +854,10 @@ int vm_process_run(struct funk_vm *vm)
     if (end == SERVE_PROTOCOL)
         protocol_kill(vm, why);
     close(fd);
+    if (end == SERVE_RESULT) {
+        reap_later(vm);
+        return 0;
+    }
     st = reap_child(vm);
     if (end == SERVE_EOF || end == SERVE_TEMPLATE)
         ended_without_result(vm, 1, st);
@@ -838,7 +929,7 @@ int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out)
         reap_child(vm);
         return -ENOMEM;
     }
-    snap->backend = FUNK_ISOLATION_PROCESS;
+    snap->ops = vm->ops;
     snap->pid = vm->child_pid;
     snap->pidfd = vm->child_pidfd;
     vm->child_pidfd = -1;
@@ -1026,6 +1117,22 @@ int vm_process_sandbox(struct funk_vm *vm)
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -errno;
 }
 
+/* ---- For a spawned KVM monitor (kvm_spawn.c): the template loop and the result --------- */
+
+/* In an instance forked from a template: what the process template's instance does after its
+ * fork (a fresh console budget, the stacked instance filter). 0 or -errno. */
+NO_ASAN int vm_child_instance_start(void)
+{
+    child_vm->snapshot_mode = 0;
+    child_console_total = 0;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &instance_prog) == 0 ? 0 : -errno;
+}
+
+NO_ASAN void vm_child_finish(void)
+{
+    child_finish();
+}
+
 /* ---- For the Linux personality (linux_syscall.c): the child's channel and result ------- */
 
 int vm_process_child_recv(struct funk_vm_request *req)
@@ -1063,3 +1170,70 @@ NO_ASAN void vm_process_on_fault(int sig, siginfo_t *si, void *uc)
 {
     on_fault(sig, si, uc);
 }
+
+/* ---- The ops table (vm_backend.h) ------------------------------------------------------ */
+
+int vm_process_shell_new(struct funk_vm *vm)
+{
+    /* Only bookkeeping: the boot area is staged here, the process starts in funk_vm_run. */
+    vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
+    vm->mem = vm->staging;
+    vm->mem_base = PROCESS_MEM_BASE;
+    vm->mem_end = PROCESS_STAGING_END;
+    return vm->staging ? 0 : -ENOMEM;
+}
+
+int vm_process_place(struct funk_vm *vm, const void *elf, size_t elf_len)
+{
+    /* The guest's process copies the segments at their link addresses: keep the image. */
+    free(vm->elf_copy);
+    vm->elf_copy = malloc(elf_len);
+    if (!vm->elf_copy)
+        return vm_load_error(vm, -ENOMEM, "out of memory");
+    memcpy(vm->elf_copy, elf, elf_len);
+    vm->elf_len = elf_len;
+    return 0;
+}
+
+static uint64_t process_cycle_freq(void)
+{
+    return 0; /* guests use WALLTIME */
+}
+
+static int process_boot(struct funk_vm *vm)
+{
+    if (!vm->funk_guest && !vm->img.spt)
+        return vm_load_error(vm, -ENOTSUP,
+                             "plain Solo5 hvt guests run under KVM only (they issue outl): the "
+                             "process backend runs funk guests (funk note) and Solo5 spt guests");
+    return 0;
+}
+
+void vm_process_release(struct funk_vm *vm)
+{
+    if (vm->restored_fd >= 0)
+        close(vm->restored_fd); /* a restored instance never run: its channel closing ends it */
+    if (vm->child_pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
+        close(vm->child_pidfd);
+    }
+    free(vm->staging);
+    free(vm->elf_copy);
+    vm->staging = vm->elf_copy = NULL;
+}
+
+const struct vm_backend_ops vm_process_ops = {
+    .name = "process",
+    .isolation = FUNK_ISOLATION_PROCESS,
+    .shell_new = vm_process_shell_new,
+    .place = vm_process_place,
+    .cycle_freq = process_cycle_freq,
+    .hypercall_entry = vm_process_entry_addr,
+    .boot = process_boot,
+    .run = vm_process_run,
+    .kick = vm_process_kick,
+    .release = vm_process_release,
+    .snapshot_new = vm_process_snapshot_new,
+    .restore = vm_process_restore,
+    .snapshot_delete = vm_process_snapshot_delete,
+};

@@ -44,8 +44,13 @@ int funk_vm_sandbox(struct funk_vm *vm)
 {
     if (!vm)
         return -EINVAL;
-    if (vm->backend != FUNK_ISOLATION_KVM)
-        return 0; /* the guest runs in a child that installs its own filter */
+    /* NULL: the guest runs in a process that installs its own filter. */
+    return vm->ops->sandbox ? vm->ops->sandbox(vm) : 0;
+}
+
+/* The KVM backend's filter for the thread running KVM_RUN in this process. */
+int vm_kvm_sandbox(struct funk_vm *vm)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigsys;
@@ -55,6 +60,16 @@ int funk_vm_sandbox(struct funk_vm *vm)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
         return -ENOMEM;
+    int rc = vm_kvm_filter_rules(vm, ctx);
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+}
+
+/* The rules of a KVM run loop that serves this guest (also a spawned monitor's, kvm_spawn.c). */
+int vm_kvm_filter_rules(const struct funk_vm *vm, void *ctx)
+{
     int rc = 0;
     /* The vCPU: run it and read its registers for fault reports (the architecture's ioctls);
      * nothing else, no other fd. */
@@ -123,11 +138,8 @@ int funk_vm_sandbox(struct funk_vm *vm)
     /* The fds hypercall modules hold (ACCEL's agent socket): each module's own rules. */
     int *slot[HC_MAX_MODULES];
     unsigned mod[HC_MAX_MODULES];
-    unsigned nfd = hc_fds(vm, slot, mod, HC_MAX_MODULES);
+    unsigned nfd = hc_fds((struct funk_vm *)vm, slot, mod, HC_MAX_MODULES); /* only reads */
     for (unsigned i = 0; i < nfd; i++)
         rc |= hc_fd_seccomp(mod[i], ctx, *slot[i]);
-    if (rc == 0)
-        rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    return rc < 0 ? rc : (rc ? -EINVAL : 0);
+    return rc;
 }

@@ -38,10 +38,7 @@ void vm_log(const struct funk_vm *vm, const char *fmt, ...)
     va_end(ap);
 }
 
-static int load_error(struct funk_vm *vm, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int load_error(struct funk_vm *vm, int rc, const char *fmt, ...)
+int vm_load_error(struct funk_vm *vm, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -108,34 +105,34 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
                 strcmp(m->e[i].name, devs[d].name) == 0)
                 break;
         if (i == vm->ndev)
-            return load_error(vm, -ENOENT, "the unikernel declares no device '%s' in its manifest",
+            return vm_load_error(vm, -ENOENT, "the unikernel declares no device '%s' in its manifest",
                               devs[d].name ? devs[d].name : "(null)");
         uint32_t want = devs[d].type == FUNK_VM_DEV_BLOCK ? MFT_DEV_BLOCK_BASIC : MFT_DEV_NET_BASIC;
         if (m->e[i].type != want)
-            return load_error(vm, -EINVAL, "device '%s' is declared as a %s device", devs[d].name,
+            return vm_load_error(vm, -EINVAL, "device '%s' is declared as a %s device", devs[d].name,
                               m->e[i].type == MFT_DEV_BLOCK_BASIC ? "block" : "net");
         if (m->e[i].attached)
-            return load_error(vm, -EINVAL, "device '%s' attached twice", devs[d].name);
+            return vm_load_error(vm, -EINVAL, "device '%s' attached twice", devs[d].name);
         struct vm_dev *vd = &vm->dev[i];
         vd->fd = devs[d].fd;
         vd->type = want;
         if (want == MFT_DEV_BLOCK_BASIC) {
             struct stat st;
             if (fstat(vd->fd, &st) != 0)
-                return load_error(vm, -errno, "block device '%s': %s", devs[d].name, strerror(errno));
+                return vm_load_error(vm, -errno, "block device '%s': %s", devs[d].name, strerror(errno));
             unsigned bs = devs[d].block_size ? devs[d].block_size : 512;
             /* Solo5's rules and wording (hvt_module_blk.c), so its scripts match. */
             if (bs < 512 || bs > 32768 || (bs & (bs - 1)))
-                return load_error(vm, -EINVAL,
+                return vm_load_error(vm, -EINVAL,
                                   "%s: Block size must be a multiple of 2 greater than or equal "
                                   "512 (got %u; at most 32768)", devs[d].name, bs);
             uint64_t size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
             if (size & (bs - 1))
-                return load_error(vm, -EINVAL,
+                return vm_load_error(vm, -EINVAL,
                                   "%s: Backing storage size must be block aligned (%u bytes; "
                                   "the file has %llu)", devs[d].name, bs, (unsigned long long)size);
             if (size < bs)
-                return load_error(vm, -EINVAL,
+                return vm_load_error(vm, -EINVAL,
                                   "%s: Backing storage must be at least 1 block (%u bytes) in size",
                                   devs[d].name, bs);
             vd->block_size = (uint16_t)bs;
@@ -145,7 +142,7 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
         } else {
             unsigned mtu = devs[d].mtu ? devs[d].mtu : 1500;
             if (mtu < 68 || mtu > 65535 - 14)
-                return load_error(vm, -EINVAL, "net device '%s': MTU %u out of range (68..65521)",
+                return vm_load_error(vm, -EINVAL, "net device '%s': MTU %u out of range (68..65521)",
                                   devs[d].name, mtu);
             vd->frame_max = mtu + 14;
             uint8_t mac[6];
@@ -155,7 +152,7 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
                 /* Unique per guest and interface, like Solo5's tender: random, then made
                  * locally administered and unicast. */
                 if (getrandom(mac, sizeof mac, 0) != (ssize_t)sizeof mac)
-                    return load_error(vm, -EIO, "net device '%s': no random MAC: %s",
+                    return vm_load_error(vm, -EIO, "net device '%s': no random MAC: %s",
                                       devs[d].name, strerror(errno));
                 mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
             }
@@ -172,7 +169,7 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
             continue;
         }
         if (!m->e[i].attached)
-            return load_error(vm, -ENODEV,
+            return vm_load_error(vm, -ENODEV,
                               "device '%s' declared in the manifest is not attached (use --%s:%s=...)",
                               m->e[i].name, m->e[i].type == MFT_DEV_BLOCK_BASIC ? "block" : "net",
                               m->e[i].name);
@@ -183,7 +180,7 @@ static int attach_devices(struct funk_vm *vm, const void *elf, const struct funk
 }
 
 /* Makes the kernel's pages without write permission read-only in the host mapping. */
-static int protect_kernel(struct funk_vm *vm)
+int vm_protect_kernel(struct funk_vm *vm)
 {
     uint64_t start = 0;
     bool in = false;
@@ -232,9 +229,9 @@ static int write_env(struct funk_vm *vm, const char *const *env, struct funk_boo
     for (; env && env[n]; n++) {
         size_t l = strlen(env[n]);
         if (!strchr(env[n], '='))
-            return load_error(vm, -EINVAL, "environment entry '%s' is not KEY=VALUE", env[n]);
+            return vm_load_error(vm, -EINVAL, "environment entry '%s' is not KEY=VALUE", env[n]);
         if (l + 2 > FUNK_ENV_MAX - used)
-            return load_error(vm, -E2BIG, "environment larger than %u bytes", FUNK_ENV_MAX);
+            return vm_load_error(vm, -E2BIG, "environment larger than %u bytes", FUNK_ENV_MAX);
         memcpy(dst + used, env[n], l + 1);
         used += l + 1;
     }
@@ -250,7 +247,7 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
     if (!vm || !elf)
         return -EINVAL;
     if (vm->loaded)
-        return load_error(vm, -EBUSY, "a guest is already loaded in this VM shell");
+        return vm_load_error(vm, -EBUSY, "a guest is already loaded in this VM shell");
     vm->err[0] = '\0';
     if (vm->flags & FUNK_VM_F_LINUX)
         return linux_vm_load(vm, elf, elf_len, boot); /* linux_elf.c: a static Linux program */
@@ -261,55 +258,27 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
     const char *cmdline = boot && boot->cmdline ? boot->cmdline : "";
     size_t cl = strlen(cmdline);
     if (cl >= HVT_CMDLINE_SIZE)
-        return load_error(vm, -E2BIG, "command line is %zu bytes (at most %u)", cl,
+        return vm_load_error(vm, -E2BIG, "command line is %zu bytes (at most %u)", cl,
                           HVT_CMDLINE_SIZE - 1);
     if (boot && boot->env && boot->env[0] && !vm->funk_guest)
-        return load_error(vm, -EINVAL, "environment given but the guest has no funk note");
+        return vm_load_error(vm, -EINVAL, "environment given but the guest has no funk note");
 
-    if (vm->img.spt && vm->backend == FUNK_ISOLATION_KVM)
-        return load_error(vm, -ENOTSUP,
-                          "a Solo5 spt guest (ABI1 target spt) runs under the process backend "
-                          "(--isolation=process), not KVM");
-    if (vm->backend == FUNK_ISOLATION_KVM) {
-        /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A
-         * second load into the same shell (after a failed one) zeroes it, and first makes
-         * writable again what the failed load of a plain Solo5 guest made read-only. */
-        if (vm->mem_written && mprotect(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE) != 0)
-            return load_error(vm, -errno, "mprotect of guest memory failed: %s", strerror(errno));
-        elf_copy(&vm->img, elf, vm->mem, !vm->mem_written);
-        vm->mem_written = true;
-        /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in
-         * the host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
-         * host/guest translation fault, not in the guest's own trap handler. funk guests keep
-         * the protection in their page tables (their faults are reported with the vector). */
-        vm->img.host_ro = !vm->funk_guest;
-        rc = vm_backend_mem_setup(vm);
-        if (rc)
-            return load_error(vm, rc, "kernel too large for the page-table pool");
-        if (vm->img.host_ro && (rc = protect_kernel(vm)) != 0)
-            return load_error(vm, rc, "mprotect of the kernel's read-only pages failed: %s",
-                              strerror(-rc));
-    } else {
-        /* The child copies the segments at their link addresses; keep the image until then. */
-        vm->elf_copy = malloc(elf_len);
-        if (!vm->elf_copy)
-            return load_error(vm, -ENOMEM, "out of memory");
-        memcpy(vm->elf_copy, elf, elf_len);
-        vm->elf_len = elf_len;
-    }
+    rc = vm->ops->place(vm, elf, elf_len);
+    if (rc)
+        return rc;
     rc = attach_devices(vm, elf, boot);
     if (rc)
         return rc;
     rc = hc_setup(vm);
     if (rc)
-        return load_error(vm, rc, "preparing devices failed: %s", strerror(-rc));
+        return vm_load_error(vm, rc, "preparing devices failed: %s", strerror(-rc));
     memcpy(vm_gpa(vm, FUNK_CMDLINE_GPA, HVT_CMDLINE_SIZE), cmdline, cl + 1);
 
     struct hvt_boot_info bi = {
         .mem_size = vm->mem_size,
         .kernel_end = vm->img.kernel_end,
-        /* Process backend: 0, so guests use WALLTIME (a ~25 ns call there) for time. */
-        .cpu_cycle_freq = vm->backend == FUNK_ISOLATION_KVM ? vm_backend_tsc_freq() : 0,
+        /* 0 where guests use WALLTIME (a ~25 ns call in a process) for time. */
+        .cpu_cycle_freq = vm->ops->cycle_freq(),
         .cmdline = FUNK_CMDLINE_GPA,
         .mft = FUNK_MFT_GPA,
     };
@@ -320,33 +289,39 @@ int funk_vm_load(struct funk_vm *vm, const void *elf, size_t elf_len, const stru
         struct funk_boot_info fbi = {
             .magic = FUNK_BOOT_MAGIC,
             .version = FUNK_ABI_VERSION,
-            .hypercall =
-                vm->backend == FUNK_ISOLATION_KVM ? vm_backend_hc_stub() : vm_process_entry_addr(),
-            .isolation = (uint32_t)vm->backend,
+            .hypercall = vm->ops->hypercall_entry(),
+            .isolation = (uint32_t)vm->ops->isolation,
         };
         rc = write_env(vm, boot ? boot->env : NULL, &fbi);
         if (rc)
             return rc;
         memcpy(vm_gpa(vm, FUNK_BOOT_INFO_GPA, sizeof fbi), &fbi, sizeof fbi);
     }
-    if (vm->backend == FUNK_ISOLATION_KVM) {
-        rc = vm_backend_boot(vm);
-        if (rc)
-            return load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc));
-    } else if (!vm->funk_guest && !vm->img.spt) {
-        return load_error(vm, -ENOTSUP,
-                          "plain Solo5 hvt guests run under KVM only (they issue outl): the "
-                          "process backend runs funk guests (funk note) and Solo5 spt guests");
-    }
+    rc = vm->ops->boot(vm);
+    if (rc)
+        return rc;
     vm->loaded = true;
     vm_log(vm, "loaded (%s): entry 0x%llx, kernel_end 0x%llx, %u device(s), %s guest",
-           vm->backend == FUNK_ISOLATION_KVM ? "kvm" : "process",
+           vm->ops->name,
            (unsigned long long)vm->img.entry, (unsigned long long)vm->img.kernel_end, vm->ndev,
            vm->funk_guest ? "funk" : vm->img.spt ? "plain Solo5 spt" : "plain Solo5");
     return 0;
 }
 
 /* ---- Backend-independent lifecycle ------------------------------------------------------ */
+
+/* The one place flags name a backend. FUNK_KVM_SPAWN=off (an operator's switch, for
+ * comparison and emergencies) runs FUNK_VM_F_KVM_SPAWN shells in this process again. */
+static const struct vm_backend_ops *vm_backend_for(unsigned flags)
+{
+    if (flags & FUNK_VM_F_PROCESS)
+        return &vm_process_ops;
+    const char *e = getenv("FUNK_KVM_SPAWN");
+    /* a Linux guest under KVM keeps the personality in this process (linux_kvm_x86_64.c) */
+    if ((flags & FUNK_VM_F_KVM_SPAWN) && !(flags & FUNK_VM_F_LINUX) && !(e && strcmp(e, "off") == 0))
+        return &vm_kvm_spawn_ops;
+    return &vm_kvm_ops;
+}
 
 int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
 {
@@ -365,20 +340,9 @@ int funk_vm_shell_new(size_t mem_bytes, unsigned flags, struct funk_vm **out)
         vm->dev[i].fd = -1;
     for (unsigned i = 0; i < VM_CGROUP_MAX; i++)
         vm->cg.dirfd[i] = -1;
-    int rc;
-    if (flags & FUNK_VM_F_PROCESS) {
-        vm->backend = FUNK_ISOLATION_PROCESS;
-        vm->staging = calloc(1, PROCESS_STAGING_END - PROCESS_MEM_BASE);
-        vm->mem = vm->staging;
-        vm->mem_base = PROCESS_MEM_BASE;
-        vm->mem_end = PROCESS_STAGING_END;
-        rc = vm->staging ? 0 : -ENOMEM;
-    } else {
-        vm->backend = FUNK_ISOLATION_KVM;
-        rc = vm_kvm_shell_new(vm);
-        vm->mem_base = 0;
-        vm->mem_end = mem_bytes;
-    }
+    vm->ops = vm_backend_for(flags);
+    vm->backend = vm->ops->isolation;
+    int rc = vm->ops->shell_new(vm);
     if (rc) {
         funk_vm_delete(vm);
         return rc;
@@ -398,7 +362,7 @@ int funk_vm_run(struct funk_vm *vm, const struct funk_vm_io *io, struct funk_vm_
     vm->io = io ? io : &no_io;
     vm->res = res;
     vm->loaded = false; /* a shell runs one guest */
-    int rc = vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_run(vm) : vm_process_run(vm);
+    int rc = vm->ops->run(vm);
     if (rc)
         return rc;
     vm_log(vm, "guest ended after %llu hypercalls: %s", (unsigned long long)res->hypercalls,
@@ -410,15 +374,12 @@ void funk_vm_kick(struct funk_vm *vm)
 {
     if (!vm)
         return;
-    if (vm->backend == FUNK_ISOLATION_KVM)
-        vm_kvm_kick(vm);
-    else
-        vm_process_kick(vm);
+    vm->ops->kick(vm);
 }
 
 int funk_vm_isolation(const struct funk_vm *vm)
 {
-    return vm ? vm->backend : -EINVAL;
+    return vm ? vm->ops->isolation : -EINVAL;
 }
 
 void funk_vm_delete(struct funk_vm *vm)
@@ -426,16 +387,10 @@ void funk_vm_delete(struct funk_vm *vm)
     if (!vm)
         return;
     hc_accel_free(vm);
-    if (vm->backend == FUNK_ISOLATION_KVM && (vm->flags & FUNK_VM_F_LINUX))
-        linux_kvm_release(vm); /* its privileged memory slot (linux_kvm_x86_64.c) */
-    if (vm->backend == FUNK_ISOLATION_KVM)
-        vm_kvm_delete(vm);
-    if (vm->restored_fd >= 0)
-        close(vm->restored_fd); /* a restored instance never run: its channel closing ends it */
-    if (vm->child_pidfd >= 0) {
-        syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
-        close(vm->child_pidfd);
-    }
+    if (vm->ops)
+        vm->ops->release(vm);
+    /* what any backend's guest may hold: its cgroup, a cached Linux image, a staged image
+     * (a Linux guest under KVM keeps its ELF copy too) */
     vm_cgroup_destroy(&vm->cg);
     if (vm->image_fd1 > 0)
         close(vm->image_fd1 - 1);
@@ -477,28 +432,24 @@ int funk_vm_snapshot_new(struct funk_vm *vm, const struct funk_vm_io *io, struct
     vm->io = io ? io : &no_io;
     vm->res = res;
     vm->loaded = false;
-    return vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_snapshot_new(vm, out)
-                                             : vm_process_snapshot_new(vm, out);
+    return vm->ops->snapshot_new(vm, out);
 }
 
 int funk_vm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
     if (!vm || !snap)
         return -EINVAL;
-    if (vm->backend != snap->backend || vm->mem_size != snap->mem_size)
+    if (vm->ops != snap->ops || vm->mem_size != snap->mem_size)
         return -EINVAL; /* a shell of the snapshot's backend and memory size */
     if (vm->loaded || vm->restored_fd >= 0 || vm->kicked)
         return -EBUSY;
-    return vm->backend == FUNK_ISOLATION_KVM ? vm_kvm_restore(vm, snap) : vm_process_restore(vm, snap);
+    return vm->ops->restore(vm, snap);
 }
 
 void funk_vm_snapshot_delete(struct funk_vm_snapshot *snap)
 {
     if (!snap)
         return;
-    if (snap->backend == FUNK_ISOLATION_KVM)
-        vm_kvm_snapshot_delete(snap);
-    else
-        vm_process_snapshot_delete(snap);
+    snap->ops->snapshot_delete(snap);
     free(snap);
 }

@@ -25,12 +25,16 @@ struct vm_dev {
     uint32_t frame_max;  /* net: largest frame (MTU + Ethernet header) */
 };
 
+struct vm_backend_ops;
+
 struct funk_vm {
-    /* Shell (created ahead of need). */
+    const struct vm_backend_ops *ops; /* who runs the guest (vm_backend.h) */
+    void *be;                         /* that backend's private state, if it keeps any */
+    int backend; /* ops->isolation (FUNK_ISOLATION_KVM or _PROCESS), for modules' checks */
+    /* KVM backend (kvm_x86_64.c): the shell, created ahead of need. */
     int kvm_fd, vm_fd, vcpu_fd;
     struct kvm_run *run;
     size_t run_size;
-    int backend;       /* FUNK_ISOLATION_KVM or FUNK_ISOLATION_PROCESS */
     uint8_t *mem;      /* host address of guest address mem_base */
     uint64_t mem_base; /* lowest valid guest address (0 under KVM) */
     uint64_t mem_end;  /* end of the addressable range (mem_size, or the staging area's end) */
@@ -100,11 +104,13 @@ bool vm_host_ro(const struct funk_vm *vm, uint64_t gpa, uint64_t len);
 #define PROCESS_MEM_BASE HVT_BOOT_INFO_GPA
 #define PROCESS_STAGING_END (FUNK_ENV_GPA + FUNK_ENV_MAX)
 
-/* Backends (kvm_x86_64.c, process_linux.c). */
+/* Backends (kvm_x86_64.c, process_linux.c); the core reaches them through vm->ops only. */
 int vm_kvm_shell_new(struct funk_vm *vm);
 int vm_kvm_run(struct funk_vm *vm);
-void vm_kvm_kick(struct funk_vm *vm);
 void vm_kvm_delete(struct funk_vm *vm);
+int vm_kvm_sandbox(struct funk_vm *vm); /* seccomp.c: the in-process run loop's filter */
+/* seccomp.c: adds the run loop's rules (vCPU, devices, ACCEL) to a libseccomp context. */
+int vm_kvm_filter_rules(const struct funk_vm *vm, void *ctx);
 int vm_process_run(struct funk_vm *vm);
 void vm_process_kick(struct funk_vm *vm);
 int vm_process_sandbox(struct funk_vm *vm); /* in the child, before entering the guest */
@@ -125,7 +131,7 @@ int vm_launch(struct funk_vm *vm, int *chan_out, int *pidfd_out);
 void vm_process_child_start(struct funk_vm *vm, int chan) __attribute__((noreturn));
 /* A snapshot: a paused template process (process backend) or a memory image + vCPU state. */
 struct funk_vm_snapshot {
-    int backend;
+    const struct vm_backend_ops *ops; /* the backend that made it (and restores it) */
     uint64_t mem_size;
     /* process */
     int pid;   /* legacy template (forked from the library user), else -1 */
@@ -143,15 +149,33 @@ struct funk_vm_snapshot {
     uint64_t tsc;
 };
 
+/* The process backend's supervisor side, shared with the spawned KVM monitor (kvm_spawn.c):
+ * the boot area staged here, the image kept for the launched process, the channel served. */
+int vm_process_shell_new(struct funk_vm *vm);
+int vm_process_place(struct funk_vm *vm, const void *elf, size_t elf_len);
+void vm_process_release(struct funk_vm *vm);
+/* In a launched guest process: start an instance forked from a template (its own console
+ * budget, the instance filter stacked; 0 or -errno), and send the result (vm->res) and exit. */
+int vm_child_instance_start(void);
+/* Kills the process of a pidfd (a child of this process) and reaps it off the caller's path;
+ * takes the fd. */
+void vm_reap_pidfd(int pidfd);
+/* In a launcher's pre-built KVM monitor (launcher.c): builds the VM for a guest of mem_size
+ * before any request (kvm_spawn.c); 0 or -errno. */
+int vm_kvm_spawn_prebuild(uint64_t mem_size);
+void vm_child_finish(void) __attribute__((noreturn));
 int vm_process_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
 int vm_process_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
 void vm_process_snapshot_delete(struct funk_vm_snapshot *snap);
-int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out);
-int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap);
-void vm_kvm_snapshot_delete(struct funk_vm_snapshot *snap);
 
 /* What funk_boot_info.hypercall is under the process backend (a host function). */
 uint64_t vm_process_entry_addr(void);
+
+/* A load refusal: rc, with vm->err set to the one-line reason. */
+int vm_load_error(struct funk_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Makes the kernel's pages without write permission read-only in the host mapping (vm->mem). */
+int vm_protect_kernel(struct funk_vm *vm);
 
 /* Ends the run with exit code `exit` and a one-line reason; returns HC_STOP. */
 int vm_stop(struct funk_vm *vm, enum funk_vm_exit exit, const char *fmt, ...)

@@ -187,6 +187,11 @@ const char *x86_vector_name(unsigned v)
 
 const unsigned long vm_backend_run_ioctls[] = {KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS};
 const unsigned vm_backend_nrun_ioctls = 3;
+const unsigned long vm_backend_spawn_ioctls[] = {KVM_SET_CPUID2, KVM_GET_TSC_KHZ, KVM_SET_SREGS,
+                                                 KVM_SET_REGS, KVM_SET_FPU, KVM_SET_MSRS};
+const unsigned vm_backend_nspawn_ioctls = 6;
+const unsigned long vm_backend_snap_ioctls[] = {KVM_GET_FPU, KVM_GET_MSRS};
+const unsigned vm_backend_nsnap_ioctls = 2;
 const unsigned long vm_backend_linux_ioctls[] = {KVM_SET_REGS, KVM_SET_MSRS};
 const unsigned vm_backend_nlinux_ioctls = 2;
 

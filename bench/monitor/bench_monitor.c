@@ -463,15 +463,20 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && strcmp(argv[1], "inproc") == 0)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], 0, "inproc");
+    if (argc == 4 && strcmp(argv[1], "inproc-kvm-spawn") == 0)
+        return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], FUNK_VM_F_KVM_SPAWN, "kvm-spawn");
     if (argc == 4 && strcmp(argv[1], "inproc-process") == 0)
         return bench_inproc(strtoul(argv[2], NULL, 10), argv[3], FUNK_VM_F_PROCESS, "process");
     if (argc == 5 && strcmp(argv[1], "snapshot") == 0)
         return bench_snapshot(strtoul(argv[2], NULL, 10), argv[3],
-                              strcmp(argv[4], "kvm") == 0 ? 0 : FUNK_VM_F_PROCESS, argv[4]);
+                              strcmp(argv[4], "kvm") == 0         ? 0
+                              : strcmp(argv[4], "kvm-spawn") == 0 ? FUNK_VM_F_KVM_SPAWN
+                                                                  : FUNK_VM_F_PROCESS,
+                              argv[4]);
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return bench_rss(argv[2]);
     fprintf(stderr, "usage: funk-bench-monitor interleave N -- LABEL EVERY CMD... [-- ...] | "
-                    "inproc[-process] N KERNEL | rss KERNEL"
-                    " | loops kvm|nokvm | snapshot N ECHO kvm|process\n");
+                    "inproc[-process|-kvm-spawn] N KERNEL | rss KERNEL"
+                    " | loops kvm|nokvm | snapshot N ECHO kvm|kvm-spawn|process\n");
     return 64;
 }

@@ -175,12 +175,14 @@ CASES=(-- funk-monitor-process 1 "$MON" --isolation=process "$HELLO"
 echo "interleaved $N $EVERY" >>"$RES"
 
 [ $KVM = 1 ] && "$BIN" inproc "$N" "$HELLO" >>"$RES"
+[ $KVM = 1 ] && "$BIN" inproc-kvm-spawn "$N" "$HELLO" >>"$RES"
 "$BIN" inproc-process "$N" "$HELLO" >>"$RES"
 "$BIN" loops "$([ $KVM = 1 ] && echo kvm || echo nokvm)" >>"$RES"
 if [ -f "$ECHO" ]; then
     [ $KVM = 1 ] && "$BIN" rss "$ECHO" >>"$RES"
     "$BIN" snapshot "$N" "$ECHO" process >>"$RES"
     [ $KVM = 1 ] && "$BIN" snapshot "$N" "$ECHO" kvm >>"$RES"
+    [ $KVM = 1 ] && "$BIN" snapshot "$N" "$ECHO" kvm-spawn >>"$RES"
 fi
 
 python3 - "$RES" "$KVM" <<'PY'
@@ -235,6 +237,12 @@ for k, label in [("inproc-first-hypercall", "kvm: load + boot -> first hypercall
                  ("process-snapshot-restore-halt", "process: snapshot restore -> halt"),
                  ("kvm-snapshot-restore-response", "kvm: snapshot restore -> echo response (8 MiB)"),
                  ("kvm-snapshot-restore-halt", "kvm: snapshot restore -> halt"),
+                 ("kvm-spawn-first-hypercall",
+                  "kvm-spawn (funkd): launch + VM + boot -> first hypercall"),
+                 ("kvm-spawn-halt", "kvm-spawn (funkd): launch + VM + boot -> halt"),
+                 ("kvm-spawn-snapshot-restore-response",
+                  "kvm-spawn (funkd): snapshot restore -> echo response"),
+                 ("kvm-spawn-snapshot-restore-halt", "kvm-spawn (funkd): snapshot restore -> halt"),
                  ("shell-create", "kvm: shell create (off the hot path)"),
                  ("shell-teardown", "kvm: shell teardown (off the hot path)")]:
     if k not in rows:

@@ -158,7 +158,22 @@ enum funk_vm_flags {
     FUNK_VM_F_VERBOSE = 0x1, /* log exits and set-up steps to stderr */
     FUNK_VM_F_PROCESS = 0x2, /* process backend: the guest runs natively in a sandboxed child */
     FUNK_VM_F_LINUX = 0x4,   /* a static Linux x86-64 program (either backend), see below */
+    FUNK_VM_F_KVM_SPAWN = 0x8, /* KVM in a spawned monitor process, see below */
 };
+
+/*
+ * KVM: where the VM runs. Without FUNK_VM_F_KVM_SPAWN (funk-monitor, which is itself the
+ * monitor process) the vCPU runs in the thread calling funk_vm_run and guest memory is mapped
+ * in this process. With it (funkd, funk-runtime: a process holding other tenants' data) each
+ * guest gets its own monitor process, started from the clean launcher like a process guest:
+ * it opens /dev/kvm, builds the VM, serves the hypercalls, runs as 65534 under its own seccomp
+ * filter and talks to this process only over the validated channel (docs/monitor.md). This
+ * process then holds no guest memory; kick and timeouts kill that process by its pidfd;
+ * snapshots are template processes (the captured state lives there). funk_vm_sandbox and
+ * funk_vm_dumpcore have nothing to do for such a shell (0 / -ENOTSUP). The environment
+ * variable FUNK_KVM_SPAWN=off makes such shells in-process again (comparison, emergencies). A Linux
+ * guest (FUNK_VM_F_LINUX) is never spawned this way.
+ */
 
 /*
  * Linux guests (FUNK_VM_F_LINUX, with FUNK_VM_F_PROCESS or under KVM): funk_vm_load takes an

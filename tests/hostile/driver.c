@@ -24,10 +24,16 @@
 #include <funk/vm.h>
 
 /*
- * usage: hostile-driver [--isolation=process|kvm] [--timeout=SEC] [--expect-exit=N]
+ * usage: hostile-driver [--isolation=process|kvm|kvm-spawn] [--timeout=SEC] [--expect-exit=N]
  *          [--expect-reason=TEXT] [--sleeper] [--max-rss-mib=N] [--block=NAME=PATH]
  *          [--block-size-same=PATH] [--snapshot] [--expect-console=TEXT]
- *          [--accel=private|agent:ADDR|none] ELF [GUEST ARGS...]
+ *          [--accel=private|agent:ADDR|none]
+ *          [--guest-canary=found|absent] ELF [GUEST ARGS...]
+ * kvm-spawn: KVM in a spawned monitor process (FUNK_VM_F_KVM_SPAWN, what funkd uses).
+ * --guest-canary: the seed of guest_probe's "plant" is appended to the guest's arguments; in its
+ * first FN_RECV the planted bytes must be found in (control: in-process KVM) or absent from this
+ * process's memory; absent also requires a child process running the VM as 65534:65534 under a
+ * seccomp filter with no_new_privs (the spawned monitor).
  * Exit 0 when every expectation held, 1 with "FAIL: ..." otherwise, 77 to skip.
  */
 
@@ -72,10 +78,175 @@ static int on_send(void *opaque, const struct funk_vm_response *r)
     return 0;
 }
 
+static unsigned g_canary_seed;
+static int g_canary_mode;   /* 0 none, 1 must be found, 2 must be absent */
+static int g_canary_result; /* set in the first recv: 1 found, 2 absent, -1 scan failed */
+static char g_monitor_status[512]; /* what the scan saw of the spawned monitor process */
+
+/* True when the 128 planted bytes start at p (computed on the fly: never stored here). */
+static int canary_at(const uint8_t *p, size_t avail)
+{
+    if (avail < 128)
+        return 0;
+    for (unsigned k = 0; k < 128; k++)
+        if (p[k] != (uint8_t)(7 * k + 13 * g_canary_seed + 1))
+            return 0;
+    return 1;
+}
+
+/* Reads every readable mapping of this process (but the sanitizer's giant reservations, which
+ * hold no data of ours) through /proc/self/mem and looks for the planted bytes. */
+static int scan_self(void)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+    size_t cap = 1 << 20;
+    uint8_t *buf = malloc(cap + 128);
+    if (!maps || mem < 0 || !buf) {
+        if (maps)
+            fclose(maps);
+        if (mem >= 0)
+            close(mem);
+        free(buf);
+        return -1;
+    }
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        char perm[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3 || perm[0] != 'r' ||
+            strstr(line, "[vvar]") || strstr(line, "[vsyscall]") || hi - lo > (1ul << 30))
+            continue;
+        for (unsigned long a = lo; a < hi && !found; a += cap) {
+            size_t want = hi - a < cap + 127 ? hi - a : cap + 127;
+            ssize_t n = pread(mem, buf, want, (off_t)a);
+            if (n <= 0)
+                break;
+            for (size_t i = 0; i + 128 <= (size_t)n && !found; i++) {
+                const uint8_t *p = memchr(buf + i, (uint8_t)(13 * g_canary_seed + 1), (size_t)n - i);
+                if (!p)
+                    break;
+                i = (size_t)(p - buf);
+                found = canary_at(p, (size_t)n - i);
+            }
+        }
+    }
+    fclose(maps);
+    close(mem);
+    free(buf);
+    return found;
+}
+
+/* Children of ours (the launcher clones guests with CLONE_PARENT) that hold a KVM VM fd: their
+ * uid:gid, NoNewPrivs and Seccomp lines ("; "-separated), or "" when none. */
+static void find_monitor(char *out, size_t cap)
+{
+    out[0] = '\0';
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+            continue;
+        char path[300], l[256];
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ppid = -1;
+        char uid[32] = "", gid[32] = "", nnp[8] = "", sc[8] = "";
+        while (fgets(l, sizeof l, f)) {
+            sscanf(l, "PPid: %d", &ppid);
+            sscanf(l, "Uid: %31s", uid);
+            sscanf(l, "Gid: %31s", gid);
+            sscanf(l, "NoNewPrivs: %7s", nnp);
+            sscanf(l, "Seccomp: %7s", sc);
+        }
+        fclose(f);
+        if (ppid != getpid())
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/fd", e->d_name);
+        DIR *fd = opendir(path);
+        struct dirent *fe;
+        int kvm = 0;
+        while (fd && (fe = readdir(fd))) {
+            char lp[600], tgt[128];
+            snprintf(lp, sizeof lp, "%s/%s", path, fe->d_name);
+            ssize_t n = readlink(lp, tgt, sizeof tgt - 1);
+            if (n > 0) {
+                tgt[n] = '\0';
+                kvm |= strstr(tgt, "kvm-vm") != NULL;
+            }
+        }
+        if (fd)
+            closedir(fd);
+        size_t used = strlen(out);
+        if (kvm && used < cap) /* every such child (a pre-built monitor waits as root, too) */
+            snprintf(out + used, cap - used, "%suid %s gid %s nnp %s seccomp %s", used ? "; " : "",
+                     uid, gid, nnp, sc);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Processes below us (by their PPid chain; a spawned KVM monitor, a template's instance or its
+ * spare) that still hold a KVM VM fd. */
+static int kvm_descendants(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid <= 1 || pid == getpid())
+            continue;
+        int up = pid, mine = 0;
+        for (int depth = 0; depth < 16 && up > 1 && !mine; depth++) {
+            char path[64], l[256];
+            snprintf(path, sizeof path, "/proc/%d/status", up);
+            FILE *f = fopen(path, "r");
+            int ppid = -1;
+            while (f && fgets(l, sizeof l, f))
+                sscanf(l, "PPid: %d", &ppid);
+            if (f)
+                fclose(f);
+            mine = ppid == getpid();
+            up = ppid;
+        }
+        if (!mine)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fd", pid);
+        DIR *fd = opendir(path);
+        struct dirent *fe;
+        int kvm = 0;
+        while (fd && (fe = readdir(fd))) {
+            char lp[400], tgt[128];
+            snprintf(lp, sizeof lp, "%s/%s", path, fe->d_name);
+            ssize_t k = readlink(lp, tgt, sizeof tgt - 1);
+            if (k > 0) {
+                tgt[k] = '\0';
+                kvm |= strstr(tgt, "kvm-vm") != NULL;
+            }
+        }
+        if (fd)
+            closedir(fd);
+        n += kvm;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static int on_recv(void *opaque, struct funk_vm_request *req)
 {
     (void)opaque;
     static int given;
+    if (given == 0 && g_canary_mode) {
+        g_canary_result = scan_self();
+        g_canary_result = g_canary_result < 0 ? -1 : g_canary_result ? 1 : 2;
+        find_monitor(g_monitor_status, sizeof g_monitor_status);
+    }
     if (given++)
         return 1;
     memset(req, 0, sizeof *req);
@@ -275,7 +446,7 @@ int main(int argc, char **argv)
         if (strncmp(argv[j], "--each=", 7) == 0)
             return run_each(argc, argv, j);
     int iso = FUNK_ISOLATION_PROCESS, expect_exit = -1, sleeper = 0, snapshot = 0, canary = 0;
-    int no_strays = 0;
+    int no_strays = 0, spawn = 0;
     long max_rss = -1;
     const char *expect_reason = NULL, *expect_console = NULL, *reject_console = NULL;
     struct funk_vm_device devs[4];
@@ -284,8 +455,15 @@ int main(int argc, char **argv)
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--isolation=", 12) == 0)
+        if (strcmp(a, "--isolation=kvm-spawn") == 0) {
+            iso = FUNK_ISOLATION_KVM;
+            spawn = 1;
+        } else if (strncmp(a, "--isolation=", 12) == 0)
             iso = funk_vm_isolation_parse(a + 12);
+        else if (strcmp(a, "--guest-canary=found") == 0)
+            g_canary_mode = 1;
+        else if (strcmp(a, "--guest-canary=absent") == 0)
+            g_canary_mode = 2;
         else if (strncmp(a, "--timeout=", 10) == 0)
             g_timeout = strtod(a + 10, NULL);
         else if (strncmp(a, "--expect-exit=", 14) == 0)
@@ -361,6 +539,12 @@ int main(int argc, char **argv)
         snprintf(num, sizeof num, "%d", (int)sleeper_pid);
         strncat(cmdline, num, sizeof cmdline - strlen(cmdline) - 1);
     }
+    if (g_canary_mode) {
+        g_canary_seed = (unsigned)getpid() % 251u;
+        char num[16];
+        snprintf(num, sizeof num, "%u", g_canary_seed);
+        strncat(cmdline, num, sizeof cmdline - strlen(cmdline) - 1);
+    }
     if (canary) {
         size_t l = strlen(cmdline);
         if (l && cmdline[l - 1] == ' ')
@@ -377,7 +561,7 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_deadline);
     alarm((unsigned)g_timeout + 20);
     long rss0 = rss_mib();
-    unsigned flags = iso == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : 0;
+    unsigned flags = iso == FUNK_ISOLATION_PROCESS ? FUNK_VM_F_PROCESS : spawn ? FUNK_VM_F_KVM_SPAWN : 0;
     struct funk_vm_boot boot = {.cmdline = cmdline, .devs = devs, .ndevs = ndevs};
     struct funk_vm_io io = {.recv = on_recv, .send = on_send, .console = on_console};
     struct funk_vm_result res;
@@ -429,6 +613,17 @@ int main(int argc, char **argv)
         bad |= fail("console lacks \"%s\"", expect_console);
     if (reject_console && g_console && strstr(g_console, reject_console))
         bad |= fail("console has \"%s\"", reject_console);
+    if (g_canary_mode) {
+        printf("guest canary in this process: %s; KVM monitor child: %s\n",
+               g_canary_result == 1 ? "found" : g_canary_result == 2 ? "absent" : "scan failed",
+               g_monitor_status[0] ? g_monitor_status : "none");
+        if (g_canary_result != g_canary_mode)
+            bad |= fail("%s", g_canary_mode == 1 ? "the guest's bytes were not found here (the "
+                                                   "scan does not see guest memory)"
+                                                 : "the guest's memory is readable in the supervisor");
+        if (g_canary_mode == 2 && !strstr(g_monitor_status, "uid 65534 gid 65534 nnp 1 seccomp 2"))
+            bad |= fail("%s", "no child runs the VM as 65534:65534 under seccomp with no_new_privs");
+    }
     if (max_rss >= 0 && rss1 - rss0 > max_rss)
         bad |= fail("%s", "the supervisor's RSS grew past the bound");
     if (sleeper_pid > 0) {
@@ -445,6 +640,11 @@ int main(int argc, char **argv)
             usleep(100000);
         if (left)
             bad |= fail("%s", "a process the guest forked outlived its template and the call");
+        /* and no KVM monitor process (a spawned one, a template's spare instance) is left */
+        for (int t = 0; t < 30 && (left = kvm_descendants()) > 0; t++)
+            usleep(100000);
+        if (left)
+            bad |= fail("%s", "a KVM monitor process outlived its run or its snapshot");
     }
     if (size_path && stat(size_path, &sb) == 0 && sb.st_size != size_before)
         bad |= fail("%s", "the block device's backing file changed size");

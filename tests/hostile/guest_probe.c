@@ -4,7 +4,12 @@
  *                  rt_sigprocmask(bad how, ADDR): -EFAULT when unmapped, -EINVAL when readable
  *                  (only calls the base filter allows), then read directly.
  *   spawn          clone a spinner during start-up (a snapshot template may clone), then serve
- *                  requests: the spinner must not outlive the template. */
+ *                  requests: the spinner must not outlive the template.
+ *   plant SEED     write 128 bytes (byte k = 7k + 13 SEED + 1) into its own memory, then serve
+ *                  requests: the supervisor looks for them in its own address space meanwhile
+ *                  (the bytes are computed here, so neither the ELF nor the command line holds
+ *                  them). Under funkd (no arguments) the environment says it:
+ *                  HOSTILE_MODE=plant HOSTILE_SEED=SEED. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +66,19 @@ int main(int argc, char **argv)
             funk_fn_send(200, NULL, "ok", 2);
         }
         return 0;
+    }
+    const char *env_mode = funk_getenv("HOSTILE_MODE"), *env_seed = funk_getenv("HOSTILE_SEED");
+    if ((argc >= 3 && strcmp(argv[1], "plant") == 0) ||
+        (argc < 2 && env_mode && env_seed && strcmp(env_mode, "plant") == 0)) {
+        static volatile uint8_t canary[128];
+        unsigned seed = (unsigned)strtoul(argc >= 3 ? argv[2] : env_seed, NULL, 10);
+        for (unsigned k = 0; k < sizeof canary; k++)
+            canary[k] = (uint8_t)(7 * k + 13 * seed + 1);
+        HOSTILE_SAY("plant: canary written\n");
+        struct funk_fn_req req;
+        while (funk_fn_recv(&req) == 0)
+            funk_fn_send(200, NULL, "ok", 2);
+        return canary[0] == (uint8_t)(13 * seed + 1) ? 0 : 3;
     }
     if (argc >= 2 && strcmp(argv[1], "spawn") == 0) {
         long pid = hostile_sys6(56 /* clone */, 17 /* SIGCHLD */, 0, 0, 0, 0, 0);

@@ -132,7 +132,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--monitor", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--isolation", default="kvm", choices=["kvm", "process"])
+    ap.add_argument("--isolation", default="kvm", choices=["kvm", "process", "kvm-spawn"])
     ap.add_argument("--expect-exit", type=int, default=0)
     ap.add_argument("--expect", action="append", default=[],
                     help="substring that must appear in the monitor's stdout+stderr")
@@ -156,7 +156,7 @@ def main():
     if not os.access(a.monitor, os.X_OK):
         print("ERROR: monitor %s is not an executable" % a.monitor)
         return ERROR
-    if a.isolation == "kvm":
+    if a.isolation in ("kvm", "kvm-spawn"):
         problem = kvm_problem()
         if problem:
             skip("KVM case needs a working /dev/kvm: " + problem)

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The KVM backend's architecture-neutral hooks (kvm_x86_64.c and kvm_aarch64.c share them). */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vm_backend.h"
+#include "vm_internal.h"
+
+/* Copies the segments into guest memory and builds the page tables (funk_vm_load). */
+int vm_kvm_place(struct funk_vm *vm, const void *elf, size_t elf_len)
+{
+    (void)elf_len;
+    if (vm->img.spt)
+        return vm_load_error(vm, -ENOTSUP,
+                             "a Solo5 spt guest (ABI1 target spt) runs under the process backend "
+                             "(--isolation=process), not KVM");
+    /* A fresh shell's memory is an untouched anonymous mapping: bss is already zero. A second
+     * load into the same shell (after a failed one) zeroes it, and first makes writable again
+     * what the failed load of a plain Solo5 guest made read-only. */
+    if (vm->mem_written && mprotect(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE) != 0)
+        return vm_load_error(vm, -errno, "mprotect of guest memory failed: %s", strerror(errno));
+    elf_copy(&vm->img, elf, vm->mem, !vm->mem_written);
+    vm->mem_written = true;
+    /* Plain Solo5 guests get Solo5's protection model: read-only segments are read-only in the
+     * host mapping, so a guest write there fails KVM_RUN (EFAULT) and the run ends as a
+     * host/guest translation fault, not in the guest's own trap handler. funk guests keep the
+     * protection in their page tables (their faults are reported with the vector). */
+    vm->img.host_ro = !vm->funk_guest;
+    int rc = vm_backend_mem_setup(vm);
+    if (rc)
+        return vm_load_error(vm, rc, "kernel too large for the page-table pool");
+    if (vm->img.host_ro && (rc = vm_protect_kernel(vm)) != 0)
+        return vm_load_error(vm, rc, "mprotect of the kernel's read-only pages failed: %s",
+                             strerror(-rc));
+    return 0;
+}
+
+uint64_t vm_kvm_hypercall_entry(void)
+{
+    return vm_backend_hc_stub(); /* the monitor-built stub page the guest calls for an exit */
+}
+
+int vm_kvm_boot(struct funk_vm *vm)
+{
+    int rc = vm_backend_boot(vm);
+    return rc ? vm_load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc)) : 0;
+}
