@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The KVM backend's architecture-neutral hooks (kvm_x86_64.c and kvm_aarch64.c share them). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -45,4 +46,56 @@ int vm_kvm_boot(struct funk_vm *vm)
 {
     int rc = vm_backend_boot(vm);
     return rc ? vm_load_error(vm, rc, "setting up the vCPU failed: %s", strerror(-rc)) : 0;
+}
+
+/* The pages the guest (or the monitor) touched, packed into snap->image with their guest
+ * offsets in snap->ranges: restoring copies them (cheaper here than a copy-on-write file
+ * mapping, whose faults are slow under software KVM). 0 or -ENOMEM. */
+int vm_kvm_snap_pages(struct funk_vm *vm, struct funk_vm_snapshot *snap)
+{
+    size_t pages = vm->mem_size / 4096, total = 0, nr = 0;
+    unsigned char *vec = malloc(pages);
+    if (!vec || mincore(vm->mem, vm->mem_size, vec) != 0) {
+        free(vec);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < pages; i++) {
+        total += vec[i] & 1;
+        if ((vec[i] & 1) && (i == 0 || !(vec[i - 1] & 1)))
+            nr++;
+    }
+    snap->ranges = calloc(nr ? nr : 1, sizeof *snap->ranges);
+    snap->image = malloc(total ? total * 4096 : 1);
+    if (!snap->ranges || !snap->image) {
+        free(vec);
+        return -ENOMEM;
+    }
+    for (size_t i = 0, at = 0; i < pages;) {
+        if (!(vec[i] & 1)) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < pages && (vec[j] & 1))
+            j++;
+        size_t off = i * 4096, n = (j - i) * 4096;
+        memcpy(snap->image + at, vm->mem + off, n);
+        snap->ranges[snap->nranges][0] = off;
+        snap->ranges[snap->nranges][1] = n;
+        snap->nranges++;
+        at += n;
+        i = j;
+    }
+    free(vec);
+    return 0;
+}
+
+/* Into a fresh (zero) shell: the snapshot's pages back at their offsets. */
+void vm_kvm_snap_pages_restore(struct funk_vm *vm, const struct funk_vm_snapshot *snap)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < snap->nranges; i++) {
+        memcpy(vm->mem + snap->ranges[i][0], snap->image + at, snap->ranges[i][1]);
+        at += snap->ranges[i][1];
+    }
 }

@@ -405,43 +405,8 @@ static int vm_kvm_snapshot_new(struct funk_vm *vm, struct funk_vm_snapshot **out
         goto fail;
     if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) == 1)
         snap->tsc = m.e.data;
-    /* Only the pages the guest touched, packed: restoring copies them (cheaper here than a
-     * copy-on-write file mapping, whose faults are slow under software KVM). */
-    size_t pages = vm->mem_size / 4096, total = 0, nr = 0;
-    unsigned char *vec = malloc(pages);
-    if (!vec || mincore(vm->mem, vm->mem_size, vec) != 0) {
-        free(vec);
+    if ((rc = vm_kvm_snap_pages(vm, snap)) != 0)
         goto fail;
-    }
-    for (size_t i = 0; i < pages; i++)
-        if ((vec[i] & 1) && (i == 0 || !(vec[i - 1] & 1)))
-            nr++;
-    snap->ranges = calloc(nr ? nr : 1, sizeof *snap->ranges);
-    for (size_t i = 0; i < pages; i++)
-        total += vec[i] & 1;
-    snap->image = malloc(total ? total * 4096 : 1);
-    if (!snap->ranges || !snap->image) {
-        free(vec);
-        goto fail;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < pages;) {
-        if (!(vec[i] & 1)) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < pages && (vec[j] & 1))
-            j++;
-        size_t off = i * 4096, n = (j - i) * 4096;
-        memcpy(snap->image + at, vm->mem + off, n);
-        snap->ranges[snap->nranges][0] = off;
-        snap->ranges[snap->nranges][1] = n;
-        snap->nranges++;
-        at += n;
-        i = j;
-    }
-    free(vec);
     *out = snap;
     return 0;
 fail:
@@ -452,12 +417,7 @@ fail:
 
 static int vm_kvm_restore(struct funk_vm *vm, struct funk_vm_snapshot *snap)
 {
-    /* The shell's memory is fresh (zero): put back the pages the guest had touched. */
-    size_t at = 0;
-    for (size_t i = 0; i < snap->nranges; i++) {
-        memcpy(vm->mem + snap->ranges[i][0], snap->image + at, snap->ranges[i][1]);
-        at += snap->ranges[i][1];
-    }
+    vm_kvm_snap_pages_restore(vm, snap); /* the shell's memory is fresh (zero) */
     struct msrs1 msr = {.h = {.nmsrs = 1}, .e = {.index = MSR_IA32_TSC, .data = snap->tsc}};
     if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, snap->sregs) < 0 ||
         ioctl(vm->vcpu_fd, KVM_SET_REGS, snap->regs) < 0 ||

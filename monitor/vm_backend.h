@@ -55,6 +55,9 @@ extern const struct vm_backend_ops vm_kvm_ops, vm_process_ops, vm_kvm_spawn_ops;
 int vm_kvm_place(struct funk_vm *vm, const void *elf, size_t elf_len);
 uint64_t vm_kvm_hypercall_entry(void);
 int vm_kvm_boot(struct funk_vm *vm);
+/* kvm.c: a snapshot's guest pages (the touched ones, packed) and putting them back. */
+int vm_kvm_snap_pages(struct funk_vm *vm, struct funk_vm_snapshot *snap);
+void vm_kvm_snap_pages_restore(struct funk_vm *vm, const struct funk_vm_snapshot *snap);
 
 /* Sets the vCPU's registers for the loaded image (long mode, entry, stack, boot info). */
 int vm_backend_boot(struct funk_vm *vm);
