@@ -41,7 +41,11 @@
 #define OUT_MAX (64ull << 20) /* the response body a guest may write */
 
 static struct funk_vm *lx_vm;
-static bool lx_funk; /* the program carries the funk note: FN_RECV/FN_SEND, stdout is the log */
+static bool lx_funk; /* the program carries the funk note: it may make funk hypercalls */
+/* It has made an FN_RECV/FN_SEND: its function I/O is those, stdin is empty and stdout is the
+ * log from then on. A program with the note that never does (a vAccel program using only
+ * ACCEL) keeps the stdio contract: stdin the request, stdout the answer. */
+static bool lx_fn_mode;
 static uint8_t lx_pages[(4ull << 30) / PAGE]; /* one byte per guest page (bss: untouched) */
 static uint64_t mem_size, brk_start, brk_cur, brk_max, mmap_lo, mmap_hi;
 /* /proc/self/exe: always absolute on Linux (glibc asserts it): argv[0] when absolute, else
@@ -345,6 +349,7 @@ void linux_syscall_init(struct funk_vm *vm, const struct linux_boot *lb, uint64_
 {
     lx_vm = vm;
     lx_funk = vm->img.has_funk;
+    lx_fn_mode = false;
     mem_size = vm->mem_size;
     /* Everything a previous guest of this process left (KVM runs guests in the monitor). */
     have_req = 0;
@@ -636,7 +641,7 @@ static void need_request(void)
 /* Ends the guest (not declared noreturn: see vm_process_child_exit). */
 static void finish(int status)
 {
-    if (lx_funk) {
+    if (lx_fn_mode) {
         /* Its function I/O was FN_RECV/FN_SEND; its stdout went to the log as it came. */
         char why[64];
         snprintf(why, sizeof why, "guest exited with status %d", status & 0xff);
@@ -672,7 +677,7 @@ static int64_t do_read(uint64_t fd, void *p, uint64_t n)
         return -EBADF;
     if (fd != 0)
         return -EBADF; /* 1 and 2 are write-only */
-    if (lx_funk)
+    if (lx_fn_mode)
         return 0; /* a funk function's input comes by FN_RECV: stdin is empty */
     need_request();
     uint64_t avail = have_req == 1 ? req.body_len - in_off : 0;
@@ -688,7 +693,7 @@ static int64_t do_write(uint64_t fd, const void *p, uint64_t n)
 {
     if (!fd_ok(fd) || fd == 0)
         return -EBADF;
-    if (fd == 2 || lx_funk) {
+    if (fd == 2 || lx_fn_mode) {
         /* stderr, and a funk function's stdout (its answer goes by FN_SEND): the log */
         lx_console(p, n);
         return (int64_t)n;
@@ -715,7 +720,7 @@ static int64_t do_rw(uint64_t fd, uint64_t buf, uint64_t n, int wr)
         if (s >= 0 && !bent[files[s].ent].is_dir)
             avail =
                 files[s].off < bent[files[s].ent].size ? bent[files[s].ent].size - files[s].off : 0;
-        else if (fd == 0 && fd_ok(fd) && lx_funk)
+        else if (fd == 0 && fd_ok(fd) && lx_fn_mode)
             avail = 0;
         else if (fd == 0 && fd_ok(fd)) {
             need_request();
@@ -1529,6 +1534,14 @@ int64_t linux_syscall(struct linux_regs *r)
         /* A funk hypercall (include/funk/abi/funk.h), only for a program with the funk note. */
         if (!lx_funk || a[0] > UINT32_MAX)
             return refuse(r->nr, -ENOSYS);
+        if (!lx_fn_mode && (a[0] == FUNK_HC_FN_RECV || a[0] == FUNK_HC_FN_SEND)) {
+            /* from now on a funk function: what it wrote to stdout so far is log too */
+            lx_fn_mode = true;
+            if (out_len) {
+                lx_console((const char *)out_buf, (size_t)out_len);
+                out_len = 0;
+            }
+        }
         int64_t e = hc_args_ok((unsigned)a[0], a[1]);
         if (e)
             return e;

@@ -16,6 +16,6 @@ int vaccel_url_fetch(const char *url, void **data, size_t *len)
     (void)url;
     *data = NULL;
     *len = 0;
-    vaccel_warn("URL resources are not available inside a unikernel (no network): %s", url);
+    vaccel_error("URL resources are not available inside a unikernel (no network): %s", url);
     return VACCEL_ENOTSUP;
 }
