@@ -81,6 +81,8 @@ static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
 int vm_kvm_shell_new(struct funk_vm *vm)
 {
+    vm->mem_base = 0; /* guest memory is guest-physical 0 .. mem_size */
+    vm->mem_end = vm->mem_size;
     pthread_once(&kvm_once, kvm_init_once);
     if (kvm_sys_err)
         return kvm_sys_err;
