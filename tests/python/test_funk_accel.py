@@ -385,11 +385,9 @@ class TestModelRun(Base):
         self.assertEqual(y4.shape, (2, 3))
         np.testing.assert_allclose(flat.reshape(2, 3), y_ref, rtol=1e-5, atol=1e-6)
 
-    # Through the agent the rpc plugin sends no output names (tensor_exchange fills only the
-    # inputs' descriptors), so the agent returns the model's outputs by position: "z" comes
-    # back as y. Expected to fail there until the rpc plugin carries them; an unexpected pass
-    # fails the run, so the marker cannot outlive the fix.
-    def _named_outputs(self):
+    # Outputs asked for by name, natively and through the agent (the rpc plugin carries the
+    # names: before, the agent answered by position and "z" came back as y).
+    def test_onnx_named_outputs(self):
         _, z_ref = self.ref()
         (z2,) = self.s.model_run(self.m, {"x": self.x}, ["z"])  # named, library-allocated
         np.testing.assert_allclose(z2, z_ref, rtol=1e-5, atol=1e-6)
@@ -397,9 +395,6 @@ class TestModelRun(Base):
         (z3,) = self.s.model_run(self.m, {"x": self.x}, {"z": into})  # named, in place
         self.assertTrue(np.shares_memory(z3, into))
         np.testing.assert_allclose(into, z_ref, rtol=1e-5, atol=1e-6)
-
-    test_onnx_named_outputs = (unittest.expectedFailure(_named_outputs) if MODE == "agent"
-                               else _named_outputs)
 
     def test_library_buffer_outlives_session(self):
         with fa.Session() as s:

@@ -465,7 +465,8 @@ static int rpc_op(const funk_accel_call *c, const char *name, const funk_accel_a
  * registered with the agent as for classify, then named by its hash. Returns the op's answer
  * (0, FUNK_ACCEL_TENSOR_R_NOSPC or a negative errno) with the descriptors in od. */
 static int tensor_exchange(struct rpc *p, struct rpc_sess *s, const uint8_t *hash,
-                           const funk_accel_tensor *in, size_t n_in, void *const *bufs,
+                           const funk_accel_tensor *in, size_t n_in,
+                           const funk_accel_tensor *out, void *const *bufs,
                            const size_t *caps, size_t n_out, struct funk_accel_tensor_desc *od,
                            size_t *used)
 {
@@ -485,6 +486,11 @@ static int tensor_exchange(struct rpc *p, struct rpc_sess *s, const uint8_t *has
             snprintf(d[i].name, sizeof(d[i].name), "%s", in[i].name);
         ain[2 + i] = FUNK_ACCEL_ARG_BYTES_OF(in[i].data, in[i].size);
     }
+    /* the outputs asked for by name (the agent picks the model's outputs by them; without a
+     * name, by position) */
+    for (size_t i = 0; i < n_out; i++)
+        if (out[i].name)
+            snprintf(d[n_in + i].name, sizeof(d[n_in + i].name), "%s", out[i].name);
     ain[0] = FUNK_ACCEL_ARG_BYTES_OF(&call, sizeof(call));
     ain[1] = FUNK_ACCEL_ARG_BYTES_OF(d, (n_in + n_out) * sizeof(d[0]));
     aout[0] = FUNK_ACCEL_ARG_BYTES_OF(od, n_out * sizeof(od[0]));
@@ -520,6 +526,9 @@ static int rpc_model_run(const funk_accel_call *c, funk_accel_resource *model,
     for (size_t i = 0; i < n_in; i++)
         if (in[i].name && strlen(in[i].name) >= FUNK_ACCEL_TENSOR_NAME_MAX)
             return -EINVAL;
+    for (size_t i = 0; i < n_out; i++)
+        if (out[i].name && strlen(out[i].name) >= FUNK_ACCEL_TENSOR_NAME_MAX)
+            return -EINVAL;
     RPC_BEGIN(c);
     uint32_t rid;
     if ((rc = funk_accel_resource_hash(model, hash)) < 0 ||
@@ -539,7 +548,7 @@ static int rpc_model_run(const funk_accel_call *c, funk_accel_resource *model,
         }
     }
     for (int attempt = 0;; attempt++) {
-        rc = tensor_exchange(p, s, hash, in, n_in, bufs, caps, n_out, od, used);
+        rc = tensor_exchange(p, s, hash, in, n_in, out, bufs, caps, n_out, od, used);
         if (rc < 0)
             goto out;
         /* The agent's descriptors are checked like any hostile input: through the same
