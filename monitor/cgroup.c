@@ -41,7 +41,10 @@ static pid_t base_pid;
 static unsigned long next_id;
 static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
 
-enum vm_cgroup_mode vm_cgroup_mode(void)
+enum vm_cgroup_mode { VM_CGROUP_AUTO = 0, VM_CGROUP_OFF, VM_CGROUP_REQUIRED };
+
+/* FUNK_CGROUP: auto (default), off or required. */
+static enum vm_cgroup_mode vm_cgroup_mode(void)
 {
     const char *e = getenv("FUNK_CGROUP");
     if (!e || !*e || strcmp(e, "auto") == 0)
@@ -485,12 +488,4 @@ void vm_cgroup_destroy(struct vm_cgroup *cg)
         }
     }
     cg_close(cg);
-}
-
-int vm_cgroup_read(const struct vm_cgroup *cg, const char *file, char *buf, size_t len)
-{
-    for (int i = 0; i < cg->n; i++)
-        if (cg->dirfd[i] >= 0 && read_file_at(cg->dirfd[i], file, buf, len) == 0)
-            return 0;
-    return -ENOENT;
 }

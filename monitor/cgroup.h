@@ -27,7 +27,7 @@
  * systemd-less Debian). Each guest cgroup is created below the supervisor's own cgroup in that
  * hierarchy: <own>/funk-<supervisor pid>/g<n>.
  *
- * Modes (FUNK_CGROUP, or funk_vm_cgroup_mode()): "auto" (default) uses cgroups when the
+ * Modes (FUNK_CGROUP): "auto" (default) uses cgroups when the
  * supervisor may create them and continues without them otherwise (logged once); "required"
  * makes a guest fail to start (FUNK_EXIT_SETUP) without them; "off" never uses them.
  */
@@ -40,11 +40,6 @@ struct vm_cgroup {
     char *path[VM_CGROUP_MAX];   /* their absolute paths, for removal */
     bool v2;
 };
-
-enum vm_cgroup_mode { VM_CGROUP_AUTO = 0, VM_CGROUP_OFF, VM_CGROUP_REQUIRED };
-
-/* The mode from FUNK_CGROUP (read once). */
-enum vm_cgroup_mode vm_cgroup_mode(void);
 
 /* Creates the guest's cgroup with the limits (0 fields: none of that kind). Returns 0 with
  * cg->n > 0, 0 with cg->n == 0 when cgroups are not used (mode off, or auto and unavailable),
@@ -60,9 +55,5 @@ bool vm_cgroup_oom_killed(const struct vm_cgroup *cg);
 /* Kills every process still in the cgroup, waits (bounded) for it to empty, removes it and
  * closes its fds. Safe on a cgroup with n == 0 and twice. */
 void vm_cgroup_destroy(struct vm_cgroup *cg);
-
-/* The current value of a control file of the guest's cgroup (for tests and logs), e.g.
- * "memory.limit_in_bytes" or "pids.max"; -ENOENT when no hierarchy has it. */
-int vm_cgroup_read(const struct vm_cgroup *cg, const char *file, char *buf, size_t len);
 
 #endif /* FUNK_MONITOR_CGROUP_H */

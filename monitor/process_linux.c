@@ -1217,9 +1217,7 @@ void vm_process_release(struct funk_vm *vm)
         syscall(SYS_pidfd_send_signal, vm->child_pidfd, SIGKILL, NULL, 0); /* and this, surely */
         close(vm->child_pidfd);
     }
-    free(vm->staging);
-    free(vm->elf_copy);
-    vm->staging = vm->elf_copy = NULL;
+    /* staging and elf_copy: funk_vm_delete frees them for every backend */
 }
 
 const struct vm_backend_ops vm_process_ops = {
